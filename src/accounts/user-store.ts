@@ -1,0 +1,135 @@
+/** Queries for users, always inside the current tenant (row-level security). */
+import { randomUUID } from 'node:crypto';
+import type { Database } from '../storage/database.ts';
+
+export interface User {
+  id: string;
+  email: string;
+  emailVerified: boolean;
+  name: string | null;
+  roles: string[];
+  status: 'active' | 'disabled';
+  createdAt: Date;
+  updatedAt: Date;
+  lastLoginAt: Date | null;
+}
+
+export interface UserWithSecret extends User {
+  passwordHash: string | null;
+}
+
+interface UserRow {
+  id: string;
+  email: string;
+  email_verified: boolean;
+  name: string | null;
+  roles: string[];
+  status: 'active' | 'disabled';
+  password_hash: string | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+  last_login_at: Date | string | null;
+}
+
+const COLUMNS = 'id, email, email_verified, name, roles, status, password_hash, created_at, updated_at, last_login_at';
+
+function toUser(row: UserRow): UserWithSecret {
+  return {
+    id: row.id,
+    email: row.email,
+    emailVerified: row.email_verified,
+    name: row.name,
+    roles: row.roles ?? [],
+    status: row.status,
+    passwordHash: row.password_hash,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+    lastLoginAt: row.last_login_at ? new Date(row.last_login_at) : null,
+  };
+}
+
+/** Strips the password hash before a user leaves the accounts module. */
+export function publicUser(user: UserWithSecret): User {
+  const { passwordHash: _omit, ...rest } = user;
+  return rest;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class UserStore {
+  readonly #db: Database;
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  async findById(id: string): Promise<UserWithSecret | undefined> {
+    if (!UUID.test(id)) return undefined;
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
+      return res.rows[0] ? toUser(res.rows[0]) : undefined;
+    });
+  }
+
+  async findByEmail(email: string): Promise<UserWithSecret | undefined> {
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE lower(email) = lower($1)`, [email]);
+      return res.rows[0] ? toUser(res.rows[0]) : undefined;
+    });
+  }
+
+  async list(options: { limit: number; offset: number; search?: string }): Promise<{ users: User[]; total: number }> {
+    const pattern = options.search ? `%${options.search.replace(/[\\%_]/g, '\\$&')}%` : null;
+    const filter = 'WHERE ($1::text IS NULL OR email ILIKE $1 OR name ILIKE $1)';
+    return this.#db.withTenant(async (q) => {
+      const rows = await q.query<UserRow>(`SELECT ${COLUMNS} FROM users ${filter} ORDER BY created_at, id LIMIT $2 OFFSET $3`, [pattern, options.limit, options.offset]);
+      const count = await q.query<{ n: string }>(`SELECT count(*) AS n FROM users ${filter}`, [pattern]);
+      return { users: rows.rows.map((r) => publicUser(toUser(r))), total: Number(count.rows[0]?.n ?? 0) };
+    });
+  }
+
+  /**
+   * Inserts a user; the first user of a tenant becomes its owner. The count and insert
+   * share a transaction and a per-tenant advisory lock so two first signups cannot both own it.
+   */
+  async create(input: { email: string; passwordHash: string | null; name?: string | null; emailVerified?: boolean; roles?: string[]; defaultRole: string }): Promise<UserWithSecret> {
+    return this.#db.withTenant(async (q) => {
+      await q.query(`SELECT pg_advisory_xact_lock(hashtext('users:' || current_setting('app.tenant_id')))`);
+      const existing = await q.query('SELECT 1 FROM users LIMIT 1');
+      const roles = input.roles ?? (existing.rowCount === 0 ? ['owner'] : [input.defaultRole]);
+      const res = await q.query<UserRow>(
+        `INSERT INTO users (tenant_id, id, email, email_verified, password_hash, name, roles)
+         VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
+        [randomUUID(), input.email, input.emailVerified ?? false, input.passwordHash, input.name ?? null, roles],
+      );
+      return toUser(res.rows[0]!);
+    });
+  }
+
+  async update(id: string, changes: { email?: string; name?: string | null; emailVerified?: boolean; roles?: string[]; status?: 'active' | 'disabled'; passwordHash?: string }): Promise<UserWithSecret | undefined> {
+    if (!UUID.test(id)) return undefined;
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query<UserRow>(
+        `UPDATE users SET email = COALESCE($2, email), name = CASE WHEN $3::boolean THEN $4 ELSE name END,
+           email_verified = COALESCE($5, email_verified), roles = COALESCE($6, roles), status = COALESCE($7, status),
+           password_hash = COALESCE($8, password_hash), updated_at = now()
+         WHERE id = $1 RETURNING ${COLUMNS}`,
+        [id, changes.email ?? null, changes.name !== undefined, changes.name ?? null, changes.emailVerified ?? null, changes.roles ?? null, changes.status ?? null, changes.passwordHash ?? null],
+      );
+      return res.rows[0] ? toUser(res.rows[0]) : undefined;
+    });
+  }
+
+  async recordLogin(id: string): Promise<void> {
+    await this.#db.withTenant((q) => q.query('UPDATE users SET last_login_at = now() WHERE id = $1', [id]));
+  }
+
+  /** Deletes the user and everything oidc-provider stored for them (sessions, grants, tokens). */
+  async delete(id: string): Promise<boolean> {
+    if (!UUID.test(id)) return false;
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query('DELETE FROM users WHERE id = $1', [id]);
+      if (res.rowCount) await q.query(`DELETE FROM oidc_payloads WHERE payload->>'accountId' = $1`, [id]);
+      return res.rowCount > 0;
+    });
+  }
+}

@@ -1,0 +1,43 @@
+/** The management API under /api/v1: bearer-authenticated JSON, independent of the request host. */
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import type { AtriumConfig } from '../config/env.ts';
+import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
+import type { SigningKeyStore } from '../oidc/signing-keys.ts';
+import { apiAuthentication } from './authenticate.ts';
+import { mountTenantRoutes } from './tenant-routes.ts';
+import { mountTenantResourceRoutes, type TenantResourceDeps } from './tenant-resource-routes.ts';
+import { AppError } from '../http/errors.ts';
+
+export interface ApiDeps extends TenantResourceDeps {
+  config: AtriumConfig;
+  registry: TenantRegistry;
+  keys: SigningKeyStore;
+  service: TenantResourceDeps['tenants'];
+}
+
+export function apiRouter(deps: ApiDeps) {
+  const router = new Router({ prefix: '/api/v1' });
+  router.use(async function noStore(ctx: Context, next: Next) {
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  });
+  router.use(apiAuthentication(deps.config, deps.registry, deps.keys));
+  mountTenantRoutes(router, { config: deps.config, store: deps.store, service: deps.service });
+  mountTenantResourceRoutes(router, deps);
+  const routes = router.routes();
+  const allowed = router.allowedMethods({
+    throw: true,
+    methodNotAllowed: () => new AppError('method_not_allowed', 405, 'method not allowed on this resource'),
+    notImplemented: () => new AppError('not_implemented', 501, 'method not implemented'),
+  });
+  return async function managementApi(ctx: Context, next: Next): Promise<void> {
+    if (ctx.path !== '/api/v1' && !ctx.path.startsWith('/api/v1/')) return next();
+    // @koa/router types its context as a RouterContext; ours is the same object at run time.
+    const routerCtx = ctx as Parameters<typeof routes>[0];
+    await routes(routerCtx, async () => {
+      await allowed(routerCtx as Parameters<typeof allowed>[0], async () => {});
+    });
+    if (ctx.body === undefined && ctx.status === 404) throw new AppError('not_found', 404, 'no such API resource');
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * Loads the tenant named in `/tenants/:slug` and makes it the tenant of the request
+ * context, so everything below runs under that tenant's row-level security. This is the
+ * platform's explicit step into one tenant; it runs after the scope check, so a caller
+ * without the scope cannot probe which tenants exist.
+ */
+import type { Context, Next } from 'koa';
+import { notFound } from '../http/errors.ts';
+import { SLUG_PATTERN, DEFAULT_TENANT, PLATFORM_TENANT } from '../tenancy/slug.ts';
+import type { TenantStore } from '../tenancy/tenant-store.ts';
+import type { RequestContext } from '../tenancy/request-context.ts';
+
+export function targetTenant(store: TenantStore) {
+  return async function loadTargetTenant(ctx: Context, next: Next): Promise<void> {
+    const slug = String(ctx.params.slug ?? '');
+    const valid = SLUG_PATTERN.test(slug) || slug === PLATFORM_TENANT || slug === DEFAULT_TENANT;
+    const tenant = valid ? await store.findBySlug(slug) : undefined;
+    if (!tenant) throw notFound(`no tenant with slug "${slug.slice(0, 64)}"`);
+    ctx.state.target = tenant;
+    const context = ctx.state.context as RequestContext;
+    context.tenantId = tenant.id;
+    context.log = context.log?.child({ tenant: tenant.slug, via: 'platform-api' });
+    await next();
+  };
+}

@@ -1,0 +1,134 @@
+/** /api/v1/tenants/:slug/{clients,users,keys}: one tenant's resources, under its row-level security. */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { UserService } from '../accounts/user-service.ts';
+import { PLATFORM_ROLES, TENANT_ROLES } from '../accounts/user-service.ts';
+import type { UserStore } from '../accounts/user-store.ts';
+import { readJson } from '../http/body.ts';
+import { badRequest, notFound } from '../http/errors.ts';
+import type { ClientService } from '../oidc/client-service.ts';
+import type { ClientStore } from '../oidc/client-store.ts';
+import type { SigningKeyStore } from '../oidc/signing-keys.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
+import type { TenantService } from '../tenancy/tenant-service.ts';
+import type { TenantStore } from '../tenancy/tenant-store.ts';
+import type { AuditLog } from '../security/audit-log.ts';
+import { PLATFORM_TENANT } from '../tenancy/slug.ts';
+import { requireScope, type ApiPrincipal } from './authenticate.ts';
+import { clientJson, keyJson, userJson } from './serialize.ts';
+import { targetTenant } from './target-tenant.ts';
+import { pagingSchema, parseInput, queryObject } from './validation.ts';
+
+export interface TenantResourceDeps {
+  store: TenantStore;
+  tenants: TenantService;
+  clients: ClientStore;
+  clientService: ClientService;
+  users: UserStore;
+  userService: UserService;
+  keys: SigningKeyStore;
+  audit: AuditLog;
+}
+
+const email = z.email().max(320).transform((v) => v.trim());
+const rolesFor = (tenant: Tenant) => z.array(z.enum(tenant.slug === PLATFORM_TENANT ? [...TENANT_ROLES, ...PLATFORM_ROLES] : TENANT_ROLES)).max(10);
+const createUserSchema = (tenant: Tenant) =>
+  z.strictObject({ email, password: z.string().optional(), name: z.string().trim().max(200).nullable().optional(), email_verified: z.boolean().optional(), roles: rolesFor(tenant).optional() });
+const patchUserSchema = (tenant: Tenant) =>
+  z.strictObject({
+    email: email.optional(),
+    password: z.string().optional(),
+    name: z.string().trim().max(200).nullable().optional(),
+    email_verified: z.boolean().optional(),
+    roles: rolesFor(tenant).optional(),
+    status: z.enum(['active', 'disabled']).optional(),
+  });
+
+function metadataObject(body: unknown): Record<string, unknown> {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the body must be a JSON object of client metadata', 'invalid_client_metadata');
+  return body as Record<string, unknown>;
+}
+
+export function mountTenantResourceRoutes(router: Router, deps: TenantResourceDeps): void {
+  const target = targetTenant(deps.store);
+  const read = [requireScope('atrium:cross-tenant:read'), target];
+  const write = [requireScope('atrium:cross-tenant:write'), target];
+  const actor = (ctx: Context) => `client:${(ctx.state.principal as ApiPrincipal | undefined)?.clientId ?? 'unknown'}`;
+  const audit = (ctx: Context, action: string, target: string, details: Record<string, unknown> = {}) =>
+    deps.audit.record({ action, actor: actor(ctx), target, ip: ctx.ip, userAgent: ctx.get('user-agent'), details });
+
+  // Clients
+  router.get('/tenants/:slug/clients', ...read, async function listClients(ctx) {
+    const paging = parseInput(pagingSchema, queryObject(ctx.query));
+    const { clients, total } = await deps.clients.list(paging);
+    ctx.body = { clients: clients.map(clientJson), total, limit: paging.limit, offset: paging.offset };
+  });
+  router.post('/tenants/:slug/clients', ...write, async function createClient(ctx) {
+    const { client, secret } = await deps.clientService.create(ctx.state.target, metadataObject(await readJson(ctx)));
+    await audit(ctx, 'client.created', client.metadata.client_id);
+    ctx.status = 201;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { ...clientJson(client), ...(secret ? { client_secret: secret, client_secret_expires_at: 0 } : {}) };
+  });
+  router.get('/tenants/:slug/clients/:clientId', ...read, async function getClient(ctx) {
+    const client = await deps.clients.get(ctx.params.clientId!);
+    if (!client) throw notFound(`no client "${ctx.params.clientId}"`);
+    ctx.body = clientJson(client);
+  });
+  router.patch('/tenants/:slug/clients/:clientId', ...write, async function updateClient(ctx) {
+    const { client, secret } = await deps.clientService.update(ctx.state.target, ctx.params.clientId!, metadataObject(await readJson(ctx)));
+    await audit(ctx, 'client.updated', client.metadata.client_id);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { ...clientJson(client), ...(secret ? { client_secret: secret, client_secret_expires_at: 0 } : {}) };
+  });
+  router.delete('/tenants/:slug/clients/:clientId', ...write, async function deleteClient(ctx) {
+    await deps.clientService.delete(ctx.state.target, ctx.params.clientId!);
+    await audit(ctx, 'client.deleted', ctx.params.clientId!);
+    ctx.status = 204;
+  });
+
+  // Users
+  router.get('/tenants/:slug/users', ...read, async function listUsers(ctx) {
+    const paging = parseInput(pagingSchema, queryObject(ctx.query));
+    const { users, total } = await deps.users.list(paging);
+    ctx.body = { users: users.map(userJson), total, limit: paging.limit, offset: paging.offset };
+  });
+  router.post('/tenants/:slug/users', ...write, async function createUser(ctx) {
+    const tenant = ctx.state.target as Tenant;
+    const input = parseInput(createUserSchema(tenant), await readJson(ctx));
+    const user = await deps.userService.create(tenant, { ...input, emailVerified: input.email_verified });
+    await audit(ctx, 'user.created', user.id);
+    ctx.status = 201;
+    ctx.body = userJson(user);
+  });
+  router.get('/tenants/:slug/users/:id', ...read, async function getUser(ctx) {
+    const user = await deps.users.findById(ctx.params.id!);
+    if (!user) throw notFound('no such user');
+    ctx.body = userJson(user);
+  });
+  router.patch('/tenants/:slug/users/:id', ...write, async function updateUser(ctx) {
+    const tenant = ctx.state.target as Tenant;
+    const input = parseInput(patchUserSchema(tenant), await readJson(ctx));
+    const user = await deps.userService.update(tenant, ctx.params.id!, { ...input, emailVerified: input.email_verified });
+    await audit(ctx, 'user.updated', user.id, { fields: Object.keys(input).filter((k) => k !== 'password') });
+    ctx.body = userJson(user);
+  });
+  router.delete('/tenants/:slug/users/:id', ...write, async function deleteUser(ctx) {
+    if (!(await deps.users.delete(ctx.params.id!))) throw notFound('no such user');
+    await audit(ctx, 'user.deleted', ctx.params.id!);
+    ctx.status = 204;
+  });
+
+  // Signing keys
+  router.get('/tenants/:slug/keys', ...read, async function listKeys(ctx) {
+    ctx.body = { keys: (await deps.keys.list()).map(keyJson) };
+  });
+  router.post('/tenants/:slug/keys/rotate', ...write, async function rotateKeys(ctx) {
+    const tenant = ctx.state.target as Tenant;
+    const keys = await deps.keys.rotate(tenant.id);
+    await deps.tenants.touched(tenant, 'keys.rotated');
+    await audit(ctx, 'keys.rotated', tenant.slug);
+    ctx.body = { keys: keys.map(keyJson) };
+  });
+}

@@ -1,0 +1,57 @@
+/**
+ * Operator commands:
+ *   demo                    start with two demo tenants (multi-tenancy on) and print how to sign in
+ *   migrate                 apply database migrations and exit
+ *   rotate-keys <slug>      rotate a tenant's signing keys
+ */
+import { ConfigError, loadConfig } from './config/env.ts';
+import { createLogger } from './http/logger.ts';
+import { startAtrium } from './server.ts';
+import { printDemo, seedDemo } from './platform/demo.ts';
+import { createServices } from './services.ts';
+import { bootstrap } from './platform/bootstrap.ts';
+import { runAsTenant } from './tenancy/request-context.ts';
+
+async function run(command: string | undefined, args: string[]): Promise<void> {
+  switch (command) {
+    case 'demo': {
+      const config = loadConfig({ MULTI_TENANCY_ENABLED: 'true', ...process.env, ATRIUM_DEMO: 'true' });
+      const log = createLogger(config.logLevel);
+      const atrium = await startAtrium(config, log);
+      printDemo(config, atrium.port, await seedDemo(atrium.services));
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void atrium.stop().then(() => process.exit(0)));
+      return;
+    }
+    case 'migrate': {
+      const config = loadConfig();
+      const services = await createServices(config, createLogger(config.logLevel));
+      await services.close();
+      return;
+    }
+    case 'rotate-keys': {
+      const slug = args[0];
+      if (!slug) throw new Error('usage: rotate-keys <slug>');
+      const config = loadConfig();
+      const services = await createServices(config, createLogger(config.logLevel));
+      try {
+        await bootstrap(services);
+        const tenant = await services.tenantStore.findBySlug(slug);
+        if (!tenant) throw new Error(`no tenant with slug "${slug}"`);
+        const keys = await runAsTenant(tenant.id, () => services.keys.rotate(tenant.id));
+        await services.tenants.touched(tenant, 'keys.rotated');
+        process.stdout.write(`${keys.filter((k) => k.status === 'current').map((k) => `${k.alg} ${k.kid}`).join('\n')}\n`);
+      } finally {
+        await services.close();
+      }
+      return;
+    }
+    default:
+      process.stderr.write('usage: node src/cli.ts demo | migrate | rotate-keys <slug>\n');
+      process.exitCode = 2;
+  }
+}
+
+run(process.argv[2], process.argv.slice(3)).catch((err: unknown) => {
+  process.stderr.write(`atrium: ${err instanceof ConfigError || err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,160 @@
+/**
+ * The global configuration: read once from the environment at start, validated,
+ * frozen. Nothing else in the code base reads process.env.
+ */
+import { z } from 'zod';
+
+export type AtriumEnvName = 'development' | 'staging' | 'production';
+
+const boolean = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const positiveInt = z.coerce.number({ message: 'must be a number' }).int('must be a whole number').positive('must be positive');
+
+const base64Key = z
+  .string()
+  .refine((v) => Buffer.from(v, 'base64').length === 32, { message: 'must be 32 bytes encoded as base64' });
+
+const extractionStrategies = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .pipe(z.array(z.enum(['header', 'subdomain'], { message: 'strategies are "header" and "subdomain"' })).min(1));
+
+const schema = z.object({
+  ATRIUM_ENV: z.enum(['development', 'staging', 'production'], { message: 'must be development, staging or production' }).default('development'),
+  PORT: z.coerce.number({ message: 'must be a port number' }).int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_URL: z.url({ message: 'must be an absolute URL' }).default('http://localhost:3000'),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  ENCRYPTION_KEY: base64Key.optional(),
+  ENCRYPTION_KEYS_RETIRED: z
+    .string()
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(base64Key))
+    .default([]),
+  MULTI_TENANCY_ENABLED: boolean.default(false),
+  MULTI_TENANCY_EXTRACTION_PRIORITY: extractionStrategies.default(['header', 'subdomain']),
+  MULTI_TENANCY_TENANT_HEADER: z.string().regex(/^[a-z0-9-]+$/i, 'must be an HTTP header name').default('x-tenant-id'),
+  MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE: positiveInt.default(50),
+  MULTI_TENANCY_PROVIDER_POOL_IDLE_TTL_MS: positiveInt.default(1_800_000),
+  MULTI_TENANCY_PROVIDER_POOL_CLEANUP_INTERVAL_MS: positiveInt.default(60_000),
+  ATRIUM_BOOTSTRAP_ADMIN_EMAIL: z.email({ message: 'must be an email address' }).optional(),
+  ATRIUM_BOOTSTRAP_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+  ATRIUM_BOOTSTRAP_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._~-]{3,128}$/, 'must be 3-128 URL-safe characters').optional(),
+  ATRIUM_BOOTSTRAP_CLIENT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  ATRIUM_DEMO: boolean.default(false),
+  TRUST_PROXY: boolean.default(false),
+  DATABASE_POOL_SIZE: positiveInt.default(10),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface AtriumConfig {
+  readonly env: AtriumEnvName;
+  readonly port: number;
+  readonly host: string;
+  /** PUBLIC_URL without a trailing slash. */
+  readonly publicUrl: URL;
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly redisUrl: string | undefined;
+  /** Base64 master key; undefined only in development (a generated key is used). */
+  readonly encryptionKey: string | undefined;
+  readonly retiredEncryptionKeys: readonly string[];
+  readonly multiTenancy: {
+    readonly enabled: boolean;
+    readonly extractionPriority: readonly ('header' | 'subdomain')[];
+    readonly tenantHeader: string;
+    readonly pool: { readonly maxSize: number; readonly idleTtlMs: number; readonly cleanupIntervalMs: number };
+  };
+  readonly bootstrap: {
+    readonly adminEmail: string | undefined;
+    readonly adminPassword: string | undefined;
+    readonly clientId: string | undefined;
+    readonly clientSecret: string | undefined;
+  };
+  readonly demo: boolean;
+  readonly trustProxy: boolean;
+  readonly databasePoolSize: number;
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '127.0.0.1' || hostname === '[::1]';
+}
+
+/** Parses and validates the environment; throws ConfigError listing every problem. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): AtriumConfig {
+  // Empty strings mean "unset", as in most .env tooling.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const publicUrl = new URL(e.PUBLIC_URL);
+  if (publicUrl.pathname !== '/' || publicUrl.search || publicUrl.hash) {
+    problems.push('PUBLIC_URL: must be an origin without a path, query or fragment');
+  }
+  if (!['http:', 'https:'].includes(publicUrl.protocol)) problems.push('PUBLIC_URL: must use http or https');
+  if (e.ATRIUM_ENV !== 'development') {
+    if (publicUrl.protocol === 'http:' && !isLoopbackHost(publicUrl.hostname)) {
+      problems.push(`PUBLIC_URL: ${e.ATRIUM_ENV} requires https (http is allowed for localhost only)`);
+    }
+  }
+  if (e.ATRIUM_ENV === 'production') {
+    if (!e.ENCRYPTION_KEY) problems.push('ENCRYPTION_KEY: required in production (32 random bytes, base64)');
+    if (!e.DATABASE_URL) problems.push('DATABASE_URL: required in production (the embedded database is for development)');
+    if (e.ATRIUM_DEMO) problems.push('ATRIUM_DEMO: demo tenants and users are not allowed in production');
+  }
+  if (Boolean(e.ATRIUM_BOOTSTRAP_ADMIN_EMAIL) !== Boolean(e.ATRIUM_BOOTSTRAP_ADMIN_PASSWORD)) {
+    problems.push('ATRIUM_BOOTSTRAP_ADMIN_EMAIL and ATRIUM_BOOTSTRAP_ADMIN_PASSWORD: set both or neither');
+  }
+  if (Boolean(e.ATRIUM_BOOTSTRAP_CLIENT_ID) !== Boolean(e.ATRIUM_BOOTSTRAP_CLIENT_SECRET)) {
+    problems.push('ATRIUM_BOOTSTRAP_CLIENT_ID and ATRIUM_BOOTSTRAP_CLIENT_SECRET: set both or neither');
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  return Object.freeze({
+    env: e.ATRIUM_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    redisUrl: e.REDIS_URL,
+    encryptionKey: e.ENCRYPTION_KEY,
+    retiredEncryptionKeys: Object.freeze([...e.ENCRYPTION_KEYS_RETIRED]),
+    multiTenancy: Object.freeze({
+      enabled: e.MULTI_TENANCY_ENABLED,
+      extractionPriority: Object.freeze([...new Set(e.MULTI_TENANCY_EXTRACTION_PRIORITY)]),
+      tenantHeader: e.MULTI_TENANCY_TENANT_HEADER.toLowerCase(),
+      pool: Object.freeze({
+        maxSize: e.MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE,
+        idleTtlMs: e.MULTI_TENANCY_PROVIDER_POOL_IDLE_TTL_MS,
+        cleanupIntervalMs: e.MULTI_TENANCY_PROVIDER_POOL_CLEANUP_INTERVAL_MS,
+      }),
+    }),
+    bootstrap: Object.freeze({
+      adminEmail: e.ATRIUM_BOOTSTRAP_ADMIN_EMAIL?.toLowerCase(),
+      adminPassword: e.ATRIUM_BOOTSTRAP_ADMIN_PASSWORD,
+      clientId: e.ATRIUM_BOOTSTRAP_CLIENT_ID,
+      clientSecret: e.ATRIUM_BOOTSTRAP_CLIENT_SECRET,
+    }),
+    demo: e.ATRIUM_DEMO,
+    trustProxy: e.TRUST_PROXY,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    logLevel: e.LOG_LEVEL,
+  });
+}

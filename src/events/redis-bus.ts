@@ -1,0 +1,64 @@
+/** The event bus over Redis pub/sub, for several instances. */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { AtriumEvent, EventBus, EventHandler } from './bus.ts';
+
+const CHANNEL = 'atrium:events';
+
+export function createRedisBus(url: string, log: Logger): EventBus {
+  const options = { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false };
+  const publisher = new Redis(url, options);
+  const subscriber = new Redis(url, { ...options, enableOfflineQueue: true });
+  const handlers: EventHandler[] = [];
+  let healthy = false;
+  // This instance acts on its own events at once and skips their echo from Redis.
+  const origin = randomUUID();
+  const deliver = (event: AtriumEvent) => {
+    for (const h of handlers) h(event);
+  };
+
+  for (const conn of [publisher, subscriber]) conn.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  subscriber.on('ready', () => {
+    healthy = true;
+  });
+  subscriber.on('end', () => {
+    healthy = false;
+  });
+  subscriber.on('close', () => {
+    healthy = false;
+  });
+  void subscriber.subscribe(CHANNEL).catch((err: Error) => log.warn({ err: err.message }, 'redis subscribe failed; will retry on reconnect'));
+  subscriber.on('message', (_channel: string, message: string) => {
+    let envelope: { origin: string; event: AtriumEvent };
+    try {
+      envelope = JSON.parse(message) as { origin: string; event: AtriumEvent };
+    } catch {
+      log.warn('ignored a malformed bus message');
+      return;
+    }
+    if (envelope.origin !== origin && envelope.event) deliver(envelope.event);
+  });
+
+  return {
+    get healthy() {
+      return healthy && publisher.status === 'ready';
+    },
+    async publish(event) {
+      deliver(event);
+      try {
+        await publisher.publish(CHANNEL, JSON.stringify({ origin, event }));
+      } catch (err) {
+        // Other instances repair a missed event by the tenant version check; the change itself is committed.
+        log.warn({ err: (err as Error).message, event: event.type }, 'could not publish event');
+      }
+    },
+    subscribe(handler) {
+      handlers.push(handler);
+    },
+    async close() {
+      subscriber.disconnect();
+      publisher.disconnect();
+    },
+  };
+}

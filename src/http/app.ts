@@ -1,0 +1,55 @@
+/**
+ * The root Koa application. Order matters:
+ *   context → errors → headers → static → _ops → /api/v1   (no tenant needed)
+ *   → tenant resolution → interaction pages → the tenant's oidc-provider.
+ */
+import Koa from 'koa';
+import type { Context, Next } from 'koa';
+import type { Services } from '../services.ts';
+import { apiRouter } from '../api/router.ts';
+import { interactionRoutes } from '../interactions/interaction-routes.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
+import { errorMiddleware } from './error-middleware.ts';
+import { opsRoutes } from './ops-routes.ts';
+import { requestContextMiddleware } from './request-context-middleware.ts';
+import { securityHeaders } from './security-headers.ts';
+import { staticAssets } from './static-assets.ts';
+import { tenantMiddleware } from './tenant-middleware.ts';
+
+export function createApp(services: Services, options: { isShuttingDown: () => boolean }): Koa {
+  const { config } = services;
+  const app = new Koa({ proxy: config.trustProxy });
+  app.silent = true; // errors are logged by errorMiddleware with their correlation id
+
+  const runtimeFor = (ctx: Context) => services.pool.get(ctx.state.tenant as Tenant);
+  const interactions = interactionRoutes({ users: services.users, audit: services.audit, runtimeFor });
+
+  app.use(requestContextMiddleware(services.log));
+  app.use(errorMiddleware);
+  app.use(securityHeaders({ hsts: config.publicUrl.protocol === 'https:' }));
+  app.use(staticAssets());
+  app.use(opsRoutes({ db: services.db, bus: services.bus, redisConfigured: Boolean(config.redisUrl), isShuttingDown: options.isShuttingDown }));
+  app.use(
+    apiRouter({
+      config,
+      registry: services.registry,
+      keys: services.keys,
+      store: services.tenantStore,
+      service: services.tenants,
+      tenants: services.tenants,
+      clients: services.clients,
+      clientService: services.clientService,
+      users: services.users,
+      userService: services.userService,
+      audit: services.audit,
+    }),
+  );
+  app.use(tenantMiddleware(config, services.registry));
+  app.use(interactions.routes());
+  app.use(async function delegateToProvider(ctx: Context, _next: Next) {
+    const runtime = await runtimeFor(ctx);
+    ctx.respond = false;
+    await runtime.handle(ctx.req, ctx.res);
+  });
+  return app;
+}

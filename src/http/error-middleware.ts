@@ -1,0 +1,62 @@
+/**
+ * Renders every error Atrium raises itself: JSON `{error, error_description, correlation_id}`
+ * for API callers, a branded page for browsers. Never a stack trace; unexpected errors are
+ * logged with their stack and answered as a generic 500.
+ */
+import type { Context, Next } from 'koa';
+import { AppError } from './errors.ts';
+import { renderPage } from './views.ts';
+import { currentContext } from '../tenancy/request-context.ts';
+import { mapDatabaseError } from '../storage/database.ts';
+
+interface HttpishError {
+  status?: number;
+  statusCode?: number;
+  expose?: boolean;
+  message?: string;
+  type?: string;
+}
+
+function toAppError(err: unknown): AppError {
+  const mapped = mapDatabaseError(err);
+  if (mapped instanceof AppError) return mapped;
+  const e = mapped as HttpishError;
+  const status = e?.status ?? e?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500 && e.expose !== false) {
+    const code = status === 413 ? 'request_too_large' : status === 404 ? 'not_found' : status === 405 ? 'method_not_allowed' : 'invalid_request';
+    return new AppError(code, status, e.message || 'invalid request');
+  }
+  return new AppError('server_error', 500, 'an unexpected error occurred', { cause: err });
+}
+
+export function wantsJson(ctx: Context): boolean {
+  return ctx.path.startsWith('/api/') || ctx.accepts('html', 'json') !== 'html';
+}
+
+export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
+  try {
+    await next();
+    if (ctx.status === 404 && ctx.body === undefined && ctx.respond !== false) throw new AppError('not_found', 404, 'no such resource');
+  } catch (err) {
+    const error = toAppError(err);
+    const context = currentContext();
+    if (error.status >= 500) context?.log?.error({ err: error.cause ?? err }, 'request failed');
+    else context?.log?.debug({ code: error.code, status: error.status }, error.message);
+    if (ctx.headerSent || !ctx.writable) return;
+    ctx.status = error.status;
+    for (const [k, v] of Object.entries(error.headers)) ctx.set(k, v);
+    const description = error.expose ? error.message : 'an unexpected error occurred';
+    if (wantsJson(ctx)) {
+      ctx.body = { error: error.code, error_description: description, correlation_id: context?.correlationId };
+    } else {
+      ctx.type = 'html';
+      ctx.body = await renderPage('error', {
+        tenantName: ctx.state.tenant?.name ?? 'Atrium',
+        title: 'Something went wrong',
+        heading: error.status === 404 ? 'Page not found' : 'Something went wrong',
+        message: description,
+        correlationId: context?.correlationId,
+      });
+    }
+  }
+}

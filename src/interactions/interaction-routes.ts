@@ -1,0 +1,163 @@
+/**
+ * The login and consent pages oidc-provider sends the browser to (`/interaction/:uid`).
+ * Every form carries a CSRF token; results go back to the Provider by redirect.
+ */
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { errors } from 'oidc-provider';
+import type { TenantRuntime } from '../oidc/provider-factory.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
+import type { UserStore } from '../accounts/user-store.ts';
+import type { AuditLog } from '../security/audit-log.ts';
+import { authenticate } from '../accounts/sign-in.ts';
+import { csrfToken, verifyCsrfToken } from '../security/csrf.ts';
+import { readForm } from '../http/body.ts';
+import { AppError } from '../http/errors.ts';
+import { renderPage } from '../http/views.ts';
+import { currentContext } from '../tenancy/request-context.ts';
+
+type Interaction = Awaited<ReturnType<TenantRuntime['provider']['interactionDetails']>>;
+
+export interface InteractionDeps {
+  users: UserStore;
+  audit: AuditLog;
+  /** The runtime of the tenant resolved for this request. */
+  runtimeFor: (ctx: Context) => Promise<TenantRuntime>;
+}
+
+const SCOPE_LABELS: Record<string, string> = {
+  openid: 'Know who you are',
+  email: 'See your email address',
+  profile: 'See your name',
+  offline_access: 'Stay signed in to it when you are not using it',
+};
+
+async function loadInteraction(ctx: Context, runtime: TenantRuntime): Promise<Interaction> {
+  try {
+    const details = await runtime.provider.interactionDetails(ctx.req, ctx.res);
+    if (details.uid !== ctx.params.uid) throw new errors.SessionNotFound('interaction mismatch');
+    return details;
+  } catch (err) {
+    if (err instanceof errors.SessionNotFound || err instanceof errors.InvalidRequest) {
+      throw new AppError('interaction_expired', 400, 'This sign-in request has expired or was opened in another browser. Go back to the application and start again.');
+    }
+    throw err;
+  }
+}
+
+async function requireCsrf(ctx: Context, runtime: TenantRuntime): Promise<URLSearchParams> {
+  const form = await readForm(ctx);
+  if (!verifyCsrfToken(runtime.csrfKeys, `interaction:${ctx.params.uid}`, form.get('csrf'))) {
+    throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back and try again.');
+  }
+  return form;
+}
+
+async function clientName(runtime: TenantRuntime, clientId: unknown): Promise<string> {
+  const client = typeof clientId === 'string' ? await runtime.provider.Client.find(clientId) : undefined;
+  return client?.clientName ?? (typeof clientId === 'string' ? clientId : '');
+}
+
+async function renderLogin(ctx: Context, runtime: TenantRuntime, details: Interaction, extra: { error?: string; email?: string } = {}): Promise<void> {
+  const tenant = ctx.state.tenant as Tenant;
+  ctx.type = 'html';
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = await renderPage('login', {
+    tenantName: tenant.name,
+    title: 'Sign in',
+    clientName: await clientName(runtime, details.params.client_id),
+    action: `/interaction/${details.uid}/login`,
+    abortAction: `/interaction/${details.uid}/abort`,
+    csrf: csrfToken(runtime.csrfKeys, `interaction:${details.uid}`),
+    error: extra.error ?? '',
+    email: extra.email ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint : ''),
+    correlationId: currentContext()?.correlationId,
+  });
+}
+
+export function interactionRoutes(deps: InteractionDeps): Router {
+  const router = new Router({ prefix: '/interaction/:uid' });
+
+  router.get('/', async function showInteraction(ctx) {
+    const runtime = await deps.runtimeFor(ctx);
+    const details = await loadInteraction(ctx, runtime);
+    if (details.prompt.name === 'login') return renderLogin(ctx, runtime, details);
+    if (details.prompt.name !== 'consent') throw new AppError('unsupported_prompt', 400, `unsupported prompt ${details.prompt.name}`);
+    const account = details.session?.accountId ? await deps.users.findById(details.session.accountId) : undefined;
+    const promptDetails = details.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
+    const requested = [...(promptDetails.missingOIDCScope ?? []), ...Object.values(promptDetails.missingResourceScopes ?? {}).flat()];
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await renderPage('consent', {
+      tenantName: (ctx.state.tenant as Tenant).name,
+      title: 'Allow access',
+      clientName: await clientName(runtime, details.params.client_id),
+      scopes: requested.map((s) => SCOPE_LABELS[s] ?? s),
+      accountEmail: account?.email ?? '',
+      action: `/interaction/${details.uid}/confirm`,
+      abortAction: `/interaction/${details.uid}/abort`,
+      csrf: csrfToken(runtime.csrfKeys, `interaction:${details.uid}`),
+      correlationId: currentContext()?.correlationId,
+    });
+  });
+
+  router.post('/login', async function submitLogin(ctx) {
+    const runtime = await deps.runtimeFor(ctx);
+    const form = await requireCsrf(ctx, runtime);
+    const details = await loadInteraction(ctx, runtime);
+    if (details.prompt.name !== 'login') throw new AppError('invalid_request', 400, 'this sign-in step is already complete');
+    const email = (form.get('email') ?? '').trim().slice(0, 320);
+    const password = (form.get('password') ?? '').slice(0, 1024);
+    const user = email && password ? await authenticate(deps.users, email, password) : undefined;
+    const audit = { ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { client_id: details.params.client_id } };
+    if (!user) {
+      await deps.audit.record({ ...audit, action: 'user.sign_in', outcome: 'failure', actor: null, target: email.toLowerCase() });
+      ctx.status = 401;
+      return renderLogin(ctx, runtime, details, { error: 'The email or password is incorrect.', email });
+    }
+    await deps.audit.record({ ...audit, action: 'user.sign_in', actor: user.id, target: user.id });
+    const redirectTo = await runtime.provider.interactionResult(ctx.req, ctx.res, { login: { accountId: user.id, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
+    ctx.status = 303;
+    ctx.redirect(redirectTo);
+  });
+
+  router.post('/confirm', async function submitConsent(ctx) {
+    const runtime = await deps.runtimeFor(ctx);
+    await requireCsrf(ctx, runtime);
+    const details = await loadInteraction(ctx, runtime);
+    if (details.prompt.name !== 'consent' || !details.session?.accountId) throw new AppError('invalid_request', 400, 'there is nothing to consent to');
+    const { provider } = runtime;
+    const promptDetails = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId: details.session.accountId, clientId: String(details.params.client_id) });
+    if (!grant) throw new AppError('interaction_expired', 400, 'This sign-in request has expired. Go back to the application and start again.');
+    if (promptDetails.missingOIDCScope) grant.addOIDCScope(promptDetails.missingOIDCScope.join(' '));
+    if (promptDetails.missingOIDCClaims) grant.addOIDCClaims(promptDetails.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(promptDetails.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+    const grantId = await grant.save();
+    await deps.audit.record({ action: 'user.consent', actor: details.session.accountId, target: String(details.params.client_id), ip: ctx.ip, userAgent: ctx.get('user-agent') });
+    const redirectTo = await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    ctx.status = 303;
+    ctx.redirect(redirectTo);
+  });
+
+  router.post('/abort', async function abortInteraction(ctx) {
+    const runtime = await deps.runtimeFor(ctx);
+    await requireCsrf(ctx, runtime);
+    await loadInteraction(ctx, runtime);
+    const redirectTo = await runtime.provider.interactionResult(
+      ctx.req,
+      ctx.res,
+      { error: 'access_denied', error_description: 'the user cancelled the request' },
+      { mergeWithLastSubmission: false },
+    );
+    ctx.status = 303;
+    ctx.redirect(redirectTo);
+  });
+
+  return router;
+}
+
+export type { KoaContextWithOIDC };

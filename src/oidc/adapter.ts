@@ -1,0 +1,101 @@
+/**
+ * oidc-provider's storage adapter, one class per tenant runtime. Every model lives in
+ * `oidc_payloads` under row-level security; the tenant comes from the request context,
+ * and the adapter refuses to run for any tenant but its own. Clients come from
+ * `oidc_clients` and are cached for the life of the runtime (a client change rebuilds it).
+ */
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { Database } from '../storage/database.ts';
+import { currentTenantId } from '../tenancy/request-context.ts';
+import type { ClientStore } from './client-store.ts';
+
+interface PayloadRow {
+  payload: AdapterPayload;
+  consumed_at: Date | string | null;
+}
+
+export type AdapterClass = new (model: string) => Adapter;
+
+export function createAdapterClass(tenantId: string, db: Database, clients: ClientStore): AdapterClass {
+  const clientCache = new Map<string, Promise<AdapterPayload | undefined>>();
+
+  function assertTenant(): void {
+    // A runtime serving another tenant's request would be a routing bug; fail loudly.
+    if (currentTenantId() !== tenantId) throw new Error('oidc adapter used outside its tenant context');
+  }
+
+  return class TenantAdapter implements Adapter {
+    readonly model: string;
+    constructor(model: string) {
+      this.model = model;
+    }
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+      if (this.model === 'Client') throw new Error('clients are managed through the management API');
+      assertTenant();
+      const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
+      await db.withTenant((q) =>
+        q.query(
+          `INSERT INTO oidc_payloads (tenant_id, model, id, payload, grant_id, uid, user_code, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (tenant_id, model, id) DO UPDATE
+             SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, uid = EXCLUDED.uid,
+                 user_code = EXCLUDED.user_code, expires_at = EXCLUDED.expires_at`,
+          [tenantId, this.model, id, payload, payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null, expiresAt],
+        ),
+      );
+    }
+
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      assertTenant();
+      if (this.model === 'Client') {
+        let cached = clientCache.get(id);
+        if (!cached) {
+          cached = clients.findForProvider(tenantId, id).then((m) => m as AdapterPayload | undefined);
+          clientCache.set(id, cached);
+          cached.then((v) => v === undefined && clientCache.delete(id), () => clientCache.delete(id));
+        }
+        return cached;
+      }
+      return this.#findBy('id', id);
+    }
+
+    findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      assertTenant();
+      return this.#findBy('uid', uid);
+    }
+
+    findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      assertTenant();
+      return this.#findBy('user_code', userCode);
+    }
+
+    async consume(id: string): Promise<void> {
+      assertTenant();
+      await db.withTenant((q) => q.query('UPDATE oidc_payloads SET consumed_at = now() WHERE model = $1 AND id = $2', [this.model, id]));
+    }
+
+    async destroy(id: string): Promise<void> {
+      assertTenant();
+      await db.withTenant((q) => q.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id]));
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      assertTenant();
+      await db.withTenant((q) => q.query('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId]));
+    }
+
+    async #findBy(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
+      const res = await db.withTenant((q) =>
+        q.query<PayloadRow>(
+          `SELECT payload, consumed_at FROM oidc_payloads
+           WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > now())`,
+          [this.model, value],
+        ),
+      );
+      const row = res.rows[0];
+      if (!row) return undefined;
+      return row.consumed_at ? { ...row.payload, consumed: Math.floor(new Date(row.consumed_at).getTime() / 1000) } : row.payload;
+    }
+  };
+}

@@ -1,0 +1,21 @@
+/** The management API as an OAuth resource server: its audience and the scopes it accepts. */
+import type { AtriumConfig } from '../config/env.ts';
+
+export const PLATFORM_SCOPES = [
+  'atrium:tenants:read',
+  'atrium:tenants:write',
+  'atrium:tenants:delete',
+  'atrium:cross-tenant:read',
+  'atrium:cross-tenant:write',
+] as const;
+
+export type PlatformScope = (typeof PLATFORM_SCOPES)[number];
+
+export function managementApiAudience(config: AtriumConfig): string {
+  return `${config.publicUrl.origin}/api/v1`;
+}
+
+/** Only the platform tenant can grant platform scopes; other tenants' tokens carry none. */
+export function resourceScopesFor(isPlatformTenant: boolean): string[] {
+  return isPlatformTenant ? [...PLATFORM_SCOPES] : [];
+}

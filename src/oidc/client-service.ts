@@ -1,0 +1,81 @@
+/**
+ * OIDC client registration for a tenant: RFC 7591 metadata validated by the tenant's own
+ * Provider (so what is accepted is exactly what it will serve), a generated secret for
+ * confidential clients, shown once.
+ */
+import { errors } from 'oidc-provider';
+import { AppError, notFound } from '../http/errors.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
+import type { TenantService } from '../tenancy/tenant-service.ts';
+import type { ProviderPool } from '../tenancy/provider-pool.ts';
+import { type ClientMetadata, type ClientStore, type StoredClient, generateClientId, generateClientSecret } from './client-store.ts';
+
+/** Properties the server assigns; a request may not set them. */
+const SERVER_ASSIGNED = ['client_secret', 'client_id_issued_at', 'client_secret_expires_at', 'registration_access_token', 'registration_client_uri'];
+const CLIENT_ID = /^[A-Za-z0-9._~-]{3,128}$/;
+
+function needsSecret(metadata: Record<string, unknown>): boolean {
+  const method = (metadata.token_endpoint_auth_method as string | undefined) ?? 'client_secret_basic';
+  return method === 'client_secret_basic' || method === 'client_secret_post' || method === 'client_secret_jwt';
+}
+
+export class ClientService {
+  readonly #store: ClientStore;
+  readonly #pool: ProviderPool;
+  readonly #tenants: TenantService;
+
+  constructor(store: ClientStore, pool: ProviderPool, tenants: TenantService) {
+    this.#store = store;
+    this.#pool = pool;
+    this.#tenants = tenants;
+  }
+
+  async create(tenant: Tenant, input: Record<string, unknown>): Promise<{ client: StoredClient; secret: string | undefined }> {
+    for (const key of SERVER_ASSIGNED) if (key in input) throw new AppError('invalid_client_metadata', 400, `${key} is assigned by the server`);
+    const clientId = input.client_id === undefined ? generateClientId() : input.client_id;
+    if (typeof clientId !== 'string' || !CLIENT_ID.test(clientId)) throw new AppError('invalid_client_metadata', 400, 'client_id must be 3-128 URL-safe characters');
+    const secret = needsSecret(input) ? generateClientSecret() : undefined;
+    const metadata: ClientMetadata = { ...input, client_id: clientId };
+    await this.#validate(tenant, metadata, secret);
+    const client = await this.#store.insert(tenant.id, metadata, secret);
+    await this.#tenants.touched(tenant, { clientId });
+    return { client, secret };
+  }
+
+  /** Merges a partial update over the stored metadata (null removes a property). */
+  async update(tenant: Tenant, clientId: string, patch: Record<string, unknown>): Promise<{ client: StoredClient; secret: string | undefined }> {
+    for (const key of [...SERVER_ASSIGNED, 'client_id']) if (key in patch) throw new AppError('invalid_client_metadata', 400, `${key} cannot be changed`);
+    const current = await this.#store.get(clientId);
+    if (!current) throw notFound(`no client "${clientId}"`);
+    const merged: ClientMetadata = { ...current.metadata, client_id: clientId };
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === null) delete merged[k];
+      else merged[k] = v;
+    }
+    // Moving a public client to a secret-based method issues its first secret.
+    const secret = needsSecret(merged) && !current.hasSecret ? generateClientSecret() : undefined;
+    const keep = needsSecret(merged) ? secret : null;
+    await this.#validate(tenant, merged, needsSecret(merged) ? (secret ?? 'unchanged-secret-placeholder') : undefined);
+    const client = await this.#store.update(tenant.id, merged, keep);
+    if (!client) throw notFound(`no client "${clientId}"`);
+    await this.#tenants.touched(tenant, { clientId });
+    return { client, secret };
+  }
+
+  async delete(tenant: Tenant, clientId: string): Promise<void> {
+    if (!(await this.#store.delete(clientId))) throw notFound(`no client "${clientId}"`);
+    await this.#tenants.touched(tenant, { clientId });
+  }
+
+  async #validate(tenant: Tenant, metadata: ClientMetadata, secret: string | undefined): Promise<void> {
+    const runtime = await this.#pool.get(tenant);
+    try {
+      await runtime.provider.Client.validate({ ...metadata, ...(secret ? { client_secret: secret } : {}) });
+    } catch (err) {
+      if (err instanceof errors.OIDCProviderError) {
+        throw new AppError(err.error, 400, err.error_description ?? err.message);
+      }
+      throw err;
+    }
+  }
+}

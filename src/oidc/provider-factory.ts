@@ -1,0 +1,191 @@
+/**
+ * Builds one tenant's oidc-provider instance from its record, keys and configuration.
+ * A Provider cannot swap keys or configuration while running, so every change builds a
+ * new one (see tenancy/provider-pool.ts).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { AtriumConfig } from '../config/env.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
+import { issuerFor, platformTenantSlug } from '../tenancy/tenant.ts';
+import { currentContext } from '../tenancy/request-context.ts';
+import type { Database } from '../storage/database.ts';
+import type { SecretBox } from '../security/secret-box.ts';
+import type { UserStore } from '../accounts/user-store.ts';
+import { renderPage } from '../http/views.ts';
+import { createAdapterClass } from './adapter.ts';
+import type { ClientStore } from './client-store.ts';
+import type { SigningKeyStore } from './signing-keys.ts';
+import { managementApiAudience, resourceScopesFor } from './api-resource.ts';
+import { tokenLifetimes } from './token-lifetimes.ts';
+
+export interface ProviderDeps {
+  config: AtriumConfig;
+  db: Database;
+  box: SecretBox;
+  users: UserStore;
+  clients: ClientStore;
+  keys: SigningKeyStore;
+}
+
+export interface TenantRuntime {
+  readonly tenant: Tenant;
+  readonly issuer: string;
+  readonly provider: Provider;
+  /** oidc-provider's own request handler (discovery, authorization, token, ...). */
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** Keys for CSRF tokens on this tenant's forms (current first). */
+  readonly csrfKeys: readonly Buffer[];
+}
+
+const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile'];
+
+export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Promise<TenantRuntime> {
+  const { config, users } = deps;
+  const issuer = issuerFor(tenant, config);
+  const jwks = await deps.keys.loadProviderJwks(tenant.id);
+  const apiAudience = managementApiAudience(config);
+  const apiScopes = resourceScopesFor(tenant.slug === platformTenantSlug(config));
+  const ttl = tokenLifetimes(tenant);
+  const secureCookies = issuer.startsWith('https:');
+
+  const configuration: Configuration = {
+    adapter: createAdapterClass(tenant.id, deps.db, deps.clients),
+    jwks: jwks as Configuration['jwks'],
+    async findAccount(_ctx, sub) {
+      const user = await users.findById(sub);
+      if (!user || user.status !== 'active') return undefined;
+      return {
+        accountId: user.id,
+        async claims() {
+          return {
+            sub: user.id,
+            email: user.email,
+            email_verified: user.emailVerified,
+            name: user.name ?? undefined,
+            updated_at: Math.floor(user.updatedAt.getTime() / 1000),
+          };
+        },
+      };
+    },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'updated_at'] },
+    scopes: [...OIDC_SCOPES, ...apiScopes],
+    cookies: {
+      // Keys derived per tenant: a cookie signed by one tenant never verifies at another.
+      keys: deps.box.deriveKeys('cookies', tenant.id),
+      long: { signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies },
+      short: { signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies },
+      // Named per tenant too: tenants reached on one host (the tenant header) keep separate cookies.
+      names: {
+        session: `${secureCookies ? '__Host-' : ''}atrium.${tenant.slug}.session`,
+        interaction: `atrium.${tenant.slug}.interaction`,
+        resume: `atrium.${tenant.slug}.resume`,
+      },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          ctx.type = 'html';
+          ctx.body = await renderPage('logout', {
+            tenantName: tenant.name,
+            title: 'Sign out',
+            clientName: ctx.oidc.client?.clientName ?? '',
+            form,
+            correlationId: currentContext()?.correlationId,
+          });
+        },
+        async postLogoutSuccessSource(ctx) {
+          ctx.type = 'html';
+          ctx.body = await renderPage('logged-out', {
+            tenantName: tenant.name,
+            title: 'Signed out',
+            clientName: ctx.oidc.client?.clientName ?? '',
+            correlationId: currentContext()?.correlationId,
+          });
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        // Machine-to-machine tokens are JWTs for the management API unless another resource
+        // is asked for: resource servers verify them locally, and nothing is stored per token.
+        defaultResource(ctx) {
+          return ctx.oidc.params?.grant_type === 'client_credentials' ? apiAudience : undefined;
+        },
+        useGrantedResource: () => true,
+        getResourceServerInfo(_ctx, resource, client) {
+          if (resource !== apiAudience) throw new errors.InvalidTarget('unknown resource indicator');
+          // oidc-provider does not check resource scopes against the client's registered
+          // `scope`; without this any client could ask for platform scopes.
+          const registered = new Set((client.scope ?? '').split(' '));
+          return {
+            scope: apiScopes.filter((s) => registered.has(s)).join(' '),
+            audience: apiAudience,
+            accessTokenTTL: ttl.accessToken,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'ES256' } },
+          };
+        },
+      },
+    },
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    rotateRefreshToken: true,
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    ttl: {
+      AccessToken: ttl.accessToken,
+      ClientCredentials: ttl.accessToken,
+      IdToken: ttl.idToken,
+      RefreshToken: ttl.refreshToken,
+      AuthorizationCode: 60,
+      Interaction: 3600,
+      Session: ttl.session,
+      Grant: ttl.refreshToken,
+    },
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      id_token_signed_response_alg: 'RS256',
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    responseTypes: ['code', 'none'],
+    async renderError(ctx, out, error) {
+      ctx.type = 'html';
+      const described = 'error_description' in out && out.error_description ? String(out.error_description) : 'The request could not be completed.';
+      ctx.body = await renderPage('error', {
+        tenantName: tenant.name,
+        title: 'Something went wrong',
+        heading: 'Something went wrong',
+        message: error instanceof errors.OIDCProviderError && error.expose ? described : 'The request could not be completed.',
+        correlationId: currentContext()?.correlationId,
+      });
+    },
+  };
+
+  const provider = new Provider(issuer, configuration);
+  provider.proxy = config.trustProxy;
+  provider.use(addCorrelationIdToErrors);
+  provider.on('server_error', (_ctx: unknown, err: Error) => currentContext()?.log?.error({ err }, 'oidc-provider server error'));
+
+  const callback = provider.callback() as (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  return Object.freeze({
+    tenant,
+    issuer,
+    provider,
+    handle: callback,
+    csrfKeys: deps.box.deriveKeys('csrf', tenant.id),
+  });
+}
+
+/** oidc-provider renders its own JSON errors; give them the request's correlation id too. */
+async function addCorrelationIdToErrors(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
+  await next();
+  const body = ctx.body as Record<string, unknown> | undefined;
+  if (ctx.status >= 400 && body && typeof body === 'object' && !Buffer.isBuffer(body) && 'error' in body) {
+    body.correlation_id = currentContext()?.correlationId;
+  }
+}

@@ -1,0 +1,19 @@
+/** Token lifetimes of a tenant: its `oidc` overrides, bounded by platform ceilings. */
+import type { Tenant } from '../tenancy/tenant.ts';
+
+export const LIFETIME_DEFAULTS = { accessToken: 3600, idToken: 3600, refreshToken: 14 * 86_400, session: 14 * 86_400 } as const;
+export const LIFETIME_CEILINGS = { accessToken: 86_400, idToken: 86_400, refreshToken: 90 * 86_400, session: 90 * 86_400 } as const;
+
+function pick(value: unknown, fallback: number, ceiling: number): number {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? Math.min(value, ceiling) : fallback;
+}
+
+export function tokenLifetimes(tenant: Pick<Tenant, 'config'>): { accessToken: number; idToken: number; refreshToken: number; session: number } {
+  const oidc = (tenant.config.oidc ?? {}) as Record<string, unknown>;
+  return {
+    accessToken: pick(oidc.access_token_ttl, LIFETIME_DEFAULTS.accessToken, LIFETIME_CEILINGS.accessToken),
+    idToken: pick(oidc.id_token_ttl, LIFETIME_DEFAULTS.idToken, LIFETIME_CEILINGS.idToken),
+    refreshToken: pick(oidc.refresh_token_ttl, LIFETIME_DEFAULTS.refreshToken, LIFETIME_CEILINGS.refreshToken),
+    session: pick(oidc.session_ttl, LIFETIME_DEFAULTS.session, LIFETIME_CEILINGS.session),
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * Start-up provisioning, idempotent: the reserved tenants, the bootstrap platform API client
+ * and the bootstrap platform admin. While bootstrap credentials are set in the environment
+ * a warning is logged at every start: they are meant to be removed once used.
+ */
+import type { Services } from '../services.ts';
+import { PLATFORM_SCOPES } from '../oidc/api-resource.ts';
+import { platformTenantSlug } from '../tenancy/tenant.ts';
+import { runAsTenant } from '../tenancy/request-context.ts';
+import { hashPassword } from '../accounts/password.ts';
+
+export async function bootstrap(services: Services): Promise<void> {
+  const { config, log, tenants, tenantStore } = services;
+  await tenants.ensureReservedTenants();
+  const platform = await tenantStore.findBySlug(platformTenantSlug(config));
+  if (!platform) throw new Error('the platform tenant is missing after start-up provisioning');
+
+  const { clientId, clientSecret, adminEmail, adminPassword } = config.bootstrap;
+  if (clientId && clientSecret) {
+    log.warn({ client_id: clientId }, 'ATRIUM_BOOTSTRAP_CLIENT_ID/_SECRET are set: remove them once you have created your own platform API clients');
+    await runAsTenant(platform.id, async () => {
+      const metadata = {
+        client_id: clientId,
+        client_name: 'Atrium bootstrap API client',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+        scope: PLATFORM_SCOPES.join(' '),
+      };
+      const existing = await services.clients.get(clientId);
+      if (existing) await services.clients.update(platform.id, metadata, clientSecret);
+      else await services.clients.insert(platform.id, metadata, clientSecret);
+    });
+    await tenants.touched(platform, { clientId });
+  }
+
+  if (adminEmail && adminPassword) {
+    log.warn({ email: adminEmail }, 'ATRIUM_BOOTSTRAP_ADMIN_EMAIL/_PASSWORD are set: remove them once the first platform admin has signed in');
+    await runAsTenant(platform.id, async () => {
+      if (await services.users.findByEmail(adminEmail)) return;
+      await services.users.create({ email: adminEmail, passwordHash: await hashPassword(adminPassword), emailVerified: true, roles: ['owner', 'platform_admin'], defaultRole: 'member' });
+      log.info({ email: adminEmail }, 'bootstrap platform admin created');
+    });
+  }
+}

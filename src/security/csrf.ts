@@ -1,0 +1,19 @@
+/**
+ * CSRF tokens for server-rendered forms: an HMAC of the form's binding (for interactions,
+ * the interaction uid, itself bound to the browser by oidc-provider's cookie) under a
+ * per-tenant key. Compared in constant time.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export function csrfToken(keys: readonly Buffer[], binding: string): string {
+  return createHmac('sha256', keys[0]!).update(binding).digest('base64url');
+}
+
+export function verifyCsrfToken(keys: readonly Buffer[], binding: string, token: unknown): boolean {
+  if (typeof token !== 'string' || token.length === 0) return false;
+  const given = Buffer.from(token);
+  return keys.some((key) => {
+    const expected = Buffer.from(createHmac('sha256', key).update(binding).digest('base64url'));
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  });
+}

@@ -1,0 +1,64 @@
+/**
+ * Encryption at rest: AES-256-GCM under the master key, with the key id in every sealed
+ * value (`v1.<kid>.<iv>.<tag>.<ciphertext>`) so the master key can be rotated: new values
+ * use the current key, old ones still open with a retired key until re-sealed.
+ */
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+
+interface Key {
+  id: string;
+  bytes: Buffer;
+}
+
+function toKey(base64: string): Key {
+  const bytes = Buffer.from(base64, 'base64');
+  if (bytes.length !== 32) throw new Error('an encryption key must be 32 bytes');
+  return { id: createHash('sha256').update(bytes).digest('base64url').slice(0, 8), bytes };
+}
+
+export class SecretBox {
+  readonly #current: Key;
+  readonly #keys: Map<string, Key>;
+
+  constructor(currentKey: string, retiredKeys: readonly string[] = []) {
+    this.#current = toKey(currentKey);
+    this.#keys = new Map([this.#current, ...retiredKeys.map(toKey)].map((k) => [k.id, k]));
+  }
+
+  get keyId(): string {
+    return this.#current.id;
+  }
+
+  /** `context` (e.g. tenant id and purpose) is bound as additional data: a value sealed for one tenant does not open for another. */
+  seal(plaintext: string, context: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.#current.bytes, iv);
+    cipher.setAAD(Buffer.from(context));
+    const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    return ['v1', this.#current.id, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), ct.toString('base64url')].join('.');
+  }
+
+  open(sealed: string, context: string): string {
+    const [version, kid, iv, tag, ct] = sealed.split('.');
+    if (version !== 'v1' || !kid || !iv || !tag || ct === undefined) throw new Error('not a sealed value');
+    const key = this.#keys.get(kid);
+    if (!key) throw new Error(`sealed with unknown key ${kid}`);
+    const decipher = createDecipheriv('aes-256-gcm', key.bytes, Buffer.from(iv, 'base64url'));
+    decipher.setAAD(Buffer.from(context));
+    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+    return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
+  }
+
+  /**
+   * Keys derived from the master keys for one purpose (cookie signing, CSRF), current first,
+   * so a master key rotation keeps verifying what the retired key signed.
+   */
+  deriveKeys(purpose: string, context: string): Buffer[] {
+    return [...this.#keys.values()].map((k) => Buffer.from(hkdfSync('sha256', k.bytes, context, `atrium:${purpose}`, 32)));
+  }
+
+  /** Whether a value was sealed with a retired key and should be re-sealed. */
+  isStale(sealed: string): boolean {
+    return sealed.split('.')[1] !== this.#current.id;
+  }
+}

@@ -1,0 +1,58 @@
+/** Starts Atrium: services, provisioning, HTTP listener; and stops it gracefully. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { AtriumConfig } from './config/env.ts';
+import { createServices, type Services } from './services.ts';
+import { bootstrap } from './platform/bootstrap.ts';
+import { createApp } from './http/app.ts';
+
+export interface RunningAtrium {
+  services: Services;
+  server: http.Server;
+  /** The port actually bound (PORT=0 picks a free one). */
+  port: number;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), closes pools. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export async function startAtrium(config: AtriumConfig, log: Logger, options: { inMemoryDatabase?: boolean } = {}): Promise<RunningAtrium> {
+  const services = await createServices(config, log, options);
+  let shuttingDown = false;
+  try {
+    await bootstrap(services);
+  } catch (err) {
+    await services.close();
+    throw err;
+  }
+  const app = createApp(services, { isShuttingDown: () => shuttingDown });
+  const server = http.createServer(app.callback());
+  server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port, public_url: config.publicUrl.origin, multi_tenancy: config.multiTenancy.enabled }, 'atrium listening');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    services,
+    server,
+    port,
+    stop(graceMs = 10_000) {
+      stopping ??= (async () => {
+        shuttingDown = true;
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        await closed;
+        clearTimeout(timer);
+        await services.close();
+      })();
+      return stopping;
+    },
+  };
+}

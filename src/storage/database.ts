@@ -1,0 +1,91 @@
+/**
+ * The one door to PostgreSQL. Every transaction runs as a role that owns no table, so
+ * row-level security always applies:
+ *   - `withTenant` runs as `atrium_app` with `app.tenant_id` taken from the request context;
+ *     without a tenant in context it throws before touching the database.
+ *   - `crossTenant` runs as `atrium_platform` (policies that span tenants) and logs why.
+ * The owner role (the DATABASE_URL user) is used only for migrations.
+ */
+import type { Logger } from 'pino';
+import { currentTenantId } from '../tenancy/request-context.ts';
+import { AppError, conflict, unavailable } from '../http/errors.ts';
+
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /** Runs a parameterless script of several statements. */
+  exec(sql: string): Promise<void>;
+}
+
+/** What a database engine (pg pool or PGlite) must provide. */
+export interface Driver {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs `setup` (a parameterless multi-statement string) then fn inside one transaction. */
+  transaction<T>(setup: string, fn: (q: Queryable) => Promise<T>): Promise<T>;
+  /** Runs a script as the owner, outside any role switch (migrations). */
+  exec(sql: string): Promise<void>;
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class MissingTenantContextError extends Error {
+  constructor() {
+    super('tenant-scoped query without a tenant in the request context');
+    this.name = 'MissingTenantContextError';
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export class Database {
+  readonly driver: Driver;
+  readonly #log: Logger;
+
+  constructor(driver: Driver, log: Logger) {
+    this.driver = driver;
+    this.#log = log;
+  }
+
+  /** Runs fn in a transaction scoped by RLS to the tenant of the current request context. */
+  async withTenant<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    const tenantId = currentTenantId();
+    if (!tenantId) throw new MissingTenantContextError();
+    // The id is inlined (set_config cannot take a bind parameter in a multi-statement
+    // string); it is a validated UUID, so nothing else can reach the SQL.
+    if (!UUID.test(tenantId)) throw new Error('tenant id in context is not a UUID');
+    return this.#run(`SET LOCAL ROLE atrium_app; SET LOCAL app.tenant_id = '${tenantId}'`, fn);
+  }
+
+  /** The audited cross-tenant path: platform routes, tenant resolution, sweeps. */
+  async crossTenant<T>(reason: string, fn: (q: Queryable) => Promise<T>): Promise<T> {
+    this.#log.debug({ reason }, 'cross-tenant database access');
+    return this.#run('SET LOCAL ROLE atrium_platform', fn);
+  }
+
+  async #run<T>(setup: string, fn: (q: Queryable) => Promise<T>): Promise<T> {
+    try {
+      return await this.driver.transaction(setup, fn);
+    } catch (err) {
+      throw mapDatabaseError(err);
+    }
+  }
+}
+
+const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+
+/** Maps driver errors once: unique violations are conflicts, lost connections are 503s. */
+export function mapDatabaseError(err: unknown): unknown {
+  if (err instanceof AppError || err instanceof MissingTenantContextError) return err;
+  const e = err as { code?: string; message?: string; constraint?: string };
+  if (e?.code === '23505') return conflict('a resource with the same identifier already exists');
+  if (e?.code && CONNECTION_ERRORS.has(e.code)) return Object.assign(unavailable(), { cause: err });
+  if (typeof e?.message === 'string' && /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message)) {
+    return Object.assign(unavailable(), { cause: err });
+  }
+  return err;
+}

@@ -1,0 +1,52 @@
+/** PostgreSQL server through a `pg` pool. */
+import pg from 'pg';
+import type { Driver, Queryable, QueryResult } from './database.ts';
+
+export function createPgDriver(connectionString: string, max: number): Driver {
+  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000 });
+  // An idle client losing its connection must not crash the process; the next checkout reconnects.
+  pool.on('error', () => {});
+
+  const asQueryable = (client: pg.PoolClient | pg.Pool): Queryable => ({
+    async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const res = await client.query(sql, params as unknown[] | undefined);
+      return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
+    },
+    async exec(sql: string): Promise<void> {
+      await client.query(sql);
+    },
+  });
+
+  return {
+    kind: 'postgres',
+    async transaction(setup, fn) {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query(`BEGIN; ${setup}`);
+        const result = await fn(asQueryable(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
+    async exec(sql) {
+      await pool.query(sql);
+    },
+    query: (sql, params) => asQueryable(pool).query(sql, params),
+    async ping() {
+      await pool.query('SELECT 1');
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}

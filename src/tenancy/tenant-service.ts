@@ -1,0 +1,87 @@
+/**
+ * Tenant lifecycle: create (with its signing keys), rename, suspend, delete, and the
+ * reserved tenants that must exist at start. Every change is published on the bus.
+ */
+import type { Logger } from 'pino';
+import type { EventBus } from '../events/bus.ts';
+import { badRequest, conflict } from '../http/errors.ts';
+import type { SigningKeyStore } from '../oidc/signing-keys.ts';
+import { runAsTenant } from './request-context.ts';
+import type { Tenant, TenantStatus } from './tenant.ts';
+import type { TenantStore } from './tenant-store.ts';
+import { DEFAULT_TENANT, PLATFORM_TENANT, RESERVED_TENANT_IDS, isReservedSlug, isValidSlug } from './slug.ts';
+
+export class TenantService {
+  readonly #store: TenantStore;
+  readonly #keys: SigningKeyStore;
+  readonly #bus: EventBus;
+  readonly #log: Logger;
+
+  constructor(store: TenantStore, keys: SigningKeyStore, bus: EventBus, log: Logger) {
+    this.#store = store;
+    this.#keys = keys;
+    this.#bus = bus;
+    this.#log = log;
+  }
+
+  /** Creates a tenant with fresh signing keys. A retired slug needs `reuseRetiredSlug`. */
+  async create(input: { slug: string; name: string; reuseRetiredSlug?: boolean }): Promise<Tenant> {
+    if (!isValidSlug(input.slug)) throw badRequest('slug must match ^[a-z0-9][a-z0-9_-]{0,62}$', 'invalid_slug');
+    if (isReservedSlug(input.slug)) throw badRequest(`slug "${input.slug}" is reserved`, 'invalid_slug');
+    if (!input.reuseRetiredSlug && (await this.#store.isSlugRetired(input.slug))) {
+      throw conflict(`slug "${input.slug}" belonged to a deleted tenant; pass reuse_retired_slug: true to reuse it`);
+    }
+    if (await this.#store.findBySlug(input.slug)) throw conflict(`a tenant with slug "${input.slug}" already exists`);
+    return this.#createWithKeys({ slug: input.slug, name: input.name });
+  }
+
+  async #createWithKeys(input: { id?: string; slug: string; name: string }): Promise<Tenant> {
+    const tenant = await this.#store.insert(input);
+    try {
+      await runAsTenant(tenant.id, () => this.#keys.createInitialKeys(tenant.id));
+    } catch (err) {
+      await this.#store.delete(tenant.id).catch(() => {});
+      throw err;
+    }
+    await this.#bus.publish({ type: 'tenant.created', tenantId: tenant.id, slug: tenant.slug });
+    this.#log.info({ tenant: tenant.slug }, 'tenant created');
+    return tenant;
+  }
+
+  async update(tenant: Tenant, changes: { name?: string; status?: TenantStatus }): Promise<Tenant> {
+    const updated = await this.#store.update(tenant.id, changes);
+    if (!updated) throw conflict('the tenant was deleted meanwhile');
+    await this.#bus.publish({ type: 'tenant.changed', tenantId: tenant.id, slug: tenant.slug });
+    return updated;
+  }
+
+  async delete(tenant: Tenant): Promise<void> {
+    if (tenant.slug === DEFAULT_TENANT || tenant.slug === PLATFORM_TENANT) throw badRequest('reserved tenants cannot be deleted', 'reserved_tenant');
+    await this.#store.delete(tenant.id);
+    await this.#bus.publish({ type: 'tenant.deleted', tenantId: tenant.id, slug: tenant.slug, domains: tenant.domains });
+    this.#log.info({ tenant: tenant.slug }, 'tenant deleted');
+  }
+
+  /** Publishes that keys or clients changed so every instance rebuilds the Provider. */
+  async touched(tenant: Tenant, event: 'keys.rotated' | { clientId: string }): Promise<void> {
+    await this.#store.bumpVersion(tenant.id);
+    await this.#bus.publish(
+      event === 'keys.rotated'
+        ? { type: 'keys.rotated', tenantId: tenant.id, slug: tenant.slug }
+        : { type: 'client.changed', tenantId: tenant.id, slug: tenant.slug, clientId: event.clientId },
+    );
+  }
+
+  /** Creates `default` and `_platforms` if this is the first start. Safe to run on every start. */
+  async ensureReservedTenants(): Promise<void> {
+    for (const [slug, name] of [[DEFAULT_TENANT, 'Default'], [PLATFORM_TENANT, 'Platform']] as const) {
+      if (await this.#store.findBySlug(slug)) continue;
+      try {
+        await this.#createWithKeys({ id: RESERVED_TENANT_IDS[slug], slug, name });
+      } catch (err) {
+        // Another instance starting at the same moment may have created it.
+        if (!(await this.#store.findBySlug(slug))) throw err;
+      }
+    }
+  }
+}

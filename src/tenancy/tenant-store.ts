@@ -1,0 +1,118 @@
+/**
+ * Queries for the tenants aggregate. Finding a tenant by slug or host happens before
+ * any tenant is in context, so these go through the audited cross-tenant path.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Database, Queryable } from '../storage/database.ts';
+import type { Tenant, TenantStatus } from './tenant.ts';
+
+interface TenantRow {
+  id: string;
+  slug: string;
+  name: string;
+  status: TenantStatus;
+  config: Record<string, unknown>;
+  version: number;
+  domains: string[] | null;
+  primary_domain: string | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+const SELECT_TENANT = `
+  SELECT t.id, t.slug, t.name, t.status, t.config, t.version, t.created_at, t.updated_at,
+         (SELECT array_agg(d.domain ORDER BY d.is_primary DESC, d.domain) FROM tenant_domains d WHERE d.tenant_id = t.id) AS domains,
+         (SELECT d.domain FROM tenant_domains d WHERE d.tenant_id = t.id AND d.is_primary) AS primary_domain
+  FROM tenants t`;
+
+function toTenant(row: TenantRow): Tenant {
+  return Object.freeze({
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    status: row.status,
+    config: row.config ?? {},
+    version: Number(row.version),
+    domains: row.domains ?? [],
+    primaryDomain: row.primary_domain ?? undefined,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  });
+}
+
+export class TenantStore {
+  readonly #db: Database;
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  async findBySlug(slug: string): Promise<Tenant | undefined> {
+    return this.#db.crossTenant('resolve tenant by slug', (q) => findOne(q, 'WHERE t.slug = $1', [slug]));
+  }
+
+  async findById(id: string): Promise<Tenant | undefined> {
+    return this.#db.crossTenant('resolve tenant by id', (q) => findOne(q, 'WHERE t.id = $1', [id]));
+  }
+
+  async findByDomain(domain: string): Promise<Tenant | undefined> {
+    return this.#db.crossTenant('resolve tenant by custom domain', (q) =>
+      findOne(q, 'WHERE t.id = (SELECT tenant_id FROM tenant_domains WHERE domain = $1)', [domain]),
+    );
+  }
+
+  async list(options: { limit: number; offset: number; search?: string }): Promise<{ tenants: Tenant[]; total: number }> {
+    const pattern = options.search ? `%${options.search.replace(/[\\%_]/g, '\\$&')}%` : null;
+    const filter = 'WHERE ($1::text IS NULL OR t.slug ILIKE $1 OR t.name ILIKE $1)';
+    return this.#db.crossTenant('list tenants', async (q) => {
+      const rows = await q.query<TenantRow>(`${SELECT_TENANT} ${filter} ORDER BY t.slug LIMIT $2 OFFSET $3`, [pattern, options.limit, options.offset]);
+      const count = await q.query<{ n: string }>(`SELECT count(*) AS n FROM tenants t ${filter}`, [pattern]);
+      return { tenants: rows.rows.map(toTenant), total: Number(count.rows[0]?.n ?? 0) };
+    });
+  }
+
+  async isSlugRetired(slug: string): Promise<boolean> {
+    return this.#db.crossTenant('check retired slug', async (q) => (await q.query('SELECT 1 FROM retired_slugs WHERE slug = $1', [slug])).rowCount > 0);
+  }
+
+  /** Inserts the tenant row; `id` is fixed for reserved tenants. */
+  async insert(input: { id?: string; slug: string; name: string; config?: Record<string, unknown> }): Promise<Tenant> {
+    const id = input.id ?? randomUUID();
+    return this.#db.crossTenant('create tenant', async (q) => {
+      await q.query('DELETE FROM retired_slugs WHERE slug = $1', [input.slug]);
+      await q.query('INSERT INTO tenants (id, slug, name, config) VALUES ($1, $2, $3, $4)', [id, input.slug, input.name, input.config ?? {}]);
+      return (await findOne(q, 'WHERE t.id = $1', [id]))!;
+    });
+  }
+
+  async update(id: string, changes: { name?: string; status?: TenantStatus; config?: Record<string, unknown> }): Promise<Tenant | undefined> {
+    return this.#db.crossTenant('update tenant', async (q) => {
+      const res = await q.query(
+        `UPDATE tenants SET name = COALESCE($2, name), status = COALESCE($3, status), config = COALESCE($4, config),
+           version = version + 1, updated_at = now() WHERE id = $1`,
+        [id, changes.name ?? null, changes.status ?? null, changes.config ?? null],
+      );
+      return res.rowCount ? findOne(q, 'WHERE t.id = $1', [id]) : undefined;
+    });
+  }
+
+  /** Bumps the version so every instance rebuilds the tenant's Provider (keys or clients changed). */
+  async bumpVersion(id: string): Promise<void> {
+    await this.#db.crossTenant('bump tenant version', (q) => q.query('UPDATE tenants SET version = version + 1, updated_at = now() WHERE id = $1', [id]));
+  }
+
+  /** Deletes the tenant and, by cascade, all its data; its slug is retired. */
+  async delete(id: string): Promise<boolean> {
+    return this.#db.crossTenant('delete tenant', async (q) => {
+      const res = await q.query<{ slug: string }>('DELETE FROM tenants WHERE id = $1 RETURNING slug', [id]);
+      const slug = res.rows[0]?.slug;
+      if (!slug) return false;
+      await q.query('INSERT INTO retired_slugs (slug, tenant_id) VALUES ($1, $2) ON CONFLICT (slug) DO UPDATE SET tenant_id = $2, retired_at = now()', [slug, id]);
+      return true;
+    });
+  }
+}
+
+async function findOne(q: Queryable, where: string, params: unknown[]): Promise<Tenant | undefined> {
+  const res = await q.query<TenantRow>(`${SELECT_TENANT} ${where}`, params);
+  return res.rows[0] ? toTenant(res.rows[0]) : undefined;
+}

@@ -1,0 +1,37 @@
+/** The tenant record and the issuer derived from it. */
+import type { AtriumConfig } from '../config/env.ts';
+import { DEFAULT_TENANT, PLATFORM_TENANT } from './slug.ts';
+
+export type TenantStatus = 'active' | 'suspended';
+
+export interface Tenant {
+  readonly id: string;
+  readonly slug: string;
+  readonly name: string;
+  readonly status: TenantStatus;
+  /** Per-tenant configuration overrides, by section. */
+  readonly config: Readonly<Record<string, unknown>>;
+  /** Bumped on every change of config, keys, clients or status: pooled Providers older than it are rebuilt. */
+  readonly version: number;
+  readonly domains: readonly string[];
+  readonly primaryDomain: string | undefined;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+/** The tenant that issues management API tokens and hosts platform admins. */
+export function platformTenantSlug(config: AtriumConfig): string {
+  return config.multiTenancy.enabled ? PLATFORM_TENANT : DEFAULT_TENANT;
+}
+
+/**
+ * The issuer is derived from the tenant record and PUBLIC_URL only, never from request
+ * headers: primary custom domain, else `{scheme}://{slug}.{PUBLIC_URL host}`.
+ */
+export function issuerFor(tenant: Pick<Tenant, 'slug' | 'primaryDomain'>, config: AtriumConfig): string {
+  const base = config.publicUrl;
+  if (tenant.slug === platformTenantSlug(config)) return base.origin;
+  // Custom domains are served over https; plain http only while developing locally.
+  if (tenant.primaryDomain) return `${config.env === 'development' ? base.protocol : 'https:'}//${tenant.primaryDomain}`;
+  return `${base.protocol}//${tenant.slug}.${base.host}`;
+}

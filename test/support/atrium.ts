@@ -1,0 +1,134 @@
+/**
+ * Starts a real Atrium in the test process: against the PostgreSQL of DATABASE_URL (a fresh
+ * database per test file, dropped afterwards) and REDIS_URL when set, else embedded PGlite
+ * in memory and the in-process bus. One per test file; always stopped in `after`.
+ */
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config/env.ts';
+import { startAtrium, type RunningAtrium } from '../../src/server.ts';
+import { httpFetch } from './http-client.ts';
+
+export const BOOTSTRAP_CLIENT_ID = 'platform-test';
+export const BOOTSTRAP_CLIENT_SECRET = randomBytes(32).toString('base64url');
+export const ALL_PLATFORM_SCOPES = 'atrium:tenants:read atrium:tenants:write atrium:tenants:delete atrium:cross-tenant:read atrium:cross-tenant:write';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** A fresh database on the server of DATABASE_URL; returns its URL and a drop function. */
+export async function createTestDatabase(serverUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `atrium_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: serverUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export interface TestAtrium {
+  atrium: RunningAtrium;
+  baseUrl: string;
+  port: number;
+  /** Issuer of a tenant by slug (subdomain of localhost). */
+  issuer(slug: string): string;
+  /** A management API access token with the given scopes. */
+  platformToken(scope?: string): Promise<string>;
+  /** Calls the management API with a token carrying every platform scope. */
+  api(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any; headers: Headers }>;
+  stop(): Promise<void>;
+}
+
+export async function startTestAtrium(env: Record<string, string> = {}): Promise<TestAtrium> {
+  const port = await freePort();
+  const serverUrl = process.env.DATABASE_URL;
+  const database = serverUrl ? await createTestDatabase(serverUrl) : undefined;
+  const config = loadConfig({
+    ATRIUM_ENV: 'development',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PUBLIC_URL: `http://localhost:${port}`,
+    MULTI_TENANCY_ENABLED: 'true',
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    ATRIUM_BOOTSTRAP_CLIENT_ID: BOOTSTRAP_CLIENT_ID,
+    ATRIUM_BOOTSTRAP_CLIENT_SECRET: BOOTSTRAP_CLIENT_SECRET,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...(database ? { DATABASE_URL: database.url } : {}),
+    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+    ...env,
+  });
+  const log = pino({ level: config.logLevel });
+  let atrium: RunningAtrium;
+  try {
+    atrium = await startAtrium(config, log, { inMemoryDatabase: true });
+  } catch (err) {
+    await database?.drop();
+    throw err;
+  }
+  const baseUrl = `http://localhost:${port}`;
+  const tokens = new Map<string, string>();
+
+  async function platformToken(scope = ALL_PLATFORM_SCOPES): Promise<string> {
+    const cached = tokens.get(scope);
+    if (cached) return cached;
+    const res = await httpFetch(`${baseUrl}/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${BOOTSTRAP_CLIENT_ID}:${BOOTSTRAP_CLIENT_SECRET}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
+    });
+    const json = (await res.json()) as { access_token?: string };
+    if (!json.access_token) throw new Error(`no platform token: ${JSON.stringify(json)}`);
+    tokens.set(scope, json.access_token);
+    return json.access_token;
+  }
+
+  return {
+    atrium,
+    baseUrl,
+    port,
+    issuer: (slug) => `http://${slug}.localhost:${port}`,
+    platformToken,
+    async api(method, path, body, token) {
+      const res = await httpFetch(`${baseUrl}/api/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token ?? (await platformToken())}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        /* not JSON: keep the text for the assertion message */
+      }
+      return { status: res.status, body: parsed, headers: res.headers as unknown as Headers };
+    },
+    async stop() {
+      await atrium.stop(2_000);
+      await database?.drop();
+    },
+  };
+}

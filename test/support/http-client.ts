@@ -1,0 +1,88 @@
+/**
+ * HTTP for tests: an undici Agent whose resolver sends every *.localhost name to 127.0.0.1
+ * (Node does not resolve them), and a tiny cookie-keeping "browser" for form flows.
+ */
+import { Agent, fetch as undiciFetch, type RequestInit, type Response } from 'undici';
+import dns from 'node:dns';
+
+export const loopbackAgent = new Agent({
+  connect: {
+    lookup(hostname, options, callback) {
+      if (hostname === 'localhost' || hostname.endsWith('.localhost')) {
+        if ((options as { all?: boolean }).all) return (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: '127.0.0.1', family: 4 }]);
+        return (callback as (e: null, a: string, f: number) => void)(null, '127.0.0.1', 4);
+      }
+      return dns.lookup(hostname, options, callback as never);
+    },
+  },
+});
+
+export function httpFetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
+  return undiciFetch(url, { ...init, dispatcher: loopbackAgent });
+}
+
+/** What openid-client's customFetch expects. */
+export const customFetchImpl = (url: string, options: Record<string, unknown>) =>
+  undiciFetch(url, { ...(options as RequestInit), dispatcher: loopbackAgent }) as unknown as Promise<globalThis.Response>;
+
+/** A cookie jar per browser, keyed by host; enough for the provider's cookies. */
+export class TestBrowser {
+  readonly jar = new Map<string, Map<string, string>>();
+
+  cookieHeader(url: URL): string {
+    const cookies = this.jar.get(url.host);
+    return cookies ? [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') : '';
+  }
+
+  store(url: URL, res: Response): void {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      const cookies = this.jar.get(url.host) ?? new Map<string, string>();
+      if (/expires=Thu, 01 Jan 1970/i.test(line) || value === '') cookies.delete(name);
+      else cookies.set(name, value);
+      this.jar.set(url.host, cookies);
+    }
+  }
+
+  /** One request, no redirect following; cookies sent and stored. */
+  async request(url: string | URL, init: RequestInit & { headers?: Record<string, string> } = {}): Promise<Response> {
+    const u = new URL(url);
+    const headers: Record<string, string> = { accept: 'text/html', ...(init.headers ?? {}) };
+    const cookie = this.cookieHeader(u);
+    if (cookie) headers.cookie = cookie;
+    const res = await httpFetch(u, { ...init, headers, redirect: 'manual' });
+    this.store(u, res);
+    return res;
+  }
+
+  /** Follows redirects until one leaves `stopAt` origin's control or a page is returned. */
+  async follow(url: string | URL, stopWhen: (u: URL) => boolean = () => false, init: RequestInit & { headers?: Record<string, string> } = {}): Promise<{ url: URL; res: Response }> {
+    let current = new URL(url);
+    let res = await this.request(current, init);
+    for (let i = 0; i < 20 && res.status >= 300 && res.status < 400; i++) {
+      current = new URL(res.headers.get('location')!, current);
+      if (stopWhen(current)) return { url: current, res };
+      await res.body?.cancel();
+      res = await this.request(current);
+    }
+    return { url: current, res };
+  }
+
+  async postForm(url: string | URL, form: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+    return this.request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(form).toString(),
+    });
+  }
+}
+
+/** Reads a hidden input's value from a rendered form. */
+export function hiddenInput(html: string, name: string): string {
+  const m = new RegExp(`name="${name}" value="([^"]*)"`).exec(html);
+  if (!m) throw new Error(`no hidden input ${name} in page`);
+  return m[1]!;
+}
