@@ -14,7 +14,8 @@ export async function createPgliteDriver(dataDir: string | undefined): Promise<D
   const wrap = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
     async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
       const res = await q.query<R>(sql, params as unknown[] | undefined);
-      return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
+      // PGlite reports affectedRows 0 for SELECT; count the rows there.
+      return { rows: res.rows, rowCount: res.affectedRows || res.rows.length };
     },
     async exec(sql: string): Promise<void> {
       await q.exec(sql);

@@ -26,6 +26,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** DATABASE_URL of the test run; a URL without a user name means the `postgres` superuser. */
+export function testServerUrl(): string | undefined {
+  if (!process.env.DATABASE_URL) return undefined;
+  const url = new URL(process.env.DATABASE_URL);
+  if (!url.username) url.username = 'postgres';
+  return url.toString();
+}
+
 /** A fresh database on the server of DATABASE_URL; returns its URL and a drop function. */
 export async function createTestDatabase(serverUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `atrium_test_${randomBytes(6).toString('hex')}`;
@@ -61,7 +69,7 @@ export interface TestAtrium {
 
 export async function startTestAtrium(env: Record<string, string> = {}): Promise<TestAtrium> {
   const port = await freePort();
-  const serverUrl = process.env.DATABASE_URL;
+  const serverUrl = testServerUrl();
   const database = serverUrl ? await createTestDatabase(serverUrl) : undefined;
   const config = loadConfig({
     ATRIUM_ENV: 'development',
