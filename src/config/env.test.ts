@@ -1,0 +1,77 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig } from './env.ts';
+
+const KEY = Buffer.alloc(32, 7).toString('base64');
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return [...err.problems];
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('has working defaults for a newcomer', () => {
+    const config = loadConfig({});
+    assert.equal(config.env, 'development');
+    assert.equal(config.port, 3000);
+    assert.equal(config.publicUrl.origin, 'http://localhost:3000');
+    assert.equal(config.databaseUrl, undefined);
+    assert.equal(config.multiTenancy.enabled, false);
+    assert.deepEqual(config.multiTenancy.extractionPriority, ['header', 'subdomain']);
+    assert.equal(config.multiTenancy.pool.maxSize, 50);
+    assert.equal(config.multiTenancy.pool.idleTtlMs, 1_800_000);
+    assert.equal(config.multiTenancy.pool.cleanupIntervalMs, 60_000);
+    assert.ok(Object.isFrozen(config));
+  });
+
+  it('reports every problem at once, one message each', () => {
+    const found = problems({ PORT: 'eighty', ATRIUM_ENV: 'prod', MULTI_TENANCY_ENABLED: 'maybe', ENCRYPTION_KEY: 'short' });
+    assert.equal(found.length, 4, found.join('\n'));
+    assert.ok(found.some((p) => p.startsWith('PORT:')));
+    assert.ok(found.some((p) => p.startsWith('ATRIUM_ENV:')));
+    assert.ok(found.some((p) => p.startsWith('MULTI_TENANCY_ENABLED:')));
+    assert.ok(found.some((p) => p.startsWith('ENCRYPTION_KEY:')));
+  });
+
+  it('production refuses http PUBLIC_URL, a missing ENCRYPTION_KEY and a missing DATABASE_URL', () => {
+    const found = problems({ ATRIUM_ENV: 'production', PUBLIC_URL: 'http://auth.example.com' });
+    assert.ok(found.some((p) => p.startsWith('PUBLIC_URL:')), found.join('\n'));
+    assert.ok(found.some((p) => p.startsWith('ENCRYPTION_KEY:')));
+    assert.ok(found.some((p) => p.startsWith('DATABASE_URL:')));
+  });
+
+  it('production accepts https, and http only on localhost', () => {
+    const base = { ATRIUM_ENV: 'production', ENCRYPTION_KEY: KEY, DATABASE_URL: 'postgres://db/atrium' };
+    assert.deepEqual(problems({ ...base, PUBLIC_URL: 'https://auth.example.com' }), []);
+    assert.deepEqual(problems({ ...base, PUBLIC_URL: 'http://localhost:3000' }), []);
+  });
+
+  it('staging refuses http on a public host', () => {
+    assert.ok(problems({ ATRIUM_ENV: 'staging', PUBLIC_URL: 'http://auth.example.com' }).some((p) => p.startsWith('PUBLIC_URL:')));
+  });
+
+  it('rejects a PUBLIC_URL with a path and half-set bootstrap credentials', () => {
+    const found = problems({ PUBLIC_URL: 'https://auth.example.com/idp', ATRIUM_BOOTSTRAP_CLIENT_ID: 'ops-client' });
+    assert.ok(found.some((p) => p.startsWith('PUBLIC_URL:')));
+    assert.ok(found.some((p) => p.includes('ATRIUM_BOOTSTRAP_CLIENT_ID')));
+  });
+
+  it('parses the tenancy settings', () => {
+    const config = loadConfig({
+      MULTI_TENANCY_ENABLED: 'true',
+      MULTI_TENANCY_EXTRACTION_PRIORITY: 'subdomain, header',
+      MULTI_TENANCY_TENANT_HEADER: 'X-Org',
+      MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE: '7',
+    });
+    assert.equal(config.multiTenancy.enabled, true);
+    assert.deepEqual(config.multiTenancy.extractionPriority, ['subdomain', 'header']);
+    assert.equal(config.multiTenancy.tenantHeader, 'x-org');
+    assert.equal(config.multiTenancy.pool.maxSize, 7);
+    assert.ok(problems({ MULTI_TENANCY_EXTRACTION_PRIORITY: 'cookie' }).length === 1);
+  });
+});

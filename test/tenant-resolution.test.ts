@@ -1,0 +1,113 @@
+/**
+ * Which tenant answers a request: custom domain, tenant header, subdomain, the platform
+ * host, the development fallback versus a 400 outside development, single-tenant mode,
+ * and the _ops endpoints on every host.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
+import { loopbackAgent } from './support/http-client.ts';
+
+/** GET with an explicit Host header (undici keeps it; Node's fetch would drop it). */
+async function get(t: TestAtrium, path: string, headers: Record<string, string>) {
+  const res = await request(`http://127.0.0.1:${t.port}${path}`, { headers, dispatcher: loopbackAgent });
+  const text = await res.body.text();
+  return { status: res.statusCode, json: (() => { try { return JSON.parse(text); } catch { return undefined; } })(), text, headers: res.headers };
+}
+const issuerAt = async (t: TestAtrium, headers: Record<string, string>) => (await get(t, '/.well-known/openid-configuration', headers)).json?.issuer;
+
+describe('multi-tenant, development', () => {
+  let t: TestAtrium;
+  before(async () => {
+    t = await startTestAtrium();
+    for (const slug of ['acme', 'globex']) assert.equal((await t.api('POST', '/tenants', { slug, name: slug })).status, 201);
+  });
+  after(() => t?.stop());
+  const host = (sub?: string) => ({ host: `${sub ? `${sub}.` : ''}localhost:${t.port}` });
+
+  it('resolves a tenant by subdomain', async () => {
+    assert.equal(await issuerAt(t, host('acme')), t.issuer('acme'));
+    assert.equal(await issuerAt(t, host('globex')), t.issuer('globex'));
+  });
+
+  it('resolves a tenant by the tenant header, ahead of the subdomain by default', async () => {
+    assert.equal(await issuerAt(t, { ...host(), 'x-tenant-id': 'acme' }), t.issuer('acme'));
+    assert.equal(await issuerAt(t, { ...host('globex'), 'x-tenant-id': 'acme' }), t.issuer('acme'));
+  });
+
+  it('skips a header naming no tenant and tries the next strategy', async () => {
+    assert.equal(await issuerAt(t, { ...host('globex'), 'x-tenant-id': 'nope' }), t.issuer('globex'));
+    assert.equal(await issuerAt(t, { ...host('globex'), 'x-tenant-id': '../../etc' }), t.issuer('globex'));
+  });
+
+  it('serves the platform tenant on the bare PUBLIC_URL host, and never through a header or subdomain', async () => {
+    assert.equal(await issuerAt(t, host()), t.baseUrl);
+    assert.equal(await issuerAt(t, { ...host('acme'), 'x-tenant-id': '_platforms' }), t.issuer('acme'));
+    assert.notEqual(await issuerAt(t, host('_platforms')), t.baseUrl);
+  });
+
+  it('falls back to the default tenant for an unknown host in development', async () => {
+    assert.equal(await issuerAt(t, host('unknown-tenant')), t.issuer('default'));
+  });
+
+  it('resolves a custom domain by exact host, first, and uses it as the issuer', async () => {
+    const acme = (await t.atrium.services.tenantStore.findBySlug('acme'))!;
+    await t.atrium.services.db.crossTenant('test: add custom domain', (q) =>
+      q.query('INSERT INTO tenant_domains (tenant_id, domain, is_primary) VALUES ($1, $2, true)', [acme.id, `login.acme-corp.test:${t.port}`]),
+    );
+    t.atrium.services.registry.forget(acme.id, acme.slug);
+    t.atrium.services.pool.invalidate(acme.id);
+    const issuer = await issuerAt(t, { host: `login.acme-corp.test:${t.port}`, 'x-tenant-id': 'globex' });
+    assert.equal(issuer, `http://login.acme-corp.test:${t.port}`);
+  });
+
+  it('answers health and readiness on every host, before tenant resolution', async () => {
+    for (const headers of [host(), host('acme'), { host: 'anything.example:1' }]) {
+      assert.equal((await get(t, '/healthz', headers)).status, 200);
+      const ready = await get(t, '/readyz', headers);
+      assert.equal(ready.status, 200);
+      assert.equal(ready.json.checks.database, 'ok');
+      assert.equal(ready.json.checks.migrations, 'ok');
+    }
+  });
+});
+
+describe('multi-tenant, staging, subdomain strategy only', () => {
+  let t: TestAtrium;
+  before(async () => {
+    t = await startTestAtrium({ ATRIUM_ENV: 'staging', MULTI_TENANCY_EXTRACTION_PRIORITY: 'subdomain' });
+    assert.equal((await t.api('POST', '/tenants', { slug: 'acme', name: 'Acme' })).status, 201);
+  });
+  after(() => t?.stop());
+
+  it('answers 400 with a JSON error for a host that names no tenant', async () => {
+    const res = await get(t, '/.well-known/openid-configuration', { host: `nobody.localhost:${t.port}`, accept: 'application/json' });
+    assert.equal(res.status, 400);
+    assert.equal(res.json.error, 'unknown_tenant');
+    assert.equal(res.json.correlation_id, res.headers['x-correlation-id']);
+  });
+
+  it('ignores the tenant header when the operator did not enable that strategy', async () => {
+    assert.equal(await issuerAt(t, { host: `localhost:${t.port}`, 'x-tenant-id': 'acme' }), t.baseUrl);
+  });
+});
+
+describe('single-tenant mode', () => {
+  let t: TestAtrium;
+  before(async () => {
+    t = await startTestAtrium({ MULTI_TENANCY_ENABLED: 'false' });
+  });
+  after(() => t?.stop());
+
+  it('serves the default tenant at PUBLIC_URL on every host and ignores the tenant header', async () => {
+    assert.equal(await issuerAt(t, { host: `localhost:${t.port}` }), t.baseUrl);
+    assert.equal(await issuerAt(t, { host: `acme.localhost:${t.port}`, 'x-tenant-id': 'acme' }), t.baseUrl);
+  });
+
+  it('issues management API tokens from the default tenant', async () => {
+    const res = await t.api('GET', '/tenants');
+    assert.equal(res.status, 200);
+    assert.ok(res.body.tenants.some((x: { slug: string }) => x.slug === 'default'));
+  });
+});
