@@ -26,7 +26,8 @@ export async function startAtrium(config: AtriumConfig, log: Logger, options: { 
     throw err;
   }
   const app = createApp(services, { isShuttingDown: () => shuttingDown });
-  const server = http.createServer(app.callback());
+  const handler = app.callback();
+  const server = http.createServer((req, res) => void handler(req, res));
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts
   server.headersTimeout = 66_000;
   server.requestTimeout = 30_000;

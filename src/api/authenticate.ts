@@ -3,7 +3,7 @@
  * tenant for the API audience, verified locally against that tenant's published keys.
  */
 import type { Context, Next } from 'koa';
-import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 import type { AtriumConfig } from '../config/env.ts';
 import { forbidden, unauthorized, unavailable } from '../http/errors.ts';
 import { managementApiAudience, type PlatformScope } from '../oidc/api-resource.ts';
@@ -24,7 +24,7 @@ export function apiAuthentication(config: AtriumConfig, registry: TenantRegistry
   async function keySet(platform: Tenant) {
     if (cached?.version !== platform.version) {
       const list = await runAsTenant(platform.id, () => keys.list());
-      cached = { version: platform.version, jwks: createLocalJWKSet({ keys: list.map((k) => k.publicJwk) } as JSONWebKeySet) };
+      cached = { version: platform.version, jwks: createLocalJWKSet({ keys: list.map((k) => k.publicJwk) }) };
     }
     return cached.jwks;
   }
@@ -44,7 +44,7 @@ export function apiAuthentication(config: AtriumConfig, registry: TenantRegistry
         algorithms: ['ES256', 'RS256'],
       });
       ctx.state.principal = {
-        clientId: String(payload.client_id ?? ''),
+        clientId: typeof payload.client_id === 'string' ? payload.client_id : '',
         scopes: new Set(typeof payload.scope === 'string' ? payload.scope.split(' ') : []),
       } satisfies ApiPrincipal;
     } catch (err) {

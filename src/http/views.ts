@@ -15,5 +15,5 @@ export interface PageLocals {
 
 /** Renders views/<name>.ejs; values are HTML-escaped by EJS (`<%= %>`). */
 export function renderPage(name: string, locals: PageLocals): Promise<string> {
-  return ejs.renderFile(path.join(VIEWS_DIR, `${name}.ejs`), locals, { cache: true, async: false, rmWhitespace: false }) as Promise<string>;
+  return ejs.renderFile(path.join(VIEWS_DIR, `${name}.ejs`), locals, { cache: true });
 }

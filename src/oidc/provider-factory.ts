@@ -51,7 +51,7 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
 
   const configuration: Configuration = {
     adapter: createAdapterClass(tenant.id, deps.db, deps.clients),
-    jwks: jwks as Configuration['jwks'],
+    jwks: jwks,
     async findAccount(_ctx, sub) {
       const user = await users.findById(sub);
       if (!user || user.status !== 'active') return undefined;

@@ -3,6 +3,8 @@
  * (never a downloaded browser). Chromium resolves *.localhost to loopback by itself.
  */
 import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
@@ -23,13 +25,31 @@ export function launchChromium(): Promise<Browser> {
 export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true } as const;
 
 /**
- * Answers every request to `origin` (a relying party the browser cannot reach) with a small
- * page, so a redirect there lands and its URL can be read.
+ * A stand-in relying party on loopback that answers its redirect URI with a small page, so
+ * the browser can land there. (page.route cannot stand in for it: Playwright does not route
+ * requests reached through a redirect, microsoft/playwright#33882.)
  */
-export async function stubOrigin(page: Page, origin: string): Promise<void> {
-  await page.route(`${origin}/**`, (route) =>
-    route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: '<!doctype html><title>Relying party</title><p>Back at the application.</p>' }),
-  );
+export async function startCallbackServer(): Promise<{ redirectUri: string; hits: URL[]; close(): Promise<void> }> {
+  const hits: URL[] = [];
+  const server = http.createServer((req, res) => {
+    hits.push(new URL(req.url ?? '/', 'http://127.0.0.1'));
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end('<!doctype html><title>Relying party</title><p>Back at the application.</p>');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    redirectUri: `http://127.0.0.1:${port}/callback`,
+    hits,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /** Collects Content-Security-Policy violations the page reports on its console. */

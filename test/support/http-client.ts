@@ -25,6 +25,8 @@ export function httpFetch(url: string | URL, init: RequestInit = {}): Promise<Re
 export const customFetchImpl = (url: string, options: Record<string, unknown>) =>
   undiciFetch(url, { ...(options as RequestInit), dispatcher: loopbackAgent }) as unknown as Promise<globalThis.Response>;
 
+type BrowserInit = Omit<RequestInit, 'headers'> & { headers?: Record<string, string> };
+
 /** A cookie jar per browser, keyed by host; enough for the provider's cookies. */
 export class TestBrowser {
   readonly jar = new Map<string, Map<string, string>>();
@@ -48,7 +50,7 @@ export class TestBrowser {
   }
 
   /** One request, no redirect following; cookies sent and stored. */
-  async request(url: string | URL, init: RequestInit & { headers?: Record<string, string> } = {}): Promise<Response> {
+  async request(url: string | URL, init: BrowserInit = {}): Promise<Response> {
     const u = new URL(url);
     const headers: Record<string, string> = { accept: 'text/html', ...(init.headers ?? {}) };
     const cookie = this.cookieHeader(u);
@@ -59,7 +61,7 @@ export class TestBrowser {
   }
 
   /** Follows redirects until one leaves `stopAt` origin's control or a page is returned. */
-  async follow(url: string | URL, stopWhen: (u: URL) => boolean = () => false, init: RequestInit & { headers?: Record<string, string> } = {}): Promise<{ url: URL; res: Response }> {
+  async follow(url: string | URL, stopWhen: (u: URL) => boolean = () => false, init: BrowserInit = {}): Promise<{ url: URL; res: Response }> {
     let current = new URL(url);
     let res = await this.request(current, init);
     for (let i = 0; i < 20 && res.status >= 300 && res.status < 400; i++) {

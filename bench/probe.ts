@@ -1,0 +1,52 @@
+/**
+ * The in-child half of the bench's IPC: the parent asks a child server for its heap (after
+ * forced garbage collection) or for extra stats, and the child answers on the IPC channel.
+ * Shared by the Atrium preload (atrium-preload.ts) and the bare oidc-provider server.
+ */
+
+/** What the parent sends; `id` pairs an answer with its question. */
+export interface ProbeRequest {
+  id: number;
+  type: 'heap' | 'stats';
+}
+
+export interface ProbeAnswer {
+  id: number;
+  /** heapUsed after gc (bytes), for `heap`. */
+  heapUsed?: number;
+  /** Whatever the child reports for `stats`. */
+  stats?: unknown;
+  error?: string;
+}
+
+/**
+ * heapUsed once garbage is really gone: several full collections with a turn of the event
+ * loop between them, so weak callbacks and finalizers queued by one collection run before
+ * the next. Needs --expose-gc.
+ */
+export async function settledHeapUsed(): Promise<number> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('heap measurement needs node --expose-gc');
+  for (let i = 0; i < 5; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return process.memoryUsage().heapUsed;
+}
+
+/**
+ * Answers probe requests on the IPC channel, and exits when the parent goes away, so a
+ * bench killed hard (SIGKILL, crash) never leaves a server behind.
+ */
+export function installProbe(stats: () => unknown = () => undefined): void {
+  if (!process.send) return; // not started by the bench
+  process.on('disconnect', () => process.exit(0));
+  process.on('message', (message: ProbeRequest) => {
+    const reply = (answer: Omit<ProbeAnswer, 'id'>) => process.send?.({ id: message.id, ...answer } satisfies ProbeAnswer);
+    if (message.type === 'stats') return reply({ stats: stats() });
+    settledHeapUsed().then(
+      (heapUsed) => reply({ heapUsed }),
+      (err: unknown) => reply({ error: err instanceof Error ? err.message : String(err) }),
+    );
+  });
+}
