@@ -8,6 +8,7 @@ import type { Context, Next } from 'koa';
 import type { Services } from '../services.ts';
 import { apiRouter } from '../api/router.ts';
 import { interactionRoutes } from '../interactions/interaction-routes.ts';
+import { demoRoutes } from '../platform/demo-routes.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { errorMiddleware } from './error-middleware.ts';
 import { opsRoutes } from './ops-routes.ts';
@@ -20,6 +21,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
   const { config } = services;
   const app = new Koa({ proxy: config.trustProxy });
   app.silent = true; // errors are logged by errorMiddleware with their correlation id
+  app.keys = services.box.deriveKeys('app-cookies', 'atrium').map((k) => k.toString('base64'));
 
   const runtimeFor = (ctx: Context) => services.pool.get(ctx.state.tenant as Tenant);
   const interactions = interactionRoutes({ users: services.users, audit: services.audit, runtimeFor });
@@ -46,6 +48,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
   );
   app.use(tenantMiddleware(config, services.registry));
   app.use(interactions.routes());
+  if (config.demo) app.use(demoRoutes(services).routes());
   app.use(async function delegateToProvider(ctx: Context, _next: Next) {
     const runtime = await runtimeFor(ctx);
     ctx.respond = false;

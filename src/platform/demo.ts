@@ -40,7 +40,7 @@ export async function seedDemo(services: Services): Promise<DemoTenant[]> {
           grant_types: ['authorization_code', 'refresh_token'],
           response_types: ['code'],
           redirect_uris: [redirectUri],
-          post_logout_redirect_uris: [`${issuer}/demo`],
+          post_logout_redirect_uris: [`${issuer}/demo/signed-out`],
         });
       }
       if (!(await services.users.findByEmail(seed.email))) {

@@ -1,0 +1,124 @@
+/**
+ * The baseline: plain oidc-provider v9 with its default in-memory adapter, no Koa app,
+ * no tenancy, no database, configured like one Atrium tenant (same features, same client
+ * authentication, same ES256 JWT access tokens for client_credentials). Run by the bench
+ * as its own process, like Atrium, so neither shares an event loop with the load generator.
+ *
+ * Hosts (the port is ignored):
+ *   localhost          the single provider every throughput figure uses
+ *   opaque.localhost   the same provider without resourceIndicators: oidc-provider's default
+ *                      opaque, stored client_credentials tokens (a supplementary figure)
+ *   <label>.localhost  a new Provider built on the first request for that host and kept
+ *                      alive, to measure a cold first request and the heap per Provider
+ *
+ * Env: PORT, BENCH_CLIENT_ID, BENCH_CLIENT_SECRET.
+ */
+import http from 'node:http';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import { installProbe } from './probe.ts';
+
+const port = Number(process.env.PORT);
+const clientId = process.env.BENCH_CLIENT_ID;
+const clientSecret = process.env.BENCH_CLIENT_SECRET;
+if (!port || !clientId || !clientSecret) throw new Error('bare-server needs PORT, BENCH_CLIENT_ID and BENCH_CLIENT_SECRET');
+
+/** The audience of client_credentials JWTs, standing in for Atrium's management API. */
+const API_AUDIENCE = `http://localhost:${port}/api`;
+
+// Like an Atrium tenant: one RS256 and one ES256 signing key. Generated once; every
+// Provider gets its own copy of the JWKs and imports them itself, as Atrium's Providers do.
+async function signingJwk(alg: 'RS256' | 'ES256', privateKey: KeyObject): Promise<JWK> {
+  const jwk = privateKey.export({ format: 'jwk' }) as JWK;
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = jwk;
+  return { ...jwk, kid: await calculateJwkThumbprint(pub), alg, use: 'sig' };
+}
+const KEYS: JWK[] = [
+  await signingJwk('RS256', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey),
+  await signingJwk('ES256', generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey),
+];
+const COOKIE_KEYS = [randomBytes(32).toString('base64url')];
+
+function configuration(jwtAccessTokens: boolean): Configuration {
+  return {
+    clients: [
+      {
+        client_id: clientId!,
+        client_secret: clientSecret!,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ],
+    jwks: { keys: structuredClone(KEYS) } as Configuration['jwks'],
+    cookies: { keys: COOKIE_KEYS },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'updated_at'] },
+    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+      resourceIndicators: jwtAccessTokens
+        ? {
+            enabled: true,
+            // As Atrium: a client_credentials request without `resource` gets an ES256 JWT.
+            defaultResource: (ctx: KoaContextWithOIDC) => (ctx.oidc.params?.grant_type === 'client_credentials' ? API_AUDIENCE : undefined),
+            useGrantedResource: () => true,
+            getResourceServerInfo: () => ({ scope: '', audience: API_AUDIENCE, accessTokenTTL: 3600, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } }),
+          }
+        : { enabled: false },
+    },
+    rotateRefreshToken: true,
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    ttl: { AccessToken: 3600, ClientCredentials: 3600, IdToken: 3600, RefreshToken: 14 * 86_400, AuthorizationCode: 60, Interaction: 3600, Session: 14 * 86_400, Grant: 14 * 86_400 },
+    clientDefaults: { grant_types: ['authorization_code'], id_token_signed_response_alg: 'RS256', response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic' },
+    responseTypes: ['code', 'none'],
+  };
+}
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
+
+function build(issuer: string, jwtAccessTokens: boolean): Handler {
+  const provider = new Provider(issuer, configuration(jwtAccessTokens));
+  return provider.callback() as Handler;
+}
+
+const main = build(`http://localhost:${port}`, true);
+const opaque = build(`http://opaque.localhost:${port}`, false);
+/** Providers built on demand, one per host, kept alive (that is what the heap figure measures). */
+const perHost = new Map<string, Handler>();
+
+const server = http.createServer((req, res) => {
+  const host = (req.headers.host ?? '').toLowerCase();
+  const hostname = host.replace(/:\d+$/, '');
+  let handler: Handler | undefined;
+  if (hostname === 'localhost') handler = main;
+  else if (hostname === 'opaque.localhost') handler = opaque;
+  else if (/^[a-z0-9-]+\.localhost$/.test(hostname)) {
+    handler = perHost.get(hostname);
+    if (!handler) {
+      handler = build(`http://${hostname}:${port}`, true);
+      perHost.set(hostname, handler);
+    }
+  }
+  if (!handler) {
+    res.writeHead(404).end();
+    return;
+  }
+  handler(req, res).catch(() => {
+    if (!res.headersSent) res.writeHead(500);
+    res.end();
+  });
+});
+// As Atrium's listener (src/server.ts), so idle keep-alive connections are treated alike.
+server.keepAliveTimeout = 65_000;
+server.headersTimeout = 66_000;
+server.listen(port, '127.0.0.1');
+
+installProbe(() => ({ providers: perHost.size }));
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => server.close(() => process.exit(0)));
