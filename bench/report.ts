@@ -1,0 +1,52 @@
+/** Formatting of the final report: a plain-text table, one row per figure. */
+
+export interface Row {
+  label: string;
+  atrium: number;
+  bare: number;
+  unit: 'req/s' | 'ms' | 'KiB';
+  /** Bare value reused from another row (figure 3 compares to single-tenant bare). */
+  bareNote?: string;
+}
+
+function formatValue(value: number, unit: Row['unit']): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  const digits = unit === 'ms' ? (value < 10 ? 2 : 1) : 0;
+  return `${value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })} ${unit}`;
+}
+
+function formatRatio(atrium: number, bare: number): string {
+  if (!Number.isFinite(atrium) || !Number.isFinite(bare) || bare === 0) return 'n/a';
+  const ratio = atrium / bare;
+  return ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2);
+}
+
+export function table(rows: readonly Row[]): string {
+  const header = ['Figure', 'Atrium', 'bare oidc-provider', 'Atrium/bare'];
+  const cells = rows.map((r) => [r.label, formatValue(r.atrium, r.unit), formatValue(r.bare, r.unit) + (r.bareNote ? ` ${r.bareNote}` : ''), formatRatio(r.atrium, r.bare)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: readonly string[]) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  return [line(header), rule, ...cells.map(line)].join('\n');
+}
+
+/** Describes an access token from a token response body: JWT with its header, or opaque. */
+export function tokenFormat(responseBody: string): string {
+  let token: unknown;
+  try {
+    token = (JSON.parse(responseBody) as { access_token?: unknown }).access_token;
+  } catch {
+    return `unreadable response: ${responseBody.slice(0, 120)}`;
+  }
+  if (typeof token !== 'string') return `no access_token: ${responseBody.slice(0, 120)}`;
+  const parts = token.split('.');
+  if (parts.length === 3) {
+    try {
+      const header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString()) as { alg?: string; typ?: string };
+      return `JWT, ${header.alg} signed, typ ${header.typ} (${token.length} chars; not stored)`;
+    } catch {
+      /* not a JWT after all */
+    }
+  }
+  return `opaque reference (${token.length} chars; stored by the adapter)`;
+}

@@ -1,0 +1,167 @@
+/**
+ * The two servers under test, started as child processes, and what the bench needs from
+ * each: its tenants (hosts) and client credentials. Atrium runs its real entry point
+ * (src/main.ts) with the probe preloaded; the baseline runs bench/bare-server.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Pool } from 'undici';
+import { ServerChild, freePort } from './children.ts';
+import { mapLimit, timedRequest, type RequestSpec } from './load.ts';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const DISCOVERY_PATH = '/.well-known/openid-configuration';
+
+/** A tenant as the load generator addresses it. */
+export interface Target {
+  /** Host header value, e.g. `acme.localhost:4000`. */
+  host: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+/** A minimal, reproducible environment: nothing of the caller's Atrium settings leaks in. */
+function baseEnv(): NodeJS.ProcessEnv {
+  const keep = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'];
+  return Object.fromEntries(keep.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]));
+}
+
+export interface AtriumOptions {
+  backendEnv: Record<string, string>;
+  poolMaxSize: number;
+  /** Adds --expose-gc, for the heap figure. */
+  exposeGc?: boolean;
+  /** Reuses the master key of an earlier Atrium on the same data (the sealed keys must open). */
+  encryptionKey?: string;
+}
+
+export interface AtriumChild {
+  child: ServerChild;
+  encryptionKey: string;
+  bootstrapClientId: string;
+  bootstrapClientSecret: string;
+}
+
+export async function startAtrium(name: string, options: AtriumOptions): Promise<AtriumChild> {
+  const port = await freePort();
+  const encryptionKey = options.encryptionKey ?? randomBytes(32).toString('base64');
+  const bootstrapClientId = 'bench-platform';
+  const bootstrapClientSecret = randomBytes(32).toString('base64url');
+  const env: NodeJS.ProcessEnv = {
+    ...baseEnv(),
+    ...options.backendEnv,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PUBLIC_URL: `http://localhost:${port}`,
+    MULTI_TENANCY_ENABLED: 'true',
+    MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE: String(options.poolMaxSize),
+    ENCRYPTION_KEY: encryptionKey,
+    ATRIUM_BOOTSTRAP_CLIENT_ID: bootstrapClientId,
+    ATRIUM_BOOTSTRAP_CLIENT_SECRET: bootstrapClientSecret,
+    LOG_LEVEL: 'warn',
+  };
+  const args = [...(options.exposeGc ? ['--expose-gc'] : []), '--import', './bench/atrium-preload.ts', 'src/main.ts'];
+  const child = new ServerChild(name, port, args, env, ROOT);
+  await child.waitReady('/readyz', `localhost:${port}`);
+  return { child, encryptionKey, bootstrapClientId, bootstrapClientSecret };
+}
+
+export async function startBare(name: string, options: { exposeGc?: boolean } = {}): Promise<{ child: ServerChild; target: Target; opaqueTarget: Target }> {
+  const port = await freePort();
+  const clientId = 'bench-client';
+  const clientSecret = randomBytes(32).toString('base64url');
+  const env = { ...baseEnv(), PORT: String(port), BENCH_CLIENT_ID: clientId, BENCH_CLIENT_SECRET: clientSecret };
+  const child = new ServerChild(name, port, [...(options.exposeGc ? ['--expose-gc'] : []), 'bench/bare-server.ts'], env, ROOT);
+  await child.waitReady(DISCOVERY_PATH, `localhost:${port}`);
+  return {
+    child,
+    target: { host: `localhost:${port}`, clientId, clientSecret },
+    opaqueTarget: { host: `opaque.localhost:${port}`, clientId, clientSecret },
+  };
+}
+
+export function basicAuth(clientId: string, clientSecret: string): string {
+  // RFC 6749 §2.3.1: form-encode, then base64.
+  return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`;
+}
+
+export function tokenRequest(target: Target): RequestSpec {
+  return {
+    method: 'POST',
+    path: '/token',
+    headers: { host: target.host, authorization: basicAuth(target.clientId, target.clientSecret), 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=client_credentials',
+  };
+}
+
+export function discoveryRequest(host: string): RequestSpec {
+  return { method: 'GET', path: DISCOVERY_PATH, headers: { host } };
+}
+
+/** The management API, authenticated with the bootstrap client's platform token. */
+export class AtriumAdmin {
+  readonly #pool: Pool;
+  readonly #atrium: AtriumChild;
+  #token: string | undefined;
+
+  constructor(pool: Pool, atrium: AtriumChild) {
+    this.#pool = pool;
+    this.#atrium = atrium;
+  }
+
+  get #platformHost(): string {
+    return `localhost:${this.#atrium.child.port}`;
+  }
+
+  async #call(method: 'POST' | 'GET', apiPath: string, body?: unknown): Promise<Record<string, unknown>> {
+    this.#token ??= await this.#platformToken();
+    const res = await timedRequest(this.#pool, {
+      method,
+      path: `/api/v1${apiPath}`,
+      headers: { host: this.#platformHost, authorization: `Bearer ${this.#token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (res.status >= 300) throw new Error(`${method} /api/v1${apiPath}: HTTP ${res.status} ${res.body.slice(0, 300)}`);
+    return JSON.parse(res.body) as Record<string, unknown>;
+  }
+
+  async #platformToken(): Promise<string> {
+    const res = await timedRequest(this.#pool, {
+      ...tokenRequest({ host: this.#platformHost, clientId: this.#atrium.bootstrapClientId, clientSecret: this.#atrium.bootstrapClientSecret }),
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'atrium:tenants:write atrium:cross-tenant:write' }).toString(),
+    });
+    const token = (JSON.parse(res.body) as { access_token?: string }).access_token;
+    if (!token) throw new Error(`no platform token: HTTP ${res.status} ${res.body.slice(0, 300)}`);
+    return token;
+  }
+
+  /** Creates a tenant (which generates its RS256 + ES256 keys). */
+  async createTenant(slug: string): Promise<void> {
+    await this.#call('POST', '/tenants', { slug, name: `Bench ${slug}` });
+  }
+
+  /** Registers a confidential client_credentials client; returns its target. */
+  async createClient(slug: string): Promise<Target> {
+    const created = await this.#call('POST', `/tenants/${slug}/clients`, {
+      client_name: 'bench machine client',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
+    return { host: `${slug}.localhost:${this.#atrium.child.port}`, clientId: String(created.client_id), clientSecret: String(created.client_secret) };
+  }
+
+  /**
+   * Creates tenants with clients (`withClient`) or without. Several at a time: key
+   * generation runs on libuv's thread pool, so this overlaps well.
+   */
+  async provision(slugs: readonly string[], withClient: boolean): Promise<Target[]> {
+    return mapLimit(slugs, 6, async (slug) => {
+      await this.createTenant(slug);
+      if (withClient) return this.createClient(slug);
+      return { host: `${slug}.localhost:${this.#atrium.child.port}`, clientId: '', clientSecret: '' };
+    });
+  }
+}
