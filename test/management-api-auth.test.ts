@@ -6,9 +6,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
+import { decodeJwt, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import * as oidc from 'openid-client';
-import { ALL_PLATFORM_SCOPES, startTestAtrium, type TestAtrium } from './support/atrium.ts';
+import { ALL_PLATFORM_SCOPES, BOOTSTRAP_CLIENT_ID, BOOTSTRAP_CLIENT_SECRET, startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, discover, type TenantFixture } from './support/fixtures.ts';
 import { httpFetch } from './support/http-client.ts';
 import { runAsTenant } from '../src/tenancy/request-context.ts';
@@ -63,60 +63,56 @@ const without = (scope: string) =>
     .join(' ');
 
 /** Signs a token with the platform tenant's own current ES256 key (to forge expired or mis-addressed tokens). */
-async function forgePlatformToken(claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}, ttl = 300): Promise<string> {
+async function forgePlatformToken(claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}): Promise<string> {
   const { services } = t.atrium;
   const platform = await services.tenantStore.findBySlug('_platforms');
   assert.ok(platform);
   const { keys } = await runAsTenant(platform.id, () => services.keys.loadProviderJwks(platform.id));
   const jwk = keys.find((k) => k.alg === 'ES256' && !k.key_ops) as JWK;
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ client_id: 'platform-test', scope: ALL_PLATFORM_SCOPES, jti: crypto.randomUUID(), ...claims })
-    .setProtectedHeader({ alg: 'ES256', kid: jwk.kid!, typ: 'at+jwt', ...header })
-    .setIssuer(t.baseUrl)
-    .setAudience(`${t.baseUrl}/api/v1`)
-    .setIssuedAt(now)
-    .setExpirationTime(now + ttl)
-    .sign(await importJWK(jwk, 'ES256'));
+  const payload = { iss: t.baseUrl, aud: `${t.baseUrl}/api/v1`, iat: now, exp: now + 300, client_id: 'platform-test', scope: ALL_PLATFORM_SCOPES, jti: crypto.randomUUID(), ...claims };
+  return new SignJWT(payload).setProtectedHeader({ alg: 'ES256', kid: jwk.kid!, typ: 'at+jwt', ...header }).sign(await importJWK(jwk, 'ES256'));
 }
 
 // Every route of the API with the one scope it needs, and a request that passes the scope check.
 interface RouteCase {
   method: string;
-  path: () => string;
+  /** With :client_id and :id standing for the acme fixture's web client and user. */
+  path: string;
   scope: string;
-  body?: () => unknown;
-  /** The status when the scope is present (the request is made to fail harmlessly after the check where it would change data). */
+  body?: unknown;
+  /** The status when the scope is present (requests that would change data are made to fail harmlessly after the check). */
   okStatus: number;
 }
 const UNKNOWN_UUID = '00000000-0000-4000-8000-00000000dead';
 const routes: RouteCase[] = [
-  { method: 'GET', path: () => '/tenants', scope: 'atrium:tenants:read', okStatus: 200 },
-  { method: 'POST', path: () => '/tenants', scope: 'atrium:tenants:write', body: () => ({ slug: 'Not A Slug', name: 'x' }), okStatus: 400 },
-  { method: 'GET', path: () => '/tenants/acme', scope: 'atrium:tenants:read', okStatus: 200 },
-  { method: 'PATCH', path: () => '/tenants/acme', scope: 'atrium:tenants:write', body: () => ({ name: 'acme Inc.' }), okStatus: 200 },
-  { method: 'DELETE', path: () => '/tenants/no-such-tenant', scope: 'atrium:tenants:delete', okStatus: 404 },
-  { method: 'GET', path: () => '/tenants/acme/clients', scope: 'atrium:cross-tenant:read', okStatus: 200 },
-  { method: 'POST', path: () => '/tenants/acme/clients', scope: 'atrium:cross-tenant:write', body: () => ({ redirect_uris: ['not a url'] }), okStatus: 400 },
-  { method: 'GET', path: () => `/tenants/acme/clients/${acme.clientId}`, scope: 'atrium:cross-tenant:read', okStatus: 200 },
-  { method: 'PATCH', path: () => '/tenants/acme/clients/no-such-client', scope: 'atrium:cross-tenant:write', body: () => ({ client_name: 'x' }), okStatus: 404 },
-  { method: 'DELETE', path: () => '/tenants/acme/clients/no-such-client', scope: 'atrium:cross-tenant:write', okStatus: 404 },
-  { method: 'GET', path: () => '/tenants/acme/users', scope: 'atrium:cross-tenant:read', okStatus: 200 },
-  { method: 'POST', path: () => '/tenants/acme/users', scope: 'atrium:cross-tenant:write', body: () => ({ email: 'not-an-email' }), okStatus: 400 },
-  { method: 'GET', path: () => `/tenants/acme/users/${acme.userId}`, scope: 'atrium:cross-tenant:read', okStatus: 200 },
-  { method: 'PATCH', path: () => `/tenants/acme/users/${UNKNOWN_UUID}`, scope: 'atrium:cross-tenant:write', body: () => ({ name: 'x' }), okStatus: 404 },
-  { method: 'DELETE', path: () => `/tenants/acme/users/${UNKNOWN_UUID}`, scope: 'atrium:cross-tenant:write', okStatus: 404 },
-  { method: 'GET', path: () => '/tenants/acme/keys', scope: 'atrium:cross-tenant:read', okStatus: 200 },
-  { method: 'POST', path: () => '/tenants/no-such-tenant/keys/rotate', scope: 'atrium:cross-tenant:write', okStatus: 404 },
+  { method: 'GET', path: '/tenants', scope: 'atrium:tenants:read', okStatus: 200 },
+  { method: 'POST', path: '/tenants', scope: 'atrium:tenants:write', body: { slug: 'Not A Slug', name: 'x' }, okStatus: 400 },
+  { method: 'GET', path: '/tenants/acme', scope: 'atrium:tenants:read', okStatus: 200 },
+  { method: 'PATCH', path: '/tenants/acme', scope: 'atrium:tenants:write', body: { name: 'acme Inc.' }, okStatus: 200 },
+  { method: 'DELETE', path: '/tenants/no-such-tenant', scope: 'atrium:tenants:delete', okStatus: 404 },
+  { method: 'GET', path: '/tenants/acme/clients', scope: 'atrium:cross-tenant:read', okStatus: 200 },
+  { method: 'POST', path: '/tenants/acme/clients', scope: 'atrium:cross-tenant:write', body: { redirect_uris: ['not a url'] }, okStatus: 400 },
+  { method: 'GET', path: '/tenants/acme/clients/:client_id', scope: 'atrium:cross-tenant:read', okStatus: 200 },
+  { method: 'PATCH', path: '/tenants/acme/clients/no-such-client', scope: 'atrium:cross-tenant:write', body: { client_name: 'x' }, okStatus: 404 },
+  { method: 'DELETE', path: '/tenants/acme/clients/no-such-client', scope: 'atrium:cross-tenant:write', okStatus: 404 },
+  { method: 'GET', path: '/tenants/acme/users', scope: 'atrium:cross-tenant:read', okStatus: 200 },
+  { method: 'POST', path: '/tenants/acme/users', scope: 'atrium:cross-tenant:write', body: { email: 'not-an-email' }, okStatus: 400 },
+  { method: 'GET', path: '/tenants/acme/users/:id', scope: 'atrium:cross-tenant:read', okStatus: 200 },
+  { method: 'PATCH', path: `/tenants/acme/users/${UNKNOWN_UUID}`, scope: 'atrium:cross-tenant:write', body: { name: 'x' }, okStatus: 404 },
+  { method: 'DELETE', path: `/tenants/acme/users/${UNKNOWN_UUID}`, scope: 'atrium:cross-tenant:write', okStatus: 404 },
+  { method: 'GET', path: '/tenants/acme/keys', scope: 'atrium:cross-tenant:read', okStatus: 200 },
+  { method: 'POST', path: '/tenants/no-such-tenant/keys/rotate', scope: 'atrium:cross-tenant:write', okStatus: 404 },
 ];
-const label = (r: RouteCase) => `${r.method} ${r.path().replace(acme?.clientId ?? '\0', ':client_id').replace(acme?.userId ?? '\0', ':id')}`;
+const pathOf = (r: RouteCase) => r.path.replace(':client_id', acme.clientId).replace(':id', acme.userId);
 
 // Rule: /api/v1 accepts only a valid, unexpired at+jwt access token issued by the _platforms tenant for the API audience.
 describe('authentication: 401 for anything but a platform access token', () => {
   it('refuses every route without an Authorization header, with WWW-Authenticate: Bearer', async () => {
     for (const route of routes) {
-      const res = await rawApi(route.method, route.path(), { headers: { authorization: '' } });
+      const res = await rawApi(route.method, pathOf(route), { headers: { authorization: '' } });
       assertApiError(res, 401, 'invalid_token');
-      assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer/, label(route));
+      assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer/, `${route.method} ${route.path}`);
     }
   });
 
@@ -186,19 +182,26 @@ describe('authentication: 401 for anything but a platform access token', () => {
     const config = await discover(acme.issuer, acme.m2mClientId, acme.m2mClientSecret);
     const tenantToken = (await oidc.clientCredentialsGrant(config, {})).access_token;
     for (const route of routes) {
-      const res = await t.api(route.method, route.path(), route.body?.(), tenantToken);
+      const res = await t.api(route.method, pathOf(route), route.body, tenantToken);
       assertApiError(res, 401, 'invalid_token');
     }
   });
 
-  it('accepts a token obtained with client credentials and no resource parameter', async () => {
+  it('accepts a token obtained with client credentials and no resource parameter, and that token is a JWT for the API audience', async () => {
     const res = await httpFetch(`${t.baseUrl}/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'platform-test', client_secret: (await import('./support/atrium.ts')).BOOTSTRAP_CLIENT_SECRET, scope: 'atrium:tenants:read' }).toString(),
+      headers: {
+        authorization: `Basic ${Buffer.from(`${BOOTSTRAP_CLIENT_ID}:${BOOTSTRAP_CLIENT_SECRET}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'atrium:tenants:read' }).toString(),
     });
-    // client_secret_basic is the registered method; fall back to the helper if post is refused.
-    const token = res.status === 200 ? ((await res.json()) as { access_token: string }).access_token : await t.platformToken('atrium:tenants:read');
+    assert.equal(res.status, 200);
+    const { access_token: token } = (await res.json()) as { access_token: string };
+    const claims = decodeJwt(token);
+    assert.equal(claims.iss, t.baseUrl);
+    assert.equal(claims.aud, `${t.baseUrl}/api/v1`);
+    assert.equal(claims.scope, 'atrium:tenants:read');
     assert.equal((await t.api('GET', '/tenants', undefined, token)).status, 200);
   });
 });
@@ -206,11 +209,11 @@ describe('authentication: 401 for anything but a platform access token', () => {
 // Rule: each route needs exactly its scope; a missing scope is a 403 insufficient_scope, checked before the tenant is looked up.
 describe('authorisation: 403 for each missing scope', () => {
   for (const route of routes) {
-    it(`${route.method} ${route.path.toString().includes('acme') ? 'tenant resource' : 'tenants'} route ${routes.indexOf(route)} needs ${route.scope}`, async () => {
-      const denied = await t.api(route.method, route.path(), route.body?.(), await t.platformToken(without(route.scope)));
+    it(`${route.method} ${route.path} needs ${route.scope}`, async () => {
+      const denied = await t.api(route.method, pathOf(route), route.body, await t.platformToken(without(route.scope)));
       assertApiError(denied, 403, 'insufficient_scope', new RegExp(route.scope));
-      const allowed = await t.api(route.method, route.path(), route.body?.(), await t.platformToken(route.scope));
-      assert.equal(allowed.status, route.okStatus, `${label(route)} with only ${route.scope}: ${JSON.stringify(allowed.body)}`);
+      const allowed = await t.api(route.method, pathOf(route), route.body, await t.platformToken(route.scope));
+      assert.equal(allowed.status, route.okStatus, `${route.method} ${route.path} with only ${route.scope}: ${JSON.stringify(allowed.body)}`);
     });
   }
 
@@ -329,11 +332,21 @@ describe('request bodies', () => {
   });
 
   it('never stores text containing NUL characters, answering 400 instead of a database error', async () => {
-    assertApiError(await t.api('POST', '/tenants', { slug: 'nul-probe', name: 'Nul\u0000Corp' }), 400);
-    assertApiError(await t.api('PATCH', '/tenants/acme', { name: 'acme\u0000' }), 400);
-    assertApiError(await t.api('POST', '/tenants/acme/users', { email: 'nul-probe@acme.test', name: 'a\u0000b' }), 400);
-    assertApiError(await t.api('POST', '/tenants/acme/clients', { client_name: 'a\u0000b', redirect_uris: ['https://rp.example.test/cb'] }), 400);
-    assertApiError(await t.api('PATCH', `/tenants/acme/clients/${acme.clientId}`, { client_name: 'a\u0000b' }), 400);
+    const cases: [string, string, unknown][] = [
+      ['POST', '/tenants', { slug: 'nul-probe', name: 'Nul\u0000Corp' }],
+      ['PATCH', '/tenants/acme', { name: 'acme\u0000' }],
+      ['POST', '/tenants/acme/users', { email: 'nul-probe@acme.test', name: 'a\u0000b' }],
+      ['PATCH', '/tenants/acme/users/:id', { name: 'a\u0000b' }],
+      ['POST', '/tenants/acme/clients', { client_name: 'a\u0000b', redirect_uris: ['https://rp.example.test/cb'] }],
+      ['PATCH', '/tenants/acme/clients/:client_id', { client_name: 'a\u0000b' }],
+    ];
+    const wrong: string[] = [];
+    for (const [method, path, body] of cases) {
+      const res = await t.api(method, path.replace(':id', acme.userId).replace(':client_id', acme.clientId), body);
+      if (res.status !== 400) wrong.push(`${method} ${path} ${JSON.stringify(body)} -> ${res.status} ${JSON.stringify(res.body)}`);
+      else assertApiError(res, 400);
+    }
+    assert.deepEqual(wrong, [], 'every NUL-bearing body is a 400');
     assert.equal((await t.api('GET', '/tenants/nul-probe')).status, 404);
   });
 });
@@ -350,17 +363,26 @@ describe('paths and methods', () => {
   });
 
   it('answers 4xx for slugs and ids that could never exist', async () => {
-    const odd = ['ACME', 'a'.repeat(300), '..', '%2e%2e', 'acme%00', '%ZZ', 'ac%20me', '-acme', '%F0%9F%98%80'];
-    for (const slug of odd) {
-      const res = await t.api('GET', `/tenants/${slug}`);
-      assert.ok(res.status >= 400 && res.status < 500, `GET /tenants/${slug}: ${res.status} ${JSON.stringify(res.body)}`);
-      assertApiError(res, res.status);
-      const users = await t.api('GET', `/tenants/${slug}/users`);
-      assert.ok(users.status >= 400 && users.status < 500, `GET /tenants/${slug}/users: ${users.status}`);
+    const wrong: string[] = [];
+    const check = async (path: string, expected?: number, method = 'GET', body?: unknown) => {
+      const res = await t.api(method, path, body);
+      const ok = expected ? res.status === expected : res.status >= 400 && res.status < 500;
+      if (!ok) wrong.push(`${method} ${path.slice(0, 80)} -> ${res.status} ${JSON.stringify(res.body)}`);
+      else assertApiError(res, res.status);
+    };
+    for (const slug of ['ACME', 'a'.repeat(300), '..', '%2e%2e', 'acme%00', '%ZZ', 'ac%20me', '-acme', '%F0%9F%98%80']) {
+      await check(`/tenants/${slug}`);
+      await check(`/tenants/${slug}/users`);
+      await check(`/tenants/${slug}/clients`);
     }
-    for (const id of ['not-a-uuid', '%00', 'a'.repeat(2000), '%ZZ', `${acme.userId}x`, acme.userId.toUpperCase().replace(/-/g, '')]) {
-      assertApiError(await t.api('GET', `/tenants/acme/users/${id}`), 404);
-      assertApiError(await t.api('GET', `/tenants/acme/clients/${id}`), 404);
+    for (const id of ['not-a-uuid', '%00', 'a%00b', 'a'.repeat(2000), '%ZZ', `${acme.userId}x`]) {
+      await check(`/tenants/acme/users/${id}`, 404);
+      await check(`/tenants/acme/clients/${id}`, 404);
+      await check(`/tenants/acme/users/${id}`, 404, 'PATCH', { name: 'x' });
+      await check(`/tenants/acme/clients/${id}`, 404, 'PATCH', { client_name: 'x' });
+      await check(`/tenants/acme/users/${id}`, 404, 'DELETE');
+      await check(`/tenants/acme/clients/${id}`, 404, 'DELETE');
     }
+    assert.deepEqual(wrong, [], 'every impossible slug or id is a 4xx');
   });
 });

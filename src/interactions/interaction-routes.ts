@@ -15,7 +15,6 @@ import { csrfToken, verifyCsrfToken } from '../security/csrf.ts';
 import { readForm } from '../http/body.ts';
 import { AppError } from '../http/errors.ts';
 import { renderPage } from '../http/views.ts';
-import { currentContext } from '../tenancy/request-context.ts';
 
 type Interaction = Awaited<ReturnType<TenantRuntime['provider']['interactionDetails']>>;
 
@@ -72,7 +71,6 @@ async function renderLogin(ctx: Context, runtime: TenantRuntime, details: Intera
     csrf: csrfToken(runtime.csrfKeys, `interaction:${details.uid}`),
     error: extra.error ?? '',
     email: extra.email ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint : ''),
-    correlationId: currentContext()?.correlationId,
   });
 }
 
@@ -98,8 +96,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       action: `/interaction/${details.uid}/confirm`,
       abortAction: `/interaction/${details.uid}/abort`,
       csrf: csrfToken(runtime.csrfKeys, `interaction:${details.uid}`),
-      correlationId: currentContext()?.correlationId,
     });
+  });
+
+  // A reload after a failed sign-in (the form re-rendered in answer to the POST) lands here.
+  router.get('/login', async function backToInteraction(ctx) {
+    ctx.redirect(`/interaction/${encodeURIComponent(ctx.params.uid!)}`);
   });
 
   router.post('/login', async function submitLogin(ctx) {
