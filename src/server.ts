@@ -16,7 +16,14 @@ export interface RunningAtrium {
   stop(graceMs?: number): Promise<void>;
 }
 
-export async function startAtrium(config: AtriumConfig, log: Logger, options: { inMemoryDatabase?: boolean } = {}): Promise<RunningAtrium> {
+export interface StartOptions {
+  /** Keep the embedded database in memory (tests). */
+  inMemoryDatabase?: boolean;
+  /** An HTTP server already listening (tests bind port 0 first, then derive PUBLIC_URL). */
+  server?: http.Server;
+}
+
+export async function startAtrium(config: AtriumConfig, log: Logger, options: StartOptions = {}): Promise<RunningAtrium> {
   const services = await createServices(config, log, options);
   let shuttingDown = false;
   try {
@@ -27,14 +34,17 @@ export async function startAtrium(config: AtriumConfig, log: Logger, options: { 
   }
   const app = createApp(services, { isShuttingDown: () => shuttingDown });
   const handler = app.callback();
-  const server = http.createServer((req, res) => void handler(req, res));
+  const server = options.server ?? http.createServer();
+  server.on('request', (req, res) => void handler(req, res));
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts
   server.headersTimeout = 66_000;
   server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
+  if (!server.listening) {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+  }
   const port = (server.address() as AddressInfo).port;
   log.info({ port, public_url: config.publicUrl.origin, multi_tenancy: config.multiTenancy.enabled }, 'atrium listening');
 

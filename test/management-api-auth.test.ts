@@ -45,8 +45,8 @@ async function rawApi(method: string, path: string, init: { headers?: Record<str
     method,
     headers: { authorization: `Bearer ${await t.platformToken()}`, ...init.headers },
     body: init.body,
-    ...(init.body instanceof ReadableStream ? { duplex: 'half' } : {}),
-  } as Parameters<typeof httpFetch>[1]);
+    ...(init.body instanceof ReadableStream ? { duplex: 'half' as const } : {}),
+  });
   const text = await res.text();
   let body: unknown = text;
   try {

@@ -7,7 +7,7 @@ import { PLATFORM_ROLES, TENANT_ROLES } from '../accounts/user-service.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { readJson } from '../http/body.ts';
 import { badRequest, notFound } from '../http/errors.ts';
-import type { ClientService } from '../oidc/client-service.ts';
+import { CLIENT_ID, type ClientService } from '../oidc/client-service.ts';
 import type { ClientStore } from '../oidc/client-store.ts';
 import type { SigningKeyStore } from '../oidc/signing-keys.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
@@ -50,6 +50,13 @@ function metadataObject(body: unknown): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
+/** The client id of the path; one that could never exist is simply not found. */
+function clientIdParam(ctx: Context): string {
+  const id = String(ctx.params.clientId ?? '');
+  if (!CLIENT_ID.test(id)) throw notFound('no such client');
+  return id;
+}
+
 export function mountTenantResourceRoutes(router: Router, deps: TenantResourceDeps): void {
   const target = targetTenant(deps.store);
   const read = [requireScope('atrium:cross-tenant:read'), target];
@@ -72,19 +79,20 @@ export function mountTenantResourceRoutes(router: Router, deps: TenantResourceDe
     ctx.body = { ...clientJson(client), ...(secret ? { client_secret: secret, client_secret_expires_at: 0 } : {}) };
   });
   router.get('/tenants/:slug/clients/:clientId', ...read, async function getClient(ctx) {
-    const client = await deps.clients.get(ctx.params.clientId!);
-    if (!client) throw notFound(`no client "${ctx.params.clientId}"`);
+    const client = await deps.clients.get(clientIdParam(ctx));
+    if (!client) throw notFound('no such client');
     ctx.body = clientJson(client);
   });
   router.patch('/tenants/:slug/clients/:clientId', ...write, async function updateClient(ctx) {
-    const { client, secret } = await deps.clientService.update(ctx.state.target, ctx.params.clientId!, metadataObject(await readJson(ctx)));
+    const { client, secret } = await deps.clientService.update(ctx.state.target, clientIdParam(ctx), metadataObject(await readJson(ctx)));
     await audit(ctx, 'client.updated', client.metadata.client_id);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { ...clientJson(client), ...(secret ? { client_secret: secret, client_secret_expires_at: 0 } : {}) };
   });
   router.delete('/tenants/:slug/clients/:clientId', ...write, async function deleteClient(ctx) {
-    await deps.clientService.delete(ctx.state.target, ctx.params.clientId!);
-    await audit(ctx, 'client.deleted', ctx.params.clientId!);
+    const clientId = clientIdParam(ctx);
+    await deps.clientService.delete(ctx.state.target, clientId);
+    await audit(ctx, 'client.deleted', clientId);
     ctx.status = 204;
   });
 

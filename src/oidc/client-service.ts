@@ -12,10 +12,16 @@ import { type ClientMetadata, type ClientStore, type StoredClient, generateClien
 
 /** Properties the server assigns; a request may not set them. */
 const SERVER_ASSIGNED = ['client_secret', 'client_id_issued_at', 'client_secret_expires_at', 'registration_access_token', 'registration_client_uri'];
-const CLIENT_ID = /^[A-Za-z0-9._~-]{3,128}$/;
+export const CLIENT_ID = /^[A-Za-z0-9._~-]{3,128}$/;
+
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'];
 
 function needsSecret(metadata: Record<string, unknown>): boolean {
-  const method = (metadata.token_endpoint_auth_method as string | undefined) ?? 'client_secret_basic';
+  const method = metadata.token_endpoint_auth_method ?? 'client_secret_basic';
+  // Checked before a secret is generated, so the error names the field actually wrong.
+  if (typeof method !== 'string' || !AUTH_METHODS.includes(method)) {
+    throw new AppError('invalid_client_metadata', 400, `token_endpoint_auth_method must be one of ${AUTH_METHODS.join(', ')}`);
+  }
   return method === 'client_secret_basic' || method === 'client_secret_post' || method === 'client_secret_jwt';
 }
 
@@ -35,8 +41,7 @@ export class ClientService {
     const clientId = input.client_id === undefined ? generateClientId() : input.client_id;
     if (typeof clientId !== 'string' || !CLIENT_ID.test(clientId)) throw new AppError('invalid_client_metadata', 400, 'client_id must be 3-128 URL-safe characters');
     const secret = needsSecret(input) ? generateClientSecret() : undefined;
-    const metadata: ClientMetadata = { ...input, client_id: clientId };
-    await this.#validate(tenant, metadata, secret);
+    const metadata = await this.#normalize(tenant, { ...input, client_id: clientId }, secret);
     const client = await this.#store.insert(tenant.id, metadata, secret);
     await this.#tenants.touched(tenant, { clientId });
     return { client, secret };
@@ -55,8 +60,9 @@ export class ClientService {
     // Moving a public client to a secret-based method issues its first secret.
     const secret = needsSecret(merged) && !current.hasSecret ? generateClientSecret() : undefined;
     const keep = needsSecret(merged) ? secret : null;
-    await this.#validate(tenant, merged, needsSecret(merged) ? (secret ?? 'unchanged-secret-placeholder') : undefined);
-    const client = await this.#store.update(tenant.id, merged, keep);
+    // Validation needs some secret for secret-based methods; the stored one stays untouched.
+    const metadata = await this.#normalize(tenant, merged, needsSecret(merged) ? (secret ?? generateClientSecret()) : undefined);
+    const client = await this.#store.update(tenant.id, metadata, keep);
     if (!client) throw notFound(`no client "${clientId}"`);
     await this.#tenants.touched(tenant, { clientId });
     return { client, secret };
@@ -67,10 +73,18 @@ export class ClientService {
     await this.#tenants.touched(tenant, { clientId });
   }
 
-  async #validate(tenant: Tenant, metadata: ClientMetadata, secret: string | undefined): Promise<void> {
+  /**
+   * Validates with the tenant's own Provider and returns the metadata as it understood it:
+   * defaults filled in (RFC 7591 §3.2.1), unrecognised properties dropped, no secret.
+   */
+  async #normalize(tenant: Tenant, metadata: ClientMetadata, secret: string | undefined): Promise<ClientMetadata> {
     const runtime = await this.#pool.get(tenant);
+    const candidate = { ...metadata, ...(secret ? { client_secret: secret } : {}) };
     try {
-      await runtime.provider.Client.validate({ ...metadata, ...(secret ? { client_secret: secret } : {}) });
+      await runtime.provider.Client.validate(candidate);
+      const ClientClass = runtime.provider.Client as unknown as new (m: object) => { metadata(): Record<string, unknown> };
+      const { client_secret: _secret, client_secret_expires_at: _expiry, ...normalized } = new ClientClass(candidate).metadata();
+      return { ...(JSON.parse(JSON.stringify(normalized)) as Record<string, unknown>), client_id: metadata.client_id };
     } catch (err) {
       if (err instanceof errors.OIDCProviderError) {
         throw new AppError(err.error, 400, err.error_description ?? err.message);

@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import { currentTenantId } from '../tenancy/request-context.ts';
-import { AppError, conflict, unavailable } from '../http/errors.ts';
+import { AppError, badRequest, conflict, unavailable } from '../http/errors.ts';
 
 export interface QueryResult<R> {
   rows: R[];
@@ -83,6 +83,8 @@ export function mapDatabaseError(err: unknown): unknown {
   if (err instanceof AppError || err instanceof MissingTenantContextError) return err;
   const e = err as { code?: string; message?: string; constraint?: string };
   if (e?.code === '23505') return conflict('a resource with the same identifier already exists');
+  // Text PostgreSQL cannot store (a NUL character) is the caller's bad input, not our failure.
+  if (e?.code === '22021' || e?.code === '22P05') return badRequest('the input contains characters that cannot be stored (such as NUL)');
   if (e?.code && CONNECTION_ERRORS.has(e.code)) return Object.assign(unavailable(), { cause: err });
   if (typeof e?.message === 'string' && /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message)) {
     return Object.assign(unavailable(), { cause: err });

@@ -68,8 +68,16 @@ export class TenantRegistry {
   }
 
   async #get(key: string): Promise<Tenant | undefined> {
-    const entry = await this.#cache.fetch(key);
-    return entry?.tenant ?? undefined;
+    // An event arriving while a lookup is in flight deletes the key, which aborts that
+    // fetch; the lookup then simply reads again, and so sees the change.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const entry = await this.#cache.fetch(key);
+        return entry?.tenant ?? undefined;
+      } catch (err) {
+        if (attempt >= 3 || !isFetchAbort(err)) throw err;
+      }
+    }
   }
 
   #load(key: string): Promise<Tenant | undefined> {
@@ -78,4 +86,8 @@ export class TenantRegistry {
     if (kind === 'id') return this.#store.findById(value);
     return this.#store.findByDomain(value);
   }
+}
+
+function isFetchAbort(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || err.message === 'deleted' || err.message === 'evicted' || err.message === 'set');
 }

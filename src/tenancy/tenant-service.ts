@@ -49,6 +49,10 @@ export class TenantService {
   }
 
   async update(tenant: Tenant, changes: { name?: string; status?: TenantStatus }): Promise<Tenant> {
+    // Suspending a reserved tenant would lock the platform out of its own API.
+    if (changes.status && changes.status !== tenant.status && (tenant.slug === DEFAULT_TENANT || tenant.slug === PLATFORM_TENANT)) {
+      throw badRequest('reserved tenants cannot be suspended', 'reserved_tenant');
+    }
     const updated = await this.#store.update(tenant.id, changes);
     if (!updated) throw conflict('the tenant was deleted meanwhile');
     await this.#bus.publish({ type: 'tenant.changed', tenantId: tenant.id, slug: tenant.slug });

@@ -3,6 +3,7 @@
  * database per test file, dropped afterwards) and REDIS_URL when set, else embedded PGlite
  * in memory and the in-process bus. One per test file; always stopped in `after`.
  */
+import http from 'node:http';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -68,7 +69,10 @@ export interface TestAtrium {
 }
 
 export async function startTestAtrium(env: Record<string, string> = {}): Promise<TestAtrium> {
-  const port = await freePort();
+  // Bind first, then derive PUBLIC_URL from the port: no window for another process to take it.
+  const server = http.createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
   const serverUrl = testServerUrl();
   const database = serverUrl ? await createTestDatabase(serverUrl) : undefined;
   const config = loadConfig({
@@ -88,8 +92,9 @@ export async function startTestAtrium(env: Record<string, string> = {}): Promise
   const log = pino({ level: config.logLevel });
   let atrium: RunningAtrium;
   try {
-    atrium = await startAtrium(config, log, { inMemoryDatabase: true });
+    atrium = await startAtrium(config, log, { inMemoryDatabase: true, server });
   } catch (err) {
+    server.close();
     await database?.drop();
     throw err;
   }
