@@ -33,7 +33,7 @@ function callOwnEndpoint(ctx: Context, path: string, options: { form?: URLSearch
           try {
             resolve(JSON.parse(data) as Record<string, unknown>);
           } catch (err) {
-            reject(err as Error);
+            reject(err);
           }
         });
       },
@@ -77,7 +77,7 @@ export function demoRoutes(services: Services): Router {
     if (ctx.query.iss !== issuer) throw new AppError('invalid_issuer', 400, 'The response came from an unexpected issuer.');
     ctx.cookies.set(COOKIE, null);
     const tokens = await callOwnEndpoint(ctx, '/token', { form: new URLSearchParams({ grant_type: 'authorization_code', code: String(ctx.query.code ?? ''), redirect_uri: `${issuer}/demo/callback`, client_id: DEMO_CLIENT_ID, code_verifier: saved.verifier }) });
-    if (typeof tokens.id_token !== 'string') throw new AppError('token_error', 400, `The token request failed: ${String(tokens.error_description ?? tokens.error ?? 'unknown error')}`);
+    if (typeof tokens.id_token !== 'string') throw new AppError('token_error', 400, `The token request failed: ${JSON.stringify(tokens.error_description ?? tokens.error ?? 'unknown error')}`);
     const jwks = createLocalJWKSet({ keys: (await services.keys.list()).map((k) => k.publicJwk) });
     const { payload } = await jwtVerify(tokens.id_token, jwks, { issuer, audience: DEMO_CLIENT_ID });
     if (payload.nonce !== saved.nonce) throw new AppError('invalid_nonce', 400, 'The ID token does not belong to this sign-in.');
@@ -89,7 +89,7 @@ export function demoRoutes(services: Services): Router {
       claims: JSON.stringify(payload, null, 2),
       userinfo: JSON.stringify(userinfo, null, 2),
       email: typeof userinfo.email === 'string' ? userinfo.email : String(payload.sub),
-      logoutUrl: `/session/end?${new URLSearchParams({ id_token_hint: tokens.id_token, post_logout_redirect_uri: `${issuer}/demo/signed-out`, client_id: DEMO_CLIENT_ID })}`,
+      logoutUrl: `/session/end?${String(new URLSearchParams({ id_token_hint: tokens.id_token, post_logout_redirect_uri: `${issuer}/demo/signed-out`, client_id: DEMO_CLIENT_ID }))}`,
     });
   });
 
