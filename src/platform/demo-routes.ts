@@ -32,8 +32,8 @@ function callOwnEndpoint(ctx: Context, path: string, options: { form?: URLSearch
         res.on('end', () => {
           try {
             resolve(JSON.parse(data) as Record<string, unknown>);
-          } catch (err) {
-            reject(err);
+          } catch {
+            reject(new Error(`${path} answered with a body that is not JSON`));
           }
         });
       },
