@@ -53,9 +53,10 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const clients = new ClientStore(db, box);
   const users = new UserStore(db);
   const tenants = new TenantService(tenantStore, keys, bus, log);
+  const audit = new AuditLog(db);
   const pool = new ProviderPool(config.multiTenancy.pool, (tenant) =>
     // The build reads the tenant's keys under its own row-level security.
-    runAsTenant(tenant.id, () => buildTenantRuntime(tenant, { config, db, box, users, clients, keys })),
+    runAsTenant(tenant.id, () => buildTenantRuntime(tenant, { config, db, box, users, clients, keys, audit })),
   );
   bus.subscribe((event) => pool.invalidate(event.tenantId));
   const clientService = new ClientService(clients, pool, tenants);
@@ -67,7 +68,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     db,
     bus,
     box,
-    audit: new AuditLog(db),
+    audit,
     tenantStore,
     registry,
     tenants,

@@ -11,6 +11,7 @@ import { issuerFor, platformTenantSlug } from '../tenancy/tenant.ts';
 import { currentContext } from '../tenancy/request-context.ts';
 import type { Database } from '../storage/database.ts';
 import type { SecretBox } from '../security/secret-box.ts';
+import type { AuditLog } from '../security/audit-log.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { renderPage } from '../http/views.ts';
 import { createAdapterClass } from './adapter.ts';
@@ -26,6 +27,7 @@ export interface ProviderDeps {
   users: UserStore;
   clients: ClientStore;
   keys: SigningKeyStore;
+  audit: AuditLog;
 }
 
 export interface TenantRuntime {
@@ -170,6 +172,12 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
   provider.proxy = config.trustProxy;
   provider.use(addCorrelationIdToErrors);
   provider.on('server_error', (_ctx: unknown, err: Error) => currentContext()?.log?.error({ err }, 'oidc-provider server error'));
+  provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
+    void deps.audit.record({ action: 'user.sign_out', actor: ctx.oidc.session?.accountId ?? null, target: ctx.oidc.client?.clientId ?? null, ip: ctx.ip, userAgent: ctx.get('user-agent') });
+  });
+  provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
+    void deps.audit.record({ action: 'grant.revoked', actor: ctx.oidc?.client?.clientId ?? null, target: grantId, ip: ctx.ip, userAgent: ctx.get('user-agent') });
+  });
 
   const callback = provider.callback() as (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   return Object.freeze({
