@@ -24,8 +24,11 @@ export interface AtriumPoolSnapshot {
 }
 
 let pool: ProviderPool | undefined;
+// Taken off the prototype on purpose, to be put back: it is only ever called with `apply`.
+// eslint-disable-next-line @typescript-eslint/unbound-method
 const originalGet = ProviderPool.prototype.get;
 ProviderPool.prototype.get = function capturePool(this: ProviderPool, ...args: Parameters<ProviderPool['get']>) {
+  // eslint-disable-next-line @typescript-eslint/no-this-alias -- keeping the instance is the point
   pool = this;
   ProviderPool.prototype.get = originalGet;
   return originalGet.apply(this, args);

@@ -52,7 +52,7 @@ function configuration(jwtAccessTokens: boolean): Configuration {
         token_endpoint_auth_method: 'client_secret_basic',
       },
     ],
-    jwks: { keys: structuredClone(KEYS) } as Configuration['jwks'],
+    jwks: { keys: structuredClone(KEYS) },
     cookies: { keys: COOKIE_KEYS },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'updated_at'] },
     scopes: ['openid', 'offline_access', 'email', 'profile'],
@@ -85,7 +85,7 @@ type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<
 
 function build(issuer: string, jwtAccessTokens: boolean): Handler {
   const provider = new Provider(issuer, configuration(jwtAccessTokens));
-  return provider.callback() as Handler;
+  return provider.callback();
 }
 
 const main = build(`http://localhost:${port}`, true);

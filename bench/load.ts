@@ -7,6 +7,7 @@
  * sends a caller's Host as given; Node's global fetch would replace it), so no resolver
  * for *.localhost is needed.
  */
+import os from 'node:os';
 import { Pool, type Dispatcher } from 'undici';
 
 export type RequestSpec = Pick<Dispatcher.RequestOptions, 'method' | 'path' | 'headers' | 'body'>;
@@ -17,6 +18,12 @@ export interface LoadOptions {
   concurrency: number;
   warmupMs: number;
   durationMs: number;
+  /**
+   * The server's CPU time so far (µs), read at the start and the end of the measured
+   * window: CPU per request does not depend on whether the load generator, sharing the
+   * machine, kept the server saturated.
+   */
+  serverCpuUs?: () => Promise<number>;
 }
 
 export interface LoadResult {
@@ -28,6 +35,22 @@ export interface LoadResult {
   firstError: string | undefined;
   p50Ms: number;
   p99Ms: number;
+  /** Server CPU time per successful request (µs); NaN without `serverCpuUs`. */
+  serverCpuUsPerRequest: number;
+  /** Server CPU use over the window, in cores (1 = one core busy all the time). */
+  serverCores: number;
+  /** This process's (the load generator's) CPU use over the window, in cores. */
+  generatorCores: number;
+  /**
+   * CPU used on the machine by everything else over the window, in cores, approximately:
+   * the database server, and any other work on the machine competing with the measurement.
+   */
+  otherCores: number;
+}
+
+/** Busy CPU time of the whole machine so far (µs), all cores. */
+function machineBusyUs(): number {
+  return os.cpus().reduce((sum, { times }) => sum + (times.user + times.nice + times.sys + times.irq) * 1000, 0);
 }
 
 export function serverPool(port: number, connections: number): Pool {
@@ -47,6 +70,20 @@ export async function runLoad(pool: Pool, options: LoadOptions): Promise<LoadRes
   const latencies: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
+
+  // CPU readings at the edges of the measured window (the IPC round trip adds well under a ms).
+  const sampleAt = (at: number) =>
+    new Promise<{ server: number; generator: number; machine: number; t: number }>((resolve, reject) =>
+      setTimeout(() => {
+        const generator = process.cpuUsage();
+        const machine = machineBusyUs();
+        const t = performance.now();
+        (options.serverCpuUs?.() ?? Promise.resolve(NaN)).then((server) => resolve({ server, generator: generator.user + generator.system, machine, t }), reject);
+      }, Math.max(0, at - performance.now())),
+    );
+  const samples = Promise.all([sampleAt(measureFrom), sampleAt(end)]);
+  // Awaited after the workers; until then a failed sample (server gone) must not count as unhandled.
+  samples.catch(() => {});
 
   async function worker(): Promise<void> {
     while (performance.now() < end) {
@@ -73,6 +110,8 @@ export async function runLoad(pool: Pool, options: LoadOptions): Promise<LoadRes
   }
 
   await Promise.all(Array.from({ length: options.concurrency }, worker));
+  const [from, to] = await samples;
+  const wallUs = (to.t - from.t) * 1000;
   latencies.sort((a, b) => a - b);
   return {
     rps: latencies.length / (options.durationMs / 1000),
@@ -81,6 +120,12 @@ export async function runLoad(pool: Pool, options: LoadOptions): Promise<LoadRes
     firstError,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
+    serverCpuUsPerRequest: (to.server - from.server) / latencies.length,
+    serverCores: (to.server - from.server) / wallUs,
+    generatorCores: (to.generator - from.generator) / wallUs,
+    // The machine total is tick-sampled, the per-process times exact: the difference is
+    // approximate (±0.2 core) and is clamped at 0.
+    otherCores: Math.max(0, (to.machine - from.machine - (to.server - from.server) - (to.generator - from.generator)) / wallUs),
   };
 }
 

@@ -7,7 +7,7 @@
 /** What the parent sends; `id` pairs an answer with its question. */
 export interface ProbeRequest {
   id: number;
-  type: 'heap' | 'stats';
+  type: 'heap' | 'stats' | 'cpu';
 }
 
 export interface ProbeAnswer {
@@ -16,6 +16,8 @@ export interface ProbeAnswer {
   heapUsed?: number;
   /** Whatever the child reports for `stats`. */
   stats?: unknown;
+  /** User + system CPU time of the process so far (µs), for `cpu`. */
+  cpuUs?: number;
   error?: string;
 }
 
@@ -44,6 +46,10 @@ export function installProbe(stats: () => unknown = () => undefined): void {
   process.on('message', (message: ProbeRequest) => {
     const reply = (answer: Omit<ProbeAnswer, 'id'>) => process.send?.({ id: message.id, ...answer } satisfies ProbeAnswer);
     if (message.type === 'stats') return reply({ stats: stats() });
+    if (message.type === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      return reply({ cpuUs: user + system });
+    }
     settledHeapUsed().then(
       (heapUsed) => reply({ heapUsed }),
       (err: unknown) => reply({ error: err instanceof Error ? err.message : String(err) }),

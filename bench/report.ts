@@ -4,7 +4,7 @@ export interface Row {
   label: string;
   atrium: number;
   bare: number;
-  unit: 'req/s' | 'ms' | 'KiB';
+  unit: 'req/s' | 'ms' | 'µs' | 'KiB';
   /** Bare value reused from another row (figure 3 compares to single-tenant bare). */
   bareNote?: string;
 }
