@@ -18,8 +18,8 @@ export function targetTenant(store: TenantStore) {
     if (!tenant) throw notFound(`no tenant with slug "${slug.slice(0, 64)}"`);
     ctx.state.target = tenant;
     const context = ctx.state.context as RequestContext;
-    context.tenantId = tenant.id;
-    context.log = context.log?.child({ tenant: tenant.slug, via: 'platform-api' });
+    context.enterTenant(tenant);
+    context.log?.debug({ principal: ctx.state.principal?.clientId }, 'platform API acting on tenant');
     await next();
   };
 }

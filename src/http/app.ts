@@ -17,6 +17,14 @@ import { securityHeaders } from './security-headers.ts';
 import { staticAssets } from './static-assets.ts';
 import { tenantMiddleware } from './tenant-middleware.ts';
 
+/** Runs a router only for its own paths, so other requests skip its route matching. */
+function onlyUnder<C extends Context>(prefix: string, middleware: (ctx: C, next: Next) => Promise<unknown>) {
+  return function routeByPrefix(ctx: Context, next: Next) {
+    // @koa/router types its context as a RouterContext; it is this same object at run time.
+    return ctx.path.startsWith(prefix) ? middleware(ctx as C, next) : next();
+  };
+}
+
 export function createApp(services: Services, options: { isShuttingDown: () => boolean }): Koa {
   const { config } = services;
   const app = new Koa({ proxy: config.trustProxy });
@@ -47,8 +55,8 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
     }),
   );
   app.use(tenantMiddleware(config, services.registry));
-  app.use(interactions.routes());
-  if (config.demo) app.use(demoRoutes(services).routes());
+  app.use(onlyUnder('/interaction/', interactions.routes()));
+  if (config.demo) app.use(onlyUnder('/demo', demoRoutes(services).routes()));
   app.use(async function delegateToProvider(ctx: Context, _next: Next) {
     const runtime = await runtimeFor(ctx);
     ctx.respond = false;

@@ -17,8 +17,7 @@ export function tenantMiddleware(config: AtriumConfig, registry: TenantRegistry)
     const context = ctx.state.context as RequestContext;
     if (resolution.via === 'fallback') context.log?.warn({ host: ctx.host }, 'no tenant matched; using the default tenant (development only)');
     if (tenant.status !== 'active') throw new AppError('tenant_suspended', 403, 'this organisation is suspended; contact its administrator');
-    context.tenantId = tenant.id;
-    context.log = context.log?.child({ tenant: tenant.slug });
+    context.enterTenant(tenant);
     ctx.state.tenant = tenant;
     await next();
   };

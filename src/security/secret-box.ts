@@ -3,6 +3,7 @@
  * value (`v1.<kid>.<iv>.<tag>.<ciphertext>`) so the master key can be rotated: new values
  * use the current key, old ones still open with a retired key until re-sealed.
  */
+import { LRUCache } from 'lru-cache';
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 
 interface Key {
@@ -19,6 +20,7 @@ function toKey(base64: string): Key {
 export class SecretBox {
   readonly #current: Key;
   readonly #keys: Map<string, Key>;
+  readonly #derived = new LRUCache<string, Buffer[]>({ max: 50_000 });
 
   constructor(currentKey: string, retiredKeys: readonly string[] = []) {
     this.#current = toKey(currentKey);
@@ -54,7 +56,14 @@ export class SecretBox {
    * so a master key rotation keeps verifying what the retired key signed.
    */
   deriveKeys(purpose: string, context: string): Buffer[] {
-    return [...this.#keys.values()].map((k) => Buffer.from(hkdfSync('sha256', k.bytes, context, `atrium:${purpose}`, 32)));
+    // Cached: tenants' Providers are rebuilt often (pool evictions), their keys never change.
+    const id = `${purpose}\u0000${context}`;
+    let keys = this.#derived.get(id);
+    if (!keys) {
+      keys = [...this.#keys.values()].map((k) => Buffer.from(hkdfSync('sha256', k.bytes, context, `atrium:${purpose}`, 32)));
+      this.#derived.set(id, keys);
+    }
+    return keys;
   }
 
   /** Whether a value was sealed with a retired key and should be re-sealed. */

@@ -32,6 +32,9 @@ export class TenantRegistry {
     this.#cache = new LRUCache<string, Entry>({
       max: options.max ?? 20_000,
       ttl: options.ttlMs ?? 3_000,
+      // A request never waits for a periodic refresh: it gets the cached record while the
+      // refresh runs. Events still delete entries at once, so changes are not delayed.
+      allowStale: true,
       fetchMethod: async (key, _stale, { options: setOptions }) => {
         const tenant = await this.#load(key);
         if (!tenant) setOptions.ttl = this.#negativeTtlMs;
