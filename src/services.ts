@@ -22,6 +22,7 @@ import { ClientStore } from './oidc/client-store.ts';
 import { ClientService } from './oidc/client-service.ts';
 import { SigningKeyStore } from './oidc/signing-keys.ts';
 import { buildTenantRuntime } from './oidc/provider-factory.ts';
+import { TenantMaterials } from './oidc/tenant-materials.ts';
 import { startPayloadSweeper } from './oidc/payload-sweeper.ts';
 
 export interface Services {
@@ -54,9 +55,10 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const users = new UserStore(db);
   const tenants = new TenantService(tenantStore, keys, bus, log);
   const audit = new AuditLog(db);
+  const materials = new TenantMaterials(keys, clients);
   const pool = new ProviderPool(config.multiTenancy.pool, (tenant) =>
     // The build reads the tenant's keys under its own row-level security.
-    runAsTenant(tenant.id, () => buildTenantRuntime(tenant, { config, db, box, users, clients, keys, audit })),
+    runAsTenant(tenant.id, () => buildTenantRuntime(tenant, { config, db, box, users, materials, audit })),
   );
   bus.subscribe((event) => pool.invalidate(event.tenantId));
   const clientService = new ClientService(clients, pool, tenants);

@@ -2,12 +2,12 @@
  * oidc-provider's storage adapter, one class per tenant runtime. Every model lives in
  * `oidc_payloads` under row-level security; the tenant comes from the request context,
  * and the adapter refuses to run for any tenant but its own. Clients come from
- * `oidc_clients` and are cached for the life of the runtime (a client change rebuilds it).
+ * `oidc_clients` through a cache keyed by tenant version (see tenant-materials.ts).
  */
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Database } from '../storage/database.ts';
 import { currentTenantId } from '../tenancy/request-context.ts';
-import type { ClientStore } from './client-store.ts';
+import type { ClientMetadata } from './client-store.ts';
 
 interface PayloadRow {
   payload: AdapterPayload;
@@ -16,9 +16,7 @@ interface PayloadRow {
 
 export type AdapterClass = new (model: string) => Adapter;
 
-export function createAdapterClass(tenantId: string, db: Database, clients: ClientStore): AdapterClass {
-  const clientCache = new Map<string, Promise<AdapterPayload | undefined>>();
-
+export function createAdapterClass(tenantId: string, db: Database, findClient: (clientId: string) => Promise<ClientMetadata | undefined>): AdapterClass {
   function assertTenant(): void {
     // A runtime serving another tenant's request would be a routing bug; fail loudly.
     if (currentTenantId() !== tenantId) throw new Error('oidc adapter used outside its tenant context');
@@ -48,15 +46,7 @@ export function createAdapterClass(tenantId: string, db: Database, clients: Clie
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       assertTenant();
-      if (this.model === 'Client') {
-        let cached = clientCache.get(id);
-        if (!cached) {
-          cached = clients.findForProvider(tenantId, id).then((m) => m as AdapterPayload | undefined);
-          clientCache.set(id, cached);
-          cached.then((v) => v === undefined && clientCache.delete(id), () => clientCache.delete(id));
-        }
-        return cached;
-      }
+      if (this.model === 'Client') return findClient(id);
       return this.#findBy('id', id);
     }
 

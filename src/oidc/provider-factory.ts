@@ -15,8 +15,7 @@ import type { AuditLog } from '../security/audit-log.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { renderPage } from '../http/views.ts';
 import { createAdapterClass } from './adapter.ts';
-import type { ClientStore } from './client-store.ts';
-import type { SigningKeyStore } from './signing-keys.ts';
+import type { TenantMaterials } from './tenant-materials.ts';
 import { managementApiAudience, resourceScopesFor } from './api-resource.ts';
 import { tokenLifetimes } from './token-lifetimes.ts';
 
@@ -25,8 +24,7 @@ export interface ProviderDeps {
   db: Database;
   box: SecretBox;
   users: UserStore;
-  clients: ClientStore;
-  keys: SigningKeyStore;
+  materials: TenantMaterials;
   audit: AuditLog;
 }
 
@@ -45,14 +43,14 @@ const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile'];
 export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Promise<TenantRuntime> {
   const { config, users } = deps;
   const issuer = issuerFor(tenant, config);
-  const jwks = await deps.keys.loadProviderJwks(tenant.id);
+  const jwks = await deps.materials.jwks(tenant);
   const apiAudience = managementApiAudience(config);
   const apiScopes = resourceScopesFor(tenant.slug === platformTenantSlug(config));
   const ttl = tokenLifetimes(tenant);
   const secureCookies = issuer.startsWith('https:');
 
   const configuration: Configuration = {
-    adapter: createAdapterClass(tenant.id, deps.db, deps.clients),
+    adapter: createAdapterClass(tenant.id, deps.db, (clientId) => deps.materials.client(tenant, clientId)),
     jwks: jwks,
     async findAccount(_ctx, sub) {
       const user = await users.findById(sub);

@@ -1,0 +1,47 @@
+/**
+ * What a tenant's Provider is built from (decrypted signing keys, client metadata), cached
+ * by tenant *version*. Providers are rebuilt whenever the pool evicts them; without this
+ * every rebuild would read and decrypt the same rows again. Any change of keys or clients
+ * bumps the tenant version, so a cached entry can never be served after a change.
+ */
+import { LRUCache } from 'lru-cache';
+import type { JWK } from 'jose';
+import type { Tenant } from '../tenancy/tenant.ts';
+import type { ClientMetadata, ClientStore } from './client-store.ts';
+import type { SigningKeyStore } from './signing-keys.ts';
+
+export class TenantMaterials {
+  readonly #keys: SigningKeyStore;
+  readonly #clients: ClientStore;
+  readonly #jwks = new LRUCache<string, Promise<{ keys: JWK[] }>>({ max: 10_000 });
+  readonly #clientMetadata = new LRUCache<string, Promise<ClientMetadata | undefined>>({ max: 50_000 });
+
+  constructor(keys: SigningKeyStore, clients: ClientStore) {
+    this.#keys = keys;
+    this.#clients = clients;
+  }
+
+  /** The private JWKS of the tenant in context, at the tenant's current version. */
+  jwks(tenant: Tenant): Promise<{ keys: JWK[] }> {
+    return this.#cached(this.#jwks, `${tenant.id}:${tenant.version}`, () => this.#keys.loadProviderJwks(tenant.id), () => true);
+  }
+
+  /** A client's metadata (secret included) for the tenant in context; unknown ids are not cached. */
+  client(tenant: Tenant, clientId: string): Promise<ClientMetadata | undefined> {
+    return this.#cached(this.#clientMetadata, `${tenant.id}:${tenant.version}:${clientId}`, () => this.#clients.findForProvider(tenant.id, clientId), (v) => v !== undefined);
+  }
+
+  #cached<V>(cache: LRUCache<string, Promise<V>>, key: string, load: () => Promise<V>, keep: (v: V) => boolean): Promise<V> {
+    let value = cache.get(key);
+    if (!value) {
+      const loading = load();
+      value = loading;
+      cache.set(key, loading);
+      loading.then(
+        (v) => !keep(v) && cache.get(key) === loading && cache.delete(key),
+        () => cache.get(key) === loading && cache.delete(key),
+      );
+    }
+    return value;
+  }
+}
