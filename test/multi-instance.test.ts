@@ -1,0 +1,70 @@
+/**
+ * Two Atrium processes on one PostgreSQL and one Redis: what one instance changes, the
+ * other acts on within a second.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createDeployment, type AtriumProcess, type Deployment } from './support/atrium-process.ts';
+
+const enabled = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
+
+async function eventually<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, withinMs: number): Promise<number> {
+  const started = performance.now();
+  let last: T | undefined;
+  while (performance.now() - started < withinMs) {
+    last = await probe();
+    if (ok(last)) return performance.now() - started;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`${what} did not happen within ${withinMs} ms (last: ${JSON.stringify(last)?.slice(0, 300)})`);
+}
+
+describe('two instances, one truth', { skip: enabled ? false : 'needs DATABASE_URL and REDIS_URL' }, () => {
+  let d: Deployment;
+  let a: AtriumProcess;
+  let b: AtriumProcess;
+  let token: string;
+  const api = (instance: AtriumProcess, method: string, path: string, body?: unknown) =>
+    instance.request(d.host(), `/api/v1${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+
+  before(async () => {
+    d = await createDeployment();
+    [a, b] = await Promise.all([d.start(), d.start()]);
+    token = await d.platformToken(a);
+    assert.equal((await api(a, 'POST', '/tenants', { slug: 'acme', name: 'Acme' })).status, 201);
+  });
+  after(() => d?.drop());
+
+  it('a key rotation through A changes B\'s JWKS within a second', async () => {
+    const jwks = async (i: AtriumProcess) => ((await i.request(d.host('acme'), '/jwks')).json as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    const before = await jwks(b); // B has the tenant pooled
+    const rotated = await api(a, 'POST', '/tenants/acme/keys/rotate');
+    assert.equal(rotated.status, 200);
+    const current = (rotated.json.keys as { kid: string; status: string }[]).filter((k) => k.status === 'current').map((k) => k.kid);
+    const ms = await eventually('B publishing the new keys', () => jwks(b), (kids) => current.every((k) => kids.includes(k)) && before.every((k) => kids.includes(k)), 1000);
+    assert.ok(ms < 1000);
+  });
+
+  it('a suspension through A stops the tenant on B within a second', async () => {
+    assert.equal((await b.request(d.host('acme'), '/.well-known/openid-configuration')).status, 200);
+    assert.equal((await api(a, 'PATCH', '/tenants/acme', { status: 'suspended' })).status, 200);
+    await eventually('B refusing the suspended tenant', async () => (await b.request(d.host('acme'), '/.well-known/openid-configuration')).status, (s) => s === 403, 1000);
+    assert.equal((await api(a, 'PATCH', '/tenants/acme', { status: 'active' })).status, 200);
+    await eventually('B serving the tenant again', async () => (await b.request(d.host('acme'), '/.well-known/openid-configuration')).status, (s) => s === 200, 1000);
+  });
+
+  it('a client deleted through A is refused by B within a second', async () => {
+    const created = await api(a, 'POST', '/tenants/acme/clients', { grant_types: ['client_credentials'], response_types: [], redirect_uris: [] });
+    assert.equal(created.status, 201);
+    const basic = `Basic ${Buffer.from(`${created.json.client_id}:${created.json.client_secret}`).toString('base64')}`;
+    const tokenAt = (i: AtriumProcess) => i.request(d.host('acme'), '/token', { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+    await eventually('B knowing the new client', async () => (await tokenAt(b)).status, (s) => s === 200, 1000);
+    assert.equal((await api(a, 'DELETE', `/tenants/acme/clients/${created.json.client_id}`)).status, 204);
+    await eventually('B refusing the deleted client', async () => (await tokenAt(b)).status, (s) => s === 401, 1000);
+  });
+
+  it('a tenant renamed through A shows on B within a second', async () => {
+    assert.equal((await api(a, 'PATCH', '/tenants/acme', { name: 'Acme Renamed' })).status, 200);
+    await eventually('B reading the new name', async () => (await api(b, 'GET', '/tenants/acme')).json?.name, (n) => n === 'Acme Renamed', 1000);
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * Atrium instances as separate processes (`node src/main.ts`), as an operator runs them
+ * behind a load balancer: one PostgreSQL database, one Redis, one PUBLIC_URL, one
+ * ENCRYPTION_KEY. Each listens on a port of its own choosing, read from its start-up log.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { BOOTSTRAP_CLIENT_ID, BOOTSTRAP_CLIENT_SECRET, ALL_PLATFORM_SCOPES, createTestDatabase, testServerUrl } from './atrium.ts';
+import { loopbackAgent } from './http-client.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface AtriumProcess {
+  child: ChildProcess;
+  port: number;
+  /** Every line the process logged (JSON), for assertions and failure messages. */
+  logs: string[];
+  /** A request to this instance with the Host of `host` (a tenant or the platform host). */
+  request(host: string, path: string, init?: { method?: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string; json: any }>;
+  /** Sends a signal and waits for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface Deployment {
+  publicUrl: string;
+  /** The tenant's host as clients see it (`{slug}.localhost:{port of PUBLIC_URL}`). */
+  host(slug?: string): string;
+  databaseUrl: string;
+  env: Record<string, string>;
+  start(extraEnv?: Record<string, string>): Promise<AtriumProcess>;
+  /** A management API token from the platform tenant, taken from `instance`. */
+  platformToken(instance: AtriumProcess, scope?: string): Promise<string>;
+  drop(): Promise<void>;
+}
+
+/** A deployment sharing one database and Redis; needs DATABASE_URL and REDIS_URL. */
+export async function createDeployment(extraEnv: Record<string, string> = {}): Promise<Deployment> {
+  const serverUrl = testServerUrl();
+  const redisUrl = process.env.REDIS_URL;
+  if (!serverUrl || !redisUrl) throw new Error('a multi-instance deployment needs DATABASE_URL and REDIS_URL');
+  const database = await createTestDatabase(serverUrl);
+  // The load balancer's address: instances never listen on it; requests carry its Host.
+  const publicUrl = `http://localhost:${40000 + Math.floor(Math.random() * 20000)}`;
+  const env = {
+    ATRIUM_ENV: 'development',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    PUBLIC_URL: publicUrl,
+    MULTI_TENANCY_ENABLED: 'true',
+    DATABASE_URL: database.url,
+    REDIS_URL: redisUrl,
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    ATRIUM_BOOTSTRAP_CLIENT_ID: BOOTSTRAP_CLIENT_ID,
+    ATRIUM_BOOTSTRAP_CLIENT_SECRET: BOOTSTRAP_CLIENT_SECRET,
+    LOG_LEVEL: 'info',
+    ...extraEnv,
+  };
+  const port = new URL(publicUrl).port;
+  const started: AtriumProcess[] = [];
+  return {
+    publicUrl,
+    host: (slug) => (slug ? `${slug}.localhost:${port}` : `localhost:${port}`),
+    databaseUrl: database.url,
+    env,
+    async start(more = {}) {
+      const instance = await startProcess({ ...env, ...more });
+      started.push(instance);
+      return instance;
+    },
+    async platformToken(instance, scope = ALL_PLATFORM_SCOPES) {
+      const res = await instance.request(`localhost:${port}`, '/token', {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${BOOTSTRAP_CLIENT_ID}:${BOOTSTRAP_CLIENT_SECRET}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
+      });
+      if (!res.json?.access_token) throw new Error(`no platform token: ${res.text}`);
+      return res.json.access_token as string;
+    },
+    async drop() {
+      await Promise.all(started.map((p) => p.stop('SIGKILL')));
+      await database.drop();
+    },
+  };
+}
+
+async function startProcess(env: Record<string, string>): Promise<AtriumProcess> {
+  const child = spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`atrium did not start:\n${logs.join('\n')}`)), 30_000);
+    let buffer = '';
+    const onData = (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let nl;
+      while ((nl = buffer.indexOf('\n')) !== -1) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        logs.push(line);
+        if (line.includes('"atrium listening"')) {
+          clearTimeout(timer);
+          resolve((JSON.parse(line) as { port: number }).port);
+        }
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (c: Buffer) => logs.push(c.toString()));
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`atrium exited with ${code}:\n${logs.join('\n')}`));
+    });
+  });
+  return {
+    child,
+    port,
+    logs,
+    async request(host, path, init = {}) {
+      const res = await request(`http://127.0.0.1:${port}${path}`, {
+        method: (init.method ?? 'GET') as 'GET',
+        headers: { host, ...(init.headers ?? {}) },
+        body: init.body,
+        dispatcher: loopbackAgent,
+      });
+      const text = await res.body.text();
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: res.statusCode, headers: res.headers, text, json };
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
