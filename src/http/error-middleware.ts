@@ -30,7 +30,8 @@ function toAppError(err: unknown): AppError {
 }
 
 export function wantsJson(ctx: Context): boolean {
-  return ctx.path.startsWith('/api/') || ctx.accepts('html', 'json') !== 'html';
+  // JSON unless the caller prefers HTML (browsers say so; OAuth clients send */* or JSON).
+  return ctx.path.startsWith('/api/') || ctx.accepts('json', 'html') !== 'html';
 }
 
 export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {

@@ -5,6 +5,8 @@
  * `oidc_clients` through a cache keyed by tenant version (see tenant-materials.ts).
  */
 import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors } from 'oidc-provider';
+import { AppError } from '../http/errors.ts';
 import type { Database } from '../storage/database.ts';
 import { currentTenantId } from '../tenancy/request-context.ts';
 import type { ClientMetadata } from './client-store.ts';
@@ -15,6 +17,25 @@ interface PayloadRow {
 }
 
 export type AdapterClass = new (model: string) => Adapter;
+
+/** oidc-provider renders its own errors; a lost database must read 503, not its generic 500. */
+class StorageUnavailable extends errors.OIDCProviderError {
+  constructor(cause: unknown) {
+    super(503, 'temporarily_unavailable', { cause });
+    this.error_description = 'the service is temporarily unavailable, try again shortly';
+    this.expose = true;
+  }
+}
+
+/** Rethrows a storage outage as an error oidc-provider answers with 503. */
+export async function unlessStorageDown<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof AppError && err.status === 503) throw new StorageUnavailable(err);
+    throw err;
+  }
+}
 
 export function createAdapterClass(tenantId: string, db: Database, findClient: (clientId: string) => Promise<ClientMetadata | undefined>): AdapterClass {
   function assertTenant(): void {
@@ -32,7 +53,7 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: (
       if (this.model === 'Client') throw new Error('clients are managed through the management API');
       assertTenant();
       const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
-      await db.withTenant((q) =>
+      await unlessStorageDown(() => db.withTenant((q) =>
         q.query(
           `INSERT INTO oidc_payloads (tenant_id, model, id, payload, grant_id, uid, user_code, expires_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -41,12 +62,12 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: (
                  user_code = EXCLUDED.user_code, expires_at = EXCLUDED.expires_at`,
           [tenantId, this.model, id, payload, payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null, expiresAt],
         ),
-      );
+      ));
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       assertTenant();
-      if (this.model === 'Client') return findClient(id);
+      if (this.model === 'Client') return unlessStorageDown(() => findClient(id));
       return this.#findBy('id', id);
     }
 
@@ -62,27 +83,27 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: (
 
     async consume(id: string): Promise<void> {
       assertTenant();
-      await db.withTenant((q) => q.query('UPDATE oidc_payloads SET consumed_at = now() WHERE model = $1 AND id = $2', [this.model, id]));
+      await unlessStorageDown(() => db.withTenant((q) => q.query('UPDATE oidc_payloads SET consumed_at = now() WHERE model = $1 AND id = $2', [this.model, id])));
     }
 
     async destroy(id: string): Promise<void> {
       assertTenant();
-      await db.withTenant((q) => q.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id]));
+      await unlessStorageDown(() => db.withTenant((q) => q.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id])));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
       assertTenant();
-      await db.withTenant((q) => q.query('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId]));
+      await unlessStorageDown(() => db.withTenant((q) => q.query('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId])));
     }
 
     async #findBy(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
-      const res = await db.withTenant((q) =>
+      const res = await unlessStorageDown(() => db.withTenant((q) =>
         q.query<PayloadRow>(
           `SELECT payload, consumed_at FROM oidc_payloads
            WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > now())`,
           [this.model, value],
         ),
-      );
+      ));
       const row = res.rows[0];
       if (!row) return undefined;
       return row.consumed_at ? { ...row.payload, consumed: Math.floor(new Date(row.consumed_at).getTime() / 1000) } : row.payload;

@@ -14,7 +14,7 @@ import type { SecretBox } from '../security/secret-box.ts';
 import type { AuditLog } from '../security/audit-log.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { renderPage } from '../http/views.ts';
-import { createAdapterClass } from './adapter.ts';
+import { createAdapterClass, unlessStorageDown } from './adapter.ts';
 import type { TenantMaterials } from './tenant-materials.ts';
 import { managementApiAudience, resourceScopesFor } from './api-resource.ts';
 import { tokenLifetimes } from './token-lifetimes.ts';
@@ -53,7 +53,7 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
     adapter: createAdapterClass(tenant.id, deps.db, (clientId) => deps.materials.client(tenant, clientId)),
     jwks: jwks,
     async findAccount(_ctx, sub) {
-      const user = await users.findById(sub);
+      const user = await unlessStorageDown(() => users.findById(sub));
       if (!user || user.status !== 'active') return undefined;
       return {
         accountId: user.id,

@@ -35,7 +35,13 @@ interface KeyRow {
   retired_at: Date | string | null;
 }
 
-async function generateJwk(alg: (typeof SIGNING_ALGS)[number]): Promise<{ kid: string; publicJwk: JWK; privateJwk: JWK }> {
+export interface GeneratedKey {
+  kid: string;
+  publicJwk: JWK;
+  privateJwk: JWK;
+}
+
+async function generateJwk(alg: (typeof SIGNING_ALGS)[number]): Promise<GeneratedKey> {
   const { publicKey, privateKey } =
     alg === 'RS256'
       ? await generateKeyPair('rsa', { modulusLength: 2048 })
@@ -57,8 +63,13 @@ export class SigningKeyStore {
     this.#box = box;
   }
 
-  /** Generates a fresh RS256 + ES256 pair; keys are generated before the transaction so it stays short. */
-  async #insertFreshPair(q: Queryable, tenantId: string, fresh: Awaited<ReturnType<typeof generateJwk>>[]): Promise<void> {
+  /** A fresh RS256 + ES256 pair, generated outside any transaction so transactions stay short. */
+  generatePair(): Promise<GeneratedKey[]> {
+    return Promise.all(SIGNING_ALGS.map(generateJwk));
+  }
+
+  /** Inserts a generated pair as the current keys, inside the caller's transaction. */
+  async insertCurrentPair(q: Queryable, tenantId: string, fresh: GeneratedKey[]): Promise<void> {
     for (const k of fresh) {
       await q.query(
         `INSERT INTO signing_keys (tenant_id, kid, alg, status, public_jwk, private_jwk_enc, activated_at)
@@ -68,18 +79,12 @@ export class SigningKeyStore {
     }
   }
 
-  /** Creates the first keys of the tenant in context. */
-  async createInitialKeys(tenantId: string): Promise<void> {
-    const fresh = await Promise.all(SIGNING_ALGS.map(generateJwk));
-    await this.#db.withTenant((q) => this.#insertFreshPair(q, tenantId, fresh));
-  }
-
   /** Retires the current keys and makes a fresh pair current. */
   async rotate(tenantId: string): Promise<SigningKeyInfo[]> {
-    const fresh = await Promise.all(SIGNING_ALGS.map(generateJwk));
+    const fresh = await this.generatePair();
     return this.#db.withTenant(async (q) => {
       await q.query(`UPDATE signing_keys SET status = 'retired', retired_at = now() WHERE status = 'current'`);
-      await this.#insertFreshPair(q, tenantId, fresh);
+      await this.insertCurrentPair(q, tenantId, fresh);
       return (await this.#rows(q)).map(toInfo);
     });
   }

@@ -35,6 +35,8 @@ export class TenantRegistry {
       // A request never waits for a periodic refresh: it gets the cached record while the
       // refresh runs. Events still delete entries at once, so changes are not delayed.
       allowStale: true,
+      // A failed refresh keeps the old entry: see #get.
+      noDeleteOnFetchRejection: true,
       fetchMethod: async (key, _stale, { options: setOptions }) => {
         const tenant = await this.#load(key);
         if (!tenant) setOptions.ttl = this.#negativeTtlMs;
@@ -78,7 +80,12 @@ export class TenantRegistry {
         const entry = await this.#cache.fetch(key);
         return entry?.tenant ?? undefined;
       } catch (err) {
-        if (attempt >= 3 || !isFetchAbort(err)) throw err;
+        if (isFetchAbort(err) && attempt < 3) continue;
+        // The database is unreachable: keep serving a tenant already known rather than
+        // failing every request; an unknown one is an outage (503), never "no such tenant".
+        const known = this.#cache.peek(key, { allowStale: true });
+        if (known) return known.tenant ?? undefined;
+        throw err;
       }
     }
   }

@@ -6,7 +6,6 @@ import type { Logger } from 'pino';
 import type { EventBus } from '../events/bus.ts';
 import { badRequest, conflict } from '../http/errors.ts';
 import type { SigningKeyStore } from '../oidc/signing-keys.ts';
-import { runAsTenant } from './request-context.ts';
 import type { Tenant, TenantStatus } from './tenant.ts';
 import type { TenantStore } from './tenant-store.ts';
 import { DEFAULT_TENANT, PLATFORM_TENANT, RESERVED_TENANT_IDS, isReservedSlug, isValidSlug } from './slug.ts';
@@ -36,13 +35,8 @@ export class TenantService {
   }
 
   async #createWithKeys(input: { id?: string; slug: string; name: string }): Promise<Tenant> {
-    const tenant = await this.#store.insert(input);
-    try {
-      await runAsTenant(tenant.id, () => this.#keys.createInitialKeys(tenant.id));
-    } catch (err) {
-      await this.#store.delete(tenant.id).catch(() => {});
-      throw err;
-    }
+    const keys = await this.#keys.generatePair();
+    const tenant = await this.#store.insert(input, (q, tenantId) => this.#keys.insertCurrentPair(q, tenantId, keys));
     await this.#bus.publish({ type: 'tenant.created', tenantId: tenant.id, slug: tenant.slug });
     this.#log.info({ tenant: tenant.slug }, 'tenant created');
     return tenant;

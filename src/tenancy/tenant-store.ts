@@ -74,12 +74,16 @@ export class TenantStore {
     return this.#db.crossTenant('check retired slug', async (q) => (await q.query('SELECT 1 FROM retired_slugs WHERE slug = $1', [slug])).rowCount > 0);
   }
 
-  /** Inserts the tenant row; `id` is fixed for reserved tenants. */
-  async insert(input: { id?: string; slug: string; name: string; config?: Record<string, unknown> }): Promise<Tenant> {
+  /**
+   * Inserts the tenant row and, in the same transaction, whatever `alongside` writes (its
+   * keys): a tenant never exists half-created. `id` is fixed for reserved tenants.
+   */
+  async insert(input: { id?: string; slug: string; name: string; config?: Record<string, unknown> }, alongside: (q: Queryable, tenantId: string) => Promise<void>): Promise<Tenant> {
     const id = input.id ?? randomUUID();
     return this.#db.crossTenant('create tenant', async (q) => {
       await q.query('DELETE FROM retired_slugs WHERE slug = $1', [input.slug]);
       await q.query('INSERT INTO tenants (id, slug, name, config) VALUES ($1, $2, $3, $4)', [id, input.slug, input.name, input.config ?? {}]);
+      await alongside(q, id);
       return (await findOne(q, 'WHERE t.id = $1', [id]))!;
     });
   }

@@ -106,8 +106,8 @@ async function startProcess(env: Record<string, string>): Promise<AtriumProcess>
         }
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (c: Buffer) => logs.push(c.toString()));
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (c: Buffer) => logs.push(c.toString()));
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`atrium exited with ${code}:\n${logs.join('\n')}`));

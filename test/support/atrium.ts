@@ -68,12 +68,13 @@ export interface TestAtrium {
   stop(): Promise<void>;
 }
 
-export async function startTestAtrium(env: Record<string, string> = {}): Promise<TestAtrium> {
+export async function startTestAtrium(env: Record<string, string> = {}, options: { databaseUrl?: string } = {}): Promise<TestAtrium> {
   // Bind first, then derive PUBLIC_URL from the port: no window for another process to take it.
   const server = http.createServer();
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
-  const serverUrl = testServerUrl();
+  // options.databaseUrl: a database the caller created (and drops) itself.
+  const serverUrl = options.databaseUrl ? undefined : testServerUrl();
   const database = serverUrl ? await createTestDatabase(serverUrl) : undefined;
   const config = loadConfig({
     ATRIUM_ENV: 'development',
@@ -86,6 +87,7 @@ export async function startTestAtrium(env: Record<string, string> = {}): Promise
     ATRIUM_BOOTSTRAP_CLIENT_SECRET: BOOTSTRAP_CLIENT_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...(database ? { DATABASE_URL: database.url } : {}),
+    ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     ...env,
   });
