@@ -5,6 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDeployment, type AtriumProcess, type Deployment } from './support/atrium-process.ts';
+import { startPrivateRedis, type PrivateRedis } from './support/faults.ts';
 
 const enabled = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
 
@@ -66,5 +67,37 @@ describe('two instances, one truth', { skip: enabled ? false : 'needs DATABASE_U
   it('a tenant renamed through A shows on B within a second', async () => {
     assert.equal((await api(a, 'PATCH', '/tenants/acme', { name: 'Acme Renamed' })).status, 200);
     await eventually('B reading the new name', async () => (await api(b, 'GET', '/tenants/acme')).json?.name, (n) => n === 'Acme Renamed', 1000);
+  });
+});
+
+describe('two instances with pub/sub interrupted', { skip: enabled ? false : 'needs DATABASE_URL and REDIS_URL' }, () => {
+  let redis: PrivateRedis;
+  let d: Deployment;
+  let a: AtriumProcess;
+  let b: AtriumProcess;
+  let token: string;
+  before(async () => {
+    redis = await startPrivateRedis();
+    d = await createDeployment({ REDIS_URL: redis.url });
+    [a, b] = await Promise.all([d.start(), d.start()]);
+    token = await d.platformToken(a);
+    const created = await a.request(d.host(), '/api/v1/tenants', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ slug: 'acme', name: 'Acme' }) });
+    assert.equal(created.status, 201);
+  });
+  after(async () => {
+    await d?.drop();
+    await redis?.stop();
+  });
+
+  it('the version check still brings B up to date within its period when the event is lost', async () => {
+    const jwks = async (i: AtriumProcess) => ((await i.request(d.host('acme'), '/jwks')).json as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    await jwks(b); // B has the tenant pooled
+    await redis.stop(); // nobody hears the next event
+    const rotated = await a.request(d.host(), '/api/v1/tenants/acme/keys/rotate', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(rotated.status, 200);
+    const current = (rotated.json.keys as { kid: string; status: string }[]).filter((k) => k.status === 'current').map((k) => k.kid);
+    // The tenant cache lives 3 s; one refresh after that carries the new version.
+    const ms = await eventually('B converging without the event', () => jwks(b), (kids) => current.every((k) => kids.includes(k)), 8000);
+    assert.ok(ms < 8000);
   });
 });

@@ -35,7 +35,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     start,
     async stop() {
       const c = child;
-      if (!c || c.exitCode !== null) return;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
       await new Promise<void>((resolve) => {
         c.once('exit', () => resolve());
         c.kill('SIGKILL');
