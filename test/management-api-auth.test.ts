@@ -10,10 +10,10 @@ import { decodeJwt, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import * as oidc from 'openid-client';
 import { ALL_PLATFORM_SCOPES, BOOTSTRAP_CLIENT_ID, BOOTSTRAP_CLIENT_SECRET, startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, discover, type TenantFixture } from './support/fixtures.ts';
+import { assertApiError, type ApiResponse } from './support/api-assertions.ts';
 import { httpFetch } from './support/http-client.ts';
 import { runAsTenant } from '../src/tenancy/request-context.ts';
 
-type ApiResponse = Awaited<ReturnType<TestAtrium['api']>>;
 
 let t: TestAtrium;
 let acme: TenantFixture;
@@ -23,21 +23,6 @@ before(async () => {
   acme = await createTenantFixture(t, 'acme');
 });
 after(() => t?.stop());
-
-/** Every error of the API: JSON with error, error_description and correlation_id equal to the X-Correlation-ID header. */
-function assertApiError(res: ApiResponse, status: number, error?: string, description?: RegExp): void {
-  const seen = `${res.status} ${JSON.stringify(res.body)}`;
-  assert.equal(res.status, status, seen);
-  assert.match(res.headers.get('content-type') ?? '', /^application\/json/, seen);
-  assert.equal(typeof res.body?.error, 'string', seen);
-  if (error) assert.equal(res.body.error, error, seen);
-  assert.equal(typeof res.body.error_description, 'string', seen);
-  assert.ok(res.body.error_description.length > 0, seen);
-  if (description) assert.match(res.body.error_description, description, seen);
-  const header = res.headers.get('x-correlation-id');
-  assert.ok(header, 'an X-Correlation-ID header');
-  assert.equal(res.body.correlation_id, header, 'correlation_id equals the X-Correlation-ID header');
-}
 
 /** A raw call to the API, for headers and bodies t.api does not produce. */
 async function rawApi(method: string, path: string, init: { headers?: Record<string, string>; body?: string | ReadableStream<Uint8Array> } = {}): Promise<ApiResponse> {

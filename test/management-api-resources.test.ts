@@ -9,9 +9,9 @@ import * as oidc from 'openid-client';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { BOOTSTRAP_CLIENT_ID, BOOTSTRAP_CLIENT_SECRET, startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, discover, REDIRECT_URI, SignInRefused, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
+import { assertApiError, type ApiResponse } from './support/api-assertions.ts';
 import { httpFetch } from './support/http-client.ts';
 
-type ApiResponse = Awaited<ReturnType<TestAtrium['api']>>;
 
 let t: TestAtrium;
 let acme: TenantFixture;
@@ -27,23 +27,8 @@ after(() => t?.stop());
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const USER_KEYS = ['created_at', 'email', 'email_verified', 'id', 'last_login_at', 'name', 'roles', 'status', 'updated_at'];
-const KEY_KEYS = ['activated_at', 'alg', 'created_at', 'kid', 'public_jwk', 'retired_at', 'status'];
+const KEY_KEYS = ['activated_at', 'alg', 'created_at', 'expires_at', 'kid', 'public_jwk', 'retired_at', 'rotates_at', 'status'];
 const UNKNOWN_UUID = '00000000-0000-4000-8000-00000000beef';
-
-/** Every error of the API: JSON with error, error_description and correlation_id equal to the X-Correlation-ID header. */
-function assertApiError(res: ApiResponse, status: number, error?: string, description?: RegExp): void {
-  const seen = `${res.status} ${JSON.stringify(res.body)}`;
-  assert.equal(res.status, status, seen);
-  assert.match(res.headers.get('content-type') ?? '', /^application\/json/, seen);
-  assert.equal(typeof res.body?.error, 'string', seen);
-  if (error) assert.equal(res.body.error, error, seen);
-  assert.equal(typeof res.body.error_description, 'string', seen);
-  assert.ok(res.body.error_description.length > 0, seen);
-  if (description) assert.match(res.body.error_description, description, seen);
-  const header = res.headers.get('x-correlation-id');
-  assert.ok(header, 'an X-Correlation-ID header');
-  assert.equal(res.body.correlation_id, header, 'correlation_id equals the X-Correlation-ID header');
-}
 
 /** Every property name anywhere in a JSON value. */
 function allKeys(value: unknown, into: string[] = []): string[] {

@@ -9,10 +9,10 @@ import http from 'node:http';
 import * as oidc from 'openid-client';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, discover, REDIRECT_URI, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
+import { assertApiError } from './support/api-assertions.ts';
 import { hiddenInput, httpFetch, TestBrowser } from './support/http-client.ts';
 import { runAsTenant } from '../src/tenancy/request-context.ts';
 
-type ApiResponse = Awaited<ReturnType<TestAtrium['api']>>;
 
 let t: TestAtrium;
 
@@ -24,21 +24,6 @@ after(() => t?.stop());
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const TENANT_KEYS = ['created_at', 'domains', 'id', 'issuer', 'name', 'slug', 'status', 'updated_at'];
-
-/** Every error of the API: JSON with error, error_description and correlation_id equal to the X-Correlation-ID header. */
-function assertApiError(res: ApiResponse, status: number, error?: string, description?: RegExp): void {
-  const seen = `${res.status} ${JSON.stringify(res.body)}`;
-  assert.equal(res.status, status, seen);
-  assert.match(res.headers.get('content-type') ?? '', /^application\/json/, seen);
-  assert.equal(typeof res.body?.error, 'string', seen);
-  if (error) assert.equal(res.body.error, error, seen);
-  assert.equal(typeof res.body.error_description, 'string', seen);
-  assert.ok(res.body.error_description.length > 0, seen);
-  if (description) assert.match(res.body.error_description, description, seen);
-  const header = res.headers.get('x-correlation-id');
-  assert.ok(header, 'an X-Correlation-ID header');
-  assert.equal(res.body.correlation_id, header, 'correlation_id equals the X-Correlation-ID header');
-}
 
 function assertTenantShape(tenant: Record<string, unknown>, expected: { slug: string; name: string; status: string }): void {
   assert.deepEqual(Object.keys(tenant).sort(), TENANT_KEYS, JSON.stringify(tenant));
