@@ -6,14 +6,17 @@ import type { AtriumConfig } from './config/env.ts';
 import { createServices, type Services } from './services.ts';
 import { bootstrap } from './platform/bootstrap.ts';
 import { createApp } from './http/app.ts';
+import { startMetricsListener, type MetricsListener } from './http/metrics-listener.ts';
 
 export interface RunningAtrium {
   services: Services;
   server: http.Server;
   /** The port actually bound (PORT=0 picks a free one). */
   port: number;
+  /** The port of the METRICS_PORT listener, when configured (METRICS_PORT=0 picks a free one). */
+  metricsPort: number | undefined;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), closes pools. */
-  stop(graceMs?: number): Promise<void>;
+  stop(graceMs?: number, drainMs?: number): Promise<void>;
 }
 
 export interface StartOptions {
@@ -21,13 +24,17 @@ export interface StartOptions {
   inMemoryDatabase?: boolean;
   /** An HTTP server already listening (tests bind port 0 first, then derive PUBLIC_URL). */
   server?: http.Server;
+  /** How often the key lifecycle job runs; 0 starts no timer (tests drive it). Default 60 s. */
+  keyLifecycleIntervalMs?: number;
 }
 
 export async function startAtrium(config: AtriumConfig, log: Logger, options: StartOptions = {}): Promise<RunningAtrium> {
   const services = await createServices(config, log, options);
   let shuttingDown = false;
+  let metricsListener: MetricsListener | undefined;
   try {
     await bootstrap(services);
+    if (config.metrics.port !== undefined) metricsListener = await startMetricsListener(services.metrics, config.host, config.metrics.port, log);
   } catch (err) {
     await services.close();
     throw err;
@@ -53,13 +60,18 @@ export async function startAtrium(config: AtriumConfig, log: Logger, options: St
     services,
     server,
     port,
-    stop(graceMs = 10_000) {
+    metricsPort: metricsListener?.port,
+    stop(graceMs = 10_000, drainMs = 1_000) {
       stopping ??= (async () => {
+        // Drain first: readiness turns 503 and every response says Connection: close, while
+        // requests already sent on open connections are still served. Closing at once would
+        // reset connections whose request bytes had arrived but were not yet read.
         shuttingDown = true;
+        if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-        await closed;
+        await Promise.all([closed, metricsListener?.close()]);
         clearTimeout(timer);
         await services.close();
       })();

@@ -11,9 +11,15 @@ import { createRedisBus } from './events/redis-bus.ts';
 import { loadSecretBox } from './security/master-key.ts';
 import type { SecretBox } from './security/secret-box.ts';
 import { AuditLog } from './security/audit-log.ts';
+import { AuditStore } from './security/audit-store.ts';
+import { startAuditRetentionSweeper } from './security/audit-retention.ts';
+import type { RateLimiter } from './security/rate-limiter.ts';
+import { createRateLimiter } from './security/rate-limiter-factory.ts';
 import { TenantStore } from './tenancy/tenant-store.ts';
 import { TenantRegistry } from './tenancy/tenant-registry.ts';
 import { TenantService } from './tenancy/tenant-service.ts';
+import { DomainStore } from './tenancy/domain-store.ts';
+import { DomainService } from './tenancy/domain-service.ts';
 import { ProviderPool } from './tenancy/provider-pool.ts';
 import { runAsTenant } from './tenancy/request-context.ts';
 import { UserStore } from './accounts/user-store.ts';
@@ -24,6 +30,8 @@ import { SigningKeyStore } from './oidc/signing-keys.ts';
 import { buildTenantRuntime } from './oidc/provider-factory.ts';
 import { TenantMaterials } from './oidc/tenant-materials.ts';
 import { startPayloadSweeper } from './oidc/payload-sweeper.ts';
+import { KeyLifecycle } from './oidc/key-lifecycle.ts';
+import { Metrics } from './http/metrics.ts';
 
 export interface Services {
   config: AtriumConfig;
@@ -32,22 +40,33 @@ export interface Services {
   bus: EventBus;
   box: SecretBox;
   audit: AuditLog;
+  /** Reads the audit events of the tenant in context (management API). */
+  auditStore: AuditStore;
+  /** Login and token endpoint limits; shared through Redis when REDIS_URL is set. */
+  rateLimiter: RateLimiter;
   tenantStore: TenantStore;
   registry: TenantRegistry;
   tenants: TenantService;
+  /** Custom domains of the tenant in context. */
+  domains: DomainService;
   pool: ProviderPool;
   users: UserStore;
   userService: UserService;
   clients: ClientStore;
   clientService: ClientService;
   keys: SigningKeyStore;
+  /** Scheduled key rotation and removal of expired retired keys (one instance at a time). */
+  keyLifecycle: KeyLifecycle;
+  /** Prometheus metrics of this instance (its own registry). */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
-export async function createServices(config: AtriumConfig, log: Logger, options: { inMemoryDatabase?: boolean } = {}): Promise<Services> {
+export async function createServices(config: AtriumConfig, log: Logger, options: { inMemoryDatabase?: boolean; keyLifecycleIntervalMs?: number } = {}): Promise<Services> {
   const box = loadSecretBox(config, log);
+  const metrics = new Metrics();
   const db = await openDatabase(config, log, { inMemory: options.inMemoryDatabase });
-  const bus = config.redisUrl ? createRedisBus(config.redisUrl, log) : createInProcessBus();
+  const bus = config.redisUrl ? createRedisBus(config.redisUrl, log, metrics) : createInProcessBus();
   const tenantStore = new TenantStore(db);
   const registry = new TenantRegistry(tenantStore, bus);
   const keys = new SigningKeyStore(db, box);
@@ -58,11 +77,17 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const materials = new TenantMaterials(keys, clients);
   const pool = new ProviderPool(config.multiTenancy.pool, (tenant) =>
     // The build reads the tenant's keys under its own row-level security.
-    runAsTenant(tenant.id, () => buildTenantRuntime(tenant, { config, db, box, users, materials, audit })),
+    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildTenantRuntime(tenant, { config, db, box, users, materials, audit, metrics }))),
   );
+  metrics.observePool(pool, config.multiTenancy.pool.maxSize);
+  if (config.redisUrl) metrics.observeRedisBus(bus);
   bus.subscribe((event) => pool.invalidate(event.tenantId));
   const clientService = new ClientService(clients, pool, tenants);
   const sweeper = startPayloadSweeper(db, log);
+  const auditSweeper = startAuditRetentionSweeper(db, log);
+  const keyLifecycle = new KeyLifecycle({ db, keys, tenants, audit, log }, { intervalMs: options.keyLifecycleIntervalMs }).start();
+  // Connects to Redis on first use only: operator commands never open the connection.
+  const rateLimiter = createRateLimiter(config, log, box);
 
   return {
     config,
@@ -71,18 +96,26 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     bus,
     box,
     audit,
+    auditStore: new AuditStore(db),
+    rateLimiter,
     tenantStore,
     registry,
     tenants,
+    domains: new DomainService(config, new DomainStore(db), tenants),
     pool,
     users,
     userService: new UserService(users),
     clients,
     clientService,
     keys,
+    keyLifecycle,
+    metrics,
     async close() {
       sweeper.stop();
+      auditSweeper.stop();
+      await keyLifecycle.stop();
       pool.close();
+      await rateLimiter.close();
       await bus.close();
       await db.driver.close();
     },

@@ -144,13 +144,18 @@ describe('SIGTERM during load', { skip: process.env.DATABASE_URL && process.env.
         instance.request(d.host(), `/api/v1${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
       assert.equal((await api('POST', '/tenants', { slug: 'acme', name: 'Acme' })).status, 201);
       // Each user creation hashes a password with argon2: slow enough to be in flight at SIGTERM.
-      const inFlight = Array.from({ length: 24 }, (_, i) => api('POST', '/tenants/acme/users', { email: `u${i}@acme.test`, password: 'a-long-enough-password' }));
-      // Let every request reach the server (hashing keeps them in flight for a while).
-      await new Promise((r) => setTimeout(r, 150));
+      const finishedAt: number[] = [];
+      const inFlight = Array.from({ length: 40 }, (_, i) =>
+        api('POST', '/tenants/acme/users', { email: `u${i}@acme.test`, password: 'a-long-enough-password' }).finally(() => finishedAt.push(performance.now())),
+      );
+      // Let every request reach the server; the hashing keeps most of them in flight for a while.
+      await new Promise((r) => setTimeout(r, 300));
+      const sigtermAt = performance.now();
       const exit = instance.stop('SIGTERM');
       const results = await Promise.allSettled(inFlight);
       const statuses = results.map((r) => (r.status === 'fulfilled' ? r.value.status : `failed: ${String(r.reason)}`));
       assert.deepEqual([...new Set(statuses)], [201], `every in-flight request completed: ${statuses.join(', ')}`);
+      assert.ok(finishedAt.some((at) => at > sigtermAt), 'some requests were still in flight at SIGTERM (else this proves nothing)');
       assert.equal(await exit, 0);
       await assert.rejects(instance.request(d.host(), '/healthz'), 'no new connections after shutdown');
     } finally {

@@ -3,6 +3,7 @@ import type { AtriumConfig } from '../config/env.ts';
 import type { User } from '../accounts/user-store.ts';
 import type { StoredClient } from '../oidc/client-store.ts';
 import type { SigningKeyInfo } from '../oidc/signing-keys.ts';
+import { keyDeadlines } from '../oidc/key-schedule.ts';
 import { issuerFor, type Tenant } from '../tenancy/tenant.ts';
 
 export function tenantJson(tenant: Tenant, config: AtriumConfig) {
@@ -43,7 +44,9 @@ export function clientJson(client: StoredClient) {
   };
 }
 
-export function keyJson(key: SigningKeyInfo) {
+/** A key's public part and dates; `rotates_at` (current keys) and `expires_at` (retired keys) follow the tenant's schedule. */
+export function keyJson(key: SigningKeyInfo, tenant: Pick<Tenant, 'config'>) {
+  const { rotatesAt, expiresAt } = keyDeadlines(key, tenant);
   return {
     kid: key.kid,
     alg: key.alg,
@@ -52,5 +55,7 @@ export function keyJson(key: SigningKeyInfo) {
     created_at: key.createdAt.toISOString(),
     activated_at: key.activatedAt?.toISOString() ?? null,
     retired_at: key.retiredAt?.toISOString() ?? null,
+    rotates_at: rotatesAt?.toISOString() ?? null,
+    expires_at: expiresAt?.toISOString() ?? null,
   };
 }

@@ -130,13 +130,14 @@ export function mountTenantResourceRoutes(router: Router, deps: TenantResourceDe
 
   // Signing keys
   router.get('/tenants/:slug/keys', ...read, async function listKeys(ctx) {
-    ctx.body = { keys: (await deps.keys.list()).map(keyJson) };
+    const tenant = ctx.state.target as Tenant;
+    ctx.body = { keys: (await deps.keys.list()).map((k) => keyJson(k, tenant)) };
   });
   router.post('/tenants/:slug/keys/rotate', ...write, async function rotateKeys(ctx) {
     const tenant = ctx.state.target as Tenant;
     const keys = await deps.keys.rotate(tenant.id);
     await deps.tenants.touched(tenant, 'keys.rotated');
     await audit(ctx, 'keys.rotated', tenant.slug);
-    ctx.body = { keys: keys.map(keyJson) };
+    ctx.body = { keys: keys.map((k) => keyJson(k, tenant)) };
   });
 }

@@ -47,8 +47,11 @@ const schema = z.object({
   ATRIUM_BOOTSTRAP_CLIENT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ATRIUM_DEMO: boolean.default(false),
   TRUST_PROXY: boolean.default(false),
+  RATE_LIMITS_ENABLED: boolean.default(true),
   DATABASE_POOL_SIZE: positiveInt.default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').regex(/^\S+$/, 'must not contain spaces').optional(),
+  METRICS_PORT: z.coerce.number({ message: 'must be a port number' }).int().min(0).max(65535).optional(),
 });
 
 export interface AtriumConfig {
@@ -77,8 +80,12 @@ export interface AtriumConfig {
   };
   readonly demo: boolean;
   readonly trustProxy: boolean;
+  /** Off only where something upstream limits requests (or for benchmarks). */
+  readonly rateLimitsEnabled: boolean;
   readonly databasePoolSize: number;
   readonly logLevel: string;
+  /** `/metrics`: on the main port behind a bearer token, and/or on a port of its own without one; neither → 404. */
+  readonly metrics: { readonly token: string | undefined; readonly port: number | undefined };
 }
 
 export class ConfigError extends Error {
@@ -124,6 +131,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (Boolean(e.ATRIUM_BOOTSTRAP_CLIENT_ID) !== Boolean(e.ATRIUM_BOOTSTRAP_CLIENT_SECRET)) {
     problems.push('ATRIUM_BOOTSTRAP_CLIENT_ID and ATRIUM_BOOTSTRAP_CLIENT_SECRET: set both or neither');
   }
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) problems.push('METRICS_PORT: must differ from PORT');
   if (problems.length) throw new ConfigError(problems);
 
   return Object.freeze({
@@ -154,7 +162,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     }),
     demo: e.ATRIUM_DEMO,
     trustProxy: e.TRUST_PROXY,
+    rateLimitsEnabled: e.RATE_LIMITS_ENABLED,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     logLevel: e.LOG_LEVEL,
+    metrics: Object.freeze({ token: e.METRICS_TOKEN, port: e.METRICS_PORT }),
   });
 }

@@ -6,7 +6,12 @@ import type { AtriumEvent, EventBus, EventHandler } from './bus.ts';
 
 const CHANNEL = 'atrium:events';
 
-export function createRedisBus(url: string, log: Logger): EventBus {
+/** Told how long another instance's event took to arrive (`sentAt` is the publisher's clock). */
+export interface BusLagObserver {
+  busEventReceived(type: string, lagMs: number): void;
+}
+
+export function createRedisBus(url: string, log: Logger, lag?: BusLagObserver): EventBus {
   const options = { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false };
   const publisher = new Redis(url, options);
   const subscriber = new Redis(url, { ...options, enableOfflineQueue: true });
@@ -30,14 +35,16 @@ export function createRedisBus(url: string, log: Logger): EventBus {
   });
   void subscriber.subscribe(CHANNEL).catch((err: Error) => log.warn({ err: err.message }, 'redis subscribe failed; will retry on reconnect'));
   subscriber.on('message', (_channel: string, message: string) => {
-    let envelope: { origin: string; event: AtriumEvent };
+    let envelope: { origin: string; sentAt?: number; event: AtriumEvent };
     try {
-      envelope = JSON.parse(message) as { origin: string; event: AtriumEvent };
+      envelope = JSON.parse(message) as { origin: string; sentAt?: number; event: AtriumEvent };
     } catch {
       log.warn('ignored a malformed bus message');
       return;
     }
-    if (envelope.origin !== origin && envelope.event) deliver(envelope.event);
+    if (envelope.origin === origin || !envelope.event) return;
+    if (lag && typeof envelope.sentAt === 'number') lag.busEventReceived(String(envelope.event.type), Date.now() - envelope.sentAt);
+    deliver(envelope.event);
   });
 
   return {
@@ -47,7 +54,7 @@ export function createRedisBus(url: string, log: Logger): EventBus {
     async publish(event) {
       deliver(event);
       try {
-        await publisher.publish(CHANNEL, JSON.stringify({ origin, event }));
+        await publisher.publish(CHANNEL, JSON.stringify({ origin, sentAt: Date.now(), event }));
       } catch (err) {
         // Other instances repair a missed event by the tenant version check; the change itself is committed.
         log.warn({ err: (err as Error).message, event: event.type }, 'could not publish event');

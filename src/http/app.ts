@@ -1,7 +1,7 @@
 /**
  * The root Koa application. Order matters:
- *   context → errors → headers → static → _ops → /api/v1   (no tenant needed)
- *   → tenant resolution → interaction pages → the tenant's oidc-provider.
+ *   context → request metrics → errors → headers → static → _ops → /metrics → /api/v1   (no tenant needed)
+ *   → tenant resolution → interaction pages → token endpoint limits → the tenant's oidc-provider.
  */
 import Koa from 'koa';
 import type { Context, Next } from 'koa';
@@ -9,8 +9,11 @@ import type { Services } from '../services.ts';
 import { apiRouter } from '../api/router.ts';
 import { interactionRoutes } from '../interactions/interaction-routes.ts';
 import { demoRoutes } from '../platform/demo-routes.ts';
+import { tokenEndpointRateLimit } from '../security/rate-limit-token-endpoint.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { errorMiddleware } from './error-middleware.ts';
+import { metricsMiddleware } from './metrics-middleware.ts';
+import { metricsRoutes } from './metrics-routes.ts';
 import { opsRoutes } from './ops-routes.ts';
 import { requestContextMiddleware } from './request-context-middleware.ts';
 import { securityHeaders } from './security-headers.ts';
@@ -32,13 +35,19 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
   app.keys = services.box.deriveKeys('app-cookies', 'atrium').map((k) => k.toString('base64'));
 
   const runtimeFor = (ctx: Context) => services.pool.get(ctx.state.tenant as Tenant);
-  const interactions = interactionRoutes({ users: services.users, audit: services.audit, runtimeFor });
+  const interactions = interactionRoutes({ users: services.users, audit: services.audit, rateLimiter: services.rateLimiter, metrics: services.metrics, runtimeFor });
 
   app.use(requestContextMiddleware(services.log));
+  app.use(metricsMiddleware(services.metrics));
   app.use(errorMiddleware);
   app.use(securityHeaders({ hsts: config.publicUrl.protocol === 'https:' }));
   app.use(staticAssets());
+  app.use(async function closeConnectionsWhenDraining(ctx: Context, next: Next) {
+    if (options.isShuttingDown()) ctx.set('Connection', 'close');
+    await next();
+  });
   app.use(opsRoutes({ db: services.db, bus: services.bus, redisConfigured: Boolean(config.redisUrl), isShuttingDown: options.isShuttingDown }));
+  app.use(metricsRoutes(services.metrics, config.metrics.token));
   app.use(
     apiRouter({
       config,
@@ -52,11 +61,15 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
       users: services.users,
       userService: services.userService,
       audit: services.audit,
+      box: services.box,
+      domains: services.domains,
+      auditStore: services.auditStore,
     }),
   );
   app.use(tenantMiddleware(config, services.registry));
   app.use(onlyUnder('/interaction/', interactions.routes()));
   if (config.demo) app.use(onlyUnder('/demo', demoRoutes(services).routes()));
+  app.use(tokenEndpointRateLimit(services.rateLimiter, (tenant, limit) => services.metrics.rateLimitRejections.inc({ tenant: tenant.slug, limit })));
   app.use(async function delegateToProvider(ctx: Context, _next: Next) {
     const runtime = await runtimeFor(ctx);
     ctx.respond = false;

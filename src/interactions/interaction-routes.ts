@@ -10,6 +10,9 @@ import type { TenantRuntime } from '../oidc/provider-factory.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { AuditLog } from '../security/audit-log.ts';
+import type { Metrics } from '../http/metrics.ts';
+import type { RateLimiter } from '../security/rate-limiter.ts';
+import { LoginRateLimits, tooManyAttemptsMessage, type LoginRejection } from '../security/rate-limit-login.ts';
 import { authenticate } from '../accounts/sign-in.ts';
 import { csrfToken, verifyCsrfToken } from '../security/csrf.ts';
 import { readForm } from '../http/body.ts';
@@ -21,6 +24,8 @@ type Interaction = Awaited<ReturnType<TenantRuntime['provider']['interactionDeta
 export interface InteractionDeps {
   users: UserStore;
   audit: AuditLog;
+  rateLimiter: RateLimiter;
+  metrics: Pick<Metrics, 'signIn' | 'rateLimitRejections'>;
   /** The runtime of the tenant resolved for this request. */
   runtimeFor: (ctx: Context) => Promise<TenantRuntime>;
 }
@@ -74,8 +79,20 @@ async function renderLogin(ctx: Context, runtime: TenantRuntime, details: Intera
   });
 }
 
+/** A sign-in refused by a rate limit: 429, Retry-After and the form with a clear message; no password is checked. */
+async function refuseLimitedLogin(ctx: Context, runtime: TenantRuntime, details: Interaction, audit: AuditLog, limited: LoginRejection, email: string): Promise<void> {
+  if (limited.audit) {
+    const reason = { client_id: details.params.client_id, limit: limited.limit, retry_after: limited.retryAfterSeconds };
+    await audit.record({ action: 'user.sign_in_rate_limited', outcome: 'failure', actor: null, target: email.toLowerCase() || null, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: reason });
+  }
+  ctx.status = 429;
+  ctx.set('Retry-After', String(limited.retryAfterSeconds));
+  return renderLogin(ctx, runtime, details, { error: tooManyAttemptsMessage(limited.retryAfterSeconds), email });
+}
+
 export function interactionRoutes(deps: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
+  const loginLimits = new LoginRateLimits(deps.rateLimiter);
 
   router.get('/', async function showInteraction(ctx) {
     const runtime = await deps.runtimeFor(ctx);
@@ -111,14 +128,23 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (details.prompt.name !== 'login') throw new AppError('invalid_request', 400, 'this sign-in step is already complete');
     const email = (form.get('email') ?? '').trim().slice(0, 320);
     const password = (form.get('password') ?? '').slice(0, 1024);
+    const tenant = ctx.state.tenant as Tenant;
+    const limited = await loginLimits.check(tenant, { ip: ctx.ip, email });
+    if (limited) {
+      deps.metrics.rateLimitRejections.inc({ tenant: tenant.slug, limit: limited.limit });
+      return refuseLimitedLogin(ctx, runtime, details, deps.audit, limited, email);
+    }
     const user = email && password ? await authenticate(deps.users, email, password) : undefined;
     const audit = { ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { client_id: details.params.client_id } };
     if (!user) {
+      deps.metrics.signIn((ctx.state.tenant as Tenant).slug, 'failure');
       await deps.audit.record({ ...audit, action: 'user.sign_in', outcome: 'failure', actor: null, target: email.toLowerCase() });
       ctx.status = 401;
       return renderLogin(ctx, runtime, details, { error: 'The email or password is incorrect.', email });
     }
+    deps.metrics.signIn((ctx.state.tenant as Tenant).slug, 'success');
     await deps.audit.record({ ...audit, action: 'user.sign_in', actor: user.id, target: user.id });
+    await loginLimits.succeeded(tenant, email);
     const redirectTo = await runtime.provider.interactionResult(ctx.req, ctx.res, { login: { accountId: user.id, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
     ctx.status = 303;
     ctx.redirect(redirectTo);

@@ -12,6 +12,7 @@ import { currentContext } from '../tenancy/request-context.ts';
 import type { Database } from '../storage/database.ts';
 import type { SecretBox } from '../security/secret-box.ts';
 import type { AuditLog } from '../security/audit-log.ts';
+import type { Metrics } from '../http/metrics.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { renderPage } from '../http/views.ts';
 import { createAdapterClass, unlessStorageDown } from './adapter.ts';
@@ -26,6 +27,7 @@ export interface ProviderDeps {
   users: UserStore;
   materials: TenantMaterials;
   audit: AuditLog;
+  metrics: Pick<Metrics, 'tokenIssued'>;
 }
 
 export interface TenantRuntime {
@@ -173,6 +175,8 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
   provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
     void deps.audit.record({ action: 'user.sign_out', actor: ctx.oidc.session?.accountId ?? null, target: ctx.oidc.client?.clientId ?? null, ip: ctx.ip, userAgent: ctx.get('user-agent') });
   });
+  // Emitted once per successful token endpoint grant (lib/actions/token.js), after the handler answered.
+  provider.on('grant.success', (ctx: KoaContextWithOIDC) => deps.metrics.tokenIssued(tenant.slug, ctx.oidc.params?.grant_type));
   provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
     void deps.audit.record({ action: 'grant.revoked', actor: ctx.oidc?.client?.clientId ?? null, target: grantId, ip: ctx.ip, userAgent: ctx.get('user-agent') });
   });

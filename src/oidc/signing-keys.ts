@@ -89,6 +89,41 @@ export class SigningKeyStore {
     });
   }
 
+  /**
+   * Scheduled rotation: like `rotate`, but only while the current keys are at least
+   * `maxAgeSeconds` old (database clock). The age check and the retirement are one UPDATE,
+   * so two runs racing rotate once: the second waits on the first's row locks, then finds
+   * nothing current that old.
+   */
+  async rotateIfDue(tenantId: string, maxAgeSeconds: number): Promise<boolean> {
+    const fresh = await this.generatePair();
+    return this.#db.withTenant(async (q) => {
+      const due = await q.query(
+        `UPDATE signing_keys SET status = 'retired', retired_at = now()
+         WHERE status = 'current' AND COALESCE(activated_at, created_at) <= now() - make_interval(secs => $1)`,
+        [maxAgeSeconds],
+      );
+      if (due.rowCount === 0) return false;
+      // Any current key activated later retires with the pair: exactly one pair is current.
+      await q.query(`UPDATE signing_keys SET status = 'retired', retired_at = now() WHERE status = 'current'`);
+      await this.insertCurrentPair(q, tenantId, fresh);
+      await bumpTenantVersion(q);
+      return true;
+    });
+  }
+
+  /** Deletes retired keys retired at least `minAgeSeconds` ago; never a current or next key. Returns their kids. */
+  async removeRetired(minAgeSeconds: number): Promise<string[]> {
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query<{ kid: string }>(
+        `DELETE FROM signing_keys WHERE status = 'retired' AND COALESCE(retired_at, created_at) <= now() - make_interval(secs => $1) RETURNING kid`,
+        [minAgeSeconds],
+      );
+      if (res.rows.length) await bumpTenantVersion(q);
+      return res.rows.map((r) => r.kid);
+    });
+  }
+
   async list(): Promise<SigningKeyInfo[]> {
     return this.#db.withTenant(async (q) => (await this.#rows(q)).map(toInfo));
   }
@@ -113,6 +148,15 @@ export class SigningKeyStore {
     );
     return res.rows;
   }
+}
+
+/**
+ * Bumps the version of the tenant in context in the key change's own transaction, so a
+ * failure before the `touched` event cannot leave instances on the old keys for good: they
+ * notice the version when their tenant cache refreshes.
+ */
+async function bumpTenantVersion(q: Queryable): Promise<void> {
+  await q.query(`UPDATE tenants SET version = version + 1, updated_at = now() WHERE id = atrium_current_tenant()`);
 }
 
 function toInfo(row: KeyRow): SigningKeyInfo {

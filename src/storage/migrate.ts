@@ -27,10 +27,12 @@ export function listMigrations(): Migration[] {
 export const LATEST_MIGRATION = Math.max(...listMigrations().map((m) => m.version));
 
 export async function migrate(driver: Driver, log: Logger): Promise<void> {
-  await driver.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
   for (const m of listMigrations()) {
+    // The lock comes first, even before creating the bookkeeping table: two instances
+    // starting on a fresh database would otherwise race on CREATE TABLE.
     await driver.transaction(`SELECT pg_advisory_xact_lock(${LOCK_ID})`, async (q) => {
+      await q.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
       const done = await q.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
       if (done.rowCount > 0) return;
       log.info({ version: m.version, name: m.name }, 'applying migration');

@@ -68,7 +68,7 @@ export interface TestAtrium {
   stop(): Promise<void>;
 }
 
-export async function startTestAtrium(env: Record<string, string> = {}, options: { databaseUrl?: string } = {}): Promise<TestAtrium> {
+export async function startTestAtrium(env: Record<string, string> = {}, options: { databaseUrl?: string; keyLifecycleIntervalMs?: number } = {}): Promise<TestAtrium> {
   // Bind first, then derive PUBLIC_URL from the port: no window for another process to take it.
   const server = http.createServer();
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
@@ -94,7 +94,7 @@ export async function startTestAtrium(env: Record<string, string> = {}, options:
   const log = pino({ level: config.logLevel });
   let atrium: RunningAtrium;
   try {
-    atrium = await startAtrium(config, log, { inMemoryDatabase: true, server });
+    atrium = await startAtrium(config, log, { inMemoryDatabase: true, server, keyLifecycleIntervalMs: options.keyLifecycleIntervalMs });
   } catch (err) {
     server.close();
     await database?.drop();
@@ -142,7 +142,7 @@ export async function startTestAtrium(env: Record<string, string> = {}, options:
       return { status: res.status, body: parsed, headers: res.headers as unknown as Headers };
     },
     async stop() {
-      await atrium.stop(2_000);
+      await atrium.stop(2_000, 0);
       await database?.drop();
     },
   };

@@ -1,0 +1,187 @@
+/**
+ * Atrium's Prometheus metrics, on a registry of its own (never prom-client's global one), so
+ * two instances in one process (tests) keep separate counts. Label values are bounded by
+ * construction: tenant slugs, route and status classes, grant types, event types. Never
+ * user ids, emails, client ids, paths or anything a caller can make up.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Where a request went, from a few checks on its path (see metrics-middleware.ts). */
+export type RouteClass = 'oidc-discovery' | 'oidc-token' | 'oidc-authorize' | 'oidc-userinfo' | 'oidc-other' | 'interaction' | 'api' | 'ops' | 'assets';
+
+/** What the pool metrics read at scrape time (tenancy/provider-pool.ts). */
+export interface PoolSource {
+  readonly size: number;
+  readonly stats: { readonly hits: number; readonly misses: number; readonly evictions: number };
+}
+
+const STATUS_CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+// Event types a bus message may carry as a label; anything else is counted as "other".
+const EVENT_TYPES = new Set(['tenant.created', 'tenant.changed', 'tenant.deleted', 'keys.rotated', 'client.changed']);
+const NO_TENANT = '';
+
+/** A counter whose value is read from a running total at scrape time instead of being incremented. */
+function totalCounter(registry: Registry, name: string, help: string, read: () => number | undefined): Counter {
+  return new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const value = read();
+      if (value === undefined) return;
+      this.reset();
+      this.inc(value);
+    },
+  });
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpRequests: Counter<'tenant' | 'route_class' | 'status_class'>;
+  readonly httpDuration: Histogram<'tenant' | 'route_class'>;
+  readonly providerBuild: Histogram;
+  readonly providerBuildFailures: Counter;
+  readonly tokensIssued: Counter<'tenant' | 'grant_type'>;
+  readonly signIns: Counter<'tenant' | 'outcome'>;
+  /** Requests refused by a rate limit; `limit` is the rule's name (a fixed set), never the subject. */
+  readonly rateLimitRejections: Counter<'tenant' | 'limit'>;
+  readonly busLag: Histogram<'type'>;
+  #pool: { source: PoolSource; maxSize: number } | undefined;
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+
+    this.httpRequests = new Counter({
+      name: 'atrium_http_requests_total',
+      help: 'HTTP requests answered, by tenant slug (empty before tenant resolution), route class and status class',
+      labelNames: ['tenant', 'route_class', 'status_class'],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: 'atrium_http_request_duration_seconds',
+      help: 'Time to answer an HTTP request, by tenant slug and route class',
+      labelNames: ['tenant', 'route_class'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+
+    const pool = () => this.#pool;
+    new Gauge({
+      name: 'atrium_provider_pool_size',
+      help: 'Tenant Providers currently pooled',
+      registers,
+      collect() {
+        const p = pool();
+        if (p) this.set(p.source.size);
+      },
+    });
+    new Gauge({
+      name: 'atrium_provider_pool_max_size',
+      help: 'Capacity of the Provider pool (MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE)',
+      registers,
+      collect() {
+        const p = pool();
+        if (p) this.set(p.maxSize);
+      },
+    });
+    totalCounter(this.registry, 'atrium_provider_pool_hits_total', 'Requests served by an already pooled Provider', () => pool()?.source.stats.hits);
+    totalCounter(this.registry, 'atrium_provider_pool_misses_total', 'Requests that had to build a Provider (absent or outdated)', () => pool()?.source.stats.misses);
+    totalCounter(this.registry, 'atrium_provider_pool_evictions_total', 'Providers evicted from the pool (capacity or idle TTL)', () => pool()?.source.stats.evictions);
+    this.providerBuild = new Histogram({
+      name: 'atrium_provider_build_seconds',
+      help: 'Time to build a tenant Provider (keys, clients, oidc-provider construction)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.providerBuildFailures = new Counter({ name: 'atrium_provider_build_failures_total', help: 'Tenant Provider builds that failed', registers });
+
+    this.tokensIssued = new Counter({
+      name: 'atrium_tokens_issued_total',
+      help: 'Successful token endpoint grants, by tenant slug and grant type',
+      labelNames: ['tenant', 'grant_type'],
+      registers,
+    });
+    this.signIns = new Counter({
+      name: 'atrium_sign_ins_total',
+      help: 'Password sign-ins on the login page, by tenant slug and outcome (success, failure)',
+      labelNames: ['tenant', 'outcome'],
+      registers,
+    });
+    this.rateLimitRejections = new Counter({
+      name: 'atrium_rate_limit_rejections_total',
+      help: 'Requests refused by a rate limit, by tenant slug and limit',
+      labelNames: ['tenant', 'limit'],
+      registers,
+    });
+
+    this.busLag = new Histogram({
+      name: 'atrium_event_bus_lag_seconds',
+      help: "Delay between another instance publishing an event and this instance receiving it (includes clock skew between hosts)",
+      labelNames: ['type'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+  }
+
+  /** Reads the pool's running totals at scrape time. */
+  observePool(source: PoolSource, maxSize: number): void {
+    this.#pool = { source, maxSize };
+  }
+
+  /** Reports the Redis event bus's health at scrape time. */
+  observeRedisBus(bus: { readonly healthy: boolean }): void {
+    // Registered only here: an unlabelled gauge always reports a value, and 0 would read as "Redis down".
+    new Gauge({
+      name: 'atrium_redis_healthy',
+      help: 'Whether the event bus connections to Redis are up (1) or not (0); absent without REDIS_URL',
+      registers: [this.registry],
+      collect() {
+        this.set(bus.healthy ? 1 : 0);
+      },
+    });
+  }
+
+  /** One answered request: the hot path, two prom-client updates and nothing else. */
+  recordRequest(tenant: string | undefined, routeClass: RouteClass, status: number, seconds: number): void {
+    const t = tenant ?? NO_TENANT;
+    this.httpRequests.inc({ tenant: t, route_class: routeClass, status_class: STATUS_CLASSES[(status / 100) | 0] ?? '5xx' });
+    this.httpDuration.observe({ tenant: t, route_class: routeClass }, seconds);
+  }
+
+  /** Times a Provider build; failures are counted, not timed. */
+  async timeProviderBuild<T>(build: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      const built = await build();
+      this.providerBuild.observe((performance.now() - started) / 1000);
+      return built;
+    } catch (err) {
+      this.providerBuildFailures.inc();
+      throw err;
+    }
+  }
+
+  tokenIssued(tenant: string, grantType: unknown): void {
+    // Only grant types with a registered handler reach grant.success, so the set is bounded.
+    this.tokensIssued.inc({ tenant, grant_type: typeof grantType === 'string' ? grantType : 'unknown' });
+  }
+
+  signIn(tenant: string, outcome: 'success' | 'failure'): void {
+    this.signIns.inc({ tenant, outcome });
+  }
+
+  /** An event another instance published `lagMs` ago (by its clock) reached this one. */
+  busEventReceived(type: string, lagMs: number): void {
+    this.busLag.observe({ type: EVENT_TYPES.has(type) ? type : 'other' }, Math.max(0, lagMs) / 1000);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Limits on the token endpoint, checked before the request reaches oidc-provider: per
+ * client IP, and per client for clients that authenticate with HTTP Basic.
+ *
+ * The body is never read here: oidc-provider reads the request stream itself, and a body
+ * read upstream pushes it onto its "already parsed" fallback (with a warning) or would need
+ * the stream rebuilt. So clients that put their credentials in the body
+ * (client_secret_post, private_key_jwt, public clients sending only client_id) are limited
+ * per IP only.
+ *
+ * The per-client bucket is keyed by the client id *and* the presented secret (both only
+ * as an HMAC). At this point nothing has authenticated the caller: keyed by client id
+ * alone, anyone who knows a client id (it is not a secret) could spend that client's
+ * budget with wrong secrets and lock it out of token issuance. With the secret in the key,
+ * a misbehaving client is still held to its limit, while wrong guesses fill buckets of
+ * their own and are bounded by the per-IP limit.
+ */
+import type { Context, Next } from 'koa';
+import type { Tenant } from '../tenancy/tenant.ts';
+import type { RequestContext } from '../tenancy/request-context.ts';
+import type { RateLimiter, RateLimitResult } from './rate-limiter.ts';
+import { rateLimitRules } from './rate-limit-rules.ts';
+
+/** oidc-provider matches routes case-insensitively and ignores one trailing slash. */
+function isTokenRequest(ctx: Context): boolean {
+  if (ctx.method !== 'POST') return false;
+  const path = ctx.path.toLowerCase();
+  return path === '/token' || path === '/token/';
+}
+
+/** The client id and secret of an HTTP Basic header (RFC 6749 §2.3.1: form-encoded, then base64). */
+export function basicCredentials(header: string): { clientId: string; secret: string } | undefined {
+  const match = /^basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  const formDecode = (s: string) => {
+    try {
+      return decodeURIComponent(s.replace(/\+/g, ' '));
+    } catch {
+      return s;
+    }
+  };
+  return { clientId: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
+}
+
+/** `onRejected` is told of every refusal (metrics), with the rule that refused it. */
+export function tokenEndpointRateLimit(limiter: RateLimiter, onRejected: (tenant: Tenant, limit: 'token_per_ip' | 'token_per_client') => void = () => {}) {
+  return async function limitTokenRequests(ctx: Context, next: Next): Promise<void> {
+    if (!isTokenRequest(ctx)) return next();
+    const tenant = ctx.state.tenant as Tenant;
+    const rules = rateLimitRules(tenant);
+    const byIp = await limiter.consume({ tenantId: tenant.id, subject: ctx.ip }, rules.token_per_ip);
+    let refused: RateLimitResult | undefined = byIp.allowed ? undefined : byIp;
+    const credentials = refused ? undefined : basicCredentials(ctx.get('authorization'));
+    if (credentials) {
+      const byClient = await limiter.consume({ tenantId: tenant.id, subject: `${credentials.clientId}\u0000${credentials.secret}` }, rules.token_per_client);
+      if (!byClient.allowed) refused = byClient;
+    }
+    if (!refused) return next();
+    onRejected(tenant, refused === byIp ? 'token_per_ip' : 'token_per_client');
+    ctx.status = 429;
+    ctx.set('Retry-After', String(refused.retryAfterSeconds));
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = {
+      error: 'rate_limited',
+      error_description: `too many token requests; retry after ${refused.retryAfterSeconds} seconds`,
+      correlation_id: (ctx.state.context as RequestContext | undefined)?.correlationId,
+    };
+  };
+}
