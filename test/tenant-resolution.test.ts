@@ -52,12 +52,8 @@ describe('multi-tenant, development', () => {
   });
 
   it('resolves a custom domain by exact host, first, and uses it as the issuer', async () => {
-    const acme = (await t.atrium.services.tenantStore.findBySlug('acme'))!;
-    await t.atrium.services.db.crossTenant('test: add custom domain', (q) =>
-      q.query('INSERT INTO tenant_domains (tenant_id, domain, is_primary) VALUES ($1, $2, true)', [acme.id, `login.acme-corp.test:${t.port}`]),
-    );
-    t.atrium.services.registry.forget(acme.id, acme.slug);
-    t.atrium.services.pool.invalidate(acme.id);
+    // Through the API: the change itself makes the registry and the pool forget (test/custom-domains.test.ts).
+    assert.equal((await t.api('POST', '/tenants/acme/domains', { domain: `login.acme-corp.test:${t.port}` })).status, 201);
     const issuer = await issuerAt(t, { host: `login.acme-corp.test:${t.port}`, 'x-tenant-id': 'globex' });
     assert.equal(issuer, `http://login.acme-corp.test:${t.port}`);
   });
@@ -80,6 +76,16 @@ describe('multi-tenant, staging, subdomain strategy only', () => {
     assert.equal((await t.api('POST', '/tenants', { slug: 'acme', name: 'Acme' })).status, 201);
   });
   after(() => t?.stop());
+
+  it('answers /metrics with a 404 on every host, before tenant resolution, when METRICS_TOKEN and METRICS_PORT are unset', async () => {
+    for (const host of [`localhost:${t.port}`, `acme.localhost:${t.port}`, `nobody.localhost:${t.port}`]) {
+      const res = await get(t, '/metrics', { host, accept: 'application/json', authorization: 'Bearer some-long-guessed-token' });
+      assert.equal(res.status, 404, host);
+      assert.equal(res.json.error, 'not_found');
+      assert.equal(res.json.correlation_id, res.headers['x-correlation-id']);
+    }
+    assert.equal(t.atrium.metricsPort, undefined);
+  });
 
   it('answers 400 with a JSON error for a host that names no tenant', async () => {
     const res = await get(t, '/.well-known/openid-configuration', { host: `nobody.localhost:${t.port}`, accept: 'application/json' });

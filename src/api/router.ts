@@ -7,6 +7,12 @@ import type { SigningKeyStore } from '../oidc/signing-keys.ts';
 import { apiAuthentication } from './authenticate.ts';
 import { mountTenantRoutes } from './tenant-routes.ts';
 import { mountTenantResourceRoutes, type TenantResourceDeps } from './tenant-resource-routes.ts';
+import { mountConfigRoutes } from './config-routes.ts';
+import { mountDomainRoutes } from './domain-routes.ts';
+import { mountAuditRoutes } from './audit-routes.ts';
+import type { DomainService } from '../tenancy/domain-service.ts';
+import type { AuditStore } from '../security/audit-store.ts';
+import type { SecretBox } from '../security/secret-box.ts';
 import { AppError } from '../http/errors.ts';
 
 export interface ApiDeps extends TenantResourceDeps {
@@ -14,6 +20,12 @@ export interface ApiDeps extends TenantResourceDeps {
   registry: TenantRegistry;
   keys: SigningKeyStore;
   service: TenantResourceDeps['tenants'];
+  /** Seals the secret fields of tenant configuration. */
+  box: SecretBox;
+  /** Custom domains of the target tenant. */
+  domains: DomainService;
+  /** Reads the target tenant's audit events. */
+  auditStore: AuditStore;
 }
 
 export function apiRouter(deps: ApiDeps) {
@@ -25,6 +37,9 @@ export function apiRouter(deps: ApiDeps) {
   router.use(apiAuthentication(deps.config, deps.registry, deps.keys));
   mountTenantRoutes(router, { config: deps.config, store: deps.store, service: deps.service });
   mountTenantResourceRoutes(router, deps);
+  mountConfigRoutes(router, { store: deps.store, tenants: deps.tenants, box: deps.box, audit: deps.audit });
+  mountDomainRoutes(router, { store: deps.store, domains: deps.domains, audit: deps.audit });
+  mountAuditRoutes(router, { store: deps.store, auditStore: deps.auditStore });
   const routes = router.routes();
   const allowed = router.allowedMethods({
     throw: true,

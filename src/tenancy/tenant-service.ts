@@ -53,6 +53,30 @@ export class TenantService {
     return updated;
   }
 
+  /**
+   * Replaces one section of the tenant's configuration overrides (an empty one removes it);
+   * every instance rebuilds its Provider. Other sections are taken from a fresh read.
+   */
+  async updateConfig(tenant: Tenant, section: string, overrides: Record<string, unknown>): Promise<Tenant> {
+    const config: Record<string, unknown> = { ...((await this.#store.findById(tenant.id))?.config ?? tenant.config) };
+    if (Object.keys(overrides).length) config[section] = overrides;
+    else delete config[section];
+    const updated = await this.#store.update(tenant.id, { config });
+    if (!updated) throw conflict('the tenant was deleted meanwhile');
+    await this.#bus.publish({ type: 'tenant.changed', tenantId: tenant.id, slug: tenant.slug });
+    return updated;
+  }
+
+  /**
+   * Publishes that the tenant's custom domains changed (the caller bumped its version in
+   * the same transaction): registries forget the tenant's host lookups, unknown hosts
+   * included, and pooled Providers are rebuilt with the new issuer.
+   */
+  async domainsChanged(tenant: Pick<Tenant, 'id' | 'slug'>): Promise<void> {
+    await this.#bus.publish({ type: 'tenant.changed', tenantId: tenant.id, slug: tenant.slug });
+    this.#log.info({ tenant: tenant.slug }, 'tenant custom domains changed');
+  }
+
   async delete(tenant: Tenant): Promise<void> {
     if (tenant.slug === DEFAULT_TENANT || tenant.slug === PLATFORM_TENANT) throw badRequest('reserved tenants cannot be deleted', 'reserved_tenant');
     await this.#store.delete(tenant.id);
@@ -61,7 +85,7 @@ export class TenantService {
   }
 
   /** Publishes that keys or clients changed so every instance rebuilds the Provider. */
-  async touched(tenant: Tenant, event: 'keys.rotated' | { clientId: string }): Promise<void> {
+  async touched(tenant: Pick<Tenant, 'id' | 'slug'>, event: 'keys.rotated' | { clientId: string }): Promise<void> {
     await this.#store.bumpVersion(tenant.id);
     await this.#bus.publish(
       event === 'keys.rotated'

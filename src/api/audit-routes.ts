@@ -1,0 +1,57 @@
+/**
+ * GET /api/v1/tenants/:slug/audit: the tenant's security and admin events, newest first.
+ * Another tenant's security data, so it needs atrium:cross-tenant:read.
+ *
+ * Query: `limit` (1-200, default 50), `cursor` (the `next_cursor` of the previous page;
+ * keyset paging, stable while events arrive), filters `action`, `actor`, `outcome`
+ * (`success`, `failure`), `since` (inclusive) and `until` (exclusive), ISO 8601 date-times.
+ * Answer: `{ events: [{id, at, actor, action, target, outcome, ip, user_agent,
+ * correlation_id, details}], next_cursor, limit }`; `next_cursor` is null on the last page.
+ */
+import type Router from '@koa/router';
+import { z } from 'zod';
+import type { AuditStore } from '../security/audit-store.ts';
+import type { TenantStore } from '../tenancy/tenant-store.ts';
+import { requireScope } from './authenticate.ts';
+import { targetTenant } from './target-tenant.ts';
+import { parseInput, queryObject } from './validation.ts';
+
+export interface AuditRouteDeps {
+  store: TenantStore;
+  auditStore: AuditStore;
+}
+
+const dateTime = z.iso.datetime({ offset: true }).transform((v) => new Date(v));
+
+const querySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().min(1).max(200).optional(),
+  action: z.string().min(1).max(100).optional(),
+  actor: z.string().min(1).max(300).optional(),
+  outcome: z.enum(['success', 'failure']).optional(),
+  since: dateTime.optional(),
+  until: dateTime.optional(),
+});
+
+export function mountAuditRoutes(router: Router, deps: AuditRouteDeps): void {
+  router.get('/tenants/:slug/audit', requireScope('atrium:cross-tenant:read'), targetTenant(deps.store), async function listAudit(ctx) {
+    const query = parseInput(querySchema, queryObject(ctx.query));
+    const { events, nextCursor } = await deps.auditStore.list(query);
+    ctx.body = {
+      events: events.map((e) => ({
+        id: e.id,
+        at: e.at.toISOString(),
+        actor: e.actor,
+        action: e.action,
+        target: e.target,
+        outcome: e.outcome,
+        ip: e.ip,
+        user_agent: e.userAgent,
+        correlation_id: e.correlationId,
+        details: e.details,
+      })),
+      next_cursor: nextCursor,
+      limit: query.limit,
+    };
+  });
+}

@@ -1,0 +1,47 @@
+/** /api/v1/tenants/:slug/config: the merged view (secrets masked) and one section's overrides replaced. */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { maskSection, maskedConfig, mergedSection, parseSection, sealSection } from '../config/tenant-config.ts';
+import { CONFIG_SECTIONS, isConfigSection } from '../config/tenant-config-schema.ts';
+import { readJson } from '../http/body.ts';
+import { notFound } from '../http/errors.ts';
+import type { AuditLog } from '../security/audit-log.ts';
+import type { SecretBox } from '../security/secret-box.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
+import type { TenantService } from '../tenancy/tenant-service.ts';
+import type { TenantStore } from '../tenancy/tenant-store.ts';
+import { requireScope, type ApiPrincipal } from './authenticate.ts';
+import { targetTenant } from './target-tenant.ts';
+
+export interface ConfigRouteDeps {
+  store: TenantStore;
+  tenants: TenantService;
+  box: SecretBox;
+  audit: AuditLog;
+}
+
+export function mountConfigRoutes(router: Router, deps: ConfigRouteDeps): void {
+  const target = targetTenant(deps.store);
+
+  router.get('/tenants/:slug/config', requireScope('atrium:tenants:read'), target, async function getConfig(ctx) {
+    ctx.body = maskedConfig(ctx.state.target as Tenant);
+  });
+
+  router.put('/tenants/:slug/config/:section', requireScope('atrium:tenants:write'), target, async function putConfigSection(ctx: Context) {
+    const section = String(ctx.params.section ?? '');
+    if (!isConfigSection(section)) throw notFound(`no configuration section "${section.slice(0, 64)}" (sections: ${CONFIG_SECTIONS.join(', ')})`);
+    const tenant = ctx.state.target as Tenant;
+    const overrides = sealSection(deps.box, tenant, section, parseSection(section, await readJson(ctx)));
+    const updated = await deps.tenants.updateConfig(tenant, section, overrides);
+    // Inside the target tenant's context (set by targetTenant): the event is the tenant's own.
+    await deps.audit.record({
+      action: 'tenant.config_changed',
+      actor: `client:${(ctx.state.principal as ApiPrincipal | undefined)?.clientId ?? 'unknown'}`,
+      target: tenant.slug,
+      ip: ctx.ip,
+      userAgent: ctx.get('user-agent'),
+      details: { section },
+    });
+    ctx.body = maskSection(section, mergedSection(updated, section));
+  });
+}

@@ -1,0 +1,99 @@
+/**
+ * Global defaults of per-tenant configuration and the platform constraints that bound
+ * every override. The defaults and bounds are the constants the run-time readers already
+ * use (token lifetimes, rate limits, key schedule, password policy), so the configuration
+ * API, the merged view and the code that acts on a value always agree.
+ */
+import { PASSWORD_MIN_LENGTH_FLOOR } from '../accounts/user-service.ts';
+import { KEY_ROTATION_DAYS } from '../oidc/key-schedule.ts';
+import { LIFETIME_CEILINGS, LIFETIME_DEFAULTS } from '../oidc/token-lifetimes.ts';
+import { RATE_LIMIT_DEFAULTS, rateLimitViolations } from '../security/rate-limit-rules.ts';
+import type { ConfigSection } from './tenant-config-schema.ts';
+
+export const MFA_LEVELS = ['off', 'admins', 'all'] as const;
+export type MfaLevel = (typeof MFA_LEVELS)[number];
+
+/**
+ * The lowest MFA requirement any tenant may have. A platform-wide policy, 'off' for now;
+ * raising it (e.g. from the environment, later) makes every tenant at least this strict,
+ * in the merged view and on every update.
+ */
+export const PLATFORM_MFA_REQUIRED_FLOOR: MfaLevel = 'off';
+
+/** Beyond this, audit events are kept longer than the platform promises to store them. */
+export const AUDIT_RETENTION_DAYS = { default: 365, max: 3650 } as const;
+
+export const GLOBAL_DEFAULTS: Readonly<Record<ConfigSection, Record<string, unknown>>> = {
+  application: { title: 'Atrium', default_locale: 'en', available_locales: ['en'] },
+  branding: { company_name: 'Atrium', colors: { light: { primary: '#2563eb', background: '#ffffff', text: '#111827' }, dark: { primary: '#60a5fa', background: '#111827', text: '#f9fafb' } } },
+  security: {
+    password_policy: { min_length: PASSWORD_MIN_LENGTH_FLOOR, require_uppercase: false, require_digit: false, require_symbol: false },
+    mfa: { required: PLATFORM_MFA_REQUIRED_FLOOR, totp_enabled: true },
+    webauthn: { enabled: true, user_verification: 'preferred' },
+    signup: { mode: 'invite_only', allowed_email_domains: [] },
+    rate_limits: RATE_LIMIT_DEFAULTS,
+    lockout: { max_attempts: 10, duration_seconds: 900 },
+    device_matching: false,
+    audit_retention_days: AUDIT_RETENTION_DAYS.default,
+  },
+  features: { social: {}, enterprise_sso: true },
+  oidc: {
+    access_token_ttl: LIFETIME_DEFAULTS.accessToken,
+    id_token_ttl: LIFETIME_DEFAULTS.idToken,
+    refresh_token_ttl: LIFETIME_DEFAULTS.refreshToken,
+    session_ttl: LIFETIME_DEFAULTS.session,
+    key_rotation_days: KEY_ROTATION_DAYS.default,
+    enabled_grants: ['authorization_code', 'refresh_token', 'client_credentials'],
+  },
+  integrations: { smtp: {} },
+  notifications: { email: { enabled: true }, sms: { enabled: false }, security_alerts: { new_device: true, password_changed: true, mfa_changed: true } },
+};
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
+
+function atMost(problems: string[], field: string, value: unknown, max: number): void {
+  if (typeof value === 'number' && value > max) problems.push(`${field}: at most ${max}`);
+}
+function atLeast(problems: string[], field: string, value: unknown, min: number): void {
+  if (typeof value === 'number' && value < min) problems.push(`${field}: at least ${min}`);
+}
+
+/**
+ * What in a (schema-valid) section override breaks a platform floor or ceiling, one
+ * message per field naming the bound; empty when it is acceptable.
+ */
+export function constraintViolations(section: ConfigSection, value: Obj): string[] {
+  const problems: string[] = [];
+  if (section === 'security') {
+    atLeast(problems, 'security.password_policy.min_length', obj(value.password_policy).min_length, PASSWORD_MIN_LENGTH_FLOOR);
+    const mfa = obj(value.mfa).required;
+    if (typeof mfa === 'string' && MFA_LEVELS.indexOf(mfa as MfaLevel) < MFA_LEVELS.indexOf(PLATFORM_MFA_REQUIRED_FLOOR)) {
+      problems.push(`security.mfa.required: at least "${PLATFORM_MFA_REQUIRED_FLOOR}" (platform floor)`);
+    }
+    atMost(problems, 'security.audit_retention_days', value.audit_retention_days, AUDIT_RETENTION_DAYS.max);
+    problems.push(...rateLimitViolations(value.rate_limits));
+  }
+  if (section === 'oidc') {
+    atMost(problems, 'oidc.access_token_ttl', value.access_token_ttl, LIFETIME_CEILINGS.accessToken);
+    atMost(problems, 'oidc.id_token_ttl', value.id_token_ttl, LIFETIME_CEILINGS.idToken);
+    atMost(problems, 'oidc.refresh_token_ttl', value.refresh_token_ttl, LIFETIME_CEILINGS.refreshToken);
+    atMost(problems, 'oidc.session_ttl', value.session_ttl, LIFETIME_CEILINGS.session);
+    atLeast(problems, 'oidc.key_rotation_days', value.key_rotation_days, KEY_ROTATION_DAYS.min);
+    atMost(problems, 'oidc.key_rotation_days', value.key_rotation_days, KEY_ROTATION_DAYS.max);
+  }
+  return problems;
+}
+
+/** Floors applied to a merged section: a stored override below a since-raised floor reads as the floor. */
+export function applyFloors(section: ConfigSection, merged: Obj): Obj {
+  if (section !== 'security') return merged;
+  const policy = obj(merged.password_policy);
+  const mfa = obj(merged.mfa);
+  const level = MFA_LEVELS.indexOf(mfa.required as MfaLevel);
+  return {
+    ...merged,
+    password_policy: { ...policy, min_length: Math.max(Number(policy.min_length) || 0, PASSWORD_MIN_LENGTH_FLOOR) },
+    mfa: { ...mfa, required: MFA_LEVELS[Math.max(level, MFA_LEVELS.indexOf(PLATFORM_MFA_REQUIRED_FLOOR))] },
+  };
+}
