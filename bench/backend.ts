@@ -5,11 +5,16 @@
  *   - else embedded PGlite in a temporary DATA_DIR.
  * Whatever is created is removed by `cleanup`, which the bench always runs.
  * REDIS_URL, when set, is passed on (the Redis event bus).
+ *
+ * The multi-instance figures need a Redis: `chooseRedis` finds one (REDIS_URL, else
+ * 127.0.0.1:6379) or says why there is none. The bench creates nothing in it: the
+ * instances only publish and subscribe.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 
 const LOCAL_SERVER = 'postgres://127.0.0.1:5432/postgres';
@@ -95,4 +100,38 @@ export async function chooseBackend(): Promise<Backend> {
   if (redisUrl) backend.env.REDIS_URL = redisUrl;
   backend.description += redisUrl ? `; Redis event bus (${new URL(redisUrl).host})` : '; in-process event bus';
   return backend;
+}
+
+const LOCAL_REDIS = 'redis://127.0.0.1:6379';
+
+export type RedisChoice = { url: string; description: string } | { url?: undefined; skipped: string };
+
+/** PINGs the server once, without retrying; returns its version. */
+async function redisVersion(url: string): Promise<string> {
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 2_000, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  let cause: Error | undefined; // connect() itself only says "Connection is closed"
+  redis.on('error', (err: Error) => (cause ??= err));
+  try {
+    await redis.connect();
+    if ((await redis.ping()) !== 'PONG') throw new Error('no PONG');
+    return /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
+  } catch (err) {
+    throw cause ?? err;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+const describeError = (err: unknown) => (err instanceof Error ? err.message : String(err)) || 'no answer';
+
+/** REDIS_URL if set (it must answer), else the local default if it answers. */
+export async function chooseRedis(): Promise<RedisChoice> {
+  const configured = process.env.REDIS_URL;
+  const url = configured || LOCAL_REDIS;
+  try {
+    const version = await redisVersion(url);
+    return { url, description: `Redis ${version} at ${new URL(url).host}${configured ? ' (REDIS_URL)' : ''}` };
+  } catch (err) {
+    return { skipped: `${configured ? `REDIS_URL (${new URL(url).host})` : `no REDIS_URL, and ${new URL(url).host}`} did not answer PING: ${describeError(err)}` };
+  }
 }

@@ -19,7 +19,7 @@ export interface LoadOptions {
   warmupMs: number;
   durationMs: number;
   /**
-   * The server's CPU time so far (µs), read at the start and the end of the measured
+   * The server's CPU time so far (µs; with several servers, their sum), read at the start and the end of the measured
    * window: CPU per request does not depend on whether the load generator, sharing the
    * machine, kept the server saturated.
    */
@@ -33,6 +33,8 @@ export interface LoadResult {
   errors: number;
   /** The first unexpected response, for the report. */
   firstError: string | undefined;
+  /** Successful responses per pool, in the order the pools were given. */
+  okPerPool: number[];
   p50Ms: number;
   p99Ms: number;
   /** Server CPU time per successful request (µs); NaN without `serverCpuUs`. */
@@ -63,7 +65,13 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-export async function runLoad(pool: Pool, options: LoadOptions): Promise<LoadResult> {
+/**
+ * Closed-loop load on one server, or on several (`pools`, one per server): worker i sends
+ * to pool i mod n, so connections are split evenly between the servers.
+ */
+export async function runLoad(pools: Pool | readonly Pool[], options: LoadOptions): Promise<LoadResult> {
+  const targets: readonly Pool[] = Array.isArray(pools) ? pools : [pools as Pool];
+  const okPerPool = targets.map(() => 0);
   const start = performance.now();
   const measureFrom = start + options.warmupMs;
   const end = measureFrom + options.durationMs;
@@ -85,7 +93,9 @@ export async function runLoad(pool: Pool, options: LoadOptions): Promise<LoadRes
   // Awaited after the workers; until then a failed sample (server gone) must not count as unhandled.
   samples.catch(() => {});
 
-  async function worker(): Promise<void> {
+  async function worker(index: number): Promise<void> {
+    const slot = index % targets.length;
+    const pool = targets[slot]!;
     while (performance.now() < end) {
       const spec = options.next();
       const sent = performance.now();
@@ -101,15 +111,17 @@ export async function runLoad(pool: Pool, options: LoadOptions): Promise<LoadRes
       }
       const done = performance.now();
       if (done < measureFrom || done >= end) continue;
-      if (ok) latencies.push(done - sent);
-      else {
+      if (ok) {
+        latencies.push(done - sent);
+        okPerPool[slot]!++;
+      } else {
         errors++;
         firstError ??= problem;
       }
     }
   }
 
-  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  await Promise.all(Array.from({ length: options.concurrency }, (_, i) => worker(i)));
   const [from, to] = await samples;
   const wallUs = (to.t - from.t) * 1000;
   latencies.sort((a, b) => a - b);
@@ -118,6 +130,7 @@ export async function runLoad(pool: Pool, options: LoadOptions): Promise<LoadRes
     ok: latencies.length,
     errors,
     firstError,
+    okPerPool,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     serverCpuUsPerRequest: (to.server - from.server) / latencies.length,

@@ -1,15 +1,18 @@
-/** Formatting of the final report: a plain-text table, one row per figure. */
+/** Formatting of the final report: plain-text tables, one row per figure. */
 
 export interface Row {
   label: string;
+  /** The first value column: Atrium, or what `Columns.a` names (e.g. 1 instance). */
   atrium: number;
+  /** The second value column: bare oidc-provider, or what `Columns.b` names (e.g. 2 instances). */
   bare: number;
   unit: 'req/s' | 'ms' | 'µs' | 'KiB';
   /** Bare value reused from another row (figure 3 compares to single-tenant bare). */
   bareNote?: string;
 }
 
-function formatValue(value: number, unit: Row['unit']): string {
+/** A number as the tables show it, with its unit. */
+export function formatValue(value: number, unit: Row['unit']): string {
   if (!Number.isFinite(value)) return 'n/a';
   const digits = unit === 'ms' ? (value < 10 ? 2 : 1) : 0;
   return `${value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })} ${unit}`;
@@ -21,9 +24,33 @@ function formatRatio(atrium: number, bare: number): string {
   return ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2);
 }
 
-export function table(rows: readonly Row[]): string {
-  const header = ['Figure', 'Atrium', 'bare oidc-provider', 'Atrium/bare'];
-  const cells = rows.map((r) => [r.label, formatValue(r.atrium, r.unit), formatValue(r.bare, r.unit) + (r.bareNote ? ` ${r.bareNote}` : ''), formatRatio(r.atrium, r.bare)]);
+/** Column headings of a comparison table, and which way its ratio is taken. */
+export interface Columns {
+  figure: string;
+  /** Heading of the column holding each row's `atrium` value. */
+  a: string;
+  /** Heading of the column holding each row's `bare` value. */
+  b: string;
+  ratio: string;
+  /** `a/b` (the default: Atrium/bare) or `b/a` (e.g. 2 instances over 1). */
+  ratioOf?: 'a/b' | 'b/a';
+}
+
+const ATRIUM_VS_BARE: Columns = { figure: 'Figure', a: 'Atrium', b: 'bare oidc-provider', ratio: 'Atrium/bare' };
+
+export function table(rows: readonly Row[], columns: Columns = ATRIUM_VS_BARE): string {
+  const header = [columns.figure, columns.a, columns.b, columns.ratio];
+  const cells = rows.map((r) => [
+    r.label,
+    formatValue(r.atrium, r.unit),
+    formatValue(r.bare, r.unit) + (r.bareNote ? ` ${r.bareNote}` : ''),
+    columns.ratioOf === 'b/a' ? formatRatio(r.bare, r.atrium) : formatRatio(r.atrium, r.bare),
+  ]);
+  return plainTable(header, cells);
+}
+
+/** A text table: the first column left-aligned, the others right-aligned. */
+export function plainTable(header: readonly string[], cells: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: readonly string[]) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');

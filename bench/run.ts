@@ -7,6 +7,11 @@
  *      (so most requests evict one Provider and build another)
  *   4. latency of the first request to a cold tenant (keys exist, Provider not pooled)
  *   5. heap per pooled Provider
+ *   6. figure 1 again with two Atrium instances (same database, same Redis) against one
+ *   7. how long a key rotation made through one instance takes to be served by the other
+ *
+ * Figures 6 and 7 need PostgreSQL (two processes cannot share PGlite) and a Redis
+ * (REDIS_URL, else 127.0.0.1:6379); without either they are skipped, and the report says why.
  *
  * Each server runs in its own process (Atrium: its real src/main.ts), the load generator
  * here, so the generator never shares a server's event loop. Only one server is under load
@@ -21,11 +26,12 @@
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Pool } from 'undici';
-import { chooseBackend, type Backend } from './backend.ts';
+import { chooseBackend, chooseRedis, type Backend } from './backend.ts';
 import { stopAll, type ServerChild } from './children.ts';
 import { percentile, runLoad, serverPool, timedRequest, type LoadResult, type RequestSpec } from './load.ts';
-import { table, tokenFormat, type Row } from './report.ts';
-import { AtriumAdmin, ROOT, discoveryRequest, startAtrium, startBare, tokenRequest, type Target } from './targets.ts';
+import { measurePropagation, watchEvents, type PropagationSample } from './multi-instance.ts';
+import { formatValue, plainTable, table, tokenFormat, type Row } from './report.ts';
+import { AtriumAdmin, ROOT, discoveryRequest, startAtrium, startBare, tenantHost, tokenRequest, type AtriumChild, type Target } from './targets.ts';
 import type { AtriumPoolSnapshot } from './atrium-preload.ts';
 
 const CONCURRENCY = 32;
@@ -38,6 +44,10 @@ const COLD_TENANTS = 50;
 const HEAP_PROVIDERS = 200;
 /** Tenants built before the heap baseline, so one-time costs (code, caches) are not counted per Provider. */
 const HEAP_WARMUP = 5;
+/** Figure 7: rotations measured, one per tenant (cold tenants, never served by these instances). */
+const PROPAGATION_SAMPLES = 30;
+const POLL_EVERY_MS = 2;
+const PROPAGATION_TIMEOUT_MS = 10_000;
 
 const started = performance.now();
 function progress(message: string): void {
@@ -70,8 +80,9 @@ async function expectOk(pool: Pool, spec: RequestSpec, what: string): Promise<st
 
 interface Figure {
   key: string;
-  server: ServerChild;
-  pool: Pool;
+  /** The servers under load; with several, the load is split evenly (one pool each). */
+  servers: readonly ServerChild[];
+  pools: readonly Pool[];
   next: () => RequestSpec;
   /** Atrium's spread figures also report what the Provider pool did during the run. */
   poolChurn?: boolean;
@@ -84,10 +95,11 @@ interface Measured {
 
 async function measure(figure: Figure, round: number): Promise<Measured> {
   progress(`${figure.key} (round ${round}/${ROUNDS}): ${CONCURRENCY} connections, ${WARMUP_MS / 1000} s warm-up + ${DURATION_MS / 1000} s`);
-  const before = figure.poolChurn ? await poolStats(figure.server) : undefined;
-  const serverCpuUs = async () => (await figure.server.ask('cpu')).cpuUs!;
-  const result = await runLoad(figure.pool, { next: figure.next, concurrency: CONCURRENCY, warmupMs: WARMUP_MS, durationMs: DURATION_MS, serverCpuUs });
-  const churn = before ? describeChurn(before, await poolStats(figure.server), (WARMUP_MS + DURATION_MS) / 1000) : undefined;
+  const [first] = figure.servers as [ServerChild];
+  const before = figure.poolChurn ? await poolStats(first) : undefined;
+  const serverCpuUs = async () => (await Promise.all(figure.servers.map((s) => s.ask('cpu')))).reduce((sum, a) => sum + a.cpuUs!, 0);
+  const result = await runLoad(figure.pools, { next: figure.next, concurrency: CONCURRENCY, warmupMs: WARMUP_MS, durationMs: DURATION_MS, serverCpuUs });
+  const churn = before ? describeChurn(before, await poolStats(first), (WARMUP_MS + DURATION_MS) / 1000) : undefined;
   progress(
     `  ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms, ${result.errors} errors; ` +
       `${result.serverCpuUsPerRequest.toFixed(0)} µs server CPU/request; cores: server ${result.serverCores.toFixed(2)}, generator ${result.generatorCores.toFixed(2)}, other ${result.otherCores.toFixed(2)}`,
@@ -181,6 +193,75 @@ async function bareHeap(): Promise<{ perProvider: number; providers: number }> {
 }
 
 // ---------------------------------------------------------------------------------------
+// Many instances, one truth: two Atrium processes on one database and one Redis
+
+type MultiInstance =
+  | { skipped: string }
+  | {
+      skipped?: undefined;
+      redis: string;
+      rounds: Map<string, Measured[]>;
+      samples: PropagationSample[];
+      /** Error-level log lines of A and B during this phase. */
+      errorLines: [number, number];
+    };
+
+const ONE_INSTANCE = '1 instance';
+const TWO_INSTANCES = '2 instances';
+
+/**
+ * Two fresh instances of one deployment (same database as figures 1-5, same master key,
+ * PUBLIC_URL, bootstrap credentials and Redis), A started first. Tenants are addressed by
+ * the Host their issuer names, whichever instance the request goes to, as behind a load
+ * balancer.
+ */
+async function multiInstance(backend: Backend, encryptionKey: string, solo: Target): Promise<MultiInstance> {
+  if (!backend.env.DATABASE_URL) return { skipped: 'the storage is embedded PGlite, which two processes cannot share (set DATABASE_URL or run PostgreSQL on 127.0.0.1:5432)' };
+  const redis = await chooseRedis();
+  if (redis.url === undefined) return { skipped: redis.skipped };
+
+  const backendEnv = { ...backend.env, REDIS_URL: redis.url };
+  progress(`many instances: starting Atrium A, then B (same database, ${redis.description})`);
+  const a: AtriumChild = await startAtrium('atrium-A', { backendEnv, poolMaxSize: POOL_SIZE, encryptionKey });
+  const b: AtriumChild = await startAtrium('atrium-B', { backendEnv, poolMaxSize: POOL_SIZE, encryptionKey, sameDeploymentAs: a });
+  const aPool = openPool(a.child.port);
+  const bPool = openPool(b.child.port);
+
+  // Figure 1's tenant and client, created by the first Atrium, served by both.
+  const target: Target = { ...solo, host: tenantHost(a, 'solo') };
+  for (const [name, pool] of [['A', aPool], ['B', bPool]] as const) {
+    const body = await expectOk(pool, tokenRequest(target), `token from ${name}`);
+    if (!tokenFormat(body).startsWith('JWT')) throw new Error(`token from ${name}: ${tokenFormat(body)}`);
+  }
+  const rounds = await measureInRounds([
+    { key: ONE_INSTANCE, servers: [a.child], pools: [aPool], next: () => tokenRequest(target) },
+    { key: TWO_INSTANCES, servers: [a.child, b.child], pools: [aPool, bPool], next: () => tokenRequest(target) },
+  ]);
+
+  const slugList = slugs('cold', PROPAGATION_SAMPLES);
+  const discovery = JSON.parse(await expectOk(bPool, discoveryRequest(tenantHost(a, 'solo')), 'discovery on B')) as { jwks_uri: string };
+  progress(`propagation: ${PROPAGATION_SAMPLES} key rotations through A, B's JWKS polled every ${POLL_EVERY_MS} ms`);
+  const events = await watchEvents(redis.url);
+  const samples = await measurePropagation({
+    admin: new AtriumAdmin(aPool, a),
+    a: aPool,
+    b: bPool,
+    slugs: slugList,
+    host: (slug) => tenantHost(a, slug),
+    jwksPath: new URL(discovery.jwks_uri).pathname,
+    pollEveryMs: POLL_EVERY_MS,
+    timeoutMs: PROPAGATION_TIMEOUT_MS,
+    progress,
+    events,
+  }).finally(() => events.close());
+
+  const errorLines: [number, number] = [a.child.errorLines, b.child.errorLines];
+  await Promise.all([closePool(aPool), closePool(bPool)]);
+  await Promise.all([a.child.stop(), b.child.stop()]);
+  return { redis: redis.description, rounds, samples, errorLines };
+}
+
+// ---------------------------------------------------------------------------------------
 
 function versionOf(pkg: string): string {
   return (JSON.parse(readFileSync(`${ROOT}/node_modules/${pkg}/package.json`, 'utf8')) as { version: string }).version;
@@ -208,13 +289,13 @@ async function main(): Promise<void> {
     if (issuer !== `http://${solo.host}`) throw new Error(`Atrium served issuer ${issuer} for host ${solo.host}`);
 
     const rounds = await measureInRounds([
-      { key: 'Atrium 1', server: atrium.child, pool: aPool, next: () => tokenRequest(solo) },
-      { key: 'bare 1', server: bare.child, pool: bPool, next: () => tokenRequest(bare.target) },
-      { key: 'Atrium 2', server: atrium.child, pool: aPool, next: () => discoveryRequest(solo.host) },
-      { key: 'bare 2', server: bare.child, pool: bPool, next: () => discoveryRequest(bare.target.host) },
-      { key: 'Atrium 3a', server: atrium.child, pool: aPool, next: () => tokenRequest(pick(spread)), poolChurn: true },
-      { key: 'Atrium 3b', server: atrium.child, pool: aPool, next: () => discoveryRequest(pick(spread).host), poolChurn: true },
-      { key: 'bare opaque', server: bare.child, pool: bPool, next: () => tokenRequest(bare.opaqueTarget) },
+      { key: 'Atrium 1', servers: [atrium.child], pools: [aPool], next: () => tokenRequest(solo) },
+      { key: 'bare 1', servers: [bare.child], pools: [bPool], next: () => tokenRequest(bare.target) },
+      { key: 'Atrium 2', servers: [atrium.child], pools: [aPool], next: () => discoveryRequest(solo.host) },
+      { key: 'bare 2', servers: [bare.child], pools: [bPool], next: () => discoveryRequest(bare.target.host) },
+      { key: 'Atrium 3a', servers: [atrium.child], pools: [aPool], next: () => tokenRequest(pick(spread)), poolChurn: true },
+      { key: 'Atrium 3b', servers: [atrium.child], pools: [aPool], next: () => discoveryRequest(pick(spread).host), poolChurn: true },
+      { key: 'bare opaque', servers: [bare.child], pools: [bPool], next: () => tokenRequest(bare.opaqueTarget) },
     ]);
 
     progress(`cold first request: ${COLD_TENANTS} Atrium tenants never served before / ${COLD_TENANTS} new bare Providers, alternating`);
@@ -231,8 +312,12 @@ async function main(): Promise<void> {
     const aHeap = await atriumHeap(backend, atrium.encryptionKey);
     const bHeap = await bareHeap();
 
+    // Last, so that rotating the cold tenants' keys changes nothing the figures above read.
+    const multi = await multiInstance(backend, atrium.encryptionKey, solo);
+    if (multi.skipped) progress(`figures 6 and 7 skipped: ${multi.skipped}`);
+
     process.stdout.write(
-      report({ backend, rounds, aCold, bCold, aHeap, bHeap, aFormat, bFormat, bOpaqueFormat, atriumErrorLines }),
+      report({ backend, rounds, aCold, bCold, aHeap, bHeap, aFormat, bFormat, bOpaqueFormat, atriumErrorLines, multi }),
     );
   } finally {
     await Promise.allSettled([...pools].map((p) => p.destroy()));
@@ -253,6 +338,7 @@ interface Results {
   bFormat: string;
   bOpaqueFormat: string;
   atriumErrorLines: number;
+  multi: MultiInstance;
 }
 
 function report(r: Results): string {
@@ -294,6 +380,8 @@ function report(r: Results): string {
     ...[...r.rounds].flatMap(([key, list]) => list.filter((m) => m.result.errors).map((m) => `${key}: ${m.result.errors} failed requests, first: ${m.result.firstError}`)),
     r.atriumErrorLines ? `Atrium logged ${r.atriumErrorLines} error-level lines during the run` : undefined,
   ].filter(Boolean);
+  const multi = multiReport(r.multi);
+  problems.push(...multi.problems);
 
   const cpu = os.cpus();
   return [
@@ -302,6 +390,7 @@ function report(r: Results): string {
     `Load: ${CONCURRENCY} keep-alive connections (undici ${versionOf('undici')}), closed loop, ${WARMUP_MS / 1000} s warm-up + ${DURATION_MS / 1000} s measured;`,
     `      ${ROUNDS} rounds alternating Atrium and bare, best round shown; each server in its own process`,
     `Atrium storage: ${r.backend.description}`,
+    'Atrium rate limits off (RATE_LIMITS_ENABLED=false): the bare server has none, and one client at full speed would be refused',
     `Token format: Atrium: ${r.aFormat}`,
     `              bare:   ${r.bFormat}`,
     '',
@@ -325,9 +414,95 @@ function report(r: Results): string {
     `  Supplementary: bare with oidc-provider's default opaque client_credentials tokens (kept by the in-memory adapter):`,
     `     ${bOpaque.result.rps.toFixed(0)} tokens/s, ${bOpaque.result.serverCpuUsPerRequest.toFixed(0)} µs CPU/request; ${r.bOpaqueFormat}.`,
     '  Ratio = Atrium / bare: below 1 for throughput, above 1 for latency, CPU or memory, means Atrium costs more.',
+    '',
+    ...multi.lines,
     ...(problems.length ? ['', 'Problems:', ...problems.map((p) => `  ${p}`)] : []),
     '',
   ].join('\n');
+}
+
+/** Figures 6 and 7, their notes, and what went wrong in that phase. */
+function multiReport(m: MultiInstance): { lines: string[]; problems: string[] } {
+  const title = 'Many instances, one truth (figures 6 and 7): two Atrium processes, one PostgreSQL database, one Redis';
+  if (m.skipped !== undefined) return { lines: [title, `  skipped: ${m.skipped}.`], problems: [] };
+
+  const [one, two] = [best(m.rounds.get(ONE_INSTANCE)!), best(m.rounds.get(TWO_INSTANCES)!)] as [Measured, Measured];
+  const throughput = table(
+    [
+      { label: '6. client_credentials tokens/s, 1 tenant', atrium: one.result.rps, bare: two.result.rps, unit: 'req/s' },
+      { label: '   server CPU/request (2 instances: A + B)', atrium: one.result.serverCpuUsPerRequest, bare: two.result.serverCpuUsPerRequest, unit: 'µs' },
+      { label: '   latency p50', atrium: one.result.p50Ms, bare: two.result.p50Ms, unit: 'ms' },
+      { label: '   latency p99', atrium: one.result.p99Ms, bare: two.result.p99Ms, unit: 'ms' },
+    ],
+    { figure: 'Figure', a: ONE_INSTANCE, b: TWO_INSTANCES, ratio: '2/1', ratioOf: 'b/a' },
+  );
+
+  const ms = m.samples.map((x) => x.ms).sort((a, b) => a - b);
+  const rotateMs = m.samples.map((x) => x.rotateMs).sort((a, b) => a - b);
+  const eventLead = m.samples.map((x) => x.eventBeforeAnswerMs).filter(Number.isFinite).sort((a, b) => a - b);
+  const polls = m.samples.map((x) => x.polls).sort((a, b) => a - b);
+  const n = m.samples.length;
+  const msCells = (sorted: number[]) => [percentile(sorted, 50), percentile(sorted, 99), sorted[0] ?? NaN].map((v) => formatValue(v, 'ms'));
+  const propagation = plainTable(
+    ['Figure', 'median', 'p99', 'fastest'],
+    [
+      [`7. key rotation through A → new keys in B's JWKS (n=${n})`, ...msCells(ms)],
+      ["   (A's answer to the rotate request itself)", ...msCells(rotateMs)],
+      ['   (event on Redis → A\'s answer, as a subscriber saw it)', ...msCells(eventLead)],
+    ],
+  );
+
+  const nCpus = os.cpus().length;
+  const coresOf = ({ result }: Measured) => `${result.serverCores.toFixed(2)}/${result.generatorCores.toFixed(2)}/${result.otherCores.toFixed(2)}`;
+  // What one instance and its load generator need, against what the rest of the machine's work leaves them.
+  const needed = one.result.serverCores + one.result.generatorCores;
+  const left = nCpus - one.result.otherCores;
+  const ceiling = Math.min(2, left / needed);
+  const [aShare, bShare] = two.result.okPerPool.map((ok) => ok / (DURATION_MS / 1000)) as [number, number];
+  const roundsOf = (key: string) => m.rounds.get(key)!.map((x) => x.result.rps.toFixed(0)).join('/');
+  const firstPoll = m.samples.filter((x) => x.polls === 1).length;
+  const failures = m.samples.reduce((sum, x) => sum + x.failures, 0);
+  const oldestView = Math.max(...m.samples.map((x) => x.bViewAgeMs));
+
+  const lines = [
+    title,
+    `(separate processes A and B, same database as above, same ENCRYPTION_KEY, PUBLIC_URL and bootstrap client; ${m.redis})`,
+    '',
+    throughput,
+    '',
+    propagation,
+    '',
+    'Notes:',
+    `  6: figure 1's request (tenant solo, client_secret_basic, grant_type=client_credentials), ${CONCURRENCY} connections, Host = the tenant's`,
+    `     issuer host whichever instance serves it. 1 instance: all ${CONCURRENCY} to A (B running, idle); 2 instances: ${CONCURRENCY / 2} to A, ${CONCURRENCY / 2} to B.`,
+    `     Fresh processes; ${ROUNDS} rounds alternating 1 and 2 instances, best round shown. Server CPU/request with 2 instances =`,
+    '     CPU time of A + B / requests both served (PostgreSQL and Redis not counted).',
+    `  6 req/s of every round: ${ONE_INSTANCE} ${roundsOf(ONE_INSTANCE)}, ${TWO_INSTANCES} ${roundsOf(TWO_INSTANCES)};`,
+    `     best 2-instance round: A ${aShare.toFixed(0)} req/s, B ${bShare.toFixed(0)} req/s`,
+    `  6 cores busy in the best round, server(s)/load generator/other: ${ONE_INSTANCE} ${coresOf(one)}, ${TWO_INSTANCES} ${coresOf(two)}`,
+    `  6 ceiling: this machine has ${nCpus} cores for everything: the Atrium processes, the load generator (this process, sharing`,
+    `     them) and the rest ("other": PostgreSQL, Redis, anything else running). In the 1-instance round Atrium + generator`,
+    `     used ${needed.toFixed(2)} cores and other work ${one.result.otherCores.toFixed(2)}, so the bench had ~${left.toFixed(2)} cores: 2 instances can reach at most`,
+    `     ~${ceiling.toFixed(2)}× one instance here (2× would need ~${(2 * needed).toFixed(2)} cores free). The ratio says how much of this machine a second`,
+    '     instance can use, not how Atrium scales with instances on hosts of their own.',
+    `  7: each sample is a tenant neither instance had served: its JWKS read through A, then through B (B's tenant record read`,
+    `     and Provider built at most ${oldestView.toFixed(0)} ms before A answered; B's tenant cache keeps a record 3 s, so without the event`,
+    `     B would have gone on serving the old keys for seconds). Then POST /api/v1/tenants/:slug/keys/rotate to A, and from A's`,
+    `     answer on, B's JWKS polled every ~${POLL_EVERY_MS} ms until it listed both new current kids: time = A's answer → that answer of B`,
+    '     (event over Redis, B dropping the record, reading the new version, rebuilding the Provider; up to one poll interval).',
+    `     ${firstPoll}/${n} were already served on B's first poll: A publishes the event before it answers, so B usually has it`,
+    '     before A\'s client has the answer, and the time is then B re-reading the tenant and rebuilding its Provider on that first',
+    `     request. Polls per sample: median ${percentile(polls, 50)}, most ${polls.at(-1)}. With ${n} samples, p99 is the slowest one.`,
+    `     "event on Redis → A's answer": the bench subscribes to the instances' channel too and notes when each rotation is announced;`,
+    `     positive = announced before A answered (${eventLead.length}/${n} announcements seen).`,
+    '  The instances publish on Redis channel atrium:events; other Atrium processes on the same Redis would see these events.',
+  ];
+  const problems = [
+    ...[...m.rounds].flatMap(([key, list]) => list.filter((x) => x.result.errors).map((x) => `${key}: ${x.result.errors} failed requests, first: ${x.result.firstError}`)),
+    failures ? `figure 7: B answered ${failures} JWKS polls with an error status` : undefined,
+    m.errorLines[0] || m.errorLines[1] ? `Atrium A / B logged ${m.errorLines[0]} / ${m.errorLines[1]} error-level lines in figures 6 and 7` : undefined,
+  ].filter((p): p is string => Boolean(p));
+  return { lines, problems };
 }
 
 // Ctrl-C or a kill: stop the children and remove the storage before leaving.

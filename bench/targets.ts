@@ -34,10 +34,17 @@ export interface AtriumOptions {
   exposeGc?: boolean;
   /** Reuses the master key of an earlier Atrium on the same data (the sealed keys must open). */
   encryptionKey?: string;
+  /**
+   * Another instance of the same deployment: its PUBLIC_URL (so both serve the same issuers)
+   * and bootstrap secret (which every start writes to the database) are reused.
+   */
+  sameDeploymentAs?: AtriumChild;
 }
 
 export interface AtriumChild {
   child: ServerChild;
+  /** PUBLIC_URL; tenants are `{slug}.{its host}` (a second instance of a deployment shares it). */
+  publicUrl: string;
   encryptionKey: string;
   bootstrapClientId: string;
   bootstrapClientSecret: string;
@@ -47,24 +54,28 @@ export async function startAtrium(name: string, options: AtriumOptions): Promise
   const port = await freePort();
   const encryptionKey = options.encryptionKey ?? randomBytes(32).toString('base64');
   const bootstrapClientId = 'bench-platform';
-  const bootstrapClientSecret = randomBytes(32).toString('base64url');
+  const bootstrapClientSecret = options.sameDeploymentAs?.bootstrapClientSecret ?? randomBytes(32).toString('base64url');
+  const publicUrl = options.sameDeploymentAs?.publicUrl ?? `http://localhost:${port}`;
   const env: NodeJS.ProcessEnv = {
     ...baseEnv(),
     ...options.backendEnv,
     PORT: String(port),
     HOST: '127.0.0.1',
-    PUBLIC_URL: `http://localhost:${port}`,
+    PUBLIC_URL: publicUrl,
     MULTI_TENANCY_ENABLED: 'true',
     MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE: String(options.poolMaxSize),
     ENCRYPTION_KEY: encryptionKey,
     ATRIUM_BOOTSTRAP_CLIENT_ID: bootstrapClientId,
     ATRIUM_BOOTSTRAP_CLIENT_SECRET: bootstrapClientSecret,
     LOG_LEVEL: 'warn',
+    // The bare server has no limits, and the figures are about Atrium's work, not its
+    // limits: 32 connections on one client would be refused within a second.
+    RATE_LIMITS_ENABLED: 'false',
   };
   const args = [...(options.exposeGc ? ['--expose-gc'] : []), '--import', './bench/atrium-preload.ts', 'src/main.ts'];
   const child = new ServerChild(name, port, args, env, ROOT);
   await child.waitReady('/readyz', `localhost:${port}`);
-  return { child, encryptionKey, bootstrapClientId, bootstrapClientSecret };
+  return { child, publicUrl, encryptionKey, bootstrapClientId, bootstrapClientSecret };
 }
 
 export async function startBare(name: string, options: { exposeGc?: boolean } = {}): Promise<{ child: ServerChild; target: Target; opaqueTarget: Target }> {
@@ -79,6 +90,11 @@ export async function startBare(name: string, options: { exposeGc?: boolean } = 
     target: { host: `localhost:${port}`, clientId, clientSecret },
     opaqueTarget: { host: `opaque.localhost:${port}`, clientId, clientSecret },
   };
+}
+
+/** The Host header of a tenant: `{slug}.{PUBLIC_URL host}`, e.g. `acme.localhost:4000`. */
+export function tenantHost(atrium: AtriumChild, slug: string): string {
+  return `${slug}.${new URL(atrium.publicUrl).host}`;
 }
 
 export function basicAuth(clientId: string, clientSecret: string): string {
@@ -111,7 +127,7 @@ export class AtriumAdmin {
   }
 
   get #platformHost(): string {
-    return `localhost:${this.#atrium.child.port}`;
+    return new URL(this.#atrium.publicUrl).host;
   }
 
   async #call(method: 'POST' | 'GET', apiPath: string, body?: unknown): Promise<Record<string, unknown>> {
@@ -150,7 +166,15 @@ export class AtriumAdmin {
       redirect_uris: [],
       token_endpoint_auth_method: 'client_secret_basic',
     });
-    return { host: `${slug}.localhost:${this.#atrium.child.port}`, clientId: String(created.client_id), clientSecret: String(created.client_secret) };
+    return { host: tenantHost(this.#atrium, slug), clientId: String(created.client_id), clientSecret: String(created.client_secret) };
+  }
+
+  /** Rotates a tenant's signing keys; returns the kids of the new current keys. */
+  async rotateKeys(slug: string): Promise<string[]> {
+    const { keys } = (await this.#call('POST', `/tenants/${slug}/keys/rotate`)) as { keys: { kid: string; status: string }[] };
+    const current = keys.filter((k) => k.status === 'current').map((k) => k.kid);
+    if (!current.length) throw new Error(`rotating ${slug}'s keys left no current key`);
+    return current;
   }
 
   /**
@@ -161,7 +185,7 @@ export class AtriumAdmin {
     return mapLimit(slugs, 6, async (slug) => {
       await this.createTenant(slug);
       if (withClient) return this.createClient(slug);
-      return { host: `${slug}.localhost:${this.#atrium.child.port}`, clientId: '', clientSecret: '' };
+      return { host: tenantHost(this.#atrium, slug), clientId: '', clientSecret: '' };
     });
   }
 }
