@@ -85,6 +85,8 @@ export class SigningKeyStore {
     return this.#db.withTenant(async (q) => {
       await q.query(`UPDATE signing_keys SET status = 'retired', retired_at = now() WHERE status = 'current'`);
       await this.insertCurrentPair(q, tenantId, fresh);
+      // In the same transaction: an instance that misses the event still sees a newer version.
+      await q.query('UPDATE tenants SET version = version + 1, updated_at = now() WHERE id = $1', [tenantId]);
       return (await this.#rows(q)).map(toInfo);
     });
   }

@@ -8,6 +8,7 @@ import { PLATFORM_SCOPES } from '../oidc/api-resource.ts';
 import { platformTenantSlug } from '../tenancy/tenant.ts';
 import { runAsTenant } from '../tenancy/request-context.ts';
 import { hashPassword } from '../accounts/password.ts';
+import { AppError } from '../http/errors.ts';
 
 export async function bootstrap(services: Services): Promise<void> {
   const { config, log, tenants, tenantStore } = services;
@@ -28,9 +29,9 @@ export async function bootstrap(services: Services): Promise<void> {
         token_endpoint_auth_method: 'client_secret_basic',
         scope: PLATFORM_SCOPES.join(' '),
       };
-      const existing = await services.clients.get(clientId);
-      if (existing) await services.clients.update(platform.id, metadata, clientSecret);
-      else await services.clients.insert(platform.id, metadata, clientSecret);
+      // Instances starting together may both find it missing: the loser of the insert updates.
+      const inserted = (await services.clients.get(clientId)) ? false : await services.clients.insert(platform.id, metadata, clientSecret).then(() => true, ignoreConflict);
+      if (!inserted) await services.clients.update(platform.id, metadata, clientSecret);
     });
     await tenants.touched(platform, { clientId });
   }
@@ -39,8 +40,16 @@ export async function bootstrap(services: Services): Promise<void> {
     log.warn({ email: adminEmail }, 'ATRIUM_BOOTSTRAP_ADMIN_EMAIL/_PASSWORD are set: remove them once the first platform admin has signed in');
     await runAsTenant(platform.id, async () => {
       if (await services.users.findByEmail(adminEmail)) return;
-      await services.users.create({ email: adminEmail, passwordHash: await hashPassword(adminPassword), emailVerified: true, roles: ['owner', 'platform_admin'], defaultRole: 'member' });
-      log.info({ email: adminEmail }, 'bootstrap platform admin created');
+      const created = await services.users
+        .create({ email: adminEmail, passwordHash: await hashPassword(adminPassword), emailVerified: true, roles: ['owner', 'platform_admin'], defaultRole: 'member' })
+        .then(() => true, ignoreConflict);
+      if (created) log.info({ email: adminEmail }, 'bootstrap platform admin created');
     });
   }
+}
+
+/** A unique violation means another instance created the same row first: not an error here. */
+function ignoreConflict(err: unknown): false {
+  if (err instanceof AppError && err.status === 409) return false;
+  throw err;
 }

@@ -60,13 +60,15 @@ export async function createDeployment(extraEnv: Record<string, string> = {}): P
   };
   const port = new URL(publicUrl).port;
   const started: AtriumProcess[] = [];
+  // Every child, including one still starting, so drop() can never leave one running.
+  const children = new Set<ChildProcess>();
   return {
     publicUrl,
     host: (slug) => (slug ? `${slug}.localhost:${port}` : `localhost:${port}`),
     databaseUrl: database.url,
     env,
     async start(more = {}) {
-      const instance = await startProcess({ ...env, ...more });
+      const instance = await startProcess({ ...env, ...more }, (child) => children.add(child));
       started.push(instance);
       return instance;
     },
@@ -81,13 +83,15 @@ export async function createDeployment(extraEnv: Record<string, string> = {}): P
     },
     async drop() {
       await Promise.all(started.map((p) => p.stop('SIGKILL')));
+      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await database.drop();
     },
   };
 }
 
-async function startProcess(env: Record<string, string>): Promise<AtriumProcess> {
+async function startProcess(env: Record<string, string>, onSpawn: (child: ChildProcess) => void): Promise<AtriumProcess> {
   const child = spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  onSpawn(child);
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {
