@@ -64,6 +64,20 @@ describe('two instances, one truth', { skip: enabled ? false : 'needs DATABASE_U
     await eventually('B refusing the deleted client', async () => (await tokenAt(b)).status, (s) => s === 401, 1000);
   });
 
+  it("a configuration change through A governs B's next token within a second", async () => {
+    const created = await api(a, 'POST', '/tenants/acme/clients', { grant_types: ['client_credentials'], response_types: [], redirect_uris: [] });
+    assert.equal(created.status, 201);
+    const basic = `Basic ${Buffer.from(`${created.json.client_id}:${created.json.client_secret}`).toString('base64')}`;
+    const lifetimeAtB = async () => {
+      const res = await b.request(d.host('acme'), '/token', { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+      return res.json?.expires_in as number | undefined;
+    };
+    await eventually('B issuing tokens for the new client', lifetimeAtB, (ttl) => ttl === 3600, 1000);
+    const put = await api(a, 'PUT', '/tenants/acme/config/oidc', { access_token_ttl: 600 });
+    assert.equal(put.status, 200, put.text);
+    await eventually('B issuing tokens with the new lifetime', lifetimeAtB, (ttl) => ttl === 600, 1000);
+  });
+
   it('a tenant renamed through A shows on B within a second', async () => {
     assert.equal((await api(a, 'PATCH', '/tenants/acme', { name: 'Acme Renamed' })).status, 200);
     await eventually('B reading the new name', async () => (await api(b, 'GET', '/tenants/acme')).json?.name, (n) => n === 'Acme Renamed', 1000);
