@@ -1,18 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig } from './env.ts';
+import { configProblems, loadConfig } from './env.ts';
 
 const KEY = Buffer.alloc(32, 7).toString('base64');
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return [...err.problems];
-  }
-  return [];
-}
+const problems = configProblems;
 
 describe('configuration', () => {
   it('has working defaults for a newcomer', () => {

@@ -168,3 +168,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     metrics: Object.freeze({ token: e.METRICS_TOKEN, port: e.METRICS_PORT }),
   });
 }
+
+/** Every problem with `source` as configuration; empty when it is valid. */
+export function configProblems(source: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(source);
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+}

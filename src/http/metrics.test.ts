@@ -1,19 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig } from '../config/env.ts';
+import { configProblems, loadConfig } from '../config/env.ts';
 import { Metrics } from './metrics.ts';
 import { routeClassOf } from './metrics-middleware.ts';
 import { bearerMatcher } from './metrics-routes.ts';
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return [...err.problems];
-  }
-  return [];
-}
+const problems = configProblems;
 
 describe('metrics', () => {
   it('classifies routes by a few checks on the path', () => {
