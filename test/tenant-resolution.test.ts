@@ -117,3 +117,21 @@ describe('single-tenant mode', () => {
     assert.ok(res.body.tenants.some((x: { slug: string }) => x.slug === 'default'));
   });
 });
+
+describe('unknown paths on a tenant host', () => {
+  let t: TestAtrium;
+  before(async () => {
+    t = await startTestAtrium();
+    assert.equal((await t.api('POST', '/tenants', { slug: 'acme', name: 'Acme' })).status, 201);
+  });
+  after(() => t?.stop());
+
+  it('answer 404 in the JSON error shape with the correlation id', async () => {
+    for (const path of ['/nope', '/assets/../package.json', '/.well-known/openid-configuration/x']) {
+      const res = await get(t, path, { host: `acme.localhost:${t.port}` });
+      assert.equal(res.status, 404, path);
+      assert.equal(res.json?.error, 'not_found', `${path}: ${res.text}`);
+      assert.equal(res.json.correlation_id, res.headers['x-correlation-id']);
+    }
+  });
+});

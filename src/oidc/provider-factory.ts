@@ -194,6 +194,12 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
 /** oidc-provider renders its own JSON errors; give them the request's correlation id too. */
 async function addCorrelationIdToErrors(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
   await next();
+  if (ctx.status === 404 && ctx.body === undefined) {
+    // No oidc-provider route matched: the same error shape as everything else, not Koa's text.
+    ctx.status = 404;
+    ctx.body = { error: 'not_found', error_description: 'no such endpoint', correlation_id: currentContext()?.correlationId };
+    return;
+  }
   const body = ctx.body as Record<string, unknown> | undefined;
   if (ctx.status >= 400 && body && typeof body === 'object' && !Buffer.isBuffer(body) && 'error' in body) {
     body.correlation_id = currentContext()?.correlationId;
