@@ -21,6 +21,11 @@ describe('configuration', () => {
     assert.ok(Object.isFrozen(config));
   });
 
+  it('derives the default PUBLIC_URL from PORT', () => {
+    assert.equal(loadConfig({ PORT: '3500' }).publicUrl.origin, 'http://localhost:3500');
+    assert.equal(loadConfig({ PORT: '3500', PUBLIC_URL: 'https://auth.example.com' }).publicUrl.origin, 'https://auth.example.com');
+  });
+
   it('reports every problem at once, one message each', () => {
     const found = problems({ PORT: 'eighty', ATRIUM_ENV: 'prod', MULTI_TENANCY_ENABLED: 'maybe', ENCRYPTION_KEY: 'short' });
     assert.equal(found.length, 4, found.join('\n'));

@@ -25,7 +25,8 @@ const schema = z.object({
   ATRIUM_ENV: z.enum(['development', 'staging', 'production'], { message: 'must be development, staging or production' }).default('development'),
   PORT: z.coerce.number({ message: 'must be a port number' }).int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
-  PUBLIC_URL: z.url({ message: 'must be an absolute URL' }).default('http://localhost:3000'),
+  // Unset: http://localhost:{PORT}, so changing only PORT keeps issuers reachable.
+  PUBLIC_URL: z.url({ message: 'must be an absolute URL' }).optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
@@ -110,7 +111,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   const e = parsed.data;
   const problems: string[] = [];
-  const publicUrl = new URL(e.PUBLIC_URL);
+  const publicUrl = new URL(e.PUBLIC_URL ?? `http://localhost:${e.PORT || 3000}`);
   if (publicUrl.pathname !== '/' || publicUrl.search || publicUrl.hash) {
     problems.push('PUBLIC_URL: must be an origin without a path, query or fragment');
   }
