@@ -1,51 +1,74 @@
 /**
- * Bearer authentication for the management API: a JWT access token issued by the platform
- * tenant for the API audience, verified locally against that tenant's published keys.
+ * Bearer authentication for the management API: a JWT access token for the API audience,
+ * verified locally against the published keys of the tenant that issued it.
+ *   - tokens of the platform tenant carry platform scopes (every tenant, per scope);
+ *   - tokens of any other tenant carry `atrium:tenant:read|write` and reach that tenant only.
  */
 import type { Context, Next } from 'koa';
-import { createLocalJWKSet, errors as joseErrors, jwtVerify } from 'jose';
+import { LRUCache } from 'lru-cache';
+import { createLocalJWKSet, decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
 import type { AtriumConfig } from '../config/env.ts';
-import { forbidden, unauthorized, unavailable } from '../http/errors.ts';
+import { forbidden, notFound, unauthorized } from '../http/errors.ts';
 import { managementApiAudience, type PlatformScope } from '../oidc/api-resource.ts';
 import type { SigningKeyStore } from '../oidc/signing-keys.ts';
 import { issuerFor, platformTenantSlug, type Tenant } from '../tenancy/tenant.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
 import { runAsTenant } from '../tenancy/request-context.ts';
+import { hostnameOf } from '../tenancy/resolve-tenant.ts';
 
 export interface ApiPrincipal {
   clientId: string;
   scopes: ReadonlySet<string>;
+  /** Set for a token of an ordinary tenant: the one tenant it may manage. */
+  tenant?: { id: string; slug: string };
 }
 
 export function apiAuthentication(config: AtriumConfig, registry: TenantRegistry, keys: SigningKeyStore) {
   const audience = managementApiAudience(config);
-  let cached: { version: number; jwks: ReturnType<typeof createLocalJWKSet> } | undefined;
+  const keySets = new LRUCache<string, { version: number; jwks: ReturnType<typeof createLocalJWKSet> }>({ max: 10_000 });
 
-  async function keySet(platform: Tenant) {
-    if (cached?.version !== platform.version) {
-      const list = await runAsTenant(platform.id, () => keys.list());
-      cached = { version: platform.version, jwks: createLocalJWKSet({ keys: list.map((k) => k.publicJwk) }) };
+  async function keySet(tenant: Tenant) {
+    let cached = keySets.get(tenant.id);
+    if (cached?.version !== tenant.version) {
+      const list = await runAsTenant(tenant.id, () => keys.list());
+      cached = { version: tenant.version, jwks: createLocalJWKSet({ keys: list.map((k) => k.publicJwk) }) };
+      keySets.set(tenant.id, cached);
     }
     return cached.jwks;
+  }
+
+  /** The tenant whose issuer `iss` is, found from the issuer itself (never from the request). */
+  async function issuingTenant(iss: string): Promise<Tenant | undefined> {
+    if (iss === config.publicUrl.origin) return registry.bySlug(platformTenantSlug(config));
+    let url: URL;
+    try {
+      url = new URL(iss);
+    } catch {
+      return undefined;
+    }
+    const base = config.publicUrl;
+    const hostname = hostnameOf(url.host);
+    const tenant = hostname.endsWith(`.${base.hostname}`) && url.port === base.port
+      ? await registry.bySlug(hostname.slice(0, -(base.hostname.length + 1)))
+      : await registry.byDomain(url.host);
+    return tenant && issuerFor(tenant, config) === iss ? tenant : undefined;
   }
 
   return async function authenticateApi(ctx: Context, next: Next): Promise<void> {
     const header = ctx.get('authorization');
     const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
-    if (!match) throw unauthorized('a Bearer access token from the platform tenant is required');
-    const platform = await registry.bySlug(platformTenantSlug(config));
-    if (!platform) throw unavailable('the platform tenant is not initialised');
-    if (platform.status !== 'active') throw unauthorized('the platform tenant is suspended');
+    if (!match) throw unauthorized('a Bearer access token is required');
+    const token = match[1]!;
     try {
-      const { payload } = await jwtVerify(match[1]!, await keySet(platform), {
-        issuer: issuerFor(platform, config),
-        audience,
-        typ: 'at+jwt',
-        algorithms: ['ES256', 'RS256'],
-      });
+      const iss = decodeJwt(token).iss;
+      const tenant = typeof iss === 'string' ? await issuingTenant(iss) : undefined;
+      if (!tenant) throw unauthorized('the access token is invalid or expired');
+      if (tenant.status !== 'active') throw unauthorized('the issuing tenant is suspended');
+      const { payload } = await jwtVerify(token, await keySet(tenant), { issuer: issuerFor(tenant, config), audience, typ: 'at+jwt', algorithms: ['ES256', 'RS256'] });
       ctx.state.principal = {
         clientId: typeof payload.client_id === 'string' ? payload.client_id : '',
         scopes: new Set(typeof payload.scope === 'string' ? payload.scope.split(' ') : []),
+        tenant: tenant.slug === platformTenantSlug(config) ? undefined : { id: tenant.id, slug: tenant.slug },
       } satisfies ApiPrincipal;
     } catch (err) {
       if (err instanceof joseErrors.JOSEError) throw unauthorized('the access token is invalid or expired');
@@ -55,10 +78,32 @@ export function apiAuthentication(config: AtriumConfig, registry: TenantRegistry
   };
 }
 
+/** The tenant scope that stands for a platform scope when a tenant manages itself. */
+const OWN_TENANT_EQUIVALENT: Partial<Record<PlatformScope, string>> = {
+  'atrium:tenants:read': 'atrium:tenant:read',
+  'atrium:cross-tenant:read': 'atrium:tenant:read',
+  'atrium:tenants:write': 'atrium:tenant:write',
+  'atrium:cross-tenant:write': 'atrium:tenant:write',
+};
+
+/**
+ * Checks the route's scope before anything is looked up. A tenant's own token passes only
+ * for routes of its own tenant (another tenant is simply not found, so nothing leaks) and
+ * only with the matching `atrium:tenant:*` scope; platform-wide routes are never its.
+ */
 export function requireScope(scope: PlatformScope) {
   return async function checkScope(ctx: Context, next: Next): Promise<void> {
     const principal = ctx.state.principal as ApiPrincipal | undefined;
-    if (!principal?.scopes.has(scope)) throw forbidden(`this operation requires the ${scope} scope`);
+    if (!principal) throw unauthorized();
+    if (principal.tenant) {
+      const needed = OWN_TENANT_EQUIVALENT[scope];
+      const slug = typeof ctx.params?.slug === 'string' ? ctx.params.slug : undefined;
+      if (!needed || !slug) throw forbidden('a tenant token can only manage its own tenant', 'insufficient_scope');
+      if (slug !== principal.tenant.slug) throw notFound(`no tenant with slug "${slug.slice(0, 64)}"`);
+      if (!principal.scopes.has(needed)) throw forbidden(`this operation requires the ${needed} scope`);
+    } else if (!principal.scopes.has(scope)) {
+      throw forbidden(`this operation requires the ${scope} scope`);
+    }
     await next();
   };
 }
