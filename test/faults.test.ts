@@ -8,7 +8,7 @@ import * as oidc from 'openid-client';
 import pg from 'pg';
 import { createTestDatabase, startTestAtrium, testServerUrl, type TestAtrium } from './support/atrium.ts';
 import { createDeployment } from './support/atrium-process.ts';
-import { startPrivateRedis, startProxy, type CuttableProxy, type PrivateRedis } from './support/faults.ts';
+import { PrivateRedis, startProxy, type CuttableProxy } from './support/faults.ts';
 import { createTenantFixture, discover, REDIRECT_URI, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
 import { httpFetch } from './support/http-client.ts';
 
@@ -40,18 +40,18 @@ describe('Redis goes away and comes back', () => {
   let t: TestAtrium;
   let acme: TenantFixture;
   before(async () => {
-    redis = await startPrivateRedis();
+    redis = await PrivateRedis.start();
     t = await startTestAtrium({ REDIS_URL: redis.url });
     acme = await createTenantFixture(t, 'acme');
   });
   after(async () => {
     await t?.stop();
-    await redis?.stop();
+    await redis?.kill();
   });
 
   it('keeps signing users in and issuing tokens, reports degraded readiness, and reconnects', async () => {
     assert.equal((await readiness(t)).body.checks.redis, 'ok');
-    await redis.stop();
+    await redis.kill();
     const statuses = await Promise.all(Array.from({ length: 20 }, () => clientCredentials(acme)));
     assert.deepEqual([...new Set(statuses)], [200]);
     for (let i = 0; i < 3; i++) await signInOnce(acme);
@@ -61,7 +61,7 @@ describe('Redis goes away and comes back', () => {
     // A change made meanwhile still takes effect (the event is applied locally, other instances repair by version).
     assert.equal((await t.api('PATCH', '/tenants/acme', { name: 'Acme during outage' })).status, 200);
 
-    await redis.start();
+    await redis.restart();
     const started = Date.now();
     while ((await readiness(t)).body.checks.redis !== 'ok') {
       assert.ok(Date.now() - started < 15_000, 'reconnected to Redis within 15 s');

@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDeployment, type AtriumProcess, type Deployment } from './support/atrium-process.ts';
-import { startPrivateRedis, type PrivateRedis } from './support/faults.ts';
+import { PrivateRedis } from './support/faults.ts';
 
 const enabled = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
 
@@ -91,7 +91,7 @@ describe('two instances with pub/sub interrupted', { skip: enabled ? false : 'ne
   let b: AtriumProcess;
   let token: string;
   before(async () => {
-    redis = await startPrivateRedis();
+    redis = await PrivateRedis.start();
     d = await createDeployment({ REDIS_URL: redis.url });
     [a, b] = await Promise.all([d.start(), d.start()]);
     token = await d.platformToken(a);
@@ -100,13 +100,13 @@ describe('two instances with pub/sub interrupted', { skip: enabled ? false : 'ne
   });
   after(async () => {
     await d?.drop();
-    await redis?.stop();
+    await redis?.kill();
   });
 
   it('the version check still brings B up to date within its period when the event is lost', async () => {
     const jwks = async (i: AtriumProcess) => ((await i.request(d.host('acme'), '/jwks')).json as { keys: { kid: string }[] }).keys.map((k) => k.kid);
     await jwks(b); // B has the tenant pooled
-    await redis.stop(); // nobody hears the next event
+    await redis.kill(); // nobody hears the next event
     const rotated = await a.request(d.host(), '/api/v1/tenants/acme/keys/rotate', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     assert.equal(rotated.status, 200);
     const current = (rotated.json.keys as { kid: string; status: string }[]).filter((k) => k.status === 'current').map((k) => k.kid);

@@ -4,12 +4,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Redis } from 'ioredis';
-import pg from 'pg';
 import { createDeployment, type AtriumProcess, type Deployment } from './support/atrium-process.ts';
 import { REDIRECT_URI } from './support/fixtures.ts';
 import { hiddenInput } from './support/http-client.ts';
-import { basic, type Limits } from './support/rate-limit-helpers.ts';
+import { basic } from './support/rate-limit-helpers.ts';
 
 const enabled = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
 
@@ -26,33 +24,16 @@ describe('rate limits across two instances', { skip: enabled ? false : 'needs DA
     return res.json;
   };
 
-  /** Sets the tenant's limits in the database and tells every instance, as a configuration change does. */
-  async function setRateLimits(slug: string, limits: Limits): Promise<void> {
-    const db = new pg.Client({ connectionString: d.databaseUrl });
-    await db.connect();
-    const res = await db.query<{ id: string }>(
-      `UPDATE tenants SET config = jsonb_set(config, '{security}', jsonb_build_object('rate_limits', $2::jsonb)), version = version + 1 WHERE slug = $1 RETURNING id`,
-      [slug, JSON.stringify(limits)],
-    );
-    await db.end();
-    const publisher = new Redis(process.env.REDIS_URL!);
-    await publisher.publish('atrium:events', JSON.stringify({ origin: 'rate-limit-test', event: { type: 'tenant.changed', tenantId: res.rows[0]!.id, slug } }));
-    publisher.disconnect();
-    await new Promise((r) => setTimeout(r, 300)); // the instances read the message
-  }
-
   before(async () => {
     d = await createDeployment();
-    // One after the other: `CREATE TABLE IF NOT EXISTS schema_migrations`, run before the
-    // migration lock is taken, can fail when two instances start on a fresh database at once.
-    a = await d.start();
-    b = await d.start();
+    [a, b] = await Promise.all([d.start(), d.start()]);
     token = await d.platformToken(a);
     await api('POST', '/tenants', { slug: 'acme', name: 'Acme' });
     web = await api('POST', '/tenants/acme/clients', { redirect_uris: [REDIRECT_URI], grant_types: ['authorization_code'], response_types: ['code'] });
     m2m = await api('POST', '/tenants/acme/clients', { grant_types: ['client_credentials'], response_types: [], redirect_uris: [] });
     await api('POST', '/tenants/acme/users', { email: 'alice@acme.test', password: 'alice-correct-horse' });
-    await setRateLimits('acme', { token_per_client: { limit: 6, window_seconds: 3600 }, login_per_ip: { limit: 4, window_seconds: 3600 } });
+    await api('PUT', '/tenants/acme/config/security', { rate_limits: { token_per_client: { limit: 6, window_seconds: 3600 }, login_per_ip: { limit: 4, window_seconds: 3600 } } });
+    await new Promise((r) => setTimeout(r, 300)); // B hears the change event
   });
   after(() => d?.drop());
 

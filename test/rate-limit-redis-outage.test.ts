@@ -9,7 +9,8 @@ import type { Redis } from 'ioredis';
 import * as oidc from 'openid-client';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, discover, REDIRECT_URI, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
-import { basic, PrivateRedis, redisServerMissing, setRateLimits, tokenRequest } from './support/rate-limit-helpers.ts';
+import { basic, setRateLimits, tokenRequest } from './support/rate-limit-helpers.ts';
+import { PrivateRedis, redisServerMissing } from './support/faults.ts';
 
 const SKIP = redisServerMissing();
 

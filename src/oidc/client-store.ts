@@ -1,9 +1,11 @@
 /**
  * OIDC clients of the tenant in context. Metadata is stored as given (RFC 7591 names);
- * the secret is sealed separately and only ever shown at creation or rotation.
+ * the secret is sealed separately and only ever shown at creation or rotation. Every write
+ * bumps the tenant version in the same transaction (its Provider is built from clients).
  */
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../storage/database.ts';
+import { bumpTenantVersion } from '../tenancy/tenant-store.ts';
 import type { SecretBox } from '../security/secret-box.ts';
 
 export type ClientMetadata = Record<string, unknown> & { client_id: string };
@@ -76,6 +78,7 @@ export class ClientStore {
          RETURNING client_id, metadata, secret_enc, created_at, updated_at`,
         [tenantId, metadata.client_id, rest, secret ? this.#box.seal(secret, sealContext(tenantId, metadata.client_id)) : null],
       );
+      await bumpTenantVersion(q);
       return toStored(res.rows[0]!);
     });
   }
@@ -90,7 +93,9 @@ export class ClientStore {
          WHERE client_id = $1 RETURNING client_id, metadata, secret_enc, created_at, updated_at`,
         [metadata.client_id, rest, secret !== undefined, sealed],
       );
-      return res.rows[0] ? toStored(res.rows[0]) : undefined;
+      if (!res.rows[0]) return undefined;
+      await bumpTenantVersion(q);
+      return toStored(res.rows[0]);
     });
   }
 
@@ -98,7 +103,10 @@ export class ClientStore {
   async delete(clientId: string): Promise<boolean> {
     return this.#db.withTenant(async (q) => {
       const res = await q.query('DELETE FROM oidc_clients WHERE client_id = $1', [clientId]);
-      if (res.rowCount) await q.query(`DELETE FROM oidc_payloads WHERE payload->>'clientId' = $1`, [clientId]);
+      if (res.rowCount) {
+        await q.query(`DELETE FROM oidc_payloads WHERE payload->>'clientId' = $1`, [clientId]);
+        await bumpTenantVersion(q);
+      }
       return res.rowCount > 0;
     });
   }

@@ -7,6 +7,7 @@ import { generateKeyPair as generateKeyPairCb, type KeyObject } from 'node:crypt
 import { promisify } from 'node:util';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Database, Queryable } from '../storage/database.ts';
+import { bumpTenantVersion } from '../tenancy/tenant-store.ts';
 import type { SecretBox } from '../security/secret-box.ts';
 
 const generateKeyPair = promisify(generateKeyPairCb) as (type: string, options: object) => Promise<{ publicKey: KeyObject; privateKey: KeyObject }>;
@@ -85,8 +86,7 @@ export class SigningKeyStore {
     return this.#db.withTenant(async (q) => {
       await q.query(`UPDATE signing_keys SET status = 'retired', retired_at = now() WHERE status = 'current'`);
       await this.insertCurrentPair(q, tenantId, fresh);
-      // In the same transaction: an instance that misses the event still sees a newer version.
-      await q.query('UPDATE tenants SET version = version + 1, updated_at = now() WHERE id = $1', [tenantId]);
+      await bumpTenantVersion(q);
       return (await this.#rows(q)).map(toInfo);
     });
   }
@@ -150,15 +150,6 @@ export class SigningKeyStore {
     );
     return res.rows;
   }
-}
-
-/**
- * Bumps the version of the tenant in context in the key change's own transaction, so a
- * failure before the `touched` event cannot leave instances on the old keys for good: they
- * notice the version when their tenant cache refreshes.
- */
-async function bumpTenantVersion(q: Queryable): Promise<void> {
-  await q.query(`UPDATE tenants SET version = version + 1, updated_at = now() WHERE id = atrium_current_tenant()`);
 }
 
 function toInfo(row: KeyRow): SigningKeyInfo {

@@ -84,9 +84,11 @@ export class TenantService {
     this.#log.info({ tenant: tenant.slug }, 'tenant deleted');
   }
 
-  /** Publishes that keys or clients changed so every instance rebuilds the Provider. */
+  /**
+   * Publishes that keys or clients changed so every instance rebuilds the Provider. The
+   * stores already bumped the tenant version in the change's own transaction.
+   */
   async touched(tenant: Pick<Tenant, 'id' | 'slug'>, event: 'keys.rotated' | { clientId: string }): Promise<void> {
-    await this.#store.bumpVersion(tenant.id);
     await this.#bus.publish(
       event === 'keys.rotated'
         ? { type: 'keys.rotated', tenantId: tenant.id, slug: tenant.slug }

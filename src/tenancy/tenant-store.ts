@@ -99,11 +99,6 @@ export class TenantStore {
     });
   }
 
-  /** Bumps the version so every instance rebuilds the tenant's Provider (keys or clients changed). */
-  async bumpVersion(id: string): Promise<void> {
-    await this.#db.crossTenant('bump tenant version', (q) => q.query('UPDATE tenants SET version = version + 1, updated_at = now() WHERE id = $1', [id]));
-  }
-
   /** Deletes the tenant and, by cascade, all its data; its slug is retired. */
   async delete(id: string): Promise<boolean> {
     return this.#db.crossTenant('delete tenant', async (q) => {
@@ -119,4 +114,13 @@ export class TenantStore {
 async function findOne(q: Queryable, where: string, params: unknown[]): Promise<Tenant | undefined> {
   const res = await q.query<TenantRow>(`${SELECT_TENANT} ${where}`, params);
   return res.rows[0] ? toTenant(res.rows[0]) : undefined;
+}
+
+/**
+ * Bumps the version of the tenant in context inside the caller's transaction. Every change
+ * a Provider is built from (keys, clients) does this in its own transaction, so even when
+ * the bus event is lost, instances notice the new version when their tenant cache refreshes.
+ */
+export async function bumpTenantVersion(q: Queryable): Promise<void> {
+  await q.query(`UPDATE tenants SET version = version + 1, updated_at = now() WHERE id = atrium_current_tenant()`);
 }

@@ -1,47 +1,78 @@
 /** Things that break on purpose: a private Redis server and a cuttable TCP path to PostgreSQL. */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { freePort } from './atrium.ts';
 
-export interface PrivateRedis {
-  url: string;
-  stop(): Promise<void>;
-  start(): Promise<void>;
+export const REDIS_SERVER = '/usr/bin/redis-server';
+
+export function redisServerMissing(): string | undefined {
+  return existsSync(REDIS_SERVER) ? undefined : `${REDIS_SERVER} is not installed; the Redis outage test is skipped`;
 }
 
-/** A redis-server of the test's own on a free port, to stop and restart at will. */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const port = await freePort();
-  let child: ChildProcess | undefined;
-  const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    for (let i = 0; i < 100; i++) {
-      const up = await new Promise<boolean>((resolve) => {
-        const s = net.connect(port, '127.0.0.1', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => resolve(false));
-      });
-      if (up) return;
-      await sleep(50);
+/** A private, unpersisted redis-server on a port of its own, which a test may kill and restart. */
+export class PrivateRedis {
+  readonly port: number;
+  #child: ChildProcess | undefined;
+
+  private constructor(port: number) {
+    this.port = port;
+  }
+
+  static async start(): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(await freePort());
+    await redis.restart();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the server (again, on the same port) and waits until it answers. */
+  async restart(): Promise<void> {
+    assert.equal(this.#child, undefined, 'already running');
+    const child = spawn(REDIS_SERVER, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    this.#child = child;
+    for (let i = 0; ; i++) {
+      const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        await client.ping();
+        return;
+      } catch (err) {
+        if (i > 100 || child.exitCode !== null) throw new Error(`redis-server did not start: ${(err as Error).message}`, { cause: err });
+        await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        client.disconnect();
+      }
     }
-    throw new Error('private redis did not start');
-  };
-  await start();
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    start,
-    async stop() {
-      const c = child;
-      if (!c || c.exitCode !== null || c.signalCode !== null) return;
-      await new Promise<void>((resolve) => {
-        c.once('exit', () => resolve());
-        c.kill('SIGKILL');
-      });
-    },
-  };
+  }
+
+  /** SIGKILL: the connection drops the way a crashed or partitioned Redis drops it. */
+  async kill(): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    this.#child = undefined;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** A short-lived client for assertions on what the limiter stored. */
+  async inspect<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+    const client = new Redis(this.url, { maxRetriesPerRequest: 1 });
+    client.on('error', () => {});
+    try {
+      return await fn(client);
+    } finally {
+      client.disconnect();
+    }
+  }
 }
 
 export interface CuttableProxy {

@@ -1,25 +1,18 @@
-/** Helpers for the rate limit tests: tenant limits, the login form, token requests, a private Redis. */
+/** Helpers for the rate limit tests: tenant limits, the login form, token requests. */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { Redis } from 'ioredis';
 import type { Response } from 'undici';
-import { freePort, type TestAtrium } from './atrium.ts';
+import type { TestAtrium } from './atrium.ts';
 import { REDIRECT_URI, type TenantFixture } from './fixtures.ts';
 import { hiddenInput, httpFetch, TestBrowser } from './http-client.ts';
 
 export type Limits = Record<string, { limit: number; window_seconds: number }>;
 
-/** Sets a tenant's `security.rate_limits` as a configuration change would (new version, bus event). */
+/** Sets a tenant's `security.rate_limits` through the configuration API. */
 export async function setRateLimits(t: TestAtrium, slug: string, rateLimits: Limits): Promise<string> {
-  const { services } = t.atrium;
-  const tenant = await services.tenantStore.findBySlug(slug);
-  assert.ok(tenant, `no tenant ${slug}`);
-  const security = (tenant.config.security ?? {}) as Record<string, unknown>;
-  await services.tenantStore.update(tenant.id, { config: { ...tenant.config, security: { ...security, rate_limits: rateLimits } } });
-  await services.bus.publish({ type: 'tenant.changed', tenantId: tenant.id, slug });
-  return tenant.id;
+  const res = await t.api('PUT', `/tenants/${slug}/config/security`, { rate_limits: rateLimits });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return (await t.api('GET', `/tenants/${slug}`)).body.id as string;
 }
 
 export interface LoginForm {
@@ -67,73 +60,4 @@ export async function tokenRequest(issuer: string, init: { authorization?: strin
     json = undefined;
   }
   return { status: res.status, headers: res.headers, json, text };
-}
-
-export const REDIS_SERVER = '/usr/bin/redis-server';
-
-export function redisServerMissing(): string | undefined {
-  return existsSync(REDIS_SERVER) ? undefined : `${REDIS_SERVER} is not installed; the Redis outage test is skipped`;
-}
-
-/** A private, unpersisted redis-server on a port of its own, which a test may kill and restart. */
-export class PrivateRedis {
-  readonly port: number;
-  #child: ChildProcess | undefined;
-
-  private constructor(port: number) {
-    this.port = port;
-  }
-
-  static async start(): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort());
-    await redis.restart();
-    return redis;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  /** Starts the server (again, on the same port) and waits until it answers. */
-  async restart(): Promise<void> {
-    assert.equal(this.#child, undefined, 'already running');
-    const child = spawn(REDIS_SERVER, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    this.#child = child;
-    for (let i = 0; ; i++) {
-      const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      client.on('error', () => {});
-      try {
-        await client.connect();
-        await client.ping();
-        return;
-      } catch (err) {
-        if (i > 100 || child.exitCode !== null) throw new Error(`redis-server did not start: ${(err as Error).message}`, { cause: err });
-        await new Promise((r) => setTimeout(r, 50));
-      } finally {
-        client.disconnect();
-      }
-    }
-  }
-
-  /** SIGKILL: the connection drops the way a crashed or partitioned Redis drops it. */
-  async kill(): Promise<void> {
-    const child = this.#child;
-    if (!child) return;
-    this.#child = undefined;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  /** A short-lived client for assertions on what the limiter stored. */
-  async inspect<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
-    const client = new Redis(this.url, { maxRetriesPerRequest: 1 });
-    client.on('error', () => {});
-    try {
-      return await fn(client);
-    } finally {
-      client.disconnect();
-    }
-  }
 }
