@@ -63,13 +63,12 @@ export class TenantRegistry {
 
   /** Drops every cached view of a tenant (its domains included). */
   forget(tenantId: string, slug: string): void {
+    // One pass: every entry of this tenant, and unknown domains (one may be its new domain).
     for (const [key, entry] of this.#cache.entries()) {
-      if (entry.tenant?.id === tenantId) this.#cache.delete(key);
+      if (entry.tenant ? entry.tenant.id === tenantId : key.startsWith('domain:')) this.#cache.delete(key);
     }
     this.#cache.delete(`slug:${slug}`);
     this.#cache.delete(`id:${tenantId}`);
-    // A new custom domain may have been cached as unknown.
-    for (const [key, entry] of this.#cache.entries()) if (key.startsWith('domain:') && !entry.tenant) this.#cache.delete(key);
   }
 
   async #get(key: string): Promise<Tenant | undefined> {
