@@ -10,13 +10,17 @@
  *                      opaque, stored client_credentials tokens (a supplementary figure)
  *   <label>.localhost  a new Provider built on the first request for that host and kept
  *                      alive, to measure a cold first request and the heap per Provider
+ *   pool-<label>.localhost  Providers kept in an LRU as large as Atrium's pool
+ *                      (BENCH_POOL_SIZE): a miss builds one, the evicted one is garbage.
+ *                      The churn figure 3a puts on Atrium, on bare oidc-provider.
  *
- * Env: PORT, BENCH_CLIENT_ID, BENCH_CLIENT_SECRET.
+ * Env: PORT, BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_POOL_SIZE.
  */
 import http from 'node:http';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { calculateJwkThumbprint, type JWK } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { installProbe } from './probe.ts';
 
 const port = Number(process.env.PORT);
@@ -92,6 +96,8 @@ const main = build(`http://localhost:${port}`, true);
 const opaque = build(`http://opaque.localhost:${port}`, false);
 /** Providers built on demand, one per host, kept alive (that is what the heap figure measures). */
 const perHost = new Map<string, Handler>();
+/** Providers built on demand and evicted least recently used first, as Atrium's pool does. */
+const pooled = new LRUCache<string, Handler>({ max: Number(process.env.BENCH_POOL_SIZE) || 50 });
 
 const server = http.createServer((req, res) => {
   const host = (req.headers.host ?? '').toLowerCase();
@@ -99,7 +105,13 @@ const server = http.createServer((req, res) => {
   let handler: Handler | undefined;
   if (hostname === 'localhost') handler = main;
   else if (hostname === 'opaque.localhost') handler = opaque;
-  else if (/^[a-z0-9-]+\.localhost$/.test(hostname)) {
+  else if (/^pool-[a-z0-9-]+\.localhost$/.test(hostname)) {
+    handler = pooled.get(hostname);
+    if (!handler) {
+      handler = build(`http://${hostname}:${port}`, true);
+      pooled.set(hostname, handler);
+    }
+  } else if (/^[a-z0-9-]+\.localhost$/.test(hostname)) {
     handler = perHost.get(hostname);
     if (!handler) {
       handler = build(`http://${hostname}:${port}`, true);

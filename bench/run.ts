@@ -4,7 +4,8 @@
  *   1. client_credentials tokens/s on one tenant
  *   2. discovery requests/s on one tenant
  *   3. both again spread uniformly over 200 tenants with a Provider pool of 50
- *      (so most requests evict one Provider and build another)
+ *      (so most requests evict one Provider and build another); a supplementary note
+ *      measures 3a's churn on bare oidc-provider too (an LRU of 50 Providers, 200 hosts)
  *   4. latency of the first request to a cold tenant (keys exist, Provider not pooled)
  *   5. heap per pooled Provider
  *   6. figure 1 again with two Atrium instances (same database, same Redis) against one
@@ -272,7 +273,7 @@ async function main(): Promise<void> {
   progress(`storage: ${backend.description}`);
   try {
     progress(`starting Atrium (pool ${POOL_SIZE}) and bare oidc-provider`);
-    const [atrium, bare] = await Promise.all([startAtrium('atrium', { backendEnv: backend.env, poolMaxSize: POOL_SIZE }), startBare('bare')]);
+    const [atrium, bare] = await Promise.all([startAtrium('atrium', { backendEnv: backend.env, poolMaxSize: POOL_SIZE }), startBare('bare', { poolMaxSize: POOL_SIZE })]);
     const aPool = openPool(atrium.child.port);
     const bPool = openPool(bare.child.port);
 
@@ -288,6 +289,8 @@ async function main(): Promise<void> {
     const issuer = (JSON.parse(await expectOk(aPool, discoveryRequest(solo.host), 'Atrium discovery')) as { issuer: string }).issuer;
     if (issuer !== `http://${solo.host}`) throw new Error(`Atrium served issuer ${issuer} for host ${solo.host}`);
 
+    // Supplementary: figure 3a's churn on bare oidc-provider (an LRU of POOL_SIZE Providers over as many hosts).
+    const barePoolHosts = slugs('pool-load', SPREAD_TENANTS).map((s) => `${s}.localhost:${bare.child.port}`);
     const rounds = await measureInRounds([
       { key: 'Atrium 1', servers: [atrium.child], pools: [aPool], next: () => tokenRequest(solo) },
       { key: 'bare 1', servers: [bare.child], pools: [bPool], next: () => tokenRequest(bare.target) },
@@ -296,6 +299,7 @@ async function main(): Promise<void> {
       { key: 'Atrium 3a', servers: [atrium.child], pools: [aPool], next: () => tokenRequest(pick(spread)), poolChurn: true },
       { key: 'Atrium 3b', servers: [atrium.child], pools: [aPool], next: () => discoveryRequest(pick(spread).host), poolChurn: true },
       { key: 'bare opaque', servers: [bare.child], pools: [bPool], next: () => tokenRequest(bare.opaqueTarget) },
+      { key: 'bare churn', servers: [bare.child], pools: [bPool], next: () => tokenRequest({ ...bare.target, host: pick(barePoolHosts) }) },
     ]);
 
     progress(`cold first request: ${COLD_TENANTS} Atrium tenants never served before / ${COLD_TENANTS} new bare Providers, alternating`);
@@ -343,7 +347,7 @@ interface Results {
 
 function report(r: Results): string {
   const get = (key: string) => best(r.rounds.get(key)!);
-  const [a1, b1, a2, b2, a3a, a3b, bOpaque] = ['Atrium 1', 'bare 1', 'Atrium 2', 'bare 2', 'Atrium 3a', 'Atrium 3b', 'bare opaque'].map(get) as [Measured, Measured, Measured, Measured, Measured, Measured, Measured];
+  const [a1, b1, a2, b2, a3a, a3b, bOpaque, bChurn] = ['Atrium 1', 'bare 1', 'Atrium 2', 'bare 2', 'Atrium 3a', 'Atrium 3b', 'bare opaque', 'bare churn'].map(get) as [Measured, Measured, Measured, Measured, Measured, Measured, Measured, Measured];
   const spreadLabel = `${SPREAD_TENANTS} tenants, pool ${POOL_SIZE}`;
 
   const rows: Row[] = [
@@ -413,6 +417,9 @@ function report(r: Results): string {
     `     (Atrium pool size at the end: ${r.aHeap.pooled}; bare Providers alive: ${r.bHeap.providers}). Native key memory outside the V8 heap is not counted.`,
     `  Supplementary: bare with oidc-provider's default opaque client_credentials tokens (kept by the in-memory adapter):`,
     `     ${bOpaque.result.rps.toFixed(0)} tokens/s, ${bOpaque.result.serverCpuUsPerRequest.toFixed(0)} µs CPU/request; ${r.bOpaqueFormat}.`,
+    `  Supplementary: bare with figure 3a's churn (tokens over ${SPREAD_TENANTS} hosts, an LRU of ${POOL_SIZE} Providers, a miss builds one):`,
+    `     ${bChurn.result.rps.toFixed(0)} tokens/s (${(bChurn.result.rps / b1.result.rps).toFixed(2)} of bare 1), ${bChurn.result.serverCpuUsPerRequest.toFixed(0)} µs CPU/request;` +
+      ` Atrium 3a / this = ${(a3a.result.rps / bChurn.result.rps).toFixed(2)}. The ceiling of 3a for anything that builds an oidc-provider per miss.`,
     '  Ratio = Atrium / bare: below 1 for throughput, above 1 for latency, CPU or memory, means Atrium costs more.',
     '',
     ...multi.lines,

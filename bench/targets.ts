@@ -78,11 +78,11 @@ export async function startAtrium(name: string, options: AtriumOptions): Promise
   return { child, publicUrl, encryptionKey, bootstrapClientId, bootstrapClientSecret };
 }
 
-export async function startBare(name: string, options: { exposeGc?: boolean } = {}): Promise<{ child: ServerChild; target: Target; opaqueTarget: Target }> {
+export async function startBare(name: string, options: { exposeGc?: boolean; poolMaxSize?: number } = {}): Promise<{ child: ServerChild; target: Target; opaqueTarget: Target }> {
   const port = await freePort();
   const clientId = 'bench-client';
   const clientSecret = randomBytes(32).toString('base64url');
-  const env = { ...baseEnv(), PORT: String(port), BENCH_CLIENT_ID: clientId, BENCH_CLIENT_SECRET: clientSecret };
+  const env = { ...baseEnv(), PORT: String(port), BENCH_CLIENT_ID: clientId, BENCH_CLIENT_SECRET: clientSecret, BENCH_POOL_SIZE: String(options.poolMaxSize ?? 50) };
   const child = new ServerChild(name, port, [...(options.exposeGc ? ['--expose-gc'] : []), 'bench/bare-server.ts'], env, ROOT);
   await child.waitReady(DISCOVERY_PATH, `localhost:${port}`);
   return {

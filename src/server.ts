@@ -6,6 +6,7 @@ import type { AtriumConfig } from './config/env.ts';
 import { createServices, type Services } from './services.ts';
 import { bootstrap } from './platform/bootstrap.ts';
 import { createApp } from './http/app.ts';
+import { withProviderFastPath } from './http/provider-fast-path.ts';
 import { startMetricsListener, type MetricsListener } from './http/metrics-listener.ts';
 
 export interface RunningAtrium {
@@ -40,7 +41,8 @@ export async function startAtrium(config: AtriumConfig, log: Logger, options: St
     throw err;
   }
   const app = createApp(services, { isShuttingDown: () => shuttingDown });
-  const handler = app.callback();
+  // Token, discovery and JWKS requests skip the outer Koa app (see http/provider-fast-path.ts).
+  const handler = withProviderFastPath(services, { isShuttingDown: () => shuttingDown }, app.callback());
   const server = options.server ?? http.createServer();
   server.on('request', (req, res) => void handler(req, res));
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts

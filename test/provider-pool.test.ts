@@ -11,6 +11,9 @@ import { createTenantFixture, discover, REDIRECT_URI, signInThroughPages, type T
 import { httpFetch } from './support/http-client.ts';
 import { sweepExpiredPayloads } from '../src/oidc/payload-sweeper.ts';
 
+/** A request that always needs the tenant's Provider (discovery and the JWKS can be served from a cache). */
+const PROVIDER_BOUND = '/.well-known/oauth-authorization-server';
+
 let t: TestAtrium;
 let acme: TenantFixture;
 let globex: TenantFixture;
@@ -31,8 +34,8 @@ it('an evicted tenant keeps its sessions, refresh tokens and access tokens', asy
 
   // globex takes the only pool slot: acme's Provider is evicted.
   const buildsBefore = t.atrium.services.pool.stats.builds;
-  assert.equal((await httpFetch(`${globex.issuer}/.well-known/openid-configuration`)).status, 200);
-  assert.equal((await httpFetch(`${acme.issuer}/.well-known/openid-configuration`)).status, 200);
+  assert.equal((await httpFetch(`${globex.issuer}${PROVIDER_BOUND}`)).status, 200);
+  assert.equal((await httpFetch(`${acme.issuer}${PROVIDER_BOUND}`)).status, 200);
   assert.ok(t.atrium.services.pool.stats.builds >= buildsBefore + 2, 'both tenants were (re)built');
   assert.equal(t.atrium.services.pool.size, 1);
 
@@ -42,7 +45,7 @@ it('an evicted tenant keeps its sessions, refresh tokens and access tokens', asy
   assert.ok(refreshed.access_token);
   // The browser session survived too: a new authorization request needs no login form.
   const again = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
-  await httpFetch(`${globex.issuer}/.well-known/openid-configuration`); // evict acme once more
+  await httpFetch(`${globex.issuer}${PROVIDER_BOUND}`); // evict acme once more
   const step = await browser.follow(again, (u) => u.href.startsWith(REDIRECT_URI));
   assert.ok(step.url.href.startsWith(REDIRECT_URI), `expected silent SSO, got ${step.url.href}`);
   assert.ok(step.url.searchParams.get('code'));
@@ -51,9 +54,9 @@ it('an evicted tenant keeps its sessions, refresh tokens and access tokens', asy
 it('concurrent first requests for a cold tenant build one Provider', async () => {
   const created = await t.api('POST', '/tenants', { slug: 'cold', name: 'Cold' });
   assert.equal(created.status, 201);
-  await httpFetch(`${globex.issuer}/.well-known/openid-configuration`); // make sure "cold" is not pooled
+  await httpFetch(`${globex.issuer}${PROVIDER_BOUND}`); // make sure "cold" is not pooled
   const before = t.atrium.services.pool.stats.builds;
-  const responses = await Promise.all(Array.from({ length: 25 }, () => httpFetch(`${t.issuer('cold')}/.well-known/openid-configuration`)));
+  const responses = await Promise.all(Array.from({ length: 25 }, () => httpFetch(`${t.issuer('cold')}${PROVIDER_BOUND}`)));
   assert.ok(responses.every((r) => r.status === 200));
   assert.equal(t.atrium.services.pool.stats.builds - before, 1);
 });

@@ -9,21 +9,26 @@ import { RequestContext, runWithContext } from '../tenancy/request-context.ts';
 
 const INCOMING_ID = /^[A-Za-z0-9._-]{8,128}$/;
 
+/** The caller's correlation id if well formed, else a new one. */
+export function correlationIdFrom(incoming: string | undefined): string {
+  return incoming !== undefined && INCOMING_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/** The access line of one answered request (info level). */
+export function logAccess(log: Logger, context: RequestContext, method: string, path: string, status: number, started: number): void {
+  if (!log.isLevelEnabled('info')) return;
+  log.info({ correlation_id: context.correlationId, tenant: context.tenantSlug, method, path, status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
+}
+
 export function requestContextMiddleware(log: Logger) {
   return async function requestContext(ctx: Context, next: Next): Promise<void> {
-    const incoming = ctx.get('x-correlation-id');
-    const correlationId = INCOMING_ID.test(incoming) ? incoming : randomUUID();
+    const correlationId = correlationIdFrom(ctx.get('x-correlation-id'));
     const context = new RequestContext(correlationId, log);
     ctx.state.context = context;
     ctx.set('X-Correlation-ID', correlationId);
     const started = performance.now();
     await runWithContext(context, next);
     // The access line goes through the root logger: no per-request child is needed for it.
-    if (log.isLevelEnabled('info')) {
-      log.info(
-        { correlation_id: correlationId, tenant: context.tenantSlug, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round((performance.now() - started) * 10) / 10 },
-        'request',
-      );
-    }
+    logAccess(log, context, ctx.method, ctx.path, ctx.status, started);
   };
 }

@@ -12,13 +12,21 @@ const CSP = [
   "base-uri 'none'",
 ].join('; ');
 
+/** The headers, as name/value pairs (also set by the provider fast path, without Koa). */
+export function securityHeaderList(options: { hsts: boolean }): readonly (readonly [string, string])[] {
+  return [
+    ['X-Content-Type-Options', 'nosniff'],
+    ['Referrer-Policy', 'no-referrer'],
+    ['X-Frame-Options', 'DENY'],
+    ['Content-Security-Policy', CSP],
+    ...(options.hsts ? [['Strict-Transport-Security', 'max-age=31536000; includeSubDomains'] as const] : []),
+  ];
+}
+
 export function securityHeaders(options: { hsts: boolean }) {
+  const headers = securityHeaderList(options);
   return async function securityHeadersMiddleware(ctx: Context, next: Next): Promise<void> {
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('Referrer-Policy', 'no-referrer');
-    ctx.set('X-Frame-Options', 'DENY');
-    ctx.set('Content-Security-Policy', CSP);
-    if (options.hsts) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
+    for (const [name, value] of headers) ctx.set(name, value);
     await next();
   };
 }

@@ -1,19 +1,19 @@
 /**
- * What a tenant's Provider is built from (decrypted signing keys, client metadata), cached
+ * What a tenant's Provider is built from (imported signing keys, client metadata), cached
  * by tenant *version*. Providers are rebuilt whenever the pool evicts them; without this
  * every rebuild would read and decrypt the same rows again. Any change of keys or clients
  * bumps the tenant version, so a cached entry can never be served after a change.
  */
 import { LRUCache } from 'lru-cache';
-import type { JWK } from 'jose';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { ClientMetadata, ClientStore } from './client-store.ts';
 import type { SigningKeyStore } from './signing-keys.ts';
+import { TenantSigningKey } from './tenant-signing-key.ts';
 
 export class TenantMaterials {
   readonly #keys: SigningKeyStore;
   readonly #clients: ClientStore;
-  readonly #jwks = new LRUCache<string, Promise<{ keys: JWK[] }>>({ max: 10_000 });
+  readonly #signingKeys = new LRUCache<string, Promise<{ keys: TenantSigningKey[] }>>({ max: 10_000 });
   readonly #clientMetadata = new LRUCache<string, Promise<ClientMetadata | undefined>>({ max: 50_000 });
 
   constructor(keys: SigningKeyStore, clients: ClientStore) {
@@ -21,9 +21,14 @@ export class TenantMaterials {
     this.#clients = clients;
   }
 
-  /** The private JWKS of the tenant in context, at the tenant's current version. */
-  jwks(tenant: Tenant): Promise<{ keys: JWK[] }> {
-    return this.#cached(this.#jwks, `${tenant.id}:${tenant.version}`, () => this.#keys.loadProviderJwks(tenant.id), () => true);
+  /**
+   * The signing keys of the tenant in context, at the tenant's current version: decrypted
+   * once, imported on first use (tenant-signing-key.ts), shared by every Provider built at
+   * this version.
+   */
+  signingKeys(tenant: Tenant): Promise<{ keys: TenantSigningKey[] }> {
+    const load = async () => ({ keys: (await this.#keys.loadProviderJwks(tenant.id)).keys.map((jwk) => new TenantSigningKey(jwk)) });
+    return this.#cached(this.#signingKeys, `${tenant.id}:${tenant.version}`, load, () => true);
   }
 
   /** A client's metadata (secret included) for the tenant in context; unknown ids are not cached. */

@@ -18,7 +18,7 @@
 import type { Context, Next } from 'koa';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { RequestContext } from '../tenancy/request-context.ts';
-import type { RateLimiter, RateLimitResult } from './rate-limiter.ts';
+import type { RateLimiter } from './rate-limiter.ts';
 import { rateLimitRules } from './rate-limit-rules.ts';
 
 /** oidc-provider matches routes case-insensitively and ignores one trailing slash. */
@@ -45,28 +45,46 @@ export function basicCredentials(header: string): { clientId: string; secret: st
   return { clientId: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
 }
 
+/** A refused token request: the rule that refused it and when to retry. */
+export interface TokenLimitRefusal {
+  limit: 'token_per_ip' | 'token_per_client';
+  retryAfterSeconds: number;
+}
+
+/**
+ * The token endpoint's limits for one request: per IP, then per HTTP Basic client. Shared
+ * by the Koa middleware below and the provider fast path (http/provider-fast-path.ts).
+ */
+export async function checkTokenLimits(limiter: RateLimiter, tenant: Tenant, ip: string, authorization: string): Promise<TokenLimitRefusal | undefined> {
+  const rules = rateLimitRules(tenant);
+  const byIp = await limiter.consume({ tenantId: tenant.id, subject: ip }, rules.token_per_ip);
+  if (!byIp.allowed) return { limit: 'token_per_ip', retryAfterSeconds: byIp.retryAfterSeconds };
+  const credentials = basicCredentials(authorization);
+  if (!credentials) return undefined;
+  const byClient = await limiter.consume({ tenantId: tenant.id, subject: `${credentials.clientId}\u0000${credentials.secret}` }, rules.token_per_client);
+  return byClient.allowed ? undefined : { limit: 'token_per_client', retryAfterSeconds: byClient.retryAfterSeconds };
+}
+
+/** The 429 body of a refused token request. */
+export function tokenLimitBody(refused: TokenLimitRefusal, correlationId: string | undefined) {
+  return {
+    error: 'rate_limited',
+    error_description: `too many token requests; retry after ${refused.retryAfterSeconds} seconds`,
+    correlation_id: correlationId,
+  };
+}
+
 /** `onRejected` is told of every refusal (metrics), with the rule that refused it. */
 export function tokenEndpointRateLimit(limiter: RateLimiter, onRejected: (tenant: Tenant, limit: 'token_per_ip' | 'token_per_client') => void = () => {}) {
   return async function limitTokenRequests(ctx: Context, next: Next): Promise<void> {
     if (!isTokenRequest(ctx)) return next();
     const tenant = ctx.state.tenant as Tenant;
-    const rules = rateLimitRules(tenant);
-    const byIp = await limiter.consume({ tenantId: tenant.id, subject: ctx.ip }, rules.token_per_ip);
-    let refused: RateLimitResult | undefined = byIp.allowed ? undefined : byIp;
-    const credentials = refused ? undefined : basicCredentials(ctx.get('authorization'));
-    if (credentials) {
-      const byClient = await limiter.consume({ tenantId: tenant.id, subject: `${credentials.clientId}\u0000${credentials.secret}` }, rules.token_per_client);
-      if (!byClient.allowed) refused = byClient;
-    }
+    const refused = await checkTokenLimits(limiter, tenant, ctx.ip, ctx.get('authorization'));
     if (!refused) return next();
-    onRejected(tenant, refused === byIp ? 'token_per_ip' : 'token_per_client');
+    onRejected(tenant, refused.limit);
     ctx.status = 429;
     ctx.set('Retry-After', String(refused.retryAfterSeconds));
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = {
-      error: 'rate_limited',
-      error_description: `too many token requests; retry after ${refused.retryAfterSeconds} seconds`,
-      correlation_id: (ctx.state.context as RequestContext | undefined)?.correlationId,
-    };
+    ctx.body = tokenLimitBody(refused, (ctx.state.context as RequestContext | undefined)?.correlationId);
   };
 }

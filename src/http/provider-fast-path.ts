@@ -1,0 +1,167 @@
+/**
+ * The hot OIDC endpoints (token, discovery, JWKS) without the outer Koa app.
+ *
+ * Most of an OIDC server's traffic is machines asking for tokens and keys. Through the
+ * outer app such a request pays for a Koa context and a dozen middlewares that only ever
+ * call `next()` on these paths (static files, ops, /metrics, /api/v1, console, interaction
+ * pages...) before it reaches the tenant's Provider, which has a Koa app of its own. Here a
+ * raw Node handler does, for exactly these paths, what the outer app would have done for
+ * them, in the same order and with the same shared code:
+ *
+ *   correlation id + request context  (request-context-middleware.ts)
+ *   security headers, Connection: close while draining
+ *   tenant resolution                 (resolve-tenant.ts, the same registry)
+ *   the token endpoint's rate limits  (rate-limit-token-endpoint.ts)
+ *   the tenant's pooled Provider      (or, for GET discovery and JWKS, its recorded
+ *                                      answer: provider-document-cache.ts)
+ *   request metrics and access line   (metrics-middleware.ts, request-context-middleware.ts)
+ *
+ * It serves the happy path only. Whatever it cannot serve plainly (no tenant or a
+ * suspended one, the development fallback tenant, a lookup or Provider build that fails, a
+ * limiter error, an unusual Host) goes untouched to the full Koa stack, which answers it
+ * exactly as before; nothing has been written or read from the request at that point.
+ * The Provider is fetched before the rate limit is counted, so a hand-off never counts a
+ * request twice.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Services } from '../services.ts';
+import { resolveTenant } from '../tenancy/resolve-tenant.ts';
+import { RequestContext, runWithContext } from '../tenancy/request-context.ts';
+import { checkTokenLimits, tokenLimitBody } from '../security/rate-limit-token-endpoint.ts';
+import type { TenantRuntime } from '../oidc/provider-factory.ts';
+import { routeClassOf } from './metrics-middleware.ts';
+import { correlationIdFrom, logAccess } from './request-context-middleware.ts';
+import { securityHeaderList } from './security-headers.ts';
+import { ProviderDocumentCache } from './provider-document-cache.ts';
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+type FastRoute = 'oidc-token' | 'oidc-discovery' | 'oidc-jwks';
+
+/**
+ * The requests served here: oidc-provider's own paths, which no outer middleware claims.
+ * Anything else (other spellings included) takes the full stack.
+ */
+function fastRouteOf(method: string | undefined, url: string | undefined): FastRoute | undefined {
+  if (!url) return undefined;
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  if (method === 'POST') return path === '/token' ? 'oidc-token' : undefined;
+  if (method !== 'GET' && method !== 'HEAD') return undefined;
+  if (path === '/.well-known/openid-configuration') return 'oidc-discovery';
+  return path === '/jwks' ? 'oidc-jwks' : undefined;
+}
+
+/** The first of a comma-separated header's values, trimmed (as Koa reads X-Forwarded-*). */
+function firstValue(header: string | string[] | undefined): string {
+  const value = Array.isArray(header) ? header.join(',') : (header ?? '');
+  const comma = value.indexOf(',');
+  return (comma === -1 ? value : value.slice(0, comma)).trim();
+}
+
+export function withProviderFastPath(services: Services, options: { isShuttingDown: () => boolean }, fullStack: RequestHandler): RequestHandler {
+  const { config, registry, pool, rateLimiter, metrics, log } = services;
+  const headers = securityHeaderList({ hsts: config.publicUrl.protocol === 'https:' });
+  const tenantHeader = config.multiTenancy.tenantHeader;
+  const documents = new ProviderDocumentCache({ trustProxy: config.trustProxy });
+
+  /** Koa's `ctx.host`; undefined for what Koa would rewrite (userinfo), which the full stack handles. */
+  function hostOf(req: IncomingMessage): string | undefined {
+    const forwarded = config.trustProxy ? req.headers['x-forwarded-host'] : undefined;
+    const host = firstValue(forwarded || req.headers.host);
+    return host.includes('@') ? undefined : host;
+  }
+
+  /** Koa's `ctx.ip` (app.proxy = TRUST_PROXY, X-Forwarded-For, no maxIpsCount). */
+  function ipOf(req: IncomingMessage): string {
+    return (config.trustProxy && firstValue(req.headers['x-forwarded-for'])) || req.socket.remoteAddress || '';
+  }
+
+  /** Serves the request, or returns false having touched nothing (the full stack takes it). */
+  async function serve(req: IncomingMessage, res: ServerResponse, route: FastRoute, path: string): Promise<boolean> {
+    const started = performance.now();
+    const host = hostOf(req);
+    if (host === undefined) return false;
+    const tenantSlug = req.headers[tenantHeader];
+    let resolution;
+    try {
+      resolution = await resolveTenant({ host, headerSlug: (typeof tenantSlug === 'string' && tenantSlug) || undefined }, config, registry);
+    } catch {
+      return false;
+    }
+    if (resolution.kind !== 'tenant' || resolution.via === 'fallback' || resolution.tenant.status !== 'active') return false;
+    const { tenant } = resolution;
+    const incoming = req.headers['x-correlation-id'];
+    const context = new RequestContext(correlationIdFrom(typeof incoming === 'string' ? incoming : undefined), log);
+    context.enterTenant(tenant);
+
+    const setOuterHeaders = () => {
+      res.setHeader('X-Correlation-ID', context.correlationId);
+      for (const [name, value] of headers) res.setHeader(name, value);
+      if (options.isShuttingDown()) res.setHeader('Connection', 'close');
+    };
+    const finish = () => {
+      metrics.recordRequest(context.tenantSlug, routeClassOf(path), res.statusCode, (performance.now() - started) / 1000);
+      logAccess(log, context, req.method ?? '', path, res.statusCode, started);
+    };
+    const documentKey = route !== 'oidc-token' && req.method === 'GET' ? documents.keyFor(tenant, route, req, host) : undefined;
+    if (documentKey !== undefined && documents.serve(documentKey, req, res, setOuterHeaders)) {
+      finish();
+      return true;
+    }
+
+    return runWithContext(context, async () => {
+      let runtime: TenantRuntime;
+      try {
+        runtime = await pool.get(tenant);
+      } catch {
+        return false;
+      }
+      let refusal;
+      // RATE_LIMITS_ENABLED=false makes the limiter allow everything; skip asking it.
+      if (route === 'oidc-token' && config.rateLimitsEnabled) {
+        try {
+          refusal = await checkTokenLimits(rateLimiter, tenant, ipOf(req), req.headers.authorization ?? '');
+        } catch {
+          return false;
+        }
+      }
+      setOuterHeaders();
+      if (refusal) {
+        metrics.rateLimitRejections.inc({ tenant: tenant.slug, limit: refusal.limit });
+        const body = JSON.stringify(tokenLimitBody(refusal, context.correlationId));
+        res.writeHead(429, { 'Retry-After': String(refusal.retryAfterSeconds), 'Cache-Control': 'no-store', 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+        res.end(body);
+      } else {
+        if (documentKey !== undefined) documents.record(documentKey, res);
+        try {
+          await runtime.handle(req, res);
+        } catch (err) {
+          // oidc-provider answers its own errors; this is the error middleware's last resort.
+          context.log?.error({ err }, 'request failed');
+          if (!res.headersSent) {
+            const body = JSON.stringify({ error: 'server_error', error_description: 'an unexpected error occurred', correlation_id: context.correlationId });
+            res.writeHead(500, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+            res.end(body);
+          } else if (!res.writableEnded) res.end();
+        }
+      }
+      finish();
+      return true;
+    });
+  }
+
+  return function providerFastPath(req, res) {
+    const route = fastRouteOf(req.method, req.url);
+    if (!route) return fullStack(req, res);
+    const path = route === 'oidc-token' ? '/token' : route === 'oidc-discovery' ? '/.well-known/openid-configuration' : '/jwks';
+    return serve(req, res, route, path).then(
+      (served) => (served ? undefined : fullStack(req, res)),
+      (err: unknown) => {
+        log.error({ err }, 'provider fast path failed');
+        if (!res.headersSent) res.writeHead(500);
+        if (!res.writableEnded) res.end();
+      },
+    );
+  };
+}

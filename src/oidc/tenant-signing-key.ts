@@ -1,0 +1,121 @@
+/**
+ * A tenant's signing key as oidc-provider's ExternalSigningKey, holding Node KeyObjects.
+ *
+ * Why: given private JWKs, every new Provider clones them and imports each one again on
+ * its first signature (jose caches an imported key per JWK object, and the clone is a new
+ * object). The pool rebuilds Providers all the time (evictions, version changes), so that
+ * import was paid again and again. These keys are imported once per tenant *version*
+ * (tenant-materials.ts) and shared by every Provider built at that version; each Provider
+ * still gets exactly the keys of its version. The private key never leaves this object:
+ * oidc-provider reads the public members (JWKS) from the getters, verifies with
+ * `keyObject()` (the public key) and calls `sign()` for signatures, which run on libuv's
+ * thread pool as jose's WebCrypto ones do.
+ */
+import { createPrivateKey, createPublicKey, sign, constants, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
+import type { JWK } from 'jose';
+import { ExternalSigningKey } from 'oidc-provider';
+
+/** What `crypto.sign` needs for each JWS algorithm Atrium may hold keys for (the key itself comes later). */
+function signingParameters(alg: string): { digest: string | null; options: Omit<SignKeyObjectInput, 'key'> } {
+  const bits = alg.slice(2);
+  if (alg.startsWith('RS')) return { digest: `sha${bits}`, options: {} };
+  if (alg.startsWith('PS')) return { digest: `sha${bits}`, options: { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(bits) / 8 } };
+  if (alg === 'ES256' || alg === 'ES384' || alg === 'ES512') return { digest: `sha${bits}`, options: { dsaEncoding: 'ieee-p1363' } };
+  if (alg === 'EdDSA' || alg === 'Ed25519') return { digest: null, options: {} };
+  throw new Error(`unsupported signing algorithm ${alg}`);
+}
+
+export class TenantSigningKey extends ExternalSigningKey {
+  readonly #jwk: JWK;
+  readonly #digest: string | null;
+  readonly #options: Omit<SignKeyObjectInput, 'key'>;
+  readonly #keyOps: string[] | undefined;
+  #kid: string;
+  #alg: string;
+  // Imported on first use, once per tenant version: a Provider publishing its JWKS (discovery,
+  // a cold tenant) needs neither.
+  #privateKey: KeyObject | undefined;
+  #publicKey: KeyObject | undefined;
+
+  /** `jwk`: a private JWK with `kid` and `alg` (signing-keys.ts); `key_ops: ['verify']` marks a key that only verifies. */
+  constructor(jwk: JWK) {
+    super();
+    if (!jwk.kid || !jwk.alg) throw new Error('a signing key needs its kid and alg');
+    this.#jwk = jwk;
+    ({ digest: this.#digest, options: this.#options } = signingParameters(jwk.alg));
+    this.#keyOps = jwk.key_ops ? [...jwk.key_ops] : undefined;
+    this.#kid = jwk.kid;
+    this.#alg = jwk.alg;
+  }
+
+  override get kid(): string {
+    return this.#kid;
+  }
+
+  // oidc-provider may assign kid and alg while registering a key; both are always set here already.
+  override set kid(kid: string) {
+    this.#kid = kid;
+  }
+
+  override get alg(): string {
+    return this.#alg;
+  }
+
+  override set alg(alg: string) {
+    this.#alg = alg;
+  }
+
+  // The public members oidc-provider publishes, read from the JWK (the base class would
+  // import the key to export them).
+  override get kty(): string {
+    return this.#jwk.kty!;
+  }
+
+  override get crv(): string | undefined {
+    return this.#jwk.crv;
+  }
+
+  override get x(): string | undefined {
+    return this.#jwk.x;
+  }
+
+  override get y(): string | undefined {
+    return this.#jwk.y;
+  }
+
+  override get n(): string | undefined {
+    return this.#jwk.n;
+  }
+
+  override get e(): string | undefined {
+    return this.#jwk.e;
+  }
+
+  override get pub(): string | undefined {
+    return undefined;
+  }
+
+  // Retired and next keys are published for verification only: oidc-provider never picks
+  // a key whose key_ops lack 'sign' to sign with.
+  override get key_ops(): string[] | undefined {
+    return this.#keyOps;
+  }
+
+  /** The public key: what oidc-provider verifies with. */
+  override keyObject(): KeyObject {
+    this.#publicKey ??= createPublicKey(this.#private());
+    return this.#publicKey;
+  }
+
+  override sign(data: Uint8Array): Promise<Buffer> {
+    const input: SignKeyObjectInput = { ...this.#options, key: this.#private() };
+    return new Promise((resolve, reject) => {
+      sign(this.#digest, data, input, (err, signature) => (err ? reject(err) : resolve(signature)));
+    });
+  }
+
+  #private(): KeyObject {
+    this.#privateKey ??= createPrivateKey({ key: this.#jwk, format: 'jwk' });
+    return this.#privateKey;
+  }
+}
