@@ -24,7 +24,7 @@ export const PLATFORM_MFA_REQUIRED_FLOOR: MfaLevel = 'off';
 export const AUDIT_RETENTION_DAYS = { default: 365, max: 3650 } as const;
 
 export const GLOBAL_DEFAULTS: Readonly<Record<ConfigSection, Record<string, unknown>>> = {
-  application: { title: 'Atrium', default_locale: 'en', available_locales: ['en'] },
+  application: { title: 'Atrium', default_locale: 'en', available_locales: ['en', 'fr'] },
   branding: { company_name: 'Atrium', colors: { light: { primary: '#2563eb', background: '#ffffff', text: '#111827' }, dark: { primary: '#60a5fa', background: '#111827', text: '#f9fafb' } } },
   security: {
     password_policy: { min_length: PASSWORD_MIN_LENGTH_FLOOR, require_uppercase: false, require_digit: false, require_symbol: false },

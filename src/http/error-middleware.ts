@@ -6,6 +6,8 @@
 import type { Context, Next } from 'koa';
 import { AppError } from './errors.ts';
 import { renderPage } from './views.ts';
+import { pageLocals } from '../web/page.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
 import { currentContext } from '../tenancy/request-context.ts';
 import { mapDatabaseError } from '../storage/database.ts';
 
@@ -50,14 +52,10 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
     if (wantsJson(ctx)) {
       ctx.body = { error: error.code, error_description: description, correlation_id: context?.correlationId };
     } else {
+      const page = pageLocals({ tenant: ctx.state.tenant as Tenant | undefined, acceptLanguage: ctx.get('accept-language') });
+      const heading = page.t(error.status === 404 ? 'common.not_found_title' : 'common.error_title');
       ctx.type = 'html';
-      ctx.body = await renderPage('error', {
-        tenantName: ctx.state.tenant?.name ?? 'Atrium',
-        title: 'Something went wrong',
-        heading: error.status === 404 ? 'Page not found' : 'Something went wrong',
-        message: description,
-        correlationId: context?.correlationId,
-      });
+      ctx.body = await renderPage('error', { ...page, title: heading, heading, message: description });
     }
   }
 }

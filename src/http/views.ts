@@ -2,6 +2,8 @@
 import ejs from 'ejs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { translator, type Translate } from '../web/i18n.ts';
+import type { Brand } from '../web/branding.ts';
 
 const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views');
 
@@ -9,11 +11,18 @@ export interface PageLocals {
   /** The tenant's display name, shown on every page of the tenant. */
   tenantName: string;
   title: string;
-  correlationId?: string;
+  correlationId?: string | undefined;
+  /** Filled by web/page.ts for tenant pages; plain English and the name otherwise. */
+  lang?: string;
+  t?: Translate;
+  brand?: Brand;
   [key: string]: unknown;
 }
 
+const english = translator('en');
+
 /** Renders views/<name>.ejs; values are HTML-escaped by EJS (`<%= %>`). */
 export function renderPage(name: string, locals: PageLocals): Promise<string> {
-  return ejs.renderFile(path.join(VIEWS_DIR, `${name}.ejs`), locals, { cache: true });
+  const filled = { lang: 'en', t: english, brand: { name: locals.tenantName, stylesheet: '' }, ...locals };
+  return ejs.renderFile(path.join(VIEWS_DIR, `${name}.ejs`), filled, { cache: true });
 }

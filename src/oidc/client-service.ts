@@ -3,6 +3,7 @@
  * Provider (so what is accepted is exactly what it will serve), a generated secret for
  * confidential clients, shown once.
  */
+import { CONSOLE_CLIENT_ID } from '../web/console-client.ts';
 import { errors } from 'oidc-provider';
 import { AppError, notFound } from '../http/errors.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
@@ -40,6 +41,7 @@ export class ClientService {
     for (const key of SERVER_ASSIGNED) if (key in input) throw new AppError('invalid_client_metadata', 400, `${key} is assigned by the server`);
     const clientId = input.client_id === undefined ? generateClientId() : input.client_id;
     if (typeof clientId !== 'string' || !CLIENT_ID.test(clientId)) throw new AppError('invalid_client_metadata', 400, 'client_id must be 3-128 URL-safe characters');
+    if (clientId === CONSOLE_CLIENT_ID) throw new AppError('invalid_client_metadata', 400, `client_id ${CONSOLE_CLIENT_ID} is reserved for Atrium's own pages`);
     const secret = needsSecret(input) ? generateClientSecret() : undefined;
     const metadata = await this.#normalize(tenant, { ...input, client_id: clientId }, secret);
     const client = await this.#store.insert(tenant.id, metadata, secret);
@@ -63,6 +65,18 @@ export class ClientService {
     // Validation needs some secret for secret-based methods; the stored one stays untouched.
     const metadata = await this.#normalize(tenant, merged, needsSecret(merged) ? (secret ?? generateClientSecret()) : undefined);
     const client = await this.#store.update(tenant.id, metadata, keep);
+    if (!client) throw notFound(`no client "${clientId}"`);
+    await this.#tenants.touched(tenant, { clientId });
+    return { client, secret };
+  }
+
+  /** Replaces the secret of a secret-based client; the new one is returned once and never shown again. */
+  async rotateSecret(tenant: Tenant, clientId: string): Promise<{ client: StoredClient; secret: string }> {
+    const current = await this.#store.get(clientId);
+    if (!current) throw notFound(`no client "${clientId}"`);
+    if (!needsSecret(current.metadata)) throw new AppError('invalid_client_metadata', 400, 'this client does not authenticate with a secret');
+    const secret = generateClientSecret();
+    const client = await this.#store.update(tenant.id, current.metadata, secret);
     if (!client) throw notFound(`no client "${clientId}"`);
     await this.#tenants.touched(tenant, { clientId });
     return { client, secret };

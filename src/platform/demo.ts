@@ -5,7 +5,7 @@
 import type { AtriumConfig } from '../config/env.ts';
 import type { Services } from '../services.ts';
 import { runAsTenant } from '../tenancy/request-context.ts';
-import { issuerFor, type Tenant } from '../tenancy/tenant.ts';
+import { issuerFor, platformTenantSlug, type Tenant } from '../tenancy/tenant.ts';
 import { DEFAULT_TENANT } from '../tenancy/slug.ts';
 
 export interface DemoTenant {
@@ -22,6 +22,8 @@ const DEMO = [
   { slug: 'globex', name: 'Globex', email: 'bob@globex.test', password: 'globex-demo-password' },
 ];
 export const DEMO_CLIENT_ID = 'demo-app';
+/** The demo's platform admin, for /platform on the bare PUBLIC_URL host. */
+export const DEMO_PLATFORM_ADMIN = { email: 'admin@atrium.test', password: 'platform-demo-password' };
 
 export async function seedDemo(services: Services): Promise<DemoTenant[]> {
   const { config, tenantStore, tenants } = services;
@@ -49,7 +51,17 @@ export async function seedDemo(services: Services): Promise<DemoTenant[]> {
     });
     result.push({ slug: tenant.slug, issuer, clientId: DEMO_CLIENT_ID, redirectUri, email: seed.email, password: seed.password });
   }
+  if (config.multiTenancy.enabled) await seedPlatformAdmin(services);
   return result;
+}
+
+async function seedPlatformAdmin(services: Services): Promise<void> {
+  const platform = await services.tenantStore.findBySlug(platformTenantSlug(services.config));
+  if (!platform) return;
+  await runAsTenant(platform.id, async () => {
+    if (await services.users.findByEmail(DEMO_PLATFORM_ADMIN.email)) return;
+    await services.userService.create(platform, { ...DEMO_PLATFORM_ADMIN, name: 'Platform admin', emailVerified: true, roles: ['platform_admin'] });
+  });
 }
 
 export function printDemo(config: AtriumConfig, port: number, tenants: DemoTenant[]): void {
@@ -60,7 +72,11 @@ export function printDemo(config: AtriumConfig, port: number, tenants: DemoTenan
     lines.push(`    discovery:  ${t.issuer}/.well-known/openid-configuration`);
     lines.push(`    user:       ${t.email} / ${t.password}`);
     lines.push(`    client:     ${t.clientId} (public, PKCE), redirect ${t.redirectUri}`);
+    lines.push(`    account:    ${t.issuer}/account    admin (the user is the tenant's owner): ${t.issuer}/admin`);
     lines.push('');
+  }
+  if (config.multiTenancy.enabled) {
+    lines.push('  platform administration', `    ${config.publicUrl.origin}/platform`, `    admin:      ${DEMO_PLATFORM_ADMIN.email} / ${DEMO_PLATFORM_ADMIN.password}`, '');
   }
   lines.push(`  health:       ${config.publicUrl.origin}/healthz (port ${port})`, '');
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -54,8 +54,9 @@ export class LoginRateLimits {
   }
 }
 
-/** What the sign-in page says when an attempt is refused; it names no limit and no account. */
-export function tooManyAttemptsMessage(retryAfterSeconds: number): string {
-  const wait = retryAfterSeconds < 60 ? `${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}` : `${Math.ceil(retryAfterSeconds / 60)} minute${Math.ceil(retryAfterSeconds / 60) === 1 ? '' : 's'}`;
-  return `Too many sign-in attempts. For your security, wait ${wait} before trying again.`;
+/** What the sign-in page says when an attempt is refused (a translation key and its values); it names no limit and no account. */
+export function tooManyAttemptsMessage(retryAfterSeconds: number): { key: string; vars: { count: number } } {
+  if (retryAfterSeconds < 60) return { key: retryAfterSeconds === 1 ? 'login.wait_one_second' : 'login.wait_seconds', vars: { count: retryAfterSeconds } };
+  const minutes = Math.ceil(retryAfterSeconds / 60);
+  return { key: minutes === 1 ? 'login.wait_one_minute' : 'login.wait_minutes', vars: { count: minutes } };
 }

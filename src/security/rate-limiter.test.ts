@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { MemoryRateLimiter, rateLimitStorageKey } from './rate-limiter.ts';
 import { basicCredentials } from './rate-limit-token-endpoint.ts';
 import { tooManyAttemptsMessage } from './rate-limit-login.ts';
+import { translator } from '../web/i18n.ts';
 
 const rule = { name: 'login_per_account', limit: 2, windowSeconds: 60 };
 const hashKey = randomBytes(32);
@@ -61,9 +62,16 @@ describe('basicCredentials', () => {
 
 describe('tooManyAttemptsMessage', () => {
   it('says how long to wait in words', () => {
-    assert.match(tooManyAttemptsMessage(1), /wait 1 second before/);
-    assert.match(tooManyAttemptsMessage(45), /wait 45 seconds before/);
-    assert.match(tooManyAttemptsMessage(60), /wait 1 minute before/);
-    assert.match(tooManyAttemptsMessage(61), /wait 2 minutes before/);
+    const en = translator('en');
+    const say = (seconds: number) => {
+      const message = tooManyAttemptsMessage(seconds);
+      return en(message.key, message.vars);
+    };
+    assert.match(say(1), /wait 1 second before/);
+    assert.match(say(45), /wait 45 seconds before/);
+    assert.match(say(60), /wait 1 minute before/);
+    assert.match(say(61), /wait 2 minutes before/);
+    const fr = tooManyAttemptsMessage(61);
+    assert.match(translator('fr')(fr.key, fr.vars), /2 minutes/);
   });
 });

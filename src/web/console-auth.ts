@@ -1,0 +1,300 @@
+/**
+ * Sign-in for Atrium's own pages on a tenant's host: /account (every user), /admin
+ * (owners and admins) and, on the platform host, /platform (platform admins).
+ *
+ * The pages are a first-party relying party of the tenant's own Provider (client
+ * `atrium-console`, public, PKCE), so they get exactly the sign-in end users get:
+ * password, MFA, lockout, federation, branding. The authorization code is redeemed in
+ * process: it is found through the Provider's own model, checked (client, redirect URI,
+ * PKCE verifier, nonce, expiry) and marked used atomically. The page session is then a
+ * random cookie whose hash is a `console_sessions` row of the tenant.
+ *
+ * A platform admin opens a tenant's /admin through a hand-off link: an HMAC-signed,
+ * one-minute, single-use token naming the tenant and the admin, minted by /platform.
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import type { AtriumConfig } from '../config/env.ts';
+import type { UserStore } from '../accounts/user-store.ts';
+import type { AuditLog } from '../security/audit-log.ts';
+import type { SecretBox } from '../security/secret-box.ts';
+import { csrfToken, verifyCsrfToken } from '../security/csrf.ts';
+import type { ProviderPool } from '../tenancy/provider-pool.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
+import { issuerFor, platformTenantSlug } from '../tenancy/tenant.ts';
+import { AppError } from '../http/errors.ts';
+import { readForm } from '../http/body.ts';
+import { ConsoleSessionStore, hashSessionId } from './console-session-store.ts';
+import { CONSOLE_CLIENT_ID } from './console-client.ts';
+import { renderTenantPage } from './page.ts';
+
+const SESSION_TTL_SECONDS = 8 * 3600;
+const LOGIN_TTL_MS = 10 * 60_000;
+const HANDOFF_TTL_SECONDS = 60;
+
+/** Who is using the console pages of this request. */
+export interface ConsolePrincipal {
+  sessionIdHash: string;
+  /** The tenant user; null for a platform admin visiting through a hand-off. */
+  userId: string | null;
+  email: string;
+  name: string | null;
+  /** The user's roles in this tenant, read afresh on every request. */
+  roles: readonly string[];
+  /** A platform admin (on the platform host, or handed off to this tenant's /admin). */
+  platformAdmin: boolean;
+  /** The platform admin's user id (in the platform tenant) when handed off to this tenant. */
+  platformAdminId?: string;
+  amr: readonly string[];
+  /** The tenant sign-in (oidc-provider session) this console session came from. */
+  oidcSessionUid: string | null;
+  /** The CSRF token every console form must carry in a `csrf` field. */
+  csrf: string;
+}
+
+export const isTenantAdmin = (p: ConsolePrincipal) => p.platformAdmin || p.roles.includes('owner') || p.roles.includes('admin');
+
+export interface ConsoleAuthDeps {
+  config: AtriumConfig;
+  box: SecretBox;
+  users: UserStore;
+  audit: AuditLog;
+  pool: ProviderPool;
+  sessions: ConsoleSessionStore;
+}
+
+interface PendingLogin { state: string; nonce: string; verifier: string; returnTo: string; exp: number }
+
+/** Only paths of Atrium's own pages; anything else (an absolute URL, `//host`) would be an open redirect. */
+export function safeReturnTo(value: unknown, fallback = '/account'): string {
+  return typeof value === 'string' && /^\/(account|admin|platform)(?:[/?#]|$)/.test(value) && !value.includes('\\') ? value : fallback;
+}
+
+export class ConsoleAuth {
+  readonly #deps: ConsoleAuthDeps;
+  readonly #handoffKeys: Buffer[];
+
+  constructor(deps: ConsoleAuthDeps) {
+    this.#deps = deps;
+    this.#handoffKeys = deps.box.deriveKeys('console-handoff', 'atrium');
+  }
+
+  get sessions(): ConsoleSessionStore {
+    return this.#deps.sessions;
+  }
+
+  #secure(tenant: Tenant): boolean {
+    return issuerFor(tenant, this.#deps.config).startsWith('https:');
+  }
+
+  /** Per tenant, so tenants reached on one host through the tenant header keep separate sessions. */
+  #cookieName(tenant: Tenant, purpose: 'console' | 'console-login'): string {
+    return `${this.#secure(tenant) && purpose === 'console' ? '__Host-' : ''}atrium.${tenant.slug}.${purpose}`;
+  }
+
+  #csrfKeys(tenant: Tenant): Buffer[] {
+    return this.#deps.box.deriveKeys('csrf', tenant.id);
+  }
+
+  /** Loads the principal for console paths; other requests pay nothing. */
+  middleware() {
+    return async (ctx: Context, next: Next): Promise<void> => {
+      if (/^\/(account|admin|platform)(?:\/|$)/.test(ctx.path)) ctx.state.console = await this.#principal(ctx);
+      await next();
+    };
+  }
+
+  async #principal(ctx: Context): Promise<ConsolePrincipal | undefined> {
+    const tenant = ctx.state.tenant as Tenant;
+    const id = ctx.cookies.get(this.#cookieName(tenant, 'console'));
+    if (!id || id.length > 100) return undefined;
+    const session = await this.#deps.sessions.findLive(id);
+    if (!session) return undefined;
+    const csrf = csrfToken(this.#csrfKeys(tenant), `console:${session.idHash}`);
+    if (session.platformAdminId) {
+      return { sessionIdHash: session.idHash, userId: null, email: session.platformAdminEmail ?? '', name: null, roles: [], platformAdmin: true, platformAdminId: session.platformAdminId, amr: session.amr, oidcSessionUid: null, csrf };
+    }
+    const user = session.userId ? await this.#deps.users.findById(session.userId) : undefined;
+    if (!user || user.status !== 'active') return undefined;
+    const onPlatform = tenant.slug === platformTenantSlug(this.#deps.config);
+    return {
+      sessionIdHash: session.idHash,
+      userId: user.id,
+      email: user.email,
+      name: user.name,
+      roles: user.roles,
+      platformAdmin: onPlatform && user.roles.includes('platform_admin'),
+      amr: session.amr,
+      oidcSessionUid: session.oidcSessionUid,
+      csrf,
+    };
+  }
+
+  /**
+   * The principal of a console page, or the way to get one: a GET without a session is
+   * sent to sign in and brought back; anything else without a session is a 401. A
+   * principal that fails `allowed` gets a 403.
+   */
+  require(ctx: Context, allowed: (p: ConsolePrincipal) => boolean = () => true): ConsolePrincipal | undefined {
+    const principal = ctx.state.console as ConsolePrincipal | undefined;
+    if (!principal) {
+      if (ctx.method === 'GET' || ctx.method === 'HEAD') {
+        ctx.redirect(`/account/login?${new URLSearchParams({ return_to: ctx.originalUrl }).toString()}`);
+        return undefined;
+      }
+      throw new AppError('login_required', 401, 'Your session has ended. Sign in again.');
+    }
+    if (!allowed(principal)) throw new AppError('forbidden', 403, 'You do not have access to this page.');
+    return principal;
+  }
+
+  /** Reads a console form and checks its CSRF token against the signed-in session. */
+  async readForm(ctx: Context, principal: ConsolePrincipal): Promise<URLSearchParams> {
+    const form = await readForm(ctx);
+    if (!verifyCsrfToken(this.#csrfKeys(ctx.state.tenant as Tenant), `console:${principal.sessionIdHash}`, form.get('csrf'))) {
+      throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back, reload the page and try again.');
+    }
+    return form;
+  }
+
+  /** A hand-off link to a tenant's /admin for a signed-in platform admin. */
+  handoffUrl(target: Tenant, admin: { id: string; email: string }): string {
+    const payload = Buffer.from(JSON.stringify({ t: target.id, a: admin.id, e: admin.email, n: randomBytes(16).toString('base64url'), x: Math.floor(Date.now() / 1000) + HANDOFF_TTL_SECONDS })).toString('base64url');
+    const mac = createHmac('sha256', this.#handoffKeys[0]!).update(payload).digest('base64url');
+    return `${issuerFor(target, this.#deps.config)}/account/handoff?${new URLSearchParams({ token: `${payload}.${mac}` }).toString()}`;
+  }
+
+  #openHandoff(token: string, tenant: Tenant): { a: string; e: string; n: string } | undefined {
+    const [payload = '', mac = ''] = token.split('.');
+    const given = Buffer.from(mac);
+    const valid = this.#handoffKeys.some((key) => {
+      const expected = Buffer.from(createHmac('sha256', key).update(payload).digest('base64url'));
+      return expected.length === given.length && timingSafeEqual(expected, given);
+    });
+    if (!valid) return undefined;
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as { t: string; a: string; e: string; n: string; x: number };
+    return claims.t === tenant.id && claims.x > Date.now() / 1000 ? claims : undefined;
+  }
+
+  async #startSession(ctx: Context, tenant: Tenant, session: { userId?: string; platformAdmin?: { id: string; email: string; handoffNonce: string }; oidcSessionUid?: string; amr: string[] }): Promise<boolean> {
+    const id = randomBytes(32).toString('base64url');
+    const created = await this.#deps.sessions.create({ id, ...session, ip: ctx.ip, userAgent: ctx.get('user-agent'), ttlSeconds: SESSION_TTL_SECONDS });
+    if (created) {
+      ctx.cookies.set(this.#cookieName(tenant, 'console'), id, { httpOnly: true, sameSite: 'lax', secure: this.#secure(tenant), maxAge: SESSION_TTL_SECONDS * 1000, overwrite: true });
+    }
+    return created;
+  }
+
+  routes(): Router {
+    const router = new Router({ prefix: '/account' });
+    const { config, audit, pool, sessions } = this.#deps;
+
+    router.get('/login', async (ctx) => {
+      const tenant = ctx.state.tenant as Tenant;
+      const issuer = issuerFor(tenant, config);
+      const pending: PendingLogin = {
+        state: randomBytes(16).toString('base64url'),
+        nonce: randomBytes(16).toString('base64url'),
+        verifier: randomBytes(32).toString('base64url'),
+        returnTo: safeReturnTo(ctx.query.return_to),
+        exp: Date.now() + LOGIN_TTL_MS,
+      };
+      ctx.cookies.set(this.#cookieName(tenant, 'console-login'), Buffer.from(JSON.stringify(pending)).toString('base64url'), { signed: true, httpOnly: true, sameSite: 'lax', secure: this.#secure(tenant), maxAge: LOGIN_TTL_MS, overwrite: true });
+      const params = new URLSearchParams({
+        client_id: CONSOLE_CLIENT_ID,
+        response_type: 'code',
+        redirect_uri: `${issuer}/account/callback`,
+        scope: 'openid email profile',
+        state: pending.state,
+        nonce: pending.nonce,
+        code_challenge: createHash('sha256').update(pending.verifier).digest('base64url'),
+        code_challenge_method: 'S256',
+      });
+      if (typeof ctx.query.lang === 'string') params.set('ui_locales', ctx.query.lang.slice(0, 35));
+      ctx.redirect(`/auth?${params.toString()}`);
+    });
+
+    router.get('/callback', async (ctx) => {
+      const tenant = ctx.state.tenant as Tenant;
+      const issuer = issuerFor(tenant, config);
+      const cookieName = this.#cookieName(tenant, 'console-login');
+      const raw = ctx.cookies.get(cookieName, { signed: true });
+      ctx.cookies.set(cookieName, null, { signed: true });
+      let pending: PendingLogin | undefined;
+      try {
+        pending = raw ? (JSON.parse(Buffer.from(raw, 'base64url').toString()) as PendingLogin) : undefined;
+      } catch {
+        pending = undefined;
+      }
+      if (!pending || pending.exp < Date.now() || typeof ctx.query.state !== 'string' || ctx.query.state !== pending.state) {
+        throw new AppError('invalid_state', 400, 'This sign-in was not started in this browser, or took too long. Start again.');
+      }
+      if (typeof ctx.query.error === 'string') return ctx.redirect('/account/login-cancelled');
+      if (ctx.query.iss !== issuer) throw new AppError('invalid_issuer', 400, 'The sign-in answer came from an unexpected issuer.');
+      const runtime = await pool.get(tenant);
+      const code = typeof ctx.query.code === 'string' ? await runtime.provider.AuthorizationCode.find(ctx.query.code) : undefined;
+      const verified = code
+        && code.clientId === CONSOLE_CLIENT_ID
+        && code.redirectUri === `${issuer}/account/callback`
+        && code.nonce === pending.nonce
+        && code.codeChallengeMethod === 'S256'
+        && code.codeChallenge === createHash('sha256').update(pending.verifier).digest('base64url')
+        && !code.isExpired
+        && typeof code.accountId === 'string';
+      if (!verified || !(await sessions.consumeAuthorizationCode(code.jti))) {
+        throw new AppError('invalid_grant', 400, 'This sign-in link has already been used or has expired. Start again.');
+      }
+      const accountId = code.accountId!;
+      await this.#startSession(ctx, tenant, { userId: accountId, oidcSessionUid: code.sessionUid, amr: code.amr ?? [] });
+      await audit.record({ action: 'console.sign_in', actor: accountId, target: accountId, ip: ctx.ip, userAgent: ctx.get('user-agent') });
+      ctx.redirect(pending.returnTo);
+    });
+
+    router.get('/login-cancelled', async (ctx) => {
+      await renderTenantPage(ctx, 'error', (t) => ({ title: 'console.cancelled_title', heading: t('console.cancelled_title'), message: t('console.cancelled_message') }));
+    });
+
+    router.get('/handoff', async (ctx) => {
+      const tenant = ctx.state.tenant as Tenant;
+      let claims: { a: string; e: string; n: string } | undefined;
+      try {
+        claims = typeof ctx.query.token === 'string' ? this.#openHandoff(ctx.query.token, tenant) : undefined;
+      } catch {
+        claims = undefined;
+      }
+      if (!claims || !(await this.#startSession(ctx, tenant, { platformAdmin: { id: claims.a, email: claims.e, handoffNonce: claims.n }, amr: ['platform'] }))) {
+        throw new AppError('invalid_handoff', 400, 'This link has expired or was already used. Open the organisation again from /platform.');
+      }
+      await audit.record({ action: 'console.platform_admin_entered', actor: `platform:${claims.a}`, target: tenant.id, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { email: claims.e } });
+      ctx.redirect('/admin');
+    });
+
+    router.post('/logout', async (ctx) => {
+      const tenant = ctx.state.tenant as Tenant;
+      const principal = ctx.state.console as ConsolePrincipal | undefined;
+      if (principal) {
+        await this.readForm(ctx, principal);
+        await sessions.delete(principal.sessionIdHash);
+        // Signing out of the pages also ends the browser's sign-in at the tenant.
+        if (principal.oidcSessionUid) {
+          const runtime = await pool.get(tenant);
+          const oidcSession = await runtime.provider.Session.findByUid(principal.oidcSessionUid);
+          await oidcSession?.destroy();
+        }
+        await audit.record({ action: 'console.sign_out', actor: principal.userId ?? `platform:${principal.platformAdminId ?? principal.email}`, target: principal.userId, ip: ctx.ip, userAgent: ctx.get('user-agent') });
+      }
+      ctx.cookies.set(this.#cookieName(tenant, 'console'), null);
+      ctx.status = 303;
+      ctx.redirect('/account/signed-out');
+    });
+
+    router.get('/signed-out', async (ctx) => {
+      await renderTenantPage(ctx, 'logged-out', { title: 'logout.signed_out_title', clientName: '' });
+    });
+
+    return router;
+  }
+}
+
+export { hashSessionId };

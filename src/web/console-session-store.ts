@@ -1,0 +1,121 @@
+/** Rows of `console_sessions`, always inside the current tenant (row-level security). */
+import { createHash } from 'node:crypto';
+import type { Database } from '../storage/database.ts';
+
+export interface ConsoleSessionRecord {
+  idHash: string;
+  userId: string | null;
+  platformAdminId: string | null;
+  platformAdminEmail: string | null;
+  oidcSessionUid: string | null;
+  amr: string[];
+  ip: string | null;
+  userAgent: string | null;
+  createdAt: Date;
+  lastSeenAt: Date;
+  expiresAt: Date;
+}
+
+interface Row {
+  id_hash: string;
+  user_id: string | null;
+  platform_admin_id: string | null;
+  platform_admin_email: string | null;
+  oidc_session_uid: string | null;
+  amr: string[];
+  ip: string | null;
+  user_agent: string | null;
+  created_at: Date | string;
+  last_seen_at: Date | string;
+  expires_at: Date | string;
+}
+
+const COLUMNS = 'id_hash, user_id, platform_admin_id, platform_admin_email, oidc_session_uid, amr, ip, user_agent, created_at, last_seen_at, expires_at';
+
+function toRecord(row: Row): ConsoleSessionRecord {
+  return {
+    idHash: row.id_hash,
+    userId: row.user_id,
+    platformAdminId: row.platform_admin_id,
+    platformAdminEmail: row.platform_admin_email,
+    oidcSessionUid: row.oidc_session_uid,
+    amr: row.amr ?? [],
+    ip: row.ip,
+    userAgent: row.user_agent,
+    createdAt: new Date(row.created_at),
+    lastSeenAt: new Date(row.last_seen_at),
+    expiresAt: new Date(row.expires_at),
+  };
+}
+
+/** The stored form of a cookie value: a database read never yields a usable cookie. */
+export const hashSessionId = (id: string) => createHash('sha256').update(id).digest('base64url');
+
+export interface NewConsoleSession {
+  id: string;
+  userId?: string;
+  platformAdmin?: { id: string; email: string; handoffNonce: string };
+  oidcSessionUid?: string;
+  amr: string[];
+  ip: string;
+  userAgent: string;
+  ttlSeconds: number;
+}
+
+export class ConsoleSessionStore {
+  readonly #db: Database;
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  /** Inserts a session; false when a platform admin's hand-off nonce was already used. */
+  async create(session: NewConsoleSession): Promise<boolean> {
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query(
+        `INSERT INTO console_sessions (tenant_id, id_hash, user_id, platform_admin_id, platform_admin_email, handoff_nonce, oidc_session_uid, amr, ip, user_agent, expires_at)
+         VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4, $5, $6, $7, $8, $9, now() + make_interval(secs => $10))
+         ON CONFLICT DO NOTHING`,
+        [hashSessionId(session.id), session.userId ?? null, session.platformAdmin?.id ?? null, session.platformAdmin?.email ?? null, session.platformAdmin?.handoffNonce ?? null,
+          session.oidcSessionUid ?? null, session.amr, session.ip.slice(0, 64), session.userAgent.slice(0, 512), session.ttlSeconds],
+      );
+      return res.rowCount === 1;
+    });
+  }
+
+  /** The live session for a cookie value, its last-seen time refreshed at most once a minute. */
+  async findLive(id: string): Promise<ConsoleSessionRecord | undefined> {
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query<Row>(
+        `UPDATE console_sessions SET last_seen_at = CASE WHEN last_seen_at < now() - interval '1 minute' THEN now() ELSE last_seen_at END
+         WHERE id_hash = $1 AND expires_at > now() RETURNING ${COLUMNS}`,
+        [hashSessionId(id)],
+      );
+      return res.rows[0] ? toRecord(res.rows[0]) : undefined;
+    });
+  }
+
+  async listForUser(userId: string): Promise<ConsoleSessionRecord[]> {
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query<Row>(`SELECT ${COLUMNS} FROM console_sessions WHERE user_id = $1 AND expires_at > now() ORDER BY last_seen_at DESC`, [userId]);
+      return res.rows.map(toRecord);
+    });
+  }
+
+  async delete(idHash: string): Promise<void> {
+    await this.#db.withTenant((q) => q.query('DELETE FROM console_sessions WHERE id_hash = $1', [idHash]));
+  }
+
+  /** Ends every console session of a user (password reset, "sign out everywhere", user disabled); returns how many. */
+  async deleteForUser(userId: string, options: { exceptIdHash?: string } = {}): Promise<number> {
+    const res = await this.#db.withTenant((q) => q.query('DELETE FROM console_sessions WHERE user_id = $1 AND id_hash IS DISTINCT FROM $2', [userId, options.exceptIdHash ?? null]));
+    return res.rowCount;
+  }
+
+  /** Marks an authorization code of this tenant used, atomically: true only for the first caller. */
+  async consumeAuthorizationCode(jti: string): Promise<boolean> {
+    const res = await this.#db.withTenant((q) =>
+      q.query(`UPDATE oidc_payloads SET consumed_at = now() WHERE model = 'AuthorizationCode' AND id = $1 AND consumed_at IS NULL`, [jti]),
+    );
+    return res.rowCount === 1;
+  }
+}
