@@ -1,0 +1,253 @@
+/**
+ * What a tenant's upstream connection looks like on the wire (`PUT .../federation/:name`),
+ * and the presets that turn a few provider-specific inputs (a directory id, a domain, a
+ * realm, a user pool) into the issuer whose discovery document Atrium reads.
+ */
+import { z } from 'zod';
+
+export const FEDERATION_PROVIDERS = ['generic_oidc', 'entra_id', 'okta', 'auth0', 'keycloak', 'google', 'cognito'] as const;
+export type FederationProvider = (typeof FEDERATION_PROVIDERS)[number];
+
+/** Connection names appear in URLs (`/federation/:name`): lowercase, URL-safe, short. */
+export const CONNECTION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export const SECRET_MASK = '********';
+export const DEFAULT_SCOPES = 'openid email profile';
+
+/** Which upstream claims fill which attribute of an Atrium user. */
+export interface ClaimsMapping {
+  email: string;
+  email_verified: string;
+  name: string;
+}
+export const DEFAULT_CLAIMS_MAPPING: ClaimsMapping = { email: 'email', email_verified: 'email_verified', name: 'name' };
+
+/** Endpoints given explicitly instead of discovered (an upstream without a discovery document). */
+export interface ExplicitEndpoints {
+  authorization_endpoint: string;
+  token_endpoint: string;
+  jwks_uri: string;
+  userinfo_endpoint?: string;
+}
+
+/** A connection as stored (the secret apart) and as the flow uses it. */
+export interface ConnectionSettings {
+  provider: FederationProvider;
+  display_name: string;
+  enabled: boolean;
+  /** The provider-specific inputs as given (e.g. `{ domain }` for okta), echoed back by GET. */
+  preset: Record<string, string>;
+  /** The upstream's issuer identifier; with `discovery_endpoint` unset, discovery is `{issuer}/.well-known/openid-configuration`. */
+  issuer: string | null;
+  discovery_endpoint: string | null;
+  endpoints: ExplicitEndpoints | null;
+  client_id: string;
+  token_endpoint_auth_method: 'client_secret_basic' | 'client_secret_post' | 'none';
+  scopes: string;
+  allowed_domains: string[];
+  home_realm_domains: string[];
+  claims_mapping: ClaimsMapping;
+  link_by_verified_email: boolean;
+  use_relay: boolean;
+}
+
+const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::\d{1,5})?$/;
+const CLAIM_NAME = z.string().trim().min(1).max(100).regex(/^[A-Za-z0-9_.:/-]+$/, 'must be a claim name');
+
+const emailDomain = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(DOMAIN, 'must be a domain name such as example.com');
+
+/** URLs of the upstream: https, or http as well while developing (openid-client refuses http unless told). */
+function upstreamUrl(allowHttp: boolean) {
+  return z
+    .url({ message: 'must be an absolute URL' })
+    .max(2000)
+    .refine((v) => {
+      const protocol = URL.parse(v)?.protocol;
+      return protocol === 'https:' || (allowHttp && protocol === 'http:');
+    }, allowHttp ? 'must be an http(s) URL' : 'must be an https URL')
+    .refine((v) => !URL.parse(v)?.hash, 'must not have a fragment');
+}
+
+export function connectionInputSchema(options: { allowHttp: boolean }) {
+  const url = upstreamUrl(options.allowHttp);
+  return z
+    .strictObject({
+      provider: z.enum(FEDERATION_PROVIDERS, { message: `must be one of ${FEDERATION_PROVIDERS.join(', ')}` }),
+      display_name: z.string().trim().min(1).max(100).optional(),
+      enabled: z.boolean().default(true),
+      // generic_oidc
+      issuer: url.optional(),
+      discovery_endpoint: url.optional(),
+      authorization_endpoint: url.optional(),
+      token_endpoint: url.optional(),
+      jwks_uri: url.optional(),
+      userinfo_endpoint: url.optional(),
+      // presets
+      directory_id: z
+        .string()
+        .trim()
+        .toLowerCase()
+        .regex(/^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?:[a-z0-9-]+\.)+[a-z]{2,63})$/, 'must be the directory (tenant) id or a verified domain of the directory')
+        .optional(),
+      authority_host: z.string().trim().toLowerCase().regex(HOSTNAME, 'must be a host name').optional(),
+      domain: z.string().trim().toLowerCase().regex(HOSTNAME, 'must be a host name such as example.okta.com').optional(),
+      authorization_server: z.string().trim().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an authorization server id such as default').optional(),
+      base_url: url.optional(),
+      realm: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be a realm name').optional(),
+      region: z.string().trim().regex(/^[a-z]{2}(?:-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1').optional(),
+      user_pool_id: z.string().trim().regex(/^[a-z]{2}(?:-[a-z]+)+-\d_[A-Za-z0-9]+$/, 'must be a user pool id such as eu-west-1_AbCdEf123').optional(),
+      // the client at the upstream
+      client_id: z.string().trim().min(1).max(500),
+      client_secret: z.string().min(1).max(2000).nullable().optional(),
+      token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
+      scopes: z
+        .string()
+        .trim()
+        .max(1000)
+        .regex(/^[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*$/, 'must be space-separated scope names')
+        .refine((v) => v.split(' ').includes('openid'), 'must include openid')
+        .default(DEFAULT_SCOPES),
+      allowed_domains: z.array(emailDomain).max(100).default([]),
+      home_realm_domains: z.array(emailDomain).max(100).default([]),
+      claims_mapping: z.strictObject({ email: CLAIM_NAME.optional(), email_verified: CLAIM_NAME.optional(), name: CLAIM_NAME.optional() }).default({}),
+      link_by_verified_email: z.boolean().default(false),
+      use_relay: z.boolean().default(false),
+    })
+    .superRefine((input, ctx) => {
+      const need = (field: keyof typeof input, why: string) => {
+        if (input[field] === undefined) ctx.addIssue({ code: 'custom', path: [field], message: `required ${why}` });
+      };
+      const forbid = (fields: (keyof typeof input)[], why: string) => {
+        for (const field of fields) if (input[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: `not allowed ${why}` });
+      };
+      const endpointFields = ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint'] as const;
+      const presetFields = ['directory_id', 'authority_host', 'domain', 'authorization_server', 'base_url', 'realm', 'region', 'user_pool_id'] as const;
+      const allowedPresetFields: Record<FederationProvider, readonly (typeof presetFields)[number][]> = {
+        generic_oidc: [],
+        google: [],
+        entra_id: ['directory_id', 'authority_host'],
+        okta: ['domain', 'authorization_server'],
+        auth0: ['domain'],
+        keycloak: ['base_url', 'realm'],
+        cognito: ['region', 'user_pool_id'],
+      };
+      const forProvider = `for provider ${input.provider}`;
+      forbid(presetFields.filter((f) => !allowedPresetFields[input.provider].includes(f)), forProvider);
+      if (input.provider !== 'generic_oidc') forbid(['issuer', 'discovery_endpoint', ...endpointFields], `${forProvider} (the preset sets the endpoints)`);
+      switch (input.provider) {
+        case 'generic_oidc': {
+          const explicit = endpointFields.some((f) => input[f] !== undefined);
+          if (explicit) {
+            forbid(['discovery_endpoint'], 'together with explicit endpoints');
+            need('issuer', 'with explicit endpoints (the ID token issuer)');
+            for (const f of ['authorization_endpoint', 'token_endpoint', 'jwks_uri'] as const) need(f, 'with explicit endpoints');
+          } else if (input.issuer === undefined && input.discovery_endpoint === undefined) {
+            ctx.addIssue({ code: 'custom', path: ['discovery_endpoint'], message: 'required for provider generic_oidc: give discovery_endpoint, issuer, or explicit endpoints' });
+          }
+          break;
+        }
+        case 'entra_id':
+          need('directory_id', forProvider);
+          break;
+        case 'okta':
+        case 'auth0':
+          need('domain', forProvider);
+          break;
+        case 'keycloak':
+          need('base_url', forProvider);
+          need('realm', forProvider);
+          break;
+        case 'cognito':
+          need('region', forProvider);
+          need('user_pool_id', forProvider);
+          if (input.region && input.user_pool_id && !input.user_pool_id.startsWith(`${input.region}_`)) {
+            ctx.addIssue({ code: 'custom', path: ['user_pool_id'], message: `must belong to region ${input.region}` });
+          }
+          break;
+        case 'google':
+          break;
+      }
+      // A home realm the connection would then refuse sends people in circles.
+      if (input.allowed_domains.length > 0) {
+        input.home_realm_domains.forEach((domain, i) => {
+          if (!input.allowed_domains.includes(domain)) ctx.addIssue({ code: 'custom', path: ['home_realm_domains', i], message: `${domain} is not in allowed_domains` });
+        });
+      }
+      if (input.token_endpoint_auth_method === 'none' && input.client_secret) {
+        ctx.addIssue({ code: 'custom', path: ['client_secret'], message: 'not allowed with token_endpoint_auth_method none' });
+      }
+    });
+}
+
+export type ConnectionInput = z.infer<ReturnType<typeof connectionInputSchema>>;
+
+const PROVIDER_NAMES: Record<FederationProvider, string> = {
+  generic_oidc: 'Single sign-on',
+  entra_id: 'Microsoft',
+  okta: 'Okta',
+  auth0: 'Auth0',
+  keycloak: 'Keycloak',
+  google: 'Google',
+  cognito: 'Amazon Cognito',
+};
+
+/** The issuer a preset stands for (its discovery document is `{issuer}/.well-known/openid-configuration`). */
+function presetIssuer(input: ConnectionInput): string | null {
+  switch (input.provider) {
+    case 'google':
+      return 'https://accounts.google.com';
+    case 'entra_id':
+      // A specific directory: "common"/"organizations" issue tokens whose `iss` names each user's directory, which cannot be validated.
+      return `https://${input.authority_host ?? 'login.microsoftonline.com'}/${input.directory_id}/v2.0`;
+    case 'okta':
+      return input.authorization_server ? `https://${input.domain}/oauth2/${input.authorization_server}` : `https://${input.domain}`;
+    case 'auth0':
+      // Auth0's issuer carries a trailing slash.
+      return `https://${input.domain}/`;
+    case 'keycloak':
+      return `${input.base_url!.replace(/\/+$/, '')}/realms/${encodeURIComponent(input.realm!)}`;
+    case 'cognito':
+      return `https://cognito-idp.${input.region}.amazonaws.com/${input.user_pool_id}`;
+    case 'generic_oidc':
+      return input.issuer ?? null;
+  }
+}
+
+/** Expands a validated input into the stored settings: preset endpoints, defaults, mapping. */
+export function toSettings(input: ConnectionInput): ConnectionSettings {
+  const presetKeys = ['directory_id', 'authority_host', 'domain', 'authorization_server', 'base_url', 'realm', 'region', 'user_pool_id'] as const;
+  const preset = Object.fromEntries(presetKeys.flatMap((k) => (input[k] === undefined ? [] : [[k, input[k]]])));
+  const explicit = input.provider === 'generic_oidc' && input.authorization_endpoint !== undefined;
+  return {
+    provider: input.provider,
+    display_name: input.display_name ?? PROVIDER_NAMES[input.provider],
+    enabled: input.enabled,
+    preset,
+    issuer: presetIssuer(input),
+    discovery_endpoint: input.provider === 'generic_oidc' ? (input.discovery_endpoint ?? null) : null,
+    endpoints: explicit
+      ? { authorization_endpoint: input.authorization_endpoint!, token_endpoint: input.token_endpoint!, jwks_uri: input.jwks_uri!, ...(input.userinfo_endpoint ? { userinfo_endpoint: input.userinfo_endpoint } : {}) }
+      : null,
+    client_id: input.client_id,
+    // A public client (no secret, PKCE only) is asked for explicitly, never inferred from a forgotten secret.
+    token_endpoint_auth_method: input.token_endpoint_auth_method ?? 'client_secret_basic',
+    scopes: input.scopes,
+    allowed_domains: [...new Set(input.allowed_domains)],
+    home_realm_domains: [...new Set(input.home_realm_domains)],
+    claims_mapping: { ...DEFAULT_CLAIMS_MAPPING, ...input.claims_mapping },
+    link_by_verified_email: input.link_by_verified_email,
+    use_relay: input.use_relay,
+  };
+}
+
+/** Where the discovery document is read from (undefined: explicit endpoints). */
+export function discoveryUrl(settings: Pick<ConnectionSettings, 'issuer' | 'discovery_endpoint' | 'endpoints'>): string | undefined {
+  if (settings.endpoints) return undefined;
+  if (settings.discovery_endpoint) return settings.discovery_endpoint;
+  return settings.issuer ? `${settings.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration` : undefined;
+}

@@ -1,0 +1,240 @@
+/**
+ * A tenant's upstream identity providers: list, get, put, delete and test its connections,
+ * each change audited. Called by the management API and by the admin pages; everything
+ * runs in the tenant in context (the caller steps into the tenant first).
+ */
+import * as oidc from 'openid-client';
+import type { AtriumConfig } from '../config/env.ts';
+import { badRequest, conflict, notFound } from '../http/errors.ts';
+import type { AuditLog } from '../security/audit-log.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
+import { connectionInputSchema, CONNECTION_NAME, discoveryUrl, SECRET_MASK, toSettings, type ConnectionSettings } from './connection-schema.ts';
+import type { ConnectionStore, SecretChange, StoredConnection } from './connection-store.ts';
+import type { UpstreamClients } from './upstream-client.ts';
+import { parseInput } from '../api/validation.ts';
+
+/** Who made a change, for the audit trail (an API client, an admin user). */
+export interface ChangeSource {
+  actor: string;
+  ip?: string | null;
+  userAgent?: string | null;
+}
+
+export interface TestStep {
+  name: 'discovery' | 'jwks' | 'credentials';
+  ok: boolean;
+  detail: string;
+}
+
+export interface TestReport {
+  ok: boolean;
+  steps: TestStep[];
+}
+
+/** The connection as the API and admin pages show it: the secret masked, never returned. */
+export function connectionJson(connection: StoredConnection, redirectUris: { tenant: string; relay: string }) {
+  const s = connection.settings;
+  return {
+    name: connection.name,
+    provider: s.provider,
+    display_name: s.display_name,
+    enabled: s.enabled,
+    ...s.preset,
+    issuer: s.issuer,
+    discovery_endpoint: discoveryUrl(s) ?? null,
+    ...(s.endpoints ?? {}),
+    client_id: s.client_id,
+    client_secret: connection.hasSecret ? SECRET_MASK : null,
+    has_client_secret: connection.hasSecret,
+    token_endpoint_auth_method: s.token_endpoint_auth_method,
+    scopes: s.scopes,
+    allowed_domains: s.allowed_domains,
+    home_realm_domains: s.home_realm_domains,
+    claims_mapping: s.claims_mapping,
+    link_by_verified_email: s.link_by_verified_email,
+    use_relay: s.use_relay,
+    // What to register at the upstream as the redirect URI.
+    redirect_uri: s.use_relay ? redirectUris.relay : redirectUris.tenant,
+    created_at: connection.createdAt.toISOString(),
+    updated_at: connection.updatedAt.toISOString(),
+  };
+}
+
+export class FederationService {
+  readonly #config: AtriumConfig;
+  readonly #store: ConnectionStore;
+  readonly #clients: UpstreamClients;
+  readonly #audit: AuditLog;
+
+  constructor(deps: { config: AtriumConfig; store: ConnectionStore; clients: UpstreamClients; audit: AuditLog }) {
+    this.#config = deps.config;
+    this.#store = deps.store;
+    this.#clients = deps.clients;
+    this.#audit = deps.audit;
+  }
+
+  /** A connection name from a path; one that could never exist is simply not found. */
+  static checkName(name: string): string {
+    if (!CONNECTION_NAME.test(name)) throw notFound('no such federation connection');
+    return name;
+  }
+
+  list(): Promise<StoredConnection[]> {
+    return this.#store.list();
+  }
+
+  async get(name: string): Promise<StoredConnection> {
+    const connection = await this.#store.get(FederationService.checkName(name));
+    if (!connection) throw notFound('no such federation connection');
+    return connection;
+  }
+
+  /** The enabled connections, for the login page's buttons. */
+  async enabled(): Promise<StoredConnection[]> {
+    return (await this.#store.list()).filter((c) => c.settings.enabled);
+  }
+
+  /** Home-realm discovery: the enabled connection that claims the email's domain, if any. */
+  async forEmail(email: string): Promise<StoredConnection | undefined> {
+    const at = email.lastIndexOf('@');
+    if (at < 1) return undefined;
+    const domain = email.slice(at + 1).trim().toLowerCase();
+    return (await this.enabled()).find((c) => c.settings.home_realm_domains.includes(domain));
+  }
+
+  /** Creates or replaces a connection. A missing or masked `client_secret` keeps the stored one; `null` removes it. */
+  async put(tenant: Tenant, rawName: string, body: unknown, source: ChangeSource): Promise<{ connection: StoredConnection; created: boolean }> {
+    const name = String(rawName);
+    if (!CONNECTION_NAME.test(name)) throw badRequest('name: must be 1-63 lowercase letters, digits, "-" or "_", starting with a letter or digit');
+    const input = parseInput(connectionInputSchema({ allowHttp: this.#config.env === 'development' }), body);
+    const existing = await this.#store.get(name);
+    const secret: SecretChange =
+      input.client_secret === null ? { kind: 'remove' } : input.client_secret === undefined || input.client_secret === SECRET_MASK ? { kind: 'keep' } : { kind: 'set', value: input.client_secret };
+    const hasSecret = secret.kind === 'set' || (secret.kind === 'keep' && Boolean(existing?.hasSecret));
+    const settings = toSettings(input);
+    if (settings.token_endpoint_auth_method !== 'none' && !hasSecret) throw badRequest(`client_secret: required with token_endpoint_auth_method ${settings.token_endpoint_auth_method}`);
+    if (settings.token_endpoint_auth_method === 'none' && secret.kind === 'keep' && existing?.hasSecret) throw badRequest('client_secret: send null to remove the stored secret when token_endpoint_auth_method is none');
+    await this.#checkHomeRealms(name, settings);
+    const result = await this.#store.put(tenant.id, name, settings, secret);
+    this.#clients.forget(tenant.id, name);
+    await this.#audit.record({
+      action: result.created ? 'federation.connection_created' : 'federation.connection_updated',
+      actor: source.actor,
+      target: name,
+      ip: source.ip,
+      userAgent: source.userAgent,
+      details: { provider: settings.provider, enabled: settings.enabled, secret_changed: secret.kind !== 'keep' },
+    });
+    return result;
+  }
+
+  async delete(tenant: Tenant, rawName: string, source: ChangeSource): Promise<void> {
+    const name = FederationService.checkName(String(rawName));
+    if (!(await this.#store.delete(name))) throw notFound('no such federation connection');
+    this.#clients.forget(tenant.id, name);
+    await this.#audit.record({ action: 'federation.connection_deleted', actor: source.actor, target: name, ip: source.ip, userAgent: source.userAgent });
+  }
+
+  /** Checks discovery, the upstream's JWKS and the client credentials, reporting each step. */
+  async test(tenant: Tenant, rawName: string, source: ChangeSource): Promise<TestReport> {
+    const connection = await this.get(rawName);
+    const steps: TestStep[] = [];
+    const report = (): TestReport => ({ ok: steps.every((s) => s.ok), steps });
+    let configuration: oidc.Configuration;
+    try {
+      configuration = await this.#clients.build(connection.settings, () => this.#store.secret(tenant.id, connection.name));
+      const meta = configuration.serverMetadata();
+      steps.push({ name: 'discovery', ok: true, detail: connection.settings.endpoints ? `explicit endpoints for issuer ${meta.issuer}` : `issuer ${meta.issuer}` });
+    } catch (err) {
+      steps.push({ name: 'discovery', ok: false, detail: `could not read the discovery document at ${discoveryUrl(connection.settings)}: ${describe(err)}` });
+      return this.#recordTest(connection.name, report(), source);
+    }
+    steps.push(await this.#checkJwks(configuration));
+    steps.push(await this.#checkCredentials(configuration, connection.settings));
+    return this.#recordTest(connection.name, report(), source);
+  }
+
+  async #recordTest(name: string, result: TestReport, source: ChangeSource): Promise<TestReport> {
+    await this.#audit.record({
+      action: 'federation.connection_tested',
+      outcome: result.ok ? 'success' : 'failure',
+      actor: source.actor,
+      target: name,
+      ip: source.ip,
+      userAgent: source.userAgent,
+      details: { steps: result.steps.map((s) => ({ name: s.name, ok: s.ok })) },
+    });
+    return result;
+  }
+
+  async #checkJwks(configuration: oidc.Configuration): Promise<TestStep> {
+    const uri = configuration.serverMetadata().jwks_uri;
+    if (!uri) return { name: 'jwks', ok: false, detail: 'the upstream publishes no jwks_uri' };
+    try {
+      const res = await this.#clients.fetch(uri, { headers: { accept: 'application/json' } });
+      if (!res.ok) return { name: 'jwks', ok: false, detail: `${uri} answered ${res.status}` };
+      const body = (await res.json()) as { keys?: { kty?: string; use?: string }[] };
+      const signing = (body.keys ?? []).filter((k) => typeof k.kty === 'string' && (k.use === undefined || k.use === 'sig'));
+      if (signing.length === 0) return { name: 'jwks', ok: false, detail: `${uri} holds no signing key` };
+      return { name: 'jwks', ok: true, detail: `${signing.length} signing key(s) at ${uri}` };
+    } catch (err) {
+      return { name: 'jwks', ok: false, detail: `could not read ${uri}: ${describe(err)}` };
+    }
+  }
+
+  /**
+   * A client-credentials request authenticates the client without a user. An upstream that
+   * authenticates the client but does not let it use that grant (unauthorized_client,
+   * unsupported_grant_type, invalid_scope, or oidc-provider's invalid_request naming the
+   * grant type) has still accepted the credentials.
+   */
+  async #checkCredentials(configuration: oidc.Configuration, settings: ConnectionSettings): Promise<TestStep> {
+    if (settings.token_endpoint_auth_method === 'none') return { name: 'credentials', ok: true, detail: 'skipped: a public client (PKCE only) has no secret to check' };
+    const supported = configuration.serverMetadata().grant_types_supported;
+    if (supported && !supported.includes('client_credentials')) return { name: 'credentials', ok: true, detail: 'skipped: the upstream does not offer the client_credentials grant' };
+    try {
+      await oidc.clientCredentialsGrant(configuration);
+      return { name: 'credentials', ok: true, detail: 'the upstream accepted the client credentials' };
+    } catch (err) {
+      const code = upstreamErrorCode(err);
+      // oidc-provider answers invalid_request "requested grant type is not allowed for this client", after client authentication.
+      const grantRefused = code === 'invalid_request' && /grant.type/i.test((err as oidc.ResponseBodyError).error_description ?? '');
+      if (code && (grantRefused || ['unauthorized_client', 'unsupported_grant_type', 'invalid_scope', 'invalid_target'].includes(code))) {
+        return { name: 'credentials', ok: true, detail: `the upstream accepted the client credentials (and answered ${code} for the client_credentials grant itself)` };
+      }
+      if (code === 'invalid_client') return { name: 'credentials', ok: false, detail: 'the upstream refused the client id or secret (invalid_client)' };
+      return { name: 'credentials', ok: false, detail: `the token endpoint request failed: ${describe(err)}` };
+    }
+  }
+
+  /** One domain, one home realm: two enabled connections of a tenant cannot both claim it. */
+  async #checkHomeRealms(name: string, settings: ConnectionSettings): Promise<void> {
+    if (!settings.enabled || settings.home_realm_domains.length === 0) return;
+    for (const other of await this.#store.list()) {
+      if (other.name === name || !other.settings.enabled) continue;
+      const clash = settings.home_realm_domains.find((d) => other.settings.home_realm_domains.includes(d));
+      if (clash) throw conflict(`home_realm_domains: ${clash} already belongs to the connection "${other.name}"`);
+    }
+  }
+}
+
+/** The OAuth error code of an upstream's answer: in its JSON body, or in a 401's WWW-Authenticate challenge. */
+export function upstreamErrorCode(err: unknown): string | undefined {
+  if (err instanceof oidc.ResponseBodyError || err instanceof oidc.AuthorizationResponseError) return err.error;
+  if (err instanceof oidc.WWWAuthenticateChallengeError) return err.cause.find((c) => c.parameters.error)?.parameters.error ?? (err.status === 401 ? 'invalid_client' : undefined);
+  return undefined;
+}
+
+/** An upstream failure in words that name the problem, without secrets. */
+export function describe(err: unknown): string {
+  if (err instanceof oidc.WWWAuthenticateChallengeError) return `${err.status} ${upstreamErrorCode(err) ?? 'challenge'}`;
+  if (err instanceof oidc.ResponseBodyError) return `${err.error}${err.error_description ? `: ${err.error_description}` : ''}`;
+  if (err instanceof oidc.AuthorizationResponseError) return `${err.error}${err.error_description ? `: ${err.error_description}` : ''}`;
+  if (err instanceof Error) {
+    // openid-client's cause says which check failed (e.g. 'unexpected ID Token "nonce" claim value'), without the values.
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const detail = cause instanceof Error ? cause.message : (cause?.code ?? cause?.message);
+    return `${err.message}${detail ? ` (${detail})` : ''}`.slice(0, 300);
+  }
+  return 'unknown error';
+}

@@ -1,0 +1,34 @@
+/** Federation's parts, wired once (see services.ts): the admin service, the sign-in flow, the stores. */
+import type { AtriumConfig } from '../config/env.ts';
+import type { UserStore } from '../accounts/user-store.ts';
+import type { AuditLog } from '../security/audit-log.ts';
+import type { SecretBox } from '../security/secret-box.ts';
+import type { Database } from '../storage/database.ts';
+import { ConnectionStore } from './connection-store.ts';
+import { FederatedSignIn } from './federated-sign-in.ts';
+import { FederationService } from './federation-service.ts';
+import { IdentityStore } from './identity-store.ts';
+import { LoginStateStore } from './login-state-store.ts';
+import { Provisioning } from './provisioning.ts';
+import { UpstreamClients } from './upstream-client.ts';
+
+export interface Federation {
+  /** Connections of the tenant in context: list, get, put, delete, test (management API, admin pages). */
+  readonly service: FederationService;
+  /** The browser flow: begin at the login page, complete at the callback. */
+  readonly signIn: FederatedSignIn;
+  /** Upstream accounts linked to users. */
+  readonly identities: IdentityStore;
+}
+
+export function createFederation(deps: { config: AtriumConfig; db: Database; box: SecretBox; users: UserStore; audit: AuditLog }): Federation {
+  const connections = new ConnectionStore(deps.db, deps.box);
+  const clients = new UpstreamClients(deps.config);
+  const identities = new IdentityStore(deps.db);
+  const provisioning = new Provisioning(deps.users, identities, deps.audit);
+  return {
+    service: new FederationService({ config: deps.config, store: connections, clients, audit: deps.audit }),
+    signIn: new FederatedSignIn({ config: deps.config, box: deps.box, connections, clients, states: new LoginStateStore(deps.db, deps.box), provisioning, audit: deps.audit }),
+    identities,
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * Turns a validated upstream identity into a user of the tenant in context:
+ *   - an upstream account seen before (its `iss` + `sub`) is that user;
+ *   - else, an email already used by a user of the tenant is linked only when the
+ *     connection allows it and the upstream says the email is verified;
+ *   - else, a new user is created (the tenant's first user becomes its owner).
+ */
+import type { User, UserStore } from '../accounts/user-store.ts';
+import { publicUser } from '../accounts/user-store.ts';
+import type { AuditLog } from '../security/audit-log.ts';
+import type { ClaimsMapping } from './connection-schema.ts';
+import type { IdentityStore } from './identity-store.ts';
+import { FederationError } from './federation-error.ts';
+
+/** What Atrium keeps from the upstream's claims, per the connection's mapping. */
+export interface MappedClaims {
+  issuer: string;
+  subject: string;
+  email: string | undefined;
+  emailVerified: boolean;
+  name: string | undefined;
+}
+
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+
+export function mapClaims(claims: Record<string, unknown>, mapping: ClaimsMapping): MappedClaims {
+  const email = claims[mapping.email];
+  const verified = claims[mapping.email_verified];
+  const name = claims[mapping.name];
+  return {
+    issuer: String(claims.iss),
+    subject: String(claims.sub),
+    email: typeof email === 'string' && EMAIL.test(email.trim()) ? email.trim().toLowerCase() : undefined,
+    // Some upstreams send "true" as a string.
+    emailVerified: verified === true || verified === 'true',
+    name: typeof name === 'string' && name.trim() ? name.trim().slice(0, 200) : undefined,
+  };
+}
+
+export interface ProvisionContext {
+  connectionName: string;
+  displayName: string;
+  linkByVerifiedEmail: boolean;
+  audit: { ip: string; userAgent: string };
+}
+
+export class Provisioning {
+  readonly #users: UserStore;
+  readonly #identities: IdentityStore;
+  readonly #audit: AuditLog;
+  constructor(users: UserStore, identities: IdentityStore, audit: AuditLog) {
+    this.#users = users;
+    this.#identities = identities;
+    this.#audit = audit;
+  }
+
+  async userFor(claims: MappedClaims, context: ProvisionContext): Promise<{ user: User; outcome: 'returning' | 'linked' | 'created' }> {
+    const details = { connection: context.connectionName, issuer: claims.issuer, subject: claims.subject };
+    const known = await this.#identities.touch(claims.issuer, claims.subject);
+    if (known) {
+      const user = await this.#users.findById(known.userId);
+      if (!user || user.status !== 'active') {
+        throw new FederationError('account_disabled', 403);
+      }
+      await this.#users.recordLogin(user.id);
+      return { user: publicUser(user), outcome: 'returning' };
+    }
+    if (!claims.email) {
+      throw new FederationError('email_missing', 400, { provider: context.displayName });
+    }
+    const existing = await this.#users.findByEmail(claims.email);
+    if (existing) {
+      if (!context.linkByVerifiedEmail || !claims.emailVerified) {
+        await this.#audit.record({ action: 'federation.link_refused', outcome: 'failure', actor: null, target: existing.id, ip: context.audit.ip, userAgent: context.audit.userAgent, details: { ...details, email_verified: claims.emailVerified } });
+        throw new FederationError('account_exists', 409, { email: claims.email, provider: context.displayName });
+      }
+      if (existing.status !== 'active') throw new FederationError('account_disabled', 403);
+      await this.#identities.link({ issuer: claims.issuer, subject: claims.subject, connectionName: context.connectionName, userId: existing.id, email: claims.email });
+      await this.#users.recordLogin(existing.id);
+      await this.#audit.record({ action: 'federation.identity_linked', actor: existing.id, target: existing.id, ip: context.audit.ip, userAgent: context.audit.userAgent, details: { ...details, email: claims.email } });
+      return { user: publicUser(existing), outcome: 'linked' };
+    }
+    const created = await this.#users.create({ email: claims.email, passwordHash: null, name: claims.name ?? null, emailVerified: claims.emailVerified, defaultRole: 'member' });
+    await this.#identities.link({ issuer: claims.issuer, subject: claims.subject, connectionName: context.connectionName, userId: created.id, email: claims.email });
+    await this.#users.recordLogin(created.id);
+    await this.#audit.record({ action: 'user.created', actor: `federation:${context.connectionName}`, target: created.id, ip: context.audit.ip, userAgent: context.audit.userAgent, details: { ...details, roles: created.roles } });
+    return { user: publicUser(created), outcome: 'created' };
+  }
+}

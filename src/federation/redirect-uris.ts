@@ -1,0 +1,17 @@
+/**
+ * Where an upstream sends the browser back: the tenant's own callback on its issuer host,
+ * or the deployment-wide `_ops` relay on the bare PUBLIC_URL host (one redirect URI to
+ * register at the upstream for every tenant). Both are built from the tenant record and
+ * PUBLIC_URL, never from request headers.
+ */
+import type { AtriumConfig } from '../config/env.ts';
+import { issuerFor, type Tenant } from '../tenancy/tenant.ts';
+
+export const TENANT_CALLBACK_PATH = '/federation/callback';
+/** Where the relay forwards to: a path of its own, so a callback that took the other road is recognised. */
+export const RELAYED_CALLBACK_PATH = '/federation/relayed';
+export const RELAY_PATH = '/_ops/federation/callback';
+
+export function redirectUris(tenant: Pick<Tenant, 'slug' | 'primaryDomain'>, config: AtriumConfig): { tenant: string; relay: string } {
+  return { tenant: `${issuerFor(tenant, config)}${TENANT_CALLBACK_PATH}`, relay: `${config.publicUrl.origin}${RELAY_PATH}` };
+}

@@ -1,0 +1,75 @@
+/**
+ * openid-client configurations for a tenant's upstream connections. Discovery is cached
+ * briefly per tenant and connection (never shared between tenants, even for one issuer: the
+ * client id and secret differ), and dropped whenever the connection changes.
+ */
+import { LRUCache } from 'lru-cache';
+import * as oidc from 'openid-client';
+import type { AtriumConfig } from '../config/env.ts';
+import { discoveryUrl, type ConnectionSettings } from './connection-schema.ts';
+import type { StoredConnection } from './connection-store.ts';
+import { upstreamFetch, type UpstreamFetch } from './upstream-fetch.ts';
+
+const DISCOVERY_TTL_MS = 5 * 60_000;
+const UPSTREAM_TIMEOUT_SECONDS = 10;
+
+export class UpstreamClients {
+  readonly #allowHttp: boolean;
+  readonly #fetch: UpstreamFetch | undefined;
+  readonly #cache = new LRUCache<string, Promise<oidc.Configuration>>({ max: 5_000, ttl: DISCOVERY_TTL_MS });
+
+  constructor(config: Pick<AtriumConfig, 'env'>) {
+    this.#allowHttp = config.env === 'development';
+    this.#fetch = upstreamFetch(config);
+  }
+
+  /** The fetch used for upstream calls (also for the JWKS check of the connection test). */
+  fetch(url: string, init: Record<string, unknown> = {}): Promise<Response> {
+    const signal = AbortSignal.timeout(UPSTREAM_TIMEOUT_SECONDS * 1000);
+    return this.#fetch ? this.#fetch(url, { ...init, signal }) : fetch(url, { ...(init as RequestInit), signal });
+  }
+
+  /**
+   * The client configuration of a connection; `secret` is read only when a configuration is
+   * built. A failed discovery is not cached, so the next sign-in tries again.
+   */
+  configuration(tenantId: string, connection: StoredConnection, secret: () => Promise<string | undefined>): Promise<oidc.Configuration> {
+    const key = `${tenantId}\u0000${connection.name}\u0000${connection.updatedAt.getTime()}`;
+    let pending = this.#cache.get(key);
+    if (!pending) {
+      pending = this.build(connection.settings, secret);
+      this.#cache.set(key, pending);
+      pending.catch(() => this.#cache.delete(key));
+    }
+    return pending;
+  }
+
+  /** Forgets a connection's configurations (after a change or deletion). */
+  forget(tenantId: string, name: string): void {
+    const prefix = `${tenantId}\u0000${name}\u0000`;
+    for (const key of this.#cache.keys()) if (key.startsWith(prefix)) this.#cache.delete(key);
+  }
+
+  /** Builds a configuration without caching it (the connection test always starts afresh). */
+  async build(settings: ConnectionSettings, secret: () => Promise<string | undefined>): Promise<oidc.Configuration> {
+    const clientSecret = settings.token_endpoint_auth_method === 'none' ? undefined : await secret();
+    const auth =
+      settings.token_endpoint_auth_method === 'none' ? oidc.None() : settings.token_endpoint_auth_method === 'client_secret_post' ? oidc.ClientSecretPost(clientSecret) : oidc.ClientSecretBasic(clientSecret);
+    const metadata: Partial<oidc.ClientMetadata> = clientSecret ? { client_secret: clientSecret } : {};
+    let configuration: oidc.Configuration;
+    if (settings.endpoints) {
+      configuration = new oidc.Configuration({ issuer: settings.issuer!, ...settings.endpoints }, settings.client_id, metadata, auth);
+    } else {
+      const url = settings.issuer && !settings.discovery_endpoint ? settings.issuer : discoveryUrl(settings)!;
+      configuration = await oidc.discovery(new URL(url), settings.client_id, metadata, auth, {
+        execute: this.#allowHttp ? [oidc.allowInsecureRequests] : [],
+        timeout: UPSTREAM_TIMEOUT_SECONDS,
+        ...(this.#fetch ? { [oidc.customFetch]: this.#fetch as never } : {}),
+      });
+    }
+    if (this.#fetch) configuration[oidc.customFetch] = this.#fetch as never;
+    if (this.#allowHttp) oidc.allowInsecureRequests(configuration);
+    configuration.timeout = UPSTREAM_TIMEOUT_SECONDS;
+    return configuration;
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * A plain oidc-provider on loopback, standing for a customer's own identity provider in
+ * federation tests. Its login page is a one-field form (the account's email); signing in
+ * grants the requested scopes at once. Accounts and their claims are the caller's.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair } from 'jose';
+import Provider from 'oidc-provider';
+
+export interface PlainAccount {
+  email: string;
+  email_verified: boolean;
+  name?: string;
+}
+
+export interface PlainProvider {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** Accounts by account id (the `sub`); add more while running. */
+  accounts: Map<string, PlainAccount>;
+  close(): Promise<void>;
+}
+
+function readBody(req: http.IncomingMessage): Promise<URLSearchParams> {
+  return new Promise((resolve, reject) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString()));
+    req.on('end', () => resolve(new URLSearchParams(raw)));
+    req.on('error', reject);
+  });
+}
+
+export async function startPlainProvider(options: { redirectUris: string[]; accounts?: Record<string, PlainAccount> }): Promise<PlainProvider> {
+  const server = http.createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const issuer = `http://localhost:${port}`;
+  const clientId = 'atrium-downstream';
+  const clientSecret = 'plain-provider-secret-0123456789abcdef';
+  const accounts = new Map(Object.entries(options.accounts ?? {}));
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const jwk = { ...(await exportJWK(privateKey)), kid: 'plain-1', alg: 'RS256', use: 'sig' };
+
+  const provider = new Provider(issuer, {
+    clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: options.redirectUris, grant_types: ['authorization_code'], response_types: ['code'] }],
+    jwks: { keys: [jwk] },
+    async findAccount(_ctx, sub) {
+      const account = accounts.get(sub);
+      if (!account) return undefined;
+      return { accountId: sub, claims: async () => ({ sub, ...account }) };
+    },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    features: { devInteractions: { enabled: false } },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    cookies: { keys: ['plain-provider-cookie-key'] },
+  });
+  const handle = provider.callback();
+
+  server.on('request', (req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', issuer);
+      const m = /^\/interaction\/([^/]+)(\/login|\/abort)?$/.exec(url.pathname);
+      if (!m) return handle(req, res);
+      const details = await provider.interactionDetails(req, res);
+      if (req.method === 'GET') {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end(
+          `<!doctype html><title>Plain IdP</title><h1>Plain IdP sign-in</h1>` +
+            `<form method="post" action="/interaction/${details.uid}/login"><label for="login">Email</label><input id="login" name="login"><button type="submit">Sign in at Plain IdP</button></form>` +
+            `<form method="post" action="/interaction/${details.uid}/abort"><button type="submit">Cancel</button></form>`,
+        );
+        return;
+      }
+      if (m[2] === '/abort') {
+        return provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'the user cancelled' }, { mergeWithLastSubmission: false });
+      }
+      const login = (await readBody(req)).get('login') ?? '';
+      const accountId = [...accounts.entries()].find(([, a]) => a.email === login)?.[0];
+      if (!accountId) {
+        res.writeHead(401, { 'content-type': 'text/plain' });
+        res.end('unknown account');
+        return;
+      }
+      const grant = new provider.Grant({ accountId, clientId: String(details.params.client_id) });
+      grant.addOIDCScope(String(details.params.scope));
+      const grantId = await grant.save();
+      await provider.interactionFinished(req, res, { login: { accountId }, consent: { grantId } }, { mergeWithLastSubmission: false });
+    })().catch((err: unknown) => {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(String(err));
+    });
+  });
+
+  return {
+    issuer,
+    clientId,
+    clientSecret,
+    accounts,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
