@@ -4,13 +4,24 @@ import type { User, UserStore } from './user-store.ts';
 import { publicUser } from './user-store.ts';
 
 /**
+ * Lockout (accounts/lockout.ts): told every checked attempt, for known and unknown emails
+ * alike (the same work either way); false refuses it.
+ */
+export interface SignInGuard {
+  admit(attempt: { email: string; succeeded: boolean; userId: string | undefined }): Promise<boolean>;
+}
+
+/**
  * Returns the user when the email and password match an active account. Unknown emails,
  * wrong passwords and disabled accounts all answer undefined after the same hashing work.
  */
-export async function authenticate(users: UserStore, email: string, password: string): Promise<User | undefined> {
+export async function authenticate(users: UserStore, email: string, password: string, guard?: SignInGuard): Promise<User | undefined> {
   const user = await users.findByEmail(email);
   const ok = await verifyPassword(user?.passwordHash, password);
-  if (!user || !ok || user.status !== 'active') return undefined;
+  const succeeded = Boolean(user && ok && user.status === 'active');
+  // After the same hashing work: a locked account answers exactly like a wrong password.
+  if (guard && !(await guard.admit({ email, succeeded, userId: user?.id }))) return undefined;
+  if (!user || !succeeded) return undefined;
   if (user.passwordHash && needsRehash(user.passwordHash)) {
     await users.update(user.id, { passwordHash: await hashPassword(password) });
   }

@@ -2,24 +2,17 @@
 import { badRequest, conflict, notFound } from '../http/errors.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { hashPassword } from './password.ts';
+import { passwordViolations } from './password-policy.ts';
 import { publicUser, type User, type UserStore } from './user-store.ts';
 
 export const TENANT_ROLES = ['owner', 'admin', 'member'] as const;
 export const PLATFORM_ROLES = ['platform_admin'] as const;
-export const PASSWORD_MIN_LENGTH_FLOOR = 8;
-const PASSWORD_MAX_LENGTH = 1024;
+export { PASSWORD_MIN_LENGTH_FLOOR } from './password-policy.ts';
 
-function minPasswordLength(tenant: Tenant): number {
-  const security = (tenant.config.security ?? {}) as { password_policy?: { min_length?: unknown } };
-  const configured = security.password_policy?.min_length;
-  return typeof configured === 'number' ? Math.max(configured, PASSWORD_MIN_LENGTH_FLOOR) : PASSWORD_MIN_LENGTH_FLOOR;
-}
-
+/** The tenant's password policy (password-policy.ts) as an API error: a 400 naming every problem. */
 export function checkPassword(tenant: Tenant, password: string, email: string): void {
-  const min = minPasswordLength(tenant);
-  if (password.length < min) throw badRequest(`password: must be at least ${min} characters`, 'invalid_password');
-  if (password.length > PASSWORD_MAX_LENGTH) throw badRequest(`password: must be at most ${PASSWORD_MAX_LENGTH} characters`, 'invalid_password');
-  if (password.toLowerCase() === email.toLowerCase()) throw badRequest('password: must not be the email address', 'invalid_password');
+  const violations = passwordViolations(tenant, password, email);
+  if (violations.length) throw badRequest(violations.map((v) => `password: ${v.message}`).join('; '), 'invalid_password');
 }
 
 export class UserService {
@@ -40,6 +33,14 @@ export class UserService {
       defaultRole: 'member',
     });
     return publicUser(user);
+  }
+
+  /** Refuses a change (roles, status, deletion) that would leave the tenant without an active owner. */
+  async keepAnOwner(id: string, change: { roles?: string[]; status?: 'active' | 'disabled'; deleted?: boolean }): Promise<void> {
+    const current = await this.#users.findById(id);
+    if (!current || !current.roles.includes('owner') || current.status !== 'active') return;
+    const stillOwner = !change.deleted && (change.roles ?? current.roles).includes('owner') && (change.status ?? current.status) === 'active';
+    if (!stillOwner && (await this.#users.countOtherActiveOwners(id)) === 0) throw conflict('this is the last owner of the organisation: make another user an owner first');
   }
 
   async update(tenant: Tenant, id: string, changes: { email?: string; password?: string; name?: string | null; emailVerified?: boolean; roles?: string[]; status?: 'active' | 'disabled' }): Promise<User> {

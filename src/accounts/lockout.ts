@@ -1,0 +1,136 @@
+/**
+ * Account lockout (`security.lockout`): after `max_attempts` wrong passwords in a row an
+ * account is locked for `duration_seconds`, each further lock twice as long as the one
+ * before, up to a day. A successful sign-in or an admin's unlock starts it afresh. A
+ * locked account answers exactly like a wrong password (same status, page and hashing
+ * work), so a lock tells an attacker nothing. Counted per tenant and email (known or not,
+ * so both take the same work) in `login_lockouts`, under the tenant's row-level security; the per-IP and per-email rate limits
+ * (security/rate-limit-login.ts) still apply before any of this.
+ */
+import { createHmac } from 'node:crypto';
+import type { Database } from '../storage/database.ts';
+import type { SecretBox } from '../security/secret-box.ts';
+import { currentTenantId } from '../tenancy/request-context.ts';
+import type { UserStore } from './user-store.ts';
+import type { AuditLog } from '../security/audit-log.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
+import type { SignInGuard } from './sign-in.ts';
+
+/** A lock never lasts longer than this, however often it doubled. */
+export const LOCKOUT_MAX_DURATION_SECONDS = 86_400;
+const DEFAULTS = { maxAttempts: 10, durationSeconds: 900 };
+
+export interface LockoutPolicy {
+  maxAttempts: number;
+  durationSeconds: number;
+}
+
+export function lockoutPolicy(tenant: Pick<Tenant, 'config'>): LockoutPolicy {
+  const security = (tenant.config.security ?? {}) as { lockout?: { max_attempts?: unknown; duration_seconds?: unknown } };
+  const l = security.lockout ?? {};
+  return {
+    maxAttempts: typeof l.max_attempts === 'number' && l.max_attempts > 0 ? l.max_attempts : DEFAULTS.maxAttempts,
+    durationSeconds: typeof l.duration_seconds === 'number' && l.duration_seconds > 0 ? l.duration_seconds : DEFAULTS.durationSeconds,
+  };
+}
+
+/** How long the lock after `previousLocks` earlier ones lasts: doubling, capped. */
+export function lockDurationSeconds(policy: LockoutPolicy, previousLocks: number): number {
+  return Math.min(policy.durationSeconds * 2 ** Math.min(previousLocks, 30), LOCKOUT_MAX_DURATION_SECONDS);
+}
+
+export interface LockoutStatus {
+  failedAttempts: number;
+  lockouts: number;
+  lockedUntil: Date | null;
+}
+
+interface Row { failed_attempts: number; lockouts: number; locked_until: Date | string | null; locked: boolean }
+
+export class LoginLockout {
+  readonly #db: Database;
+  readonly #audit: AuditLog;
+  readonly #box: SecretBox;
+  readonly #users: UserStore;
+
+  constructor(deps: { db: Database; audit: AuditLog; box: SecretBox; users: UserStore }) {
+    this.#db = deps.db;
+    this.#audit = deps.audit;
+    this.#box = deps.box;
+    this.#users = deps.users;
+  }
+
+  /** The stored name of an account: HMAC of the lowercased email under a key of the tenant. */
+  #subject(tenantId: string, email: string): string {
+    const key = this.#box.deriveKeys('login-lockout', tenantId)[0]!;
+    return createHmac('sha256', key).update(email.trim().toLowerCase()).digest('base64url');
+  }
+
+  /** What the sign-in of the tenant in context consults after checking a password. */
+  guard(tenant: Pick<Tenant, 'id' | 'config'>): SignInGuard {
+    const policy = lockoutPolicy(tenant);
+    return { admit: (attempt) => this.#admit(policy, this.#subject(tenant.id, attempt.email), attempt) };
+  }
+
+  /**
+   * One transaction per attempt, the same for known and unknown emails: a locked account is
+   * refused whatever the password (and its attempts are not counted); a failed attempt
+   * counts and may start a lock; a success clears the record.
+   */
+  async #admit(policy: LockoutPolicy, subject: string, attempt: { email: string; succeeded: boolean; userId: string | undefined }): Promise<boolean> {
+    const outcome = await this.#db.withTenant(async (q) => {
+      const current = await q.query<Row>('SELECT failed_attempts, lockouts, locked_until, locked_until > now() AS locked FROM login_lockouts WHERE subject = $1 FOR UPDATE', [subject]);
+      if (current.rows[0]?.locked) return { admitted: false, startedLock: undefined };
+      if (attempt.succeeded) {
+        await q.query('DELETE FROM login_lockouts WHERE subject = $1', [subject]);
+        // Housekeeping on the (untimed) success path: a day without failures forgets an account's history.
+        await q.query(`DELETE FROM login_lockouts WHERE updated_at < now() - interval '1 day' AND (locked_until IS NULL OR locked_until < now())`);
+        return { admitted: true, startedLock: undefined };
+      }
+      // A lock that has run out keeps its count of locks (so the next one lasts longer) but no attempts.
+      const counted = await q.query<Row>(
+        `INSERT INTO login_lockouts (tenant_id, subject, failed_attempts) VALUES (current_setting('app.tenant_id')::uuid, $1, 1)
+         ON CONFLICT (tenant_id, subject) DO UPDATE SET
+           failed_attempts = CASE WHEN login_lockouts.locked_until IS NOT NULL THEN 1 ELSE login_lockouts.failed_attempts + 1 END,
+           locked_until = NULL, updated_at = now()
+         RETURNING failed_attempts, lockouts, locked_until, false AS locked`,
+        [subject],
+      );
+      const row = counted.rows[0]!;
+      if (row.failed_attempts < policy.maxAttempts) return { admitted: false, startedLock: undefined };
+      const seconds = lockDurationSeconds(policy, row.lockouts);
+      await q.query(
+        `UPDATE login_lockouts SET failed_attempts = 0, lockouts = lockouts + 1, locked_until = now() + make_interval(secs => $2), updated_at = now() WHERE subject = $1`,
+        [subject, seconds],
+      );
+      return { admitted: false, startedLock: { seconds, lockNumber: row.lockouts + 1 } };
+    });
+    if (outcome.startedLock && attempt.userId) {
+      await this.#audit.record({ action: 'user.locked', outcome: 'failure', actor: null, target: attempt.userId, details: { duration_seconds: outcome.startedLock.seconds, lock_number: outcome.startedLock.lockNumber } });
+    }
+    return outcome.admitted;
+  }
+
+  async #subjectOfUser(userId: string): Promise<string | undefined> {
+    const user = await this.#users.findById(userId);
+    const tenantId = currentTenantId();
+    return user && tenantId ? this.#subject(tenantId, user.email) : undefined;
+  }
+
+  /** The lockout state of a user of the tenant in context. */
+  async status(userId: string): Promise<LockoutStatus> {
+    const subject = await this.#subjectOfUser(userId);
+    const row = subject
+      ? (await this.#db.withTenant((q) => q.query<Row>('SELECT failed_attempts, lockouts, locked_until, locked_until > now() AS locked FROM login_lockouts WHERE subject = $1', [subject]))).rows[0]
+      : undefined;
+    return { failedAttempts: row?.failed_attempts ?? 0, lockouts: row?.lockouts ?? 0, lockedUntil: row?.locked ? new Date(row.locked_until!) : null };
+  }
+
+  /** Lifts any lock of a user of the tenant in context and forgets the failures; true when there was something to clear. */
+  async unlock(userId: string): Promise<boolean> {
+    const subject = await this.#subjectOfUser(userId);
+    if (!subject) return false;
+    const res = await this.#db.withTenant((q) => q.query('DELETE FROM login_lockouts WHERE subject = $1', [subject]));
+    return res.rowCount > 0;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * /api/v1/tenants/:slug/invitations and /users/:id/{lockout,unlock}: inviting people and
+ * lifting sign-in lockouts, under the target tenant's row-level security.
+ */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { AccountRecovery } from '../account-recovery/account-recovery.ts';
+import type { LoginLockout } from '../accounts/lockout.ts';
+import { TENANT_ROLES } from '../accounts/user-service.ts';
+import type { UserStore } from '../accounts/user-store.ts';
+import { readJson } from '../http/body.ts';
+import { notFound } from '../http/errors.ts';
+import type { AuditLog } from '../security/audit-log.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
+import type { TenantStore } from '../tenancy/tenant-store.ts';
+import { requireScope, type ApiPrincipal } from './authenticate.ts';
+import { userJson } from './serialize.ts';
+import { targetTenant } from './target-tenant.ts';
+import { parseInput } from './validation.ts';
+
+export interface AccountSecurityApiDeps {
+  store: TenantStore;
+  users: UserStore;
+  recovery: AccountRecovery;
+  lockout: LoginLockout;
+  audit: AuditLog;
+}
+
+const invitationSchema = z.strictObject({
+  email: z.email().max(320).transform((v) => v.trim()),
+  name: z.string().trim().max(200).nullable().optional(),
+  roles: z.array(z.enum(TENANT_ROLES)).max(10).optional(),
+  locale: z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/).optional(),
+});
+
+const lockoutJson = (userId: string, status: Awaited<ReturnType<LoginLockout['status']>>) => ({
+  user_id: userId,
+  locked: status.lockedUntil !== null,
+  locked_until: status.lockedUntil?.toISOString() ?? null,
+  failed_attempts: status.failedAttempts,
+  lockouts: status.lockouts,
+});
+
+export function mountAccountSecurityRoutes(router: Router, deps: AccountSecurityApiDeps): void {
+  const target = targetTenant(deps.store);
+  const read = [requireScope('atrium:cross-tenant:read'), target];
+  const write = [requireScope('atrium:cross-tenant:write'), target];
+  const actor = (ctx: Context) => `client:${(ctx.state.principal as ApiPrincipal | undefined)?.clientId ?? 'unknown'}`;
+
+  async function userOf(ctx: Context): Promise<string> {
+    const user = await deps.users.findById(String(ctx.params.id ?? ''));
+    if (!user) throw notFound('no such user');
+    return user.id;
+  }
+
+  router.post('/tenants/:slug/invitations', ...write, async function inviteUser(ctx) {
+    const input = parseInput(invitationSchema, await readJson(ctx));
+    const { user, expiresAt, mailSent } = await deps.recovery.invite(ctx.state.target as Tenant, input, actor(ctx), input.locale);
+    ctx.status = 201;
+    ctx.body = { user: userJson(user), expires_at: expiresAt.toISOString(), mail_sent: mailSent };
+  });
+
+  router.get('/tenants/:slug/users/:id/lockout', ...read, async function getLockout(ctx) {
+    const id = await userOf(ctx);
+    ctx.body = lockoutJson(id, await deps.lockout.status(id));
+  });
+
+  router.post('/tenants/:slug/users/:id/unlock', ...write, async function unlockUser(ctx) {
+    const id = await userOf(ctx);
+    const cleared = await deps.lockout.unlock(id);
+    await deps.audit.record({ action: 'user.unlocked', actor: actor(ctx), target: id, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { had_failures: cleared } });
+    ctx.body = lockoutJson(id, await deps.lockout.status(id));
+  });
+}
