@@ -1,0 +1,120 @@
+/**
+ * WebAuthn ceremonies (@simplewebauthn/server) for a tenant: the relying party is the
+ * tenant's issuer host, so a passkey made at one tenant is never offered to, nor accepted
+ * by, another.
+ *
+ * Challenges are stateless: `<exp>.<nonce>.<mac>`, an HMAC under a per-tenant key of what
+ * the ceremony is bound to (an interaction uid, a console session), checked when the
+ * response comes back. A response is only useful to whoever holds the bound interaction
+ * cookie or console session, within five minutes.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+  type AuthenticationResponseJSON,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+  type RegistrationResponseJSON,
+} from '@simplewebauthn/server';
+import type { UserVerification } from './mfa-policy.ts';
+import type { WebAuthnCredential } from './mfa-store.ts';
+
+const CHALLENGE_TTL_SECONDS = 300;
+// ES256, EdDSA, RS256: what platform authenticators and security keys use today.
+const ALGORITHMS = [-7, -8, -257];
+
+export interface RelyingParty {
+  /** The tenant's issuer origin, e.g. https://acme.example.com. */
+  origin: string;
+  /** Its host name (the RP ID). */
+  id: string;
+  name: string;
+}
+
+export function relyingPartyFor(issuer: string, name: string): RelyingParty {
+  const url = new URL(issuer);
+  return { origin: url.origin, id: url.hostname, name };
+}
+
+function mac(key: Buffer, binding: string, exp: string, nonce: string): Buffer {
+  return createHmac('sha256', key).update(`${binding}\u0000${exp}\u0000${nonce}`).digest();
+}
+
+/** A fresh challenge bound to `binding`, as the bytes the authenticator signs. */
+export function newChallenge(key: Buffer, binding: string, now = Date.now()): Uint8Array<ArrayBuffer> {
+  const exp = String(Math.floor(now / 1000) + CHALLENGE_TTL_SECONDS);
+  const nonce = randomBytes(16).toString('base64url');
+  const token = `${exp}.${nonce}.${mac(key, binding, exp, nonce).toString('base64url')}`;
+  return new Uint8Array(Buffer.from(token, 'utf8'));
+}
+
+/** Whether a challenge (base64url, as in clientDataJSON) is one of ours, for this binding, unexpired. */
+export function challengeValid(keys: readonly Buffer[], binding: string, challenge: string, now = Date.now()): boolean {
+  const [exp = '', nonce = '', given = ''] = Buffer.from(challenge, 'base64url').toString('utf8').split('.');
+  if (!/^\d+$/.test(exp) || Number(exp) < now / 1000) return false;
+  const givenBytes = Buffer.from(given, 'base64url');
+  return keys.some((key) => {
+    const expected = mac(key, binding, exp, nonce);
+    return expected.length === givenBytes.length && timingSafeEqual(expected, givenBytes);
+  });
+}
+
+export function registrationOptions(rp: RelyingParty, user: { id: string; email: string; name: string | null }, existing: readonly WebAuthnCredential[], challenge: Uint8Array<ArrayBuffer>, userVerification: UserVerification): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  return generateRegistrationOptions({
+    rpName: rp.name,
+    rpID: rp.id,
+    userName: user.email,
+    userDisplayName: user.name ?? user.email,
+    userID: new Uint8Array(Buffer.from(user.id.replaceAll('-', ''), 'hex')),
+    challenge,
+    attestationType: 'none',
+    excludeCredentials: existing.map((c) => ({ id: c.credentialId, transports: c.transports })),
+    // Discoverable when the authenticator can: that is what makes passwordless sign-in possible.
+    authenticatorSelection: { residentKey: 'preferred', userVerification },
+    supportedAlgorithmIDs: ALGORITHMS,
+  });
+}
+
+export async function verifyRegistration(rp: RelyingParty, response: RegistrationResponseJSON, challengeOk: (challenge: string) => boolean, userVerification: UserVerification) {
+  const result = await verifyRegistrationResponse({
+    response,
+    expectedChallenge: challengeOk,
+    expectedOrigin: rp.origin,
+    expectedRPID: rp.id,
+    requireUserVerification: userVerification === 'required',
+    supportedAlgorithmIDs: ALGORITHMS,
+  });
+  return result.verified ? result.registrationInfo : undefined;
+}
+
+export function authenticationOptions(rp: RelyingParty, allow: readonly WebAuthnCredential[] | undefined, challenge: Uint8Array<ArrayBuffer>, userVerification: UserVerification): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  return generateAuthenticationOptions({
+    rpID: rp.id,
+    challenge,
+    userVerification,
+    // Empty for passwordless sign-in: the browser offers the site's discoverable passkeys.
+    allowCredentials: allow?.map((c) => ({ id: c.credentialId, transports: c.transports })),
+  });
+}
+
+export async function verifyAuthentication(rp: RelyingParty, response: AuthenticationResponseJSON, credential: WebAuthnCredential, challengeOk: (challenge: string) => boolean, requireUserVerification: boolean) {
+  const result = await verifyAuthenticationResponse({
+    response,
+    expectedChallenge: challengeOk,
+    expectedOrigin: rp.origin,
+    expectedRPID: rp.id,
+    requireUserVerification,
+    credential: {
+      id: credential.credentialId,
+      publicKey: new Uint8Array(Buffer.from(credential.publicKey, 'base64url')),
+      counter: credential.counter,
+      transports: credential.transports,
+    },
+  });
+  return result.verified ? result.authenticationInfo : undefined;
+}
+
+export type { AuthenticationResponseJSON, RegistrationResponseJSON };

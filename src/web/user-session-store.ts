@@ -1,0 +1,99 @@
+/**
+ * A user's sign-in sessions at the tenant in context: oidc-provider's `Session` payloads
+ * (the browser's sign-in) with what `user_sessions` saw of them (device, IP, last seen),
+ * and the console sessions (/account, /admin) made from them. Row-level security applies.
+ */
+import type { Database } from '../storage/database.ts';
+
+export interface SignInSessionRow {
+  uid: string;
+  createdAt: Date | null;
+  expiresAt: Date | null;
+  ip: string | null;
+  userAgent: string | null;
+  amr: string[];
+  lastSeenAt: Date | null;
+}
+
+interface Row {
+  uid: string;
+  login_ts: string | number | null;
+  expires_at: Date | string | null;
+  ip: string | null;
+  user_agent: string | null;
+  amr: string[] | null;
+  payload_amr: string[] | null;
+  last_seen_at: Date | string | null;
+}
+
+const date = (v: Date | string | null) => (v ? new Date(v) : null);
+
+export class UserSessionStore {
+  readonly #db: Database;
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  /** Records a sign-in or a later use of a session; last seen is written at most once a minute. */
+  async recordUse(sessionUid: string, userId: string, seen: { ip: string; userAgent: string; amr: readonly string[] }): Promise<void> {
+    await this.#db.withTenant((q) =>
+      q.query(
+        `INSERT INTO user_sessions (tenant_id, session_uid, user_id, ip, user_agent, amr) VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4, $5)
+         ON CONFLICT (tenant_id, session_uid) DO UPDATE SET
+           user_id = EXCLUDED.user_id, ip = EXCLUDED.ip, user_agent = EXCLUDED.user_agent, amr = EXCLUDED.amr,
+           last_seen_at = CASE WHEN user_sessions.last_seen_at < now() - interval '1 minute' OR user_sessions.user_id <> EXCLUDED.user_id OR user_sessions.amr <> EXCLUDED.amr
+                               THEN now() ELSE user_sessions.last_seen_at END`,
+        [sessionUid, userId, seen.ip.slice(0, 64), seen.userAgent.slice(0, 512), [...seen.amr]],
+      ),
+    );
+  }
+
+  /** The user's live oidc-provider sessions, newest activity first; forgets records of ended ones. */
+  async listForUser(userId: string): Promise<SignInSessionRow[]> {
+    return this.#db.withTenant(async (q) => {
+      await q.query(
+        `DELETE FROM user_sessions s WHERE s.user_id = $1 AND NOT EXISTS (
+           SELECT 1 FROM oidc_payloads p WHERE p.model = 'Session' AND p.uid = s.session_uid AND (p.expires_at IS NULL OR p.expires_at > now()) AND p.payload->>'accountId' = $1::text)`,
+        [userId],
+      );
+      const res = await q.query<Row>(
+        `SELECT p.uid, p.payload->>'loginTs' AS login_ts, p.expires_at, s.ip, s.user_agent, s.amr, ARRAY(SELECT jsonb_array_elements_text(COALESCE(p.payload->'amr', '[]'::jsonb))) AS payload_amr, s.last_seen_at
+           FROM oidc_payloads p LEFT JOIN user_sessions s ON s.session_uid = p.uid
+          WHERE p.model = 'Session' AND p.payload->>'accountId' = $1::text AND p.uid IS NOT NULL AND (p.expires_at IS NULL OR p.expires_at > now())
+          ORDER BY COALESCE(s.last_seen_at, to_timestamp((p.payload->>'loginTs')::bigint)) DESC NULLS LAST`,
+        [userId],
+      );
+      return res.rows.map((row) => ({
+        uid: row.uid,
+        createdAt: row.login_ts ? new Date(Number(row.login_ts) * 1000) : null,
+        expiresAt: date(row.expires_at),
+        ip: row.ip,
+        userAgent: row.user_agent,
+        amr: row.amr?.length ? row.amr : (row.payload_amr ?? []),
+        lastSeenAt: date(row.last_seen_at),
+      }));
+    });
+  }
+
+  /**
+   * Ends one sign-in session of the user: its Provider session, its record and the console
+   * sessions made from it. False when the user has no such session.
+   */
+  async deleteSession(userId: string, sessionUid: string): Promise<boolean> {
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query(`DELETE FROM oidc_payloads WHERE model = 'Session' AND uid = $1 AND payload->>'accountId' = $2::text`, [sessionUid, userId]);
+      const recorded = await q.query('DELETE FROM user_sessions WHERE session_uid = $1 AND user_id = $2', [sessionUid, userId]);
+      const consoles = await q.query('DELETE FROM console_sessions WHERE oidc_session_uid = $1 AND user_id = $2', [sessionUid, userId]);
+      return res.rowCount + recorded.rowCount + consoles.rowCount > 0;
+    });
+  }
+
+  /** Ends every sign-in session of the user (Provider sessions and their records); returns how many. */
+  async deleteAllForUser(userId: string): Promise<number> {
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query(`DELETE FROM oidc_payloads WHERE model = 'Session' AND payload->>'accountId' = $1::text`, [userId]);
+      await q.query('DELETE FROM user_sessions WHERE user_id = $1', [userId]);
+      return res.rowCount;
+    });
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * The account page: profile, password, MFA devices and sessions. Sessions list the user's
+ * sign-ins (device, IP, last seen) and end on request, so the next request there must sign
+ * in again; an admin signs a user out everywhere through the management API
+ * (UserSessionService.revokeAllSessions), only for users of that tenant.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
+import { createTenantFixture, type TenantFixture } from './support/fixtures.ts';
+import { hiddenInput, TestBrowser } from './support/http-client.ts';
+import { signInToConsole } from './support/console.ts';
+import { authorization, createUser, enrolTotp, finish, open, passwordStep } from './support/mfa.ts';
+import { SmtpSink } from './support/smtp-sink.ts';
+import { runAsTenant } from '../src/tenancy/request-context.ts';
+import { sweepExpiredPayloads } from '../src/oidc/payload-sweeper.ts';
+
+let t: TestAtrium;
+let acme: TenantFixture;
+let globex: TenantFixture;
+let sink: SmtpSink;
+
+before(async () => {
+  sink = await SmtpSink.start();
+  t = await startTestAtrium({ SMTP_URL: sink.url, SMTP_FROM: 'no-reply@atrium.test' });
+  acme = await createTenantFixture(t, 'acme');
+  globex = await createTenantFixture(t, 'globex');
+});
+after(async () => {
+  await t?.stop();
+  await sink?.stop();
+});
+
+const PHONE_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1';
+
+/** A sign-in at the tenant's client from a browser claiming to be a phone. */
+async function phoneSignIn(f: TenantFixture, user: { email: string; password: string }): Promise<TestBrowser> {
+  const phone = new TestBrowser();
+  const request = phone.request.bind(phone);
+  phone.request = (url, init = {}) => request(url, { ...init, headers: { ...(init.headers ?? {}), 'user-agent': PHONE_UA } });
+  const auth = await authorization(f);
+  await finish(phone, auth, await passwordStep(phone, auth, user));
+  return phone;
+}
+
+const sessionIds = (html: string) => [...html.matchAll(/data-session="([^"]+)"/g)].map((m) => m[1]!);
+
+describe('sessions', () => {
+  it('lists sign-ins with device, IP and last seen, and revokes one so that browser must sign in again', async () => {
+    const user = await createUser(t, acme, 'traveller');
+    const phone = await phoneSignIn(acme, user);
+    const { browser, html } = await signInToConsole(acme.issuer, user);
+    const ids = sessionIds(html);
+    assert.equal(ids.length, 2, html);
+    assert.match(html, /Safari · iOS/);
+    assert.match(html, /127\.0\.0\.1/);
+    assert.match(html, /this browser/);
+    const phoneRow = /<tr data-session="([^"]+)">(?:(?!<\/tr>)[\s\S])*Safari · iOS/.exec(html)![1]!;
+
+    const revoked = await browser.postForm(`${acme.issuer}/account/sessions/revoke`, { csrf: hiddenInput(html, 'csrf'), session: phoneRow });
+    assert.equal(revoked.status, 303);
+    const after = await (await browser.request(`${acme.issuer}/account`)).text();
+    assert.equal(sessionIds(after).length, 1);
+
+    // The phone's sign-in is gone: its next authorization asks for the password.
+    const next = await open(phone, (await authorization(acme)).url);
+    assert.match(next.html, /name="password"/);
+  });
+
+  it('revoking the current session ends the account page too', async () => {
+    const user = await createUser(t, acme, 'self');
+    const { browser, html } = await signInToConsole(acme.issuer, user);
+    const current = /<tr data-session="([^"]+)">(?:(?!<\/tr>)[\s\S])*this browser/.exec(html)![1]!;
+    await browser.postForm(`${acme.issuer}/account/sessions/revoke`, { csrf: hiddenInput(html, 'csrf'), session: current });
+    const res = await browser.request(`${acme.issuer}/account`);
+    assert.equal(res.status, 302);
+  });
+
+  it("cannot revoke another user's session, nor without CSRF", async () => {
+    const alice = await createUser(t, acme, 'alice');
+    const bob = await createUser(t, acme, 'bob');
+    const aliceConsole = await signInToConsole(acme.issuer, alice);
+    const bobConsole = await signInToConsole(acme.issuer, bob);
+    const bobSession = sessionIds(bobConsole.html)[0]!;
+    const res = await aliceConsole.browser.postForm(`${acme.issuer}/account/sessions/revoke`, { csrf: hiddenInput(aliceConsole.html, 'csrf'), session: bobSession });
+    assert.equal(res.status, 404);
+    const forged = await bobConsole.browser.postForm(`${acme.issuer}/account/sessions/revoke`, { csrf: 'forged', session: bobSession });
+    assert.equal(forged.status, 403);
+    assert.equal((await bobConsole.browser.request(`${acme.issuer}/account`)).status, 200);
+  });
+
+  it('lets an admin sign a user out everywhere through the API, within the tenant only', async () => {
+    const user = await createUser(t, acme, 'everywhere');
+    const phone = await phoneSignIn(acme, user);
+    const { browser } = await signInToConsole(acme.issuer, user);
+    const listed = await t.api('GET', `/tenants/acme/users/${user.id}/sessions`);
+    assert.equal(listed.status, 200);
+    assert.equal(listed.body.data.length, 2);
+    assert.ok(listed.body.data.some((s: { device: string }) => s.device === 'Safari · iOS'));
+
+    const elsewhere = await t.api('POST', `/tenants/globex/users/${user.id}/sessions/revoke`);
+    assert.equal(elsewhere.status, 404, 'a user of acme is not reachable through globex');
+    assert.equal((await browser.request(`${acme.issuer}/account`)).status, 200);
+
+    const res = await t.api('POST', `/tenants/acme/users/${user.id}/sessions/revoke`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(res.body, { sign_ins: 2, console_sessions: 1 });
+    assert.equal((await browser.request(`${acme.issuer}/account`)).status, 302);
+    assert.match((await open(phone, (await authorization(acme)).url)).html, /name="password"/);
+    const audit = await t.api('GET', `/tenants/acme/audit?action=user.sessions_revoked`);
+    assert.ok(audit.body.events.some((e: { target: string }) => e.target === user.id));
+
+    const gone = await t.api('DELETE', `/tenants/acme/users/00000000-0000-4000-8000-000000000000/sessions`);
+    assert.equal(gone.status, 404);
+    assert.equal(gone.body.error, 'not_found');
+    assert.ok(gone.body.correlation_id);
+  });
+});
+
+describe('session records', () => {
+  it('are swept once their sign-in session has ended', async () => {
+    const user = await createUser(t, acme, 'sweep');
+    const { browser, html } = await signInToConsole(acme.issuer, user);
+    await browser.postForm(`${acme.issuer}/account/logout`, { csrf: hiddenInput(html, 'csrf') });
+    const db = t.atrium.services.db;
+    const tenantId = (await t.api('GET', '/tenants/acme')).body.id as string;
+    const count = () => runAsTenant(tenantId, () => db.withTenant((q) => q.query('SELECT 1 FROM user_sessions WHERE user_id = $1', [user.id]))).then((r) => r.rows.length);
+    assert.equal(await count(), 1, 'signing out leaves the record for the sweeper');
+    await sweepExpiredPayloads(db);
+    assert.equal(await count(), 1, 'a recent record is kept (its session may not be saved yet)');
+    await runAsTenant(tenantId, () => db.withTenant((q) => q.query("UPDATE user_sessions SET last_seen_at = now() - interval '2 hours' WHERE user_id = $1", [user.id])));
+    await sweepExpiredPayloads(db);
+    assert.equal(await count(), 0);
+  });
+});
+
+describe('account page', () => {
+  it('changes the name and the password (checking the current one and the policy)', async () => {
+    const user = await createUser(t, acme, 'profile');
+    const { browser, html } = await signInToConsole(acme.issuer, user);
+    const csrf = hiddenInput(html, 'csrf');
+    assert.equal((await browser.postForm(`${acme.issuer}/account/profile`, { csrf, name: 'Ada Lovelace' })).status, 303);
+    assert.match(await (await browser.request(`${acme.issuer}/account`)).text(), /Ada Lovelace/);
+
+    const wrong = await browser.postForm(`${acme.issuer}/account/password`, { csrf, current_password: 'nope', new_password: 'a-new-long-password', confirm_password: 'a-new-long-password' });
+    assert.equal(wrong.status, 400);
+    const short = await browser.postForm(`${acme.issuer}/account/password`, { csrf, current_password: user.password, new_password: 'short', confirm_password: 'short' });
+    assert.equal(short.status, 400);
+    assert.match(await short.text(), /at least/);
+    const ok = await browser.postForm(`${acme.issuer}/account/password`, { csrf, current_password: user.password, new_password: 'a-new-long-password', confirm_password: 'a-new-long-password' });
+    assert.equal(ok.status, 303);
+    const fresh = await signInToConsole(acme.issuer, { email: user.email, password: 'a-new-long-password' });
+    assert.equal(fresh.status, 200);
+  });
+
+  it('removes the authenticator app and regenerates recovery codes, audited and announced by mail', async () => {
+    const user = await createUser(t, acme, 'devices');
+    const { browser, accountHtml, codes } = await enrolTotp(acme.issuer, user);
+    const csrf = hiddenInput(accountHtml, 'csrf');
+    const regenerated = await browser.postForm(`${acme.issuer}/account/mfa/recovery-codes`, { csrf });
+    const fresh = [...(await regenerated.text()).matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)].map((m) => m[1]!);
+    assert.equal(fresh.length, 10);
+    assert.ok(!fresh.includes(codes[0]!));
+    assert.equal((await browser.postForm(`${acme.issuer}/account/mfa/totp/remove`, { csrf })).status, 303);
+    assert.match(await (await browser.request(`${acme.issuer}/account`)).text(), /data-totp-status="off"/);
+    // Without a second factor, the next sign-in is the password alone again.
+    const other = new TestBrowser();
+    const auth = await authorization(acme);
+    const { claims } = await finish(other, auth, await passwordStep(other, auth, user));
+    assert.deepEqual(claims.amr, ['pwd']);
+    const audit = await t.api('GET', `/tenants/acme/audit`);
+    const actions = audit.body.events.filter((e: { target: string }) => e.target === user.id).map((e: { action: string }) => e.action);
+    for (const action of ['user.mfa.totp_enrolled', 'user.mfa.recovery_codes_regenerated', 'user.mfa.totp_removed']) assert.ok(actions.includes(action), `${action} in ${actions.join(', ')}`);
+    // One "MFA changed" mail per change, saying what changed.
+    const mails = await Promise.all([1, 2, 3].map((n) => sink.waitFor(user.email, n)));
+    const said = mails.map((m) => m.text).join('\n');
+    for (const wording of ['an authenticator app was added', 'new recovery codes were generated', 'the authenticator app was removed']) assert.match(said, new RegExp(wording));
+  });
+
+  it('resets a user\'s MFA through the API (MfaService.resetForUser)', async () => {
+    const user = await createUser(t, acme, 'lost-phone');
+    await enrolTotp(acme.issuer, user);
+    const reset = await t.api('POST', `/tenants/acme/users/${user.id}/mfa/reset`);
+    assert.equal(reset.status, 204);
+    const browser = new TestBrowser();
+    const auth = await authorization(acme);
+    const { claims } = await finish(browser, auth, await passwordStep(browser, auth, user));
+    assert.deepEqual(claims.amr, ['pwd']);
+  });
+
+  it("keeps another tenant's console away from the account routes", async () => {
+    const { browser, html } = await signInToConsole(globex.issuer, globex);
+    const res = await browser.postForm(`${acme.issuer}/account/mfa/recovery-codes`, { csrf: hiddenInput(html, 'csrf') });
+    assert.equal(res.status, 401, 'a globex session is no session at acme');
+  });
+});
