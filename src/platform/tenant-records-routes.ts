@@ -1,0 +1,49 @@
+/** /platform/tenants/:slug/users and /audit: a tenant's users and its audit log, read inside the tenant. */
+import type Router from '@koa/router';
+import { z } from 'zod';
+import { inTenant, pageNumber, pager, renderPlatformPage, requirePlatformAdmin, searchTerm, targetTenant, type PlatformDeps } from './platform-console.ts';
+
+export const USERS_PAGE_SIZE = 25;
+const AUDIT_PAGE_SIZE = 50;
+const auditFilter = z.object({
+  cursor: z.string().min(1).max(200).optional().catch(undefined),
+  action: z.string().trim().min(1).max(100).optional().catch(undefined),
+});
+
+export function mountTenantRecordRoutes(router: Router, deps: PlatformDeps): void {
+  router.get('/tenants/:slug/users', async function listUsers(ctx) {
+    const admin = requirePlatformAdmin(ctx, deps);
+    if (!admin) return;
+    const tenant = await targetTenant(ctx, deps);
+    const search = searchTerm(ctx.query.q);
+    const page = pageNumber(ctx.query.page);
+    const { users, total } = await inTenant(tenant, () => deps.users.list({ limit: USERS_PAGE_SIZE, offset: (page - 1) * USERS_PAGE_SIZE, search: search || undefined }));
+    await renderPlatformPage(ctx, 'tenant-users', admin, (t) => ({
+      title: 'platform.users_title',
+      heading: t('platform.users_heading', { name: tenant.name }),
+      tenant,
+      users,
+      search,
+      paging: pager(`/platform/tenants/${tenant.slug}/users`, page, USERS_PAGE_SIZE, total, search),
+    }));
+  });
+
+  router.get('/tenants/:slug/audit', async function listAudit(ctx) {
+    const admin = requirePlatformAdmin(ctx, deps);
+    if (!admin) return;
+    const tenant = await targetTenant(ctx, deps);
+    const filter = auditFilter.parse({ cursor: ctx.query.cursor, action: ctx.query.action });
+    // A cursor this page did not hand out is a 400 from the store (invalid_cursor).
+    const { events, nextCursor } = await inTenant(tenant, () => deps.auditStore.list({ limit: AUDIT_PAGE_SIZE, ...filter }));
+    const next = nextCursor ? `/platform/tenants/${tenant.slug}/audit?${new URLSearchParams({ ...(filter.action ? { action: filter.action } : {}), cursor: nextCursor }).toString()}` : null;
+    await renderPlatformPage(ctx, 'tenant-audit', admin, (t) => ({
+      title: 'platform.audit_title',
+      heading: t('platform.audit_heading', { name: tenant.name }),
+      tenant,
+      events,
+      action: filter.action ?? '',
+      next,
+      first: filter.cursor ? `/platform/tenants/${tenant.slug}/audit${filter.action ? `?${new URLSearchParams({ action: filter.action }).toString()}` : ''}` : null,
+    }));
+  });
+}
