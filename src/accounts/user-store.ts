@@ -119,6 +119,24 @@ export class UserStore {
     });
   }
 
+  /** Emails of the given users of the tenant (for showing ids readably); other ids are left out. */
+  async emailsByIds(ids: readonly string[]): Promise<Map<string, string>> {
+    const valid = [...new Set(ids.filter((id) => UUID.test(id)))];
+    if (valid.length === 0) return new Map();
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query<{ id: string; email: string }>('SELECT id, email FROM users WHERE id = ANY($1::uuid[])', [valid]);
+      return new Map(res.rows.map((r) => [r.id, r.email]));
+    });
+  }
+
+  /** Active owners other than `id` (the last one may not be demoted, disabled or deleted). */
+  async countOtherActiveOwners(id: string): Promise<number> {
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query<{ n: string }>(`SELECT count(*) AS n FROM users WHERE 'owner' = ANY(roles) AND status = 'active' AND id::text <> $1`, [id]);
+      return Number(res.rows[0]?.n ?? 0);
+    });
+  }
+
   async recordLogin(id: string): Promise<void> {
     await this.#db.withTenant((q) => q.query('UPDATE users SET last_login_at = now() WHERE id = $1', [id]));
   }

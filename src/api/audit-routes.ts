@@ -23,7 +23,8 @@ export interface AuditRouteDeps {
 
 const dateTime = z.iso.datetime({ offset: true }).transform((v) => new Date(v));
 
-const querySchema = z.strictObject({
+/** The audit query (also used by the /admin audit page). */
+export const auditQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().min(1).max(200).optional(),
   action: z.string().min(1).max(100).optional(),
@@ -35,7 +36,7 @@ const querySchema = z.strictObject({
 
 export function mountAuditRoutes(router: Router, deps: AuditRouteDeps): void {
   router.get('/tenants/:slug/audit', requireScope('atrium:cross-tenant:read'), targetTenant(deps.store), async function listAudit(ctx) {
-    const query = parseInput(querySchema, queryObject(ctx.query));
+    const query = parseInput(auditQuerySchema, queryObject(ctx.query));
     const { events, nextCursor } = await deps.auditStore.list(query);
     ctx.body = {
       events: events.map((e) => ({

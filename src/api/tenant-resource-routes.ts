@@ -135,8 +135,7 @@ export function mountTenantResourceRoutes(router: Router, deps: TenantResourceDe
   });
   router.post('/tenants/:slug/keys/rotate', ...write, async function rotateKeys(ctx) {
     const tenant = ctx.state.target as Tenant;
-    const keys = await deps.keys.rotate(tenant.id);
-    await deps.tenants.touched(tenant, 'keys.rotated');
+    const keys = await deps.tenants.rotateKeys(tenant);
     await audit(ctx, 'keys.rotated', tenant.slug);
     ctx.body = { keys: keys.map((k) => keyJson(k, tenant)) };
   });

@@ -96,6 +96,13 @@ export class TenantService {
     );
   }
 
+  /** Rotates the tenant's signing keys now (next becomes current) and has every instance rebuild its Provider. */
+  async rotateKeys(tenant: Pick<Tenant, 'id' | 'slug'>) {
+    const keys = await this.#keys.rotate(tenant.id);
+    await this.touched(tenant, 'keys.rotated');
+    return keys;
+  }
+
   /** Creates `default` and `_platforms` if this is the first start. Safe to run on every start. */
   async ensureReservedTenants(): Promise<void> {
     for (const [slug, name] of [[DEFAULT_TENANT, 'Default'], [PLATFORM_TENANT, 'Platform']] as const) {

@@ -1,0 +1,97 @@
+/**
+ * What every /admin page shares. /admin lives on each tenant's own host and runs in that
+ * tenant's request context (set by the tenant middleware), so every store read or write
+ * is under the tenant's row-level security. Access: the tenant's owners and admins, and a
+ * platform admin handed off from /platform; a member gets 403, a visitor is sent to sign
+ * in, and another tenant's console cookie is simply not a session here.
+ */
+import type { Context } from 'koa';
+import type { Services } from '../services.ts';
+import { AppError } from '../http/errors.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
+import { isTenantAdmin, type ConsolePrincipal } from '../web/console-auth.ts';
+import type { Translate } from '../web/i18n.ts';
+import { renderTenantPage } from '../web/page.ts';
+
+export type AdminDeps = Pick<
+  Services,
+  'config' | 'box' | 'tenants' | 'tenantStore' | 'users' | 'userService' | 'clients' | 'clientService' | 'keys' | 'audit' | 'auditStore' | 'consoleAuth' | 'mfa' | 'userSessions' | 'lockout'
+>;
+
+/** Who made a change, for services that audit it themselves (MFA reset, sessions). */
+export function changeMeta(ctx: Context, principal: ConsolePrincipal) {
+  return { actor: actorOf(principal), ip: ctx.ip, userAgent: ctx.get('user-agent') };
+}
+
+/** The admin of this request, or undefined when the answer is already decided (sent to sign in). */
+export function requireAdmin(ctx: Context, deps: AdminDeps): ConsolePrincipal | undefined {
+  return deps.consoleAuth.require(ctx, isTenantAdmin);
+}
+
+/** Owners (and platform admins) may grant, remove or act on the owner role; admins may not. */
+export function isOwnerOrPlatform(p: ConsolePrincipal): boolean {
+  return p.platformAdmin || p.roles.includes('owner');
+}
+
+/** Who an audit event names: the admin's user id, or `platform:<id>` for a handed-off platform admin. */
+export function actorOf(p: ConsolePrincipal): string {
+  return p.userId ?? `platform:${p.platformAdminId ?? p.email}`;
+}
+
+/** Records an /admin change in the tenant's audit log. */
+export function auditChange(ctx: Context, deps: AdminDeps, principal: ConsolePrincipal, action: string, target: string | null, details: Record<string, unknown> = {}): Promise<void> {
+  return deps.audit.record({
+    action,
+    actor: actorOf(principal),
+    target,
+    ip: ctx.ip,
+    userAgent: ctx.get('user-agent'),
+    details: { ...details, via: 'admin', ...(principal.userId ? {} : { admin_email: principal.email }) },
+  });
+}
+
+/** The tenant of this request. */
+export const tenantOf = (ctx: Context) => ctx.state.tenant as Tenant;
+
+/** The tenant as stored now: a page right after a change must not show the cached record. */
+export async function freshTenant(ctx: Context, deps: AdminDeps): Promise<Tenant> {
+  return (await deps.tenantStore.findById(tenantOf(ctx).id)) ?? tenantOf(ctx);
+}
+
+/** A user error (4xx) to show on the form it came from; anything else propagates. */
+export function formError(err: unknown): AppError {
+  if (err instanceof AppError && err.status >= 400 && err.status < 500 && err.code !== 'invalid_csrf_token') return err;
+  throw err;
+}
+
+/** Page number from `?page=` (1-based, bounded). */
+export function pageNumber(value: unknown): number {
+  const n = typeof value === 'string' ? Number.parseInt(value, 10) : 1;
+  return Number.isFinite(n) && n >= 1 ? Math.min(n, 100_000) : 1;
+}
+
+/** Links for the previous and next page of a list, keeping the other query values. */
+export function pager(basePath: string, page: number, pageSize: number, total: number, keep: Record<string, string>) {
+  const href = (p: number) => `${basePath}?${new URLSearchParams({ ...keep, page: String(p) }).toString()}`;
+  const pages = Math.max(1, Math.ceil(total / pageSize));
+  return { page, pages, total, prev: page > 1 ? href(page - 1) : null, next: page < pages ? href(page + 1) : null };
+}
+
+/** A notice named in `?done=` after a redirect, only from the page's own list. */
+export function doneNotice(ctx: Context, allowed: readonly string[]): string | undefined {
+  const done = ctx.query.done;
+  return typeof done === 'string' && allowed.includes(done) ? done : undefined;
+}
+
+/** Ends a POST with a redirect to a page of /admin (303: the browser follows with a GET). */
+export function seeOther(ctx: Context, path: string): void {
+  ctx.status = 303;
+  ctx.redirect(path);
+}
+
+type Locals = Record<string, unknown> & { title: string };
+
+/** Renders a views/admin/ page: wide, with the admin and the current area for the navigation. */
+export function renderAdminPage(ctx: Context, view: string, principal: ConsolePrincipal, area: string, locals: Locals | ((t: Translate) => Locals)): Promise<void> {
+  return renderTenantPage(ctx, `admin/${view}`, (t) => ({ wide: true, principal, area, ...(typeof locals === 'function' ? locals(t) : locals) }));
+}

@@ -1,0 +1,33 @@
+/**
+ * /admin on each tenant's host: the tenant's own administration for its owners and
+ * admins (and platform admins handed off from /platform). Server-rendered pages, forms
+ * checked against the console session's CSRF token, every change audited in the tenant.
+ * One module per area; this one mounts them and serves the overview.
+ */
+import Router from '@koa/router';
+import { mountAuditRoutes } from './audit.ts';
+import { mountBrandingRoutes } from './branding.ts';
+import { mountClientRoutes } from './clients.ts';
+import { mountKeyRoutes } from './keys.ts';
+import { mountSecurityRoutes } from './security.ts';
+import { mountUserRoutes } from './users.ts';
+import { renderAdminPage, requireAdmin, tenantOf, type AdminDeps } from './admin-console.ts';
+
+export function adminRoutes(deps: AdminDeps): Router {
+  const router = new Router({ prefix: '/admin' });
+
+  router.get('/', async function overview(ctx) {
+    const principal = requireAdmin(ctx, deps);
+    if (!principal) return;
+    const [{ total: users }, { total: clients }] = await Promise.all([deps.users.list({ limit: 1, offset: 0 }), deps.clients.list({ limit: 1, offset: 0 })]);
+    await renderAdminPage(ctx, 'overview', principal, 'overview', { title: 'admin.overview_title', tenant: tenantOf(ctx), counts: { users, clients } });
+  });
+
+  mountUserRoutes(router, deps);
+  mountClientRoutes(router, deps);
+  mountBrandingRoutes(router, deps);
+  mountSecurityRoutes(router, deps);
+  mountKeyRoutes(router, deps);
+  mountAuditRoutes(router, deps);
+  return router;
+}
