@@ -23,4 +23,6 @@ export default tseslint.config(
   // node:test's describe/it return promises the runner itself awaits.
   { files: ['**/*.test.ts'], rules: { '@typescript-eslint/no-floating-promises': 'off' } },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+  // Browser scripts served from public/ (plain JS, outside the TypeScript project).
+  { files: ['public/**/*.js'], ...tseslint.configs.disableTypeChecked },
 );

@@ -2,6 +2,8 @@
  * Wires Atrium's parts together from the configuration: storage, bus, stores, services,
  * the provider pool. One object, built once at start and closed once at shutdown.
  */
+import { ConsoleAuth } from './web/console-auth.ts';
+import { ConsoleSessionStore } from './web/console-session-store.ts';
 import type { Logger } from 'pino';
 import type { AtriumConfig } from './config/env.ts';
 import { openDatabase } from './storage/open-database.ts';
@@ -32,6 +34,17 @@ import { TenantMaterials } from './oidc/tenant-materials.ts';
 import { startPayloadSweeper } from './oidc/payload-sweeper.ts';
 import { KeyLifecycle } from './oidc/key-lifecycle.ts';
 import { Metrics } from './http/metrics.ts';
+import { MailService } from './mail/mail-service.ts';
+import { mfaChangeMail } from './mail/mfa-change-mail.ts';
+import { LoginLockout } from './accounts/lockout.ts';
+import { AccountRecovery } from './account-recovery/account-recovery.ts';
+import { AccountTokenStore } from './account-recovery/account-token-store.ts';
+import { SessionRevoker } from './account-recovery/session-revoker.ts';
+import { createFederation, type Federation } from './federation/federation.ts';
+import { MfaService } from './mfa/mfa-service.ts';
+import { MfaStore } from './mfa/mfa-store.ts';
+import { UserSessionService } from './web/user-sessions.ts';
+import { UserSessionStore } from './web/user-session-store.ts';
 
 export interface Services {
   config: AtriumConfig;
@@ -59,6 +72,20 @@ export interface Services {
   keyLifecycle: KeyLifecycle;
   /** Prometheus metrics of this instance (its own registry). */
   metrics: Metrics;
+  /** Tenants' upstream identity providers (bring your own IdP). */
+  federation: Federation;
+  /** Sign-in and sessions of Atrium's own pages (/account, /admin, /platform). */
+  consoleAuth: ConsoleAuth;
+  /** Users' second factors (TOTP, recovery codes, passkeys); `resetForUser` for admins. */
+  mfa: MfaService;
+  /** Users' sign-in and console sessions; `revokeAllSessions(userId)` for admins. */
+  userSessions: UserSessionService;
+  /** Outgoing mail: `mail.send(tenant, to, template, locals)` (templates in views/mail/). */
+  mail: MailService;
+  /** Sign-in lockout; `lockout.unlock(userId)` for admins (tenant in context). */
+  lockout: LoginLockout;
+  /** Signup, email verification, password reset and invitations. */
+  accountRecovery: AccountRecovery;
   close(): Promise<void>;
 }
 
@@ -89,6 +116,10 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   // Connects to Redis on first use only: operator commands never open the connection.
   const rateLimiter = createRateLimiter(config, log, box);
 
+  const mail = new MailService({ config, box, log });
+  const lockout = new LoginLockout({ db, audit, box, users });
+  const accountRecovery = new AccountRecovery({ config, users, tokens: new AccountTokenStore(db), mail, lockout, sessions: new SessionRevoker(db, new ConsoleSessionStore(db)), audit });
+
   return {
     config,
     log,
@@ -110,7 +141,15 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     keys,
     keyLifecycle,
     metrics,
+    federation: createFederation({ config, db, box, users, audit }),
+    consoleAuth: new ConsoleAuth({ config, box, users, audit, pool, sessions: new ConsoleSessionStore(db) }),
+    mfa: new MfaService({ config, store: new MfaStore(db), box, users, audit, notify: mfaChangeMail(mail, registry) }),
+    userSessions: new UserSessionService({ signIns: new UserSessionStore(db), consoles: new ConsoleSessionStore(db), audit }),
+    mail,
+    lockout,
+    accountRecovery,
     async close() {
+      mail.close();
       sweeper.stop();
       auditSweeper.stop();
       await keyLifecycle.stop();

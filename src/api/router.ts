@@ -10,6 +10,14 @@ import { mountTenantResourceRoutes, type TenantResourceDeps } from './tenant-res
 import { mountConfigRoutes } from './config-routes.ts';
 import { mountDomainRoutes } from './domain-routes.ts';
 import { mountAuditRoutes } from './audit-routes.ts';
+import { mountFederationRoutes } from './federation-routes.ts';
+import { mountUserSessionRoutes } from './user-session-routes.ts';
+import { mountAccountSecurityRoutes } from './account-security-routes.ts';
+import type { AccountRecovery } from '../account-recovery/account-recovery.ts';
+import type { LoginLockout } from '../accounts/lockout.ts';
+import type { MfaService } from '../mfa/mfa-service.ts';
+import type { UserSessionService } from '../web/user-sessions.ts';
+import type { FederationService } from '../federation/federation-service.ts';
 import type { DomainService } from '../tenancy/domain-service.ts';
 import type { AuditStore } from '../security/audit-store.ts';
 import type { SecretBox } from '../security/secret-box.ts';
@@ -26,6 +34,15 @@ export interface ApiDeps extends TenantResourceDeps {
   domains: DomainService;
   /** Reads the target tenant's audit events. */
   auditStore: AuditStore;
+  /** The target tenant's upstream identity providers. */
+  federation: FederationService;
+  /** Users' sessions and second factors (sign out everywhere, reset MFA). */
+  userSessions: UserSessionService;
+  mfa: MfaService;
+  /** Invitations (signup, reset and invitation links). */
+  accountRecovery: AccountRecovery;
+  /** Sign-in lockout: status and unlock. */
+  lockout: LoginLockout;
 }
 
 export function apiRouter(deps: ApiDeps) {
@@ -40,6 +57,9 @@ export function apiRouter(deps: ApiDeps) {
   mountConfigRoutes(router, { store: deps.store, tenants: deps.tenants, box: deps.box, audit: deps.audit });
   mountDomainRoutes(router, { store: deps.store, domains: deps.domains, audit: deps.audit });
   mountAuditRoutes(router, { store: deps.store, auditStore: deps.auditStore });
+  mountFederationRoutes(router, { config: deps.config, store: deps.store, federation: deps.federation });
+  mountUserSessionRoutes(router, { store: deps.store, users: deps.users, userSessions: deps.userSessions, mfa: deps.mfa });
+  mountAccountSecurityRoutes(router, { store: deps.store, users: deps.users, recovery: deps.accountRecovery, lockout: deps.lockout, audit: deps.audit });
   const routes = router.routes();
   const allowed = router.allowedMethods({
     throw: true,

@@ -53,6 +53,9 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').regex(/^\S+$/, 'must not contain spaces').optional(),
   METRICS_PORT: z.coerce.number({ message: 'must be a port number' }).int().min(0).max(65535).optional(),
+  OIDC_STATE_TTL_SECONDS: positiveInt.max(3600, 'must be at most 3600').default(600),
+  SMTP_URL: z.string().regex(/^smtps?:\/\/[^/]+/, 'must be an smtp:// or smtps:// URL').optional(),
+  SMTP_FROM: z.string().min(3).max(320).optional(),
 });
 
 export interface AtriumConfig {
@@ -87,6 +90,10 @@ export interface AtriumConfig {
   readonly logLevel: string;
   /** `/metrics`: on the main port behind a bearer token, and/or on a port of its own without one; neither → 404. */
   readonly metrics: { readonly token: string | undefined; readonly port: number | undefined };
+  /** How long a sign-in sent to an upstream identity provider may take to come back. */
+  readonly oidcStateTtlSeconds: number;
+  /** The platform's mail server and sender, for tenants without SMTP settings of their own; neither → development logs mail. */
+  readonly smtp: { readonly url: string | undefined; readonly from: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -167,6 +174,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     databasePoolSize: e.DATABASE_POOL_SIZE,
     logLevel: e.LOG_LEVEL,
     metrics: Object.freeze({ token: e.METRICS_TOKEN, port: e.METRICS_PORT }),
+    oidcStateTtlSeconds: e.OIDC_STATE_TTL_SECONDS,
+    smtp: Object.freeze({ url: e.SMTP_URL, from: e.SMTP_FROM }),
   });
 }
 

@@ -43,7 +43,7 @@ export const securitySchema = z.strictObject({
   }).partial(),
   mfa: z.strictObject({ required: z.enum(['off', 'admins', 'all']), totp_enabled: z.boolean() }).partial(),
   webauthn: z.strictObject({ enabled: z.boolean(), user_verification: z.enum(['required', 'preferred', 'discouraged']) }).partial(),
-  signup: z.strictObject({ mode: z.enum(['open', 'invite_only', 'closed']), allowed_email_domains: z.array(domain).max(500) }).partial(),
+  signup: z.strictObject({ mode: z.enum(['open', 'invite_only', 'closed']), allowed_email_domains: z.array(domain).max(500), require_email_verification: z.boolean() }).partial(),
   rate_limits: z.strictObject({ login_per_ip: rateLimit, login_per_account: rateLimit, token_per_client: rateLimit, token_per_ip: rateLimit }).partial(),
   lockout: z.strictObject({ max_attempts: z.number().int().positive().max(1000), duration_seconds: seconds }).partial(),
   device_matching: z.boolean(),

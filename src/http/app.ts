@@ -19,6 +19,15 @@ import { requestContextMiddleware } from './request-context-middleware.ts';
 import { securityHeaders } from './security-headers.ts';
 import { staticAssets } from './static-assets.ts';
 import { tenantMiddleware } from './tenant-middleware.ts';
+import { federationFlowRoutes } from '../federation/flow-routes.ts';
+import { federationRelay } from '../federation/relay-routes.ts';
+import { brandingStylesheet } from '../web/branding.ts';
+import { accountRoutes } from '../web/account-routes.ts';
+import { MfaInteraction } from '../mfa/mfa-interaction.ts';
+import { adminRoutes } from '../admin/admin-routes.ts';
+import { platformRoutes } from '../platform/platform-routes.ts';
+import { accountPages } from '../account-recovery/account-pages.ts';
+import { FormCsrf } from '../account-recovery/form-csrf.ts';
 
 /** Runs a router only for its own paths, so other requests skip its route matching. */
 function onlyUnder<C extends Context>(prefix: string, middleware: (ctx: C, next: Next) => Promise<unknown>) {
@@ -35,7 +44,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
   app.keys = services.box.deriveKeys('app-cookies', 'atrium').map((k) => k.toString('base64'));
 
   const runtimeFor = (ctx: Context) => services.pool.get(ctx.state.tenant as Tenant);
-  const interactions = interactionRoutes({ users: services.users, audit: services.audit, rateLimiter: services.rateLimiter, metrics: services.metrics, runtimeFor });
+  const interactions = interactionRoutes({ users: services.users, audit: services.audit, rateLimiter: services.rateLimiter, metrics: services.metrics, runtimeFor, lockout: services.lockout });
 
   app.use(requestContextMiddleware(services.log));
   app.use(metricsMiddleware(services.metrics));
@@ -48,6 +57,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
   });
   app.use(opsRoutes({ db: services.db, bus: services.bus, redisConfigured: Boolean(config.redisUrl), isShuttingDown: options.isShuttingDown }));
   app.use(metricsRoutes(services.metrics, config.metrics.token));
+  app.use(federationRelay({ config, box: services.box, registry: services.registry, audit: services.audit }));
   app.use(
     apiRouter({
       config,
@@ -64,9 +74,23 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
       box: services.box,
       domains: services.domains,
       auditStore: services.auditStore,
+      federation: services.federation.service,
+      userSessions: services.userSessions,
+      mfa: services.mfa,
+      accountRecovery: services.accountRecovery,
+      lockout: services.lockout,
     }),
   );
   app.use(tenantMiddleware(config, services.registry));
+  app.use(brandingStylesheet());
+  app.use(services.consoleAuth.middleware());
+  app.use(onlyUnder('/account', services.consoleAuth.routes().routes()));
+  app.use(onlyUnder('/account', accountRoutes(services).routes()));
+  app.use(onlyUnder('/admin', adminRoutes(services).routes()));
+  app.use(onlyUnder('/platform', platformRoutes(services).routes()));
+  app.use(federationFlowRoutes({ federation: services.federation, runtimeFor: (tenant) => services.pool.get(tenant) }));
+  app.use(onlyUnder('/interaction/', new MfaInteraction({ mfa: services.mfa, users: services.users, audit: services.audit, rateLimiter: services.rateLimiter, runtimeFor }).middleware()));
+  app.use(accountPages({ recovery: services.accountRecovery, csrf: new FormCsrf(services.box, config), audit: services.audit, rateLimiter: services.rateLimiter, runtimeFor }));
   app.use(onlyUnder('/interaction/', interactions.routes()));
   if (config.demo) app.use(onlyUnder('/demo', demoRoutes(services).routes()));
   app.use(tokenEndpointRateLimit(services.rateLimiter, (tenant, limit) => services.metrics.rateLimitRejections.inc({ tenant: tenant.slug, limit })));

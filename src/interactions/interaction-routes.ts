@@ -14,10 +14,15 @@ import type { Metrics } from '../http/metrics.ts';
 import type { RateLimiter } from '../security/rate-limiter.ts';
 import { LoginRateLimits, tooManyAttemptsMessage, type LoginRejection } from '../security/rate-limit-login.ts';
 import { authenticate } from '../accounts/sign-in.ts';
+import type { LoginLockout } from '../accounts/lockout.ts';
+import { loginPageLinks } from '../account-recovery/account-pages.ts';
 import { csrfToken, verifyCsrfToken } from '../security/csrf.ts';
 import { readForm } from '../http/body.ts';
 import { AppError } from '../http/errors.ts';
-import { renderPage } from '../http/views.ts';
+import { renderTenantPage } from '../web/page.ts';
+import { federationButtons, routeToHomeRealm } from '../federation/login-hooks.ts';
+import { CONSOLE_CLIENT_ID } from '../web/console-client.ts';
+import { passkeySignIn, PASSWORD_ACR, startSecondFactor, stepUpIfAsked } from '../mfa/login-hooks.ts';
 
 type Interaction = Awaited<ReturnType<TenantRuntime['provider']['interactionDetails']>>;
 
@@ -28,14 +33,9 @@ export interface InteractionDeps {
   metrics: Pick<Metrics, 'signIn' | 'rateLimitRejections'>;
   /** The runtime of the tenant resolved for this request. */
   runtimeFor: (ctx: Context) => Promise<TenantRuntime>;
+  /** Account lockout (accounts/lockout.ts); without it, rate limits alone bound guessing. */
+  lockout?: Pick<LoginLockout, 'guard'>;
 }
-
-const SCOPE_LABELS: Record<string, string> = {
-  openid: 'Know who you are',
-  email: 'See your email address',
-  profile: 'See your name',
-  offline_access: 'Stay signed in to it when you are not using it',
-};
 
 async function loadInteraction(ctx: Context, runtime: TenantRuntime): Promise<Interaction> {
   try {
@@ -59,24 +59,43 @@ async function requireCsrf(ctx: Context, runtime: TenantRuntime): Promise<URLSea
 }
 
 async function clientName(runtime: TenantRuntime, clientId: unknown): Promise<string> {
+  if (clientId === CONSOLE_CLIENT_ID) return ''; // signing in to the tenant's own pages
   const client = typeof clientId === 'string' ? await runtime.provider.Client.find(clientId) : undefined;
   return client?.clientName ?? (typeof clientId === 'string' ? clientId : '');
 }
 
-async function renderLogin(ctx: Context, runtime: TenantRuntime, details: Interaction, extra: { error?: string; email?: string } = {}): Promise<void> {
-  const tenant = ctx.state.tenant as Tenant;
-  ctx.type = 'html';
-  ctx.set('Cache-Control', 'no-store');
-  ctx.body = await renderPage('login', {
-    tenantName: tenant.name,
-    title: 'Sign in',
-    clientName: await clientName(runtime, details.params.client_id),
-    action: `/interaction/${details.uid}/login`,
-    abortAction: `/interaction/${details.uid}/abort`,
-    csrf: csrfToken(runtime.csrfKeys, `interaction:${details.uid}`),
-    error: extra.error ?? '',
-    email: extra.email ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint : ''),
-  });
+/** A message on the login form: a translation key and its placeholders. */
+export interface LoginMessage {
+  key: string;
+  vars?: Record<string, string | number>;
+}
+
+async function renderLogin(ctx: Context, runtime: TenantRuntime, details: Interaction, extra: { error?: LoginMessage; email?: string } = {}): Promise<void> {
+  const clientLabel = await clientName(runtime, details.params.client_id);
+  const federation = await federationButtons(ctx, details.uid);
+  const passkey = await passkeySignIn(ctx, details.uid);
+  await renderTenantPage(
+    ctx,
+    'login',
+    (t) => ({
+      title: 'login.title',
+      clientName: clientLabel,
+      action: `/interaction/${details.uid}/login`,
+      abortAction: `/interaction/${details.uid}/abort`,
+      csrf: csrfToken(runtime.csrfKeys, `interaction:${details.uid}`),
+      error: extra.error ? t(extra.error.key, extra.error.vars) : '',
+      email: extra.email ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint : ''),
+      federation,
+      passkey,
+      accountLinks: loginPageLinks(ctx.state.tenant as Tenant, details.uid),
+    }),
+    uiLocales(details),
+  );
+}
+
+/** The languages the client asked for in the authorization request, if any. */
+function uiLocales(details: Interaction): string | undefined {
+  return typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined;
 }
 
 /** A sign-in refused by a rate limit: 429, Retry-After and the form with a clear message; no password is checked. */
@@ -97,23 +116,27 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   router.get('/', async function showInteraction(ctx) {
     const runtime = await deps.runtimeFor(ctx);
     const details = await loadInteraction(ctx, runtime);
+    // Step-up (src/mfa): a client asking for the MFA acr over a password-only session gets a second-factor page.
+    if (await stepUpIfAsked(ctx, runtime, details)) return;
     if (details.prompt.name === 'login') return renderLogin(ctx, runtime, details);
     if (details.prompt.name !== 'consent') throw new AppError('unsupported_prompt', 400, `unsupported prompt ${details.prompt.name}`);
     const account = details.session?.accountId ? await deps.users.findById(details.session.accountId) : undefined;
     const promptDetails = details.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
     const requested = [...(promptDetails.missingOIDCScope ?? []), ...Object.values(promptDetails.missingResourceScopes ?? {}).flat()];
-    ctx.type = 'html';
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = await renderPage('consent', {
-      tenantName: (ctx.state.tenant as Tenant).name,
-      title: 'Allow access',
-      clientName: await clientName(runtime, details.params.client_id),
-      scopes: requested.map((s) => SCOPE_LABELS[s] ?? s),
-      accountEmail: account?.email ?? '',
-      action: `/interaction/${details.uid}/confirm`,
-      abortAction: `/interaction/${details.uid}/abort`,
-      csrf: csrfToken(runtime.csrfKeys, `interaction:${details.uid}`),
-    });
+    await renderTenantPage(
+      ctx,
+      'consent',
+      {
+        title: 'consent.title',
+        clientName: await clientName(runtime, details.params.client_id),
+        scopes: requested,
+        accountEmail: account?.email ?? '',
+        action: `/interaction/${details.uid}/confirm`,
+        abortAction: `/interaction/${details.uid}/abort`,
+        csrf: csrfToken(runtime.csrfKeys, `interaction:${details.uid}`),
+      },
+      uiLocales(details),
+    );
   });
 
   // A reload after a failed sign-in (the form re-rendered in answer to the POST) lands here.
@@ -128,24 +151,28 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (details.prompt.name !== 'login') throw new AppError('invalid_request', 400, 'this sign-in step is already complete');
     const email = (form.get('email') ?? '').trim().slice(0, 320);
     const password = (form.get('password') ?? '').slice(0, 1024);
+    // Home-realm discovery: an email of a domain with its own upstream IdP signs in there, no password checked.
+    if (await routeToHomeRealm(ctx, details.uid, email)) return;
     const tenant = ctx.state.tenant as Tenant;
     const limited = await loginLimits.check(tenant, { ip: ctx.ip, email });
     if (limited) {
       deps.metrics.rateLimitRejections.inc({ tenant: tenant.slug, limit: limited.limit });
       return refuseLimitedLogin(ctx, runtime, details, deps.audit, limited, email);
     }
-    const user = email && password ? await authenticate(deps.users, email, password) : undefined;
+    const user = email && password ? await authenticate(deps.users, email, password, deps.lockout?.guard(tenant)) : undefined;
     const audit = { ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { client_id: details.params.client_id } };
     if (!user) {
       deps.metrics.signIn((ctx.state.tenant as Tenant).slug, 'failure');
       await deps.audit.record({ ...audit, action: 'user.sign_in', outcome: 'failure', actor: null, target: email.toLowerCase() });
       ctx.status = 401;
-      return renderLogin(ctx, runtime, details, { error: 'The email or password is incorrect.', email });
+      return renderLogin(ctx, runtime, details, { error: { key: 'login.wrong_credentials' }, email });
     }
     deps.metrics.signIn((ctx.state.tenant as Tenant).slug, 'success');
     await deps.audit.record({ ...audit, action: 'user.sign_in', actor: user.id, target: user.id });
     await loginLimits.succeeded(tenant, email);
-    const redirectTo = await runtime.provider.interactionResult(ctx.req, ctx.res, { login: { accountId: user.id, amr: ['pwd'] } }, { mergeWithLastSubmission: false });
+    // Second factor (src/mfa): enrolled, required by policy or asked for by acr_values → /interaction/:uid/mfa.
+    if (await startSecondFactor(ctx, runtime, details, user)) return;
+    const redirectTo = await runtime.provider.interactionResult(ctx.req, ctx.res, { login: { accountId: user.id, amr: ['pwd'], acr: PASSWORD_ACR } }, { mergeWithLastSubmission: false });
     ctx.status = 303;
     ctx.redirect(redirectTo);
   });

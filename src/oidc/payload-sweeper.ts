@@ -13,7 +13,14 @@ export async function sweepExpiredPayloads(db: Database, batch = 5000): Promise<
          SELECT ctid FROM oidc_payloads WHERE expires_at < now() - ${GRACE} LIMIT $1)`,
       [batch],
     );
-    return res.rowCount;
+    // Console sessions (web/console-session-store.ts) expire with no grace.
+    const consoleSessions = await q.query('DELETE FROM console_sessions WHERE expires_at < now()');
+    // Device/IP records of sign-in sessions (web/user-session-store.ts) outlive nothing: gone with their session.
+    const sessionRecords = await q.query(
+      `DELETE FROM user_sessions s WHERE s.last_seen_at < now() - interval '1 hour' AND NOT EXISTS (
+         SELECT 1 FROM oidc_payloads p WHERE p.tenant_id = s.tenant_id AND p.model = 'Session' AND p.uid = s.session_uid)`,
+    );
+    return res.rowCount + consoleSessions.rowCount + sessionRecords.rowCount;
   });
 }
 

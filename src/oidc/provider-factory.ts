@@ -15,10 +15,15 @@ import type { AuditLog } from '../security/audit-log.ts';
 import type { Metrics } from '../http/metrics.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { renderPage } from '../http/views.ts';
+import { pageLocals } from '../web/page.ts';
+import { CONSOLE_CLIENT_ID, consoleClient } from '../web/console-client.ts';
 import { createAdapterClass, unlessStorageDown } from './adapter.ts';
 import type { TenantMaterials } from './tenant-materials.ts';
 import { managementApiAudience, resourceScopesFor } from './api-resource.ts';
 import { tokenLifetimes } from './token-lifetimes.ts';
+import { ACR_VALUES } from '../mfa/mfa-policy.ts';
+import { interactionPolicyWithStepUp } from '../mfa/step-up.ts';
+import { UserSessionStore } from '../web/user-session-store.ts';
 
 export interface ProviderDeps {
   config: AtriumConfig;
@@ -45,15 +50,29 @@ const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile'];
 export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Promise<TenantRuntime> {
   const { config, users } = deps;
   const issuer = issuerFor(tenant, config);
-  const jwks = await deps.materials.jwks(tenant);
+  // Imported once per tenant version and shared by its Providers (tenant-signing-key.ts).
+  const jwks = await deps.materials.signingKeys(tenant);
   const apiAudience = managementApiAudience(config);
   const apiScopes = resourceScopesFor(tenant.slug === platformTenantSlug(config));
   const ttl = tokenLifetimes(tenant);
   const secureCookies = issuer.startsWith('https:');
 
   const configuration: Configuration = {
-    adapter: createAdapterClass(tenant.id, deps.db, (clientId) => deps.materials.client(tenant, clientId)),
+    // Atrium's own pages (/account, /admin) sign in through this Provider like any app. Its
+    // client is served by the lookup rather than `clients`, which oidc-provider would
+    // validate on every build of a Provider instead of on first use.
+    adapter: createAdapterClass(tenant.id, deps.db, async (clientId) => (clientId === CONSOLE_CLIENT_ID ? consoleClient(issuer) : deps.materials.client(tenant, clientId))),
     jwks: jwks,
+    async loadExistingGrant(ctx) {
+      const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session?.grantIdFor(ctx.oidc.client!.clientId);
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+      // The console is first-party: its users are never asked to consent to Atrium itself.
+      if (ctx.oidc.client?.clientId !== CONSOLE_CLIENT_ID || !ctx.oidc.session?.accountId) return undefined;
+      const grant = new ctx.oidc.provider.Grant({ clientId: CONSOLE_CLIENT_ID, accountId: ctx.oidc.session.accountId });
+      grant.addOIDCScope('openid email profile');
+      await grant.save();
+      return grant;
+    },
     async findAccount(_ctx, sub) {
       const user = await unlessStorageDown(() => users.findById(sub));
       if (!user || user.status !== 'active') return undefined;
@@ -70,7 +89,8 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
         },
       };
     },
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'updated_at'] },
+    // acr and amr (src/mfa) in every ID token: what the sign-in used, not only when asked for.
+    claims: { openid: ['sub', 'acr', 'amr'], email: ['email', 'email_verified'], profile: ['name', 'updated_at'] },
     scopes: [...OIDC_SCOPES, ...apiScopes],
     cookies: {
       // Keys derived per tenant: a cookie signed by one tenant never verifies at another.
@@ -86,6 +106,8 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
     },
     features: {
       devInteractions: { enabled: false },
+      // What lets `jwks` hold imported keys (TenantSigningKey) instead of private JWKs.
+      externalSigningSupport: { enabled: true, ack: 'experimental-01' },
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       revocation: { enabled: true },
@@ -93,23 +115,14 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {
+          const page = pageLocals({ tenant, acceptLanguage: ctx.get('accept-language') });
           ctx.type = 'html';
-          ctx.body = await renderPage('logout', {
-            tenantName: tenant.name,
-            title: 'Sign out',
-            clientName: ctx.oidc.client?.clientName ?? '',
-            form,
-            correlationId: currentContext()?.correlationId,
-          });
+          ctx.body = await renderPage('logout', { ...page, title: page.t('logout.title'), clientName: ctx.oidc.client?.clientName ?? '', form });
         },
         async postLogoutSuccessSource(ctx) {
+          const page = pageLocals({ tenant, acceptLanguage: ctx.get('accept-language') });
           ctx.type = 'html';
-          ctx.body = await renderPage('logged-out', {
-            tenantName: tenant.name,
-            title: 'Signed out',
-            clientName: ctx.oidc.client?.clientName ?? '',
-            correlationId: currentContext()?.correlationId,
-          });
+          ctx.body = await renderPage('logged-out', { ...page, title: page.t('logout.signed_out_title'), clientName: ctx.oidc.client?.clientName ?? '' });
         },
       },
       resourceIndicators: {
@@ -137,7 +150,9 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
     },
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
     rotateRefreshToken: true,
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // Step-up: acr_values naming the MFA level force a second factor (src/mfa/step-up.ts).
+    interactions: { policy: interactionPolicyWithStepUp(), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    acrValues: [...ACR_VALUES],
     ttl: {
       AccessToken: ttl.accessToken,
       ClientCredentials: ttl.accessToken,
@@ -156,14 +171,14 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
     },
     responseTypes: ['code', 'none'],
     async renderError(ctx, out, error) {
+      const page = pageLocals({ tenant, acceptLanguage: ctx.get('accept-language') });
+      const described = 'error_description' in out && out.error_description ? String(out.error_description) : page.t('common.request_failed');
       ctx.type = 'html';
-      const described = 'error_description' in out && out.error_description ? String(out.error_description) : 'The request could not be completed.';
       ctx.body = await renderPage('error', {
-        tenantName: tenant.name,
-        title: 'Something went wrong',
-        heading: 'Something went wrong',
-        message: error instanceof errors.OIDCProviderError && error.expose ? described : 'The request could not be completed.',
-        correlationId: currentContext()?.correlationId,
+        ...page,
+        title: page.t('common.error_title'),
+        heading: page.t('common.error_title'),
+        message: error instanceof errors.OIDCProviderError && error.expose ? described : page.t('common.request_failed'),
       });
     },
   };
@@ -174,6 +189,13 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
   provider.on('server_error', (_ctx: unknown, err: Error) => currentContext()?.log?.error({ err }, 'oidc-provider server error'));
   provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
     void deps.audit.record({ action: 'user.sign_out', actor: ctx.oidc.session?.accountId ?? null, target: ctx.oidc.client?.clientId ?? null, ip: ctx.ip, userAgent: ctx.get('user-agent') });
+  });
+  // Device, IP and last use of the user's sign-in session, for the account page's session list.
+  const sessionRecords = new UserSessionStore(deps.db);
+  provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
+    const session = ctx.oidc.session;
+    if (!session?.accountId || !session.uid) return;
+    sessionRecords.recordUse(session.uid, session.accountId, { ip: ctx.ip, userAgent: ctx.get('user-agent'), amr: session.amr ?? [] }).catch((err: unknown) => currentContext()?.log?.warn({ err }, 'could not record session use'));
   });
   // Emitted once per successful token endpoint grant (lib/actions/token.js), after the handler answered.
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => deps.metrics.tokenIssued(tenant.slug, ctx.oidc.params?.grant_type));
