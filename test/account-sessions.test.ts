@@ -135,8 +135,9 @@ describe('session records', () => {
 });
 
 describe('account page', () => {
-  it('changes the name and the password (checking the current one and the policy)', async () => {
+  it('changes the name and the password (checking the current one and the policy), ending the other sessions', async () => {
     const user = await createUser(t, acme, 'profile');
+    const phone = await phoneSignIn(acme, user);
     const { browser, html } = await signInToConsole(acme.issuer, user);
     const csrf = hiddenInput(html, 'csrf');
     assert.equal((await browser.postForm(`${acme.issuer}/account/profile`, { csrf, name: 'Ada Lovelace' })).status, 303);
@@ -149,6 +150,8 @@ describe('account page', () => {
     assert.match(await short.text(), /at least/);
     const ok = await browser.postForm(`${acme.issuer}/account/password`, { csrf, current_password: user.password, new_password: 'a-new-long-password', confirm_password: 'a-new-long-password' });
     assert.equal(ok.status, 303);
+    assert.equal((await browser.request(`${acme.issuer}/account`)).status, 200, 'the browser that changed the password stays signed in');
+    assert.match((await open(phone, (await authorization(acme)).url)).html, /name="password"/, 'the other sign-in has ended');
     const fresh = await signInToConsole(acme.issuer, { email: user.email, password: 'a-new-long-password' });
     assert.equal(fresh.status, 200);
   });

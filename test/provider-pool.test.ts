@@ -72,3 +72,20 @@ it('sweeps expired oidc rows and keeps live ones', async () => {
   const left = await db.crossTenant('test: read rows', (q) => q.query<{ id: string }>(`SELECT id FROM oidc_payloads WHERE id IN ('expired-one', 'live-one')`));
   assert.deepEqual(left.rows.map((r) => r.id), ['live-one']);
 });
+
+it('sweeps expired pending upstream sign-ins and old emailed link tokens with them', async () => {
+  const { db } = t.atrium.services;
+  const acmeId = (await t.atrium.services.tenantStore.findBySlug('acme'))!.id;
+  await db.crossTenant('test: plant rows', async (q) => {
+    for (const [id, expires] of [['state-expired', "now() - interval '1 minute'"], ['state-live', "now() + interval '10 minutes'"]] as const) {
+      await q.query(
+        `INSERT INTO federation_login_states (tenant_id, state_id, connection_name, interaction_uid, nonce, code_verifier_enc, redirect_uri, browser_hash, expires_at)
+         VALUES ($1, $2, 'up', 'uid', 'n', 'v', 'https://x.test/cb', 'b', ${expires})`,
+        [acmeId, id],
+      );
+    }
+  });
+  await sweepExpiredPayloads(db);
+  const left = await db.crossTenant('test: read rows', (q) => q.query<{ state_id: string }>('SELECT state_id FROM federation_login_states WHERE tenant_id = $1', [acmeId]));
+  assert.deepEqual(left.rows.map((r) => r.state_id), ['state-live']);
+});

@@ -7,7 +7,6 @@
  */
 import type { Context } from 'koa';
 import type { Services } from '../services.ts';
-import { AppError } from '../http/errors.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { isTenantAdmin, type ConsolePrincipal } from '../web/console-auth.ts';
 import type { Translate } from '../web/i18n.ts';
@@ -58,17 +57,7 @@ export async function freshTenant(ctx: Context, deps: AdminDeps): Promise<Tenant
   return (await deps.tenantStore.findById(tenantOf(ctx).id)) ?? tenantOf(ctx);
 }
 
-/** A user error (4xx) to show on the form it came from; anything else propagates. */
-export function formError(err: unknown): AppError {
-  if (err instanceof AppError && err.status >= 400 && err.status < 500 && err.code !== 'invalid_csrf_token') return err;
-  throw err;
-}
-
-/** Page number from `?page=` (1-based, bounded). */
-export function pageNumber(value: unknown): number {
-  const n = typeof value === 'string' ? Number.parseInt(value, 10) : 1;
-  return Number.isFinite(n) && n >= 1 ? Math.min(n, 100_000) : 1;
-}
+export { formError, pageNumber } from '../web/console-forms.ts';
 
 /** Links for the previous and next page of a list, keeping the other query values. */
 export function pager(basePath: string, page: number, pageSize: number, total: number, keep: Record<string, string>) {

@@ -1,4 +1,4 @@
-/** Deletes expired oidc-provider rows (sessions, codes, tokens) across tenants, periodically. */
+/** Deletes expired rows across tenants, periodically: oidc-provider's, and the short-lived rows kept beside them. */
 import type { Logger } from 'pino';
 import type { Database } from '../storage/database.ts';
 
@@ -20,7 +20,10 @@ export async function sweepExpiredPayloads(db: Database, batch = 5000): Promise<
       `DELETE FROM user_sessions s WHERE s.last_seen_at < now() - interval '1 hour' AND NOT EXISTS (
          SELECT 1 FROM oidc_payloads p WHERE p.tenant_id = s.tenant_id AND p.model = 'Session' AND p.uid = s.session_uid)`,
     );
-    return res.rowCount + consoleSessions.rowCount + sessionRecords.rowCount;
+    // Pending upstream sign-ins (federation/) and emailed link tokens (account-recovery/) past their life.
+    const loginStates = await q.query('DELETE FROM federation_login_states WHERE expires_at < now()');
+    const linkTokens = await q.query(`DELETE FROM account_tokens WHERE expires_at < now() - interval '1 day'`);
+    return res.rowCount + consoleSessions.rowCount + sessionRecords.rowCount + loginStates.rowCount + linkTokens.rowCount;
   });
 }
 

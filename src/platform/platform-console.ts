@@ -5,7 +5,7 @@
  */
 import type { Context } from 'koa';
 import type { Services } from '../services.ts';
-import { AppError, notFound } from '../http/errors.ts';
+import { notFound } from '../http/errors.ts';
 import { runAsTenant } from '../tenancy/request-context.ts';
 import { DEFAULT_TENANT, PLATFORM_TENANT, SLUG_PATTERN } from '../tenancy/slug.ts';
 import { platformTenantSlug, type Tenant } from '../tenancy/tenant.ts';
@@ -52,17 +52,7 @@ export function auditIn(ctx: Context, deps: PlatformDeps, tenant: Pick<Tenant, '
   );
 }
 
-/** A user error (4xx) to show on the form it came from; anything else propagates. */
-export function formError(err: unknown): AppError {
-  if (err instanceof AppError && err.status >= 400 && err.status < 500 && err.code !== 'invalid_csrf_token') return err;
-  throw err;
-}
-
-/** Page number from `?page=` (1-based, bounded). */
-export function pageNumber(value: unknown): number {
-  const n = typeof value === 'string' ? Number.parseInt(value, 10) : 1;
-  return Number.isFinite(n) && n >= 1 ? Math.min(n, 100_000) : 1;
-}
+export { formError, pageNumber } from '../web/console-forms.ts';
 
 /** A short search term from `?q=`. */
 export function searchTerm(value: unknown): string {

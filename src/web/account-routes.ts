@@ -118,6 +118,9 @@ export function accountRoutes(deps: AccountDeps): Router {
       throw err;
     }
     await deps.audit.record({ action: 'user.password_changed', ...meta(ctx, principal), target: principal.userId });
+    // A new password ends every other session: whoever knew the old one is signed out.
+    const sessions = await deps.userSessions.list(principal.userId, { consoleIdHash: principal.sessionIdHash, oidcSessionUid: principal.oidcSessionUid });
+    for (const session of sessions) if (!session.current) await deps.userSessions.revoke(principal.userId, session.id, meta(ctx, principal));
     back(ctx, 'password_changed');
   });
 

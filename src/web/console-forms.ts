@@ -1,0 +1,14 @@
+/** Small helpers shared by the console pages (/admin and /platform). */
+import { AppError } from '../http/errors.ts';
+
+/** A user error (4xx) to show on the form it came from; anything else propagates. */
+export function formError(err: unknown): AppError {
+  if (err instanceof AppError && err.status >= 400 && err.status < 500 && err.code !== 'invalid_csrf_token') return err;
+  throw err;
+}
+
+/** Page number from `?page=` (1-based, bounded). */
+export function pageNumber(value: unknown): number {
+  const n = typeof value === 'string' ? Number.parseInt(value, 10) : 1;
+  return Number.isFinite(n) && n >= 1 ? Math.min(n, 100_000) : 1;
+}
