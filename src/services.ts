@@ -36,6 +36,7 @@ import { KeyLifecycle } from './oidc/key-lifecycle.ts';
 import { Metrics } from './http/metrics.ts';
 import { MailService } from './mail/mail-service.ts';
 import { mfaChangeMail } from './mail/mfa-change-mail.ts';
+import { NewDeviceAlerts } from './mail/new-device-alert.ts';
 import { LoginLockout } from './accounts/lockout.ts';
 import { AccountRecovery } from './account-recovery/account-recovery.ts';
 import { AccountTokenStore } from './account-recovery/account-token-store.ts';
@@ -102,9 +103,11 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const tenants = new TenantService(tenantStore, keys, bus, log);
   const audit = new AuditLog(db);
   const materials = new TenantMaterials(keys, clients);
+  const mail = new MailService({ config, box, log });
+  const newDevices = new NewDeviceAlerts({ db, users, mail });
   const pool = new ProviderPool(config.multiTenancy.pool, (tenant) =>
     // The build reads the tenant's keys under its own row-level security.
-    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildTenantRuntime(tenant, { config, db, box, users, materials, audit, metrics }))),
+    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildTenantRuntime(tenant, { config, db, box, users, materials, audit, metrics, newDevices }))),
   );
   metrics.observePool(pool, config.multiTenancy.pool.maxSize);
   if (config.redisUrl) metrics.observeRedisBus(bus);
@@ -116,7 +119,6 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   // Connects to Redis on first use only: operator commands never open the connection.
   const rateLimiter = createRateLimiter(config, log, box);
 
-  const mail = new MailService({ config, box, log });
   const lockout = new LoginLockout({ db, audit, box, users });
   const accountRecovery = new AccountRecovery({ config, users, tokens: new AccountTokenStore(db), mail, lockout, sessions: new SessionRevoker(db, new ConsoleSessionStore(db)), audit });
 

@@ -197,3 +197,34 @@ describe('account page', () => {
     assert.equal(res.status, 401, 'a globex session is no session at acme');
   });
 });
+
+describe('new-device alerts', () => {
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+
+  it('mails the user once when they sign in from a device they have not used before, never for their first device', async () => {
+    const user = await createUser(t, acme, 'roamer');
+    await signInToConsole(acme.issuer, user);
+    await settle();
+    await signInToConsole(acme.issuer, user);
+    await settle();
+    assert.equal(sink.to(user.email).length, 0, 'the first device, and the same one again, are not news');
+    await phoneSignIn(acme, user);
+    const mail = await sink.waitFor(user.email, 1);
+    assert.match(mail.subject, /New sign-in/);
+    assert.match(mail.text, /Safari · iOS/);
+    await phoneSignIn(acme, user);
+    await settle();
+    assert.equal(sink.to(user.email).length, 1, 'a device is new once');
+  });
+
+  it('stays silent where the tenant turned new-device alerts off', async () => {
+    const put = await t.api('PUT', '/tenants/globex/config/notifications', { security_alerts: { new_device: false } });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    const user = await createUser(t, globex, 'quiet');
+    await signInToConsole(globex.issuer, user);
+    await settle();
+    await phoneSignIn(globex, user);
+    await settle();
+    assert.equal(sink.to(user.email).length, 0);
+  });
+});

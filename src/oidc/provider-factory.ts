@@ -16,6 +16,7 @@ import type { Metrics } from '../http/metrics.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { renderPage } from '../http/views.ts';
 import { pageLocals } from '../web/page.ts';
+import type { NewDeviceAlerts } from '../mail/new-device-alert.ts';
 import { CONSOLE_CLIENT_ID, consoleClient } from '../web/console-client.ts';
 import { createAdapterClass, unlessStorageDown } from './adapter.ts';
 import type { TenantMaterials } from './tenant-materials.ts';
@@ -33,6 +34,8 @@ export interface ProviderDeps {
   materials: TenantMaterials;
   audit: AuditLog;
   metrics: Pick<Metrics, 'tokenIssued'>;
+  /** Tells users by mail of a sign-in from a device they have not used before. */
+  newDevices?: Pick<NewDeviceAlerts, 'signedIn'>;
 }
 
 export interface TenantRuntime {
@@ -196,6 +199,7 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
     const session = ctx.oidc.session;
     if (!session?.accountId || !session.uid) return;
     sessionRecords.recordUse(session.uid, session.accountId, { ip: ctx.ip, userAgent: ctx.get('user-agent'), amr: session.amr ?? [] }).catch((err: unknown) => currentContext()?.log?.warn({ err }, 'could not record session use'));
+    deps.newDevices?.signedIn(tenant, { userId: session.accountId, ip: ctx.ip, userAgent: ctx.get('user-agent') }).catch((err: unknown) => currentContext()?.log?.warn({ err }, 'could not check for a new device'));
   });
   // Emitted once per successful token endpoint grant (lib/actions/token.js), after the handler answered.
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => deps.metrics.tokenIssued(tenant.slug, ctx.oidc.params?.grant_type));
