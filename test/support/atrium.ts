@@ -68,7 +68,10 @@ export interface TestAtrium {
   stop(): Promise<void>;
 }
 
-export async function startTestAtrium(env: Record<string, string> = {}, options: { databaseUrl?: string; keyLifecycleIntervalMs?: number } = {}): Promise<TestAtrium> {
+export async function startTestAtrium(
+  env: Record<string, string> = {},
+  options: { databaseUrl?: string; keyLifecycleIntervalMs?: number; /** Where log lines go (LOG_LEVEL decides which); stdout otherwise. */ logStream?: NodeJS.WritableStream } = {},
+): Promise<TestAtrium> {
   // Bind first, then derive PUBLIC_URL from the port: no window for another process to take it.
   const server = http.createServer();
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
@@ -91,7 +94,7 @@ export async function startTestAtrium(env: Record<string, string> = {}, options:
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     ...env,
   });
-  const log = pino({ level: config.logLevel });
+  const log = options.logStream ? pino({ level: config.logLevel }, options.logStream) : pino({ level: config.logLevel });
   let atrium: RunningAtrium;
   try {
     atrium = await startAtrium(config, log, { inMemoryDatabase: true, server, keyLifecycleIntervalMs: options.keyLifecycleIntervalMs });
