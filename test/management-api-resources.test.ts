@@ -467,6 +467,21 @@ describe('users: pagination', () => {
 
 // Rule: PATCH users changes email, password, name, email_verified, roles, status; a changed password and a disabled status take effect at sign-in; DELETE removes the user.
 describe('users: update and delete', () => {
+  it('keeps an active owner: the last one cannot be demoted, disabled or deleted (409) until another owner exists', async () => {
+    assert.equal((await t.api('POST', '/tenants', { slug: 'solo', name: 'Solo' })).status, 201);
+    const owner = await t.api('POST', '/tenants/solo/users', { email: 'owner@solo.test', password: 'a long solo passphrase' });
+    assert.deepEqual(owner.body.roles, ['owner']);
+    const path = `/tenants/solo/users/${owner.body.id as string}`;
+    assertApiError(await t.api('PATCH', path, { roles: ['member'] }), 409, undefined, /last owner/);
+    assertApiError(await t.api('PATCH', path, { status: 'disabled' }), 409, undefined, /last owner/);
+    assertApiError(await t.api('DELETE', path), 409, undefined, /last owner/);
+    assert.equal((await t.api('PATCH', path, { name: 'Still the owner' })).status, 200, 'other changes are fine');
+    const second = await t.api('POST', '/tenants/solo/users', { email: 'second@solo.test', roles: ['owner'] });
+    assert.equal(second.status, 201, JSON.stringify(second.body));
+    assert.equal((await t.api('PATCH', path, { roles: ['member'] })).status, 200);
+    assertApiError(await t.api('DELETE', `/tenants/solo/users/${second.body.id as string}`), 409, undefined, /last owner/);
+  });
+
   let user: { id: string; email: string };
   const oldPassword = 'the-original-password';
   const newPassword = 'a-brand-new-password';

@@ -1,11 +1,12 @@
 /** The "MFA changed" mail, as the MFA service's notifier (`MfaChangeNotifier`). */
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { MailService } from './mail-service.ts';
+import { securityAlertWanted } from './security-alerts.ts';
 
 export function mfaChangeMail(mail: MailService, tenants: { byId(id: string): Promise<Tenant | undefined> }) {
   return async function sendMfaChangedMail(change: { tenantId: string; email: string; change: string }): Promise<void> {
     const tenant = await tenants.byId(change.tenantId);
-    if (!tenant) return;
+    if (!tenant || !securityAlertWanted(tenant, 'mfa_changed')) return;
     // `change` names a string of locales/*/mail.json (`mfa_changed.<change>`).
     await mail.send(tenant, change.email, 'mfa-changed', { change: change.change, when: new Date().toUTCString() });
   };

@@ -1,16 +1,16 @@
 /**
  * The "new sign-in" mail: when a user completes a sign-in from a device (browser and
  * operating system) they have not used before, and they have used at least one other,
- * they are told by mail, if the tenant's `notifications.security_alerts.new_device` is on.
+ * they are told by mail, unless the tenant turned that alert off (security-alerts.ts).
  * The first device of an account is not news.
  */
 import { createHash } from 'node:crypto';
-import { mergedSection } from '../config/tenant-config.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { Database } from '../storage/database.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { describeUserAgent } from '../web/user-sessions.ts';
 import type { MailService } from './mail-service.ts';
+import { securityAlertWanted } from './security-alerts.ts';
 
 export interface SignInSeen {
   userId: string;
@@ -44,8 +44,7 @@ export class NewDeviceAlerts {
       return { isNew: res.rows[0]?.inserted === true, others: Number(count.rows[0]?.n ?? 0) };
     });
     if (!isNew || others === 0) return false;
-    const alerts = mergedSection(tenant, 'notifications').security_alerts as { new_device?: boolean } | undefined;
-    if (alerts?.new_device === false) return false;
+    if (!securityAlertWanted(tenant, 'new_device')) return false;
     const user = await this.#users.findById(seen.userId);
     if (!user) return false;
     await this.#mail.send(tenant, user.email, 'new-sign-in', { when: new Date().toUTCString(), ip: seen.ip, device });
