@@ -37,6 +37,7 @@ import { Metrics } from './http/metrics.ts';
 import { MailService } from './mail/mail-service.ts';
 import { mfaChangeMail } from './mail/mfa-change-mail.ts';
 import { NewDeviceAlerts } from './mail/new-device-alert.ts';
+import { secondFactorDue } from './mfa/mfa-interaction.ts';
 import { LoginLockout } from './accounts/lockout.ts';
 import { AccountRecovery } from './account-recovery/account-recovery.ts';
 import { AccountTokenStore } from './account-recovery/account-token-store.ts';
@@ -122,6 +123,8 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const lockout = new LoginLockout({ db, audit, box, users });
   const accountRecovery = new AccountRecovery({ config, users, tokens: new AccountTokenStore(db), mail, lockout, sessions: new SessionRevoker(db, new ConsoleSessionStore(db)), audit });
 
+  const mfa = new MfaService({ config, store: new MfaStore(db), box, users, audit, notify: mfaChangeMail(mail, registry) });
+
   return {
     config,
     log,
@@ -143,9 +146,9 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     keys,
     keyLifecycle,
     metrics,
-    federation: createFederation({ config, db, box, users, audit }),
+    federation: createFederation({ config, db, box, users, audit, secondFactorDue: (tenant, user, params) => secondFactorDue(mfa, tenant, user, params) }),
     consoleAuth: new ConsoleAuth({ config, box, users, audit, pool, sessions: new ConsoleSessionStore(db) }),
-    mfa: new MfaService({ config, store: new MfaStore(db), box, users, audit, notify: mfaChangeMail(mail, registry) }),
+    mfa,
     userSessions: new UserSessionService({ signIns: new UserSessionStore(db), consoles: new ConsoleSessionStore(db), audit }),
     mail,
     lockout,

@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, REDIRECT_URI, type TenantFixture } from './support/fixtures.ts';
 import { request } from 'undici';
-import { loopbackAgent, TestBrowser } from './support/http-client.ts';
+import { hiddenInput, loopbackAgent, TestBrowser } from './support/http-client.ts';
+import { codeAt, mfaAction, open, submit } from './support/mfa.ts';
 import { startPlainProvider, type PlainProvider } from './support/plain-oidc-provider.ts';
 import {
   authorizationRequest,
@@ -409,6 +410,29 @@ describe('federated sign-in through a plain oidc-provider', () => {
     assert.equal((await down.api('GET', `/tenants/globex/users/${claims.sub}`)).body.email, 'grace@plain.test');
     assert.equal((await down.api('GET', `/tenants/acme/users/${claims.sub}`)).status, 404);
     assert.equal((await down.api('GET', '/tenants/acme/users?search=grace')).body.total, 0);
+  });
+
+  it("holds upstream sign-ins to the tenant's MFA policy: with MFA required, the user enrols a second factor first", async () => {
+    plain.accounts.set('plain-sub-mfa', { email: 'ivy@plain.test', email_verified: true, name: 'Ivy Plain' });
+    assert.equal((await down.api('PUT', '/tenants/globex/config/security', { mfa: { required: 'all' } })).status, 200);
+    try {
+      const browser = new TestBrowser();
+      const request = await authorizationRequest(globex);
+      const callback = await signInAtPlainUpstream(browser, await startAtUpstream(browser, request, 'plain'), 'ivy@plain.test', down.port);
+      const enrol = await open(browser, callback);
+      assert.match(enrol.url.pathname, /^\/interaction\/[^/]+\/mfa$/, `expected the MFA step, got ${enrol.url.href}`);
+      const secret = /data-totp-secret>([A-Z2-7]+)</.exec(enrol.html)![1]!;
+      const codes = await submit(browser, enrol, mfaAction(enrol, 'enrol/totp'), { code: codeAt(secret) });
+      assert.equal(codes.status, 200);
+      const res = await browser.postForm(new URL(mfaAction(enrol, 'continue'), enrol.url), { csrf: hiddenInput(codes.html, 'csrf') });
+      const done = await finishDownstream(browser, new URL(res.headers.get('location')!, enrol.url));
+      assert.ok(done.redirect, done.html.slice(0, 300));
+      const claims = await redeem(request, done.redirect);
+      assert.deepEqual(claims.amr, ['fed', 'otp']);
+      assert.equal(claims.acr, 'urn:atrium:loa:2');
+    } finally {
+      await down.api('PUT', '/tenants/globex/config/security', {});
+    }
   });
 
   it("fills the user from the upstream's claims as the connection maps them", async () => {

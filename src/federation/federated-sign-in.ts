@@ -26,6 +26,7 @@ import { browserHash, type LoginStateStore } from './login-state-store.ts';
 import { mapClaims, type Provisioning } from './provisioning.ts';
 import { redirectUris } from './redirect-uris.ts';
 import { mintState, verifyState } from './signed-state.ts';
+import { pendingAfterFederation } from '../mfa/mfa-interaction.ts';
 import type { UpstreamClients } from './upstream-client.ts';
 
 export interface FederatedSignInDeps {
@@ -36,6 +37,8 @@ export interface FederatedSignInDeps {
   states: LoginStateStore;
   provisioning: Provisioning;
   audit: AuditLog;
+  /** Whether the tenant's MFA rules want a second factor after this sign-in (src/mfa). */
+  secondFactorDue?: (tenant: Tenant, user: { id: string; roles: readonly string[] }, params: Record<string, unknown>) => Promise<boolean>;
 }
 
 /** The road a callback came back by: straight to the tenant's host, or through the `_ops` relay. */
@@ -127,16 +130,19 @@ export class FederatedSignIn {
       if (!interaction) throw new FederationError('interaction_expired', 400);
       // What provider.interactionResult does, by uid: the interaction cookie is scoped to
       // /interaction/<uid>, which an upstream's callback is not under.
-      interaction.result = { login: { accountId: user.id, amr: ['fed'] } };
+      // The tenant's MFA rules apply to upstream sign-ins too: when a second factor is due,
+      // the sign-in is parked for the MFA step (mfa/mfa-interaction.ts) instead of finished.
+      const mfaDue = (await this.#deps.secondFactorDue?.(tenant, user, interaction.params)) ?? false;
+      interaction.result = mfaDue ? pendingAfterFederation(user.id) : { login: { accountId: user.id, amr: ['fed'] } };
       await interaction.save(interaction.exp - epochTime());
       await this.#deps.audit.record({
         action: 'federation.sign_in',
         actor: user.id,
         target: user.id,
         ...audit,
-        details: { connection: connection.name, issuer: mapped.issuer, subject: mapped.subject, outcome, client_id: interaction.params.client_id, road },
+        details: { connection: connection.name, issuer: mapped.issuer, subject: mapped.subject, outcome, client_id: interaction.params.client_id, road, second_factor: mfaDue },
       });
-      return interaction.returnTo;
+      return mfaDue ? new URL(`/interaction/${encodeURIComponent(interaction.uid)}/mfa`, interaction.returnTo).href : interaction.returnTo;
     } catch (err) {
       if (err instanceof FederationError) {
         await this.#deps.audit.record({ action: 'federation.sign_in', outcome: 'failure', actor: null, target: connectionName, ...audit, details: { reason: err.code, road, ...err.details } });

@@ -5,7 +5,7 @@ import type { AuditLog } from '../security/audit-log.ts';
 import type { SecretBox } from '../security/secret-box.ts';
 import type { Database } from '../storage/database.ts';
 import { ConnectionStore } from './connection-store.ts';
-import { FederatedSignIn } from './federated-sign-in.ts';
+import { FederatedSignIn, type FederatedSignInDeps } from './federated-sign-in.ts';
 import { FederationService } from './federation-service.ts';
 import { IdentityStore } from './identity-store.ts';
 import { LoginStateStore } from './login-state-store.ts';
@@ -21,14 +21,14 @@ export interface Federation {
   readonly identities: IdentityStore;
 }
 
-export function createFederation(deps: { config: AtriumConfig; db: Database; box: SecretBox; users: UserStore; audit: AuditLog }): Federation {
+export function createFederation(deps: { config: AtriumConfig; db: Database; box: SecretBox; users: UserStore; audit: AuditLog; secondFactorDue?: FederatedSignInDeps['secondFactorDue'] }): Federation {
   const connections = new ConnectionStore(deps.db, deps.box);
   const clients = new UpstreamClients(deps.config);
   const identities = new IdentityStore(deps.db);
   const provisioning = new Provisioning(deps.users, identities, deps.audit);
   return {
     service: new FederationService({ config: deps.config, store: connections, clients, audit: deps.audit }),
-    signIn: new FederatedSignIn({ config: deps.config, box: deps.box, connections, clients, states: new LoginStateStore(deps.db, deps.box), provisioning, audit: deps.audit }),
+    signIn: new FederatedSignIn({ config: deps.config, box: deps.box, connections, clients, states: new LoginStateStore(deps.db, deps.box), provisioning, audit: deps.audit, secondFactorDue: deps.secondFactorDue }),
     identities,
   };
 }

@@ -49,7 +49,7 @@ export interface MfaInteractionDeps {
 
 const binding = (uid: string) => `interaction:${uid}`;
 
-function requestedAcr(details: Interaction): string[] {
+function requestedAcr(details: Pick<Interaction, 'params'>): string[] {
   const values = typeof details.params.acr_values === 'string' ? details.params.acr_values.split(' ').filter(Boolean) : [];
   if (typeof details.params.claims === 'string') {
     try {
@@ -68,6 +68,23 @@ function usable(policy: MfaPolicy, status: MfaStatus): { totp: boolean; passkeys
   return { totp: policy.totpEnabled && status.totp, passkeys: policy.webauthnEnabled && status.passkeys.length > 0 };
 }
 
+/**
+ * Whether a sign-in whose first factor is done (a password, a passkey without user
+ * verification, an upstream IdP) goes on to a second one: the user has one, the tenant's
+ * policy requires one, or the client asked for the MFA acr.
+ */
+export async function secondFactorDue(mfa: MfaService, tenant: Tenant, user: { id: string; roles: readonly string[] }, params: Interaction['params']): Promise<boolean> {
+  const policy = mfaPolicy(tenant);
+  if (!policy.totpEnabled && !policy.webauthnEnabled) return false; // no method to offer
+  const methods = usable(policy, await mfa.status(user.id));
+  return methods.totp || methods.passkeys || mfaRequiredFor(policy, user) || asksForMultiFactor(requestedAcr({ params }), undefined);
+}
+
+/** The pending sign-in an upstream IdP's callback parks in the interaction when a second factor is due. */
+export function pendingAfterFederation(accountId: string): { atrium_mfa: PendingMfa } {
+  return { atrium_mfa: { accountId, amr: ['fed'] } };
+}
+
 export class MfaInteraction {
   readonly #deps: MfaInteractionDeps;
   constructor(deps: MfaInteractionDeps) {
@@ -81,12 +98,7 @@ export class MfaInteraction {
    * finishes the sign-in with the first factor alone.
    */
   async startSecondFactor(ctx: Context, runtime: TenantRuntime, details: Interaction, user: { id: string; roles: readonly string[] }, firstAmr: string[] = ['pwd']): Promise<boolean> {
-    const tenant = ctx.state.tenant as Tenant;
-    const policy = mfaPolicy(tenant);
-    if (!policy.totpEnabled && !policy.webauthnEnabled) return false; // no method to offer
-    const methods = usable(policy, await this.#deps.mfa.status(user.id));
-    const due = methods.totp || methods.passkeys || mfaRequiredFor(policy, user) || asksForMultiFactor(requestedAcr(details), undefined);
-    if (!due) return false;
+    if (!(await secondFactorDue(this.#deps.mfa, ctx.state.tenant as Tenant, user, details.params))) return false;
     const pending: PendingMfa = { accountId: user.id, amr: firstAmr };
     await runtime.provider.interactionResult(ctx.req, ctx.res, { atrium_mfa: pending }, { mergeWithLastSubmission: false });
     ctx.status = 303;
