@@ -41,7 +41,6 @@ import { secondFactorDue } from './mfa/mfa-interaction.ts';
 import { LoginLockout } from './accounts/lockout.ts';
 import { AccountRecovery } from './account-recovery/account-recovery.ts';
 import { AccountTokenStore } from './account-recovery/account-token-store.ts';
-import { SessionRevoker } from './account-recovery/session-revoker.ts';
 import { createFederation, type Federation } from './federation/federation.ts';
 import { MfaService } from './mfa/mfa-service.ts';
 import { MfaStore } from './mfa/mfa-store.ts';
@@ -120,8 +119,9 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   // Connects to Redis on first use only: operator commands never open the connection.
   const rateLimiter = createRateLimiter(config, log, box);
 
+  const userSessions = new UserSessionService({ signIns: new UserSessionStore(db), consoles: new ConsoleSessionStore(db), audit });
   const lockout = new LoginLockout({ db, audit, box, users });
-  const accountRecovery = new AccountRecovery({ config, users, tokens: new AccountTokenStore(db), mail, lockout, sessions: new SessionRevoker(db, new ConsoleSessionStore(db)), audit });
+  const accountRecovery = new AccountRecovery({ config, users, tokens: new AccountTokenStore(db), mail, lockout, sessions: userSessions, audit });
 
   const mfa = new MfaService({ config, store: new MfaStore(db), box, users, audit, notify: mfaChangeMail(mail, registry) });
 
@@ -149,7 +149,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     federation: createFederation({ config, db, box, users, audit, secondFactorDue: (tenant, user, params) => secondFactorDue(mfa, tenant, user, params) }),
     consoleAuth: new ConsoleAuth({ config, box, users, audit, pool, sessions: new ConsoleSessionStore(db) }),
     mfa,
-    userSessions: new UserSessionService({ signIns: new UserSessionStore(db), consoles: new ConsoleSessionStore(db), audit }),
+    userSessions,
     mail,
     lockout,
     accountRecovery,

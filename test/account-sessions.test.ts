@@ -5,6 +5,7 @@
  * (UserSessionService.revokeAllSessions), only for users of that tenant.
  */
 import { after, before, describe, it } from 'node:test';
+import * as oidc from 'openid-client';
 import assert from 'node:assert/strict';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, type TenantFixture } from './support/fixtures.ts';
@@ -89,13 +90,18 @@ describe('sessions', () => {
     assert.equal((await bobConsole.browser.request(`${acme.issuer}/account`)).status, 200);
   });
 
-  it('lets an admin sign a user out everywhere through the API, within the tenant only', async () => {
+  it('lets an admin sign a user out everywhere through the API, within the tenant only, refresh tokens included', async () => {
     const user = await createUser(t, acme, 'everywhere');
     const phone = await phoneSignIn(acme, user);
+    // An app holding a refresh token for the user (consent asked once for offline access).
+    const app = new TestBrowser();
+    const offline = await authorization(acme, { scope: 'openid offline_access', prompt: 'consent' });
+    const { tokens } = await finish(app, offline, await passwordStep(app, offline, user));
+    assert.ok(tokens.refresh_token);
     const { browser } = await signInToConsole(acme.issuer, user);
     const listed = await t.api('GET', `/tenants/acme/users/${user.id}/sessions`);
     assert.equal(listed.status, 200);
-    assert.equal(listed.body.data.length, 2);
+    assert.equal(listed.body.data.length, 3);
     assert.ok(listed.body.data.some((s: { device: string }) => s.device === 'Safari · iOS'));
 
     const elsewhere = await t.api('POST', `/tenants/globex/users/${user.id}/sessions/revoke`);
@@ -104,8 +110,9 @@ describe('sessions', () => {
 
     const res = await t.api('POST', `/tenants/acme/users/${user.id}/sessions/revoke`);
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    assert.deepEqual(res.body, { sign_ins: 2, console_sessions: 1 });
+    assert.deepEqual(res.body, { sign_ins: 3, console_sessions: 1 });
     assert.equal((await browser.request(`${acme.issuer}/account`)).status, 302);
+    await assert.rejects(oidc.refreshTokenGrant(offline.config, tokens.refresh_token), (err: { error?: string }) => err.error === 'invalid_grant', 'the refresh token no longer works');
     assert.match((await open(phone, (await authorization(acme)).url)).html, /name="password"/);
     const audit = await t.api('GET', `/tenants/acme/audit?action=user.sessions_revoked`);
     assert.ok(audit.body.events.some((e: { target: string }) => e.target === user.id));

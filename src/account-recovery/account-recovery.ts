@@ -20,7 +20,7 @@ import type { AuditLog } from '../security/audit-log.ts';
 import { currentContext } from '../tenancy/request-context.ts';
 import { issuerFor, type Tenant } from '../tenancy/tenant.ts';
 import { AccountTokenStore, TOKEN_TTL_SECONDS, type AccountToken, type TokenPurpose } from './account-token-store.ts';
-import type { SessionRevoker } from './session-revoker.ts';
+import type { UserSessionService } from '../web/user-sessions.ts';
 
 export type SignupMode = 'open' | 'invite_only' | 'closed';
 
@@ -75,7 +75,8 @@ export interface AccountRecoveryDeps {
   tokens: AccountTokenStore;
   mail: MailService;
   lockout: LoginLockout;
-  sessions: SessionRevoker;
+  /** Ends a user's sign-ins everywhere after a reset (web/user-sessions.ts). */
+  sessions: Pick<UserSessionService, 'revokeAllSessions'>;
   audit: AuditLog;
 }
 
@@ -185,7 +186,7 @@ export class AccountRecovery {
     const user = await this.#d.users.update(used.userId, { passwordHash, emailVerified: true });
     if (!user) return { kind: 'invalid' };
     await this.#d.lockout.unlock(user.id);
-    const ended = await this.#d.sessions.endAllSessions(user.id);
+    const { signIns: ended } = await this.#d.sessions.revokeAllSessions(user.id, { actor: user.id, ip: meta.ip, userAgent: meta.userAgent });
     const action = purpose === 'password_reset' ? 'user.password_reset' : 'user.invitation_accepted';
     await this.#d.audit.record({ action, actor: user.id, target: user.id, ip: meta.ip, userAgent: meta.userAgent, details: { sessions_ended: ended } });
     return { kind: 'done', userId: user.id, token: used };

@@ -88,12 +88,19 @@ export class UserSessionStore {
     });
   }
 
-  /** Ends every sign-in session of the user (Provider sessions and their records); returns how many. */
+  /**
+   * Ends every sign-in of the user: Provider sessions, and the grants, refresh tokens,
+   * access tokens and codes issued from them, so no relying party keeps a way back in;
+   * and their records. Returns how many sessions ended.
+   */
   async deleteAllForUser(userId: string): Promise<number> {
     return this.#db.withTenant(async (q) => {
-      const res = await q.query(`DELETE FROM oidc_payloads WHERE model = 'Session' AND payload->>'accountId' = $1::text`, [userId]);
+      const res = await q.query<{ model: string }>(
+        `DELETE FROM oidc_payloads WHERE model IN ('Session', 'Grant', 'RefreshToken', 'AccessToken', 'AuthorizationCode') AND payload->>'accountId' = $1::text RETURNING model`,
+        [userId],
+      );
       await q.query('DELETE FROM user_sessions WHERE user_id = $1', [userId]);
-      return res.rowCount;
+      return res.rows.filter((r) => r.model === 'Session').length;
     });
   }
 }
