@@ -119,7 +119,8 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   // Connects to Redis on first use only: operator commands never open the connection.
   const rateLimiter = createRateLimiter(config, log, box);
 
-  const userSessions = new UserSessionService({ signIns: new UserSessionStore(db), consoles: new ConsoleSessionStore(db), audit });
+  const consoleSessions = new ConsoleSessionStore(db);
+  const userSessions = new UserSessionService({ signIns: new UserSessionStore(db), consoles: consoleSessions, audit });
   const lockout = new LoginLockout({ db, audit, box, users });
   const accountRecovery = new AccountRecovery({ config, users, tokens: new AccountTokenStore(db), mail, lockout, sessions: userSessions, audit });
 
@@ -147,7 +148,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     keyLifecycle,
     metrics,
     federation: createFederation({ config, db, box, users, audit, secondFactorDue: (tenant, user, params) => secondFactorDue(mfa, tenant, user, params) }),
-    consoleAuth: new ConsoleAuth({ config, box, users, audit, pool, sessions: new ConsoleSessionStore(db) }),
+    consoleAuth: new ConsoleAuth({ config, box, users, audit, pool, sessions: consoleSessions }),
     mfa,
     userSessions,
     mail,

@@ -82,15 +82,22 @@ export class ConsoleSessionStore {
     });
   }
 
-  /** The live session for a cookie value, its last-seen time refreshed at most once a minute. */
+  /**
+   * The live session for a cookie value. Every console page asks, so this is a read; the
+   * last-seen time is written only when it is more than a minute old.
+   */
   async findLive(id: string): Promise<ConsoleSessionRecord | undefined> {
+    const idHash = hashSessionId(id);
     return this.#db.withTenant(async (q) => {
-      const res = await q.query<Row>(
-        `UPDATE console_sessions SET last_seen_at = CASE WHEN last_seen_at < now() - interval '1 minute' THEN now() ELSE last_seen_at END
-         WHERE id_hash = $1 AND expires_at > now() RETURNING ${COLUMNS}`,
-        [hashSessionId(id)],
-      );
-      return res.rows[0] ? toRecord(res.rows[0]) : undefined;
+      const res = await q.query<Row>(`SELECT ${COLUMNS} FROM console_sessions WHERE id_hash = $1 AND expires_at > now()`, [idHash]);
+      const row = res.rows[0];
+      if (!row) return undefined;
+      const record = toRecord(row);
+      if (record.lastSeenAt.getTime() < Date.now() - 60_000) {
+        await q.query('UPDATE console_sessions SET last_seen_at = now() WHERE id_hash = $1', [idHash]);
+        record.lastSeenAt = new Date();
+      }
+      return record;
     });
   }
 
