@@ -206,9 +206,29 @@ describe('access', () => {
     }
     // Through its own tenant's path, another tenant's connection does not exist either (row-level security).
     assert.equal((await t.api('GET', '/tenants/acme/federation/theirs', undefined, own)).status, 404);
+    assert.equal((await t.api('DELETE', '/tenants/acme/federation/theirs', undefined, own)).status, 404);
+    assert.equal((await t.api('POST', '/tenants/acme/federation/theirs/test', undefined, own)).status, 404);
+    const ownList = await t.api('GET', '/tenants/acme/federation', undefined, own);
+    const ownNames = ownList.body.connections.map((c: { name: string }) => c.name);
+    assert.ok(ownNames.includes('mine') && !ownNames.includes('theirs'), JSON.stringify(ownNames));
     assert.equal((await t.api('GET', '/tenants/globex/federation/theirs')).status, 200, 'still there');
     await t.api('DELETE', '/tenants/acme/federation/mine');
     await t.api('DELETE', '/tenants/globex/federation/theirs');
+  });
+
+  it('answers a name that could never be a connection with a 404 (400 for PUT), never a 500', async () => {
+    for (const name of ['a'.repeat(200), 'Upper', '-dash', '%E2%80%AE', 'x%00y']) {
+      for (const [method, path] of [
+        ['GET', `/tenants/acme/federation/${name}`],
+        ['DELETE', `/tenants/acme/federation/${name}`],
+        ['POST', `/tenants/acme/federation/${name}/test`],
+      ] as const) {
+        const res = await t.api(method, path);
+        assert.equal(res.status, 404, `${method} ${path}: ${JSON.stringify(res.body)}`);
+      }
+      const put = await t.api('PUT', `/tenants/acme/federation/${name}`, generic());
+      assert.ok([400, 404].includes(put.status), `PUT ${name}: ${put.status} ${JSON.stringify(put.body)}`);
+    }
   });
 });
 

@@ -3,7 +3,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AtriumConfig } from '../config/env.ts';
 import { readJson } from '../http/body.ts';
-import { connectionJson, FederationService, type ChangeSource } from '../federation/federation-service.ts';
+import { connectionJson, type ChangeSource, type FederationService } from '../federation/federation-service.ts';
 import { redirectUris } from '../federation/redirect-uris.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
@@ -15,29 +15,25 @@ export function mountFederationRoutes(router: Router, deps: { config: AtriumConf
   const read = [requireScope('atrium:cross-tenant:read'), target];
   const write = [requireScope('atrium:cross-tenant:write'), target];
   const source = (ctx: Context): ChangeSource => ({ actor: `client:${(ctx.state.principal as ApiPrincipal | undefined)?.clientId ?? 'unknown'}`, ip: ctx.ip, userAgent: ctx.get('user-agent') });
-  const json = (ctx: Context) => {
-    const uris = redirectUris(ctx.state.target as Tenant, deps.config);
-    return (c: Parameters<typeof connectionJson>[0]) => connectionJson(c, uris);
-  };
+  const urisOf = (ctx: Context) => redirectUris(ctx.state.target as Tenant, deps.config);
 
   router.get('/tenants/:slug/federation', ...read, async function listConnections(ctx) {
-    const uris = redirectUris(ctx.state.target as Tenant, deps.config);
-    ctx.body = { connections: (await deps.federation.list()).map(json(ctx)), redirect_uris: uris };
+    const uris = urisOf(ctx);
+    ctx.body = { connections: (await deps.federation.list()).map((c) => connectionJson(c, uris)), redirect_uris: uris };
   });
   router.get('/tenants/:slug/federation/:name', ...read, async function getConnection(ctx) {
-    ctx.body = json(ctx)(await deps.federation.get(ctx.params.name!));
+    ctx.body = connectionJson(await deps.federation.get(ctx.params.name!), urisOf(ctx));
   });
   router.put('/tenants/:slug/federation/:name', ...write, async function putConnection(ctx) {
     const { connection, created } = await deps.federation.put(ctx.state.target as Tenant, ctx.params.name!, await readJson(ctx), source(ctx));
     ctx.status = created ? 201 : 200;
-    ctx.body = json(ctx)(connection);
+    ctx.body = connectionJson(connection, urisOf(ctx));
   });
   router.delete('/tenants/:slug/federation/:name', ...write, async function deleteConnection(ctx) {
     await deps.federation.delete(ctx.state.target as Tenant, ctx.params.name!, source(ctx));
     ctx.status = 204;
   });
   router.post('/tenants/:slug/federation/:name/test', ...write, async function testConnection(ctx) {
-    FederationService.checkName(ctx.params.name!);
     ctx.body = await deps.federation.test(ctx.state.target as Tenant, ctx.params.name!, source(ctx));
   });
 }

@@ -11,7 +11,6 @@ export type FederationProvider = (typeof FEDERATION_PROVIDERS)[number];
 /** Connection names appear in URLs (`/federation/:name`): lowercase, URL-safe, short. */
 export const CONNECTION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
-export const SECRET_MASK = '********';
 export const DEFAULT_SCOPES = 'openid email profile';
 
 /** Which upstream claims fill which attribute of an Atrium user. */
@@ -73,6 +72,19 @@ function upstreamUrl(allowHttp: boolean) {
     .refine((v) => !URL.parse(v)?.hash, 'must not have a fragment');
 }
 
+const ENDPOINT_FIELDS = ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint'] as const;
+/** The provider-specific inputs, and which provider takes which. */
+const PRESET_FIELDS = ['directory_id', 'authority_host', 'domain', 'authorization_server', 'base_url', 'realm', 'region', 'user_pool_id'] as const;
+const PRESET_FIELDS_OF: Record<FederationProvider, readonly (typeof PRESET_FIELDS)[number][]> = {
+  generic_oidc: [],
+  google: [],
+  entra_id: ['directory_id', 'authority_host'],
+  okta: ['domain', 'authorization_server'],
+  auth0: ['domain'],
+  keycloak: ['base_url', 'realm'],
+  cognito: ['region', 'user_pool_id'],
+};
+
 export function connectionInputSchema(options: { allowHttp: boolean }) {
   const url = upstreamUrl(options.allowHttp);
   return z
@@ -125,23 +137,12 @@ export function connectionInputSchema(options: { allowHttp: boolean }) {
       const forbid = (fields: (keyof typeof input)[], why: string) => {
         for (const field of fields) if (input[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: `not allowed ${why}` });
       };
-      const endpointFields = ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint'] as const;
-      const presetFields = ['directory_id', 'authority_host', 'domain', 'authorization_server', 'base_url', 'realm', 'region', 'user_pool_id'] as const;
-      const allowedPresetFields: Record<FederationProvider, readonly (typeof presetFields)[number][]> = {
-        generic_oidc: [],
-        google: [],
-        entra_id: ['directory_id', 'authority_host'],
-        okta: ['domain', 'authorization_server'],
-        auth0: ['domain'],
-        keycloak: ['base_url', 'realm'],
-        cognito: ['region', 'user_pool_id'],
-      };
       const forProvider = `for provider ${input.provider}`;
-      forbid(presetFields.filter((f) => !allowedPresetFields[input.provider].includes(f)), forProvider);
-      if (input.provider !== 'generic_oidc') forbid(['issuer', 'discovery_endpoint', ...endpointFields], `${forProvider} (the preset sets the endpoints)`);
+      forbid(PRESET_FIELDS.filter((f) => !PRESET_FIELDS_OF[input.provider].includes(f)), forProvider);
+      if (input.provider !== 'generic_oidc') forbid(['issuer', 'discovery_endpoint', ...ENDPOINT_FIELDS], `${forProvider} (the preset sets the endpoints)`);
       switch (input.provider) {
         case 'generic_oidc': {
-          const explicit = endpointFields.some((f) => input[f] !== undefined);
+          const explicit = ENDPOINT_FIELDS.some((f) => input[f] !== undefined);
           if (explicit) {
             forbid(['discovery_endpoint'], 'together with explicit endpoints');
             need('issuer', 'with explicit endpoints (the ID token issuer)');
@@ -220,8 +221,7 @@ function presetIssuer(input: ConnectionInput): string | null {
 
 /** Expands a validated input into the stored settings: preset endpoints, defaults, mapping. */
 export function toSettings(input: ConnectionInput): ConnectionSettings {
-  const presetKeys = ['directory_id', 'authority_host', 'domain', 'authorization_server', 'base_url', 'realm', 'region', 'user_pool_id'] as const;
-  const preset = Object.fromEntries(presetKeys.flatMap((k) => (input[k] === undefined ? [] : [[k, input[k]]])));
+  const preset = Object.fromEntries(PRESET_FIELDS.flatMap((k) => (input[k] === undefined ? [] : [[k, input[k]]])));
   const explicit = input.provider === 'generic_oidc' && input.authorization_endpoint !== undefined;
   return {
     provider: input.provider,

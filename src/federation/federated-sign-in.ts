@@ -46,7 +46,17 @@ export type CallbackRoad = 'tenant' | 'relay';
 
 const BROWSER_SECRET = /^[A-Za-z0-9_-]{43}$/;
 /** Parameters of an authorization response; nothing else is read from (or relayed with) a callback. */
-export const CALLBACK_PARAMS = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri'] as const;
+const CALLBACK_PARAMS = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri'] as const;
+
+/** `url` with the authorization response's parameters of a callback's query (single values only), and nothing else. */
+export function withCallbackParams(url: string, query: Context['query']): URL {
+  const target = new URL(url);
+  for (const name of CALLBACK_PARAMS) {
+    const value = query[name];
+    if (typeof value === 'string') target.searchParams.set(name, value);
+  }
+  return target;
+}
 
 const cookieName = (tenant: Pick<Tenant, 'slug'>) => `atrium.${tenant.slug}.federation`;
 const epochTime = () => Math.floor(Date.now() / 1000);
@@ -155,11 +165,7 @@ export class FederatedSignIn {
   async #redeem(configuration: oidc.Configuration, connection: StoredConnection, pending: { nonce: string; codeVerifier: string; redirectUri: string }, ctx: Context): Promise<Record<string, unknown>> {
     const provider = connection.settings.display_name;
     // The URL the upstream answered to: the redirect URI used, with the response parameters.
-    const currentUrl = new URL(pending.redirectUri);
-    for (const name of CALLBACK_PARAMS) {
-      const value = ctx.query[name];
-      if (typeof value === 'string') currentUrl.searchParams.set(name, value);
-    }
+    const currentUrl = withCallbackParams(pending.redirectUri, ctx.query);
     let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
     try {
       tokens = await oidc.authorizationCodeGrant(configuration, currentUrl, {

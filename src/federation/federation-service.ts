@@ -8,7 +8,8 @@ import type { AtriumConfig } from '../config/env.ts';
 import { badRequest, conflict, notFound } from '../http/errors.ts';
 import type { AuditLog } from '../security/audit-log.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import { connectionInputSchema, CONNECTION_NAME, discoveryUrl, SECRET_MASK, toSettings, type ConnectionSettings } from './connection-schema.ts';
+import { SECRET_MASK } from '../config/tenant-config.ts';
+import { connectionInputSchema, CONNECTION_NAME, discoveryUrl, toSettings, type ConnectionSettings } from './connection-schema.ts';
 import type { ConnectionStore, SecretChange, StoredConnection } from './connection-store.ts';
 import type { UpstreamClients } from './upstream-client.ts';
 import { parseInput } from '../api/validation.ts';
@@ -60,6 +61,12 @@ export function connectionJson(connection: StoredConnection, redirectUris: { ten
   };
 }
 
+/** A connection name from a path; one that could never exist is simply not found. */
+function checkName(name: string): string {
+  if (!CONNECTION_NAME.test(name)) throw notFound('no such federation connection');
+  return name;
+}
+
 export class FederationService {
   readonly #config: AtriumConfig;
   readonly #store: ConnectionStore;
@@ -73,18 +80,12 @@ export class FederationService {
     this.#audit = deps.audit;
   }
 
-  /** A connection name from a path; one that could never exist is simply not found. */
-  static checkName(name: string): string {
-    if (!CONNECTION_NAME.test(name)) throw notFound('no such federation connection');
-    return name;
-  }
-
   list(): Promise<StoredConnection[]> {
     return this.#store.list();
   }
 
   async get(name: string): Promise<StoredConnection> {
-    const connection = await this.#store.get(FederationService.checkName(name));
+    const connection = await this.#store.get(checkName(name));
     if (!connection) throw notFound('no such federation connection');
     return connection;
   }
@@ -103,8 +104,7 @@ export class FederationService {
   }
 
   /** Creates or replaces a connection. A missing or masked `client_secret` keeps the stored one; `null` removes it. */
-  async put(tenant: Tenant, rawName: string, body: unknown, source: ChangeSource): Promise<{ connection: StoredConnection; created: boolean }> {
-    const name = String(rawName);
+  async put(tenant: Tenant, name: string, body: unknown, source: ChangeSource): Promise<{ connection: StoredConnection; created: boolean }> {
     if (!CONNECTION_NAME.test(name)) throw badRequest('name: must be 1-63 lowercase letters, digits, "-" or "_", starting with a letter or digit');
     const input = parseInput(connectionInputSchema({ allowHttp: this.#config.env === 'development' }), body);
     const existing = await this.#store.get(name);
@@ -129,7 +129,7 @@ export class FederationService {
   }
 
   async delete(tenant: Tenant, rawName: string, source: ChangeSource): Promise<void> {
-    const name = FederationService.checkName(String(rawName));
+    const name = checkName(rawName);
     if (!(await this.#store.delete(name))) throw notFound('no such federation connection');
     this.#clients.forget(tenant.id, name);
     await this.#audit.record({ action: 'federation.connection_deleted', actor: source.actor, target: name, ip: source.ip, userAgent: source.userAgent });

@@ -1,4 +1,4 @@
-/** Federation's parts, wired once (see services.ts): the admin service, the sign-in flow, the stores. */
+/** Federation's parts, wired once (see services.ts): the admin service and the sign-in flow. */
 import type { AtriumConfig } from '../config/env.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { AuditLog } from '../security/audit-log.ts';
@@ -17,18 +17,14 @@ export interface Federation {
   readonly service: FederationService;
   /** The browser flow: begin at the login page, complete at the callback. */
   readonly signIn: FederatedSignIn;
-  /** Upstream accounts linked to users. */
-  readonly identities: IdentityStore;
 }
 
 export function createFederation(deps: { config: AtriumConfig; db: Database; box: SecretBox; users: UserStore; audit: AuditLog; secondFactorDue?: FederatedSignInDeps['secondFactorDue'] }): Federation {
   const connections = new ConnectionStore(deps.db, deps.box);
   const clients = new UpstreamClients(deps.config);
-  const identities = new IdentityStore(deps.db);
-  const provisioning = new Provisioning(deps.users, identities, deps.audit);
+  const provisioning = new Provisioning(deps.users, new IdentityStore(deps.db), deps.audit);
   return {
     service: new FederationService({ config: deps.config, store: connections, clients, audit: deps.audit }),
     signIn: new FederatedSignIn({ config: deps.config, box: deps.box, connections, clients, states: new LoginStateStore(deps.db, deps.box), provisioning, audit: deps.audit, secondFactorDue: deps.secondFactorDue }),
-    identities,
   };
 }

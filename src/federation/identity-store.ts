@@ -54,8 +54,4 @@ export class IdentityStore {
       ),
     );
   }
-
-  async listForUser(userId: string): Promise<FederatedIdentity[]> {
-    return this.#db.withTenant(async (q) => (await q.query<IdentityRow>('SELECT * FROM federated_identities WHERE user_id = $1 ORDER BY created_at', [userId])).rows.map(toIdentity));
-  }
 }

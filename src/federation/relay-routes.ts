@@ -14,7 +14,7 @@ import type { SecretBox } from '../security/secret-box.ts';
 import type { RequestContext } from '../tenancy/request-context.ts';
 import { issuerFor } from '../tenancy/tenant.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
-import { CALLBACK_PARAMS } from './federated-sign-in.ts';
+import { withCallbackParams } from './federated-sign-in.ts';
 import { FederationError, renderFederationError } from './federation-error.ts';
 import { RELAY_PATH, RELAYED_CALLBACK_PATH } from './redirect-uris.ts';
 import { verifyState } from './signed-state.ts';
@@ -35,12 +35,7 @@ export function federationRelay(deps: { config: AtriumConfig; box: SecretBox; re
       await deps.audit.record({ action: 'federation.sign_in', outcome: 'failure', actor: null, target: null, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { reason: error.code, road: 'relay', expired_at: verified.expiresAt.toISOString() } });
       return renderFederationError(ctx, error);
     }
-    const target = new URL(`${issuerFor(tenant, deps.config)}${RELAYED_CALLBACK_PATH}`);
-    for (const name of CALLBACK_PARAMS) {
-      const value = ctx.query[name];
-      if (typeof value === 'string') target.searchParams.set(name, value);
-    }
     ctx.status = 303;
-    ctx.redirect(target.href);
+    ctx.redirect(withCallbackParams(`${issuerFor(tenant, deps.config)}${RELAYED_CALLBACK_PATH}`, ctx.query).href);
   };
 }
