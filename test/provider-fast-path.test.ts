@@ -111,6 +111,28 @@ describe('provider fast path', () => {
     assert.equal(viaHeader.token_endpoint, `${t.baseUrl}/token`);
   });
 
+  it("keeps each tenant's recorded documents apart on one origin reached through the tenant header", async () => {
+    const hooli = await createTenantFixture(t, 'hooli');
+    const get = async (path: string, slug?: string) => {
+      const res = await httpFetch(`${t.baseUrl}${path}`, { headers: slug ? { 'x-tenant-id': slug } : {} });
+      assert.equal(res.status, 200, `${path} ${slug ?? '(platform)'}`);
+      return res.json() as Promise<Record<string, unknown>>;
+    };
+    // Twice each, interleaved: the second answer of each comes from the recorded document.
+    for (let round = 0; round < 2; round++) {
+      const [a, h, p] = await Promise.all([get('/.well-known/openid-configuration', 'acme'), get('/.well-known/openid-configuration', 'hooli'), get('/.well-known/openid-configuration')]);
+      assert.equal(a.issuer, acme.issuer);
+      assert.equal(h.issuer, hooli.issuer);
+      assert.equal(p.issuer, t.baseUrl);
+      for (const doc of [a, h, p]) assert.equal(doc.token_endpoint, `${t.baseUrl}/token`);
+      const kids = async (slug?: string) => new Set(((await get('/jwks', slug)).keys as { kid: string }[]).map((k) => k.kid));
+      const [ka, kh, kp] = await Promise.all([kids('acme'), kids('hooli'), kids()]);
+      for (const [x, y] of [[ka, kh], [ka, kp], [kh, kp]] as const) assert.equal([...x].filter((k) => y.has(k)).length, 0);
+    }
+    // A slug that names no tenant is not served from anyone's recorded documents: the platform answers.
+    assert.equal((await get('/.well-known/openid-configuration', 'no-such-tenant')).issuer, t.baseUrl);
+  });
+
   it('publishes new keys at once after a rotation', async () => {
     const kids = async () => ((await (await httpFetch(`${acme.issuer}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
     const before = await kids();

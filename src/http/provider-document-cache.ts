@@ -24,9 +24,10 @@ interface Recorded {
 
 export class ProviderDocumentCache {
   readonly #documents = new LRUCache<string, Recorded>({
-    // Bounded by bytes: a discovery document is ~1.5 KB, a JWKS ~1 KB per key.
+    // Bounded by bytes: a discovery document is ~1.5 KB, a JWKS ~1 KB per key. The key counts
+    // too: it holds the request's Host, which the tenant header lets a caller choose freely.
     maxSize: 16 * 1024 * 1024,
-    sizeCalculation: (d) => d.body.length + 100,
+    sizeCalculation: (d, key) => d.body.length + key.length + 100,
   });
   readonly #trustProxy: boolean;
 

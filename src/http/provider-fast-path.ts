@@ -27,7 +27,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Services } from '../services.ts';
 import { resolveTenant } from '../tenancy/resolve-tenant.ts';
 import { RequestContext, runWithContext } from '../tenancy/request-context.ts';
-import { checkTokenLimits, tokenLimitBody } from '../security/rate-limit-token-endpoint.ts';
+import { checkTokenLimits, tokenLimitResponse } from '../security/rate-limit-token-endpoint.ts';
 import type { TenantRuntime } from '../oidc/provider-factory.ts';
 import { routeClassOf } from './metrics-middleware.ts';
 import { correlationIdFrom, logAccess } from './request-context-middleware.ts';
@@ -129,8 +129,9 @@ export function withProviderFastPath(services: Services, options: { isShuttingDo
       setOuterHeaders();
       if (refusal) {
         metrics.rateLimitRejections.inc({ tenant: tenant.slug, limit: refusal.limit });
-        const body = JSON.stringify(tokenLimitBody(refusal, context.correlationId));
-        res.writeHead(429, { 'Retry-After': String(refusal.retryAfterSeconds), 'Cache-Control': 'no-store', 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+        const response = tokenLimitResponse(refusal, context.correlationId);
+        const body = JSON.stringify(response.body);
+        res.writeHead(429, { ...response.headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
         res.end(body);
       } else {
         if (documentKey !== undefined) documents.record(documentKey, res);

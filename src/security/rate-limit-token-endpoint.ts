@@ -65,12 +65,15 @@ export async function checkTokenLimits(limiter: RateLimiter, tenant: Tenant, ip:
   return byClient.allowed ? undefined : { limit: 'token_per_client', retryAfterSeconds: byClient.retryAfterSeconds };
 }
 
-/** The 429 body of a refused token request. */
-export function tokenLimitBody(refused: TokenLimitRefusal, correlationId: string | undefined) {
+/** The 429 of a refused token request: its headers (besides the JSON content type) and body. */
+export function tokenLimitResponse(refused: TokenLimitRefusal, correlationId: string | undefined) {
   return {
-    error: 'rate_limited',
-    error_description: `too many token requests; retry after ${refused.retryAfterSeconds} seconds`,
-    correlation_id: correlationId,
+    headers: { 'Retry-After': String(refused.retryAfterSeconds), 'Cache-Control': 'no-store' },
+    body: {
+      error: 'rate_limited',
+      error_description: `too many token requests; retry after ${refused.retryAfterSeconds} seconds`,
+      correlation_id: correlationId,
+    },
   };
 }
 
@@ -82,9 +85,9 @@ export function tokenEndpointRateLimit(limiter: RateLimiter, onRejected: (tenant
     const refused = await checkTokenLimits(limiter, tenant, ctx.ip, ctx.get('authorization'));
     if (!refused) return next();
     onRejected(tenant, refused.limit);
+    const response = tokenLimitResponse(refused, (ctx.state.context as RequestContext | undefined)?.correlationId);
     ctx.status = 429;
-    ctx.set('Retry-After', String(refused.retryAfterSeconds));
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = tokenLimitBody(refused, (ctx.state.context as RequestContext | undefined)?.correlationId);
+    ctx.set(response.headers);
+    ctx.body = response.body;
   };
 }
