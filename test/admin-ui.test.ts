@@ -159,6 +159,25 @@ describe('/admin access', () => {
     assert.ok(!list.html.includes(acme.email), "another tenant's users never show");
   });
 
+  it("lets another tenant's owner change none of this tenant's users or clients, and answers 404 for ids no record has", async () => {
+    const other = await session(globex.issuer, globex);
+    // Every form that names one of acme's users or clients, sent by globex's owner on globex's /admin.
+    for (const [path, form] of postRoutes().filter(([p]) => p.includes(member.id) || p.includes(acme.clientId))) {
+      assert.equal((await post(other, path, form)).status, 404, path);
+    }
+    const user = await t.api('GET', `/tenants/acme/users/${member.id}`);
+    assert.equal(user.status, 200, 'the user is still there');
+    assert.equal(user.body.status, 'active');
+    assert.deepEqual(user.body.roles, ['member']);
+    assert.equal((await t.api('GET', `/tenants/acme/clients/${acme.clientId}`)).status, 200, 'the client is still there');
+    // Ids of the wrong shape, or far too long, are simply not found.
+    for (const path of ['/admin/users/not-a-uuid', `/admin/users/${'a'.repeat(5000)}`, '/admin/clients/%00', `/admin/clients/${'c'.repeat(5000)}`]) {
+      assert.equal((await get(other, path)).status, 404, path.slice(0, 40));
+    }
+    assert.equal((await post(other, '/admin/users/not-a-uuid/status', { status: 'disabled' })).status, 404);
+    assert.equal((await post(other, `/admin/clients/${'c'.repeat(5000)}/delete`, { confirm: 'on' })).status, 404);
+  });
+
   it('has every string of every page in English and French', async () => {
     const s = await session(acme.issuer, acme);
     const untranslated = /(?<![\w/])admin\.(?!css)[a-z_]+/;

@@ -33,7 +33,7 @@ export function isOwnerOrPlatform(p: ConsolePrincipal): boolean {
 }
 
 /** Who an audit event names: the admin's user id, or `platform:<id>` for a handed-off platform admin. */
-export function actorOf(p: ConsolePrincipal): string {
+function actorOf(p: ConsolePrincipal): string {
   return p.userId ?? `platform:${p.platformAdminId ?? p.email}`;
 }
 
@@ -57,14 +57,7 @@ export async function freshTenant(ctx: Context, deps: AdminDeps): Promise<Tenant
   return (await deps.tenantStore.findById(tenantOf(ctx).id)) ?? tenantOf(ctx);
 }
 
-export { formError, pageNumber } from '../web/console-forms.ts';
-
-/** Links for the previous and next page of a list, keeping the other query values. */
-export function pager(basePath: string, page: number, pageSize: number, total: number, keep: Record<string, string>) {
-  const href = (p: number) => `${basePath}?${new URLSearchParams({ ...keep, page: String(p) }).toString()}`;
-  const pages = Math.max(1, Math.ceil(total / pageSize));
-  return { page, pages, total, prev: page > 1 ? href(page - 1) : null, next: page < pages ? href(page + 1) : null };
-}
+export { formError, pageNumber, pager, searchTerm } from '../web/console-forms.ts';
 
 /** A notice named in `?done=` after a redirect, only from the page's own list. */
 export function doneNotice(ctx: Context, allowed: readonly string[]): string | undefined {

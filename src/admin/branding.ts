@@ -9,13 +9,12 @@ import { mergedSection } from '../config/tenant-config.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { ConsolePrincipal } from '../web/console-auth.ts';
 import { doneNotice, formError, freshTenant, renderAdminPage, requireAdmin, seeOther, type AdminDeps } from './admin-console.ts';
-import { defined, overridesOf, saveSection, text } from './config-forms.ts';
+import { defined, obj, overridesOf, saveSection, text } from './config-forms.ts';
 
-export const PALETTE_FIELDS = ['primary', 'secondary', 'background', 'text'] as const;
-export const SCHEMES = ['light', 'dark'] as const;
+const PALETTE_FIELDS = ['primary', 'secondary', 'background', 'text'] as const;
+const SCHEMES = ['light', 'dark'] as const;
 
 type Obj = Record<string, unknown>;
-const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 
 /** The form's field values from a branding section (overrides, or the merged view for placeholders). */

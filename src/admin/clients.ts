@@ -14,7 +14,7 @@ import { auditChange, doneNotice, formError, pageNumber, pager, renderAdminPage,
 
 const PAGE_SIZE = 25;
 const NOTICES = ['updated', 'deleted'] as const;
-export const CLIENT_KINDS = ['web', 'public', 'service'] as const;
+const CLIENT_KINDS = ['web', 'public', 'service'] as const;
 type ClientKind = (typeof CLIENT_KINDS)[number];
 
 /** The metadata a kind of application needs (RFC 7591 names); the Provider fills in the rest. */
@@ -82,7 +82,7 @@ export function mountClientRoutes(router: Router, deps: AdminDeps): void {
       title: 'admin.clients_title',
       clients: clients.map(clientView),
       done: doneNotice(ctx, NOTICES),
-      paging: pager('/admin/clients', page, PAGE_SIZE, total, {}),
+      paging: pager('/admin/clients', page, PAGE_SIZE, total),
     });
   });
 

@@ -37,8 +37,10 @@ export function defined(entries: Obj): Obj | undefined {
   return Object.keys(kept).length ? kept : undefined;
 }
 
+/** A plain object as itself; anything else (absent, array, scalar) as an empty one. */
+export const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
+
 /** The tenant's own overrides of a section (not the merged view). */
 export function overridesOf(tenant: Tenant, section: ConfigSection): Obj {
-  const value = tenant.config[section];
-  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Obj) : {};
+  return obj(tenant.config[section]);
 }

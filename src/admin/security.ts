@@ -12,12 +12,11 @@ import { MFA_LEVELS } from '../config/tenant-config-constraints.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { ConsolePrincipal } from '../web/console-auth.ts';
 import { doneNotice, formError, freshTenant, renderAdminPage, requireAdmin, seeOther, type AdminDeps } from './admin-console.ts';
-import { defined, integer, overridesOf, saveSection, text } from './config-forms.ts';
+import { defined, integer, obj, overridesOf, saveSection, text } from './config-forms.ts';
 
-export const SIGNUP_MODES = ['open', 'invite_only', 'closed'] as const;
+const SIGNUP_MODES = ['open', 'invite_only', 'closed'] as const;
 
 type Obj = Record<string, unknown>;
-const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
 /** A configured string or number as form text. */
 const scalar = (v: unknown, fallback = '') => (typeof v === 'string' || typeof v === 'number' ? String(v) : fallback);
 

@@ -14,7 +14,7 @@ import type { User } from '../accounts/user-store.ts';
 import { parseInput } from '../api/validation.ts';
 import { badRequest, forbidden, notFound } from '../http/errors.ts';
 import type { ConsolePrincipal } from '../web/console-auth.ts';
-import { auditChange, changeMeta, doneNotice, formError, isOwnerOrPlatform, pageNumber, pager, renderAdminPage, requireAdmin, seeOther, tenantOf, type AdminDeps } from './admin-console.ts';
+import { auditChange, changeMeta, doneNotice, formError, isOwnerOrPlatform, pageNumber, pager, renderAdminPage, requireAdmin, searchTerm, seeOther, tenantOf, type AdminDeps } from './admin-console.ts';
 
 const PAGE_SIZE = 25;
 const NOTICES = ['created', 'roles', 'disabled', 'enabled', 'deleted', 'mfa_reset', 'unlocked', 'signed_out'] as const;
@@ -51,7 +51,7 @@ export function mountUserRoutes(router: Router, deps: AdminDeps): void {
   }
 
   async function renderUser(ctx: Context, principal: ConsolePrincipal, user: User, error?: string): Promise<void> {
-    const [mfa, sessions, lockout] = await Promise.all([deps.mfa.status(user.id), deps.userSessions.list(user.id), deps.lockout.status(user.id)]);
+    const [mfa, sessions, lockout] = await Promise.all([deps.mfa.status(user.id), deps.userSessions.list(user.id), deps.lockout.status(user)]);
     await renderAdminPage(ctx, 'user', principal, 'users', {
       title: 'admin.user_title',
       user,
@@ -69,7 +69,7 @@ export function mountUserRoutes(router: Router, deps: AdminDeps): void {
   router.get('/users', async function listUsers(ctx) {
     const principal = requireAdmin(ctx, deps);
     if (!principal) return;
-    const search = typeof ctx.query.q === 'string' ? ctx.query.q.trim().slice(0, 200) : '';
+    const search = searchTerm(ctx.query.q);
     const page = pageNumber(ctx.query.page);
     const { users, total } = await deps.users.list({ limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE, search: search || undefined });
     await renderAdminPage(ctx, 'users', principal, 'users', {
@@ -183,7 +183,7 @@ export function mountUserRoutes(router: Router, deps: AdminDeps): void {
 
   router.post('/users/:id/unlock', (ctx) =>
     change(ctx, async (principal, user) => {
-      const cleared = await deps.lockout.unlock(user.id);
+      const cleared = await deps.lockout.unlock(user);
       await auditChange(ctx, deps, principal, 'user.unlocked', user.id, { had_failures: cleared });
       return 'unlocked';
     }),

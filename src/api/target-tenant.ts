@@ -7,15 +7,22 @@
 import type { Context, Next } from 'koa';
 import { notFound } from '../http/errors.ts';
 import { SLUG_PATTERN, DEFAULT_TENANT, PLATFORM_TENANT } from '../tenancy/slug.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
 import type { RequestContext } from '../tenancy/request-context.ts';
 
+/** The tenant named by `:slug` (also for /platform's pages); a slug no tenant could have is simply not found. */
+export async function findTargetTenant(ctx: Context, store: TenantStore): Promise<Tenant> {
+  const slug = String(ctx.params.slug ?? '');
+  const valid = SLUG_PATTERN.test(slug) || slug === PLATFORM_TENANT || slug === DEFAULT_TENANT;
+  const tenant = valid ? await store.findBySlug(slug) : undefined;
+  if (!tenant) throw notFound(`no tenant with slug "${slug.slice(0, 64)}"`);
+  return tenant;
+}
+
 export function targetTenant(store: TenantStore) {
   return async function loadTargetTenant(ctx: Context, next: Next): Promise<void> {
-    const slug = String(ctx.params.slug ?? '');
-    const valid = SLUG_PATTERN.test(slug) || slug === PLATFORM_TENANT || slug === DEFAULT_TENANT;
-    const tenant = valid ? await store.findBySlug(slug) : undefined;
-    if (!tenant) throw notFound(`no tenant with slug "${slug.slice(0, 64)}"`);
+    const tenant = await findTargetTenant(ctx, store);
     ctx.state.target = tenant;
     const context = ctx.state.context as RequestContext;
     context.enterTenant(tenant);

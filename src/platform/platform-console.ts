@@ -4,10 +4,10 @@
  * of that tenant's data runs inside it (`runAsTenant`), under its row-level security.
  */
 import type { Context } from 'koa';
+import { findTargetTenant } from '../api/target-tenant.ts';
 import type { Services } from '../services.ts';
 import { notFound } from '../http/errors.ts';
 import { runAsTenant } from '../tenancy/request-context.ts';
-import { DEFAULT_TENANT, PLATFORM_TENANT, SLUG_PATTERN } from '../tenancy/slug.ts';
 import { platformTenantSlug, type Tenant } from '../tenancy/tenant.ts';
 import type { ConsolePrincipal } from '../web/console-auth.ts';
 import { renderTenantPage } from '../web/page.ts';
@@ -31,13 +31,9 @@ export function requirePlatformAdmin(ctx: Context, deps: PlatformDeps): Platform
   return principal as PlatformAdmin | undefined;
 }
 
-/** The tenant named by `:slug`; a slug no tenant could have is simply not found. */
-export async function targetTenant(ctx: Context, deps: PlatformDeps): Promise<Tenant> {
-  const slug = String(ctx.params.slug ?? '');
-  const valid = SLUG_PATTERN.test(slug) || slug === PLATFORM_TENANT || slug === DEFAULT_TENANT;
-  const tenant = valid ? await deps.tenantStore.findBySlug(slug) : undefined;
-  if (!tenant) throw notFound(`no tenant with slug "${slug.slice(0, 64)}"`);
-  return tenant;
+/** The tenant named by `:slug`, found as the management API finds it. */
+export function targetTenant(ctx: Context, deps: PlatformDeps): Promise<Tenant> {
+  return findTargetTenant(ctx, deps.tenantStore);
 }
 
 /** Runs `fn` as `tenant`: its stores, and its audit log, see only that tenant's rows. */
@@ -52,19 +48,7 @@ export function auditIn(ctx: Context, deps: PlatformDeps, tenant: Pick<Tenant, '
   );
 }
 
-export { formError, pageNumber } from '../web/console-forms.ts';
-
-/** A short search term from `?q=`. */
-export function searchTerm(value: unknown): string {
-  return typeof value === 'string' ? value.trim().slice(0, 200) : '';
-}
-
-/** Links for the previous and next page of a list, keeping the search. */
-export function pager(basePath: string, page: number, pageSize: number, total: number, search: string) {
-  const href = (p: number) => `${basePath}?${new URLSearchParams({ ...(search ? { q: search } : {}), page: String(p) }).toString()}`;
-  const pages = Math.max(1, Math.ceil(total / pageSize));
-  return { page, pages, total, prev: page > 1 ? href(page - 1) : null, next: page < pages ? href(page + 1) : null };
-}
+export { formError, pageNumber, pager, searchTerm } from '../web/console-forms.ts';
 
 type Locals = Record<string, unknown> & { title: string };
 

@@ -6,7 +6,7 @@ import { SLUG_PATTERN } from '../tenancy/slug.ts';
 import { issuerFor } from '../tenancy/tenant.ts';
 import { auditIn, formError, pageNumber, pager, renderPlatformPage, requirePlatformAdmin, searchTerm, type PlatformAdmin, type PlatformDeps } from './platform-console.ts';
 
-export const TENANTS_PAGE_SIZE = 20;
+const TENANTS_PAGE_SIZE = 20;
 
 export function mountTenantListRoutes(router: Router, deps: PlatformDeps): void {
   router.get('/', async function listTenants(ctx) {
@@ -22,7 +22,7 @@ export function mountTenantListRoutes(router: Router, deps: PlatformDeps): void 
       notice: deleted ? t('platform.deleted_notice', { slug: deleted }) : undefined,
       search,
       tenants: tenants.map((tenant) => ({ ...tenant, issuer: issuerFor(tenant, deps.config) })),
-      paging: pager('/platform', page, TENANTS_PAGE_SIZE, total, search),
+      paging: pager('/platform', page, TENANTS_PAGE_SIZE, total, search ? { q: search } : {}),
     }));
   });
 

@@ -3,7 +3,7 @@ import type Router from '@koa/router';
 import { z } from 'zod';
 import { inTenant, pageNumber, pager, renderPlatformPage, requirePlatformAdmin, searchTerm, targetTenant, type PlatformDeps } from './platform-console.ts';
 
-export const USERS_PAGE_SIZE = 25;
+const USERS_PAGE_SIZE = 25;
 const AUDIT_PAGE_SIZE = 50;
 const auditFilter = z.object({
   cursor: z.string().min(1).max(200).optional().catch(undefined),
@@ -24,7 +24,7 @@ export function mountTenantRecordRoutes(router: Router, deps: PlatformDeps): voi
       tenant,
       users,
       search,
-      paging: pager(`/platform/tenants/${tenant.slug}/users`, page, USERS_PAGE_SIZE, total, search),
+      paging: pager(`/platform/tenants/${tenant.slug}/users`, page, USERS_PAGE_SIZE, total, search ? { q: search } : {}),
     }));
   });
 

@@ -12,3 +12,15 @@ export function pageNumber(value: unknown): number {
   const n = typeof value === 'string' ? Number.parseInt(value, 10) : 1;
   return Number.isFinite(n) && n >= 1 ? Math.min(n, 100_000) : 1;
 }
+
+/** A short search term from `?q=`. */
+export function searchTerm(value: unknown): string {
+  return typeof value === 'string' ? value.trim().slice(0, 200) : '';
+}
+
+/** Links for the previous and next page of a list, keeping the other query values (a search as `q`). */
+export function pager(basePath: string, page: number, pageSize: number, total: number, keep: Record<string, string> = {}) {
+  const href = (p: number) => `${basePath}?${new URLSearchParams({ ...keep, page: String(p) }).toString()}`;
+  const pages = Math.max(1, Math.ceil(total / pageSize));
+  return { page, pages, total, prev: page > 1 ? href(page - 1) : null, next: page < pages ? href(page + 1) : null };
+}
