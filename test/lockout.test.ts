@@ -90,6 +90,16 @@ describe('lockout', () => {
     assert.ok((await auditActions(t, 'strict')).some((e) => e.action === 'user.unlocked' && e.target === strict.userId));
   });
 
+  it('the lockout state is read only within the account\'s tenant; a malformed id is a 404', async () => {
+    const elsewhere = await t.api('GET', `/tenants/lenient/users/${strict.userId}/lockout`);
+    assert.equal(elsewhere.status, 404);
+    assert.equal(elsewhere.body.error, 'not_found');
+    for (const id of ['not-a-uuid', 'x'.repeat(500)]) {
+      assert.equal((await t.api('GET', `/tenants/strict/users/${id}/lockout`)).status, 404, id);
+      assert.equal((await t.api('POST', `/tenants/strict/users/${id}/unlock`)).status, 404, id);
+    }
+  });
+
   it('unlocking an unknown user is a 404, and needs the write scope', async () => {
     const unknown = await t.api('POST', `/tenants/strict/users/00000000-0000-4000-8000-000000000000/unlock`);
     assert.equal(unknown.status, 404);

@@ -121,9 +121,11 @@ describe('password reset', () => {
     const weak = await useLink(link, 'password1');
     assert.equal(weak.status, 400);
     assert.match(weak.html, /too common/);
+    assert.ok(weak.html.includes(`value="${acme.email}"`), 'the form again, for the link\'s account');
     const mismatch = await useLink(link, 'a brand new passphrase', 'something else entirely');
     assert.equal(mismatch.status, 400);
     assert.match(mismatch.html, /do not match/);
+    assert.ok(mismatch.html.includes(`value="${acme.email}"`));
     const done = await useLink(link, 'a brand new passphrase');
     assert.equal(done.status, 200, done.html.slice(0, 400));
     assert.match(done.html, /Your password has been changed/);

@@ -126,6 +126,15 @@ describe('signup', () => {
     assert.equal(sink.to('weak@partner.test').length + sink.to('someone@elsewhere.test').length, 0);
   });
 
+  it('an email with a control character is refused on the form, with a message', async () => {
+    const email = await submitSignup(instant, { email: 'nul\u0000@instant.test', password: 'a quick passphrase' });
+    assert.equal(email.status, 400, email.html.slice(0, 300));
+    assert.match(email.html, /valid email address/);
+    const verified = await submitSignup(open, { email: 'nul\u0000@open.test', password: 'a fine new passphrase' });
+    assert.equal(verified.status, 400, verified.html.slice(0, 300));
+    assert.match(verified.html, /valid email address/);
+  });
+
   it('an address already registered gets the same answer and no mail', async () => {
     const res = await submitSignup(open, { email: open.email, password: 'another fine passphrase' });
     assert.equal(res.status, 200);

@@ -231,8 +231,7 @@ export function accountPages(deps: AccountPagesDeps) {
       if (outcome.kind === 'invalid') return invalidLink(ctx);
       if (outcome.kind === 'rejected') {
         ctx.status = 400;
-        const pending = await recovery.tokens.peek(link.purpose, token);
-        return render(ctx, token, pending?.email ?? '', outcome.problems);
+        return render(ctx, token, outcome.email, outcome.problems);
       }
       await renderTenantPage(ctx, 'reset-done', { title: mode === 'reset' ? 'reset.done_title' : 'reset.invitation_done_title', continueUrl: '/account' });
     });

@@ -46,7 +46,8 @@ export function emailDomainAllowed(policy: SignupPolicy, email: string): boolean
   return policy.allowedEmailDomains.includes(domain);
 }
 
-const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+// No whitespace or control characters (NUL cannot even be stored): the form says so, not an error page.
+const EMAIL = /^[^\s@\p{Cc}]{1,64}@[^\s@\p{Cc}]{1,255}$/u;
 export const isEmailAddress = (value: string) => value.length <= 320 && EMAIL.test(value) && !/[<>"\\]/.test(value);
 
 /** Who asked, for the audit trail. */
@@ -67,7 +68,8 @@ export interface Problem {
   vars?: Record<string, number> | undefined;
 }
 
-export type LinkOutcome = { kind: 'invalid' } | { kind: 'rejected'; problems: Problem[] } | { kind: 'done'; userId: string; token: AccountToken };
+/** `rejected` names the link's address, for showing its form again. */
+export type LinkOutcome = { kind: 'invalid' } | { kind: 'rejected'; problems: Problem[]; email: string } | { kind: 'done'; userId: string; token: AccountToken };
 
 export interface AccountRecoveryDeps {
   config: AtriumConfig;
@@ -177,15 +179,15 @@ export class AccountRecovery {
   async setPasswordByLink(tenant: Tenant, purpose: Extract<TokenPurpose, 'password_reset' | 'invitation'>, token: unknown, password: string, confirmation: string, meta: RequestMeta): Promise<LinkOutcome> {
     const pending = await this.#d.tokens.peek(purpose, token);
     if (!pending?.userId) return { kind: 'invalid' };
-    if (password !== confirmation) return { kind: 'rejected', problems: [{ key: 'reset.mismatch' }] };
+    if (password !== confirmation) return { kind: 'rejected', problems: [{ key: 'reset.mismatch' }], email: pending.email };
     const problems = passwordViolations(tenant, password, pending.email);
-    if (problems.length) return { kind: 'rejected', problems: problems.map((v) => ({ key: `password.${v.key}`, vars: v.vars })) };
+    if (problems.length) return { kind: 'rejected', problems: problems.map((v) => ({ key: `password.${v.key}`, vars: v.vars })), email: pending.email };
     const passwordHash = await hashPassword(password);
     const used = await this.#d.tokens.consume(purpose, token);
     if (!used?.userId) return { kind: 'invalid' };
     const user = await this.#d.users.update(used.userId, { passwordHash, emailVerified: true });
     if (!user) return { kind: 'invalid' };
-    await this.#d.lockout.unlock(user.id);
+    await this.#d.lockout.unlock(user);
     const { signIns: ended } = await this.#d.sessions.revokeAllSessions(user.id, { actor: user.id, ip: meta.ip, userAgent: meta.userAgent });
     const action = purpose === 'password_reset' ? 'user.password_reset' : 'user.invitation_accepted';
     await this.#d.audit.record({ action, actor: user.id, target: user.id, ip: meta.ip, userAgent: meta.userAgent, details: { sessions_ended: ended } });

@@ -11,7 +11,7 @@ import { createHmac } from 'node:crypto';
 import type { Database } from '../storage/database.ts';
 import type { SecretBox } from '../security/secret-box.ts';
 import { currentTenantId } from '../tenancy/request-context.ts';
-import type { UserStore } from './user-store.ts';
+import type { User } from './user-store.ts';
 import type { AuditLog } from '../security/audit-log.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { SignInGuard } from './sign-in.ts';
@@ -51,13 +51,11 @@ export class LoginLockout {
   readonly #db: Database;
   readonly #audit: AuditLog;
   readonly #box: SecretBox;
-  readonly #users: UserStore;
 
-  constructor(deps: { db: Database; audit: AuditLog; box: SecretBox; users: UserStore }) {
+  constructor(deps: { db: Database; audit: AuditLog; box: SecretBox }) {
     this.#db = deps.db;
     this.#audit = deps.audit;
     this.#box = deps.box;
-    this.#users = deps.users;
   }
 
   /** The stored name of an account: HMAC of the lowercased email under a key of the tenant. */
@@ -111,15 +109,15 @@ export class LoginLockout {
     return outcome.admitted;
   }
 
-  async #subjectOfUser(userId: string): Promise<string | undefined> {
-    const user = await this.#users.findById(userId);
+  /** The stored name of a user of the tenant in context (callers already hold the user: no second read). */
+  #subjectOfUser(user: Pick<User, 'email'>): string | undefined {
     const tenantId = currentTenantId();
-    return user && tenantId ? this.#subject(tenantId, user.email) : undefined;
+    return tenantId ? this.#subject(tenantId, user.email) : undefined;
   }
 
   /** The lockout state of a user of the tenant in context. */
-  async status(userId: string): Promise<LockoutStatus> {
-    const subject = await this.#subjectOfUser(userId);
+  async status(user: Pick<User, 'email'>): Promise<LockoutStatus> {
+    const subject = this.#subjectOfUser(user);
     const row = subject
       ? (await this.#db.withTenant((q) => q.query<Row>('SELECT failed_attempts, lockouts, locked_until, locked_until > now() AS locked FROM login_lockouts WHERE subject = $1', [subject]))).rows[0]
       : undefined;
@@ -127,8 +125,8 @@ export class LoginLockout {
   }
 
   /** Lifts any lock of a user of the tenant in context and forgets the failures; true when there was something to clear. */
-  async unlock(userId: string): Promise<boolean> {
-    const subject = await this.#subjectOfUser(userId);
+  async unlock(user: Pick<User, 'email'>): Promise<boolean> {
+    const subject = this.#subjectOfUser(user);
     if (!subject) return false;
     const res = await this.#db.withTenant((q) => q.query('DELETE FROM login_lockouts WHERE subject = $1', [subject]));
     return res.rowCount > 0;

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { AccountRecovery } from '../account-recovery/account-recovery.ts';
 import type { LoginLockout } from '../accounts/lockout.ts';
 import { TENANT_ROLES } from '../accounts/user-service.ts';
-import type { UserStore } from '../accounts/user-store.ts';
+import type { User, UserStore } from '../accounts/user-store.ts';
 import { readJson } from '../http/body.ts';
 import { notFound } from '../http/errors.ts';
 import type { AuditLog } from '../security/audit-log.ts';
@@ -48,10 +48,10 @@ export function mountAccountSecurityRoutes(router: Router, deps: AccountSecurity
   const write = [requireScope('atrium:cross-tenant:write'), target];
   const actor = (ctx: Context) => `client:${(ctx.state.principal as ApiPrincipal | undefined)?.clientId ?? 'unknown'}`;
 
-  async function userOf(ctx: Context): Promise<string> {
+  async function userOf(ctx: Context): Promise<User> {
     const user = await deps.users.findById(String(ctx.params.id ?? ''));
     if (!user) throw notFound('no such user');
-    return user.id;
+    return user;
   }
 
   router.post('/tenants/:slug/invitations', ...write, async function inviteUser(ctx) {
@@ -62,14 +62,14 @@ export function mountAccountSecurityRoutes(router: Router, deps: AccountSecurity
   });
 
   router.get('/tenants/:slug/users/:id/lockout', ...read, async function getLockout(ctx) {
-    const id = await userOf(ctx);
-    ctx.body = lockoutJson(id, await deps.lockout.status(id));
+    const user = await userOf(ctx);
+    ctx.body = lockoutJson(user.id, await deps.lockout.status(user));
   });
 
   router.post('/tenants/:slug/users/:id/unlock', ...write, async function unlockUser(ctx) {
-    const id = await userOf(ctx);
-    const cleared = await deps.lockout.unlock(id);
-    await deps.audit.record({ action: 'user.unlocked', actor: actor(ctx), target: id, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { had_failures: cleared } });
-    ctx.body = lockoutJson(id, await deps.lockout.status(id));
+    const user = await userOf(ctx);
+    const cleared = await deps.lockout.unlock(user);
+    await deps.audit.record({ action: 'user.unlocked', actor: actor(ctx), target: user.id, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { had_failures: cleared } });
+    ctx.body = lockoutJson(user.id, await deps.lockout.status(user));
   });
 }
