@@ -44,37 +44,34 @@
     return o;
   }
 
-  function registrationJSON(cred) {
-    var r = cred.response;
+  // A credential as the server's JSON: what registration and sign-in answers share, plus
+  // the fields of this ceremony's response.
+  function credentialJSON(cred, response) {
     return {
       id: cred.id,
       rawId: toBase64url(cred.rawId),
       type: cred.type,
       authenticatorAttachment: cred.authenticatorAttachment || undefined,
       clientExtensionResults: cred.getClientExtensionResults(),
-      response: {
-        clientDataJSON: toBase64url(r.clientDataJSON),
-        attestationObject: toBase64url(r.attestationObject),
-        transports: typeof r.getTransports === 'function' ? r.getTransports() : [],
-      },
+      response: Object.assign({ clientDataJSON: toBase64url(cred.response.clientDataJSON) }, response),
     };
+  }
+
+  function registrationJSON(cred) {
+    var r = cred.response;
+    return credentialJSON(cred, {
+      attestationObject: toBase64url(r.attestationObject),
+      transports: typeof r.getTransports === 'function' ? r.getTransports() : [],
+    });
   }
 
   function authenticationJSON(cred) {
     var r = cred.response;
-    return {
-      id: cred.id,
-      rawId: toBase64url(cred.rawId),
-      type: cred.type,
-      authenticatorAttachment: cred.authenticatorAttachment || undefined,
-      clientExtensionResults: cred.getClientExtensionResults(),
-      response: {
-        clientDataJSON: toBase64url(r.clientDataJSON),
-        authenticatorData: toBase64url(r.authenticatorData),
-        signature: toBase64url(r.signature),
-        userHandle: r.userHandle ? toBase64url(r.userHandle) : undefined,
-      },
-    };
+    return credentialJSON(cred, {
+      authenticatorData: toBase64url(r.authenticatorData),
+      signature: toBase64url(r.signature),
+      userHandle: r.userHandle ? toBase64url(r.userHandle) : undefined,
+    });
   }
 
   function showError(form) {

@@ -235,3 +235,43 @@ describe('new-device alerts', () => {
     assert.equal(sink.to(user.email).length, 0);
   });
 });
+
+describe('tenant scope and bad input', () => {
+  it("keeps a user's sessions and second factors out of reach through another tenant's API routes, and answers 404 to ids that are not UUIDs", async () => {
+    const user = await createUser(t, acme, 'scoped');
+    const listed = await t.api('GET', `/tenants/globex/users/${user.id}/sessions`);
+    assert.equal(listed.status, 404, 'an acme user is not listed through globex');
+    const deleted = await t.api('DELETE', `/tenants/globex/users/${user.id}/sessions`);
+    assert.equal(deleted.status, 404);
+    const reset = await t.api('POST', `/tenants/globex/users/${user.id}/mfa/reset`);
+    assert.equal(reset.status, 404, 'nor is their MFA reset through globex');
+    const audit = await t.api('GET', `/tenants/acme/audit?action=user.mfa.mfa_reset`);
+    assert.ok(!audit.body.events.some((e: { target: string }) => e.target === user.id), 'nothing was reset at acme');
+    for (const id of ['not-a-uuid', 'x'.repeat(300), '%27%3B--']) {
+      for (const [method, path] of [['GET', 'sessions'], ['POST', 'sessions/revoke'], ['DELETE', 'sessions'], ['POST', 'mfa/reset']] as const) {
+        const res = await t.api(method, `/tenants/acme/users/${id}/${path}`);
+        assert.equal(res.status, 404, `${method} ${path} with ${id.slice(0, 20)}: ${JSON.stringify(res.body)}`);
+      }
+    }
+  });
+
+  it('refuses malformed passkey answers, unknown passkeys and session ids on the account page without a 500', async () => {
+    // At globex: acme's sign-ins per IP are spent by the tests above.
+    const user = await createUser(t, globex, 'garbage');
+    const { browser, html } = await signInToConsole(globex.issuer, user);
+    const csrf = hiddenInput(html, 'csrf');
+    for (const response of ['', 'not json', '5', '"text"', 'null', '[]', '{}', '{"id":5,"response":"x"}', JSON.stringify({ id: 'x'.repeat(5000), rawId: 'x', type: 'public-key', response: {} })]) {
+      const res = await browser.postForm(`${globex.issuer}/account/mfa/passkeys`, { csrf, response, name: 'n'.repeat(500) });
+      assert.equal(res.status, 400, `response ${response.slice(0, 30)}`);
+    }
+    for (const credential_id of ['', 'unknown', 'x'.repeat(5000)]) {
+      const res = await browser.postForm(`${globex.issuer}/account/mfa/passkeys/remove`, { csrf, credential_id });
+      assert.equal(res.status, 404, `credential ${credential_id.slice(0, 20)}`);
+    }
+    for (const session of ['', 'no-colon', 'signin:', 'console:', 'signin:unknown', 'console:unknown', 'other:thing', `signin:${'x'.repeat(5000)}`]) {
+      const res = await browser.postForm(`${globex.issuer}/account/sessions/revoke`, { csrf, session });
+      assert.equal(res.status, 404, `session ${session.slice(0, 20)}`);
+    }
+    assert.equal((await browser.request(`${globex.issuer}/account`)).status, 200, 'still signed in');
+  });
+});

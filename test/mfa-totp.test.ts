@@ -131,6 +131,28 @@ describe('TOTP enrolment and sign-in', () => {
   });
 });
 
+describe('malformed answers at the second factor', () => {
+  it('refuses a passkey answer that is not one, and over-long codes, with the page again rather than a 500', async () => {
+    // At strict: acme's sign-ins per IP per minute are needed by the other tests.
+    const user = await createUser(t, strict, 'malformed');
+    const { secret } = await enrolTotp(strict.issuer, user);
+    const browser = new TestBrowser();
+    const auth = await authorization(strict);
+    let step = await passwordStep(browser, auth, user);
+    // Six refusals, two more below, then the right code: within the ten attempts per account.
+    for (const response of ['', 'not json', 'null', '{}', '{"id":["x"]}', JSON.stringify({ id: 'unknown', rawId: 'unknown', type: 'public-key', response: {} })]) {
+      step = await submit(browser, step, mfaAction(step, 'passkey'), { response });
+      assert.equal(step.status, 401, `response ${response.slice(0, 30)}`);
+    }
+    step = await submit(browser, step, mfaAction(step, 'totp'), { code: '1'.repeat(5000) });
+    assert.equal(step.status, 401);
+    step = await submit(browser, step, mfaAction(step, 'recovery'), { code: 'x'.repeat(5000) });
+    assert.equal(step.status, 401);
+    const { claims } = await finish(browser, auth, await submit(browser, step, mfaAction(step, 'totp'), { code: codeAt(secret, 1) }));
+    assert.deepEqual(claims.amr, ['pwd', 'otp']);
+  });
+});
+
 describe('enrolment at sign-in', () => {
   it('is refused to a user who already has a factor (no way around proving it)', async () => {
     const user = await createUser(t, acme, 'has-one');

@@ -24,6 +24,7 @@ import { renderTenantPage } from '../web/page.ts';
 import { acrFor, asksForMultiFactor, mfaPolicy, mfaRequiredFor, type MfaPolicy } from './mfa-policy.ts';
 import type { MfaService, MfaStatus } from './mfa-service.ts';
 import { STEP_UP_REASON } from './step-up.ts';
+import { parseCredentialResponse } from './webauthn.ts';
 
 type Interaction = Awaited<ReturnType<TenantRuntime['provider']['interactionDetails']>>;
 
@@ -63,6 +64,11 @@ function requestedAcr(details: Pick<Interaction, 'params'>): string[] {
   return values;
 }
 
+/** The parked sign-in, while the interaction is still at its login prompt. */
+function parked(details: Interaction): PendingMfa | undefined {
+  return details.prompt.name === 'login' ? (details.result as { atrium_mfa?: PendingMfa } | undefined)?.atrium_mfa : undefined;
+}
+
 /** Factors this user can use under the tenant's policy. */
 function usable(policy: MfaPolicy, status: MfaStatus): { totp: boolean; passkeys: boolean } {
   return { totp: policy.totpEnabled && status.totp, passkeys: policy.webauthnEnabled && status.passkeys.length > 0 };
@@ -99,11 +105,15 @@ export class MfaInteraction {
    */
   async startSecondFactor(ctx: Context, runtime: TenantRuntime, details: Interaction, user: { id: string; roles: readonly string[] }, firstAmr: string[] = ['pwd']): Promise<boolean> {
     if (!(await secondFactorDue(this.#deps.mfa, ctx.state.tenant as Tenant, user, details.params))) return false;
-    const pending: PendingMfa = { accountId: user.id, amr: firstAmr };
+    await this.#park(ctx, runtime, details, { accountId: user.id, amr: firstAmr });
+    return true;
+  }
+
+  /** Keeps the sign-in in the interaction and sends the browser to the MFA page. */
+  async #park(ctx: Context, runtime: TenantRuntime, details: Interaction, pending: PendingMfa): Promise<void> {
     await runtime.provider.interactionResult(ctx.req, ctx.res, { atrium_mfa: pending }, { mergeWithLastSubmission: false });
     ctx.status = 303;
     ctx.redirect(`/interaction/${encodeURIComponent(details.uid)}/mfa`);
-    return true;
   }
 
   /**
@@ -118,9 +128,7 @@ export class MfaInteraction {
     const user = await this.#deps.users.findById(accountId);
     if (!user || user.status !== 'active') return false;
     const firstAmr = (details.session as { amr?: string[] }).amr ?? ['pwd'];
-    await runtime.provider.interactionResult(ctx.req, ctx.res, { atrium_mfa: { accountId, amr: firstAmr } satisfies PendingMfa }, { mergeWithLastSubmission: false });
-    ctx.status = 303;
-    ctx.redirect(`/interaction/${encodeURIComponent(details.uid)}/mfa`);
+    await this.#park(ctx, runtime, details, { accountId, amr: firstAmr });
     return true;
   }
 
@@ -147,8 +155,8 @@ export class MfaInteraction {
   }
 
   #pending(details: Interaction): PendingMfa {
-    const pending = (details.result as { atrium_mfa?: PendingMfa } | undefined)?.atrium_mfa;
-    if (!pending || details.prompt.name !== 'login') throw new AppError('invalid_request', 400, 'There is no sign-in waiting for a second factor. Go back to the application and start again.');
+    const pending = parked(details);
+    if (!pending) throw new AppError('invalid_request', 400, 'There is no sign-in waiting for a second factor. Go back to the application and start again.');
     return pending;
   }
 
@@ -160,6 +168,12 @@ export class MfaInteraction {
     const redirectTo = await runtime.provider.interactionResult(ctx.req, ctx.res, { login: { accountId, amr: unique, acr } }, { mergeWithLastSubmission: false });
     ctx.status = 303;
     ctx.redirect(redirectTo);
+  }
+
+  /** Enrolment is only for users with no factor: anyone else proves the one they have. */
+  async #requireNoFactor(tenant: Tenant, accountId: string): Promise<void> {
+    const methods = usable(mfaPolicy(tenant), await this.#deps.mfa.status(accountId));
+    if (methods.totp || methods.passkeys) throw new AppError('invalid_request', 400, 'a second factor is already set up: use it to sign in');
   }
 
   /** Counts an attempt; a refusal past the limit is a 429 page. */
@@ -186,7 +200,7 @@ export class MfaInteraction {
     if (!methods.totp && !methods.passkeys) {
       const user = await this.#deps.users.findById(pending.accountId);
       if (!user) throw new AppError('interaction_expired', 400, 'This sign-in request has expired. Go back to the application and start again.');
-      const registration = policy.webauthnEnabled ? JSON.stringify(await this.#deps.mfa.passkeyRegistrationOptions(tenant, user, binding(details.uid))) : undefined;
+      const registration = policy.webauthnEnabled ? JSON.stringify(await this.#deps.mfa.passkeyRegistrationOptions(tenant, user, binding(details.uid), status.passkeys)) : undefined;
       const totp = policy.totpEnabled ? ((await this.#deps.mfa.pendingTotp(tenant, user)) ?? (await this.#deps.mfa.startTotpEnrolment(tenant, user))) : undefined;
       await renderTenantPage(
         ctx,
@@ -203,7 +217,7 @@ export class MfaInteraction {
       );
       return;
     }
-    const passkeyOptions = methods.passkeys ? await this.#deps.mfa.passkeyAuthenticationOptions(tenant, binding(details.uid), pending.accountId) : undefined;
+    const passkeyOptions = methods.passkeys ? await this.#deps.mfa.passkeyAuthenticationOptions(tenant, binding(details.uid), status.passkeys) : undefined;
     await renderTenantPage(
       ctx,
       'mfa/challenge',
@@ -243,8 +257,8 @@ export class MfaInteraction {
 
     router.get('/mfa', async (ctx) => {
       const { runtime, details } = await this.#load(ctx);
-      const pending = (details.result as { atrium_mfa?: PendingMfa } | undefined)?.atrium_mfa;
-      if (!pending || details.prompt.name !== 'login') return ctx.redirect(`/interaction/${encodeURIComponent(details.uid)}`);
+      const pending = parked(details);
+      if (!pending) return ctx.redirect(`/interaction/${encodeURIComponent(details.uid)}`);
       if (pending.verified) return this.#finish(ctx, runtime, details, pending.accountId, [...pending.amr, pending.verified], pending.verified);
       await this.#render(ctx, runtime, details, pending);
     });
@@ -283,7 +297,7 @@ export class MfaInteraction {
       const form = await this.#form(ctx, runtime);
       const pending = this.#pending(details);
       if (!(await this.#allowAttempt(ctx, tenant, pending.accountId))) return this.#render(ctx, runtime, details, pending, { error: 'mfa.too_many_attempts', status: 429 });
-      const verified = await mfa.finishPasskeyAuthentication(tenant, binding(details.uid), parseJson(form.get('response')), pending.accountId);
+      const verified = await mfa.finishPasskeyAuthentication(tenant, binding(details.uid), parseCredentialResponse(form.get('response')), pending.accountId);
       if (verified) return this.#finish(ctx, runtime, details, pending.accountId, [...pending.amr, 'hwk'], 'passkey');
       await this.#failed(ctx, details, pending.accountId, 'passkey');
       await this.#render(ctx, runtime, details, pending, { error: 'mfa.passkey_failed', status: 401 });
@@ -294,9 +308,7 @@ export class MfaInteraction {
       const { runtime, details, tenant } = await this.#load(ctx);
       const form = await this.#form(ctx, runtime);
       const pending = this.#pending(details);
-      const status = await mfa.status(pending.accountId);
-      // Enrolment is only for users with no factor: anyone else proves the one they have.
-      if (usable(mfaPolicy(tenant), status).totp || usable(mfaPolicy(tenant), status).passkeys) throw new AppError('invalid_request', 400, 'a second factor is already set up: use it to sign in');
+      await this.#requireNoFactor(tenant, pending.accountId);
       if (!(await this.#allowAttempt(ctx, tenant, pending.accountId))) return this.#render(ctx, runtime, details, pending, { error: 'mfa.too_many_attempts', status: 429 });
       const codes = await mfa.confirmTotpEnrolment(tenant, pending.accountId, (form.get('code') ?? '').slice(0, 16), { ip: ctx.ip, userAgent: ctx.get('user-agent') });
       if (!codes) return this.#render(ctx, runtime, details, pending, { error: 'mfa.wrong_code', status: 401 });
@@ -309,9 +321,8 @@ export class MfaInteraction {
       const { runtime, details, tenant } = await this.#load(ctx);
       const form = await this.#form(ctx, runtime);
       const pending = this.#pending(details);
-      const status = await mfa.status(pending.accountId);
-      if (usable(mfaPolicy(tenant), status).totp || usable(mfaPolicy(tenant), status).passkeys) throw new AppError('invalid_request', 400, 'a second factor is already set up: use it to sign in');
-      const ok = await mfa.finishPasskeyRegistration(tenant, pending.accountId, binding(details.uid), parseJson(form.get('response')), form.get('name') ?? '', { ip: ctx.ip, userAgent: ctx.get('user-agent') });
+      await this.#requireNoFactor(tenant, pending.accountId);
+      const ok = await mfa.finishPasskeyRegistration(tenant, pending.accountId, binding(details.uid), parseCredentialResponse(form.get('response')), form.get('name') ?? '', { ip: ctx.ip, userAgent: ctx.get('user-agent') });
       if (!ok) return this.#render(ctx, runtime, details, pending, { error: 'mfa.passkey_failed', status: 400 });
       return this.#finish(ctx, runtime, details, pending.accountId, [...pending.amr, 'hwk'], 'passkey_enrolment');
     });
@@ -329,7 +340,7 @@ export class MfaInteraction {
       const { runtime, details, tenant } = await this.#load(ctx);
       const form = await this.#form(ctx, runtime);
       if (details.prompt.name !== 'login') throw new AppError('invalid_request', 400, 'this sign-in step is already complete');
-      const verified = await mfa.finishPasskeyAuthentication(tenant, binding(details.uid), parseJson(form.get('response')));
+      const verified = await mfa.finishPasskeyAuthentication(tenant, binding(details.uid), parseCredentialResponse(form.get('response')));
       const user = verified ? await users.findById(verified.userId) : undefined;
       if (!verified || !user || user.status !== 'active') {
         await this.#deps.audit.record({ action: 'user.sign_in', outcome: 'failure', actor: null, target: null, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { client_id: details.params.client_id, method: 'passkey' } });
@@ -350,13 +361,5 @@ export class MfaInteraction {
 
   async #failed(ctx: Context, details: Interaction, accountId: string, method: string): Promise<void> {
     await this.#deps.audit.record({ action: 'user.sign_in.second_factor', outcome: 'failure', actor: accountId, target: accountId, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { client_id: details.params.client_id, method } });
-  }
-}
-
-function parseJson(value: string | null): never {
-  try {
-    return JSON.parse(value ?? 'null') as never;
-  } catch {
-    return null as never;
   }
 }

@@ -44,7 +44,6 @@ export interface ChangeMeta {
  */
 export type MfaChangeNotifier = (change: { tenantId: string; userId: string; email: string; change: string }) => Promise<void>;
 
-
 export interface MfaStatus {
   totp: boolean;
   recoveryCodesLeft: number;
@@ -66,11 +65,9 @@ const totpContext = (tenantId: string, userId: string) => `mfa-totp:${tenantId}:
 
 export class MfaService {
   readonly #deps: MfaServiceDeps;
-  notify: MfaChangeNotifier | undefined;
 
   constructor(deps: MfaServiceDeps) {
     this.#deps = deps;
-    this.notify = deps.notify;
   }
 
   #recoveryKey(tenantId: string): Buffer {
@@ -87,10 +84,12 @@ export class MfaService {
 
   async #changed(tenant: Pick<Tenant, 'id'>, userId: string, change: MfaChange, meta: ChangeMeta, details: Record<string, unknown> = {}): Promise<void> {
     await this.#deps.audit.record({ action: `user.mfa.${change}`, actor: meta.actor === undefined ? userId : meta.actor, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null, details });
+    const notify = this.#deps.notify;
+    if (!notify) return;
     const user = await this.#deps.users.findById(userId);
-    if (!user || !this.notify) return;
+    if (!user) return;
     try {
-      await this.notify({ tenantId: tenant.id, userId, email: user.email, change });
+      await notify({ tenantId: tenant.id, userId, email: user.email, change });
     } catch (err) {
       // A mail that cannot be sent never undoes the change; it is logged.
       currentContext()?.log?.warn({ err, change }, 'could not announce an MFA change');
@@ -193,17 +192,19 @@ export class MfaService {
 
   // ---- WebAuthn ----
 
-  async passkeyRegistrationOptions(tenant: Tenant, user: { id: string; email: string; name: string | null }, binding: string) {
+  /** Options to register a passkey; `existing` is the user's credentials when the caller has them already (`status().passkeys`). */
+  async passkeyRegistrationOptions(tenant: Tenant, user: { id: string; email: string; name: string | null }, binding: string, existing?: readonly WebAuthnCredential[]) {
     const policy = mfaPolicy(tenant);
     if (!policy.webauthnEnabled) throw notFound('passkeys are not enabled for this organisation');
-    const existing = await this.#deps.store.listCredentials(user.id);
+    existing ??= await this.#deps.store.listCredentials(user.id);
     return registrationOptions(this.relyingParty(tenant), user, existing, newChallenge(this.#challengeKeys(tenant.id)[0]!, binding), policy.userVerification);
   }
 
   /** Verifies and stores a new credential; false when the response does not verify. */
-  async finishPasskeyRegistration(tenant: Tenant, userId: string, binding: string, response: RegistrationResponseJSON, name: string, meta: ChangeMeta = {}): Promise<boolean> {
+  async finishPasskeyRegistration(tenant: Tenant, userId: string, binding: string, response: RegistrationResponseJSON | null, name: string, meta: ChangeMeta = {}): Promise<boolean> {
     const policy = mfaPolicy(tenant);
     if (!policy.webauthnEnabled) throw notFound('passkeys are not enabled for this organisation');
+    if (!response) return false;
     let info: Awaited<ReturnType<typeof verifyRegistration>>;
     try {
       info = await verifyRegistration(this.relyingParty(tenant), response, (c) => challengeValid(this.#challengeKeys(tenant.id), binding, c), policy.userVerification);
@@ -226,11 +227,10 @@ export class MfaService {
     return true;
   }
 
-  /** Options for an assertion: the user's credentials (second factor) or none (passwordless). */
-  async passkeyAuthenticationOptions(tenant: Tenant, binding: string, userId?: string) {
+  /** Options for an assertion: the user's credentials (second factor, from `status().passkeys`) or none (passwordless). */
+  async passkeyAuthenticationOptions(tenant: Tenant, binding: string, allow?: readonly WebAuthnCredential[]) {
     const policy = mfaPolicy(tenant);
     if (!policy.webauthnEnabled) throw notFound('passkeys are not enabled for this organisation');
-    const allow = userId ? await this.#deps.store.listCredentials(userId) : undefined;
     return authenticationOptions(this.relyingParty(tenant), allow, newChallenge(this.#challengeKeys(tenant.id)[0]!, binding), policy.userVerification);
   }
 
@@ -238,7 +238,7 @@ export class MfaService {
    * Verifies an assertion; the user it belongs to and whether the authenticator verified the
    * user (PIN, biometrics), or undefined. With `expectedUserId`, only that user's credentials count.
    */
-  async finishPasskeyAuthentication(tenant: Tenant, binding: string, response: AuthenticationResponseJSON, expectedUserId?: string): Promise<{ userId: string; userVerified: boolean } | undefined> {
+  async finishPasskeyAuthentication(tenant: Tenant, binding: string, response: AuthenticationResponseJSON | null, expectedUserId?: string): Promise<{ userId: string; userVerified: boolean } | undefined> {
     const policy = mfaPolicy(tenant);
     if (!policy.webauthnEnabled || typeof response?.id !== 'string') return undefined;
     const credential = await this.#deps.store.findCredential(response.id);

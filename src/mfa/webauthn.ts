@@ -117,4 +117,18 @@ export async function verifyAuthentication(rp: RelyingParty, response: Authentic
   return result.verified ? result.authenticationInfo : undefined;
 }
 
+/**
+ * The browser's answer as posted in a form's `response` field (public/webauthn.js): an
+ * object, or null for anything else (missing, not JSON, a bare value), which then simply
+ * does not verify.
+ */
+export function parseCredentialResponse<T extends RegistrationResponseJSON | AuthenticationResponseJSON>(value: string | null): T | null {
+  try {
+    const parsed: unknown = JSON.parse(value ?? 'null');
+    return parsed && typeof parsed === 'object' ? (parsed as T) : null;
+  } catch {
+    return null;
+  }
+}
+
 export type { AuthenticationResponseJSON, RegistrationResponseJSON };

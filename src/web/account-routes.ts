@@ -12,6 +12,7 @@ import type { UserStore } from '../accounts/user-store.ts';
 import { AppError } from '../http/errors.ts';
 import { mfaPolicy, mfaRequiredFor } from '../mfa/mfa-policy.ts';
 import type { MfaService } from '../mfa/mfa-service.ts';
+import { parseCredentialResponse, type RegistrationResponseJSON } from '../mfa/webauthn.ts';
 import type { AuditLog } from '../security/audit-log.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { ConsoleAuth, ConsolePrincipal } from './console-auth.ts';
@@ -52,7 +53,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!user) throw new AppError('login_required', 401, 'Your session has ended. Sign in again.');
     const status = await mfa.status(user.id);
     const sessions = await userSessions.list(user.id, { consoleIdHash: principal.sessionIdHash, oidcSessionUid: principal.oidcSessionUid });
-    const registration = policy.webauthnEnabled ? JSON.stringify(await mfa.passkeyRegistrationOptions(tenant, user, passkeyBinding(principal))) : '';
+    const registration = policy.webauthnEnabled ? JSON.stringify(await mfa.passkeyRegistrationOptions(tenant, user, passkeyBinding(principal), status.passkeys)) : '';
     const done = typeof ctx.query.done === 'string' && NOTICES.has(ctx.query.done) ? ctx.query.done : '';
     if (extra.status) ctx.status = extra.status;
     await renderTenantPage(ctx, 'account/home', (t) => ({
@@ -178,15 +179,8 @@ export function accountRoutes(deps: AccountDeps): Router {
     const principal = requireUser(consoleAuth, ctx);
     if (!principal) return;
     const form = await consoleAuth.readForm(ctx, principal);
-    let response: unknown;
-    try {
-      response = JSON.parse(form.get('response') ?? 'null');
-    } catch {
-      response = null;
-    }
-    const ok = response && typeof response === 'object'
-      ? await mfa.finishPasskeyRegistration(ctx.state.tenant as Tenant, principal.userId, passkeyBinding(principal), response as never, form.get('name') ?? '', meta(ctx, principal))
-      : false;
+    const response = parseCredentialResponse<RegistrationResponseJSON>(form.get('response'));
+    const ok = response ? await mfa.finishPasskeyRegistration(ctx.state.tenant as Tenant, principal.userId, passkeyBinding(principal), response, form.get('name') ?? '', meta(ctx, principal)) : false;
     if (!ok) return home(ctx, principal, { error: 'account.passkey_not_registered', status: 400 });
     back(ctx, 'passkey_added');
   });

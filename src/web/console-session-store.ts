@@ -112,6 +112,12 @@ export class ConsoleSessionStore {
     await this.#db.withTenant((q) => q.query('DELETE FROM console_sessions WHERE id_hash = $1', [idHash]));
   }
 
+  /** Ends one console session if it is the user's; false otherwise. */
+  async deleteOfUser(idHash: string, userId: string): Promise<boolean> {
+    const res = await this.#db.withTenant((q) => q.query('DELETE FROM console_sessions WHERE id_hash = $1 AND user_id = $2', [idHash, userId]));
+    return res.rowCount === 1;
+  }
+
   /** Ends every console session of a user (password reset, "sign out everywhere", user disabled); returns how many. */
   async deleteForUser(userId: string, options: { exceptIdHash?: string } = {}): Promise<number> {
     const res = await this.#db.withTenant((q) => q.query('DELETE FROM console_sessions WHERE user_id = $1 AND id_hash IS DISTINCT FROM $2', [userId, options.exceptIdHash ?? null]));

@@ -55,10 +55,6 @@ export class UserSessionService {
     this.#audit = deps.audit;
   }
 
-  get store(): UserSessionStore {
-    return this.#signIns;
-  }
-
   /** The user's live sessions. `current` names the console session and sign-in of this request. */
   async list(userId: string, current: { consoleIdHash?: string; oidcSessionUid?: string | null } = {}): Promise<SessionView[]> {
     const [signIns, consoles] = await Promise.all([this.#signIns.listForUser(userId), this.#consoles.listForUser(userId)]);
@@ -83,13 +79,12 @@ export class UserSessionService {
 
   /** Ends one of the user's sessions by its view id; false when the user has no such session. */
   async revoke(userId: string, id: string, meta: AuditMeta = {}): Promise<boolean> {
-    const [kind, key] = [id.slice(0, id.indexOf(':')), id.slice(id.indexOf(':') + 1)];
+    const colon = id.indexOf(':');
+    const [kind, key] = colon > 0 ? [id.slice(0, colon), id.slice(colon + 1)] : ['', ''];
     let ended = false;
     if (kind === 'signin' && key) ended = await this.#signIns.deleteSession(userId, key);
     if (kind === 'console' && key) {
-      const owned = (await this.#consoles.listForUser(userId)).some((c) => c.idHash === key);
-      if (owned) await this.#consoles.delete(key);
-      ended = owned;
+      ended = await this.#consoles.deleteOfUser(key, userId);
     }
     if (ended) await this.#audit.record({ action: 'user.session_revoked', actor: meta.actor === undefined ? userId : meta.actor, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null, details: { session: kind } });
     return ended;
