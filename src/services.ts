@@ -20,6 +20,7 @@ import { createRateLimiter } from './security/rate-limiter-factory.ts';
 import { TenantStore } from './tenancy/tenant-store.ts';
 import { TenantRegistry } from './tenancy/tenant-registry.ts';
 import { TenantService } from './tenancy/tenant-service.ts';
+import type { Tenant } from './tenancy/tenant.ts';
 import { DomainStore } from './tenancy/domain-store.ts';
 import { DomainService } from './tenancy/domain-service.ts';
 import { ProviderPool } from './tenancy/provider-pool.ts';
@@ -29,7 +30,7 @@ import { UserService } from './accounts/user-service.ts';
 import { ClientStore } from './oidc/client-store.ts';
 import { ClientService } from './oidc/client-service.ts';
 import { SigningKeyStore } from './oidc/signing-keys.ts';
-import { buildTenantRuntime } from './oidc/provider-factory.ts';
+import { buildTenantRuntime, type CompletedSignIn } from './oidc/provider-factory.ts';
 import { TenantMaterials } from './oidc/tenant-materials.ts';
 import { startPayloadSweeper } from './oidc/payload-sweeper.ts';
 import { KeyLifecycle } from './oidc/key-lifecycle.ts';
@@ -105,9 +106,14 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const materials = new TenantMaterials(keys, clients);
   const mail = new MailService({ config, box, log });
   const newDevices = new NewDeviceAlerts({ db, users, mail });
+  const signInRecords = new UserSessionStore(db);
+  // Every completed sign-in: the device record of its session (the account page's list), and the new-device mail.
+  const onSignedIn = async (tenant: Tenant, signIn: CompletedSignIn) => {
+    await Promise.all([signInRecords.recordUse(signIn.sessionUid, signIn.userId, signIn), newDevices.signedIn(tenant, signIn)]);
+  };
   const pool = new ProviderPool(config.multiTenancy.pool, (tenant) =>
     // The build reads the tenant's keys under its own row-level security.
-    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildTenantRuntime(tenant, { config, db, box, users, materials, audit, metrics, newDevices }))),
+    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildTenantRuntime(tenant, { config, db, box, users, materials, audit, metrics, onSignedIn }))),
   );
   metrics.observePool(pool, config.multiTenancy.pool.maxSize);
   if (config.redisUrl) metrics.observeRedisBus(bus);
@@ -120,8 +126,8 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const rateLimiter = createRateLimiter(config, log, box);
 
   const consoleSessions = new ConsoleSessionStore(db);
-  const userSessions = new UserSessionService({ signIns: new UserSessionStore(db), consoles: consoleSessions, audit });
-  const lockout = new LoginLockout({ db, audit, box, users });
+  const userSessions = new UserSessionService({ signIns: signInRecords, consoles: consoleSessions, audit });
+  const lockout = new LoginLockout({ db, audit, box });
   const accountRecovery = new AccountRecovery({ config, users, tokens: new AccountTokenStore(db), mail, lockout, sessions: userSessions, audit });
 
   const mfa = new MfaService({ config, store: new MfaStore(db), box, users, audit, notify: mfaChangeMail(mail, registry) });

@@ -16,7 +16,7 @@ import type { Metrics } from '../http/metrics.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { renderPage } from '../http/views.ts';
 import { pageLocals } from '../web/page.ts';
-import type { NewDeviceAlerts } from '../mail/new-device-alert.ts';
+import type { Translate } from '../web/i18n.ts';
 import { CONSOLE_CLIENT_ID, consoleClient } from '../web/console-client.ts';
 import { createAdapterClass, unlessStorageDown } from './adapter.ts';
 import type { TenantMaterials } from './tenant-materials.ts';
@@ -24,7 +24,6 @@ import { managementApiAudience, resourceScopesFor } from './api-resource.ts';
 import { tokenLifetimes } from './token-lifetimes.ts';
 import { ACR_VALUES } from '../mfa/mfa-policy.ts';
 import { interactionPolicyWithStepUp } from '../mfa/step-up.ts';
-import { UserSessionStore } from '../web/user-session-store.ts';
 
 export interface ProviderDeps {
   config: AtriumConfig;
@@ -34,8 +33,16 @@ export interface ProviderDeps {
   materials: TenantMaterials;
   audit: AuditLog;
   metrics: Pick<Metrics, 'tokenIssued'>;
-  /** Tells users by mail of a sign-in from a device they have not used before. */
-  newDevices?: Pick<NewDeviceAlerts, 'signedIn'>;
+  /** Told of every completed authorization with a session: its device record, new-device mail (services.ts). */
+  onSignedIn?: (tenant: Tenant, signIn: CompletedSignIn) => Promise<void>;
+}
+
+export interface CompletedSignIn {
+  sessionUid: string;
+  userId: string;
+  ip: string;
+  userAgent: string;
+  amr: readonly string[];
 }
 
 export interface TenantRuntime {
@@ -118,14 +125,10 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {
-          const page = pageLocals({ tenant, acceptLanguage: ctx.get('accept-language') });
-          ctx.type = 'html';
-          ctx.body = await renderPage('logout', { ...page, title: page.t('logout.title'), clientName: ctx.oidc.client?.clientName ?? '', form });
+          await renderProviderPage(ctx, tenant, 'logout', () => ({ title: 'logout.title', clientName: ctx.oidc.client?.clientName ?? '', form }));
         },
         async postLogoutSuccessSource(ctx) {
-          const page = pageLocals({ tenant, acceptLanguage: ctx.get('accept-language') });
-          ctx.type = 'html';
-          ctx.body = await renderPage('logged-out', { ...page, title: page.t('logout.signed_out_title'), clientName: ctx.oidc.client?.clientName ?? '' });
+          await renderProviderPage(ctx, tenant, 'logged-out', () => ({ title: 'logout.signed_out_title', clientName: ctx.oidc.client?.clientName ?? '' }));
         },
       },
       resourceIndicators: {
@@ -174,15 +177,8 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
     },
     responseTypes: ['code', 'none'],
     async renderError(ctx, out, error) {
-      const page = pageLocals({ tenant, acceptLanguage: ctx.get('accept-language') });
-      const described = 'error_description' in out && out.error_description ? String(out.error_description) : page.t('common.request_failed');
-      ctx.type = 'html';
-      ctx.body = await renderPage('error', {
-        ...page,
-        title: page.t('common.error_title'),
-        heading: page.t('common.error_title'),
-        message: error instanceof errors.OIDCProviderError && error.expose ? described : page.t('common.request_failed'),
-      });
+      const described = error instanceof errors.OIDCProviderError && error.expose && 'error_description' in out && out.error_description ? String(out.error_description) : undefined;
+      await renderProviderPage(ctx, tenant, 'error', (t) => ({ title: 'common.error_title', heading: t('common.error_title'), message: described ?? t('common.request_failed') }));
     },
   };
 
@@ -193,13 +189,11 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
   provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
     void deps.audit.record({ action: 'user.sign_out', actor: ctx.oidc.session?.accountId ?? null, target: ctx.oidc.client?.clientId ?? null, ip: ctx.ip, userAgent: ctx.get('user-agent') });
   });
-  // Device, IP and last use of the user's sign-in session, for the account page's session list.
-  const sessionRecords = new UserSessionStore(deps.db);
   provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
     const session = ctx.oidc.session;
-    if (!session?.accountId || !session.uid) return;
-    sessionRecords.recordUse(session.uid, session.accountId, { ip: ctx.ip, userAgent: ctx.get('user-agent'), amr: session.amr ?? [] }).catch((err: unknown) => currentContext()?.log?.warn({ err }, 'could not record session use'));
-    deps.newDevices?.signedIn(tenant, { userId: session.accountId, ip: ctx.ip, userAgent: ctx.get('user-agent') }).catch((err: unknown) => currentContext()?.log?.warn({ err }, 'could not check for a new device'));
+    if (!session?.accountId || !session.uid || !deps.onSignedIn) return;
+    const signIn = { sessionUid: session.uid, userId: session.accountId, ip: ctx.ip, userAgent: ctx.get('user-agent'), amr: session.amr ?? [] };
+    deps.onSignedIn(tenant, signIn).catch((err: unknown) => currentContext()?.log?.warn({ err }, 'could not record the sign-in'));
   });
   // Emitted once per successful token endpoint grant (lib/actions/token.js), after the handler answered.
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => deps.metrics.tokenIssued(tenant.slug, ctx.oidc.params?.grant_type));
@@ -215,6 +209,14 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
     handle: callback,
     csrfKeys: deps.box.deriveKeys('csrf', tenant.id),
   });
+}
+
+/** A page oidc-provider asks for (logout, error), branded and translated like every tenant page; `title` is a key. */
+async function renderProviderPage(ctx: KoaContextWithOIDC, tenant: Tenant, view: string, locals: (t: Translate) => Record<string, unknown> & { title: string }): Promise<void> {
+  const page = pageLocals({ tenant, acceptLanguage: ctx.get('accept-language') });
+  const own = locals(page.t);
+  ctx.type = 'html';
+  ctx.body = await renderPage(view, { ...page, ...own, title: page.t(own.title) });
 }
 
 /** oidc-provider renders its own JSON errors; give them the request's correlation id too. */
