@@ -202,10 +202,11 @@ describe('password reset', () => {
     assert.ok(Number(refused.headers.get('retry-after')) > 0);
   });
 
-  it('answers known and unknown addresses in the same time within 20% (median of 10)', async () => {
+  it('answers known and unknown addresses in the same time within 20% (median of 20)', async () => {
     await setSecurity(t, 'acme', { rate_limits: ROOMY_RATE_LIMITS });
     const known: string[] = [];
-    for (let i = 0; i < 10; i++) {
+    // 20 of each, like the sign-in timing test: with fewer, a busy machine's noise decides.
+    for (let i = 0; i < 20; i++) {
       const res = await t.api('POST', '/tenants/acme/users', { email: `timed-${i}@acme.test`, password: `a timed passphrase ${i}` });
       assert.equal(res.status, 201);
       known.push(`timed-${i}@acme.test`);
@@ -214,13 +215,16 @@ describe('password reset', () => {
     const form = await browser.request(`${acme.issuer}/password/forgot`);
     const csrf = hiddenInput(await form.text(), 'csrf');
     const emails = ['warm-up@acme.test'];
-    for (let i = 0; i < 10; i++) emails.push(known[i]!, `unknown-${i}@acme.test`);
+    for (let i = 0; i < 20; i++) emails.push(known[i]!, `unknown-${i}@acme.test`);
     // The client runs in a worker: in this thread it would wait on the server's own
     // after-answer work (the embedded database runs in this thread), which no real client does.
     const times = await timeInWorker(new URL(acme.issuer), browser.cookieHeader(new URL(acme.issuer)), csrf, emails);
     const a = times.filter((_, i) => i % 2 === 1);
     const b = times.filter((_, i) => i > 0 && i % 2 === 0);
-    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[5]!;
+    const median = (xs: number[]) => {
+      const sorted = [...xs].sort((x, y) => x - y);
+      return (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+    };
     const [ka, ub] = [median(a), median(b)];
     // Both answers take a few milliseconds; allow 2 ms of noise on top of the 20%.
     assert.ok(Math.abs(ka - ub) <= Math.max(ka, ub) * 0.2 + 2, `known ${ka.toFixed(1)} ms vs unknown ${ub.toFixed(1)} ms`);
