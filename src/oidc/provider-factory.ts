@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { AtriumConfig } from '../config/env.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import { issuerFor, platformTenantSlug } from '../tenancy/tenant.ts';
+import { issuerFor } from '../tenancy/tenant.ts';
 import { currentContext } from '../tenancy/request-context.ts';
 import type { Database } from '../storage/database.ts';
 import type { SecretBox } from '../security/secret-box.ts';
@@ -20,7 +20,7 @@ import type { Translate } from '../web/i18n.ts';
 import { CONSOLE_CLIENT_ID, consoleClient } from '../web/console-client.ts';
 import { createAdapterClass, unlessStorageDown } from './adapter.ts';
 import type { TenantMaterials } from './tenant-materials.ts';
-import { managementApiAudience, resourceScopesFor } from './api-resource.ts';
+import { apiResourceServerFor } from './api-resource.ts';
 import { tokenLifetimes } from './token-lifetimes.ts';
 import { ACR_VALUES } from '../mfa/mfa-policy.ts';
 import { interactionPolicyWithStepUp } from '../mfa/step-up.ts';
@@ -55,15 +55,15 @@ export interface TenantRuntime {
   readonly csrfKeys: readonly Buffer[];
 }
 
-const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile'];
+/** The OpenID scopes of every tenant; its Provider knows these and the API's (api-resource.ts). */
+export const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile'];
 
 export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Promise<TenantRuntime> {
   const { config, users } = deps;
   const issuer = issuerFor(tenant, config);
   // Imported once per tenant version and shared by its Providers (tenant-signing-key.ts).
   const jwks = await deps.materials.signingKeys(tenant);
-  const apiAudience = managementApiAudience(config);
-  const apiScopes = resourceScopesFor(tenant.slug === platformTenantSlug(config));
+  const api = apiResourceServerFor(tenant, config);
   const ttl = tokenLifetimes(tenant);
   const secureCookies = issuer.startsWith('https:');
 
@@ -101,7 +101,7 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
     },
     // acr and amr (src/mfa) in every ID token: what the sign-in used, not only when asked for.
     claims: { openid: ['sub', 'acr', 'amr'], email: ['email', 'email_verified'], profile: ['name', 'updated_at'] },
-    scopes: [...OIDC_SCOPES, ...apiScopes],
+    scopes: [...OIDC_SCOPES, ...api.scopes],
     cookies: {
       // Keys derived per tenant: a cookie signed by one tenant never verifies at another.
       keys: deps.box.deriveKeys('cookies', tenant.id),
@@ -135,21 +135,24 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
         enabled: true,
         // Machine-to-machine tokens are JWTs for the management API unless another resource
         // is asked for: resource servers verify them locally, and nothing is stored per token.
+        // The plain client_credentials request is answered before it reaches this Provider
+        // (client-credentials-issuer.ts), which must issue what this configuration would:
+        // change one, change both (test/client-credentials-issuer.test.ts compares them).
         defaultResource(ctx) {
-          return ctx.oidc.params?.grant_type === 'client_credentials' ? apiAudience : undefined;
+          return ctx.oidc.params?.grant_type === 'client_credentials' ? api.audience : undefined;
         },
         useGrantedResource: () => true,
         getResourceServerInfo(_ctx, resource, client) {
-          if (resource !== apiAudience) throw new errors.InvalidTarget('unknown resource indicator');
+          if (resource !== api.audience) throw new errors.InvalidTarget('unknown resource indicator');
           // oidc-provider does not check resource scopes against the client's registered
           // `scope`; without this any client could ask for platform scopes.
           const registered = new Set((client.scope ?? '').split(' '));
           return {
-            scope: apiScopes.filter((s) => registered.has(s)).join(' '),
-            audience: apiAudience,
-            accessTokenTTL: ttl.accessToken,
+            scope: api.scopes.filter((s) => registered.has(s)).join(' '),
+            audience: api.audience,
+            accessTokenTTL: api.accessTokenTTL,
             accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: 'ES256' } },
+            jwt: { sign: { alg: api.alg } },
           };
         },
       },
