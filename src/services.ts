@@ -32,6 +32,7 @@ import { ClientService } from './oidc/client-service.ts';
 import { SigningKeyStore } from './oidc/signing-keys.ts';
 import { buildTenantRuntime, type CompletedSignIn } from './oidc/provider-factory.ts';
 import { TenantMaterials } from './oidc/tenant-materials.ts';
+import { ClientCredentialsIssuer } from './oidc/client-credentials-issuer.ts';
 import { startPayloadSweeper } from './oidc/payload-sweeper.ts';
 import { KeyLifecycle } from './oidc/key-lifecycle.ts';
 import { Metrics } from './http/metrics.ts';
@@ -65,6 +66,8 @@ export interface Services {
   /** Custom domains of the tenant in context. */
   domains: DomainService;
   pool: ProviderPool;
+  /** Plain client_credentials requests answered without a Provider (the token fast path). */
+  clientCredentials: ClientCredentialsIssuer;
   users: UserStore;
   userService: UserService;
   clients: ClientStore;
@@ -146,6 +149,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     tenants,
     domains: new DomainService(config, new DomainStore(db), tenants),
     pool,
+    clientCredentials: new ClientCredentialsIssuer(config, materials),
     users,
     userService: new UserService(users),
     clients,

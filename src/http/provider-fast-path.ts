@@ -12,16 +12,18 @@
  *   security headers, Connection: close while draining
  *   tenant resolution                 (resolve-tenant.ts, the same registry)
  *   the token endpoint's rate limits  (rate-limit-token-endpoint.ts)
+ *   a plain client_credentials request: its token, without a Provider
+ *                                      (oidc/client-credentials-issuer.ts)
  *   the tenant's pooled Provider      (or, for GET discovery and JWKS, its recorded
  *                                      answer: provider-document-cache.ts)
  *   request metrics and access line   (metrics-middleware.ts, request-context-middleware.ts)
  *
  * It serves the happy path only. Whatever it cannot serve plainly (no tenant or a
- * suspended one, the development fallback tenant, a lookup or Provider build that fails, a
- * limiter error, an unusual Host) goes untouched to the full Koa stack, which answers it
- * exactly as before; nothing has been written or read from the request at that point.
- * The Provider is fetched before the rate limit is counted, so a hand-off never counts a
- * request twice.
+ * suspended one, the development fallback tenant, a limiter error, a Provider build that
+ * fails, an unusual Host) goes to the full Koa stack, which answers it exactly as before;
+ * nothing has been written to the response, and the request's body, if looked at, has
+ * been put back unread (peek-body.ts). Only a Provider build failing after a token
+ * request's limits were counted makes the full stack count that request a second time.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Services } from '../services.ts';
@@ -29,10 +31,34 @@ import { resolveTenant } from '../tenancy/resolve-tenant.ts';
 import { RequestContext, runWithContext } from '../tenancy/request-context.ts';
 import { checkTokenLimits, tokenLimitResponse } from '../security/rate-limit-token-endpoint.ts';
 import type { TenantRuntime } from '../oidc/provider-factory.ts';
+import type { TokenResponse } from '../oidc/client-credentials-issuer.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
+import { peekBody } from './peek-body.ts';
 import { routeClassOf } from './metrics-middleware.ts';
 import { correlationIdFrom, logAccess } from './request-context-middleware.ts';
 import { securityHeaderList } from './security-headers.ts';
 import { ProviderDocumentCache } from './provider-document-cache.ts';
+
+/**
+ * Headers with which only oidc-provider may answer a token request: DPoP proofs, client
+ * attestations, and CORS (a browser's Origin is checked against the client).
+ */
+const PROVIDER_ONLY_HEADERS = ['dpop', 'oauth-client-attestation', 'oauth-client-attestation-pop', 'origin'];
+/** A plain client_credentials body is a few hundred bytes; a larger one is the Provider's to read. */
+const PLAIN_TOKEN_BODY_LIMIT = 4096;
+/** What oidc-provider sends with a token (its no-store and CORS middlewares), so a caller cannot tell who answered. */
+const TOKEN_RESPONSE_HEADERS = {
+  'Cache-Control': 'no-store',
+  Vary: 'Origin',
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers': 'WWW-Authenticate',
+};
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) });
+  res.end(json);
+}
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -60,7 +86,7 @@ function firstValue(header: string | string[] | undefined): string {
 }
 
 export function withProviderFastPath(services: Services, options: { isShuttingDown: () => boolean }, fullStack: RequestHandler): RequestHandler {
-  const { config, registry, pool, rateLimiter, metrics, log } = services;
+  const { config, registry, pool, rateLimiter, metrics, log, clientCredentials } = services;
   const headers = securityHeaderList({ hsts: config.publicUrl.protocol === 'https:' });
   const tenantHeader = config.multiTenancy.tenantHeader;
   const documents = new ProviderDocumentCache({ trustProxy: config.trustProxy });
@@ -111,12 +137,6 @@ export function withProviderFastPath(services: Services, options: { isShuttingDo
     }
 
     return runWithContext(context, async () => {
-      let runtime: TenantRuntime;
-      try {
-        runtime = await pool.get(tenant);
-      } catch {
-        return false;
-      }
       let refusal;
       // RATE_LIMITS_ENABLED=false makes the limiter allow everything; skip asking it.
       if (route === 'oidc-token' && config.rateLimitsEnabled) {
@@ -126,30 +146,64 @@ export function withProviderFastPath(services: Services, options: { isShuttingDo
           return false;
         }
       }
-      setOuterHeaders();
       if (refusal) {
+        setOuterHeaders();
         metrics.rateLimitRejections.inc({ tenant: tenant.slug, limit: refusal.limit });
         const response = tokenLimitResponse(refusal, context.correlationId);
-        const body = JSON.stringify(response.body);
-        res.writeHead(429, { ...response.headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
-        res.end(body);
-      } else {
-        if (documentKey !== undefined) documents.record(documentKey, res);
-        try {
-          await runtime.handle(req, res);
-        } catch (err) {
-          // oidc-provider answers its own errors; this is the error middleware's last resort.
-          context.log?.error({ err }, 'request failed');
-          if (!res.headersSent) {
-            const body = JSON.stringify({ error: 'server_error', error_description: 'an unexpected error occurred', correlation_id: context.correlationId });
-            res.writeHead(500, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
-            res.end(body);
-          } else if (!res.writableEnded) res.end();
+        sendJson(res, 429, response.body, response.headers);
+        finish();
+        return true;
+      }
+      if (route === 'oidc-token' && req.url === '/token') {
+        const issued = await issueDirectly(tenant, req, context);
+        if (issued) {
+          setOuterHeaders();
+          sendJson(res, 200, issued, TOKEN_RESPONSE_HEADERS);
+          req.resume();
+          metrics.tokenIssued(tenant.slug, 'client_credentials');
+          finish();
+          return true;
         }
+      }
+      let runtime: TenantRuntime;
+      try {
+        runtime = await pool.get(tenant);
+      } catch {
+        // The full stack answers as it would any failed build. A token request's limits were
+        // counted above and are counted again there: only on this failure path.
+        return false;
+      }
+      setOuterHeaders();
+      if (documentKey !== undefined) documents.record(documentKey, res);
+      try {
+        await runtime.handle(req, res);
+      } catch (err) {
+        // oidc-provider answers its own errors; this is the error middleware's last resort.
+        context.log?.error({ err }, 'request failed');
+        if (!res.headersSent) {
+          sendJson(res, 500, { error: 'server_error', error_description: 'an unexpected error occurred', correlation_id: context.correlationId });
+        } else if (!res.writableEnded) res.end();
       }
       finish();
       return true;
     });
+  }
+
+  /**
+   * The plain client_credentials request, answered without the Provider
+   * (oidc/client-credentials-issuer.ts); undefined leaves the request, its body unread, to
+   * the Provider. A failure here (storage down) leaves it too: the Provider answers it.
+   */
+  async function issueDirectly(tenant: Tenant, req: IncomingMessage, context: RequestContext): Promise<TokenResponse | undefined> {
+    if (PROVIDER_ONLY_HEADERS.some((name) => req.headers[name] !== undefined)) return undefined;
+    const body = await peekBody(req, PLAIN_TOKEN_BODY_LIMIT);
+    if (!body) return undefined;
+    try {
+      return await clientCredentials.issue(tenant, { authorization: req.headers.authorization, contentType: req.headers['content-type'], body });
+    } catch (err) {
+      context.log?.debug({ err }, 'direct client_credentials issue failed; the Provider answers');
+      return undefined;
+    }
   }
 
   return function providerFastPath(req, res) {
