@@ -15,8 +15,9 @@ import http from 'node:http';
 import type net from 'node:net';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { BOOTSTRAP_CLIENT_ID, BOOTSTRAP_CLIENT_SECRET, startTestAtrium, type TestAtrium } from './support/atrium.ts';
+import * as oidc from 'openid-client';
 import { createTenantFixture, type TenantFixture } from './support/fixtures.ts';
-import { httpFetch } from './support/http-client.ts';
+import { customFetchImpl, httpFetch } from './support/http-client.ts';
 import { RequestContext, runAsTenant, runWithContext } from '../src/tenancy/request-context.ts';
 
 let t: TestAtrium;
@@ -133,6 +134,9 @@ function cases(): Case[] {
     { name: 'basic, client_id repeated in the body', headers: { authorization: basic(clients.scoped.id, clients.scoped.secret) }, body: form({ ...grant, client_id: clients.scoped.id }), direct: true },
     { name: 'basic, the API named as resource', headers: { authorization: basic(m2m.id, m2m.secret) }, body: form({ ...grant, resource: `${t.baseUrl}/api/v1` }), direct: true },
     { name: 'client_secret_post', body: form({ ...grant, client_id: clients.post.id, client_secret: clients.post.secret, scope: 'atrium:tenant:write atrium:tenant:read' }), direct: true },
+    // oidc-provider lets a client with a secret present it either way, whatever it registered.
+    { name: 'basic for a client_secret_post client', headers: { authorization: basic(clients.post.id, clients.post.secret) }, body: form(grant), direct: true },
+    { name: 'the secret in the body for a client_secret_basic client', body: form({ ...grant, client_id: m2m.id, client_secret: m2m.secret }), direct: true },
     { name: 'charset=utf-8', headers: { authorization: basic(m2m.id, m2m.secret), 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' }, body: form(grant), direct: true },
     { name: 'platform tenant, platform scopes', slug: '_platforms', headers: { authorization: basic(BOOTSTRAP_CLIENT_ID, BOOTSTRAP_CLIENT_SECRET) }, body: form({ ...grant, scope: 'atrium:tenants:read atrium:cross-tenant:read' }), direct: true },
     // Left to the Provider: errors, and what only it does.
@@ -149,7 +153,8 @@ function cases(): Case[] {
     { name: 'client_id mismatch', headers: { authorization: basic(m2m.id, m2m.secret) }, body: form({ ...grant, client_id: clients.scoped.id }), direct: false },
     { name: 'malformed basic header', headers: { authorization: 'Basic !!!' }, body: form(grant), direct: false },
     { name: 'no authentication', body: form({ ...grant, client_id: m2m.id }), direct: false },
-    { name: 'basic for a client_secret_post client', headers: { authorization: basic(clients.post.id, clients.post.secret) }, body: form(grant), direct: false },
+    { name: 'a public client', body: form({ ...grant, client_id: acme.publicClientId, client_secret: 'anything' }), direct: false },
+    { name: 'the secret in the body, wrong', body: form({ ...grant, client_id: m2m.id, client_secret: 'wrong' }), direct: false },
     { name: 'unknown parameter', headers: { authorization: basic(m2m.id, m2m.secret) }, body: form({ ...grant, audience: 'x' }), direct: false },
     { name: 'another grant type', headers: { authorization: basic(m2m.id, m2m.secret) }, body: form({ grant_type: 'refresh_token', refresh_token: 'x' }), direct: false },
     { name: 'not a form', headers: { authorization: basic(m2m.id, m2m.secret), 'content-type': 'application/json' }, body: JSON.stringify(grant), direct: false },
@@ -164,6 +169,23 @@ describe('client_credentials without the Provider', () => {
       const { atrium, provider } = await both(c);
       assertSameAnswer(c, atrium, provider);
     }
+  });
+
+  it('serves openid-client\'s client_credentials grant directly, with either secret method', async () => {
+    const { pool, registry } = t.atrium.services;
+    const { id, secret } = clients.scoped;
+    const configured = (auth: oidc.ClientAuth) => oidc.discovery(new URL(acme.issuer), id, secret, auth, { execute: [oidc.allowInsecureRequests], [oidc.customFetch]: customFetchImpl as never });
+    const configurations = [await configured(oidc.ClientSecretPost(secret)), await configured(oidc.ClientSecretBasic(secret))];
+    // Discovery may have needed the Provider (once per origin); the grants must not.
+    pool.invalidate((await registry.bySlug('acme'))!.id);
+    const misses = pool.stats.misses;
+    for (const configuration of configurations) {
+      const tokens = await oidc.clientCredentialsGrant(configuration, { scope: 'atrium:tenant:read' });
+      assert.equal(tokens.token_type, 'bearer');
+      assert.equal(tokens.scope, 'atrium:tenant:read');
+      assert.equal(tokens.expires_in, 3600);
+    }
+    assert.equal(pool.stats.misses, misses, 'no Provider was needed');
   });
 
   it('issues tokens that verify with the tenant\'s published keys and open the management API', async () => {

@@ -72,7 +72,7 @@ export class ClientCredentialsIssuer {
     const credentials = clientCredentialsOf(request.authorization, params);
     if (!credentials) return undefined;
     const client = await this.#materials.client(tenant, credentials.clientId);
-    if (!client || !mayUseClientCredentials(client, credentials.method) || !secretMatches(client.client_secret, credentials.secret)) return undefined;
+    if (!client || !mayUseClientCredentials(client) || !secretMatches(client.client_secret, credentials.secret)) return undefined;
 
     const api = apiResourceServerFor(tenant, this.#config);
     if (params.resource !== undefined && params.resource !== api.audience) return undefined;
@@ -121,14 +121,13 @@ function plainParameters(body: Buffer): Record<string, string> | undefined {
 interface PresentedCredentials {
   clientId: string;
   secret: string;
-  method: 'client_secret_basic' | 'client_secret_post';
 }
 
 /** Exactly one way of authenticating, well formed; undefined for anything oidc-provider would refuse or must judge. */
 function clientCredentialsOf(authorization: string | undefined, params: Record<string, string>): PresentedCredentials | undefined {
   if (authorization === undefined) {
     if (params.client_id === undefined || params.client_secret === undefined) return undefined;
-    return { clientId: params.client_id, secret: params.client_secret, method: 'client_secret_post' };
+    return { clientId: params.client_id, secret: params.client_secret };
   }
   if (params.client_secret !== undefined) return undefined;
   const [scheme, encoded, ...rest] = authorization.split(' ');
@@ -141,7 +140,7 @@ function clientCredentialsOf(authorization: string | undefined, params: Record<s
   const secret = formDecode(decoded.slice(colon + 1));
   if (!clientId || secret === undefined) return undefined;
   if (params.client_id !== undefined && params.client_id !== clientId) return undefined;
-  return { clientId, secret, method: 'client_secret_basic' };
+  return { clientId, secret };
 }
 
 function formDecode(value: string): string | undefined {
@@ -155,13 +154,15 @@ function formDecode(value: string): string | undefined {
 
 /**
  * The client's registered metadata (stored as its Provider validated and completed it,
- * client-service.ts) allows this grant with this method, and asks for nothing this issuer
- * does not do: bound tokens, an expiring secret.
+ * client-service.ts) allows this grant with a client secret, and asks for nothing this
+ * issuer does not do: bound tokens, an expiring secret. Like oidc-provider, a client
+ * registered for either secret method may present its secret either way (header or body).
  */
-function mayUseClientCredentials(client: ClientMetadata, method: PresentedCredentials['method']): boolean {
+function mayUseClientCredentials(client: ClientMetadata): boolean {
+  const method = client.token_endpoint_auth_method ?? 'client_secret_basic';
   const grantTypes = Array.isArray(client.grant_types) ? client.grant_types : ['authorization_code'];
   return (
-    (client.token_endpoint_auth_method ?? 'client_secret_basic') === method &&
+    (method === 'client_secret_basic' || method === 'client_secret_post') &&
     grantTypes.includes('client_credentials') &&
     !client.client_secret_expires_at &&
     !client.tls_client_certificate_bound_access_tokens &&
