@@ -131,7 +131,8 @@ function describeChurn(before: AtriumPoolSnapshot, after: AtriumPoolSnapshot, se
   const builds = after.builds - before.builds;
   const lookups = after.hits + after.misses - (before.hits + before.misses);
   const recent = after.buildMs.slice(-Math.min(builds, after.buildMs.length)).sort((a, b) => a - b);
-  const hitRate = lookups ? ((after.hits - before.hits) / lookups) * 100 : NaN;
+  if (!lookups) return 'no Provider asked for (the pool was not used)';
+  const hitRate = ((after.hits - before.hits) / lookups) * 100;
   return `${builds} Provider builds (${(builds / seconds).toFixed(0)}/s, median ${percentile(recent, 50).toFixed(1)} ms from pool miss to built), ${after.evictions - before.evictions} evictions, pool hit rate ${hitRate.toFixed(0)}%`;
 }
 
@@ -300,6 +301,9 @@ async function main(): Promise<void> {
       { key: 'Atrium 3b', servers: [atrium.child], pools: [aPool], next: () => discoveryRequest(pick(spread).host), poolChurn: true },
       { key: 'bare opaque', servers: [bare.child], pools: [bPool], next: () => tokenRequest(bare.opaqueTarget) },
       { key: 'bare churn', servers: [bare.child], pools: [bPool], next: () => tokenRequest({ ...bare.target, host: pick(barePoolHosts) }) },
+      // Supplementary: figure 1 through the tenant's Provider. An extra parameter, which
+      // oidc-provider ignores, makes the direct issuer leave the request to it.
+      { key: 'Atrium 1 via Provider', servers: [atrium.child], pools: [aPool], next: () => ({ ...tokenRequest(solo), body: 'grant_type=client_credentials&via=provider' }) },
     ]);
 
     progress(`cold first request: ${COLD_TENANTS} Atrium tenants never served before / ${COLD_TENANTS} new bare Providers, alternating`);
@@ -347,7 +351,7 @@ interface Results {
 
 function report(r: Results): string {
   const get = (key: string) => best(r.rounds.get(key)!);
-  const [a1, b1, a2, b2, a3a, a3b, bOpaque, bChurn] = ['Atrium 1', 'bare 1', 'Atrium 2', 'bare 2', 'Atrium 3a', 'Atrium 3b', 'bare opaque', 'bare churn'].map(get) as [Measured, Measured, Measured, Measured, Measured, Measured, Measured, Measured];
+  const [a1, b1, a2, b2, a3a, a3b, bOpaque, bChurn, a1Provider] = ['Atrium 1', 'bare 1', 'Atrium 2', 'bare 2', 'Atrium 3a', 'Atrium 3b', 'bare opaque', 'bare churn', 'Atrium 1 via Provider'].map(get) as [Measured, Measured, Measured, Measured, Measured, Measured, Measured, Measured, Measured];
   const spreadLabel = `${SPREAD_TENANTS} tenants, pool ${POOL_SIZE}`;
 
   const rows: Row[] = [
@@ -409,6 +413,8 @@ function report(r: Results): string {
     `  cores busy in the best round, server/load generator/other: ${cores.slice(0, 4).join(', ')},`,
     `    ${cores.slice(4).join(', ')}`,
     `    (${cpu.length} cores in all; "other", ±0.2, is ${r.backend.env.DATABASE_URL ? 'PostgreSQL and ' : ''}anything else running on the machine)`,
+    '  1, 3a, 6: Atrium answers a plain, valid client_credentials request without a Provider (src/oidc/client-credentials-issuer.ts),',
+    "     with the token its Provider would issue; anything else (errors included) goes to the Provider. These figures measure that path.",
     `  3a pool churn: ${a3a.churn}`,
     `  3b pool churn: ${a3b.churn}`,
     '  4: Atrium: first request to a tenant created earlier (keys in the database) but never served: tenant lookup,',
@@ -420,6 +426,8 @@ function report(r: Results): string {
     `  Supplementary: bare with figure 3a's churn (tokens over ${SPREAD_TENANTS} hosts, an LRU of ${POOL_SIZE} Providers, a miss builds one):`,
     `     ${bChurn.result.rps.toFixed(0)} tokens/s (${(bChurn.result.rps / b1.result.rps).toFixed(2)} of bare 1), ${bChurn.result.serverCpuUsPerRequest.toFixed(0)} µs CPU/request;` +
       ` Atrium 3a / this = ${(a3a.result.rps / bChurn.result.rps).toFixed(2)}. The ceiling of 3a for anything that builds an oidc-provider per miss.`,
+    "  Supplementary: figure 1 through the tenant's Provider (the same request with an extra parameter, which the direct issuer leaves to it):",
+    `     ${a1Provider.result.rps.toFixed(0)} tokens/s (${(a1Provider.result.rps / b1.result.rps).toFixed(2)} of bare 1), ${a1Provider.result.serverCpuUsPerRequest.toFixed(0)} µs CPU/request.`,
     '  Ratio = Atrium / bare: below 1 for throughput, above 1 for latency, CPU or memory, means Atrium costs more.',
     '',
     ...multi.lines,
