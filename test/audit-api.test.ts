@@ -163,7 +163,7 @@ describe('audit retention', () => {
       assert.equal((await t.api('POST', '/tenants', { slug, name: slug })).status, 201);
       if (retention !== undefined) {
         const tenant = (await tenantStore.findBySlug(slug))!;
-        await tenantStore.update(tenant.id, { config: { security: { audit_retention_days: retention } } });
+        await tenantStore.updateConfigSection(tenant.id, 'security', { audit_retention_days: retention });
       }
     }
     const kept: string[] = [];

@@ -47,7 +47,7 @@ const backdate = (slug: string, status: string, column: 'activated_at' | 'retire
   sql(`UPDATE signing_keys SET ${column} = ${column} - make_interval(secs => $3) WHERE tenant_id = $1 AND status = $2`, [ids.get(slug), status, seconds]);
 
 const setOidcConfig = async (slug: string, oidc: Record<string, unknown>) => {
-  assert.ok(await services.tenantStore.update(ids.get(slug)!, { config: { oidc } }));
+  assert.ok(await services.tenantStore.updateConfigSection(ids.get(slug)!, 'oidc', oidc));
 };
 
 const keys = async (slug: string): Promise<KeyJson[]> => {

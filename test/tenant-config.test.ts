@@ -112,6 +112,21 @@ describe('replacing a section', () => {
     assert.equal((await rawConfig('globex')).branding, undefined);
   });
 
+  it('keeps both of two changes to different sections made at the same time', async () => {
+    for (let round = 0; round < 10; round++) {
+      const [oidc, notifications] = await Promise.all([
+        t.api('PUT', '/tenants/globex/config/oidc', { access_token_ttl: 600 + round }),
+        t.api('PUT', '/tenants/globex/config/notifications', { email: { from_name: `Globex ${round}` } }),
+      ]);
+      assert.equal(oidc.status, 200, JSON.stringify(oidc.body));
+      assert.equal(notifications.status, 200, JSON.stringify(notifications.body));
+      const raw = (await rawConfig('globex')) as { oidc?: { access_token_ttl: number }; notifications?: { email: { from_name: string } } };
+      assert.equal(raw.oidc?.access_token_ttl, 600 + round, `round ${round}: the oidc change was lost`);
+      assert.equal(raw.notifications?.email.from_name, `Globex ${round}`, `round ${round}: the notifications change was lost`);
+    }
+    for (const section of ['oidc', 'notifications']) assert.equal((await t.api('PUT', `/tenants/globex/config/${section}`, {})).status, 200);
+  });
+
   it('refuses unknown fields, naming them', async () => {
     assertApiError(await t.api('PUT', '/tenants/acme/config/oidc', { access_token_ttl: 600, acess_token_tll: 5 }), 400, 'invalid_config', /oidc\.acess_token_tll: unknown field/);
     assertApiError(await t.api('PUT', '/tenants/acme/config/integrations', { smtp: { host: 'h', pasword: 'x' } }), 400, 'invalid_config', /integrations\.smtp\.pasword: unknown field/);

@@ -54,14 +54,11 @@ export class TenantService {
   }
 
   /**
-   * Replaces one section of the tenant's configuration overrides (an empty one removes it);
-   * every instance rebuilds its Provider. Other sections are taken from a fresh read.
+   * Replaces one section of the tenant's configuration overrides (an empty one removes it),
+   * leaving the others as they are in the database; every instance rebuilds its Provider.
    */
   async updateConfig(tenant: Tenant, section: string, overrides: Record<string, unknown>): Promise<Tenant> {
-    const config: Record<string, unknown> = { ...((await this.#store.findById(tenant.id))?.config ?? tenant.config) };
-    if (Object.keys(overrides).length) config[section] = overrides;
-    else delete config[section];
-    const updated = await this.#store.update(tenant.id, { config });
+    const updated = await this.#store.updateConfigSection(tenant.id, section, Object.keys(overrides).length ? overrides : undefined);
     if (!updated) throw conflict('the tenant was deleted meanwhile');
     await this.#bus.publish({ type: 'tenant.changed', tenantId: tenant.id, slug: tenant.slug });
     return updated;

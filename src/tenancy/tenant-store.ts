@@ -88,12 +88,29 @@ export class TenantStore {
     });
   }
 
-  async update(id: string, changes: { name?: string; status?: TenantStatus; config?: Record<string, unknown> }): Promise<Tenant | undefined> {
+  async update(id: string, changes: { name?: string; status?: TenantStatus }): Promise<Tenant | undefined> {
     return this.#db.crossTenant('update tenant', async (q) => {
       const res = await q.query(
-        `UPDATE tenants SET name = COALESCE($2, name), status = COALESCE($3, status), config = COALESCE($4, config),
+        `UPDATE tenants SET name = COALESCE($2, name), status = COALESCE($3, status),
            version = version + 1, updated_at = now() WHERE id = $1`,
-        [id, changes.name ?? null, changes.status ?? null, changes.config ?? null],
+        [id, changes.name ?? null, changes.status ?? null],
+      );
+      return res.rowCount ? findOne(q, 'WHERE t.id = $1', [id]) : undefined;
+    });
+  }
+
+  /**
+   * Sets one section of the configuration overrides, or removes it (undefined), in a single
+   * statement: two changes to different sections at once both land (a read-modify-write
+   * of the whole document would let the later one drop the other's section).
+   */
+  async updateConfigSection(id: string, section: string, overrides: Record<string, unknown> | undefined): Promise<Tenant | undefined> {
+    return this.#db.crossTenant('update tenant configuration', async (q) => {
+      const res = await q.query(
+        `UPDATE tenants SET config = CASE WHEN $3::jsonb IS NULL THEN COALESCE(config, '{}'::jsonb) - $2::text
+                                          ELSE jsonb_set(COALESCE(config, '{}'::jsonb), ARRAY[$2::text], $3::jsonb) END,
+           version = version + 1, updated_at = now() WHERE id = $1`,
+        [id, section, overrides ?? null],
       );
       return res.rowCount ? findOne(q, 'WHERE t.id = $1', [id]) : undefined;
     });
