@@ -131,7 +131,8 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const consoleSessions = new ConsoleSessionStore(db);
   const userSessions = new UserSessionService({ signIns: signInRecords, consoles: consoleSessions, audit });
   const lockout = new LoginLockout({ db, audit, box });
-  const accountRecovery = new AccountRecovery({ config, users, tokens: new AccountTokenStore(db), mail, lockout, sessions: userSessions, audit });
+  const userService = new UserService(users);
+  const accountRecovery = new AccountRecovery({ config, users, tokens: new AccountTokenStore(db), mail, lockout, sessions: userSessions, userService, audit });
 
   const mfa = new MfaService({ config, store: new MfaStore(db), box, users, audit, notify: mfaChangeMail(mail, registry) });
 
@@ -151,7 +152,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     pool,
     clientCredentials: new ClientCredentialsIssuer(config, materials),
     users,
-    userService: new UserService(users),
+    userService,
     clients,
     clientService,
     keys,

@@ -73,7 +73,7 @@ async function signIn(f: TenantFixture, email: string, password: string) {
   return signInThroughPages(url, { email, password });
 }
 
-const userByEmail = async (slug: string, email: string) => ((await t.api('GET', `/tenants/${slug}/users?limit=100`)).body.users as { email: string; email_verified: boolean; id: string }[]).find((u) => u.email === email);
+const userByEmail = async (slug: string, email: string) => ((await t.api('GET', `/tenants/${slug}/users?limit=100`)).body.users as { email: string; email_verified: boolean; id: string; roles: string[] }[]).find((u) => u.email === email);
 
 describe('signup', () => {
   it('the login page links to signup only where signup is open, and always to password reset', async () => {
@@ -210,6 +210,24 @@ describe('invitations', () => {
     await expired.body?.cancel();
     const user = await userByEmail('invited', 'later@invited.test');
     assert.equal((await t.api('DELETE', `/tenants/invited/users/${user!.id}`)).status, 204, 'a user with pending links can be deleted');
+  });
+
+  it('inviting again takes the new name and roles, but never demotes the last owner', async () => {
+    assert.equal((await t.api('POST', '/tenants/invited/invitations', { email: 'twice@invited.test', name: 'First Name', roles: ['member'] })).status, 201);
+    const again = await t.api('POST', '/tenants/invited/invitations', { email: 'twice@invited.test', name: 'Second Name', roles: ['admin'] });
+    assert.equal(again.status, 201, JSON.stringify(again.body));
+    assert.equal(again.body.user.name, 'Second Name');
+    assert.deepEqual(again.body.user.roles, ['admin']);
+    const resent = await t.api('POST', '/tenants/invited/invitations', { email: 'twice@invited.test' });
+    assert.deepEqual([resent.body.user.name, resent.body.user.roles], ['Second Name', ['admin']], 'a plain resend changes nothing');
+
+    // A new tenant's first invited person is its owner, and its only one.
+    assert.equal((await t.api('POST', '/tenants', { slug: 'fresh-org', name: 'Fresh' })).status, 201);
+    const owner = await t.api('POST', '/tenants/fresh-org/invitations', { email: 'founder@fresh.test' });
+    assert.deepEqual(owner.body.user.roles, ['owner']);
+    const demoted = await t.api('POST', '/tenants/fresh-org/invitations', { email: 'founder@fresh.test', roles: ['member'] });
+    assert.equal(demoted.status, 409, JSON.stringify(demoted.body));
+    assert.deepEqual((await userByEmail('fresh-org', 'founder@fresh.test'))?.roles, ['owner']);
   });
 
   it('is refused where signup is closed, for an existing account, and for bad input', async () => {

@@ -13,7 +13,8 @@ import { AppError, conflict } from '../http/errors.ts';
 import type { LoginLockout } from '../accounts/lockout.ts';
 import { hashPassword } from '../accounts/password.ts';
 import { passwordViolations } from '../accounts/password-policy.ts';
-import type { User, UserStore } from '../accounts/user-store.ts';
+import type { User, UserStore, UserWithSecret } from '../accounts/user-store.ts';
+import type { UserService } from '../accounts/user-service.ts';
 import { publicUser } from '../accounts/user-store.ts';
 import type { MailService } from '../mail/mail-service.ts';
 import type { AuditLog } from '../security/audit-log.ts';
@@ -79,6 +80,8 @@ export interface AccountRecoveryDeps {
   lockout: LoginLockout;
   /** Ends a user's sign-ins everywhere after a reset (web/user-sessions.ts). */
   sessions: Pick<UserSessionService, 'revokeAllSessions'>;
+  /** A repeated invitation's new roles must leave the tenant an owner. */
+  userService: Pick<UserService, 'keepAnOwner'>;
   audit: AuditLog;
 }
 
@@ -199,13 +202,14 @@ export class AccountRecovery {
   /**
    * An admin invites an address: an account without a password (or the existing one, if it
    * never got a password) and a link to choose one. Refused when the tenant's signup is
-   * closed or the address already has a usable account.
+   * closed or the address already has a usable account. Inviting again takes the new name
+   * and roles, if given: the admin's latest word, as the answer shows.
    */
   async invite(tenant: Tenant, input: { email: string; name?: string | null; roles?: string[] }, actor: string, lang?: string): Promise<{ user: User; expiresAt: Date; mailSent: boolean }> {
     if (signupPolicy(tenant).mode === 'closed') throw new AppError('signup_closed', 409, 'signup is closed for this tenant (security.signup.mode): create the user with a password instead');
     const existing = await this.#d.users.findByEmail(input.email);
     if (existing && existing.passwordHash) throw conflict('a user with this email already exists in this tenant');
-    const user = existing ?? (await this.#d.users.create({ email: input.email, passwordHash: null, name: input.name ?? null, emailVerified: false, roles: input.roles, defaultRole: 'member' }));
+    const user = existing ? await this.#reinvited(existing, input) : await this.#d.users.create({ email: input.email, passwordHash: null, name: input.name ?? null, emailVerified: false, roles: input.roles, defaultRole: 'member' });
     const { token, expiresAt } = await this.#d.tokens.issue({ purpose: 'invitation', userId: user.id, email: user.email });
     const language = lang ?? ((mergedSection(tenant, 'application').default_locale as string | undefined) ?? 'en');
     let mailSent = true;
@@ -217,5 +221,11 @@ export class AccountRecovery {
     }
     await this.#d.audit.record({ action: 'user.invited', actor, target: user.id, details: { mail_sent: mailSent } });
     return { user: publicUser(user), expiresAt, mailSent };
+  }
+
+  async #reinvited(existing: UserWithSecret, input: { name?: string | null; roles?: string[] }): Promise<UserWithSecret> {
+    if (input.name === undefined && input.roles === undefined) return existing;
+    if (input.roles) await this.#d.userService.keepAnOwner(existing.id, { roles: input.roles });
+    return (await this.#d.users.update(existing.id, { name: input.name, roles: input.roles })) ?? existing;
   }
 }
