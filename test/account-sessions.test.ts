@@ -155,6 +155,9 @@ describe('account page', () => {
     const short = await browser.postForm(`${acme.issuer}/account/password`, { csrf, current_password: user.password, new_password: 'short', confirm_password: 'short' });
     assert.equal(short.status, 400);
     assert.match(await short.text(), /at least/);
+    const inFrench = await browser.postForm(`${acme.issuer}/account/password`, { csrf, current_password: user.password, new_password: 'short', confirm_password: 'short' }, { 'accept-language': 'fr' });
+    assert.equal(inFrench.status, 400);
+    assert.match(await inFrench.text(), /au moins \d+ caractères/, 'the policy speaks the page\'s language');
     const ok = await browser.postForm(`${acme.issuer}/account/password`, { csrf, current_password: user.password, new_password: 'a-new-long-password', confirm_password: 'a-new-long-password' });
     assert.equal(ok.status, 303);
     assert.equal((await browser.request(`${acme.issuer}/account`)).status, 200, 'the browser that changed the password stays signed in');

@@ -7,6 +7,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { verifyPassword } from '../accounts/password.ts';
+import { passwordViolations } from '../accounts/password-policy.ts';
 import type { UserService } from '../accounts/user-service.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { AppError } from '../http/errors.ts';
@@ -108,16 +109,13 @@ export function accountRoutes(deps: AccountDeps): Router {
       return home(ctx, principal, { error: 'account.wrong_current_password', status: 400 });
     }
     if (next !== (form.get('confirm_password') ?? '')) return home(ctx, principal, { error: 'account.passwords_differ', status: 400 });
-    try {
-      await deps.userService.update(ctx.state.tenant as Tenant, principal.userId, { password: next });
-    } catch (err) {
-      // The tenant's password policy (accounts/user-service.ts checkPassword) said no: show why.
-      if (err instanceof AppError && err.status === 400) {
-        ctx.status = 400;
-        return renderTenantPage(ctx, 'error', (t) => ({ title: 'account.password_title', heading: t('account.password_refused'), message: err.message }));
-      }
-      throw err;
+    // The tenant's password policy, in the page's language (the API says it in English).
+    const violations = passwordViolations(ctx.state.tenant as Tenant, next, user.email);
+    if (violations.length) {
+      ctx.status = 400;
+      return renderTenantPage(ctx, 'error', (t) => ({ title: 'account.password_title', heading: t('account.password_refused'), message: violations.map((v) => t(`password.${v.key}`, v.vars)).join(' ') }));
     }
+    await deps.userService.update(ctx.state.tenant as Tenant, principal.userId, { password: next });
     await deps.audit.record({ action: 'user.password_changed', ...meta(ctx, principal), target: principal.userId });
     // A new password ends every other session: whoever knew the old one is signed out.
     const sessions = await deps.userSessions.list(principal.userId, { consoleIdHash: principal.sessionIdHash, oidcSessionUid: principal.oidcSessionUid });
