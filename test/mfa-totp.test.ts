@@ -124,10 +124,19 @@ describe('TOTP enrolment and sign-in', () => {
     const mfa = await passwordStep(browser, await authorization(acme), user);
     const forged = await browser.postForm(new URL(mfaAction(mfa, 'totp'), mfa.url), { csrf: 'forged', code: codeAt(secret, 1) });
     assert.equal(forged.status, 403);
+    assert.match(await forged.text(), /The form has expired/);
+    // The same refusal on a French page, in French; the API-style description stays English.
+    const forgedFr = await browser.postForm(new URL(mfaAction(mfa, 'totp'), mfa.url), { csrf: 'forged', code: codeAt(secret, 1) }, { 'accept-language': 'fr' });
+    assert.equal(forgedFr.status, 403);
+    assert.match(await forgedFr.text(), /Le formulaire a expiré/);
+    const forgedJson = await browser.postForm(new URL(mfaAction(mfa, 'totp'), mfa.url), { csrf: 'forged', code: codeAt(secret, 1) }, { 'accept-language': 'fr', accept: 'application/json' });
+    assert.equal(((await forgedJson.json()) as { error_description: string }).error_description, 'The form has expired. Go back and try again.');
     // Another browser (no interaction cookie) has no sign-in to finish.
     const stranger = await new TestBrowser().postForm(new URL(mfaAction(mfa, 'totp'), mfa.url), { csrf: hiddenInput(mfa.html, 'csrf'), code: codeAt(secret, 1) });
     assert.equal(stranger.status, 400);
     assert.match(await stranger.text(), /expired or was opened in another browser/);
+    const strangerFr = await new TestBrowser().postForm(new URL(mfaAction(mfa, 'totp'), mfa.url), { csrf: hiddenInput(mfa.html, 'csrf'), code: codeAt(secret, 1) }, { 'accept-language': 'fr' });
+    assert.match(await strangerFr.text(), /a expiré ou a été ouverte dans un autre navigateur/);
   });
 });
 

@@ -93,7 +93,7 @@ export function accountPages(deps: AccountPagesDeps) {
       if (details.uid !== ctx.params.uid || details.prompt.name !== 'login') throw new Error('mismatch');
       return { runtime, details };
     } catch {
-      throw new AppError('interaction_expired', 400, 'This sign-in request has expired or was opened in another browser. Go back to the application and start again.');
+      throw new AppError('interaction_expired', 400, 'This sign-in request has expired or was opened in another browser. Go back to the application and start again.', { messageKey: 'errors.sign_in_expired_or_elsewhere' });
     }
   }
   const uiLocales = (details: Interaction) => (typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined);
@@ -123,7 +123,7 @@ export function accountPages(deps: AccountPagesDeps) {
   router.post('/interaction/:uid/signup', async function submitSignup(ctx) {
     const { runtime, details } = await signupInteraction(ctx);
     const form = await readForm(ctx);
-    if (!verifyCsrfToken(runtime.csrfKeys, `interaction:${details.uid}`, form.get('csrf'))) throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back and try again.');
+    if (!verifyCsrfToken(runtime.csrfKeys, `interaction:${details.uid}`, form.get('csrf'))) throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back and try again.', { messageKey: 'errors.form_expired' });
     const email = (form.get('email') ?? '').trim().slice(0, 320);
     const name = (form.get('name') ?? '').trim().slice(0, 200);
     const password = (form.get('password') ?? '').slice(0, 1025);

@@ -45,7 +45,7 @@ export class FormCsrf {
     const tenant = ctx.state.tenant as Tenant;
     const secret = ctx.cookies.get(this.#cookieName(tenant));
     if (!secret || !verifyCsrfToken(this.#keys(tenant), `${purpose}:${secret}`, form.get('csrf'))) {
-      throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back and try again.');
+      throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back and try again.', { messageKey: 'errors.form_expired' });
     }
   }
 }

@@ -46,7 +46,7 @@ export function federationFlowRoutes(deps: FlowRouteDeps) {
     const tenant = ctx.state.tenant as Tenant;
     const runtime = await deps.runtimeFor(tenant);
     const form = await readForm(ctx);
-    if (!verifyCsrfToken(runtime.csrfKeys, `interaction:${uid}`, form.get('csrf'))) throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back and try again.');
+    if (!verifyCsrfToken(runtime.csrfKeys, `interaction:${uid}`, form.get('csrf'))) throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back and try again.', { messageKey: 'errors.form_expired' });
     // The interaction must be this browser's (its cookie is scoped to /interaction/<uid>) and still at the login prompt.
     let details;
     try {

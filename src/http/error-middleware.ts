@@ -55,7 +55,8 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
       const page = pageLocals({ tenant: ctx.state.tenant as Tenant | undefined, acceptLanguage: ctx.get('accept-language') });
       const heading = page.t(error.status === 404 ? 'common.not_found_title' : 'common.error_title');
       ctx.type = 'html';
-      ctx.body = await renderPage('error', { ...page, title: heading, heading, message: description });
+      const message = error.expose && error.messageKey ? page.t(error.messageKey) : description;
+      ctx.body = await renderPage('error', { ...page, title: heading, heading, message });
     }
   }
 }

@@ -7,13 +7,19 @@ export class AppError extends Error {
   readonly status: number;
   readonly expose: boolean;
   readonly headers: Record<string, string>;
-  constructor(code: string, status: number, description: string, options: { headers?: Record<string, string>; cause?: unknown } = {}) {
+  /**
+   * The description as a page shows it, translated (`locales/<lang>/errors.json`); API
+   * callers get `description`, in English.
+   */
+  readonly messageKey: string | undefined;
+  constructor(code: string, status: number, description: string, options: { headers?: Record<string, string>; cause?: unknown; messageKey?: string } = {}) {
     super(description, { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.status = status;
     this.expose = status < 500 || status === 503;
     this.headers = options.headers ?? {};
+    this.messageKey = options.messageKey;
   }
 }
 

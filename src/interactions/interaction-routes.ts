@@ -44,7 +44,7 @@ async function loadInteraction(ctx: Context, runtime: TenantRuntime): Promise<In
     return details;
   } catch (err) {
     if (err instanceof errors.SessionNotFound || err instanceof errors.InvalidRequest) {
-      throw new AppError('interaction_expired', 400, 'This sign-in request has expired or was opened in another browser. Go back to the application and start again.');
+      throw new AppError('interaction_expired', 400, 'This sign-in request has expired or was opened in another browser. Go back to the application and start again.', { messageKey: 'errors.sign_in_expired_or_elsewhere' });
     }
     throw err;
   }
@@ -53,7 +53,7 @@ async function loadInteraction(ctx: Context, runtime: TenantRuntime): Promise<In
 async function requireCsrf(ctx: Context, runtime: TenantRuntime): Promise<URLSearchParams> {
   const form = await readForm(ctx);
   if (!verifyCsrfToken(runtime.csrfKeys, `interaction:${ctx.params.uid}`, form.get('csrf'))) {
-    throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back and try again.');
+    throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back and try again.', { messageKey: 'errors.form_expired' });
   }
   return form;
 }
@@ -187,7 +187,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const grant = details.grantId
       ? await provider.Grant.find(details.grantId)
       : new provider.Grant({ accountId: details.session.accountId, clientId: String(details.params.client_id) });
-    if (!grant) throw new AppError('interaction_expired', 400, 'This sign-in request has expired. Go back to the application and start again.');
+    if (!grant) throw new AppError('interaction_expired', 400, 'This sign-in request has expired. Go back to the application and start again.', { messageKey: 'errors.sign_in_expired' });
     if (promptDetails.missingOIDCScope) grant.addOIDCScope(promptDetails.missingOIDCScope.join(' '));
     if (promptDetails.missingOIDCClaims) grant.addOIDCClaims(promptDetails.missingOIDCClaims);
     for (const [indicator, scopes] of Object.entries(promptDetails.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));

@@ -140,7 +140,7 @@ export class MfaInteraction {
       return { runtime, details, tenant: ctx.state.tenant as Tenant };
     } catch (err) {
       if (err instanceof errors.SessionNotFound || err instanceof errors.InvalidRequest) {
-        throw new AppError('interaction_expired', 400, 'This sign-in request has expired or was opened in another browser. Go back to the application and start again.');
+        throw new AppError('interaction_expired', 400, 'This sign-in request has expired or was opened in another browser. Go back to the application and start again.', { messageKey: 'errors.sign_in_expired_or_elsewhere' });
       }
       throw err;
     }
@@ -149,14 +149,14 @@ export class MfaInteraction {
   async #form(ctx: Context, runtime: TenantRuntime): Promise<URLSearchParams> {
     const form = await readForm(ctx);
     if (!verifyCsrfToken(runtime.csrfKeys, binding(ctx.params.uid), form.get('csrf'))) {
-      throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back and try again.');
+      throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back and try again.', { messageKey: 'errors.form_expired' });
     }
     return form;
   }
 
   #pending(details: Interaction): PendingMfa {
     const pending = parked(details);
-    if (!pending) throw new AppError('invalid_request', 400, 'There is no sign-in waiting for a second factor. Go back to the application and start again.');
+    if (!pending) throw new AppError('invalid_request', 400, 'There is no sign-in waiting for a second factor. Go back to the application and start again.', { messageKey: 'errors.no_second_factor_pending' });
     return pending;
   }
 
@@ -199,7 +199,7 @@ export class MfaInteraction {
     }
     if (!methods.totp && !methods.passkeys) {
       const user = await this.#deps.users.findById(pending.accountId);
-      if (!user) throw new AppError('interaction_expired', 400, 'This sign-in request has expired. Go back to the application and start again.');
+      if (!user) throw new AppError('interaction_expired', 400, 'This sign-in request has expired. Go back to the application and start again.', { messageKey: 'errors.sign_in_expired' });
       const registration = policy.webauthnEnabled ? JSON.stringify(await this.#deps.mfa.passkeyRegistrationOptions(tenant, user, binding(details.uid), status.passkeys)) : undefined;
       const totp = policy.totpEnabled ? ((await this.#deps.mfa.pendingTotp(tenant, user)) ?? (await this.#deps.mfa.startTotpEnrolment(tenant, user))) : undefined;
       await renderTenantPage(
@@ -344,7 +344,7 @@ export class MfaInteraction {
       const user = verified ? await users.findById(verified.userId) : undefined;
       if (!verified || !user || user.status !== 'active') {
         await this.#deps.audit.record({ action: 'user.sign_in', outcome: 'failure', actor: null, target: null, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { client_id: details.params.client_id, method: 'passkey' } });
-        throw new AppError('passkey_not_accepted', 401, 'This passkey was not accepted. Sign in with your email and password.');
+        throw new AppError('passkey_not_accepted', 401, 'This passkey was not accepted. Sign in with your email and password.', { messageKey: 'errors.passkey_not_accepted' });
       }
       await users.recordLogin(user.id);
       await this.#deps.audit.record({ action: 'user.sign_in', actor: user.id, target: user.id, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { client_id: details.params.client_id, method: 'passkey', user_verified: verified.userVerified } });

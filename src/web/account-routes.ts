@@ -36,7 +36,7 @@ const NOTICES = new Set(['profile_saved', 'password_changed', 'totp_removed', 'p
 function requireUser(consoleAuth: ConsoleAuth, ctx: Context): (ConsolePrincipal & { userId: string }) | undefined {
   const principal = consoleAuth.require(ctx);
   if (!principal) return undefined;
-  if (!principal.userId) throw new AppError('forbidden', 403, 'This page is for the organisation’s own users.');
+  if (!principal.userId) throw new AppError('forbidden', 403, 'This page is for the organisation’s own users.', { messageKey: 'errors.members_only' });
   return principal as ConsolePrincipal & { userId: string };
 }
 
@@ -51,7 +51,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     const tenant = ctx.state.tenant as Tenant;
     const policy = mfaPolicy(tenant);
     const user = await deps.users.findById(principal.userId);
-    if (!user) throw new AppError('login_required', 401, 'Your session has ended. Sign in again.');
+    if (!user) throw new AppError('login_required', 401, 'Your session has ended. Sign in again.', { messageKey: 'errors.session_ended' });
     const status = await mfa.status(user.id);
     const sessions = await userSessions.list(user.id, { consoleIdHash: principal.sessionIdHash, oidcSessionUid: principal.oidcSessionUid });
     const registration = policy.webauthnEnabled ? JSON.stringify(await mfa.passkeyRegistrationOptions(tenant, user, passkeyBinding(principal), status.passkeys)) : '';
@@ -130,7 +130,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!principal) return;
     await consoleAuth.readForm(ctx, principal);
     const tenant = ctx.state.tenant as Tenant;
-    if (!mfaPolicy(tenant).totpEnabled) throw new AppError('not_found', 404, 'Authenticator apps are not enabled for this organisation.');
+    if (!mfaPolicy(tenant).totpEnabled) throw new AppError('not_found', 404, 'Authenticator apps are not enabled for this organisation.', { messageKey: 'errors.totp_disabled' });
     const user = (await deps.users.findById(principal.userId))!;
     const totp = (await mfa.pendingTotp(tenant, user)) ?? (await mfa.startTotpEnrolment(tenant, user));
     await renderTenantPage(ctx, 'account/totp', { title: 'mfa.totp_setup_title', principal, totp: { ...totp, action: '/account/mfa/totp/confirm' }, error: '' });
@@ -201,7 +201,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!user || !mfaRequiredFor(policy, user)) return;
     const status = await mfa.status(user.id);
     const left = (status.totp && removing !== 'totp' && policy.totpEnabled ? 1 : 0) + (policy.webauthnEnabled ? status.passkeys.filter((p) => p.credentialId !== removing).length : 0);
-    if (left === 0) throw new AppError('mfa_required', 409, 'Your organisation requires a second factor: add another one before removing this one.');
+    if (left === 0) throw new AppError('mfa_required', 409, 'Your organisation requires a second factor: add another one before removing this one.', { messageKey: 'errors.keep_a_factor' });
   }
 
   // ---- Sessions ----
@@ -211,7 +211,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!principal) return;
     const form = await consoleAuth.readForm(ctx, principal);
     const id = (form.get('session') ?? '').slice(0, 200);
-    if (!(await userSessions.revoke(principal.userId, id, meta(ctx, principal)))) throw new AppError('not_found', 404, 'No such session: it may have ended already.');
+    if (!(await userSessions.revoke(principal.userId, id, meta(ctx, principal)))) throw new AppError('not_found', 404, 'No such session: it may have ended already.', { messageKey: 'errors.no_such_session' });
     back(ctx, 'session_revoked');
   });
 

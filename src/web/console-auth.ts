@@ -143,9 +143,9 @@ export class ConsoleAuth {
         ctx.redirect(`/account/login?${new URLSearchParams({ return_to: ctx.originalUrl }).toString()}`);
         return undefined;
       }
-      throw new AppError('login_required', 401, 'Your session has ended. Sign in again.');
+      throw new AppError('login_required', 401, 'Your session has ended. Sign in again.', { messageKey: 'errors.session_ended' });
     }
-    if (!allowed(principal)) throw new AppError('forbidden', 403, 'You do not have access to this page.');
+    if (!allowed(principal)) throw new AppError('forbidden', 403, 'You do not have access to this page.', { messageKey: 'errors.no_access' });
     return principal;
   }
 
@@ -153,7 +153,7 @@ export class ConsoleAuth {
   async readForm(ctx: Context, principal: ConsolePrincipal): Promise<URLSearchParams> {
     const form = await readForm(ctx);
     if (!verifyCsrfToken(this.#csrfKeys(ctx.state.tenant as Tenant), `console:${principal.sessionIdHash}`, form.get('csrf'))) {
-      throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back, reload the page and try again.');
+      throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back, reload the page and try again.', { messageKey: 'errors.form_expired_reload' });
     }
     return form;
   }
@@ -228,10 +228,10 @@ export class ConsoleAuth {
         pending = undefined;
       }
       if (!pending || pending.exp < Date.now() || typeof ctx.query.state !== 'string' || ctx.query.state !== pending.state) {
-        throw new AppError('invalid_state', 400, 'This sign-in was not started in this browser, or took too long. Start again.');
+        throw new AppError('invalid_state', 400, 'This sign-in was not started in this browser, or took too long. Start again.', { messageKey: 'errors.sign_in_not_started_here' });
       }
       if (typeof ctx.query.error === 'string') return ctx.redirect('/account/login-cancelled');
-      if (ctx.query.iss !== issuer) throw new AppError('invalid_issuer', 400, 'The sign-in answer came from an unexpected issuer.');
+      if (ctx.query.iss !== issuer) throw new AppError('invalid_issuer', 400, 'The sign-in answer came from an unexpected issuer.', { messageKey: 'errors.unexpected_issuer' });
       const runtime = await pool.get(tenant);
       const code = typeof ctx.query.code === 'string' ? await runtime.provider.AuthorizationCode.find(ctx.query.code) : undefined;
       const verified = code
@@ -243,7 +243,7 @@ export class ConsoleAuth {
         && !code.isExpired
         && typeof code.accountId === 'string';
       if (!verified || !(await sessions.consumeAuthorizationCode(code.jti))) {
-        throw new AppError('invalid_grant', 400, 'This sign-in link has already been used or has expired. Start again.');
+        throw new AppError('invalid_grant', 400, 'This sign-in link has already been used or has expired. Start again.', { messageKey: 'errors.sign_in_link_used' });
       }
       const accountId = code.accountId!;
       await this.#startSession(ctx, tenant, { userId: accountId, oidcSessionUid: code.sessionUid, amr: code.amr ?? [] });
@@ -264,7 +264,7 @@ export class ConsoleAuth {
         claims = undefined;
       }
       if (!claims || !(await this.#startSession(ctx, tenant, { platformAdmin: { id: claims.a, email: claims.e, handoffNonce: claims.n }, amr: ['platform'] }))) {
-        throw new AppError('invalid_handoff', 400, 'This link has expired or was already used. Open the organisation again from /platform.');
+        throw new AppError('invalid_handoff', 400, 'This link has expired or was already used. Open the organisation again from /platform.', { messageKey: 'errors.handoff_expired' });
       }
       await audit.record({ action: 'console.platform_admin_entered', actor: `platform:${claims.a}`, target: tenant.id, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { email: claims.e } });
       ctx.redirect('/admin');
