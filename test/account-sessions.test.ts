@@ -13,6 +13,7 @@ import { hiddenInput, TestBrowser } from './support/http-client.ts';
 import { signInToConsole } from './support/console.ts';
 import { authorization, createUser, enrolTotp, finish, open, passwordStep } from './support/mfa.ts';
 import { SmtpSink } from './support/smtp-sink.ts';
+import { ROOMY_RATE_LIMITS, setSecurity } from './support/account-security.ts';
 import { runAsTenant } from '../src/tenancy/request-context.ts';
 import { sweepExpiredPayloads } from '../src/oidc/payload-sweeper.ts';
 
@@ -26,6 +27,8 @@ before(async () => {
   t = await startTestAtrium({ SMTP_URL: sink.url, SMTP_FROM: 'no-reply@atrium.test' });
   acme = await createTenantFixture(t, 'acme');
   globex = await createTenantFixture(t, 'globex');
+  // Many sign-ins from one address in a minute; the rate limits have their own tests.
+  await setSecurity(t, 'acme', { rate_limits: ROOMY_RATE_LIMITS });
 });
 after(async () => {
   await t?.stop();
@@ -145,6 +148,11 @@ describe('account page', () => {
   it('changes the name and the password (checking the current one and the policy), ending the other sessions', async () => {
     const user = await createUser(t, acme, 'profile');
     const phone = await phoneSignIn(acme, user);
+    // Someone else's app, signed in with the old password, holding a refresh token.
+    const app = new TestBrowser();
+    const offline = await authorization(acme, { scope: 'openid offline_access', prompt: 'consent' });
+    const { tokens } = await finish(app, offline, await passwordStep(app, offline, user));
+    assert.ok(tokens.refresh_token);
     const { browser, html } = await signInToConsole(acme.issuer, user);
     const csrf = hiddenInput(html, 'csrf');
     assert.equal((await browser.postForm(`${acme.issuer}/account/profile`, { csrf, name: 'Ada Lovelace' })).status, 303);
@@ -162,6 +170,9 @@ describe('account page', () => {
     assert.equal(ok.status, 303);
     assert.equal((await browser.request(`${acme.issuer}/account`)).status, 200, 'the browser that changed the password stays signed in');
     assert.match((await open(phone, (await authorization(acme)).url)).html, /name="password"/, 'the other sign-in has ended');
+    await assert.rejects(oidc.refreshTokenGrant(offline.config, tokens.refresh_token), (err: { error?: string }) => err.error === 'invalid_grant', 'the refresh token from the old password no longer works');
+    const audit = await t.api('GET', `/tenants/acme/audit?action=user.tokens_revoked`);
+    assert.ok(audit.body.events.some((e: { target: string }) => e.target === user.id));
     const fresh = await signInToConsole(acme.issuer, { email: user.email, password: 'a-new-long-password' });
     assert.equal(fresh.status, 200);
   });

@@ -117,9 +117,8 @@ export function accountRoutes(deps: AccountDeps): Router {
     }
     await deps.userService.update(ctx.state.tenant as Tenant, principal.userId, { password: next });
     await deps.audit.record({ action: 'user.password_changed', ...meta(ctx, principal), target: principal.userId });
-    // A new password ends every other session: whoever knew the old one is signed out.
-    const sessions = await deps.userSessions.list(principal.userId, { consoleIdHash: principal.sessionIdHash, oidcSessionUid: principal.oidcSessionUid });
-    for (const session of sessions) if (!session.current) await deps.userSessions.revoke(principal.userId, session.id, meta(ctx, principal));
+    // A new password ends every other session and withdraws the apps' tokens: whoever knew the old one is out.
+    await deps.userSessions.revokeAllButCurrent(principal.userId, { consoleIdHash: principal.sessionIdHash, oidcSessionUid: principal.oidcSessionUid }, meta(ctx, principal));
     back(ctx, 'password_changed');
   });
 

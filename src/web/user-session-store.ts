@@ -89,6 +89,18 @@ export class UserSessionStore {
   }
 
   /**
+   * Withdraws every token the user's apps hold (refresh and access tokens, unredeemed codes)
+   * but no session or grant: an app of a session that goes on signs in again silently.
+   * Returns how many were withdrawn.
+   */
+  async deleteTokensForUser(userId: string): Promise<number> {
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query(`DELETE FROM oidc_payloads WHERE model IN ('RefreshToken', 'AccessToken', 'AuthorizationCode') AND payload->>'accountId' = $1::text`, [userId]);
+      return res.rowCount;
+    });
+  }
+
+  /**
    * Ends every sign-in of the user: Provider sessions, and the grants, refresh tokens,
    * access tokens and codes issued from them, so no relying party keeps a way back in;
    * and their records. Returns how many sessions ended.

@@ -91,6 +91,18 @@ export class UserSessionService {
   }
 
   /**
+   * After the user changed their password: every other session ends, and every app token
+   * issued to the user (from any session) is withdrawn. Whoever knew the old password loses
+   * every way back in, a refresh token included; the session the change was made in stays,
+   * and its apps sign in again without asking.
+   */
+  async revokeAllButCurrent(userId: string, current: { consoleIdHash?: string; oidcSessionUid?: string | null }, meta: AuditMeta = {}): Promise<void> {
+    for (const session of await this.list(userId, current)) if (!session.current) await this.revoke(userId, session.id, meta);
+    const tokens = await this.#signIns.deleteTokensForUser(userId);
+    await this.#audit.record({ action: 'user.tokens_revoked', actor: meta.actor === undefined ? userId : meta.actor, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null, details: { tokens } });
+  }
+
+  /**
    * Signs a user of the tenant in context out everywhere: every sign-in session at the
    * tenant and every console session. For admins (/admin, the management API) and for
    * anything that must end a user's access at once (password reset, disabling).
