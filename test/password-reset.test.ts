@@ -214,20 +214,25 @@ describe('password reset', () => {
     const browser = new TestBrowser();
     const form = await browser.request(`${acme.issuer}/password/forgot`);
     const csrf = hiddenInput(await form.text(), 'csrf');
-    const emails = ['warm-up@acme.test'];
-    for (let i = 0; i < 20; i++) emails.push(known[i]!, `unknown-${i}@acme.test`);
-    // The client runs in a worker: in this thread it would wait on the server's own
-    // after-answer work (the embedded database runs in this thread), which no real client does.
-    const times = await timeInWorker(new URL(acme.issuer), browser.cookieHeader(new URL(acme.issuer)), csrf, emails);
-    const a = times.filter((_, i) => i % 2 === 1);
-    const b = times.filter((_, i) => i > 0 && i % 2 === 0);
     const median = (xs: number[]) => {
       const sorted = [...xs].sort((x, y) => x - y);
       return (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
     };
-    const [ka, ub] = [median(a), median(b)];
-    // Both answers take a few milliseconds; allow 2 ms of noise on top of the 20%.
-    assert.ok(Math.abs(ka - ub) <= Math.max(ka, ub) * 0.2 + 2, `known ${ka.toFixed(1)} ms vs unknown ${ub.toFixed(1)} ms`);
+    // As in sign-in-timing.test.ts: a measurement tilted by the other test file's work is
+    // taken again, up to three in all; a real difference tilts every one.
+    const seen: string[] = [];
+    for (let round = 1; round <= 3; round++) {
+      const emails = [`warm-up-${round}@acme.test`];
+      for (let i = 0; i < 20; i++) emails.push(known[i]!, `unknown-${round}-${i}@acme.test`);
+      // The client runs in a worker: in this thread it would wait on the server's own
+      // after-answer work (the embedded database runs in this thread), which no real client does.
+      const times = await timeInWorker(new URL(acme.issuer), browser.cookieHeader(new URL(acme.issuer)), csrf, emails);
+      const [ka, ub] = [median(times.filter((_, i) => i % 2 === 1)), median(times.filter((_, i) => i > 0 && i % 2 === 0))];
+      // Both answers take a few milliseconds; allow 2 ms of noise on top of the 20%.
+      if (Math.abs(ka - ub) <= Math.max(ka, ub) * 0.2 + 2) break;
+      seen.push(`known ${ka.toFixed(1)} ms vs unknown ${ub.toFixed(1)} ms`);
+      assert.ok(round < 3, `every measurement differed: ${seen.join('; ')}`);
+    }
     for (const email of known) await sink.waitFor(email);
   });
 
