@@ -139,10 +139,27 @@ describe('token endpoint limits', () => {
     for (let i = 0; i < 5; i++) assert.equal((await tokenRequest(loose.issuer, { authorization: basic(loose.m2mClientId, loose.m2mClientSecret), ip: '203.0.113.21' })).status, 200);
   });
 
+  it('per client also when the secret comes in the body (client_secret_post), through either way in', async () => {
+    const registered = await t.api('POST', '/tenants/strict/clients', { client_name: 'posting', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_post' });
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+    const credentials = { client_id: registered.body.client_id as string, client_secret: registered.body.client_secret as string };
+    for (let i = 0; i < 4; i++) assert.equal((await tokenRequest(strict.issuer, { body: { ...credentials, client_secret: `wrong-${i}` }, ip: `203.0.113.${40 + i}` })).status, 401);
+    for (let i = 0; i < 3; i++) {
+      const ok = await tokenRequest(strict.issuer, { body: credentials, ip: `203.0.113.${50 + i}` });
+      assert.equal(ok.status, 200, ok.text);
+    }
+    const refused = await tokenRequest(strict.issuer, { body: credentials, ip: '203.0.113.60' });
+    assert.equal(refused.status, 429, refused.text);
+    assert.equal(refused.json.error, 'rate_limited');
+    // The full stack's limiter (a spelling the fast path leaves to it) reads the same body.
+    assert.equal((await tokenRequest(strict.issuer, { body: credentials, ip: '203.0.113.61', path: '/Token/' })).status, 429);
+  });
+
   it('per IP: counts every token request from the address, however the client authenticates', async () => {
     const ip = '203.0.113.30';
     for (let i = 0; i < 6; i++) {
-      const res = await tokenRequest(strict.issuer, { body: { client_id: strict.m2mClientId, client_secret: 'wrong' }, ip });
+      // A different wrong secret each time: the same one would also fill its own per-client bucket.
+      const res = await tokenRequest(strict.issuer, { body: { client_id: strict.m2mClientId, client_secret: `wrong-${i}` }, ip });
       assert.equal(res.status, 401, res.text);
     }
     const refused = await tokenRequest(strict.issuer, { authorization: basic(strict.clientId, strict.clientSecret), ip });

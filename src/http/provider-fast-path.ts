@@ -29,7 +29,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Services } from '../services.ts';
 import { resolveTenant } from '../tenancy/resolve-tenant.ts';
 import { RequestContext, runWithContext } from '../tenancy/request-context.ts';
-import { checkTokenLimits, tokenLimitResponse } from '../security/rate-limit-token-endpoint.ts';
+import { checkTokenLimits, TOKEN_BODY_PEEK_LIMIT, tokenLimitResponse } from '../security/rate-limit-token-endpoint.ts';
 import type { TenantRuntime } from '../oidc/provider-factory.ts';
 import type { TokenResponse } from '../oidc/client-credentials-issuer.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
@@ -44,8 +44,6 @@ import { ProviderDocumentCache } from './provider-document-cache.ts';
  * attestations, and CORS (a browser's Origin is checked against the client).
  */
 const PROVIDER_ONLY_HEADERS = ['dpop', 'oauth-client-attestation', 'oauth-client-attestation-pop', 'origin'];
-/** A plain client_credentials body is a few hundred bytes; a larger one is the Provider's to read. */
-const PLAIN_TOKEN_BODY_LIMIT = 4096;
 /** What oidc-provider sends with a token (its no-store and CORS middlewares), so a caller cannot tell who answered. */
 const TOKEN_RESPONSE_HEADERS = {
   'Cache-Control': 'no-store',
@@ -137,11 +135,13 @@ export function withProviderFastPath(services: Services, options: { isShuttingDo
     }
 
     return runWithContext(context, async () => {
+      // A token request's body, looked at once (and put back) for the limits and the direct issuer.
+      const body = route === 'oidc-token' ? await peekBody(req, TOKEN_BODY_PEEK_LIMIT) : undefined;
       let refusal;
       // RATE_LIMITS_ENABLED=false makes the limiter allow everything; skip asking it.
       if (route === 'oidc-token' && config.rateLimitsEnabled) {
         try {
-          refusal = await checkTokenLimits(rateLimiter, tenant, ipOf(req), req.headers.authorization ?? '');
+          refusal = await checkTokenLimits(rateLimiter, tenant, ipOf(req), req.headers.authorization ?? '', body);
         } catch {
           return false;
         }
@@ -154,8 +154,8 @@ export function withProviderFastPath(services: Services, options: { isShuttingDo
         finish();
         return true;
       }
-      if (route === 'oidc-token' && req.url === '/token') {
-        const issued = await issueDirectly(tenant, req, context);
+      if (route === 'oidc-token' && req.url === '/token' && body) {
+        const issued = await issueDirectly(tenant, req, body, context);
         if (issued) {
           setOuterHeaders();
           sendJson(res, 200, issued, TOKEN_RESPONSE_HEADERS);
@@ -194,10 +194,8 @@ export function withProviderFastPath(services: Services, options: { isShuttingDo
    * (oidc/client-credentials-issuer.ts); undefined leaves the request, its body unread, to
    * the Provider. A failure here (storage down) leaves it too: the Provider answers it.
    */
-  async function issueDirectly(tenant: Tenant, req: IncomingMessage, context: RequestContext): Promise<TokenResponse | undefined> {
+  async function issueDirectly(tenant: Tenant, req: IncomingMessage, body: Buffer, context: RequestContext): Promise<TokenResponse | undefined> {
     if (PROVIDER_ONLY_HEADERS.some((name) => req.headers[name] !== undefined)) return undefined;
-    const body = await peekBody(req, PLAIN_TOKEN_BODY_LIMIT);
-    if (!body) return undefined;
     try {
       return await clientCredentials.issue(tenant, { authorization: req.headers.authorization, contentType: req.headers['content-type'], body });
     } catch (err) {

@@ -1,12 +1,10 @@
 /**
  * Limits on the token endpoint, checked before the request reaches oidc-provider: per
- * client IP, and per client for clients that authenticate with HTTP Basic.
- *
- * The body is never read here: oidc-provider reads the request stream itself, and a body
- * read upstream pushes it onto its "already parsed" fallback (with a warning) or would need
- * the stream rebuilt. So clients that put their credentials in the body
- * (client_secret_post, private_key_jwt, public clients sending only client_id) are limited
- * per IP only.
+ * client IP, and per client for clients that present a secret, in the HTTP Basic header or
+ * in the body (client_secret_post). The body is looked at with http/peek-body.ts, which
+ * puts it back, so oidc-provider still reads it whole. Clients without a secret
+ * (private_key_jwt, whose assertion changes with every request, and public clients) are
+ * limited per IP only.
  *
  * The per-client bucket is keyed by the client id *and* the presented secret (both only
  * as an HMAC). At this point nothing has authenticated the caller: keyed by client id
@@ -15,7 +13,9 @@
  * a misbehaving client is still held to its limit, while wrong guesses fill buckets of
  * their own and are bounded by the per-IP limit.
  */
+import querystring from 'node:querystring';
 import type { Context, Next } from 'koa';
+import { peekBody } from '../http/peek-body.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { RequestContext } from '../tenancy/request-context.ts';
 import type { RateLimiter } from './rate-limiter.ts';
@@ -45,6 +45,16 @@ export function basicCredentials(header: string): { clientId: string; secret: st
   return { clientId: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
 }
 
+/** The client id and secret of a client_secret_post body (each given once). */
+function bodyCredentials(body: Buffer | undefined): { clientId: string; secret: string } | undefined {
+  if (!body?.length) return undefined;
+  const { client_id: clientId, client_secret: secret } = querystring.parse(body.toString('utf8'));
+  return typeof clientId === 'string' && clientId && typeof secret === 'string' && secret ? { clientId, secret } : undefined;
+}
+
+/** The largest token request body looked at for credentials; a larger one is limited per IP only. */
+export const TOKEN_BODY_PEEK_LIMIT = 4096;
+
 /** A refused token request: the rule that refused it and when to retry. */
 export interface TokenLimitRefusal {
   limit: 'token_per_ip' | 'token_per_client';
@@ -52,14 +62,15 @@ export interface TokenLimitRefusal {
 }
 
 /**
- * The token endpoint's limits for one request: per IP, then per HTTP Basic client. Shared
- * by the Koa middleware below and the provider fast path (http/provider-fast-path.ts).
+ * The token endpoint's limits for one request: per IP, then per client (Basic header, else
+ * the body's client_id and client_secret). Shared by the Koa middleware below and the
+ * provider fast path (http/provider-fast-path.ts), which pass the peeked body.
  */
-export async function checkTokenLimits(limiter: RateLimiter, tenant: Tenant, ip: string, authorization: string): Promise<TokenLimitRefusal | undefined> {
+export async function checkTokenLimits(limiter: RateLimiter, tenant: Tenant, ip: string, authorization: string, body?: Buffer): Promise<TokenLimitRefusal | undefined> {
   const rules = rateLimitRules(tenant);
   const byIp = await limiter.consume({ tenantId: tenant.id, subject: ip }, rules.token_per_ip);
   if (!byIp.allowed) return { limit: 'token_per_ip', retryAfterSeconds: byIp.retryAfterSeconds };
-  const credentials = basicCredentials(authorization);
+  const credentials = authorization ? basicCredentials(authorization) : bodyCredentials(body);
   if (!credentials) return undefined;
   const byClient = await limiter.consume({ tenantId: tenant.id, subject: `${credentials.clientId}\u0000${credentials.secret}` }, rules.token_per_client);
   return byClient.allowed ? undefined : { limit: 'token_per_client', retryAfterSeconds: byClient.retryAfterSeconds };
@@ -82,7 +93,9 @@ export function tokenEndpointRateLimit(limiter: RateLimiter, onRejected: (tenant
   return async function limitTokenRequests(ctx: Context, next: Next): Promise<void> {
     if (!isTokenRequest(ctx)) return next();
     const tenant = ctx.state.tenant as Tenant;
-    const refused = await checkTokenLimits(limiter, tenant, ctx.ip, ctx.get('authorization'));
+    const authorization = ctx.get('authorization');
+    const body = authorization ? undefined : await peekBody(ctx.req, TOKEN_BODY_PEEK_LIMIT);
+    const refused = await checkTokenLimits(limiter, tenant, ctx.ip, authorization, body);
     if (!refused) return next();
     onRejected(tenant, refused.limit);
     const response = tokenLimitResponse(refused, (ctx.state.context as RequestContext | undefined)?.correlationId);
