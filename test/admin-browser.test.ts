@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
-import { createTenantFixture, discover, type TenantFixture } from './support/fixtures.ts';
+import { authorizationRequest, createTenantFixture, type TenantFixture } from './support/fixtures.ts';
 import { chromiumMissing, launchChromium, PHONE, startCallbackServer, watchCspViolations } from './support/browser.ts';
 
 const SKIP = chromiumMissing();
@@ -124,18 +124,7 @@ describe('/admin in a browser', () => {
     // Erin signs in to the new application, in her own browser, with a real OIDC client
     // using the id and secret the admin was shown.
     const { clientId, clientSecret } = shown;
-    const config = await discover(acme.issuer, clientId, clientSecret);
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const authUrl = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: rp!.redirectUri,
-      scope: 'openid email profile',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-    });
+    const { config, url: authUrl, verifier, state, nonce } = await authorizationRequest(acme.issuer, { clientId, clientSecret }, { redirect_uri: rp!.redirectUri, scope: 'openid email profile' });
     const { context: erinContext, page: erinPage } = await newPhonePage();
     try {
       await erinPage.goto(authUrl.href);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
-import { createTenantFixture, discover, type TenantFixture } from './support/fixtures.ts';
+import { authorizationRequest as clientAuthorizationRequest, createTenantFixture, type TenantFixture } from './support/fixtures.ts';
 import { chromiumMissing, launchChromium, PHONE, startCallbackServer, watchCspViolations } from './support/browser.ts';
 
 const SKIP = chromiumMissing();
@@ -41,20 +41,8 @@ after(async () => {
 });
 
 /** An authorization request for the tenant's web client, with PKCE, state and nonce. */
-async function authorizationRequest(fixture: TenantFixture) {
-  const config = await discover(fixture.issuer, client.clientId, client.clientSecret);
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const nonce = oidc.randomNonce();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: client.redirectUri,
-    scope: 'openid email profile',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-  });
-  return { config, url, verifier, state, nonce };
+function authorizationRequest(fixture: TenantFixture) {
+  return clientAuthorizationRequest(fixture.issuer, client, { redirect_uri: client.redirectUri, scope: 'openid email profile' });
 }
 
 async function newPhonePage(): Promise<{ context: BrowserContext; page: Page }> {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 import type { Browser, Page } from 'playwright-core';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
-import { createTenantFixture, discover, type TenantFixture } from './support/fixtures.ts';
+import { authorizationRequest as clientAuthorizationRequest, createTenantFixture, type TenantFixture } from './support/fixtures.ts';
 import { chromiumMissing, launchChromium, PHONE, startCallbackServer, watchCspViolations } from './support/browser.ts';
 
 const SKIP = chromiumMissing();
@@ -58,20 +58,8 @@ after(async () => {
   await down?.stop();
 });
 
-async function authorizationRequest() {
-  const config = await discover(acme.issuer, client.clientId, client.clientSecret);
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const nonce = oidc.randomNonce();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: client.redirectUri,
-    scope: 'openid email profile',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-  });
-  return { config, url, verifier, state, nonce };
+function authorizationRequest() {
+  return clientAuthorizationRequest(acme.issuer, client, { redirect_uri: client.redirectUri, scope: 'openid email profile' });
 }
 
 /** At the upstream Atrium: sign in and allow; the browser is then sent back to acme. */

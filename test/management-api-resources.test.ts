@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { BOOTSTRAP_CLIENT_ID, BOOTSTRAP_CLIENT_SECRET, startTestAtrium, type TestAtrium } from './support/atrium.ts';
-import { createTenantFixture, discover, REDIRECT_URI, SignInRefused, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
+import { authorizationRequest, createTenantFixture, discover, REDIRECT_URI, SignInRefused, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
 import { assertApiError, type ApiResponse } from './support/api-assertions.ts';
 import { httpFetch } from './support/http-client.ts';
 
@@ -69,18 +69,7 @@ async function clientCredentials(issuer: string, clientId: string, secret: strin
 
 /** Signs a user in through the pages with the tenant's web client; returns its tokens. */
 async function codeFlow(fixture: TenantFixture, credentials: { email: string; password: string } = fixture) {
-  const config = await discover(fixture.issuer, fixture.clientId, fixture.clientSecret);
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const nonce = oidc.randomNonce();
-  const authUrl = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid email',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-  });
+  const { config, url: authUrl, verifier, state, nonce } = await authorizationRequest(fixture.issuer, fixture);
   const { callback } = await signInThroughPages(authUrl, credentials);
   const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });
   return { config, tokens };

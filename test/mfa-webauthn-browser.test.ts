@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
-import { createTenantFixture, discover, type TenantFixture } from './support/fixtures.ts';
+import { authorizationRequest as clientAuthorizationRequest, createTenantFixture, type TenantFixture } from './support/fixtures.ts';
 import { chromiumMissing, launchChromium, startCallbackServer, watchCspViolations } from './support/browser.ts';
 import { hiddenInput, TestBrowser } from './support/http-client.ts';
 import { open } from './support/mfa.ts';
@@ -43,21 +43,8 @@ after(async () => {
   await t?.stop();
 });
 
-async function authorizationRequest(fixture: TenantFixture) {
-  const client = clients.get(fixture.slug)!;
-  const config = await discover(fixture.issuer, client.clientId, client.clientSecret);
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const nonce = oidc.randomNonce();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: rp!.redirectUri,
-    scope: 'openid email',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-  });
-  return { config, url, verifier, state, nonce };
+function authorizationRequest(fixture: TenantFixture) {
+  return clientAuthorizationRequest(fixture.issuer, clients.get(fixture.slug)!, { redirect_uri: rp!.redirectUri });
 }
 
 /** A page whose browser holds a virtual platform authenticator (resident keys, user verification). */

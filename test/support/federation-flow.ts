@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 import { hiddenInput, TestBrowser } from './http-client.ts';
-import { discover, REDIRECT_URI, type TenantFixture } from './fixtures.ts';
+import { authorizationRequest as clientAuthorizationRequest, REDIRECT_URI, type TenantFixture } from './fixtures.ts';
 
 export interface Downstream {
   fixture: TenantFixture;
@@ -19,19 +19,8 @@ export interface Downstream {
 
 /** An authorization request of the fixture's web client (code + PKCE, state, nonce). */
 export async function authorizationRequest(fixture: TenantFixture): Promise<Downstream> {
-  const config = await discover(fixture.issuer, fixture.clientId, fixture.clientSecret);
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const nonce = oidc.randomNonce();
-  const authUrl = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid email profile',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-  });
-  return { fixture, config, verifier, state, nonce, authUrl };
+  const { url, ...rest } = await clientAuthorizationRequest(fixture.issuer, fixture, { scope: 'openid email profile' });
+  return { fixture, ...rest, authUrl: url };
 }
 
 /** Opens the downstream login page; answers its URL and HTML. */

@@ -67,6 +67,36 @@ export async function discover(issuer: string, clientId: string, clientSecret?: 
   });
 }
 
+/** An authorization request (code, PKCE, state and nonce): what a test needs to send a browser and redeem the code. */
+export interface AuthorizationRequest {
+  config: oidc.Configuration;
+  url: URL;
+  verifier: string;
+  state: string;
+  nonce: string;
+}
+
+/**
+ * An authorization request of a client at `issuer`; `params` adds to or overrides the
+ * defaults (REDIRECT_URI, scope `openid email`).
+ */
+export async function authorizationRequest(issuer: string, client: { clientId: string; clientSecret?: string }, params: Record<string, string> = {}): Promise<AuthorizationRequest> {
+  const config = await discover(issuer, client.clientId, client.clientSecret);
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid email',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    ...params,
+  });
+  return { config, url, verifier, state, nonce };
+}
+
 export class SignInRefused extends Error {
   readonly status: number;
   readonly page: string;

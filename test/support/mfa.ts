@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 import type { TestAtrium } from './atrium.ts';
-import { discover, REDIRECT_URI, type TenantFixture } from './fixtures.ts';
+import { authorizationRequest, REDIRECT_URI, type AuthorizationRequest, type TenantFixture } from './fixtures.ts';
 import { hiddenInput, TestBrowser } from './http-client.ts';
 import { signInToConsole } from './console.ts';
 import { stepAt, totpCode } from '../../src/mfa/totp.ts';
@@ -21,30 +21,11 @@ export async function createUser(t: TestAtrium, f: TenantFixture, local: string,
   return { email, password, id: res.body.id };
 }
 
-export interface Authorization {
-  config: oidc.Configuration;
-  url: URL;
-  verifier: string;
-  state: string;
-  nonce: string;
-}
+export type Authorization = AuthorizationRequest;
 
 /** An authorization request of the fixture's confidential client (extra parameters e.g. acr_values). */
-export async function authorization(f: TenantFixture, extra: Record<string, string> = {}): Promise<Authorization> {
-  const config = await discover(f.issuer, f.clientId, f.clientSecret);
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const nonce = oidc.randomNonce();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid email',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-    ...extra,
-  });
-  return { config, url, verifier, state, nonce };
+export function authorization(f: TenantFixture, extra: Record<string, string> = {}): Promise<Authorization> {
+  return authorizationRequest(f.issuer, f, extra);
 }
 
 const toCallback = (u: URL) => u.href.startsWith(REDIRECT_URI);
