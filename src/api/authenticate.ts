@@ -23,6 +23,11 @@ export interface ApiPrincipal {
   tenant?: { id: string; slug: string };
 }
 
+/** Who made a management API change, as the audit log names it: `client:<client id>`. */
+export function apiActor(ctx: Context): string {
+  return `client:${(ctx.state.principal as ApiPrincipal | undefined)?.clientId ?? 'unknown'}`;
+}
+
 export function apiAuthentication(config: AtriumConfig, registry: TenantRegistry, keys: SigningKeyStore) {
   const audience = managementApiAudience(config);
   const keySets = new LRUCache<string, { version: number; jwks: ReturnType<typeof createLocalJWKSet> }>({ max: 10_000 });

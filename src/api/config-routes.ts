@@ -10,7 +10,7 @@ import type { SecretBox } from '../security/secret-box.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
-import { requireScope, type ApiPrincipal } from './authenticate.ts';
+import { apiActor, requireScope } from './authenticate.ts';
 import { targetTenant } from './target-tenant.ts';
 
 export interface ConfigRouteDeps {
@@ -36,7 +36,7 @@ export function mountConfigRoutes(router: Router, deps: ConfigRouteDeps): void {
     // Inside the target tenant's context (set by targetTenant): the event is the tenant's own.
     await deps.audit.record({
       action: 'tenant.config_changed',
-      actor: `client:${(ctx.state.principal as ApiPrincipal | undefined)?.clientId ?? 'unknown'}`,
+      actor: apiActor(ctx),
       target: tenant.slug,
       ip: ctx.ip,
       userAgent: ctx.get('user-agent'),

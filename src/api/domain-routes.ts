@@ -11,7 +11,7 @@ import type { DomainService } from '../tenancy/domain-service.ts';
 import type { TenantDomain } from '../tenancy/domain-store.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
-import { requireScope, type ApiPrincipal } from './authenticate.ts';
+import { apiActor, requireScope } from './authenticate.ts';
 import { targetTenant } from './target-tenant.ts';
 import { parseInput } from './validation.ts';
 
@@ -33,7 +33,7 @@ export function mountDomainRoutes(router: Router, deps: DomainRouteDeps): void {
   const audit = (ctx: Context, action: string, domain: string, details: Record<string, unknown> = {}) =>
     deps.audit.record({
       action,
-      actor: `client:${(ctx.state.principal as ApiPrincipal | undefined)?.clientId ?? 'unknown'}`,
+      actor: apiActor(ctx),
       target: domain,
       ip: ctx.ip,
       userAgent: ctx.get('user-agent'),

@@ -7,14 +7,14 @@ import { connectionJson, type ChangeSource, type FederationService } from '../fe
 import { redirectUris } from '../federation/redirect-uris.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
-import { requireScope, type ApiPrincipal } from './authenticate.ts';
+import { apiActor, requireScope } from './authenticate.ts';
 import { targetTenant } from './target-tenant.ts';
 
 export function mountFederationRoutes(router: Router, deps: { config: AtriumConfig; store: TenantStore; federation: FederationService }): void {
   const target = targetTenant(deps.store);
   const read = [requireScope('atrium:cross-tenant:read'), target];
   const write = [requireScope('atrium:cross-tenant:write'), target];
-  const source = (ctx: Context): ChangeSource => ({ actor: `client:${(ctx.state.principal as ApiPrincipal | undefined)?.clientId ?? 'unknown'}`, ip: ctx.ip, userAgent: ctx.get('user-agent') });
+  const source = (ctx: Context): ChangeSource => ({ actor: apiActor(ctx), ip: ctx.ip, userAgent: ctx.get('user-agent') });
   const urisOf = (ctx: Context) => redirectUris(ctx.state.target as Tenant, deps.config);
 
   router.get('/tenants/:slug/federation', ...read, async function listConnections(ctx) {

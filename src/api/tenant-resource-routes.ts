@@ -15,7 +15,7 @@ import type { TenantService } from '../tenancy/tenant-service.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
 import type { AuditLog } from '../security/audit-log.ts';
 import { PLATFORM_TENANT } from '../tenancy/slug.ts';
-import { requireScope, type ApiPrincipal } from './authenticate.ts';
+import { apiActor, requireScope } from './authenticate.ts';
 import { clientJson, keyJson, userJson } from './serialize.ts';
 import { targetTenant } from './target-tenant.ts';
 import { pagingSchema, parseInput, queryObject } from './validation.ts';
@@ -61,9 +61,8 @@ export function mountTenantResourceRoutes(router: Router, deps: TenantResourceDe
   const target = targetTenant(deps.store);
   const read = [requireScope('atrium:cross-tenant:read'), target];
   const write = [requireScope('atrium:cross-tenant:write'), target];
-  const actor = (ctx: Context) => `client:${(ctx.state.principal as ApiPrincipal | undefined)?.clientId ?? 'unknown'}`;
-  const audit = (ctx: Context, action: string, target: string, details: Record<string, unknown> = {}) =>
-    deps.audit.record({ action, actor: actor(ctx), target, ip: ctx.ip, userAgent: ctx.get('user-agent'), details });
+    const audit = (ctx: Context, action: string, target: string, details: Record<string, unknown> = {}) =>
+    deps.audit.record({ action, actor: apiActor(ctx), target, ip: ctx.ip, userAgent: ctx.get('user-agent'), details });
 
   // Clients
   router.get('/tenants/:slug/clients', ...read, async function listClients(ctx) {

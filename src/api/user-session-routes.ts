@@ -13,7 +13,7 @@ import { notFound } from '../http/errors.ts';
 import type { MfaService } from '../mfa/mfa-service.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
 import type { UserSessionService } from '../web/user-sessions.ts';
-import { requireScope, type ApiPrincipal } from './authenticate.ts';
+import { apiActor, requireScope } from './authenticate.ts';
 import { targetTenant } from './target-tenant.ts';
 
 export interface UserSessionRouteDeps {
@@ -27,7 +27,7 @@ export function mountUserSessionRoutes(router: Router, deps: UserSessionRouteDep
   const target = targetTenant(deps.store);
   const read = [requireScope('atrium:cross-tenant:read'), target];
   const write = [requireScope('atrium:cross-tenant:write'), target];
-  const meta = (ctx: Context) => ({ actor: `client:${(ctx.state.principal as ApiPrincipal | undefined)?.clientId ?? 'unknown'}`, ip: ctx.ip, userAgent: ctx.get('user-agent') });
+  const meta = (ctx: Context) => ({ actor: apiActor(ctx), ip: ctx.ip, userAgent: ctx.get('user-agent') });
 
   async function existingUser(ctx: Context): Promise<string> {
     const user = await deps.users.findById(String(ctx.params.id ?? ''));

@@ -5,7 +5,8 @@
  * tenant and has not expired, and send the browser on to that tenant only. The random id
  * names the pending sign-in row, which is what makes a state single-use.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { csrfToken as mac, verifyCsrfToken as macMatches } from '../security/csrf.ts';
 import type { SecretBox } from '../security/secret-box.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -18,14 +19,14 @@ export interface VerifiedState {
   expired: boolean;
 }
 
+// The MAC is the one of form tokens (security/csrf.ts: HMAC-SHA256, base64url, any key of the list verifies).
 const keysFor = (box: SecretBox, tenantId: string) => box.deriveKeys('federation-state', tenantId);
-const mac = (key: Buffer, payload: string) => createHmac('sha256', key).update(payload).digest('base64url');
 
 export function mintState(box: SecretBox, tenantId: string, ttlSeconds: number, now = Date.now()): { state: string; stateId: string; expiresAt: Date } {
   const stateId = randomBytes(32).toString('base64url');
   const exp = Math.floor(now / 1000) + ttlSeconds;
   const payload = `${tenantId}.${exp}.${stateId}`;
-  return { state: `${payload}.${mac(keysFor(box, tenantId)[0]!, payload)}`, stateId, expiresAt: new Date(exp * 1000) };
+  return { state: `${payload}.${mac(keysFor(box, tenantId), payload)}`, stateId, expiresAt: new Date(exp * 1000) };
 }
 
 /** The state's parts when its MAC verifies (an expired one too, flagged, so the user hears why); else undefined. */
@@ -35,12 +36,7 @@ export function verifyState(box: SecretBox, state: unknown, now = Date.now()): V
   if (!m || !UUID.test(m[1]!)) return undefined;
   const [, tenantId, exp, stateId, given] = m as unknown as [string, string, string, string, string];
   const payload = `${tenantId}.${exp}.${stateId}`;
-  const givenBytes = Buffer.from(given);
-  const valid = keysFor(box, tenantId).some((key) => {
-    const expected = Buffer.from(mac(key, payload));
-    return expected.length === givenBytes.length && timingSafeEqual(expected, givenBytes);
-  });
-  if (!valid) return undefined;
+  if (!macMatches(keysFor(box, tenantId), payload, given)) return undefined;
   const expiresAt = new Date(Number(exp) * 1000);
   return { tenantId, stateId, expiresAt, expired: expiresAt.getTime() <= now };
 }

@@ -151,14 +151,15 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (details.prompt.name !== 'login') throw new AppError('invalid_request', 400, 'this sign-in step is already complete');
     const email = (form.get('email') ?? '').trim().slice(0, 320);
     const password = (form.get('password') ?? '').slice(0, 1024);
-    // Home-realm discovery: an email of a domain with its own upstream IdP signs in there, no password checked.
-    if (await routeToHomeRealm(ctx, details.uid, email)) return;
     const tenant = ctx.state.tenant as Tenant;
     const limited = await loginLimits.check(tenant, { ip: ctx.ip, email });
     if (limited) {
       deps.metrics.rateLimitRejections.inc({ tenant: tenant.slug, limit: limited.limit });
       return refuseLimitedLogin(ctx, runtime, details, deps.audit, limited, email);
     }
+    // Home-realm discovery: an email of a domain with its own upstream IdP signs in there, no
+    // password checked. After the limits: each one writes a login state and an audit row.
+    if (await routeToHomeRealm(ctx, details.uid, email)) return;
     const user = email && password ? await authenticate(deps.users, email, password, deps.lockout?.guard(tenant)) : undefined;
     const audit = { ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { client_id: details.params.client_id } };
     if (!user) {

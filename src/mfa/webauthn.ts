@@ -8,7 +8,8 @@
  * response comes back. A response is only useful to whoever holds the bound interaction
  * cookie or console session, within five minutes.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { csrfToken, verifyCsrfToken } from '../security/csrf.ts';
 import {
   generateAuthenticationOptions,
   generateRegistrationOptions,
@@ -39,15 +40,14 @@ export function relyingPartyFor(issuer: string, name: string): RelyingParty {
   return { origin: url.origin, id: url.hostname, name };
 }
 
-function mac(key: Buffer, binding: string, exp: string, nonce: string): Buffer {
-  return createHmac('sha256', key).update(`${binding}\u0000${exp}\u0000${nonce}`).digest();
-}
+// A challenge's MAC is the one of form tokens (security/csrf.ts), over the binding, expiry and nonce.
+const macInput = (binding: string, exp: string, nonce: string) => `${binding}\u0000${exp}\u0000${nonce}`;
 
 /** A fresh challenge bound to `binding`, as the bytes the authenticator signs. */
 export function newChallenge(key: Buffer, binding: string, now = Date.now()): Uint8Array<ArrayBuffer> {
   const exp = String(Math.floor(now / 1000) + CHALLENGE_TTL_SECONDS);
   const nonce = randomBytes(16).toString('base64url');
-  const token = `${exp}.${nonce}.${mac(key, binding, exp, nonce).toString('base64url')}`;
+  const token = `${exp}.${nonce}.${csrfToken([key], macInput(binding, exp, nonce))}`;
   return new Uint8Array(Buffer.from(token, 'utf8'));
 }
 
@@ -55,11 +55,7 @@ export function newChallenge(key: Buffer, binding: string, now = Date.now()): Ui
 export function challengeValid(keys: readonly Buffer[], binding: string, challenge: string, now = Date.now()): boolean {
   const [exp = '', nonce = '', given = ''] = Buffer.from(challenge, 'base64url').toString('utf8').split('.');
   if (!/^\d+$/.test(exp) || Number(exp) < now / 1000) return false;
-  const givenBytes = Buffer.from(given, 'base64url');
-  return keys.some((key) => {
-    const expected = mac(key, binding, exp, nonce);
-    return expected.length === givenBytes.length && timingSafeEqual(expected, givenBytes);
-  });
+  return verifyCsrfToken(keys, macInput(binding, exp, nonce), given);
 }
 
 export function registrationOptions(rp: RelyingParty, user: { id: string; email: string; name: string | null }, existing: readonly WebAuthnCredential[], challenge: Uint8Array<ArrayBuffer>, userVerification: UserVerification): Promise<PublicKeyCredentialCreationOptionsJSON> {
