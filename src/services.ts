@@ -159,7 +159,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     keyLifecycle,
     metrics,
     federation: createFederation({ config, db, box, users, audit, secondFactorDue: (tenant, user, params) => secondFactorDue(mfa, tenant, user, params) }),
-    consoleAuth: new ConsoleAuth({ config, box, users, audit, pool, sessions: consoleSessions }),
+    consoleAuth: new ConsoleAuth({ config, box, users, audit, pool, sessions: consoleSessions, registry }),
     mfa,
     userSessions,
     mail,

@@ -212,9 +212,16 @@ describe('/admin for a handed-off platform admin', () => {
   async function acmeTenant() {
     return (await t.atrium.services.tenantStore.findBySlug('acme'))!;
   }
+  /** A platform admin of the platform tenant (a hand-off is re-checked against it on every request). */
+  let platformAdmin: { id: string; email: string };
+  before(async () => {
+    const created = await t.api('POST', '/tenants/_platforms/users', { email: 'ops@platform.test', password: 'the ops passphrase', roles: ['platform_admin'], email_verified: true });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    platformAdmin = { id: created.body.id, email: 'ops@platform.test' };
+  });
 
   it('opens the tenant\'s /admin once, and audits changes as platform:<id>', async () => {
-    const url = t.atrium.services.consoleAuth.handoffUrl(await acmeTenant(), { id: 'pa-42', email: 'ops@platform.test' });
+    const url = t.atrium.services.consoleAuth.handoffUrl(await acmeTenant(), platformAdmin);
     const browser = new TestBrowser();
     const landed = await browser.follow(url);
     const html = await landed.res.text();
@@ -226,29 +233,44 @@ describe('/admin for a handed-off platform admin', () => {
     const rotated = await post(s, '/admin/keys/rotate', {});
     assert.equal(rotated.status, 303);
     const events = await auditEvents('acme', 'keys.rotated');
-    assert.equal(events[0]?.actor, 'platform:pa-42');
+    assert.equal(events[0]?.actor, `platform:${platformAdmin.id}`);
     // A platform admin may act on owners (the owner role is theirs to grant).
     const made = await post(s, `/admin/users/${admin.id}/roles`, new URLSearchParams([['roles', 'owner'], ['roles', 'admin']]));
     assert.equal(made.status, 303, made.html.slice(0, 500));
     assert.deepEqual((await t.api('GET', `/tenants/acme/users/${admin.id}`)).body.roles, ['owner', 'admin']);
     const back = await post(s, `/admin/users/${admin.id}/roles`, { roles: 'admin' });
     assert.equal(back.status, 303);
-    assert.equal((await auditEvents('acme', 'user.roles_changed'))[0]?.actor, 'platform:pa-42');
+    assert.equal((await auditEvents('acme', 'user.roles_changed'))[0]?.actor, `platform:${platformAdmin.id}`);
 
     // The link is single-use.
     const again = await new TestBrowser().request(url);
     assert.equal(again.status, 400);
   });
 
+  it('ends the handed-off session once the platform admin is disabled or loses the role', async () => {
+    for (const change of [{ status: 'disabled' }, { roles: ['member'] }]) {
+      const browser = new TestBrowser();
+      const landed = await browser.follow(t.atrium.services.consoleAuth.handoffUrl(await acmeTenant(), platformAdmin));
+      await landed.res.body?.cancel();
+      assert.equal(landed.url.pathname, '/admin');
+      assert.equal((await browser.request(`${acme.issuer}/admin/users`)).status, 200);
+      assert.equal((await t.api('PATCH', `/tenants/_platforms/users/${platformAdmin.id}`, change)).status, 200);
+      const after = await browser.request(`${acme.issuer}/admin/users`);
+      await after.body?.cancel();
+      assert.notEqual(after.status, 200, `${JSON.stringify(change)}: the tenant's /admin is closed to them`);
+      assert.equal((await t.api('PATCH', `/tenants/_platforms/users/${platformAdmin.id}`, { status: 'active', roles: ['platform_admin'] })).status, 200);
+    }
+  });
+
   it('refuses a link opened on another tenant\'s host, or an expired one', async () => {
-    const url = new URL(t.atrium.services.consoleAuth.handoffUrl(await acmeTenant(), { id: 'pa-42', email: 'ops@platform.test' }));
+    const url = new URL(t.atrium.services.consoleAuth.handoffUrl(await acmeTenant(), platformAdmin));
     const elsewhere = new URL(url.pathname + url.search, globex.issuer);
     assert.equal((await new TestBrowser().request(elsewhere)).status, 400, 'bound to its tenant');
     const realNow = Date.now;
     let expired: string;
     try {
       Date.now = () => realNow() - 61_000; // minted 61 s ago: its one minute is over
-      expired = t.atrium.services.consoleAuth.handoffUrl(await acmeTenant(), { id: 'pa-42', email: 'ops@platform.test' });
+      expired = t.atrium.services.consoleAuth.handoffUrl(await acmeTenant(), platformAdmin);
     } finally {
       Date.now = realNow;
     }

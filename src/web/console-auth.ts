@@ -21,6 +21,8 @@ import type { AuditLog } from '../security/audit-log.ts';
 import type { SecretBox } from '../security/secret-box.ts';
 import { csrfToken, verifyCsrfToken } from '../security/csrf.ts';
 import type { ProviderPool } from '../tenancy/provider-pool.ts';
+import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
+import { runAsTenant } from '../tenancy/request-context.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { issuerFor, platformTenantSlug } from '../tenancy/tenant.ts';
 import { AppError } from '../http/errors.ts';
@@ -62,6 +64,8 @@ export interface ConsoleAuthDeps {
   audit: AuditLog;
   pool: ProviderPool;
   sessions: ConsoleSessionStore;
+  /** Finds the platform tenant, whose users a handed-off platform admin is re-checked against. */
+  registry: Pick<TenantRegistry, 'bySlug'>;
 }
 
 interface PendingLogin { state: string; nonce: string; verifier: string; returnTo: string; exp: number }
@@ -113,6 +117,9 @@ export class ConsoleAuth {
     if (!session) return undefined;
     const csrf = csrfToken(this.#csrfKeys(tenant), `console:${session.idHash}`);
     if (session.platformAdminId) {
+      // Read afresh like a tenant user's roles: a platform admin disabled or demoted on the
+      // platform loses every tenant /admin they were handed, at once.
+      if (!(await this.#stillPlatformAdmin(session.platformAdminId))) return undefined;
       return { sessionIdHash: session.idHash, userId: null, email: session.platformAdminEmail ?? '', name: null, roles: [], platformAdmin: true, platformAdminId: session.platformAdminId, amr: session.amr, oidcSessionUid: null, csrf };
     }
     const user = session.userId ? await this.#deps.users.findById(session.userId) : undefined;
@@ -129,6 +136,13 @@ export class ConsoleAuth {
       oidcSessionUid: session.oidcSessionUid,
       csrf,
     };
+  }
+
+  async #stillPlatformAdmin(id: string): Promise<boolean> {
+    const platform = await this.#deps.registry.bySlug(platformTenantSlug(this.#deps.config));
+    if (!platform) return false;
+    const admin = await runAsTenant(platform.id, () => this.#deps.users.findById(id));
+    return admin?.status === 'active' && admin.roles.includes('platform_admin');
   }
 
   /**
