@@ -132,7 +132,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const userSessions = new UserSessionService({ signIns: signInRecords, consoles: consoleSessions, audit });
   const lockout = new LoginLockout({ db, audit, box });
   const userService = new UserService(users);
-  const accountRecovery = new AccountRecovery({ config, users, tokens: new AccountTokenStore(db), mail, lockout, sessions: userSessions, userService, audit });
+  const accountRecovery = new AccountRecovery({ config, users, tokens: new AccountTokenStore(db), mail, lockout, sessions: userSessions, audit });
 
   const mfa = new MfaService({ config, store: new MfaStore(db), box, users, audit, notify: mfaChangeMail(mail, registry) });
 

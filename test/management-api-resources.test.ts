@@ -471,6 +471,18 @@ describe('users: update and delete', () => {
     assertApiError(await t.api('DELETE', `/tenants/solo/users/${second.body.id as string}`), 409, undefined, /last owner/);
   });
 
+  it('keeps an active owner when the last two are demoted at the same moment: one change lands, the other is a 409', async () => {
+    assert.equal((await t.api('POST', '/tenants', { slug: 'duo', name: 'Duo' })).status, 201);
+    const owners = await Promise.all(['one', 'two'].map(async (n) => (await t.api('POST', '/tenants/duo/users', { email: `${n}@duo.test`, roles: ['owner'] })).body.id as string));
+    for (let round = 0; round < 3; round++) {
+      const results = await Promise.all(owners.map((id) => t.api('PATCH', `/tenants/duo/users/${id}`, round === 1 ? { status: 'disabled' } : { roles: ['member'] })));
+      assert.deepEqual(results.map((r) => r.status).sort(), [200, 409], JSON.stringify(results.map((r) => r.body)));
+      const list = (await t.api('GET', '/tenants/duo/users')).body.users as { roles: string[]; status: string }[];
+      assert.equal(list.filter((u) => u.roles.includes('owner') && u.status === 'active').length, 1, `round ${round}: one active owner is left`);
+      for (const id of owners) assert.equal((await t.api('PATCH', `/tenants/duo/users/${id}`, { roles: ['owner'], status: 'active' })).status, 200);
+    }
+  });
+
   let user: { id: string; email: string };
   const oldPassword = 'the-original-password';
   const newPassword = 'a-brand-new-password';

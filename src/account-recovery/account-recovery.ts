@@ -14,7 +14,6 @@ import type { LoginLockout } from '../accounts/lockout.ts';
 import { hashPassword } from '../accounts/password.ts';
 import { passwordViolations } from '../accounts/password-policy.ts';
 import type { User, UserStore, UserWithSecret } from '../accounts/user-store.ts';
-import type { UserService } from '../accounts/user-service.ts';
 import { publicUser } from '../accounts/user-store.ts';
 import type { MailService } from '../mail/mail-service.ts';
 import type { AuditLog } from '../security/audit-log.ts';
@@ -80,8 +79,6 @@ export interface AccountRecoveryDeps {
   lockout: LoginLockout;
   /** Ends a user's sign-ins everywhere after a reset (web/user-sessions.ts). */
   sessions: Pick<UserSessionService, 'revokeAllSessions'>;
-  /** A repeated invitation's new roles must leave the tenant an owner. */
-  userService: Pick<UserService, 'keepAnOwner'>;
   audit: AuditLog;
 }
 
@@ -225,7 +222,7 @@ export class AccountRecovery {
 
   async #reinvited(existing: UserWithSecret, input: { name?: string | null; roles?: string[] }): Promise<UserWithSecret> {
     if (input.name === undefined && input.roles === undefined) return existing;
-    if (input.roles) await this.#d.userService.keepAnOwner(existing.id, { roles: input.roles });
+    // The store refuses (409) new roles that would leave the tenant without an active owner.
     return (await this.#d.users.update(existing.id, { name: input.name, roles: input.roles })) ?? existing;
   }
 }

@@ -35,14 +35,6 @@ export class UserService {
     return publicUser(user);
   }
 
-  /** Refuses a change (roles, status, deletion) that would leave the tenant without an active owner. */
-  async keepAnOwner(id: string, change: { roles?: string[]; status?: 'active' | 'disabled'; deleted?: boolean }): Promise<void> {
-    const current = await this.#users.findById(id);
-    if (!current || !current.roles.includes('owner') || current.status !== 'active') return;
-    const stillOwner = !change.deleted && (change.roles ?? current.roles).includes('owner') && (change.status ?? current.status) === 'active';
-    if (!stillOwner && (await this.#users.countOtherActiveOwners(id)) === 0) throw conflict('this is the last owner of the organisation: make another user an owner first');
-  }
-
   async update(tenant: Tenant, id: string, changes: { email?: string; password?: string; name?: string | null; emailVerified?: boolean; roles?: string[]; status?: 'active' | 'disabled' }): Promise<User> {
     const current = await this.#users.findById(id);
     if (!current) throw notFound('no such user');

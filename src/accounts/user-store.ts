@@ -1,6 +1,7 @@
 /** Queries for users, always inside the current tenant (row-level security). */
 import { randomUUID } from 'node:crypto';
-import type { Database } from '../storage/database.ts';
+import type { Database, Queryable } from '../storage/database.ts';
+import { conflict } from '../http/errors.ts';
 
 export interface User {
   id: string;
@@ -105,17 +106,25 @@ export class UserStore {
     });
   }
 
+  /**
+   * Changes a user. A change of roles or status never leaves a tenant that has an active
+   * owner without one (409): checked in the same transaction, under the lock `create` takes,
+   * so two admins demoting the last two owners at once cannot both pass.
+   */
   async update(id: string, changes: { email?: string; name?: string | null; emailVerified?: boolean; roles?: string[]; status?: 'active' | 'disabled'; passwordHash?: string }): Promise<UserWithSecret | undefined> {
     if (!UUID.test(id)) return undefined;
     return this.#db.withTenant(async (q) => {
-      const res = await q.query<UserRow>(
-        `UPDATE users SET email = COALESCE($2, email), name = CASE WHEN $3::boolean THEN $4 ELSE name END,
-           email_verified = COALESCE($5, email_verified), roles = COALESCE($6, roles), status = COALESCE($7, status),
-           password_hash = COALESCE($8, password_hash), updated_at = now()
-         WHERE id = $1 RETURNING ${COLUMNS}`,
-        [id, changes.email ?? null, changes.name !== undefined, changes.name ?? null, changes.emailVerified ?? null, changes.roles ?? null, changes.status ?? null, changes.passwordHash ?? null],
-      );
-      return res.rows[0] ? toUser(res.rows[0]) : undefined;
+      const write = async () => {
+        const res = await q.query<UserRow>(
+          `UPDATE users SET email = COALESCE($2, email), name = CASE WHEN $3::boolean THEN $4 ELSE name END,
+             email_verified = COALESCE($5, email_verified), roles = COALESCE($6, roles), status = COALESCE($7, status),
+             password_hash = COALESCE($8, password_hash), updated_at = now()
+           WHERE id = $1 RETURNING ${COLUMNS}`,
+          [id, changes.email ?? null, changes.name !== undefined, changes.name ?? null, changes.emailVerified ?? null, changes.roles ?? null, changes.status ?? null, changes.passwordHash ?? null],
+        );
+        return res.rows[0] ? toUser(res.rows[0]) : undefined;
+      };
+      return changes.roles === undefined && changes.status === undefined ? write() : keepingAnOwner(q, write);
     });
   }
 
@@ -129,25 +138,35 @@ export class UserStore {
     });
   }
 
-  /** Active owners other than `id` (the last one may not be demoted, disabled or deleted). */
-  async countOtherActiveOwners(id: string): Promise<number> {
-    return this.#db.withTenant(async (q) => {
-      const res = await q.query<{ n: string }>(`SELECT count(*) AS n FROM users WHERE 'owner' = ANY(roles) AND status = 'active' AND id::text <> $1`, [id]);
-      return Number(res.rows[0]?.n ?? 0);
-    });
-  }
-
   async recordLogin(id: string): Promise<void> {
     await this.#db.withTenant((q) => q.query('UPDATE users SET last_login_at = now() WHERE id = $1', [id]));
   }
 
-  /** Deletes the user and everything oidc-provider stored for them (sessions, grants, tokens). */
+  /** Deletes the user and everything oidc-provider stored for them (sessions, grants, tokens); never the last active owner (409). */
   async delete(id: string): Promise<boolean> {
     if (!UUID.test(id)) return false;
-    return this.#db.withTenant(async (q) => {
-      const res = await q.query('DELETE FROM users WHERE id = $1', [id]);
-      if (res.rowCount) await q.query(`DELETE FROM oidc_payloads WHERE payload->>'accountId' = $1`, [id]);
-      return res.rowCount > 0;
-    });
+    return this.#db.withTenant((q) =>
+      keepingAnOwner(q, async () => {
+        const res = await q.query('DELETE FROM users WHERE id = $1', [id]);
+        if (res.rowCount) await q.query(`DELETE FROM oidc_payloads WHERE payload->>'accountId' = $1`, [id]);
+        return res.rowCount > 0;
+      }),
+    );
   }
+}
+
+const ACTIVE_OWNERS = `SELECT count(*) AS n FROM users WHERE 'owner' = ANY(roles) AND status = 'active'`;
+
+/**
+ * Runs a change of users in the caller's transaction, under the tenant's users lock, and
+ * undoes it (409) if the tenant had an active owner before and has none after.
+ */
+async function keepingAnOwner<T>(q: Queryable, change: () => Promise<T>): Promise<T> {
+  await q.query(`SELECT pg_advisory_xact_lock(hashtext('users:' || current_setting('app.tenant_id')))`);
+  const before = Number((await q.query<{ n: string }>(ACTIVE_OWNERS)).rows[0]?.n ?? 0);
+  const result = await change();
+  if (before > 0 && Number((await q.query<{ n: string }>(ACTIVE_OWNERS)).rows[0]?.n ?? 0) === 0) {
+    throw conflict('this is the last owner of the organisation: make another user an owner first');
+  }
+  return result;
 }

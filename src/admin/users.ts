@@ -137,7 +137,6 @@ export function mountUserRoutes(router: Router, deps: AdminDeps): void {
       // Roles outside the tenant set (platform_admin on the platform tenant) are kept as they are.
       const roles = [...user.roles.filter((r) => !(TENANT_ROLES as readonly string[]).includes(r)), ...tenantRoles];
       checkOwnerRole(principal, user.roles, roles);
-      await deps.userService.keepAnOwner(user.id, { roles });
       await deps.userService.update(tenantOf(ctx), user.id, { roles });
       await auditChange(ctx, deps, principal, 'user.roles_changed', user.id, { from: user.roles, to: roles });
       return 'roles';
@@ -150,7 +149,6 @@ export function mountUserRoutes(router: Router, deps: AdminDeps): void {
       if (status !== 'active' && status !== 'disabled') throw badRequest('status: must be active or disabled');
       if (status === 'disabled' && principal.userId === user.id) throw badRequest('you cannot disable your own account');
       if (user.roles.includes('owner') && !isOwnerOrPlatform(principal)) throw forbidden('only an owner can disable or enable an owner', 'forbidden');
-      await deps.userService.keepAnOwner(user.id, { status });
       await deps.userService.update(tenantOf(ctx), user.id, { status });
       // A disabled user's sign-ins end at once: at the tenant (so no silent re-authorization) and on these pages.
       if (status === 'disabled') await deps.userSessions.revokeAllSessions(user.id, changeMeta(ctx, principal));
@@ -164,7 +162,6 @@ export function mountUserRoutes(router: Router, deps: AdminDeps): void {
       if (form.get('confirm') !== 'on') throw badRequest('tick the box to confirm the deletion');
       if (principal.userId === user.id) throw badRequest('you cannot delete your own account here');
       if (user.roles.includes('owner') && !isOwnerOrPlatform(principal)) throw forbidden('only an owner can delete an owner', 'forbidden');
-      await deps.userService.keepAnOwner(user.id, { deleted: true });
       if (!(await deps.users.delete(user.id))) throw notFound('no such user');
       await deps.consoleAuth.sessions.deleteForUser(user.id);
       await auditChange(ctx, deps, principal, 'user.deleted', user.id, { email: user.email });

@@ -117,14 +117,11 @@ export function mountTenantResourceRoutes(router: Router, deps: TenantResourceDe
   router.patch('/tenants/:slug/users/:id', ...write, async function updateUser(ctx) {
     const tenant = ctx.state.target as Tenant;
     const input = parseInput(patchUserSchema(tenant), await readJson(ctx));
-    // As in /admin: an organisation always keeps an active owner (409 otherwise).
-    await deps.userService.keepAnOwner(ctx.params.id!, { roles: input.roles, status: input.status });
     const user = await deps.userService.update(tenant, ctx.params.id!, { ...input, emailVerified: input.email_verified });
     await audit(ctx, 'user.updated', user.id, { fields: Object.keys(input).filter((k) => k !== 'password') });
     ctx.body = userJson(user);
   });
   router.delete('/tenants/:slug/users/:id', ...write, async function deleteUser(ctx) {
-    await deps.userService.keepAnOwner(ctx.params.id!, { deleted: true });
     if (!(await deps.users.delete(ctx.params.id!))) throw notFound('no such user');
     await audit(ctx, 'user.deleted', ctx.params.id!);
     ctx.status = 204;
