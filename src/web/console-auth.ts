@@ -27,7 +27,7 @@ import type { Tenant } from '../tenancy/tenant.ts';
 import { issuerFor, platformTenantSlug } from '../tenancy/tenant.ts';
 import { AppError } from '../http/errors.ts';
 import { readForm } from '../http/body.ts';
-import { ConsoleSessionStore, hashSessionId } from './console-session-store.ts';
+import { ConsoleSessionStore } from './console-session-store.ts';
 import { CONSOLE_CLIENT_ID } from './console-client.ts';
 import { renderTenantPage } from './page.ts';
 
@@ -311,4 +311,3 @@ export class ConsoleAuth {
   }
 }
 
-export { hashSessionId };

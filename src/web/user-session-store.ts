@@ -48,14 +48,12 @@ export class UserSessionStore {
     );
   }
 
-  /** The user's live oidc-provider sessions, newest activity first; forgets records of ended ones. */
+  /**
+   * The user's live oidc-provider sessions, newest activity first. Records of ended ones are
+   * never listed (the query starts from live Session rows); the payload sweeper removes them.
+   */
   async listForUser(userId: string): Promise<SignInSessionRow[]> {
     return this.#db.withTenant(async (q) => {
-      await q.query(
-        `DELETE FROM user_sessions s WHERE s.user_id = $1 AND NOT EXISTS (
-           SELECT 1 FROM oidc_payloads p WHERE p.model = 'Session' AND p.uid = s.session_uid AND (p.expires_at IS NULL OR p.expires_at > now()) AND p.payload->>'accountId' = $1::text)`,
-        [userId],
-      );
       const res = await q.query<Row>(
         `SELECT p.uid, p.payload->>'loginTs' AS login_ts, p.expires_at, s.ip, s.user_agent, s.amr, ARRAY(SELECT jsonb_array_elements_text(COALESCE(p.payload->'amr', '[]'::jsonb))) AS payload_amr, s.last_seen_at
            FROM oidc_payloads p LEFT JOIN user_sessions s ON s.session_uid = p.uid
@@ -89,14 +87,22 @@ export class UserSessionStore {
   }
 
   /**
-   * Withdraws every token the user's apps hold (refresh and access tokens, unredeemed codes)
-   * but no session or grant: an app of a session that goes on signs in again silently.
-   * Returns how many were withdrawn.
+   * After a password change: ends every sign-in of the user but `keepUid` (Provider
+   * sessions and their records), and withdraws every token the user's apps hold (refresh
+   * and access tokens, unredeemed codes) but no grant, so the kept session's apps sign in
+   * again silently. One transaction; returns how many sessions ended and tokens went.
    */
-  async deleteTokensForUser(userId: string): Promise<number> {
+  async deleteAllButOne(userId: string, keepUid: string | null): Promise<{ signIns: number; tokens: number }> {
     return this.#db.withTenant(async (q) => {
-      const res = await q.query(`DELETE FROM oidc_payloads WHERE model IN ('RefreshToken', 'AccessToken', 'AuthorizationCode') AND payload->>'accountId' = $1::text`, [userId]);
-      return res.rowCount;
+      const res = await q.query<{ model: string }>(
+        `DELETE FROM oidc_payloads WHERE payload->>'accountId' = $1::text
+           AND (model IN ('RefreshToken', 'AccessToken', 'AuthorizationCode') OR (model = 'Session' AND uid IS DISTINCT FROM $2))
+         RETURNING model`,
+        [userId, keepUid],
+      );
+      await q.query('DELETE FROM user_sessions WHERE user_id = $1 AND session_uid IS DISTINCT FROM $2', [userId, keepUid]);
+      const signIns = res.rows.filter((r) => r.model === 'Session').length;
+      return { signIns, tokens: res.rows.length - signIns };
     });
   }
 

@@ -97,9 +97,11 @@ export class UserSessionService {
    * and its apps sign in again without asking.
    */
   async revokeAllButCurrent(userId: string, current: { consoleIdHash?: string; oidcSessionUid?: string | null }, meta: AuditMeta = {}): Promise<void> {
-    for (const session of await this.list(userId, current)) if (!session.current) await this.revoke(userId, session.id, meta);
-    const tokens = await this.#signIns.deleteTokensForUser(userId);
-    await this.#audit.record({ action: 'user.tokens_revoked', actor: meta.actor === undefined ? userId : meta.actor, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null, details: { tokens } });
+    const { signIns, tokens } = await this.#signIns.deleteAllButOne(userId, current.oidcSessionUid ?? null);
+    const consoleSessions = await this.#consoles.deleteForUser(userId, { exceptIdHash: current.consoleIdHash });
+    const audit = { actor: meta.actor === undefined ? userId : meta.actor, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null };
+    await this.#audit.record({ action: 'user.sessions_revoked', ...audit, details: { sign_ins: signIns, console_sessions: consoleSessions, kept: 'current' } });
+    await this.#audit.record({ action: 'user.tokens_revoked', ...audit, details: { tokens } });
   }
 
   /**
