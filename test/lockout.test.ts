@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, type TenantFixture } from './support/fixtures.ts';
 import { openLoginForm } from './support/rate-limit-helpers.ts';
-import { auditActions, comparablePage, ROOMY_RATE_LIMITS, setSecurity } from './support/account-security.ts';
+import { asTenant, auditActions, comparablePage, ROOMY_RATE_LIMITS, setSecurity } from './support/account-security.ts';
+import { sweepExpiredPayloads } from '../src/oidc/payload-sweeper.ts';
 
 let t: TestAtrium;
 let strict: TenantFixture;
@@ -112,5 +113,16 @@ describe('lockout', () => {
     assert.equal(unknown.body.error, 'not_found');
     const noScope = await t.api('POST', `/tenants/strict/users/${strict.userId}/unlock`, undefined, await t.platformToken('atrium:tenants:read'));
     assert.equal(noScope.status, 403);
+  });
+
+  it('a day without failures forgets an account\'s count (the sweeper), a running lock is kept', async () => {
+    await wrong(lenient, 2);
+    assert.equal((await lockout('lenient', lenient.userId)).failed_attempts, 2);
+    await asTenant(t, 'lenient', (q) => q.query("UPDATE login_lockouts SET updated_at = now() - interval '2 days'"));
+    await wrong(strict, 3); // locks (max_attempts 3)
+    await asTenant(t, 'strict', (q) => q.query("UPDATE login_lockouts SET updated_at = now() - interval '2 days', locked_until = now() + interval '1 hour'"));
+    await sweepExpiredPayloads(t.atrium.services.db);
+    assert.equal((await lockout('lenient', lenient.userId)).failed_attempts, 0, 'forgotten');
+    assert.equal((await lockout('strict', strict.userId)).locked, true, 'a lock still running is not swept');
   });
 });

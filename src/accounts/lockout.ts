@@ -81,8 +81,6 @@ export class LoginLockout {
       if (current.rows[0]?.locked) return { admitted: false, startedLock: undefined };
       if (attempt.succeeded) {
         await q.query('DELETE FROM login_lockouts WHERE subject = $1', [subject]);
-        // Housekeeping on the (untimed) success path: a day without failures forgets an account's history.
-        await q.query(`DELETE FROM login_lockouts WHERE updated_at < now() - interval '1 day' AND (locked_until IS NULL OR locked_until < now())`);
         return { admitted: true, startedLock: undefined };
       }
       // A lock that has run out keeps its count of locks (so the next one lasts longer) but no attempts.

@@ -6,24 +6,35 @@ import type { Database } from '../storage/database.ts';
 // with clock tolerance to detect reuse.
 const GRACE = "interval '5 minutes'";
 
+/**
+ * What is swept, each as a condition on its table: rows are deleted in batches of `batch`
+ * per table and run (the next run takes the rest), by indexes on age (migration 008).
+ */
+const SWEPT: readonly { table: string; expired: string }[] = [
+  { table: 'oidc_payloads', expired: `expires_at < now() - ${GRACE}` },
+  // Console sessions (web/console-session-store.ts) expire with no grace.
+  { table: 'console_sessions', expired: 'expires_at < now()' },
+  // Device/IP records of sign-in sessions (web/user-session-store.ts) outlive nothing: gone with their session.
+  {
+    table: 'user_sessions',
+    expired: `last_seen_at < now() - interval '1 hour' AND NOT EXISTS (
+      SELECT 1 FROM oidc_payloads p WHERE p.tenant_id = user_sessions.tenant_id AND p.model = 'Session' AND p.uid = user_sessions.session_uid)`,
+  },
+  // Pending upstream sign-ins (federation/) and emailed link tokens (account-recovery/) past their life.
+  { table: 'federation_login_states', expired: 'expires_at < now()' },
+  { table: 'account_tokens', expired: `expires_at < now() - interval '1 day'` },
+  // Sign-in failure counts (accounts/lockout.ts): a day without failures forgets an account's history.
+  { table: 'login_lockouts', expired: `updated_at < now() - interval '1 day' AND (locked_until IS NULL OR locked_until < now())` },
+];
+
 export async function sweepExpiredPayloads(db: Database, batch = 5000): Promise<number> {
-  return db.crossTenant('sweep expired oidc payloads', async (q) => {
-    const res = await q.query(
-      `DELETE FROM oidc_payloads WHERE ctid IN (
-         SELECT ctid FROM oidc_payloads WHERE expires_at < now() - ${GRACE} LIMIT $1)`,
-      [batch],
-    );
-    // Console sessions (web/console-session-store.ts) expire with no grace.
-    const consoleSessions = await q.query('DELETE FROM console_sessions WHERE expires_at < now()');
-    // Device/IP records of sign-in sessions (web/user-session-store.ts) outlive nothing: gone with their session.
-    const sessionRecords = await q.query(
-      `DELETE FROM user_sessions s WHERE s.last_seen_at < now() - interval '1 hour' AND NOT EXISTS (
-         SELECT 1 FROM oidc_payloads p WHERE p.tenant_id = s.tenant_id AND p.model = 'Session' AND p.uid = s.session_uid)`,
-    );
-    // Pending upstream sign-ins (federation/) and emailed link tokens (account-recovery/) past their life.
-    const loginStates = await q.query('DELETE FROM federation_login_states WHERE expires_at < now()');
-    const linkTokens = await q.query(`DELETE FROM account_tokens WHERE expires_at < now() - interval '1 day'`);
-    return res.rowCount + consoleSessions.rowCount + sessionRecords.rowCount + loginStates.rowCount + linkTokens.rowCount;
+  return db.crossTenant('sweep expired rows', async (q) => {
+    let deleted = 0;
+    for (const { table, expired } of SWEPT) {
+      const res = await q.query(`DELETE FROM ${table} WHERE ctid IN (SELECT ctid FROM ${table} WHERE ${expired} LIMIT $1)`, [batch]);
+      deleted += res.rowCount;
+    }
+    return deleted;
   });
 }
 
