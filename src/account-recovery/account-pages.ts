@@ -15,13 +15,13 @@ import type { TenantRuntime } from '../oidc/provider-factory.ts';
 import type { AuditLog } from '../security/audit-log.ts';
 import type { RateLimiter } from '../security/rate-limiter.ts';
 import { rateLimitRules } from '../security/rate-limit-rules.ts';
-import { csrfToken, verifyCsrfToken } from '../security/csrf.ts';
 import { readForm } from '../http/body.ts';
 import { AppError } from '../http/errors.ts';
 import { pageLocals, renderTenantPage } from '../web/page.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { Translate } from '../web/i18n.ts';
 import { PASSWORD_ACR, startSecondFactor } from '../mfa/login-hooks.ts';
+import { interactionCsrfToken, interactionExpired, loadInteraction, readInteractionForm, uiLocales, type Interaction } from '../interactions/interaction-context.ts';
 import { AccountRecovery, signupPolicy, type Problem, type RequestMeta } from './account-recovery.ts';
 import type { FormCsrf } from './form-csrf.ts';
 
@@ -33,7 +33,6 @@ export interface AccountPagesDeps {
   runtimeFor: (ctx: Context) => Promise<TenantRuntime>;
 }
 
-type Interaction = Awaited<ReturnType<TenantRuntime['provider']['interactionDetails']>>;
 
 const UID = /^[A-Za-z0-9_-]{1,64}$/;
 const tenantOf = (ctx: Context) => ctx.state.tenant as Tenant;
@@ -88,15 +87,10 @@ export function accountPages(deps: AccountPagesDeps) {
   async function signupInteraction(ctx: Context): Promise<{ runtime: TenantRuntime; details: Interaction }> {
     if (signupPolicy(tenantOf(ctx)).mode !== 'open') throw new AppError('not_found', 404, 'no such resource');
     const runtime = await deps.runtimeFor(ctx);
-    try {
-      const details = await runtime.provider.interactionDetails(ctx.req, ctx.res);
-      if (details.uid !== ctx.params.uid || details.prompt.name !== 'login') throw new Error('mismatch');
-      return { runtime, details };
-    } catch {
-      throw new AppError('interaction_expired', 400, 'This sign-in request has expired or was opened in another browser. Go back to the application and start again.', { messageKey: 'errors.sign_in_expired_or_elsewhere' });
-    }
+    const details = await loadInteraction(ctx, runtime);
+    if (details.prompt.name !== 'login') throw interactionExpired();
+    return { runtime, details };
   }
-  const uiLocales = (details: Interaction) => (typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined);
 
   async function renderSignup(ctx: Context, runtime: TenantRuntime, details: Interaction, values: { email?: string; name?: string; problems?: Problem[] } = {}): Promise<void> {
     await renderTenantPage(
@@ -106,7 +100,7 @@ export function accountPages(deps: AccountPagesDeps) {
         title: 'signup.title',
         action: `/interaction/${encodeURIComponent(details.uid)}/signup`,
         backUrl: `/interaction/${encodeURIComponent(details.uid)}`,
-        csrf: csrfToken(runtime.csrfKeys, `interaction:${details.uid}`),
+        csrf: interactionCsrfToken(runtime, details.uid),
         email: values.email ?? '',
         name: values.name ?? '',
         errors: messages(t, values.problems ?? []),
@@ -122,8 +116,7 @@ export function accountPages(deps: AccountPagesDeps) {
 
   router.post('/interaction/:uid/signup', async function submitSignup(ctx) {
     const { runtime, details } = await signupInteraction(ctx);
-    const form = await readForm(ctx);
-    if (!verifyCsrfToken(runtime.csrfKeys, `interaction:${details.uid}`, form.get('csrf'))) throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back and try again.', { messageKey: 'errors.form_expired' });
+    const form = await readInteractionForm(ctx, runtime, details.uid);
     const email = (form.get('email') ?? '').trim().slice(0, 320);
     const name = (form.get('name') ?? '').trim().slice(0, 200);
     const password = (form.get('password') ?? '').slice(0, 1025);

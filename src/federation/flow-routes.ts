@@ -7,9 +7,7 @@
  */
 import type { Context, Next } from 'koa';
 import { errors } from 'oidc-provider';
-import { readForm } from '../http/body.ts';
-import { AppError } from '../http/errors.ts';
-import { verifyCsrfToken } from '../security/csrf.ts';
+import { readInteractionForm } from '../interactions/interaction-context.ts';
 import type { TenantRuntime } from '../oidc/provider-factory.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { FederationError, renderFederationError } from './federation-error.ts';
@@ -45,8 +43,7 @@ export function federationFlowRoutes(deps: FlowRouteDeps) {
   async function start(ctx: Context, uid: string, name: string): Promise<void> {
     const tenant = ctx.state.tenant as Tenant;
     const runtime = await deps.runtimeFor(tenant);
-    const form = await readForm(ctx);
-    if (!verifyCsrfToken(runtime.csrfKeys, `interaction:${uid}`, form.get('csrf'))) throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back and try again.', { messageKey: 'errors.form_expired' });
+    await readInteractionForm(ctx, runtime, uid);
     // The interaction must be this browser's (its cookie is scoped to /interaction/<uid>) and still at the login prompt.
     let details;
     try {

@@ -5,7 +5,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { errors } from 'oidc-provider';
 import type { TenantRuntime } from '../oidc/provider-factory.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { UserStore } from '../accounts/user-store.ts';
@@ -16,15 +15,13 @@ import { LoginRateLimits, tooManyAttemptsMessage, type LoginRejection } from '..
 import { authenticate } from '../accounts/sign-in.ts';
 import type { LoginLockout } from '../accounts/lockout.ts';
 import { loginPageLinks } from '../account-recovery/account-pages.ts';
-import { csrfToken, verifyCsrfToken } from '../security/csrf.ts';
-import { readForm } from '../http/body.ts';
+import { interactionCsrfToken, loadInteraction, readInteractionForm, uiLocales, type Interaction } from './interaction-context.ts';
 import { AppError } from '../http/errors.ts';
 import { renderTenantPage } from '../web/page.ts';
 import { federationButtons, routeToHomeRealm } from '../federation/login-hooks.ts';
 import { CONSOLE_CLIENT_ID } from '../web/console-client.ts';
 import { passkeySignIn, PASSWORD_ACR, startSecondFactor, stepUpIfAsked } from '../mfa/login-hooks.ts';
 
-type Interaction = Awaited<ReturnType<TenantRuntime['provider']['interactionDetails']>>;
 
 export interface InteractionDeps {
   users: UserStore;
@@ -37,26 +34,6 @@ export interface InteractionDeps {
   lockout?: Pick<LoginLockout, 'guard'>;
 }
 
-async function loadInteraction(ctx: Context, runtime: TenantRuntime): Promise<Interaction> {
-  try {
-    const details = await runtime.provider.interactionDetails(ctx.req, ctx.res);
-    if (details.uid !== ctx.params.uid) throw new errors.SessionNotFound('interaction mismatch');
-    return details;
-  } catch (err) {
-    if (err instanceof errors.SessionNotFound || err instanceof errors.InvalidRequest) {
-      throw new AppError('interaction_expired', 400, 'This sign-in request has expired or was opened in another browser. Go back to the application and start again.', { messageKey: 'errors.sign_in_expired_or_elsewhere' });
-    }
-    throw err;
-  }
-}
-
-async function requireCsrf(ctx: Context, runtime: TenantRuntime): Promise<URLSearchParams> {
-  const form = await readForm(ctx);
-  if (!verifyCsrfToken(runtime.csrfKeys, `interaction:${ctx.params.uid}`, form.get('csrf'))) {
-    throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back and try again.', { messageKey: 'errors.form_expired' });
-  }
-  return form;
-}
 
 async function clientName(runtime: TenantRuntime, clientId: unknown): Promise<string> {
   if (clientId === CONSOLE_CLIENT_ID) return ''; // signing in to the tenant's own pages
@@ -82,7 +59,7 @@ async function renderLogin(ctx: Context, runtime: TenantRuntime, details: Intera
       clientName: clientLabel,
       action: `/interaction/${details.uid}/login`,
       abortAction: `/interaction/${details.uid}/abort`,
-      csrf: csrfToken(runtime.csrfKeys, `interaction:${details.uid}`),
+      csrf: interactionCsrfToken(runtime, details.uid),
       error: extra.error ? t(extra.error.key, extra.error.vars) : '',
       email: extra.email ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint : ''),
       federation,
@@ -93,10 +70,6 @@ async function renderLogin(ctx: Context, runtime: TenantRuntime, details: Intera
   );
 }
 
-/** The languages the client asked for in the authorization request, if any. */
-function uiLocales(details: Interaction): string | undefined {
-  return typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined;
-}
 
 /** A sign-in refused by a rate limit: 429, Retry-After and the form with a clear message; no password is checked. */
 async function refuseLimitedLogin(ctx: Context, runtime: TenantRuntime, details: Interaction, audit: AuditLog, limited: LoginRejection, email: string): Promise<void> {
@@ -133,7 +106,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         accountEmail: account?.email ?? '',
         action: `/interaction/${details.uid}/confirm`,
         abortAction: `/interaction/${details.uid}/abort`,
-        csrf: csrfToken(runtime.csrfKeys, `interaction:${details.uid}`),
+        csrf: interactionCsrfToken(runtime, details.uid),
       },
       uiLocales(details),
     );
@@ -146,7 +119,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   router.post('/login', async function submitLogin(ctx) {
     const runtime = await deps.runtimeFor(ctx);
-    const form = await requireCsrf(ctx, runtime);
+    const form = await readInteractionForm(ctx, runtime);
     const details = await loadInteraction(ctx, runtime);
     if (details.prompt.name !== 'login') throw new AppError('invalid_request', 400, 'this sign-in step is already complete');
     const email = (form.get('email') ?? '').trim().slice(0, 320);
@@ -180,7 +153,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   router.post('/confirm', async function submitConsent(ctx) {
     const runtime = await deps.runtimeFor(ctx);
-    await requireCsrf(ctx, runtime);
+    await readInteractionForm(ctx, runtime);
     const details = await loadInteraction(ctx, runtime);
     if (details.prompt.name !== 'consent' || !details.session?.accountId) throw new AppError('invalid_request', 400, 'there is nothing to consent to');
     const { provider } = runtime;
@@ -201,7 +174,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   router.post('/abort', async function abortInteraction(ctx) {
     const runtime = await deps.runtimeFor(ctx);
-    await requireCsrf(ctx, runtime);
+    await readInteractionForm(ctx, runtime);
     await loadInteraction(ctx, runtime);
     const redirectTo = await runtime.provider.interactionResult(
       ctx.req,

@@ -11,22 +11,19 @@
  */
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import { errors } from 'oidc-provider';
 import type { UserStore } from '../accounts/user-store.ts';
-import { readForm } from '../http/body.ts';
 import { AppError } from '../http/errors.ts';
 import type { TenantRuntime } from '../oidc/provider-factory.ts';
 import type { AuditLog } from '../security/audit-log.ts';
-import { csrfToken, verifyCsrfToken } from '../security/csrf.ts';
 import type { RateLimiter, RateLimitRule } from '../security/rate-limiter.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { renderTenantPage } from '../web/page.ts';
+import { interactionCsrfToken, loadInteraction, readInteractionForm, uiLocales, type Interaction } from '../interactions/interaction-context.ts';
 import { acrFor, asksForMultiFactor, mfaPolicy, mfaRequiredFor, type MfaPolicy } from './mfa-policy.ts';
 import type { MfaService, MfaStatus } from './mfa-service.ts';
 import { STEP_UP_REASON } from './step-up.ts';
 import { parseCredentialResponse } from './webauthn.ts';
 
-type Interaction = Awaited<ReturnType<TenantRuntime['provider']['interactionDetails']>>;
 
 /** The sign-in waiting for its second factor, kept in the interaction's result. */
 interface PendingMfa {
@@ -48,6 +45,7 @@ export interface MfaInteractionDeps {
   runtimeFor: (ctx: Context) => Promise<TenantRuntime>;
 }
 
+/** What a passkey challenge of a sign-in is bound to: its interaction (webauthn.ts). */
 const binding = (uid: string) => `interaction:${uid}`;
 
 function requestedAcr(details: Pick<Interaction, 'params'>): string[] {
@@ -134,24 +132,7 @@ export class MfaInteraction {
 
   async #load(ctx: Context): Promise<{ runtime: TenantRuntime; details: Interaction; tenant: Tenant }> {
     const runtime = await this.#deps.runtimeFor(ctx);
-    try {
-      const details = await runtime.provider.interactionDetails(ctx.req, ctx.res);
-      if (details.uid !== ctx.params.uid) throw new errors.SessionNotFound('interaction mismatch');
-      return { runtime, details, tenant: ctx.state.tenant as Tenant };
-    } catch (err) {
-      if (err instanceof errors.SessionNotFound || err instanceof errors.InvalidRequest) {
-        throw new AppError('interaction_expired', 400, 'This sign-in request has expired or was opened in another browser. Go back to the application and start again.', { messageKey: 'errors.sign_in_expired_or_elsewhere' });
-      }
-      throw err;
-    }
-  }
-
-  async #form(ctx: Context, runtime: TenantRuntime): Promise<URLSearchParams> {
-    const form = await readForm(ctx);
-    if (!verifyCsrfToken(runtime.csrfKeys, binding(ctx.params.uid), form.get('csrf'))) {
-      throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back and try again.', { messageKey: 'errors.form_expired' });
-    }
-    return form;
+    return { runtime, details: await loadInteraction(ctx, runtime), tenant: ctx.state.tenant as Tenant };
   }
 
   #pending(details: Interaction): PendingMfa {
@@ -190,8 +171,8 @@ export class MfaInteraction {
     const status = await this.#deps.mfa.status(pending.accountId);
     const methods = usable(policy, status);
     const base = `/interaction/${encodeURIComponent(details.uid)}`;
-    const csrf = csrfToken(runtime.csrfKeys, binding(details.uid));
-    const explicitLocale = typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined;
+    const csrf = interactionCsrfToken(runtime, details.uid);
+    const explicitLocale = uiLocales(details);
     if (extra.status) ctx.status = extra.status;
     if (extra.recoveryCodes) {
       await renderTenantPage(ctx, 'mfa/recovery-codes', { title: 'mfa.recovery_codes_title', codes: extra.recoveryCodes, continueAction: `${base}/mfa/continue`, csrf }, explicitLocale);
@@ -270,7 +251,7 @@ export class MfaInteraction {
 
     router.post('/mfa/totp', async (ctx) => {
       const { runtime, details, tenant } = await this.#load(ctx);
-      const form = await this.#form(ctx, runtime);
+      const form = await readInteractionForm(ctx, runtime);
       const pending = this.#pending(details);
       if (!(await this.#allowAttempt(ctx, tenant, pending.accountId))) return this.#render(ctx, runtime, details, pending, { error: 'mfa.too_many_attempts', status: 429 });
       if (await mfa.verifyTotp(tenant, pending.accountId, (form.get('code') ?? '').slice(0, 16))) {
@@ -282,7 +263,7 @@ export class MfaInteraction {
 
     router.post('/mfa/recovery', async (ctx) => {
       const { runtime, details, tenant } = await this.#load(ctx);
-      const form = await this.#form(ctx, runtime);
+      const form = await readInteractionForm(ctx, runtime);
       const pending = this.#pending(details);
       if (!(await this.#allowAttempt(ctx, tenant, pending.accountId))) return this.#render(ctx, runtime, details, pending, { error: 'mfa.too_many_attempts', status: 429 });
       if (await mfa.useRecoveryCode(tenant, pending.accountId, (form.get('code') ?? '').slice(0, 64))) {
@@ -294,7 +275,7 @@ export class MfaInteraction {
 
     router.post('/mfa/passkey', async (ctx) => {
       const { runtime, details, tenant } = await this.#load(ctx);
-      const form = await this.#form(ctx, runtime);
+      const form = await readInteractionForm(ctx, runtime);
       const pending = this.#pending(details);
       if (!(await this.#allowAttempt(ctx, tenant, pending.accountId))) return this.#render(ctx, runtime, details, pending, { error: 'mfa.too_many_attempts', status: 429 });
       const verified = await mfa.finishPasskeyAuthentication(tenant, binding(details.uid), parseCredentialResponse(form.get('response')), pending.accountId);
@@ -306,7 +287,7 @@ export class MfaInteraction {
     // Enrolment, for a user who must use MFA and has none yet.
     router.post('/mfa/enrol/totp', async (ctx) => {
       const { runtime, details, tenant } = await this.#load(ctx);
-      const form = await this.#form(ctx, runtime);
+      const form = await readInteractionForm(ctx, runtime);
       const pending = this.#pending(details);
       await this.#requireNoFactor(tenant, pending.accountId);
       if (!(await this.#allowAttempt(ctx, tenant, pending.accountId))) return this.#render(ctx, runtime, details, pending, { error: 'mfa.too_many_attempts', status: 429 });
@@ -319,7 +300,7 @@ export class MfaInteraction {
 
     router.post('/mfa/enrol/passkey', async (ctx) => {
       const { runtime, details, tenant } = await this.#load(ctx);
-      const form = await this.#form(ctx, runtime);
+      const form = await readInteractionForm(ctx, runtime);
       const pending = this.#pending(details);
       await this.#requireNoFactor(tenant, pending.accountId);
       const ok = await mfa.finishPasskeyRegistration(tenant, pending.accountId, binding(details.uid), parseCredentialResponse(form.get('response')), form.get('name') ?? '', { ip: ctx.ip, userAgent: ctx.get('user-agent') });
@@ -329,7 +310,7 @@ export class MfaInteraction {
 
     router.post('/mfa/continue', async (ctx) => {
       const { runtime, details } = await this.#load(ctx);
-      await this.#form(ctx, runtime);
+      await readInteractionForm(ctx, runtime);
       const pending = this.#pending(details);
       if (!pending.verified) return this.#render(ctx, runtime, details, pending);
       return this.#finish(ctx, runtime, details, pending.accountId, [...pending.amr, pending.verified], pending.verified);
@@ -338,7 +319,7 @@ export class MfaInteraction {
     // Passwordless: a discoverable passkey signs in on its own (user verification makes it two factors).
     router.post('/passkey', async (ctx) => {
       const { runtime, details, tenant } = await this.#load(ctx);
-      const form = await this.#form(ctx, runtime);
+      const form = await readInteractionForm(ctx, runtime);
       if (details.prompt.name !== 'login') throw new AppError('invalid_request', 400, 'this sign-in step is already complete');
       const verified = await mfa.finishPasskeyAuthentication(tenant, binding(details.uid), parseCredentialResponse(form.get('response')));
       const user = verified ? await users.findById(verified.userId) : undefined;
