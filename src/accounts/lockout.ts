@@ -14,25 +14,28 @@ import { currentTenantId } from '../tenancy/request-context.ts';
 import type { User } from './user-store.ts';
 import type { AuditLog } from '../security/audit-log.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
+import { mergedSection } from '../config/tenant-config.ts';
 import type { SignInGuard } from './sign-in.ts';
 
 /** A lock never lasts longer than this, however often it doubled. */
 export const LOCKOUT_MAX_DURATION_SECONDS = 86_400;
-const DEFAULTS = { maxAttempts: 10, durationSeconds: 900 };
 
 export interface LockoutPolicy {
   maxAttempts: number;
   durationSeconds: number;
 }
 
-export function lockoutPolicy(tenant: Pick<Tenant, 'config'>): LockoutPolicy {
-  const security = (tenant.config.security ?? {}) as { lockout?: { max_attempts?: unknown; duration_seconds?: unknown } };
-  const l = security.lockout ?? {};
-  return {
-    maxAttempts: typeof l.max_attempts === 'number' && l.max_attempts > 0 ? l.max_attempts : DEFAULTS.maxAttempts,
-    durationSeconds: typeof l.duration_seconds === 'number' && l.duration_seconds > 0 ? l.duration_seconds : DEFAULTS.durationSeconds,
-  };
+/** The tenant's `security.lockout` over the platform defaults (config/tenant-config-constraints.ts). */
+function lockoutPolicy(tenant: Pick<Tenant, 'config'>): LockoutPolicy {
+  const positive = (v: unknown, fallback: number) => (typeof v === 'number' && v > 0 ? v : fallback);
+  const l = lockoutSettings(tenant);
+  // A stored value the schema would refuse (written around the API) falls back to the default.
+  return { maxAttempts: positive(l.max_attempts, DEFAULTS.max_attempts), durationSeconds: positive(l.duration_seconds, DEFAULTS.duration_seconds) };
 }
+
+type LockoutSettings = { max_attempts?: unknown; duration_seconds?: unknown };
+const lockoutSettings = (tenant: Pick<Tenant, 'config'>) => (mergedSection(tenant, 'security').lockout ?? {}) as LockoutSettings;
+const DEFAULTS = lockoutSettings({ config: {} }) as { max_attempts: number; duration_seconds: number };
 
 /** How long the lock after `previousLocks` earlier ones lasts: doubling, capped. */
 export function lockDurationSeconds(policy: LockoutPolicy, previousLocks: number): number {
