@@ -36,10 +36,13 @@ export interface Deployment {
   drop(): Promise<void>;
 }
 
-/** A deployment sharing one database and Redis; needs DATABASE_URL and REDIS_URL. */
-export async function createDeployment(extraEnv: Record<string, string> = {}): Promise<Deployment> {
-  const serverUrl = testServerUrl();
-  const redisUrl = process.env.REDIS_URL;
+/**
+ * A deployment sharing one database and Redis; needs DATABASE_URL and REDIS_URL, or a
+ * server of the test's own (`servers`: a private cluster and redis-server it may crash).
+ */
+export async function createDeployment(extraEnv: Record<string, string> = {}, servers: { serverUrl?: string; redisUrl?: string } = {}): Promise<Deployment> {
+  const serverUrl = servers.serverUrl ?? testServerUrl();
+  const redisUrl = servers.redisUrl ?? process.env.REDIS_URL;
   if (!serverUrl || !redisUrl) throw new Error('a multi-instance deployment needs DATABASE_URL and REDIS_URL');
   const database = await createTestDatabase(serverUrl);
   // The load balancer's address: instances never listen on it; requests carry its Host.

@@ -2,8 +2,9 @@
  * HTTP for tests: an undici Agent whose resolver sends every *.localhost name to 127.0.0.1
  * (Node does not resolve them), and a tiny cookie-keeping "browser" for form flows.
  */
-import { Agent, fetch as undiciFetch, type RequestInit, type Response } from 'undici';
+import { Agent, fetch as undiciFetch, type Dispatcher, type RequestInit, type Response } from 'undici';
 import dns from 'node:dns';
+import net from 'node:net';
 
 export const loopbackAgent = new Agent({
   connect: {
@@ -21,6 +22,30 @@ export function httpFetch(url: string | URL, init: RequestInit = {}): Promise<Re
   return undiciFetch(url, { ...init, dispatcher: loopbackAgent });
 }
 
+/**
+ * An Agent that sends every request, whatever its URL's host and port, to one process on
+ * 127.0.0.1:`port`: a client "behind a load balancer" pinned to one instance, with the
+ * URL's host as the Host header.
+ */
+export function pinnedAgent(port: number): Agent {
+  return new Agent({
+    connect(_options, callback) {
+      const socket = net.connect(port, '127.0.0.1');
+      const failed = (err: Error) => callback(err, null);
+      socket.once('error', failed);
+      socket.once('connect', () => {
+        socket.off('error', failed);
+        callback(null, socket);
+      });
+    },
+  });
+}
+
+/** openid-client's customFetch over a given dispatcher. */
+export function customFetchVia(dispatcher: Dispatcher) {
+  return (url: string, options: Record<string, unknown>) => undiciFetch(url, { ...(options as RequestInit), dispatcher }) as unknown as Promise<globalThis.Response>;
+}
+
 /** What openid-client's customFetch expects. */
 export const customFetchImpl = (url: string, options: Record<string, unknown>) =>
   undiciFetch(url, { ...(options as RequestInit), dispatcher: loopbackAgent }) as unknown as Promise<globalThis.Response>;
@@ -30,6 +55,12 @@ type BrowserInit = Omit<RequestInit, 'headers'> & { headers?: Record<string, str
 /** A cookie jar per browser, keyed by host; enough for the provider's cookies. */
 export class TestBrowser {
   readonly jar = new Map<string, Map<string, string>>();
+  readonly #dispatcher: Dispatcher;
+
+  /** `dispatcher`: where requests go (pinnedAgent for one instance of several); loopback by default. */
+  constructor(dispatcher: Dispatcher = loopbackAgent) {
+    this.#dispatcher = dispatcher;
+  }
 
   cookieHeader(url: URL): string {
     const cookies = this.jar.get(url.host);
@@ -55,7 +86,7 @@ export class TestBrowser {
     const headers: Record<string, string> = { accept: 'text/html', ...(init.headers ?? {}) };
     const cookie = this.cookieHeader(u);
     if (cookie) headers.cookie = cookie;
-    const res = await httpFetch(u, { ...init, headers, redirect: 'manual' });
+    const res = await undiciFetch(u, { ...init, headers, redirect: 'manual', dispatcher: this.#dispatcher });
     this.store(u, res);
     return res;
   }
