@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from './config/env.ts';
 import { createLogger } from './http/logger.ts';
 import { startAtrium } from './server.ts';
 import { seedDemo, printDemo } from './platform/demo.ts';
+import { installProcessGuard } from './process-guard.ts';
 
 async function main(): Promise<void> {
   let config;
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   const atrium = await startAtrium(config, log);
+  installProcessGuard(log, atrium.services.health);
   if (config.demo) printDemo(config, atrium.port, await seedDemo(atrium.services));
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

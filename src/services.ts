@@ -36,6 +36,7 @@ import { ClientCredentialsIssuer } from './oidc/client-credentials-issuer.ts';
 import { startPayloadSweeper } from './oidc/payload-sweeper.ts';
 import { KeyLifecycle } from './oidc/key-lifecycle.ts';
 import { Metrics } from './http/metrics.ts';
+import { DependencyHealth } from './http/dependency-health.ts';
 import { MailService } from './mail/mail-service.ts';
 import { mfaChangeMail } from './mail/mfa-change-mail.ts';
 import { NewDeviceAlerts } from './mail/new-device-alert.ts';
@@ -77,6 +78,8 @@ export interface Services {
   keyLifecycle: KeyLifecycle;
   /** Prometheus metrics of this instance (its own registry). */
   metrics: Metrics;
+  /** Dependency errors survived (database, Redis, SMTP) and unexpected ones: /readyz and /metrics. */
+  health: DependencyHealth;
   /** Tenants' upstream identity providers (bring your own IdP). */
   federation: Federation;
   /** Sign-in and sessions of Atrium's own pages (/account, /admin, /platform). */
@@ -97,8 +100,10 @@ export interface Services {
 export async function createServices(config: AtriumConfig, log: Logger, options: { inMemoryDatabase?: boolean; keyLifecycleIntervalMs?: number } = {}): Promise<Services> {
   const box = loadSecretBox(config, log);
   const metrics = new Metrics();
-  const db = await openDatabase(config, log, { inMemory: options.inMemoryDatabase });
-  const bus = config.redisUrl ? createRedisBus(config.redisUrl, log, metrics) : createInProcessBus();
+  const health = new DependencyHealth(log);
+  const db = await openDatabase(config, log, { inMemory: options.inMemoryDatabase, health });
+  const bus = config.redisUrl ? createRedisBus(config.redisUrl, log, metrics, (err) => health.errorSurvived('redis', err)) : createInProcessBus();
+  metrics.observeDependencies(health, { redis: config.redisUrl ? bus : undefined, smtpConfigured: Boolean(config.smtp.url) });
   const tenantStore = new TenantStore(db);
   const registry = new TenantRegistry(tenantStore, bus);
   const keys = new SigningKeyStore(db, box);
@@ -107,7 +112,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const tenants = new TenantService(tenantStore, keys, bus, log);
   const audit = new AuditLog(db);
   const materials = new TenantMaterials(keys, clients);
-  const mail = new MailService({ config, box, log });
+  const mail = new MailService({ config, box, log, health });
   const newDevices = new NewDeviceAlerts({ db, users, mail });
   const signInRecords = new UserSessionStore(db);
   // Every completed sign-in: the device record of its session (the account page's list), and the new-device mail.
@@ -126,7 +131,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const auditSweeper = startAuditRetentionSweeper(db, log);
   const keyLifecycle = new KeyLifecycle({ db, keys, tenants, audit, log }, { intervalMs: options.keyLifecycleIntervalMs }).start();
   // Connects to Redis on first use only: operator commands never open the connection.
-  const rateLimiter = createRateLimiter(config, log, box);
+  const rateLimiter = createRateLimiter(config, log, box, (err) => health.errorSurvived('redis', err));
 
   const consoleSessions = new ConsoleSessionStore(db);
   const userSessions = new UserSessionService({ signIns: signInRecords, consoles: consoleSessions, audit });
@@ -158,6 +163,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     keys,
     keyLifecycle,
     metrics,
+    health,
     federation: createFederation({ config, db, box, users, audit, secondFactorDue: (tenant, user, params) => secondFactorDue(mfa, tenant, user, params) }),
     consoleAuth: new ConsoleAuth({ config, box, users, audit, pool, sessions: consoleSessions, registry }),
     mfa,

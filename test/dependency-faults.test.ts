@@ -70,7 +70,8 @@ describe('two instances survive their dependencies failing under load', { skip }
   function summarize(fault: string, phases: string[]): void {
     for (const phase of phases) {
       report[phase] = load.totals(phase);
-      assert.deepEqual(load.bad(phase), [], `${phase}: only 2xx/3xx or 503 with a correlation id`);
+      const errors = () => [a, b].flatMap((p) => p.logs.filter((l) => /"level":(50|60)/.test(l))).slice(-10).join('\n');
+      assert.deepEqual(load.bad(phase), [], `${phase}: only 2xx/3xx or 503 with a correlation id; instances logged:\n${errors()}`);
     }
     console.log(`[${fault}]`, JSON.stringify(Object.fromEntries(phases.map((p) => [p, report[p]]))));
   }

@@ -11,7 +11,7 @@ export interface BusLagObserver {
   busEventReceived(type: string, lagMs: number): void;
 }
 
-export function createRedisBus(url: string, log: Logger, lag?: BusLagObserver): EventBus {
+export function createRedisBus(url: string, log: Logger, lag?: BusLagObserver, onConnectionError: (err: Error) => void = () => {}): EventBus {
   const options = { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false };
   const publisher = new Redis(url, options);
   const subscriber = new Redis(url, { ...options, enableOfflineQueue: true });
@@ -23,7 +23,9 @@ export function createRedisBus(url: string, log: Logger, lag?: BusLagObserver): 
     for (const h of handlers) h(event);
   };
 
-  for (const conn of [publisher, subscriber]) conn.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  // A listener on both connections: an 'error' event without one would end the process.
+  // ioredis reconnects by itself; the count shows on /readyz and /metrics.
+  for (const conn of [publisher, subscriber]) conn.on('error', (err: Error) => onConnectionError(err));
   subscriber.on('ready', () => {
     healthy = true;
   });
@@ -53,12 +55,17 @@ export function createRedisBus(url: string, log: Logger, lag?: BusLagObserver): 
     },
     async publish(event) {
       deliver(event);
-      try {
-        await publisher.publish(CHANNEL, JSON.stringify({ origin, sentAt: Date.now(), event }));
-      } catch (err) {
-        // Other instances repair a missed event by the tenant version check; the change itself is committed.
-        log.warn({ err: (err as Error).message, event: event.type }, 'could not publish event');
+      // Never awaited: the change is committed and applied here; a request must not wait on
+      // Redis (a dead or slow connection would hold every write). An event Redis loses is
+      // repaired on the other instances by the tenant version re-read (TenantRegistry's
+      // 3 s refresh, then the provider pool's version check).
+      if (publisher.status !== 'ready') {
+        log.warn({ event: event.type, redis: publisher.status }, 'event not published (Redis not connected); other instances converge by tenant version');
+        return;
       }
+      publisher.publish(CHANNEL, JSON.stringify({ origin, sentAt: Date.now(), event })).catch((err: unknown) => {
+        log.warn({ err: (err as Error).message, event: event.type }, 'could not publish event; other instances converge by tenant version');
+      });
     },
     subscribe(handler) {
       handlers.push(handler);

@@ -55,7 +55,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
     if (options.isShuttingDown()) ctx.set('Connection', 'close');
     await next();
   });
-  app.use(opsRoutes({ db: services.db, bus: services.bus, redisConfigured: Boolean(config.redisUrl), isShuttingDown: options.isShuttingDown }));
+  app.use(opsRoutes({ db: services.db, bus: services.bus, health: services.health, redisConfigured: Boolean(config.redisUrl), smtpConfigured: Boolean(config.smtp.url), isShuttingDown: options.isShuttingDown }));
   app.use(metricsRoutes(services.metrics, config.metrics.token));
   app.use(federationRelay({ config, box: services.box, registry: services.registry, audit: services.audit }));
   app.use(

@@ -5,6 +5,7 @@
  * user ids, emails, client ids, paths or anything a caller can make up.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DEPENDENCIES, type DependencyHealth } from './dependency-health.ts';
 
 /** Where a request went, from a few checks on its path (see metrics-middleware.ts). */
 export type RouteClass = 'oidc-discovery' | 'oidc-token' | 'oidc-authorize' | 'oidc-userinfo' | 'oidc-other' | 'interaction' | 'api' | 'ops' | 'assets';
@@ -127,6 +128,32 @@ export class Metrics {
   /** Reads the pool's running totals at scrape time. */
   observePool(source: PoolSource, maxSize: number): void {
     this.#pool = { source, maxSize };
+  }
+
+  /** Dependency errors survived and unexpected errors, read at scrape time (dependency-health.ts). */
+  observeDependencies(health: DependencyHealth, state: { redis?: { readonly healthy: boolean }; smtpConfigured: boolean }): void {
+    new Gauge({
+      name: 'atrium_dependency_up',
+      help: 'Whether a dependency answered at its last use (1) or not (0): database always, redis and smtp when configured',
+      labelNames: ['dependency'],
+      registers: [this.registry],
+      collect() {
+        this.set({ dependency: 'database' }, health.databaseUp ? 1 : 0);
+        if (state.redis) this.set({ dependency: 'redis' }, state.redis.healthy ? 1 : 0);
+        if (state.smtpConfigured) this.set({ dependency: 'smtp' }, health.smtpState === 'ok' ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'atrium_dependency_errors_total',
+      help: 'Connection errors of a dependency (database, redis, smtp) that this instance survived',
+      labelNames: ['dependency'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const d of DEPENDENCIES) this.inc({ dependency: d }, health.errors(d));
+      },
+    });
+    totalCounter(this.registry, 'atrium_unexpected_errors_total', 'Errors that reached the last-resort process handler and were survived', () => health.unexpectedErrors);
   }
 
   /** Reports the Redis event bus's health at scrape time. */

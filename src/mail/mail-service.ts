@@ -12,6 +12,7 @@ import { mergedSection, openTenantSecret } from '../config/tenant-config.ts';
 import type { SecretBox } from '../security/secret-box.ts';
 import { issuerFor, type Tenant } from '../tenancy/tenant.ts';
 import { renderMail, type MailTemplate } from './templates.ts';
+import type { DependencyHealth } from '../http/dependency-health.ts';
 
 export type { MailTemplate } from './templates.ts';
 
@@ -28,12 +29,14 @@ export class MailService {
   readonly #config: AtriumConfig;
   readonly #box: SecretBox;
   readonly #log: Logger;
+  readonly #health: DependencyHealth | undefined;
   #platformTransport: Transporter | undefined;
 
-  constructor(deps: { config: AtriumConfig; box: SecretBox; log: Logger }) {
+  constructor(deps: { config: AtriumConfig; box: SecretBox; log: Logger; health?: DependencyHealth }) {
     this.#config = deps.config;
     this.#box = deps.box;
     this.#log = deps.log;
+    this.#health = deps.health;
   }
 
   /** Renders and sends one mail; rejects when the SMTP server refuses it. */
@@ -49,7 +52,13 @@ export class MailService {
       }
       return;
     }
-    await route.transport.sendMail({ from: { name: fromName, address: route.from }, to, subject: mail.subject, text: mail.text, html: mail.html });
+    try {
+      await route.transport.sendMail({ from: { name: fromName, address: route.from }, to, subject: mail.subject, text: mail.text, html: mail.html });
+    } catch (err) {
+      this.#health?.errorSurvived('smtp', err);
+      throw err;
+    }
+    this.#health?.smtpSucceeded();
     this.#log.debug({ tenant: tenant.slug, template }, 'mail sent');
   }
 
@@ -67,20 +76,26 @@ export class MailService {
       // Built per mail: tenant settings change at any time, and mail is rare next to sign-ins.
       const port = smtp.port ?? (smtp.secure ? 465 : 587);
       const password = smtp.user ? openTenantSecret(this.#box, tenant, 'integrations.smtp.password') : undefined;
-      const transport = nodemailer.createTransport({
+      const transport = this.#guarded(nodemailer.createTransport({
         host: smtp.host,
         port,
         secure: smtp.secure ?? port === 465,
         auth: smtp.user ? { user: smtp.user, pass: password ?? '' } : undefined,
         ...TIMEOUTS,
-      });
+      }));
       return { transport, from: smtp.from ?? fallbackFrom };
     }
     if (this.#config.smtp.url) {
-      this.#platformTransport ??= nodemailer.createTransport({ url: this.#config.smtp.url, ...TIMEOUTS } as Parameters<typeof nodemailer.createTransport>[0]);
+      this.#platformTransport ??= this.#guarded(nodemailer.createTransport({ url: this.#config.smtp.url, ...TIMEOUTS } as Parameters<typeof nodemailer.createTransport>[0]));
       return { transport: this.#platformTransport, from: fallbackFrom };
     }
     return undefined;
+  }
+
+  /** A transport may emit 'error' (a pooled connection dying); without a listener that ends the process. */
+  #guarded(transport: Transporter): Transporter {
+    transport.on('error', (err: Error) => this.#health?.errorSurvived('smtp', err));
+    return transport;
   }
 
   close(): void {

@@ -15,10 +15,10 @@ const unlimited: ClosableRateLimiter = {
 };
 
 /** Redis (counting in memory whenever Redis is unavailable) when REDIS_URL is set, else in memory. */
-export function createRateLimiter(config: AtriumConfig, log: Logger, box: SecretBox): ClosableRateLimiter {
+export function createRateLimiter(config: AtriumConfig, log: Logger, box: SecretBox, onConnectionError?: (err: Error) => void): ClosableRateLimiter {
   if (!config.rateLimitsEnabled) return unlimited;
   // From the current master key: every instance of a deployment derives the same one.
   const hashKey = box.deriveKeys('rate-limit-subjects', 'atrium')[0]!;
   const memory = new MemoryRateLimiter(hashKey);
-  return config.redisUrl ? new RedisRateLimiter(config.redisUrl, log, memory, hashKey) : memory;
+  return config.redisUrl ? new RedisRateLimiter(config.redisUrl, log, memory, hashKey, { onConnectionError }) : memory;
 }

@@ -51,6 +51,8 @@ export interface RedisRateLimiterOptions {
   commandTimeoutMs?: number;
   /** After a timeout, skip Redis this long rather than make every request wait for it. */
   backoffMs?: number;
+  /** Told of every connection error (counted as a dependency error survived). */
+  onConnectionError?: (err: Error) => void;
 }
 
 export class RedisRateLimiter implements ClosableRateLimiter {
@@ -58,7 +60,8 @@ export class RedisRateLimiter implements ClosableRateLimiter {
   readonly #log: Logger;
   readonly #fallback: RateLimiter;
   readonly #hashKey: Buffer;
-  readonly #options: Required<RedisRateLimiterOptions>;
+  readonly #options: Required<Omit<RedisRateLimiterOptions, 'onConnectionError'>>;
+  readonly #onConnectionError: (err: Error) => void;
   #client: ScriptedRedis | undefined;
   #firstConnect: Promise<void> | undefined;
   #skipUntil = 0;
@@ -70,7 +73,9 @@ export class RedisRateLimiter implements ClosableRateLimiter {
     this.#log = log;
     this.#fallback = fallback;
     this.#hashKey = hashKey;
-    this.#options = { firstConnectWaitMs: 1_000, commandTimeoutMs: 500, backoffMs: 1_000, ...options };
+    const { onConnectionError = () => {}, ...timings } = options;
+    this.#options = { firstConnectWaitMs: 1_000, commandTimeoutMs: 500, backoffMs: 1_000, ...timings };
+    this.#onConnectionError = onConnectionError;
   }
 
   async consume(key: RateLimitKey, rule: RateLimitRule): Promise<RateLimitResult> {
@@ -130,7 +135,10 @@ export class RedisRateLimiter implements ClosableRateLimiter {
     }) as ScriptedRedis;
     client.defineCommand('atriumRateLimit', { numberOfKeys: 1, lua: CONSUME_SCRIPT });
     // Connection errors surface as failed calls (and their warning); ioredis keeps reconnecting.
-    client.on('error', (err: Error) => this.#log.debug({ err: err.message }, 'rate limiter: redis connection error'));
+    client.on('error', (err: Error) => {
+      this.#log.debug({ err: err.message }, 'rate limiter: redis connection error');
+      this.#onConnectionError(err);
+    });
     client.connect().catch(() => {});
     return client;
   }

@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import { currentTenantId } from '../tenancy/request-context.ts';
 import { AppError, badRequest, conflict, unavailable } from '../http/errors.ts';
+import type { DependencyHealth } from '../http/dependency-health.ts';
 
 export interface QueryResult<R> {
   rows: R[];
@@ -45,10 +46,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export class Database {
   readonly driver: Driver;
   readonly #log: Logger;
+  readonly #health: DependencyHealth | undefined;
 
-  constructor(driver: Driver, log: Logger) {
+  constructor(driver: Driver, log: Logger, health?: DependencyHealth) {
     this.driver = driver;
     this.#log = log;
+    this.#health = health;
   }
 
   /** Runs fn in a transaction scoped by RLS to the tenant of the current request context. */
@@ -69,9 +72,14 @@ export class Database {
 
   async #run<T>(setup: string, fn: (q: Queryable) => Promise<T>): Promise<T> {
     try {
-      return await this.driver.transaction(setup, fn);
+      const result = await this.driver.transaction(setup, fn);
+      this.#health?.databaseReachable(true);
+      return result;
     } catch (err) {
-      throw mapDatabaseError(err);
+      const mapped = mapDatabaseError(err);
+      // Only a lost connection says the database is down; a constraint or bad input does not.
+      if (mapped instanceof AppError && mapped.status === 503) this.#health?.databaseReachable(false);
+      throw mapped;
     }
   }
 }

@@ -6,10 +6,11 @@ import { Database } from './database.ts';
 import { createPgDriver } from './pg-driver.ts';
 import { createPgliteDriver } from './pglite-driver.ts';
 import { migrate } from './migrate.ts';
+import type { DependencyHealth } from '../http/dependency-health.ts';
 
-export async function openDatabase(config: AtriumConfig, log: Logger, options: { inMemory?: boolean } = {}): Promise<Database> {
+export async function openDatabase(config: AtriumConfig, log: Logger, options: { inMemory?: boolean; health?: DependencyHealth } = {}): Promise<Database> {
   const driver = config.databaseUrl
-    ? createPgDriver(config.databaseUrl, config.databasePoolSize)
+    ? createPgDriver(config.databaseUrl, config.databasePoolSize, (err) => options.health?.errorSurvived('database', err))
     : await createPgliteDriver(options.inMemory ? undefined : path.resolve(config.dataDir, 'pglite'));
   try {
     await migrate(driver, log);
@@ -18,5 +19,5 @@ export async function openDatabase(config: AtriumConfig, log: Logger, options: {
     throw err;
   }
   log.info({ engine: driver.kind }, 'database ready');
-  return new Database(driver, log);
+  return new Database(driver, log, options.health);
 }

@@ -2,10 +2,13 @@
 import pg from 'pg';
 import type { Driver, Queryable, QueryResult } from './database.ts';
 
-export function createPgDriver(connectionString: string, max: number): Driver {
+/** Told of every lost connection (the process survives it: the caller answers 503, the pool reconnects). */
+export type ConnectionErrorObserver = (err: Error) => void;
+
+export function createPgDriver(connectionString: string, max: number, onConnectionError: ConnectionErrorObserver = () => {}): Driver {
   const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000 });
   // An idle client losing its connection must not crash the process; the next checkout reconnects.
-  pool.on('error', () => {});
+  pool.on('error', (err) => onConnectionError(err));
 
   const asQueryable = (client: pg.PoolClient | pg.Pool): Queryable => ({
     async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
@@ -22,6 +25,14 @@ export function createPgDriver(connectionString: string, max: number): Driver {
     async transaction(setup, fn) {
       const client = await pool.connect();
       let broken = false;
+      // The pool listens for errors on idle clients only. A checked-out client whose server
+      // dies (crash, failover) emits 'error' too, and without a listener that would end the
+      // process; its query rejects as well, and the transaction's caller answers 503.
+      const onError = (err: Error) => {
+        broken = true;
+        onConnectionError(err);
+      };
+      client.on('error', onError);
       try {
         await client.query(`BEGIN; ${setup}`);
         const result = await fn(asQueryable(client));
@@ -35,6 +46,8 @@ export function createPgDriver(connectionString: string, max: number): Driver {
         }
         throw err;
       } finally {
+        // A broken client keeps the listener (it may still emit) and is destroyed, never reused.
+        if (!broken) client.off('error', onError);
         client.release(broken);
       }
     },

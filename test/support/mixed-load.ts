@@ -46,7 +46,14 @@ export function classify(reply: Reply): Outcome {
     if (reply.json && reply.json.error !== 'temporarily_unavailable') return `bad:503-${String(reply.json.error)}`;
     return '503';
   }
-  return `bad:${reply.status} ${reply.text.slice(0, 120)}`;
+  return `bad:${reply.status} ${reply.json ? JSON.stringify(reply.json).slice(0, 120) : (/<title>([^<]*)/.exec(reply.text)?.[1] ?? reply.text.slice(0, 80))}`;
+}
+
+/** A bad outcome names its path (its first segment: interaction ids vary). */
+function withPath(outcome: Outcome, path: string): Outcome {
+  if (!outcome.startsWith('bad:')) return outcome;
+  const p = new URL(path, 'http://x').pathname.split('/').slice(0, 2).join('/');
+  return `${outcome} at ${p}` as Outcome;
 }
 
 function classifyError(err: unknown): Outcome {
@@ -151,7 +158,7 @@ export class MixedLoad {
   async call(target: LoadTarget, kind: string, host: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply | undefined> {
     try {
       const reply = await send(this.agent(target), host, path, init);
-      this.record(kind, classify(reply));
+      this.record(kind, withPath(classify(reply), path));
       if (reply.headers.connection === 'close') this.#gone.add(target.name);
       return reply;
     } catch (err) {
@@ -215,7 +222,7 @@ export class MixedLoad {
         const res = await browser.request(url);
         const text = await res.text();
         const reply: Reply = { status: res.status, headers: Object.fromEntries(res.headers), json: undefined, text };
-        this.record(kind, classify(reply));
+        this.record(kind, withPath(classify(reply), url.pathname));
         if (res.headers.get('connection') === 'close') this.#gone.add(target.name);
         if (res.status >= 300 && res.status < 400) {
           url = new URL(res.headers.get('location')!, url);
@@ -224,10 +231,10 @@ export class MixedLoad {
         if (res.status !== 200) return undefined;
         const csrf = hiddenInput(text, 'csrf');
         const base = url.href.replace(/\/$/, '');
-        const form = text.includes('name="password"') ? { path: `${base}/login`, body: { csrf, email: t.user.email, password: t.user.password } } : { path: `${base}/confirm`, body: { csrf } };
+        const form: { path: string; body: Record<string, string> } = text.includes('name="password"') ? { path: `${base}/login`, body: { csrf, email: t.user.email, password: t.user.password } } : { path: `${base}/confirm`, body: { csrf } };
         const posted = await browser.postForm(form.path, form.body);
         const postedText = await posted.text();
-        this.record(kind, classify({ status: posted.status, headers: Object.fromEntries(posted.headers), json: undefined, text: postedText }));
+        this.record(kind, withPath(classify({ status: posted.status, headers: Object.fromEntries(posted.headers), json: undefined, text: postedText }), form.path));
         if (posted.status !== 303) return undefined;
         url = new URL(posted.headers.get('location')!, url);
       }
