@@ -8,6 +8,10 @@ import { bootstrap } from './platform/bootstrap.ts';
 import { createApp } from './http/app.ts';
 import { withProviderFastPath } from './http/provider-fast-path.ts';
 import { startMetricsListener, type MetricsListener } from './http/metrics-listener.ts';
+import { trackConnections } from './http/connection-drain.ts';
+
+/** While draining, a connection idle this long is closed: its client is not in the middle of using it. */
+const IDLE_CLOSE_AFTER_MS = 250;
 
 export interface RunningAtrium {
   services: Services;
@@ -42,8 +46,9 @@ export async function startAtrium(config: AtriumConfig, log: Logger, options: St
   }
   const app = createApp(services, { isShuttingDown: () => shuttingDown });
   // Token, discovery and JWKS requests skip the outer Koa app (see http/provider-fast-path.ts).
-  const handler = withProviderFastPath(services, { isShuttingDown: () => shuttingDown }, app.callback());
   const server = options.server ?? http.createServer();
+  const connections = trackConnections(server);
+  const handler = withProviderFastPath(services, { isShuttingDown: () => connections.closing }, app.callback());
   server.on('request', (req, res) => void handler(req, res));
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts
   server.headersTimeout = 66_000;
@@ -65,16 +70,13 @@ export async function startAtrium(config: AtriumConfig, log: Logger, options: St
     metricsPort: metricsListener?.port,
     stop(graceMs = 10_000, drainMs = 1_000) {
       stopping ??= (async () => {
-        // Drain first: readiness turns 503 and every response says Connection: close, while
-        // requests already sent on open connections are still served. Closing at once would
-        // reset connections whose request bytes had arrived but were not yet read.
+        // Drain first: readiness turns 503 (the balancer stops sending) while everything is
+        // still served as usual. Then the listener closes, responses say Connection: close and
+        // idle keep-alive connections are closed only between requests (http/connection-drain.ts).
         shuttingDown = true;
         if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-        await Promise.all([closed, metricsListener?.close()]);
-        clearTimeout(timer);
+        // Idle keep-alive connections are closed only between requests (http/connection-drain.ts).
+        await Promise.all([connections.drain({ quietMs: IDLE_CLOSE_AFTER_MS, graceMs }), metricsListener?.close()]);
         await services.close();
       })();
       return stopping;

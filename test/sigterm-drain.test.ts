@@ -38,6 +38,7 @@ describe('SIGTERM drains keep-alive connections without resetting one', { skip: 
       let exited = false;
       let sigtermSent = false;
       let answeredAfterSigterm = 0;
+      let toldToClose = 0;
       const worker = async (i: number) => {
         while (!exited) {
           try {
@@ -53,6 +54,7 @@ describe('SIGTERM drains keep-alive connections without resetting one', { skip: 
             JSON.parse(body);
             count(String(res.statusCode));
             if (sigtermSent) answeredAfterSigterm++;
+            if (res.headers.connection === 'close') toldToClose++;
           } catch (err) {
             const code = (err as { code?: string }).code ?? (err as Error).name;
             count(code === 'ECONNREFUSED' ? 'refused' : `error:${code}:${(err as Error).message}`);
@@ -68,11 +70,12 @@ describe('SIGTERM drains keep-alive connections without resetting one', { skip: 
       await Promise.all(workers);
       await pool.destroy();
       const summary = Object.fromEntries(outcomes);
-      console.log(`[drain round ${round}]`, JSON.stringify({ ...summary, answered_after_sigterm: answeredAfterSigterm }));
+      console.log(`[drain round ${round}]`, JSON.stringify({ ...summary, answered_after_sigterm: answeredAfterSigterm, connection_close: toldToClose }));
       assert.equal(code, 0);
       const failures = [...outcomes.keys()].filter((o) => o !== '200' && o !== 'refused');
       assert.deepEqual(failures, [], `only full 200 answers or refused connections: ${JSON.stringify(summary)}`);
       assert.ok(answeredAfterSigterm > 0, 'requests were answered during the drain (else this proves nothing)');
+      assert.ok(toldToClose > 0, 'responses during the drain carry Connection: close');
     });
   }
 });

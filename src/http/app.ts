@@ -51,10 +51,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
   app.use(errorMiddleware);
   app.use(securityHeaders({ hsts: config.publicUrl.protocol === 'https:' }));
   app.use(staticAssets());
-  app.use(async function closeConnectionsWhenDraining(ctx: Context, next: Next) {
-    if (options.isShuttingDown()) ctx.set('Connection', 'close');
-    await next();
-  });
+  // Connection: close while draining is set for every response by the server (http/connection-drain.ts).
   app.use(opsRoutes({ db: services.db, bus: services.bus, health: services.health, redisConfigured: Boolean(config.redisUrl), smtpConfigured: Boolean(config.smtp.url), isShuttingDown: options.isShuttingDown }));
   app.use(metricsRoutes(services.metrics, config.metrics.token));
   app.use(federationRelay({ config, box: services.box, registry: services.registry, audit: services.audit }));

@@ -9,7 +9,7 @@
  * them, in the same order and with the same shared code:
  *
  *   correlation id + request context  (request-context-middleware.ts)
- *   security headers, Connection: close while draining
+ *   security headers, Connection: close once the drain closes connections
  *   tenant resolution                 (resolve-tenant.ts, the same registry)
  *   the token endpoint's rate limits  (rate-limit-token-endpoint.ts)
  *   a plain client_credentials request: its token, without a Provider
