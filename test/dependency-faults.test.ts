@@ -78,7 +78,7 @@ describe('two instances survive their dependencies failing under load', { skip }
 
   before(async () => {
     [postgres, redis] = await Promise.all([PrivatePostgres.start(), PrivateRedis.start()]);
-    d = await createDeployment({ RATE_LIMITS_ENABLED: 'false' }, { serverUrl: postgres.url, redisUrl: redis.url });
+    d = await createDeployment({ RATE_LIMITS_ENABLED: 'false', METRICS_TOKEN: 'metrics-token-for-the-fault-test' }, { serverUrl: postgres.url, redisUrl: redis.url });
     [a, b] = await Promise.all([d.start(), d.start()]);
     const apiToken = await d.platformToken(a);
     const api = async (method: string, path: string, body?: unknown) => {
@@ -118,7 +118,11 @@ describe('two instances survive their dependencies failing under load', { skip }
     await runPhase('pg: before', 1_500);
     load.phase = 'pg: down';
     await postgres.crash();
-    await sleep(2_000);
+    await sleep(1_500);
+    const down = await a.request(d.host(), '/readyz');
+    assert.equal(down.status, 503);
+    assert.equal(down.json.checks.database, 'unreachable');
+    await sleep(500);
     assertAlive(a, b);
     await postgres.restart();
     load.phase = 'pg: recovering';
@@ -133,6 +137,19 @@ describe('two instances survive their dependencies failing under load', { skip }
     assert.deepEqual(Object.keys(load.totals('pg: after')), ['ok'], 'every request answered after recovery');
     await userStillSignsIn(ta!);
     await userStillSignsIn(tb!);
+    // Each dependency's state, and the errors survived, on /readyz and /metrics.
+    const ready = await a.request(d.host(), '/readyz');
+    assert.equal(ready.status, 200);
+    assert.equal(ready.json.checks.database, 'ok');
+    assert.equal(ready.json.checks.redis, 'ok');
+    assert.ok(ready.json.dependency_errors.database > 0, JSON.stringify(ready.json));
+    const metrics = (await a.request(d.host(), '/metrics', { headers: { authorization: 'Bearer metrics-token-for-the-fault-test' } })).text;
+    assert.match(metrics, /atrium_dependency_up\{dependency="database"\} 1/);
+    assert.match(metrics, /atrium_dependency_up\{dependency="redis"\} 1/);
+    const survived = Number(/atrium_dependency_errors_total\{dependency="database"\} (\d+)/.exec(metrics)?.[1]);
+    assert.ok(survived > 0, 'database errors survived are counted');
+    assert.match(metrics, /atrium_unexpected_errors_total \d+/);
+    report['pg: readyz after'] = ready.json.dependency_errors;
   });
 
   it('Redis is killed under load and comes back; a change made meanwhile reaches the other instance', async () => {
