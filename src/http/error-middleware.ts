@@ -4,7 +4,7 @@
  * logged with their stack and answered as a generic 500.
  */
 import type { Context, Next } from 'koa';
-import { AppError } from './errors.ts';
+import { AppError, unavailable } from './errors.ts';
 import { renderPage } from './views.ts';
 import { pageLocals } from '../web/page.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
@@ -24,6 +24,9 @@ function toAppError(err: unknown): AppError {
   if (mapped instanceof AppError) return mapped;
   const e = mapped as HttpishError;
   const status = e?.status ?? e?.statusCode;
+  // A 503 raised below us (oidc-provider's storage-unavailable error on an interaction page)
+  // is the same outage as ours: 503 with a correlation id, not a 500.
+  if (status === 503) return Object.assign(unavailable(), { cause: err });
   if (typeof status === 'number' && status >= 400 && status < 500 && e.expose !== false) {
     const code = status === 413 ? 'request_too_large' : status === 404 ? 'not_found' : status === 405 ? 'method_not_allowed' : 'invalid_request';
     return new AppError(code, status, e.message || 'invalid request');

@@ -93,7 +93,9 @@ export function mapDatabaseError(err: unknown): unknown {
   if (e?.code === '23505') return conflict('a resource with the same identifier already exists');
   // Text PostgreSQL cannot store (a NUL character) is the caller's bad input, not our failure.
   if (e?.code === '22021' || e?.code === '22P05') return badRequest('the input contains characters that cannot be stored (such as NUL)');
-  if (e?.code && CONNECTION_ERRORS.has(e.code)) return Object.assign(unavailable(), { cause: err });
+  // Connection exceptions (class 08), operator intervention (57P: shutdown, crash recovery,
+  // starting up) and too many connections are all the database being away for a while.
+  if (e?.code && (CONNECTION_ERRORS.has(e.code) || e.code.startsWith('08') || e.code.startsWith('57P') || e.code === '53300')) return Object.assign(unavailable(), { cause: err });
   if (typeof e?.message === 'string' && /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message)) {
     return Object.assign(unavailable(), { cause: err });
   }
