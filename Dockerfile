@@ -11,10 +11,9 @@ FROM node:24-bookworm-slim
 ENV NODE_ENV=production ATRIUM_ENV=production PORT=3000
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-COPY package.json ./
-COPY src ./src
-COPY views ./views
-COPY public ./public
+# Everything but what .dockerignore leaves out: listing folders here forgot locales/ once
+# (the image died at start), and test/container-image.test.ts checks the result.
+COPY . .
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"

@@ -10,7 +10,7 @@ import { startAtrium } from './server.ts';
 import { printDemo, seedDemo } from './platform/demo.ts';
 import { createServices } from './services.ts';
 import { bootstrap } from './platform/bootstrap.ts';
-import { runAsTenant } from './tenancy/request-context.ts';
+import { runAs } from './tenancy/request-context.ts';
 
 async function run(command: string | undefined, args: string[]): Promise<void> {
   switch (command) {
@@ -37,8 +37,8 @@ async function run(command: string | undefined, args: string[]): Promise<void> {
         await bootstrap(services);
         const tenant = await services.tenantStore.findBySlug(slug);
         if (!tenant) throw new Error(`no tenant with slug "${slug}"`);
-        const keys = await runAsTenant(tenant.id, () => services.keys.rotate(tenant.id));
-        await services.tenants.touched(tenant, 'keys.rotated');
+        // Through the service, as the operator: audited like a rotation from the API or /admin.
+        const keys = await runAs({ type: 'system', id: 'system:cli' }, () => services.tenants.rotateKeys(tenant));
         process.stdout.write(`${keys.filter((k) => k.status === 'current').map((k) => `${k.alg} ${k.kid}`).join('\n')}\n`);
       } finally {
         await services.close();

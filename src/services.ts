@@ -109,8 +109,8 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const keys = new SigningKeyStore(db, box);
   const clients = new ClientStore(db, box);
   const users = new UserStore(db);
-  const tenants = new TenantService(tenantStore, keys, bus, log);
   const audit = new AuditLog(db);
+  const tenants = new TenantService(tenantStore, keys, bus, log, audit);
   const materials = new TenantMaterials(keys, clients);
   const mail = new MailService({ config, box, log, health });
   const newDevices = new NewDeviceAlerts({ db, users, mail });
@@ -126,7 +126,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   metrics.observePool(pool, config.multiTenancy.pool.maxSize);
   if (config.redisUrl) metrics.observeRedisBus(bus);
   bus.subscribe((event) => pool.invalidate(event.tenantId));
-  const clientService = new ClientService(clients, pool, tenants);
+  const clientService = new ClientService(clients, pool, tenants, audit);
   const sweeper = startPayloadSweeper(db, log);
   const auditSweeper = startAuditRetentionSweeper(db, log);
   const keyLifecycle = new KeyLifecycle({ db, keys, tenants, audit, log }, { intervalMs: options.keyLifecycleIntervalMs }).start();
@@ -136,7 +136,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const consoleSessions = new ConsoleSessionStore(db);
   const userSessions = new UserSessionService({ signIns: signInRecords, consoles: consoleSessions, audit });
   const lockout = new LoginLockout({ db, audit, box });
-  const userService = new UserService(users);
+  const userService = new UserService(users, audit);
   const accountRecovery = new AccountRecovery({ config, users, tokens: new AccountTokenStore(db), mail, lockout, sessions: userSessions, audit });
 
   const mfa = new MfaService({ config, store: new MfaStore(db), box, users, audit, notify: mfaChangeMail(mail, registry) });

@@ -187,7 +187,7 @@ export class AccountRecovery {
     if (!used?.userId) return { kind: 'invalid' };
     const user = await this.#d.users.update(used.userId, { passwordHash, emailVerified: true });
     if (!user) return { kind: 'invalid' };
-    await this.#d.lockout.unlock(user);
+    await this.#d.lockout.unlock(user, { actor: user.id, ip: meta.ip, userAgent: meta.userAgent });
     const { signIns: ended } = await this.#d.sessions.revokeAllSessions(user.id, { actor: user.id, ip: meta.ip, userAgent: meta.userAgent });
     const action = purpose === 'password_reset' ? 'user.password_reset' : 'user.invitation_accepted';
     await this.#d.audit.record({ action, actor: user.id, target: user.id, ip: meta.ip, userAgent: meta.userAgent, details: { sessions_ended: ended } });

@@ -126,10 +126,12 @@ export class LoginLockout {
   }
 
   /** Lifts any lock of a user of the tenant in context and forgets the failures; true when there was something to clear. */
-  async unlock(user: Pick<User, 'email'>): Promise<boolean> {
+  /** Lifts the user's lockout and failure count; audited as the request's actor, whether or not one was set. */
+  async unlock(user: Pick<User, 'id' | 'email'>, meta: { actor?: string; ip?: string; userAgent?: string } = {}): Promise<boolean> {
     const subject = this.#subjectOfUser(user);
-    if (!subject) return false;
-    const res = await this.#db.withTenant((q) => q.query('DELETE FROM login_lockouts WHERE subject = $1', [subject]));
-    return res.rowCount > 0;
+    const res = subject ? await this.#db.withTenant((q) => q.query('DELETE FROM login_lockouts WHERE subject = $1', [subject])) : { rowCount: 0 };
+    const cleared = (res.rowCount ?? 0) > 0;
+    await this.#audit.record({ action: 'user.unlocked', actor: meta.actor, target: user.id, ip: meta.ip, userAgent: meta.userAgent, details: { had_failures: cleared } });
+    return cleared;
   }
 }

@@ -1,9 +1,13 @@
-/** Creating and changing users of the tenant in context, with the tenant's password policy. */
+/**
+ * Creating, changing and deleting users of the tenant in context, with the tenant's
+ * password policy; every change audited here, as the request's actor.
+ */
 import { badRequest, conflict, notFound } from '../http/errors.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { hashPassword } from './password.ts';
 import { passwordViolations } from './password-policy.ts';
 import { publicUser, type User, type UserStore } from './user-store.ts';
+import type { AuditLog } from '../security/audit-log.ts';
 
 export const TENANT_ROLES = ['owner', 'admin', 'member'] as const;
 export const PLATFORM_ROLES = ['platform_admin'] as const;
@@ -17,8 +21,14 @@ export function checkPassword(tenant: Tenant, password: string, email: string): 
 
 export class UserService {
   readonly #users: UserStore;
-  constructor(users: UserStore) {
+  readonly #audit: AuditLog;
+  constructor(users: UserStore, audit: AuditLog) {
     this.#users = users;
+    this.#audit = audit;
+  }
+
+  #record(action: string, userId: string, details: Record<string, unknown> = {}): Promise<void> {
+    return this.#audit.record({ action, target: userId, details });
   }
 
   async create(tenant: Tenant, input: { email: string; password?: string; name?: string | null; emailVerified?: boolean; roles?: string[] }): Promise<User> {
@@ -32,6 +42,7 @@ export class UserService {
       roles: input.roles,
       defaultRole: 'member',
     });
+    await this.#record('user.created', user.id, { email: user.email, roles: user.roles });
     return publicUser(user);
   }
 
@@ -51,6 +62,23 @@ export class UserService {
       passwordHash: changes.password === undefined ? undefined : await hashPassword(changes.password),
     });
     if (!updated) throw notFound('no such user');
+    await this.#recordUpdate(current, updated, changes);
     return publicUser(updated);
+  }
+
+  /** Role and status changes get events of their own (they decide access); the rest one `user.updated`. */
+  async #recordUpdate(before: User, after: User, changes: Record<string, unknown>): Promise<void> {
+    const sameRoles = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((r) => b.includes(r));
+    if (changes.roles !== undefined && !sameRoles(before.roles, after.roles)) await this.#record('user.roles_changed', after.id, { from: before.roles, to: after.roles });
+    if (changes.status !== undefined && changes.status !== before.status) await this.#record(after.status === 'disabled' ? 'user.disabled' : 'user.enabled', after.id);
+    const fields = Object.keys(changes).filter((k) => changes[k] !== undefined && k !== 'roles' && k !== 'status');
+    if (fields.length) await this.#record('user.updated', after.id, { fields });
+  }
+
+  /** Deletes a user (the store keeps the last active owner). */
+  async delete(id: string): Promise<void> {
+    const user = await this.#users.findById(id);
+    if (!user || !(await this.#users.delete(id))) throw notFound('no such user');
+    await this.#record('user.deleted', id, { email: user.email });
   }
 }

@@ -8,7 +8,7 @@
 import type { Context } from 'koa';
 import type { Services } from '../services.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import { isTenantAdmin, type ConsolePrincipal } from '../web/console-auth.ts';
+import { consoleActor, isTenantAdmin, type ConsolePrincipal } from '../web/console-auth.ts';
 import type { Translate } from '../web/i18n.ts';
 import { renderTenantPage } from '../web/page.ts';
 
@@ -17,9 +17,10 @@ export type AdminDeps = Pick<
   'config' | 'box' | 'tenants' | 'tenantStore' | 'users' | 'userService' | 'clients' | 'clientService' | 'keys' | 'audit' | 'auditStore' | 'consoleAuth' | 'mfa' | 'userSessions' | 'lockout'
 >;
 
-/** Who made a change, for services that audit it themselves (MFA reset, sessions). */
+/** Who made a change, for services that take it explicitly (MFA reset, sessions): the console actor. */
 export function changeMeta(ctx: Context, principal: ConsolePrincipal) {
-  return { actor: actorOf(principal), ip: ctx.ip, userAgent: ctx.get('user-agent') };
+  const { id, ip, userAgent } = consoleActor(ctx, principal);
+  return { actor: id, ip, userAgent };
 }
 
 /** The admin of this request, or undefined when the answer is already decided (sent to sign in). */
@@ -30,23 +31,6 @@ export function requireAdmin(ctx: Context, deps: AdminDeps): ConsolePrincipal | 
 /** Owners (and platform admins) may grant, remove or act on the owner role; admins may not. */
 export function isOwnerOrPlatform(p: ConsolePrincipal): boolean {
   return p.platformAdmin || p.roles.includes('owner');
-}
-
-/** Who an audit event names: the admin's user id, or `platform:<id>` for a handed-off platform admin. */
-function actorOf(p: ConsolePrincipal): string {
-  return p.userId ?? `platform:${p.platformAdminId ?? p.email}`;
-}
-
-/** Records an /admin change in the tenant's audit log. */
-export function auditChange(ctx: Context, deps: AdminDeps, principal: ConsolePrincipal, action: string, target: string | null, details: Record<string, unknown> = {}): Promise<void> {
-  return deps.audit.record({
-    action,
-    actor: actorOf(principal),
-    target,
-    ip: ctx.ip,
-    userAgent: ctx.get('user-agent'),
-    details: { ...details, via: 'admin', ...(principal.userId ? {} : { admin_email: principal.email }) },
-  });
 }
 
 /** The tenant of this request. */

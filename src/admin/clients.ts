@@ -10,7 +10,7 @@ import { badRequest, notFound } from '../http/errors.ts';
 import { CLIENT_ID } from '../oidc/client-service.ts';
 import type { StoredClient } from '../oidc/client-store.ts';
 import type { ConsolePrincipal } from '../web/console-auth.ts';
-import { auditChange, doneNotice, formError, pageNumber, pager, renderAdminPage, requireAdmin, seeOther, tenantOf, type AdminDeps } from './admin-console.ts';
+import { doneNotice, formError, pageNumber, pager, renderAdminPage, requireAdmin, seeOther, tenantOf, type AdminDeps } from './admin-console.ts';
 
 const PAGE_SIZE = 25;
 const NOTICES = ['updated', 'deleted'] as const;
@@ -114,7 +114,6 @@ export function mountClientRoutes(router: Router, deps: AdminDeps): void {
       ctx.status = error.status;
       return renderNew(ctx, principal, values, error.message);
     }
-    await auditChange(ctx, deps, principal, 'client.created', created.client.metadata.client_id, { client_name: values.name });
     ctx.status = 201;
     await renderClient(ctx, principal, created.client, { secret: created.secret });
   });
@@ -142,7 +141,6 @@ export function mountClientRoutes(router: Router, deps: AdminDeps): void {
       ctx.status = error.status;
       return renderClient(ctx, principal, client, { error: error.message, values });
     }
-    await auditChange(ctx, deps, principal, 'client.updated', client.metadata.client_id, { fields: ['client_name', 'redirect_uris', 'post_logout_redirect_uris'] });
     seeOther(ctx, `/admin/clients/${encodeURIComponent(client.metadata.client_id)}?done=updated`);
   });
 
@@ -159,7 +157,6 @@ export function mountClientRoutes(router: Router, deps: AdminDeps): void {
       ctx.status = error.status;
       return renderClient(ctx, principal, client, { error: error.message });
     }
-    await auditChange(ctx, deps, principal, 'client.secret_rotated', client.metadata.client_id);
     await renderClient(ctx, principal, rotated.client, { secret: rotated.secret });
   });
 
@@ -173,7 +170,6 @@ export function mountClientRoutes(router: Router, deps: AdminDeps): void {
       return renderClient(ctx, principal, client, { error: 'tick the box to confirm the deletion' });
     }
     await deps.clientService.delete(tenantOf(ctx), client.metadata.client_id);
-    await auditChange(ctx, deps, principal, 'client.deleted', client.metadata.client_id);
     seeOther(ctx, '/admin/clients?done=deleted');
   });
 }

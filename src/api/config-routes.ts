@@ -5,19 +5,17 @@ import { maskSection, maskedConfig, mergedSection, parseSection, sealSection } f
 import { CONFIG_SECTIONS, isConfigSection } from '../config/tenant-config-schema.ts';
 import { readJson } from '../http/body.ts';
 import { notFound } from '../http/errors.ts';
-import type { AuditLog } from '../security/audit-log.ts';
 import type { SecretBox } from '../security/secret-box.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
-import { apiActor, requireScope } from './authenticate.ts';
+import { requireScope } from './authenticate.ts';
 import { targetTenant } from './target-tenant.ts';
 
 export interface ConfigRouteDeps {
   store: TenantStore;
   tenants: TenantService;
   box: SecretBox;
-  audit: AuditLog;
 }
 
 export function mountConfigRoutes(router: Router, deps: ConfigRouteDeps): void {
@@ -33,15 +31,6 @@ export function mountConfigRoutes(router: Router, deps: ConfigRouteDeps): void {
     const tenant = ctx.state.target as Tenant;
     const overrides = sealSection(deps.box, tenant, section, parseSection(section, await readJson(ctx)));
     const updated = await deps.tenants.updateConfig(tenant, section, overrides);
-    // Inside the target tenant's context (set by targetTenant): the event is the tenant's own.
-    await deps.audit.record({
-      action: 'tenant.config_changed',
-      actor: apiActor(ctx),
-      target: tenant.slug,
-      ip: ctx.ip,
-      userAgent: ctx.get('user-agent'),
-      details: { section },
-    });
     ctx.body = maskSection(section, mergedSection(updated, section));
   });
 }

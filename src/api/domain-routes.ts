@@ -3,22 +3,19 @@
  * atrium:tenants:read, changes atrium:tenants:write; every change is audited in the tenant.
  */
 import type Router from '@koa/router';
-import type { Context } from 'koa';
 import { z } from 'zod';
 import { readJson } from '../http/body.ts';
-import type { AuditLog } from '../security/audit-log.ts';
 import type { DomainService } from '../tenancy/domain-service.ts';
 import type { TenantDomain } from '../tenancy/domain-store.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
-import { apiActor, requireScope } from './authenticate.ts';
+import { requireScope } from './authenticate.ts';
 import { targetTenant } from './target-tenant.ts';
 import { parseInput } from './validation.ts';
 
 export interface DomainRouteDeps {
   store: TenantStore;
   domains: DomainService;
-  audit: AuditLog;
 }
 
 const addSchema = z.strictObject({
@@ -30,15 +27,6 @@ const domainJson = (d: TenantDomain) => ({ domain: d.domain, primary: d.primary,
 
 export function mountDomainRoutes(router: Router, deps: DomainRouteDeps): void {
   const target = targetTenant(deps.store);
-  const audit = (ctx: Context, action: string, domain: string, details: Record<string, unknown> = {}) =>
-    deps.audit.record({
-      action,
-      actor: apiActor(ctx),
-      target: domain,
-      ip: ctx.ip,
-      userAgent: ctx.get('user-agent'),
-      details,
-    });
 
   router.get('/tenants/:slug/domains', requireScope('atrium:tenants:read'), target, async function listDomains(ctx) {
     ctx.body = { domains: (await deps.domains.list()).map(domainJson) };
@@ -49,11 +37,8 @@ export function mountDomainRoutes(router: Router, deps: DomainRouteDeps): void {
     const input = parseInput(addSchema, await readJson(ctx));
     const result = await deps.domains.add(tenant, input);
     if (result.kind === 'added') {
-      await audit(ctx, 'tenant.domain_added', result.domain.domain, { primary: result.domain.primary });
       ctx.status = 201;
       ctx.set('Location', `/api/v1/tenants/${tenant.slug}/domains/${encodeURIComponent(result.domain.domain)}`);
-    } else {
-      await audit(ctx, 'tenant.domain_primary_changed', result.domain.domain);
     }
     ctx.body = domainJson(result.domain);
   });
@@ -62,7 +47,6 @@ export function mountDomainRoutes(router: Router, deps: DomainRouteDeps): void {
     const tenant = ctx.state.target as Tenant;
     const domain = String(ctx.params.domain ?? '').trim().toLowerCase();
     await deps.domains.remove(tenant, domain);
-    await audit(ctx, 'tenant.domain_removed', domain);
     ctx.status = 204;
   });
 }

@@ -13,9 +13,8 @@ import type { SigningKeyStore } from '../oidc/signing-keys.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
-import type { AuditLog } from '../security/audit-log.ts';
 import { PLATFORM_TENANT } from '../tenancy/slug.ts';
-import { apiActor, requireScope } from './authenticate.ts';
+import { requireScope } from './authenticate.ts';
 import { clientJson, keyJson, userJson } from './serialize.ts';
 import { targetTenant } from './target-tenant.ts';
 import { pagingSchema, parseInput, queryObject } from './validation.ts';
@@ -28,7 +27,6 @@ export interface TenantResourceDeps {
   users: UserStore;
   userService: UserService;
   keys: SigningKeyStore;
-  audit: AuditLog;
 }
 
 const email = z.email().max(320).transform((v) => v.trim());
@@ -61,8 +59,6 @@ export function mountTenantResourceRoutes(router: Router, deps: TenantResourceDe
   const target = targetTenant(deps.store);
   const read = [requireScope('atrium:cross-tenant:read'), target];
   const write = [requireScope('atrium:cross-tenant:write'), target];
-    const audit = (ctx: Context, action: string, target: string, details: Record<string, unknown> = {}) =>
-    deps.audit.record({ action, actor: apiActor(ctx), target, ip: ctx.ip, userAgent: ctx.get('user-agent'), details });
 
   // Clients
   router.get('/tenants/:slug/clients', ...read, async function listClients(ctx) {
@@ -72,7 +68,6 @@ export function mountTenantResourceRoutes(router: Router, deps: TenantResourceDe
   });
   router.post('/tenants/:slug/clients', ...write, async function createClient(ctx) {
     const { client, secret } = await deps.clientService.create(ctx.state.target, metadataObject(await readJson(ctx)));
-    await audit(ctx, 'client.created', client.metadata.client_id);
     ctx.status = 201;
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { ...clientJson(client), ...(secret ? { client_secret: secret, client_secret_expires_at: 0 } : {}) };
@@ -84,14 +79,12 @@ export function mountTenantResourceRoutes(router: Router, deps: TenantResourceDe
   });
   router.patch('/tenants/:slug/clients/:clientId', ...write, async function updateClient(ctx) {
     const { client, secret } = await deps.clientService.update(ctx.state.target, clientIdParam(ctx), metadataObject(await readJson(ctx)));
-    await audit(ctx, 'client.updated', client.metadata.client_id);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { ...clientJson(client), ...(secret ? { client_secret: secret, client_secret_expires_at: 0 } : {}) };
   });
   router.delete('/tenants/:slug/clients/:clientId', ...write, async function deleteClient(ctx) {
     const clientId = clientIdParam(ctx);
     await deps.clientService.delete(ctx.state.target, clientId);
-    await audit(ctx, 'client.deleted', clientId);
     ctx.status = 204;
   });
 
@@ -105,7 +98,6 @@ export function mountTenantResourceRoutes(router: Router, deps: TenantResourceDe
     const tenant = ctx.state.target as Tenant;
     const input = parseInput(createUserSchema(tenant), await readJson(ctx));
     const user = await deps.userService.create(tenant, { ...input, emailVerified: input.email_verified });
-    await audit(ctx, 'user.created', user.id);
     ctx.status = 201;
     ctx.body = userJson(user);
   });
@@ -118,12 +110,10 @@ export function mountTenantResourceRoutes(router: Router, deps: TenantResourceDe
     const tenant = ctx.state.target as Tenant;
     const input = parseInput(patchUserSchema(tenant), await readJson(ctx));
     const user = await deps.userService.update(tenant, ctx.params.id!, { ...input, emailVerified: input.email_verified });
-    await audit(ctx, 'user.updated', user.id, { fields: Object.keys(input).filter((k) => k !== 'password') });
     ctx.body = userJson(user);
   });
   router.delete('/tenants/:slug/users/:id', ...write, async function deleteUser(ctx) {
-    if (!(await deps.users.delete(ctx.params.id!))) throw notFound('no such user');
-    await audit(ctx, 'user.deleted', ctx.params.id!);
+    await deps.userService.delete(ctx.params.id!);
     ctx.status = 204;
   });
 
@@ -135,7 +125,6 @@ export function mountTenantResourceRoutes(router: Router, deps: TenantResourceDe
   router.post('/tenants/:slug/keys/rotate', ...write, async function rotateKeys(ctx) {
     const tenant = ctx.state.target as Tenant;
     const keys = await deps.tenants.rotateKeys(tenant);
-    await audit(ctx, 'keys.rotated', tenant.slug);
     ctx.body = { keys: keys.map((k) => keyJson(k, tenant)) };
   });
 }

@@ -67,7 +67,6 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
       clientService: services.clientService,
       users: services.users,
       userService: services.userService,
-      audit: services.audit,
       box: services.box,
       domains: services.domains,
       auditStore: services.auditStore,

@@ -1,7 +1,7 @@
 /**
  * OIDC client registration for a tenant: RFC 7591 metadata validated by the tenant's own
  * Provider (so what is accepted is exactly what it will serve), a generated secret for
- * confidential clients, shown once.
+ * confidential clients, shown once. Every change is audited here, as the request's actor.
  */
 import { CONSOLE_CLIENT_ID } from '../web/console-client.ts';
 import { errors } from 'oidc-provider';
@@ -9,6 +9,8 @@ import { AppError, notFound } from '../http/errors.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
 import type { ProviderPool } from '../tenancy/provider-pool.ts';
+import type { AuditLog } from '../security/audit-log.ts';
+import { runAsTenant } from '../tenancy/request-context.ts';
 import { type ClientMetadata, type ClientStore, type StoredClient, generateClientId, generateClientSecret } from './client-store.ts';
 
 /** Properties the server assigns; a request may not set them. */
@@ -30,11 +32,19 @@ export class ClientService {
   readonly #store: ClientStore;
   readonly #pool: ProviderPool;
   readonly #tenants: TenantService;
+  readonly #audit: AuditLog;
 
-  constructor(store: ClientStore, pool: ProviderPool, tenants: TenantService) {
+  constructor(store: ClientStore, pool: ProviderPool, tenants: TenantService, audit: AuditLog) {
     this.#store = store;
     this.#pool = pool;
     this.#tenants = tenants;
+    this.#audit = audit;
+  }
+
+  /** Publishes the change (every instance rebuilds the Provider) and audits it in the tenant. */
+  async #changed(tenant: Tenant, clientId: string, action: string, details: Record<string, unknown> = {}): Promise<void> {
+    await this.#tenants.touched(tenant, { clientId });
+    await runAsTenant(tenant.id, () => this.#audit.record({ action, target: clientId, details }));
   }
 
   async create(tenant: Tenant, input: Record<string, unknown>): Promise<{ client: StoredClient; secret: string | undefined }> {
@@ -45,7 +55,7 @@ export class ClientService {
     const secret = needsSecret(input) ? generateClientSecret() : undefined;
     const metadata = await this.#normalize(tenant, { ...input, client_id: clientId }, secret);
     const client = await this.#store.insert(tenant.id, metadata, secret);
-    await this.#tenants.touched(tenant, { clientId });
+    await this.#changed(tenant, clientId, 'client.created', { client_name: metadata.client_name ?? null });
     return { client, secret };
   }
 
@@ -66,7 +76,7 @@ export class ClientService {
     const metadata = await this.#normalize(tenant, merged, needsSecret(merged) ? (secret ?? generateClientSecret()) : undefined);
     const client = await this.#store.update(tenant.id, metadata, keep);
     if (!client) throw notFound(`no client "${clientId}"`);
-    await this.#tenants.touched(tenant, { clientId });
+    await this.#changed(tenant, clientId, 'client.updated', { fields: Object.keys(patch) });
     return { client, secret };
   }
 
@@ -78,13 +88,13 @@ export class ClientService {
     const secret = generateClientSecret();
     const client = await this.#store.update(tenant.id, current.metadata, secret);
     if (!client) throw notFound(`no client "${clientId}"`);
-    await this.#tenants.touched(tenant, { clientId });
+    await this.#changed(tenant, clientId, 'client.secret_rotated');
     return { client, secret };
   }
 
   async delete(tenant: Tenant, clientId: string): Promise<void> {
     if (!(await this.#store.delete(clientId))) throw notFound(`no client "${clientId}"`);
-    await this.#tenants.touched(tenant, { clientId });
+    await this.#changed(tenant, clientId, 'client.deleted');
   }
 
   /**

@@ -6,12 +6,19 @@
 import type { Services } from '../services.ts';
 import { PLATFORM_SCOPES } from '../oidc/api-resource.ts';
 import { platformTenantSlug } from '../tenancy/tenant.ts';
-import { runAsTenant } from '../tenancy/request-context.ts';
+import { runAs, runAsTenant, type Actor } from '../tenancy/request-context.ts';
 import { hashPassword } from '../accounts/password.ts';
 import { AppError } from '../http/errors.ts';
 
-export async function bootstrap(services: Services): Promise<void> {
-  const { config, log, tenants, tenantStore } = services;
+/** What start-up provisioning changes is audited in the platform tenant, by `system:bootstrap`. */
+const BOOTSTRAP: Actor = { type: 'system', id: 'system:bootstrap' };
+
+export function bootstrap(services: Services): Promise<void> {
+  return runAs(BOOTSTRAP, () => provision(services));
+}
+
+async function provision(services: Services): Promise<void> {
+  const { config, log, tenants, tenantStore, audit } = services;
   await tenants.ensureReservedTenants();
   const platform = await tenantStore.findBySlug(platformTenantSlug(config));
   if (!platform) throw new Error('the platform tenant is missing after start-up provisioning');
@@ -32,6 +39,7 @@ export async function bootstrap(services: Services): Promise<void> {
       // Instances starting together may both find it missing: the loser of the insert updates.
       const inserted = (await services.clients.get(clientId)) ? false : await services.clients.insert(platform.id, metadata, clientSecret).then(() => true, ignoreConflict);
       if (!inserted) await services.clients.update(platform.id, metadata, clientSecret);
+      if (inserted) await audit.record({ action: 'client.created', target: clientId, details: { client_name: metadata.client_name, source: 'ATRIUM_BOOTSTRAP_CLIENT_ID' } });
     });
     await tenants.touched(platform, { clientId });
   }
@@ -43,7 +51,10 @@ export async function bootstrap(services: Services): Promise<void> {
       const created = await services.users
         .create({ email: adminEmail, passwordHash: await hashPassword(adminPassword), emailVerified: true, roles: ['owner', 'platform_admin'], defaultRole: 'member' })
         .then(() => true, ignoreConflict);
-      if (created) log.info({ email: adminEmail }, 'bootstrap platform admin created');
+      if (!created) return;
+      log.info({ email: adminEmail }, 'bootstrap platform admin created');
+      const admin = await services.users.findByEmail(adminEmail);
+      await audit.record({ action: 'user.created', target: admin?.id ?? null, details: { email: adminEmail, roles: ['owner', 'platform_admin'], source: 'ATRIUM_BOOTSTRAP_ADMIN_EMAIL' } });
     });
   }
 }

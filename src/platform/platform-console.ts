@@ -7,7 +7,7 @@ import type { Context } from 'koa';
 import { findTargetTenant } from '../api/target-tenant.ts';
 import type { Services } from '../services.ts';
 import { notFound } from '../http/errors.ts';
-import { runAsTenant } from '../tenancy/request-context.ts';
+import { currentContext, runAsTenant } from '../tenancy/request-context.ts';
 import { platformTenantSlug, type Tenant } from '../tenancy/tenant.ts';
 import type { ConsolePrincipal } from '../web/console-auth.ts';
 import { renderTenantPage } from '../web/page.ts';
@@ -28,6 +28,9 @@ export interface PlatformAdmin extends ConsolePrincipal {
 export function requirePlatformAdmin(ctx: Context, deps: PlatformDeps): PlatformAdmin | undefined {
   if ((ctx.state.tenant as Tenant).slug !== platformTenantSlug(deps.config)) throw notFound('no such page');
   const principal = deps.consoleAuth.require(ctx, (p) => p.platformAdmin && p.userId !== null);
+  // On /platform the admin acts as the platform: audited as `platform:<user id>` in the tenant acted on.
+  const context = currentContext();
+  if (principal && context) context.actor = { type: 'platform_admin', id: `platform:${principal.userId}`, email: principal.email, ip: ctx.ip, userAgent: ctx.get('user-agent') };
   return principal as PlatformAdmin | undefined;
 }
 
@@ -39,13 +42,6 @@ export function targetTenant(ctx: Context, deps: PlatformDeps): Promise<Tenant> 
 /** Runs `fn` as `tenant`: its stores, and its audit log, see only that tenant's rows. */
 export function inTenant<T>(tenant: Pick<Tenant, 'id'>, fn: () => Promise<T>): Promise<T> {
   return runAsTenant(tenant.id, fn);
-}
-
-/** Records a /platform change in `tenant`'s own audit log, by `platform:<admin user id>`. */
-export function auditIn(ctx: Context, deps: PlatformDeps, tenant: Pick<Tenant, 'id'>, admin: PlatformAdmin, action: string, target: string, details: Record<string, unknown> = {}): Promise<void> {
-  return inTenant(tenant, () =>
-    deps.audit.record({ action, actor: `platform:${admin.userId}`, target, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { ...details, admin_email: admin.email } }),
-  );
 }
 
 export { formError, pageNumber, pager, searchTerm } from '../web/console-forms.ts';

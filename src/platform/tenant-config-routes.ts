@@ -10,7 +10,7 @@ import { maskSection, mergedSection, parseSection, sealSection } from '../config
 import { CONFIG_SECTIONS, isConfigSection, type ConfigSection } from '../config/tenant-config-schema.ts';
 import { badRequest, notFound } from '../http/errors.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import { auditIn, formError, renderPlatformPage, requirePlatformAdmin, targetTenant, type PlatformAdmin, type PlatformDeps } from './platform-console.ts';
+import { formError, renderPlatformPage, requirePlatformAdmin, targetTenant, type PlatformAdmin, type PlatformDeps } from './platform-console.ts';
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
 
@@ -73,7 +73,6 @@ export function mountTenantConfigRoutes(router: Router, deps: PlatformDeps): voi
       const echo = /"(password|client_secret|auth_token)"\s*:\s*"(?!\*{8}")/.test(text) ? sectionView(tenant, section).overrides : text;
       return renderConfig(ctx, admin, tenant, { section, text: echo, error: error.message });
     }
-    await auditIn(ctx, deps, tenant, admin, 'tenant.config_changed', tenant.slug, { section });
     ctx.status = 303;
     ctx.redirect(`/platform/tenants/${tenant.slug}/config?saved=${section}#${section}`);
   });

@@ -7,7 +7,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { badRequest } from '../http/errors.ts';
 import { issuerFor, platformTenantSlug, type Tenant } from '../tenancy/tenant.ts';
-import { auditIn, formError, inTenant, renderPlatformPage, requirePlatformAdmin, targetTenant, type PlatformAdmin, type PlatformDeps } from './platform-console.ts';
+import { formError, inTenant, renderPlatformPage, requirePlatformAdmin, targetTenant, type PlatformAdmin, type PlatformDeps } from './platform-console.ts';
 
 const RECENT_EVENTS = 10;
 
@@ -65,15 +65,12 @@ export function mountTenantDetailRoutes(router: Router, deps: PlatformDeps): voi
       if (status !== 'active' && status !== 'suspended') throw badRequest('status must be active or suspended');
       if (status === tenant.status) return;
       await deps.tenants.update(tenant, { status });
-      await auditIn(ctx, deps, tenant, admin, status === 'suspended' ? 'tenant.suspended' : 'tenant.reactivated', tenant.slug);
     });
   });
 
   router.post('/tenants/:slug/domains', async function addDomain(ctx) {
     await change(ctx, async (admin, tenant, form) => {
-      const result = await inTenant(tenant, () => deps.domains.add(tenant, { domain: (form.get('domain') ?? '').slice(0, 300), primary: form.get('primary') === 'on' }));
-      if (result.kind === 'added') await auditIn(ctx, deps, tenant, admin, 'tenant.domain_added', result.domain.domain, { primary: result.domain.primary });
-      else await auditIn(ctx, deps, tenant, admin, 'tenant.domain_primary_changed', result.domain.domain);
+      await inTenant(tenant, () => deps.domains.add(tenant, { domain: (form.get('domain') ?? '').slice(0, 300), primary: form.get('primary') === 'on' }));
     });
   });
 
@@ -81,7 +78,6 @@ export function mountTenantDetailRoutes(router: Router, deps: PlatformDeps): voi
     await change(ctx, async (admin, tenant, form) => {
       const domain = (form.get('domain') ?? '').trim().toLowerCase().slice(0, 300);
       await inTenant(tenant, () => deps.domains.remove(tenant, domain));
-      await auditIn(ctx, deps, tenant, admin, 'tenant.domain_removed', domain);
     });
   });
 
@@ -119,9 +115,7 @@ export function mountTenantDetailRoutes(router: Router, deps: PlatformDeps): voi
       ctx.status = error.status;
       return renderDelete(ctx, admin, tenant, error.message);
     }
-    // The tenant's own audit log went with it: the deletion is recorded by the platform.
-    const platform = ctx.state.tenant as Tenant;
-    await auditIn(ctx, deps, platform, admin, 'tenant.deleted', tenant.slug, { tenant_id: tenant.id, name: tenant.name });
+    // The tenant's own audit log went with it: TenantService records the deletion in the platform's.
     ctx.status = 303;
     ctx.redirect(`/platform?${new URLSearchParams({ deleted: tenant.slug }).toString()}`);
   });

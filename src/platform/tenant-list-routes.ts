@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import { badRequest } from '../http/errors.ts';
 import { SLUG_PATTERN } from '../tenancy/slug.ts';
 import { issuerFor } from '../tenancy/tenant.ts';
-import { auditIn, formError, pageNumber, pager, renderPlatformPage, requirePlatformAdmin, searchTerm, type PlatformAdmin, type PlatformDeps } from './platform-console.ts';
+import { formError, pageNumber, pager, renderPlatformPage, requirePlatformAdmin, searchTerm, type PlatformAdmin, type PlatformDeps } from './platform-console.ts';
 
 const TENANTS_PAGE_SIZE = 20;
 
@@ -43,7 +43,6 @@ export function mountTenantListRoutes(router: Router, deps: PlatformDeps): void 
     try {
       if (!values.name || values.name.length > 200) throw badRequest('name: must be 1 to 200 characters');
       const tenant = await deps.tenants.create({ slug: values.slug, name: values.name, reuseRetiredSlug: form.get('reuse_retired_slug') === 'on' });
-      await auditIn(ctx, deps, tenant, admin, 'tenant.created', tenant.slug, { name: tenant.name });
       ctx.status = 303;
       ctx.redirect(`/platform/tenants/${tenant.slug}`);
     } catch (err) {

@@ -3,11 +3,29 @@
  * layer reads the tenant from here, so a query can never pick its tenant from a request body.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+
+/**
+ * Who is making the request's changes, set once by the door it came through (management
+ * API, console pages, CLI, bootstrap): the audit log names it on every event, so services
+ * record changes without being told who asked.
+ */
+export interface Actor {
+  type: 'client' | 'user' | 'platform_admin' | 'system';
+  /** As the audit log's actor column shows it: `client:<id>`, a user id, `platform:<user id>`, `system:<name>`. */
+  id: string;
+  /** Users and platform admins: their email, recorded beside the id. */
+  email?: string;
+  ip?: string;
+  userAgent?: string;
+}
 
 export class RequestContext {
   readonly correlationId: string;
   readonly rootLog: Logger | undefined;
+  /** Who makes this request's changes (see Actor); carried into `runAsTenant`. */
+  actor: Actor | undefined;
   #tenantId: string | undefined;
   #tenantSlug: string | undefined;
   #log: Logger | undefined;
@@ -61,5 +79,15 @@ export function runWithContext<T>(context: RequestContext, fn: () => T): T {
 /** Runs fn with `tenantId` as the current tenant (for operator commands and background work). */
 export function runAsTenant<T>(tenantId: string, fn: () => T): T {
   const parent = storage.getStore();
-  return storage.run(new RequestContext(parent?.correlationId ?? 'internal', parent?.rootLog, { id: tenantId }), fn);
+  const context = new RequestContext(parent?.correlationId ?? 'internal', parent?.rootLog, { id: tenantId });
+  context.actor = parent?.actor;
+  return storage.run(context, fn);
+}
+
+/** Runs fn as `actor` (operator commands, start-up provisioning), with a fresh context if there is none. */
+export function runAs<T>(actor: Actor, fn: () => T): T {
+  const parent = storage.getStore();
+  const context = new RequestContext(parent?.correlationId ?? randomUUID(), parent?.rootLog, parent?.tenantId ? { id: parent.tenantId, slug: parent.tenantSlug } : undefined);
+  context.actor = actor;
+  return storage.run(context, fn);
 }

@@ -1,6 +1,8 @@
 /**
  * Tenant lifecycle: create (with its signing keys), rename, suspend, delete, and the
- * reserved tenants that must exist at start. Every change is published on the bus.
+ * reserved tenants that must exist at start. Every change is published on the bus and
+ * audited here, in the tenant's own log, as the request's actor: the same event whichever
+ * door (API, /platform, /admin, CLI) it came through.
  */
 import type { Logger } from 'pino';
 import type { EventBus } from '../events/bus.ts';
@@ -8,6 +10,8 @@ import { badRequest, conflict } from '../http/errors.ts';
 import type { SigningKeyStore } from '../oidc/signing-keys.ts';
 import type { Tenant, TenantStatus } from './tenant.ts';
 import type { TenantStore } from './tenant-store.ts';
+import type { AuditLog } from '../security/audit-log.ts';
+import { runAsTenant } from './request-context.ts';
 import { DEFAULT_TENANT, PLATFORM_TENANT, RESERVED_TENANT_IDS, isReservedSlug, isValidSlug } from './slug.ts';
 
 export class TenantService {
@@ -15,12 +19,19 @@ export class TenantService {
   readonly #keys: SigningKeyStore;
   readonly #bus: EventBus;
   readonly #log: Logger;
+  readonly #audit: AuditLog;
 
-  constructor(store: TenantStore, keys: SigningKeyStore, bus: EventBus, log: Logger) {
+  constructor(store: TenantStore, keys: SigningKeyStore, bus: EventBus, log: Logger, audit: AuditLog) {
     this.#store = store;
     this.#keys = keys;
     this.#bus = bus;
     this.#log = log;
+    this.#audit = audit;
+  }
+
+  /** Records `action` in `tenant`'s own audit log (the deletion goes to the platform's: the tenant's log goes with it). */
+  #record(tenant: Pick<Tenant, 'id' | 'slug'>, action: string, details: Record<string, unknown> = {}, target: string = tenant.slug): Promise<void> {
+    return runAsTenant(tenant.id, () => this.#audit.record({ action, target, details }));
   }
 
   /** Creates a tenant with fresh signing keys. A retired slug needs `reuseRetiredSlug`. */
@@ -31,7 +42,9 @@ export class TenantService {
       throw conflict(`slug "${input.slug}" belonged to a deleted tenant; pass reuse_retired_slug: true to reuse it`);
     }
     if (await this.#store.findBySlug(input.slug)) throw conflict(`a tenant with slug "${input.slug}" already exists`);
-    return this.#createWithKeys({ slug: input.slug, name: input.name });
+    const tenant = await this.#createWithKeys({ slug: input.slug, name: input.name });
+    await this.#record(tenant, 'tenant.created', { name: tenant.name });
+    return tenant;
   }
 
   async #createWithKeys(input: { id?: string; slug: string; name: string }): Promise<Tenant> {
@@ -50,6 +63,8 @@ export class TenantService {
     const updated = await this.#store.update(tenant.id, changes);
     if (!updated) throw conflict('the tenant was deleted meanwhile');
     await this.#bus.publish({ type: 'tenant.changed', tenantId: tenant.id, slug: tenant.slug });
+    if (changes.name !== undefined && changes.name !== tenant.name) await this.#record(tenant, 'tenant.renamed', { from: tenant.name, to: changes.name });
+    if (changes.status && changes.status !== tenant.status) await this.#record(tenant, changes.status === 'suspended' ? 'tenant.suspended' : 'tenant.reactivated');
     return updated;
   }
 
@@ -61,6 +76,7 @@ export class TenantService {
     const updated = await this.#store.updateConfigSection(tenant.id, section, Object.keys(overrides).length ? overrides : undefined);
     if (!updated) throw conflict('the tenant was deleted meanwhile');
     await this.#bus.publish({ type: 'tenant.changed', tenantId: tenant.id, slug: tenant.slug });
+    await this.#record(tenant, 'tenant.config_changed', { section });
     return updated;
   }
 
@@ -69,8 +85,9 @@ export class TenantService {
    * the same transaction): registries forget the tenant's host lookups, unknown hosts
    * included, and pooled Providers are rebuilt with the new issuer.
    */
-  async domainsChanged(tenant: Pick<Tenant, 'id' | 'slug'>): Promise<void> {
+  async domainsChanged(tenant: Pick<Tenant, 'id' | 'slug'>, change: { action: 'tenant.domain_added' | 'tenant.domain_primary_changed' | 'tenant.domain_removed'; domain: string; details?: Record<string, unknown> }): Promise<void> {
     await this.#bus.publish({ type: 'tenant.changed', tenantId: tenant.id, slug: tenant.slug });
+    await this.#record(tenant, change.action, change.details, change.domain);
     this.#log.info({ tenant: tenant.slug }, 'tenant custom domains changed');
   }
 
@@ -78,6 +95,7 @@ export class TenantService {
     if (tenant.slug === DEFAULT_TENANT || tenant.slug === PLATFORM_TENANT) throw badRequest('reserved tenants cannot be deleted', 'reserved_tenant');
     await this.#store.delete(tenant.id);
     await this.#bus.publish({ type: 'tenant.deleted', tenantId: tenant.id, slug: tenant.slug, domains: tenant.domains });
+    await this.#record({ id: RESERVED_TENANT_IDS[PLATFORM_TENANT], slug: PLATFORM_TENANT }, 'tenant.deleted', { tenant_id: tenant.id, name: tenant.name }, tenant.slug);
     this.#log.info({ tenant: tenant.slug }, 'tenant deleted');
   }
 
@@ -95,8 +113,9 @@ export class TenantService {
 
   /** Rotates the tenant's signing keys now (next becomes current) and has every instance rebuild its Provider. */
   async rotateKeys(tenant: Pick<Tenant, 'id' | 'slug'>) {
-    const keys = await this.#keys.rotate(tenant.id);
+    const keys = await runAsTenant(tenant.id, () => this.#keys.rotate(tenant.id));
     await this.touched(tenant, 'keys.rotated');
+    await this.#record(tenant, 'keys.rotated');
     return keys;
   }
 

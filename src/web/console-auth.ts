@@ -22,7 +22,7 @@ import type { SecretBox } from '../security/secret-box.ts';
 import { csrfToken, verifyCsrfToken } from '../security/csrf.ts';
 import type { ProviderPool } from '../tenancy/provider-pool.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
-import { runAsTenant } from '../tenancy/request-context.ts';
+import { currentContext, runAsTenant, type Actor } from '../tenancy/request-context.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { issuerFor, platformTenantSlug } from '../tenancy/tenant.ts';
 import { AppError } from '../http/errors.ts';
@@ -53,6 +53,17 @@ export interface ConsolePrincipal {
   oidcSessionUid: string | null;
   /** The CSRF token every console form must carry in a `csrf` field. */
   csrf: string;
+}
+
+/** The audit actor of a console user: their id, or `platform:<id>` for a handed-off platform admin. */
+export function consoleActor(ctx: Context, p: ConsolePrincipal): Actor {
+  return {
+    type: p.userId ? 'user' : 'platform_admin',
+    id: p.userId ?? `platform:${p.platformAdminId ?? p.email}`,
+    email: p.email,
+    ip: ctx.ip,
+    userAgent: ctx.get('user-agent'),
+  };
 }
 
 export const isTenantAdmin = (p: ConsolePrincipal) => p.platformAdmin || p.roles.includes('owner') || p.roles.includes('admin');
@@ -104,7 +115,13 @@ export class ConsoleAuth {
   /** Loads the principal for console paths; other requests pay nothing. */
   middleware() {
     return async (ctx: Context, next: Next): Promise<void> => {
-      if (/^\/(account|admin|platform)(?:\/|$)/.test(ctx.path)) ctx.state.console = await this.#principal(ctx);
+      if (/^\/(account|admin|platform)(?:\/|$)/.test(ctx.path)) {
+        const principal = await this.#principal(ctx);
+        ctx.state.console = principal;
+        // The audit log names whoever signed in here on every change these pages make.
+        const context = currentContext();
+        if (principal && context) context.actor = consoleActor(ctx, principal);
+      }
       await next();
     };
   }
