@@ -54,7 +54,8 @@ describe('issuer-bound URLs, multi-tenant staging', () => {
   after(() => t?.stop());
 
   it('refuses a Host this deployment does not serve with a 400, whatever the tenant header says', async () => {
-    for (const headers of [{ host: 'evil.test', 'x-tenant-id': 'acme' }, { host: `evil.test:${t.port}` }, { host: `acme.localhost.evil.test:${t.port}` }, { host: `127.0.0.1:${t.port}`, 'x-tenant-id': 'acme' }]) {
+    const cases: Record<string, string>[] = [{ host: 'evil.test', 'x-tenant-id': 'acme' }, { host: `evil.test:${t.port}` }, { host: `acme.localhost.evil.test:${t.port}` }, { host: `127.0.0.1:${t.port}`, 'x-tenant-id': 'acme' }];
+    for (const headers of cases) {
       for (const path of [discoveryPath, '/jwks', '/account/login', '/auth', '/api/v1/tenants']) {
         const res = await get(t, path, headers);
         assert.equal(res.status, 400, `${JSON.stringify(headers)} ${path}: ${res.status} ${res.text.slice(0, 200)}`);
