@@ -39,7 +39,9 @@ function rawStatus(port: number, head: string): Promise<{ status: number; respon
       if (!m) return reject(new Error(`no status line in ${JSON.stringify(data.slice(0, 200))}`));
       resolve({ status: Number(m[1]), response: data });
     });
-    socket.end(Buffer.from(head, 'latin1'));
+    // write, not end: a half-closed connection lets Node abort the request before it is answered;
+    // `Connection: close` in every head makes the server close once it has answered.
+    socket.write(Buffer.from(head, 'latin1'));
   });
 }
 
