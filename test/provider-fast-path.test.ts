@@ -125,7 +125,7 @@ describe('provider fast path', () => {
       assert.equal(a.issuer, acme.issuer);
       assert.equal(h.issuer, hooli.issuer);
       assert.equal(p.issuer, t.baseUrl);
-      for (const doc of [a, h, p]) assert.equal(doc.token_endpoint, `${doc.issuer}/token`);
+      for (const doc of [a, h, p]) assert.equal(doc.token_endpoint, `${String(doc.issuer)}/token`);
       const kids = async (slug?: string) => new Set(((await get('/jwks', slug)).keys as { kid: string }[]).map((k) => k.kid));
       const [ka, kh, kp] = await Promise.all([kids('acme'), kids('hooli'), kids()]);
       for (const [x, y] of [[ka, kh], [ka, kp], [kh, kp]] as const) assert.equal([...x].filter((k) => y.has(k)).length, 0);
