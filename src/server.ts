@@ -7,6 +7,7 @@ import { createServices, type Services } from './services.ts';
 import { bootstrap } from './platform/bootstrap.ts';
 import { createApp } from './http/app.ts';
 import { withProviderFastPath } from './http/provider-fast-path.ts';
+import { normalizeRequestTarget } from './http/request-target.ts';
 import { startMetricsListener, type MetricsListener } from './http/metrics-listener.ts';
 import { trackConnections } from './http/connection-drain.ts';
 
@@ -49,7 +50,10 @@ export async function startAtrium(config: AtriumConfig, log: Logger, options: St
   const server = options.server ?? http.createServer();
   const connections = trackConnections(server);
   const handler = withProviderFastPath(services, { isShuttingDown: () => connections.closing }, app.callback());
-  server.on('request', (req, res) => void handler(req, res));
+  server.on('request', (req, res) => {
+    normalizeRequestTarget(req);
+    void handler(req, res);
+  });
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts
   server.headersTimeout = 66_000;
   server.requestTimeout = 30_000;

@@ -42,8 +42,10 @@ describe('custom domains, development', () => {
     assert.deepEqual({ domain: added.body.domain, primary: added.body.primary }, { domain, primary: true });
     assert.equal(added.headers.get('location'), `/api/v1/tenants/acme/domains/${encodeURIComponent(domain)}`);
 
-    // A custom domain comes before the tenant header; http in development.
-    const found = await discovery(t, domain, { 'x-tenant-id': 'globex' });
+    // A custom domain comes first; http in development. A header naming another tenant is a
+    // conflict (issue 18; it used to lose silently to the domain).
+    assert.equal((await discovery(t, domain, { 'x-tenant-id': 'globex' })).json.error, 'tenant_conflict');
+    const found = await discovery(t, domain, { 'x-tenant-id': 'acme' });
     assert.equal(found.json.issuer, `http://${domain}`);
     assert.equal(found.json.authorization_endpoint, `http://${domain}/auth`);
     assert.equal((await t.api('GET', '/tenants/acme')).body.issuer, `http://${domain}`);
@@ -180,6 +182,7 @@ describe('custom domains, staging', () => {
     assert.equal((await t.api('DELETE', '/tenants/acme/domains/LOGIN.acme-corp.test')).status, 204);
     const gone = await discovery(t, 'login.acme-corp.test');
     assert.equal(gone.status, 400);
-    assert.equal(gone.json.error, 'unknown_tenant');
+    // Issue 18: a host the deployment does not serve is refused before tenant resolution (was unknown_tenant).
+    assert.equal(gone.json.error, 'unknown_host');
   });
 });

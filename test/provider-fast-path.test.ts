@@ -102,13 +102,14 @@ describe('provider fast path', () => {
     }
   });
 
-  it('writes discovery endpoints for the origin of each request', async () => {
-    // acme reached through the tenant header on the platform host: oidc-provider writes the endpoints on that host.
+  it("writes discovery endpoints on the tenant's issuer, however the tenant was reached", async () => {
+    // Issue 18 changed this: acme reached through the tenant header on the platform host used
+    // to get endpoints on that host; they now come from the issuer alone.
     const viaHeader = (await (await httpFetch(`${t.baseUrl}/.well-known/openid-configuration`, { headers: { 'x-tenant-id': 'acme' } })).json()) as Record<string, string>;
     const viaSubdomain = (await (await httpFetch(`${acme.issuer}/.well-known/openid-configuration`)).json()) as Record<string, string>;
     assert.equal(viaHeader.issuer, acme.issuer);
     assert.equal(viaSubdomain.token_endpoint, `${acme.issuer}/token`);
-    assert.equal(viaHeader.token_endpoint, `${t.baseUrl}/token`);
+    assert.equal(viaHeader.token_endpoint, `${acme.issuer}/token`);
   });
 
   it("keeps each tenant's recorded documents apart on one origin reached through the tenant header", async () => {
@@ -124,13 +125,15 @@ describe('provider fast path', () => {
       assert.equal(a.issuer, acme.issuer);
       assert.equal(h.issuer, hooli.issuer);
       assert.equal(p.issuer, t.baseUrl);
-      for (const doc of [a, h, p]) assert.equal(doc.token_endpoint, `${t.baseUrl}/token`);
+      for (const doc of [a, h, p]) assert.equal(doc.token_endpoint, `${String(doc.issuer)}/token`);
       const kids = async (slug?: string) => new Set(((await get('/jwks', slug)).keys as { kid: string }[]).map((k) => k.kid));
       const [ka, kh, kp] = await Promise.all([kids('acme'), kids('hooli'), kids()]);
       for (const [x, y] of [[ka, kh], [ka, kp], [kh, kp]] as const) assert.equal([...x].filter((k) => y.has(k)).length, 0);
     }
-    // A slug that names no tenant is not served from anyone's recorded documents: the platform answers.
-    assert.equal((await get('/.well-known/openid-configuration', 'no-such-tenant')).issuer, t.baseUrl);
+    // A slug that names no tenant is not served from anyone's recorded documents, nor (issue 18) by the platform.
+    const unknown = await httpFetch(`${t.baseUrl}/.well-known/openid-configuration`, { headers: { 'x-tenant-id': 'no-such-tenant' } });
+    assert.equal(unknown.status, 404);
+    assert.equal(((await unknown.json()) as { error: string }).error, 'unknown_tenant');
   });
 
   it('publishes new keys at once after a rotation', async () => {

@@ -31,19 +31,25 @@ describe('multi-tenant, development', () => {
     assert.equal(await issuerAt(t, host('globex')), t.issuer('globex'));
   });
 
-  it('resolves a tenant by the tenant header, ahead of the subdomain by default', async () => {
+  it('resolves a tenant by the tenant header; a subdomain naming another tenant is a conflict (issue 18)', async () => {
     assert.equal(await issuerAt(t, { ...host(), 'x-tenant-id': 'acme' }), t.issuer('acme'));
-    assert.equal(await issuerAt(t, { ...host('globex'), 'x-tenant-id': 'acme' }), t.issuer('acme'));
+    assert.equal(await issuerAt(t, { ...host('acme'), 'x-tenant-id': 'acme' }), t.issuer('acme'));
+    // Was: served as acme (the header first). Issue 18: never silently served as either.
+    const conflict = await get(t, '/.well-known/openid-configuration', { ...host('globex'), 'x-tenant-id': 'acme' });
+    assert.equal(conflict.status, 400);
+    assert.equal(conflict.json.error, 'tenant_conflict');
   });
 
-  it('skips a header naming no tenant and tries the next strategy', async () => {
+  it('tries the next strategy after a header naming no tenant; an invalid header is a 400 (issue 18)', async () => {
     assert.equal(await issuerAt(t, { ...host('globex'), 'x-tenant-id': 'nope' }), t.issuer('globex'));
-    assert.equal(await issuerAt(t, { ...host('globex'), 'x-tenant-id': '../../etc' }), t.issuer('globex'));
+    // Was: skipped. Issue 18: a present but invalid header is a 400.
+    assert.equal((await get(t, '/.well-known/openid-configuration', { ...host('globex'), 'x-tenant-id': '../../etc' })).json.error, 'invalid_tenant');
   });
 
   it('serves the platform tenant on the bare PUBLIC_URL host, and never through a header or subdomain', async () => {
     assert.equal(await issuerAt(t, host()), t.baseUrl);
-    assert.equal(await issuerAt(t, { ...host('acme'), 'x-tenant-id': '_platforms' }), t.issuer('acme'));
+    // Was: the header skipped and acme served. Issue 18: `_platforms` is not a slug, so a 400.
+    assert.equal((await get(t, '/.well-known/openid-configuration', { ...host('acme'), 'x-tenant-id': '_platforms' })).status, 400);
     assert.notEqual(await issuerAt(t, host('_platforms')), t.baseUrl);
   });
 
@@ -54,8 +60,10 @@ describe('multi-tenant, development', () => {
   it('resolves a custom domain by exact host, first, and uses it as the issuer', async () => {
     // Through the API: the change itself makes the registry and the pool forget (test/custom-domains.test.ts).
     assert.equal((await t.api('POST', '/tenants/acme/domains', { domain: `login.acme-corp.test:${t.port}` })).status, 201);
-    const issuer = await issuerAt(t, { host: `login.acme-corp.test:${t.port}`, 'x-tenant-id': 'globex' });
+    const issuer = await issuerAt(t, { host: `login.acme-corp.test:${t.port}`, 'x-tenant-id': 'acme' });
     assert.equal(issuer, `http://login.acme-corp.test:${t.port}`);
+    // Was: the domain won over a header naming globex. Issue 18: a conflict, a 400.
+    assert.equal((await get(t, '/.well-known/openid-configuration', { host: `login.acme-corp.test:${t.port}`, 'x-tenant-id': 'globex' })).json.error, 'tenant_conflict');
   });
 
   it('answers health and readiness on every host, before tenant resolution', async () => {

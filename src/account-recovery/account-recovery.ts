@@ -18,7 +18,7 @@ import { publicUser } from '../accounts/user-store.ts';
 import type { MailService } from '../mail/mail-service.ts';
 import type { AuditLog } from '../security/audit-log.ts';
 import { currentContext } from '../tenancy/request-context.ts';
-import { issuerFor, type Tenant } from '../tenancy/tenant.ts';
+import { issuerUrl, type Tenant } from '../tenancy/tenant.ts';
 import { AccountTokenStore, TOKEN_TTL_SECONDS, type AccountToken, type TokenPurpose } from './account-token-store.ts';
 import type { UserSessionService } from '../web/user-sessions.ts';
 
@@ -93,7 +93,7 @@ export class AccountRecovery {
   }
 
   link(tenant: Tenant, path: string, token: string, lang: string): string {
-    const url = new URL(path, `${issuerFor(tenant, this.#d.config)}/`);
+    const url = issuerUrl(tenant, this.#d.config, path);
     url.searchParams.set('token', token);
     url.searchParams.set('lang', lang);
     return url.href;

@@ -5,7 +5,7 @@
  * PUBLIC_URL, never from request headers.
  */
 import type { AtriumConfig } from '../config/env.ts';
-import { issuerFor, type Tenant } from '../tenancy/tenant.ts';
+import { issuerUrl, type Tenant } from '../tenancy/tenant.ts';
 
 export const TENANT_CALLBACK_PATH = '/federation/callback';
 /** Where the relay forwards to: a path of its own, so a callback that took the other road is recognised. */
@@ -13,5 +13,5 @@ export const RELAYED_CALLBACK_PATH = '/federation/relayed';
 export const RELAY_PATH = '/_ops/federation/callback';
 
 export function redirectUris(tenant: Pick<Tenant, 'slug' | 'primaryDomain'>, config: AtriumConfig): { tenant: string; relay: string } {
-  return { tenant: `${issuerFor(tenant, config)}${TENANT_CALLBACK_PATH}`, relay: `${config.publicUrl.origin}${RELAY_PATH}` };
+  return { tenant: issuerUrl(tenant, config, TENANT_CALLBACK_PATH).href, relay: `${config.publicUrl.origin}${RELAY_PATH}` };
 }

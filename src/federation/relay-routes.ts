@@ -12,7 +12,7 @@ import { AppError } from '../http/errors.ts';
 import type { AuditLog } from '../security/audit-log.ts';
 import type { SecretBox } from '../security/secret-box.ts';
 import type { RequestContext } from '../tenancy/request-context.ts';
-import { issuerFor } from '../tenancy/tenant.ts';
+import { issuerUrl } from '../tenancy/tenant.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
 import { withCallbackParams } from './federated-sign-in.ts';
 import { FederationError, renderFederationError } from './federation-error.ts';
@@ -36,6 +36,6 @@ export function federationRelay(deps: { config: AtriumConfig; box: SecretBox; re
       return renderFederationError(ctx, error);
     }
     ctx.status = 303;
-    ctx.redirect(withCallbackParams(`${issuerFor(tenant, deps.config)}${RELAYED_CALLBACK_PATH}`, ctx.query).href);
+    ctx.redirect(withCallbackParams(issuerUrl(tenant, deps.config, RELAYED_CALLBACK_PATH).href, ctx.query).href);
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The root Koa application. Order matters:
- *   context → request metrics → errors → headers → static → _ops → /metrics → /api/v1   (no tenant needed)
+ *   context → request metrics → errors → headers → Host check (probes excepted) → static → _ops → /metrics → /api/v1   (no tenant needed)
  *   → tenant resolution → interaction pages → token endpoint limits → the tenant's oidc-provider.
  */
 import Koa from 'koa';
@@ -19,6 +19,7 @@ import { requestContextMiddleware } from './request-context-middleware.ts';
 import { securityHeaders } from './security-headers.ts';
 import { staticAssets } from './static-assets.ts';
 import { tenantMiddleware } from './tenant-middleware.ts';
+import { hostGuard } from './host-guard.ts';
 import { federationFlowRoutes } from '../federation/flow-routes.ts';
 import { federationRelay } from '../federation/relay-routes.ts';
 import { brandingStylesheet } from '../web/branding.ts';
@@ -50,6 +51,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
   app.use(metricsMiddleware(services.metrics));
   app.use(errorMiddleware);
   app.use(securityHeaders({ hsts: config.publicUrl.protocol === 'https:' }));
+  app.use(hostGuard(config, services.registry));
   app.use(staticAssets());
   // Connection: close while draining is set for every response by the server (http/connection-drain.ts).
   app.use(opsRoutes({ db: services.db, bus: services.bus, health: services.health, redisConfigured: Boolean(config.redisUrl), smtpConfigured: Boolean(config.smtp.url), isShuttingDown: options.isShuttingDown }));

@@ -1,16 +1,16 @@
 /**
  * oidc-provider's discovery document and JWKS, as it answered them, kept per tenant
- * *version* and request origin, so they are served without a Provider.
+ * *version*, so they are served without a Provider.
  *
  * Why: relying parties fetch these two documents far more often than anything else, and
  * with more active tenants than the Provider pool holds, most fetches would otherwise
  * build a Provider only to print the same JSON again. Both are fixed for a given tenant
- * version (issuer, configuration and keys all bump it) and, for discovery, the origin
- * the endpoints are written with (oidc-provider builds them from the request's protocol
- * and host). Nothing is computed here: the body and content type are oidc-provider's own
- * answer to an earlier request with the same key, recorded as it was sent; only its CORS
- * headers, which oidc-provider derives from each request's Origin (CORS.open), are set
- * again per request the same way.
+ * version (issuer, configuration and keys all bump it); the URLs in discovery come from the
+ * issuer alone (oidc/issuer-origin.ts), never from the request, so how the tenant was
+ * reached does not enter the key. Nothing is computed here: the body and content type are
+ * oidc-provider's own answer to an earlier request with the same key, recorded as it was
+ * sent; only its CORS headers, which oidc-provider derives from each request's Origin
+ * (CORS.open), are set again per request the same way.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
@@ -24,27 +24,13 @@ interface Recorded {
 
 export class ProviderDocumentCache {
   readonly #documents = new LRUCache<string, Recorded>({
-    // Bounded by bytes: a discovery document is ~1.5 KB, a JWKS ~1 KB per key. The key counts
-    // too: it holds the request's Host, which the tenant header lets a caller choose freely.
+    // Bounded by bytes: a discovery document is ~1.5 KB, a JWKS ~1 KB per key.
     maxSize: 16 * 1024 * 1024,
     sizeCalculation: (d, key) => d.body.length + key.length + 100,
   });
-  readonly #trustProxy: boolean;
-
-  constructor(options: { trustProxy: boolean }) {
-    this.#trustProxy = options.trustProxy;
-  }
-
-  /** The cache key of a request: tenant version, document, and for discovery the origin oidc-provider would write (Koa's ctx.origin). */
-  keyFor(tenant: { id: string; version: number }, document: ProviderDocument, req: IncomingMessage, host: string): string {
-    if (document === 'oidc-jwks') return `${tenant.id}:${tenant.version}:jwks`;
-    const forwarded = this.#trustProxy ? req.headers['x-forwarded-proto'] : undefined;
-    const protocol = (req.socket as { encrypted?: boolean }).encrypted
-      ? 'https'
-      : typeof forwarded === 'string' && forwarded
-        ? forwarded.split(',', 1)[0]!.trim().toLowerCase()
-        : 'http';
-    return `${tenant.id}:${tenant.version}:discovery:${protocol}://${host}`;
+  /** The cache key of a request: tenant version and document. */
+  keyFor(tenant: { id: string; version: number }, document: ProviderDocument): string {
+    return `${tenant.id}:${tenant.version}:${document === 'oidc-jwks' ? 'jwks' : 'discovery'}`;
   }
 
   /** Answers a GET from the cache (`beforeWrite` sets the outer headers); false, having done nothing, when nothing is recorded for this key. */
@@ -52,8 +38,10 @@ export class ProviderDocumentCache {
     const recorded = this.#documents.get(key);
     if (!recorded) return false;
     beforeWrite();
-    // As oidc-provider's CORS.open middleware does for every non-OPTIONS request.
-    res.setHeader('Vary', 'Origin');
+    // As oidc-provider's CORS.open middleware does for every non-OPTIONS request: Origin
+    // added to what the outer headers already vary on (the tenant header).
+    const vary = res.getHeader('vary');
+    res.setHeader('Vary', typeof vary === 'string' && vary ? `${vary}, Origin` : 'Origin');
     res.setHeader('Access-Control-Allow-Origin', req.headers.origin || '*');
     res.writeHead(200, { 'Content-Type': recorded.contentType, 'Content-Length': recorded.body.length });
     res.end(recorded.body);

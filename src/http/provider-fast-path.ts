@@ -10,7 +10,7 @@
  *
  *   correlation id + request context  (request-context-middleware.ts)
  *   security headers, Connection: close once the drain closes connections
- *   tenant resolution                 (resolve-tenant.ts, the same registry)
+ *   the Host check and tenant resolution (host-guard.ts, resolve-tenant.ts, the same registry)
  *   the token endpoint's rate limits  (rate-limit-token-endpoint.ts)
  *   a plain client_credentials request: its token, without a Provider
  *                                      (oidc/client-credentials-issuer.ts)
@@ -20,14 +20,17 @@
  *
  * It serves the happy path only. Whatever it cannot serve plainly (no tenant or a
  * suspended one, the development fallback tenant, a limiter error, a Provider build that
- * fails, an unusual Host) goes to the full Koa stack, which answers it exactly as before;
+ * fails, a Host or tenant header refused) goes to the full Koa stack, which answers it exactly as before;
  * nothing has been written to the response, and the request's body, if looked at, has
  * been put back unread (peek-body.ts). Only a Provider build failing after a token
  * request's limits were counted makes the full stack count that request a second time.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Services } from '../services.ts';
-import { resolveTenant } from '../tenancy/resolve-tenant.ts';
+import { headerStrategyEnabled, resolveTenant } from '../tenancy/resolve-tenant.ts';
+import { requestHostOf } from '../tenancy/request-host.ts';
+import { checkRequestHost } from './host-guard.ts';
+import { tenantHeaderValue } from './tenant-middleware.ts';
 import { RequestContext, runWithContext } from '../tenancy/request-context.ts';
 import { checkTokenLimits, TOKEN_BODY_PEEK_LIMIT, tokenLimitResponse } from '../security/rate-limit-token-endpoint.ts';
 import type { TenantRuntime } from '../oidc/provider-factory.ts';
@@ -87,14 +90,11 @@ export function withProviderFastPath(services: Services, options: { isShuttingDo
   const { config, registry, pool, rateLimiter, metrics, log, clientCredentials } = services;
   const headers = securityHeaderList({ hsts: config.publicUrl.protocol === 'https:' });
   const tenantHeader = config.multiTenancy.tenantHeader;
-  const documents = new ProviderDocumentCache({ trustProxy: config.trustProxy });
+  const documents = new ProviderDocumentCache();
 
-  /** Koa's `ctx.host`; undefined for what Koa would rewrite (userinfo), which the full stack handles. */
-  function hostOf(req: IncomingMessage): string | undefined {
-    const forwarded = config.trustProxy ? req.headers['x-forwarded-host'] : undefined;
-    const host = firstValue(forwarded || req.headers.host);
-    return host.includes('@') ? undefined : host;
-  }
+  const varyOnHeader = headerStrategyEnabled(config);
+  /** What oidc-provider's CORS middleware sends, after the tenant header (tenant-middleware.ts) when that varies. */
+  const tokenResponseHeaders = varyOnHeader ? { ...TOKEN_RESPONSE_HEADERS, Vary: `${tenantHeader}, Origin` } : TOKEN_RESPONSE_HEADERS;
 
   /** Koa's `ctx.ip` (app.proxy = TRUST_PROXY, X-Forwarded-For, no maxIpsCount). */
   function ipOf(req: IncomingMessage): string {
@@ -104,12 +104,12 @@ export function withProviderFastPath(services: Services, options: { isShuttingDo
   /** Serves the request, or returns false having touched nothing (the full stack takes it). */
   async function serve(req: IncomingMessage, res: ServerResponse, route: FastRoute, path: string): Promise<boolean> {
     const started = performance.now();
-    const host = hostOf(req);
-    if (host === undefined) return false;
-    const tenantSlug = req.headers[tenantHeader];
+    const rawHost = requestHostOf(req, config.trustProxy);
     let resolution;
     try {
-      resolution = await resolveTenant({ host, headerSlug: (typeof tenantSlug === 'string' && tenantSlug) || undefined }, config, registry);
+      // A refused host or tenant is answered by the full stack (host-guard.ts, tenant-middleware.ts).
+      if (!(await checkRequestHost(rawHost, config, registry)).ok) return false;
+      resolution = await resolveTenant({ host: rawHost, header: tenantHeaderValue(req.headers[tenantHeader]) }, config, registry);
     } catch {
       return false;
     }
@@ -122,13 +122,14 @@ export function withProviderFastPath(services: Services, options: { isShuttingDo
     const setOuterHeaders = () => {
       res.setHeader('X-Correlation-ID', context.correlationId);
       for (const [name, value] of headers) res.setHeader(name, value);
+      if (varyOnHeader) res.setHeader('Vary', tenantHeader);
       if (options.isShuttingDown()) res.setHeader('Connection', 'close');
     };
     const finish = () => {
       metrics.recordRequest(context.tenantSlug, routeClassOf(path), res.statusCode, (performance.now() - started) / 1000);
       logAccess(log, context, req.method ?? '', path, res.statusCode, started);
     };
-    const documentKey = route !== 'oidc-token' && req.method === 'GET' ? documents.keyFor(tenant, route, req, host) : undefined;
+    const documentKey = route !== 'oidc-token' && req.method === 'GET' ? documents.keyFor(tenant, route) : undefined;
     if (documentKey !== undefined && documents.serve(documentKey, req, res, setOuterHeaders)) {
       finish();
       return true;
@@ -158,7 +159,7 @@ export function withProviderFastPath(services: Services, options: { isShuttingDo
         const issued = await issueDirectly(tenant, req, body, context);
         if (issued) {
           setOuterHeaders();
-          sendJson(res, 200, issued, TOKEN_RESPONSE_HEADERS);
+          sendJson(res, 200, issued, tokenResponseHeaders);
           req.resume();
           metrics.tokenIssued(tenant.slug, 'client_credentials');
           finish();

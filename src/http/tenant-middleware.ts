@@ -5,14 +5,24 @@
 import type { Context, Next } from 'koa';
 import type { AtriumConfig } from '../config/env.ts';
 import { AppError } from './errors.ts';
-import { resolveTenant } from '../tenancy/resolve-tenant.ts';
+import { headerStrategyEnabled, resolveTenant } from '../tenancy/resolve-tenant.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
 import type { RequestContext } from '../tenancy/request-context.ts';
+import { requestHostOf } from '../tenancy/request-host.ts';
+
+/** The tenant header's value as sent: undefined when absent, '' when empty; repeated headers stay one (invalid) value. */
+export function tenantHeaderValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
 
 export function tenantMiddleware(config: AtriumConfig, registry: TenantRegistry) {
+  const headerName = config.multiTenancy.tenantHeader;
+  const varies = headerStrategyEnabled(config);
   return async function resolveTenantMiddleware(ctx: Context, next: Next): Promise<void> {
-    const resolution = await resolveTenant({ host: ctx.host, headerSlug: ctx.get(config.multiTenancy.tenantHeader) || undefined }, config, registry);
-    if (resolution.kind === 'unresolved') throw new AppError('unknown_tenant', config.env === 'development' ? 404 : 400, 'no tenant is served at this address');
+    // Set first, so that refusals vary too: a cache must not answer one header with another's 400.
+    if (varies) ctx.vary(headerName);
+    const resolution = await resolveTenant({ host: requestHostOf(ctx.req, config.trustProxy), header: tenantHeaderValue(ctx.req.headers[headerName]) }, config, registry);
+    if (resolution.kind === 'refused') throw new AppError(resolution.code, resolution.status, resolution.description);
     const { tenant } = resolution;
     const context = ctx.state.context as RequestContext;
     if (resolution.via === 'fallback') context.log?.warn({ host: ctx.host }, 'no tenant matched; using the default tenant (development only)');

@@ -8,6 +8,7 @@ import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'o
 import type { AtriumConfig } from '../config/env.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { issuerFor } from '../tenancy/tenant.ts';
+import { pinOriginToIssuer } from './issuer-origin.ts';
 import { currentContext } from '../tenancy/request-context.ts';
 import type { Database } from '../storage/database.ts';
 import type { SecretBox } from '../security/secret-box.ts';
@@ -187,6 +188,8 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
 
   const provider = new Provider(issuer, configuration);
   provider.proxy = config.trustProxy;
+  // The URLs it writes come from the issuer, never from the request's Host (issuer-origin.ts).
+  pinOriginToIssuer(provider, issuer);
   provider.use(addCorrelationIdToErrors);
   provider.on('server_error', (_ctx: unknown, err: Error) => currentContext()?.log?.error({ err }, 'oidc-provider server error'));
   provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {

@@ -10,7 +10,7 @@ import type { Context } from 'koa';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { Services } from '../services.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import { issuerFor } from '../tenancy/tenant.ts';
+import { issuerFor, issuerUrl } from '../tenancy/tenant.ts';
 import { AppError } from '../http/errors.ts';
 import { renderPage } from '../http/views.ts';
 import { DEMO_CLIENT_ID } from './demo.ts';
@@ -48,16 +48,16 @@ export function demoRoutes(services: Services): Router {
   const tenantOf = (ctx: Context) => ctx.state.tenant as Tenant;
 
   router.get('/', async function startDemoSignIn(ctx) {
-    const issuer = issuerFor(tenantOf(ctx), services.config);
+    const tenant = tenantOf(ctx);
     const verifier = randomBytes(32).toString('base64url');
     const state = randomBytes(16).toString('base64url');
     const nonce = randomBytes(16).toString('base64url');
     ctx.cookies.set(COOKIE, Buffer.from(JSON.stringify({ verifier, state, nonce })).toString('base64url'), { signed: true, httpOnly: true, sameSite: 'lax', maxAge: 600_000 });
-    const auth = new URL('/auth', issuer);
+    const auth = issuerUrl(tenant, services.config, '/auth');
     auth.search = new URLSearchParams({
       client_id: DEMO_CLIENT_ID,
       response_type: 'code',
-      redirect_uri: `${issuer}/demo/callback`,
+      redirect_uri: issuerUrl(tenant, services.config, '/demo/callback').href,
       scope: 'openid email profile',
       code_challenge: createHash('sha256').update(verifier).digest('base64url'),
       code_challenge_method: 'S256',
@@ -76,7 +76,7 @@ export function demoRoutes(services: Services): Router {
     if (!saved || ctx.query.state !== saved.state) throw new AppError('invalid_state', 400, 'This sign-in was not started here, or took too long. Open /demo again.');
     if (ctx.query.iss !== issuer) throw new AppError('invalid_issuer', 400, 'The response came from an unexpected issuer.');
     ctx.cookies.set(COOKIE, null);
-    const tokens = await callOwnEndpoint(ctx, '/token', { form: new URLSearchParams({ grant_type: 'authorization_code', code: String(ctx.query.code ?? ''), redirect_uri: `${issuer}/demo/callback`, client_id: DEMO_CLIENT_ID, code_verifier: saved.verifier }) });
+    const tokens = await callOwnEndpoint(ctx, '/token', { form: new URLSearchParams({ grant_type: 'authorization_code', code: String(ctx.query.code ?? ''), redirect_uri: issuerUrl(tenant, services.config, '/demo/callback').href, client_id: DEMO_CLIENT_ID, code_verifier: saved.verifier }) });
     if (typeof tokens.id_token !== 'string') throw new AppError('token_error', 400, `The token request failed: ${JSON.stringify(tokens.error_description ?? tokens.error ?? 'unknown error')}`);
     const jwks = createLocalJWKSet({ keys: (await services.keys.list()).map((k) => k.publicJwk) });
     const { payload } = await jwtVerify(tokens.id_token, jwks, { issuer, audience: DEMO_CLIENT_ID });
@@ -89,7 +89,7 @@ export function demoRoutes(services: Services): Router {
       claims: JSON.stringify(payload, null, 2),
       userinfo: JSON.stringify(userinfo, null, 2),
       email: typeof userinfo.email === 'string' ? userinfo.email : String(payload.sub),
-      logoutUrl: `/session/end?${String(new URLSearchParams({ id_token_hint: tokens.id_token, post_logout_redirect_uri: `${issuer}/demo/signed-out`, client_id: DEMO_CLIENT_ID }))}`,
+      logoutUrl: `/session/end?${String(new URLSearchParams({ id_token_hint: tokens.id_token, post_logout_redirect_uri: issuerUrl(tenant, services.config, '/demo/signed-out').href, client_id: DEMO_CLIENT_ID }))}`,
     });
   });
 

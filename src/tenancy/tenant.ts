@@ -35,3 +35,13 @@ export function issuerFor(tenant: Pick<Tenant, 'slug' | 'primaryDomain'>, config
   if (tenant.primaryDomain) return `${config.env === 'development' ? base.protocol : 'https:'}//${tenant.primaryDomain}`;
   return `${base.protocol}//${tenant.slug}.${base.host}`;
 }
+
+/**
+ * An absolute URL on the tenant's issuer: the one way Atrium builds a URL it publishes or
+ * sends (redirect URIs, mail links, hand-offs), so none is ever built from the request.
+ * `path` is absolute (`/account/callback`) and may carry a query.
+ */
+export function issuerUrl(tenant: Pick<Tenant, 'slug' | 'primaryDomain'>, config: AtriumConfig, path: string): URL {
+  if (!path.startsWith('/') || path.startsWith('//')) throw new Error(`issuerUrl needs an absolute path, got ${path}`);
+  return new URL(`${issuerFor(tenant, config)}${path}`);
+}

@@ -24,7 +24,7 @@ import type { ProviderPool } from '../tenancy/provider-pool.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
 import { currentContext, runAsTenant, type Actor } from '../tenancy/request-context.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import { issuerFor, platformTenantSlug } from '../tenancy/tenant.ts';
+import { issuerFor, issuerUrl, platformTenantSlug } from '../tenancy/tenant.ts';
 import { AppError } from '../http/errors.ts';
 import { readForm } from '../http/body.ts';
 import { ConsoleSessionStore } from './console-session-store.ts';
@@ -193,7 +193,7 @@ export class ConsoleAuth {
   handoffUrl(target: Tenant, admin: { id: string; email: string }): string {
     const payload = Buffer.from(JSON.stringify({ t: target.id, a: admin.id, e: admin.email, n: randomBytes(16).toString('base64url'), x: Math.floor(Date.now() / 1000) + HANDOFF_TTL_SECONDS })).toString('base64url');
     const mac = createHmac('sha256', this.#handoffKeys[0]!).update(payload).digest('base64url');
-    return `${issuerFor(target, this.#deps.config)}/account/handoff?${new URLSearchParams({ token: `${payload}.${mac}` }).toString()}`;
+    return issuerUrl(target, this.#deps.config, `/account/handoff?${new URLSearchParams({ token: `${payload}.${mac}` }).toString()}`).href;
   }
 
   #openHandoff(token: string, tenant: Tenant): { a: string; e: string; n: string } | undefined {
@@ -223,7 +223,6 @@ export class ConsoleAuth {
 
     router.get('/login', async (ctx) => {
       const tenant = ctx.state.tenant as Tenant;
-      const issuer = issuerFor(tenant, config);
       const pending: PendingLogin = {
         state: randomBytes(16).toString('base64url'),
         nonce: randomBytes(16).toString('base64url'),
@@ -235,7 +234,7 @@ export class ConsoleAuth {
       const params = new URLSearchParams({
         client_id: CONSOLE_CLIENT_ID,
         response_type: 'code',
-        redirect_uri: `${issuer}/account/callback`,
+        redirect_uri: issuerUrl(tenant, config, '/account/callback').href,
         scope: 'openid email profile',
         state: pending.state,
         nonce: pending.nonce,
@@ -267,7 +266,7 @@ export class ConsoleAuth {
       const code = typeof ctx.query.code === 'string' ? await runtime.provider.AuthorizationCode.find(ctx.query.code) : undefined;
       const verified = code
         && code.clientId === CONSOLE_CLIENT_ID
-        && code.redirectUri === `${issuer}/account/callback`
+        && code.redirectUri === issuerUrl(tenant, config, '/account/callback').href
         && code.nonce === pending.nonce
         && code.codeChallengeMethod === 'S256'
         && code.codeChallenge === createHash('sha256').update(pending.verifier).digest('base64url')
