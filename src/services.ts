@@ -14,6 +14,8 @@ import { loadSecretBox } from './security/master-key.ts';
 import type { SecretBox } from './security/secret-box.ts';
 import { AuditLog } from './security/audit-log.ts';
 import { AuditStore } from './security/audit-store.ts';
+import { DnsResolver } from './security/dns-resolver.ts';
+import { EgressGuard } from './security/egress-guard.ts';
 import { startAuditRetentionSweeper } from './security/audit-retention.ts';
 import type { RateLimiter } from './security/rate-limiter.ts';
 import { createRateLimiter } from './security/rate-limiter-factory.ts';
@@ -85,6 +87,10 @@ export interface Services {
   mfa: MfaService;
   /** Users' sign-in and console sessions; `revokeAllSessions(userId)` for admins. */
   userSessions: UserSessionService;
+  /** Every outbound connection a tenant can aim goes through it (HTTP and SMTP). */
+  egress: EgressGuard;
+  /** The DNS of outbound connections and domain verification (DNS_SERVERS). */
+  dns: DnsResolver;
   /** Outgoing mail: `mail.send(tenant, to, template, locals)` (templates in views/mail/). */
   mail: MailService;
   /** Sign-in lockout; `lockout.unlock(userId)` for admins (tenant in context). */
@@ -107,7 +113,9 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const tenants = new TenantService(tenantStore, keys, bus, log);
   const audit = new AuditLog(db);
   const materials = new TenantMaterials(keys, clients);
-  const mail = new MailService({ config, box, log });
+  const dns = new DnsResolver(config);
+  const egress = new EgressGuard(config, dns, log);
+  const mail = new MailService({ config, box, log, egress });
   const newDevices = new NewDeviceAlerts({ db, users, mail });
   const signInRecords = new UserSessionStore(db);
   // Every completed sign-in: the device record of its session (the account page's list), and the new-device mail.
@@ -116,7 +124,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   };
   const pool = new ProviderPool(config.multiTenancy.pool, (tenant) =>
     // The build reads the tenant's keys under its own row-level security.
-    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildTenantRuntime(tenant, { config, db, box, users, materials, audit, metrics, onSignedIn }))),
+    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildTenantRuntime(tenant, { config, db, box, users, materials, audit, metrics, egress, onSignedIn }))),
   );
   metrics.observePool(pool, config.multiTenancy.pool.maxSize);
   if (config.redisUrl) metrics.observeRedisBus(bus);
@@ -158,10 +166,12 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     keys,
     keyLifecycle,
     metrics,
-    federation: createFederation({ config, db, box, users, audit, secondFactorDue: (tenant, user, params) => secondFactorDue(mfa, tenant, user, params) }),
+    federation: createFederation({ config, db, box, users, audit, egress, secondFactorDue: (tenant, user, params) => secondFactorDue(mfa, tenant, user, params) }),
     consoleAuth: new ConsoleAuth({ config, box, users, audit, pool, sessions: consoleSessions, registry }),
     mfa,
     userSessions,
+    egress,
+    dns,
     mail,
     lockout,
     accountRecovery,
@@ -174,6 +184,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
       await rateLimiter.close();
       await bus.close();
       await db.driver.close();
+      await egress.close();
     },
   };
 }
