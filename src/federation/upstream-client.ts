@@ -23,7 +23,7 @@ export class UpstreamClients {
 
   constructor(config: Pick<AtriumConfig, 'env'>, egress: EgressGuard) {
     this.#allowHttp = config.env === 'development';
-    this.#fetch = (url, init) => egress.fetch(url, { ...init, timeoutMs: UPSTREAM_TIMEOUT_SECONDS * 1000 }) as unknown as Promise<Response>;
+    this.#fetch = (url, init) => egress.fetch(url, { ...init, timeoutMs: UPSTREAM_TIMEOUT_SECONDS * 1000 });
   }
 
   /** The fetch used for upstream calls (also for the JWKS check of the connection test). */

@@ -108,7 +108,7 @@ export class EgressGuard {
   /** An undici Agent whose every connection is checked: before the SYN and once connected. */
   #guardedAgent(allowLoopback: boolean): Agent {
     const lookup = this.#lookupFor(allowLoopback);
-    const connect = buildConnector({ timeout: CONNECT_TIMEOUT_MS, lookup } as buildConnector.BuildOptions);
+    const connect = buildConnector({ timeout: CONNECT_TIMEOUT_MS, lookup });
     return new Agent({
       connect: (opts, callback) => {
         const host = opts.hostname;
@@ -164,7 +164,7 @@ export class EgressGuard {
     const signal = rest.signal ? AbortSignal.any([rest.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
     // A caller that handles redirects itself (openid-client asks for 'manual') gets them as they are.
     const follow = (rest.redirect ?? 'follow') === 'follow';
-    const headers = new Headers(rest.headers as never);
+    const headers = new Headers(rest.headers);
     let url = new URL(String(input));
     let method = rest.method ?? 'GET';
     let body = rest.body;
@@ -199,7 +199,7 @@ export class EgressGuard {
     try {
       if (net.isIP(host) && !this.isAllowed(host, host)) throw new EgressRefusedError(host);
       return await new Promise<net.Socket>((resolve, reject) => {
-        const socket = net.connect({ host, port, lookup: this.#lookupFor(this.#allowLoopback) as never, timeout: CONNECT_TIMEOUT_MS });
+        const socket = net.connect({ host, port, lookup: this.#lookupFor(this.#allowLoopback), timeout: CONNECT_TIMEOUT_MS });
         socket.once('timeout', () => socket.destroy(new Error('connect timeout')));
         socket.once('error', reject);
         socket.once('connect', () => {

@@ -4,7 +4,6 @@
  * with DNS_SERVERS.
  */
 import dgram from 'node:dgram';
-import type { AddressInfo } from 'node:net';
 import dnsPacket from 'dns-packet';
 
 export interface TestDns {
@@ -46,7 +45,7 @@ export async function startTestDns(): Promise<TestDns> {
     socket.send(response, peer.port, peer.address);
   });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const { port } = socket.address() as AddressInfo;
+  const { port } = socket.address();
   const set = (kind: Kind) => (name: string, ...values: string[]) => {
     const key = name.toLowerCase().replace(/\.$/, '');
     const byKind = records.get(key) ?? new Map<Kind, string[]>();
