@@ -25,6 +25,8 @@ import { TenantService } from './tenancy/tenant-service.ts';
 import type { Tenant } from './tenancy/tenant.ts';
 import { DomainStore } from './tenancy/domain-store.ts';
 import { DomainService } from './tenancy/domain-service.ts';
+import { DomainChallenges } from './tenancy/domain-verification.ts';
+import { DomainRechecker } from './tenancy/domain-recheck.ts';
 import { ProviderPool } from './tenancy/provider-pool.ts';
 import { runAsTenant } from './tenancy/request-context.ts';
 import { UserStore } from './accounts/user-store.ts';
@@ -67,6 +69,8 @@ export interface Services {
   tenants: TenantService;
   /** Custom domains of the tenant in context. */
   domains: DomainService;
+  /** The periodic re-check of verified custom domains (DOMAIN_RECHECK_INTERVAL_MS). */
+  domainChecks: DomainRechecker;
   pool: ProviderPool;
   /** Plain client_credentials requests answered without a Provider (the token fast path). */
   clientCredentials: ClientCredentialsIssuer;
@@ -116,6 +120,9 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const dns = new DnsResolver(config);
   const egress = new EgressGuard(config, dns, log);
   const mail = new MailService({ config, box, log, egress });
+  const domainStore = new DomainStore(db);
+  const challenges = new DomainChallenges(dns, egress);
+  const domainChecks = new DomainRechecker({ store: domainStore, challenges, audit, metrics, log }, config.domainRecheckIntervalMs).start();
   const newDevices = new NewDeviceAlerts({ db, users, mail });
   const signInRecords = new UserSessionStore(db);
   // Every completed sign-in: the device record of its session (the account page's list), and the new-device mail.
@@ -156,7 +163,8 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     tenantStore,
     registry,
     tenants,
-    domains: new DomainService(config, new DomainStore(db), tenants),
+    domains: new DomainService(config, domainStore, tenants, challenges),
+    domainChecks,
     pool,
     clientCredentials: new ClientCredentialsIssuer(config, materials),
     users,
@@ -180,6 +188,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
       sweeper.stop();
       auditSweeper.stop();
       await keyLifecycle.stop();
+      await domainChecks.stop();
       pool.close();
       await rateLimiter.close();
       await bus.close();
