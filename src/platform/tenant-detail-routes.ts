@@ -1,12 +1,14 @@
 /**
  * /platform/tenants/:slug: one tenant at a glance (status, issuer, domains, counts, recent
  * audit events) and what a platform admin does to it: suspend, reactivate, delete (typed
- * confirmation), add and remove custom domains, open its /admin.
+ * confirmation), add, verify and remove custom domains, open its /admin.
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { badRequest } from '../http/errors.ts';
 import { issuerFor, platformTenantSlug, type Tenant } from '../tenancy/tenant.ts';
+import { challengeFor } from '../tenancy/domain-verification.ts';
+import { AppError } from '../http/errors.ts';
 import { auditIn, formError, inTenant, renderPlatformPage, requirePlatformAdmin, targetTenant, type PlatformAdmin, type PlatformDeps } from './platform-console.ts';
 
 const RECENT_EVENTS = 10;
@@ -27,7 +29,7 @@ export function mountTenantDetailRoutes(router: Router, deps: PlatformDeps): voi
       tenant,
       issuer: issuerFor(tenant, deps.config),
       isPlatform: tenant.slug === platformTenantSlug(deps.config),
-      domains,
+      domains: domains.map((d) => ({ ...d, challenge: challengeFor(d) })),
       userCount: users.total,
       clientCount: clients.total,
       events: audit.events,
@@ -73,7 +75,20 @@ export function mountTenantDetailRoutes(router: Router, deps: PlatformDeps): voi
     await change(ctx, async (admin, tenant, form) => {
       const result = await inTenant(tenant, () => deps.domains.add(tenant, { domain: (form.get('domain') ?? '').slice(0, 300), primary: form.get('primary') === 'on' }));
       if (result.kind === 'added') await auditIn(ctx, deps, tenant, admin, 'tenant.domain_added', result.domain.domain, { primary: result.domain.primary });
-      else await auditIn(ctx, deps, tenant, admin, 'tenant.domain_primary_changed', result.domain.domain);
+      else await auditIn(ctx, deps, tenant, admin, result.kind === 'made_primary' ? 'tenant.domain_primary_changed' : 'tenant.domain_primary_requested', result.domain.domain);
+    });
+  });
+
+  router.post('/tenants/:slug/domains/verify', async function verifyDomain(ctx) {
+    await change(ctx, async (admin, tenant, form) => {
+      const domain = (form.get('domain') ?? '').trim().toLowerCase().slice(0, 300);
+      try {
+        const verified = await inTenant(tenant, () => deps.domains.verify(tenant, domain));
+        await auditIn(ctx, deps, tenant, admin, 'tenant.domain_verified', verified.domain, { primary: verified.primary });
+      } catch (err) {
+        if (err instanceof AppError && err.status !== 404) await auditIn(ctx, deps, tenant, admin, 'tenant.domain_verification_failed', domain, { error: err.code });
+        throw err;
+      }
     });
   });
 
