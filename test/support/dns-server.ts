@@ -45,6 +45,7 @@ export async function startTestDns(): Promise<TestDns> {
     socket.send(response, peer.port, peer.address);
   });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  let closed: Promise<void> | undefined;
   const { port } = socket.address();
   const set = (kind: Kind) => (name: string, ...values: string[]) => {
     const key = name.toLowerCase().replace(/\.$/, '');
@@ -58,6 +59,7 @@ export async function startTestDns(): Promise<TestDns> {
     setAAAA: set('AAAA'),
     setTxt: set('TXT'),
     remove: (name) => void records.delete(name.toLowerCase()),
-    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+    // Idempotent: a test may stop its Atrium twice.
+    close: () => (closed ??= new Promise<void>((resolve) => socket.close(() => resolve()))),
   };
 }
