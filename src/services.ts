@@ -14,6 +14,8 @@ import { loadSecretBox } from './security/master-key.ts';
 import type { SecretBox } from './security/secret-box.ts';
 import { AuditLog } from './security/audit-log.ts';
 import { AuditStore } from './security/audit-store.ts';
+import { DnsResolver } from './security/dns-resolver.ts';
+import { EgressGuard } from './security/egress-guard.ts';
 import { startAuditRetentionSweeper } from './security/audit-retention.ts';
 import type { RateLimiter } from './security/rate-limiter.ts';
 import { createRateLimiter } from './security/rate-limiter-factory.ts';
@@ -23,6 +25,8 @@ import { TenantService } from './tenancy/tenant-service.ts';
 import type { Tenant } from './tenancy/tenant.ts';
 import { DomainStore } from './tenancy/domain-store.ts';
 import { DomainService } from './tenancy/domain-service.ts';
+import { DomainChallenges } from './tenancy/domain-verification.ts';
+import { DomainRechecker } from './tenancy/domain-recheck.ts';
 import { ProviderPool } from './tenancy/provider-pool.ts';
 import { runAsTenant } from './tenancy/request-context.ts';
 import { UserStore } from './accounts/user-store.ts';
@@ -66,6 +70,8 @@ export interface Services {
   tenants: TenantService;
   /** Custom domains of the tenant in context. */
   domains: DomainService;
+  /** The periodic re-check of verified custom domains (DOMAIN_RECHECK_INTERVAL_MS). */
+  domainChecks: DomainRechecker;
   pool: ProviderPool;
   /** Plain client_credentials requests answered without a Provider (the token fast path). */
   clientCredentials: ClientCredentialsIssuer;
@@ -88,6 +94,10 @@ export interface Services {
   mfa: MfaService;
   /** Users' sign-in and console sessions; `revokeAllSessions(userId)` for admins. */
   userSessions: UserSessionService;
+  /** Every outbound connection a tenant can aim goes through it (HTTP and SMTP). */
+  egress: EgressGuard;
+  /** The DNS of outbound connections and domain verification (DNS_SERVERS). */
+  dns: DnsResolver;
   /** Outgoing mail: `mail.send(tenant, to, template, locals)` (templates in views/mail/). */
   mail: MailService;
   /** Sign-in lockout; `lockout.unlock(userId)` for admins (tenant in context). */
@@ -112,7 +122,12 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const audit = new AuditLog(db);
   const tenants = new TenantService(tenantStore, keys, bus, log, audit);
   const materials = new TenantMaterials(keys, clients);
-  const mail = new MailService({ config, box, log, health });
+  const dns = new DnsResolver(config);
+  const egress = new EgressGuard(config, dns, log);
+  const mail = new MailService({ config, box, log, egress, health });
+  const domainStore = new DomainStore(db);
+  const challenges = new DomainChallenges(dns, egress);
+  const domainChecks = new DomainRechecker({ store: domainStore, challenges, audit, metrics, log }, config.domainRecheckIntervalMs).start();
   const newDevices = new NewDeviceAlerts({ db, users, mail });
   const signInRecords = new UserSessionStore(db);
   // Every completed sign-in: the device record of its session (the account page's list), and the new-device mail.
@@ -121,7 +136,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   };
   const pool = new ProviderPool(config.multiTenancy.pool, (tenant) =>
     // The build reads the tenant's keys under its own row-level security.
-    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildTenantRuntime(tenant, { config, db, box, users, materials, audit, metrics, onSignedIn }))),
+    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildTenantRuntime(tenant, { config, db, box, users, materials, audit, metrics, egress, onSignedIn }))),
   );
   metrics.observePool(pool, config.multiTenancy.pool.maxSize);
   if (config.redisUrl) metrics.observeRedisBus(bus);
@@ -153,7 +168,8 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     tenantStore,
     registry,
     tenants,
-    domains: new DomainService(config, new DomainStore(db), tenants),
+    domains: new DomainService(config, domainStore, tenants, challenges),
+    domainChecks,
     pool,
     clientCredentials: new ClientCredentialsIssuer(config, materials),
     users,
@@ -164,10 +180,12 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     keyLifecycle,
     metrics,
     health,
-    federation: createFederation({ config, db, box, users, audit, secondFactorDue: (tenant, user, params) => secondFactorDue(mfa, tenant, user, params) }),
+    federation: createFederation({ config, db, box, users, audit, egress, secondFactorDue: (tenant, user, params) => secondFactorDue(mfa, tenant, user, params) }),
     consoleAuth: new ConsoleAuth({ config, box, users, audit, pool, sessions: consoleSessions, registry }),
     mfa,
     userSessions,
+    egress,
+    dns,
     mail,
     lockout,
     accountRecovery,
@@ -176,10 +194,12 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
       sweeper.stop();
       auditSweeper.stop();
       await keyLifecycle.stop();
+      await domainChecks.stop();
       pool.close();
       await rateLimiter.close();
       await bus.close();
       await db.driver.close();
+      await egress.close();
     },
   };
 }

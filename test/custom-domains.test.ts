@@ -39,8 +39,12 @@ describe('custom domains, development', () => {
 
     const added = await t.api('POST', '/tenants/acme/domains', { domain: `Login.ACME-corp.test:${t.port}` });
     assert.equal(added.status, 201, JSON.stringify(added.body));
-    assert.deepEqual({ domain: added.body.domain, primary: added.body.primary }, { domain, primary: true });
+    assert.deepEqual({ domain: added.body.domain, primary: added.body.primary, status: added.body.status }, { domain, primary: false, status: 'pending' });
     assert.equal(added.headers.get('location'), `/api/v1/tenants/acme/domains/${encodeURIComponent(domain)}`);
+    // Routes only once proven (test/domain-verification.test.ts).
+    t.dns.setTxt(added.body.challenge.dns.name, added.body.challenge.dns.value);
+    const verified = await t.api('POST', `/tenants/acme/domains/${encodeURIComponent(domain)}/verify`);
+    assert.deepEqual({ domain: verified.body.domain, primary: verified.body.primary }, { domain, primary: true });
 
     // A custom domain comes first; http in development. A header naming another tenant is a
     // conflict (issue 18; it used to lose silently to the domain).
@@ -68,10 +72,10 @@ describe('custom domains, development', () => {
     const first = `id.initech.test:${t.port}`;
     const second = `sso.initech.test:${t.port}`;
     const third = `auth.initech.test:${t.port}`;
-    assert.equal((await t.api('POST', '/tenants/globex/domains', { domain: first })).body.primary, true);
-    assert.equal((await t.api('POST', '/tenants/globex/domains', { domain: second })).body.primary, false);
+    assert.equal((await t.addVerifiedDomain('globex', first)).body.primary, true);
+    assert.equal((await t.addVerifiedDomain('globex', second)).body.primary, false);
     assert.equal((await discovery(t, second)).json.issuer, `http://${first}`);
-    assert.equal((await t.api('POST', '/tenants/globex/domains', { domain: third, primary: true })).body.primary, true);
+    assert.equal((await t.addVerifiedDomain('globex', third, { primary: true })).body.primary, true);
     assert.equal((await discovery(t, first)).json.issuer, `http://${third}`);
     const primaries = (list: { domain: string; primary: boolean }[]) => list.filter((d) => d.primary).map((d) => d.domain);
     assert.deepEqual(primaries((await t.api('GET', '/tenants/globex/domains')).body.domains), [third]);
@@ -92,10 +96,14 @@ describe('custom domains, development', () => {
 
   it("refuses another tenant's domain with a 409, whatever its case", async () => {
     const taken = `www.hooli.test:${t.port}`;
-    assert.equal((await t.api('POST', '/tenants/acme/domains', { domain: taken })).status, 201);
-    assertApiError(await t.api('POST', '/tenants/globex/domains', { domain: taken }), 409, 'conflict', /another tenant/);
-    assertApiError(await t.api('POST', '/tenants/globex/domains', { domain: taken.toUpperCase(), primary: true }), 409, 'conflict');
-    assert.deepEqual((await t.api('GET', '/tenants/globex/domains')).body.domains, []);
+    assert.equal((await t.addVerifiedDomain('acme', taken)).status, 201);
+    // Another tenant may claim it (pending: no squatting), but cannot prove it while acme holds it.
+    const claimed = await t.api('POST', '/tenants/globex/domains', { domain: taken.toUpperCase(), primary: true });
+    assert.equal(claimed.status, 201);
+    t.dns.setTxt(claimed.body.challenge.dns.name, claimed.body.challenge.dns.value);
+    assertApiError(await t.api('POST', `/tenants/globex/domains/${taken}/verify`), 409, 'conflict', /another tenant/);
+    assert.deepEqual((await t.api('GET', '/tenants/globex/domains')).body.domains.map((d: { status: string }) => d.status), ['pending']);
+    assert.equal((await t.api('DELETE', `/tenants/globex/domains/${taken}`)).status, 204);
     // The refused change left globex as it was: still its own issuer, the host still acme's.
     assert.equal((await discovery(t, taken)).json.issuer, `http://${taken}`);
     assert.equal((await t.api('DELETE', `/tenants/acme/domains/${taken}`)).status, 204);
@@ -156,7 +164,8 @@ describe('custom domains, development', () => {
     const added = events.find((e) => e.action === 'tenant.domain_added' && e.target === domain)!;
     assert.ok(added, JSON.stringify(events));
     assert.equal(added.actor, 'client:platform-test');
-    assert.equal(added.details.primary, true);
+    assert.equal(added.details.primary, false, 'pending when added');
+    assert.equal(events.find((e) => e.action === 'tenant.domain_verified' && e.target === domain)?.details.primary, true);
     assert.ok(events.some((e) => e.action === 'tenant.domain_removed' && e.target === domain));
     const globex = (await t.api('GET', '/tenants/globex/audit?limit=200')).body.events as { action: string; target: string }[];
     assert.ok(globex.some((e) => e.action === 'tenant.domain_primary_changed'));
@@ -175,7 +184,7 @@ describe('custom domains, staging', () => {
   it('refuses a port, serves the domain over an https issuer, and makes the host unknown (400) once removed', async () => {
     assertApiError(await t.api('POST', '/tenants/acme/domains', { domain: 'login.acme-corp.test:8443' }), 400, 'invalid_domain', /development/);
     assert.equal((await discovery(t, 'login.acme-corp.test')).status, 400);
-    assert.equal((await t.api('POST', '/tenants/acme/domains', { domain: 'login.acme-corp.test' })).status, 201);
+    assert.equal((await t.addVerifiedDomain('acme', 'login.acme-corp.test')).status, 201);
     // Without a port, the domain matches the host on any port.
     assert.equal((await discovery(t, 'login.acme-corp.test')).json.issuer, 'https://login.acme-corp.test');
     assert.equal((await discovery(t, 'login.acme-corp.test:8443')).json.issuer, 'https://login.acme-corp.test');

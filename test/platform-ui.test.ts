@@ -277,14 +277,26 @@ describe('/platform tenants', () => {
   it('adds and removes custom domains, audited in the tenant', async () => {
     const added = await post('/platform/tenants/acme/domains', { csrf: admin.csrf, domain: 'Login.Acme-Corp.test' });
     assert.equal(added.status, 303);
+    // Pending, with its challenge shown, until verified.
+    const pending = await page('/platform/tenants/acme');
+    assert.match(pending.html, /login\.acme-corp\.test<\/span> <span class="badge">pending verification/);
+    const { challenge } = (await t.api('GET', '/tenants/acme/domains')).body.domains[0];
+    assert.ok(pending.html.includes(challenge.dns.name) && pending.html.includes(challenge.dns.value), 'the page shows the challenge');
+    assert.equal((await post('/platform/tenants/acme/domains/verify', { csrf: admin.csrf, domain: 'login.acme-corp.test' })).status, 409);
+    t.dns.setTxt(challenge.dns.name, challenge.dns.value);
+    assert.equal((await post('/platform/tenants/acme/domains/verify', { csrf: admin.csrf, domain: 'login.acme-corp.test' })).status, 303);
     const view = await page('/platform/tenants/acme');
     assert.match(view.html, /login\.acme-corp\.test<\/span> <span class="badge">primary/);
     assert.deepEqual((await t.api('GET', '/tenants/acme/domains')).body.domains.map((d: { domain: string }) => d.domain), ['login.acme-corp.test']);
+    assert.equal((await auditOf('acme', 'tenant.domain_verified'))[0].actor, `platform:${adminId}`);
     const invalid = await post('/platform/tenants/acme/domains', { csrf: admin.csrf, domain: 'not a domain' });
     assert.equal(invalid.status, 400);
     assert.match(invalid.html, /value="not a domain"/);
-    const taken = await post('/platform/tenants/globex/domains', { csrf: admin.csrf, domain: 'login.acme-corp.test' });
+    // Another tenant may claim it pending, never prove it while acme holds it.
+    assert.equal((await post('/platform/tenants/globex/domains', { csrf: admin.csrf, domain: 'login.acme-corp.test' })).status, 303);
+    const taken = await post('/platform/tenants/globex/domains/verify', { csrf: admin.csrf, domain: 'login.acme-corp.test' });
     assert.equal(taken.status, 409);
+    assert.equal((await post('/platform/tenants/globex/domains/remove', { csrf: admin.csrf, domain: 'login.acme-corp.test' })).status, 303);
     const removed = await post('/platform/tenants/acme/domains/remove', { csrf: admin.csrf, domain: 'login.acme-corp.test' });
     assert.equal(removed.status, 303);
     assert.deepEqual((await t.api('GET', '/tenants/acme/domains')).body.domains, []);

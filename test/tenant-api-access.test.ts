@@ -46,6 +46,23 @@ it('never reaches another tenant: 404, whether or not it exists', async () => {
     assert.equal(res.status, 404, `${path}: ${JSON.stringify(res.body)}`);
   }
   assert.equal((await t.api('POST', '/tenants/globex/users', { email: 'intruder@globex.test', password: 'a-long-password-1' }, readWrite)).status, 404);
+  // Custom domains and their verification (issue 18): globex's domain is neither listed, verified nor removed by acme.
+  const theirs = await t.api('POST', '/tenants/globex/domains', { domain: 'login.globex-corp.test' });
+  assert.equal(theirs.status, 201, JSON.stringify(theirs.body));
+  for (const [method, path, body] of [
+    ['GET', '/tenants/globex/domains', undefined],
+    ['POST', '/tenants/globex/domains', { domain: 'login.acme-takes-globex.test' }],
+    ['POST', '/tenants/globex/domains/login.globex-corp.test/verify', undefined],
+    ['DELETE', '/tenants/globex/domains/login.globex-corp.test', undefined],
+    ['POST', '/tenants/nobody/domains/login.globex-corp.test/verify', undefined],
+  ] as const) {
+    const res = await t.api(method, path, body, readWrite);
+    assert.equal(res.status, 404, `${method} ${path}: ${JSON.stringify(res.body)}`);
+  }
+  // Under its own tenant, acme cannot see or verify globex's domain either.
+  assert.equal((await t.api('POST', '/tenants/acme/domains/login.globex-corp.test/verify', undefined, readWrite)).status, 404);
+  const still = await t.api('GET', '/tenants/globex/domains');
+  assert.deepEqual(still.body.domains.map((d: { domain: string; status: string }) => [d.domain, d.status]), [['login.globex-corp.test', 'pending']]);
 });
 
 it('has no platform powers: listing, creating, deleting or suspending tenants is refused', async () => {

@@ -59,7 +59,7 @@ describe('multi-tenant, development', () => {
 
   it('resolves a custom domain by exact host, first, and uses it as the issuer', async () => {
     // Through the API: the change itself makes the registry and the pool forget (test/custom-domains.test.ts).
-    assert.equal((await t.api('POST', '/tenants/acme/domains', { domain: `login.acme-corp.test:${t.port}` })).status, 201);
+    assert.equal((await t.addVerifiedDomain('acme', `login.acme-corp.test:${t.port}`)).status, 201);
     const issuer = await issuerAt(t, { host: `login.acme-corp.test:${t.port}`, 'x-tenant-id': 'acme' });
     assert.equal(issuer, `http://login.acme-corp.test:${t.port}`);
     // Was: the domain won over a header naming globex. Issue 18: a conflict, a 400.

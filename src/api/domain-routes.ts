@@ -1,14 +1,19 @@
 /**
  * /api/v1/tenants/:slug/domains: a tenant's custom domains. Reading needs
  * atrium:tenants:read, changes atrium:tenants:write; every change is audited in the tenant.
+ * An added domain is pending until `POST …/domains/:domain/verify` finds its challenge
+ * (tenancy/domain-verification.ts); failed attempts are audited too.
  */
 import type Router from '@koa/router';
 import { z } from 'zod';
 import { readJson } from '../http/body.ts';
+import type { Context } from 'koa';
+import { badRequest } from '../http/errors.ts';
 import type { DomainService } from '../tenancy/domain-service.ts';
 import type { TenantDomain } from '../tenancy/domain-store.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
+import { challengeFor } from '../tenancy/domain-verification.ts';
 import { requireScope } from './authenticate.ts';
 import { targetTenant } from './target-tenant.ts';
 import { parseInput } from './validation.ts';
@@ -23,7 +28,24 @@ const addSchema = z.strictObject({
   primary: z.boolean().optional(),
 });
 
-const domainJson = (d: TenantDomain) => ({ domain: d.domain, primary: d.primary, created_at: d.createdAt.toISOString() });
+const domainJson = (d: TenantDomain) => ({
+  domain: d.domain,
+  primary: d.primary,
+  status: d.status,
+  ...(d.primaryOnVerify ? { primary_on_verify: true } : {}),
+  // Kept after verification: the periodic re-check asks for the same proof.
+  challenge: challengeFor(d),
+  verified_at: d.verifiedAt?.toISOString() ?? null,
+  checked_at: d.checkedAt?.toISOString() ?? null,
+  created_at: d.createdAt.toISOString(),
+});
+
+/** A domain as a path segment: bounded before it reaches a query or a log line. */
+function domainParam(ctx: Context): string {
+  const domain = String(ctx.params.domain ?? '').trim().toLowerCase();
+  if (!domain || domain.length > 300) throw badRequest('domain must be 1-300 characters', 'invalid_domain');
+  return domain;
+}
 
 export function mountDomainRoutes(router: Router, deps: DomainRouteDeps): void {
   const target = targetTenant(deps.store);
@@ -43,9 +65,15 @@ export function mountDomainRoutes(router: Router, deps: DomainRouteDeps): void {
     ctx.body = domainJson(result.domain);
   });
 
+  router.post('/tenants/:slug/domains/:domain/verify', requireScope('atrium:tenants:write'), target, async function verifyDomain(ctx) {
+    const tenant = ctx.state.target as Tenant;
+    const domain = domainParam(ctx);
+    ctx.body = domainJson(await deps.domains.verify(tenant, domain));
+  });
+
   router.delete('/tenants/:slug/domains/:domain', requireScope('atrium:tenants:write'), target, async function removeDomain(ctx) {
     const tenant = ctx.state.target as Tenant;
-    const domain = String(ctx.params.domain ?? '').trim().toLowerCase();
+    const domain = domainParam(ctx);
     await deps.domains.remove(tenant, domain);
     ctx.status = 204;
   });

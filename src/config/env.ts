@@ -2,6 +2,8 @@
  * The global configuration: read once from the environment at start, validated,
  * frozen. Nothing else in the code base reads process.env.
  */
+import net from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 
 export type AtriumEnvName = 'development' | 'staging' | 'production';
@@ -20,6 +22,42 @@ const extractionStrategies = z
   .string()
   .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
   .pipe(z.array(z.enum(['header', 'subdomain'], { message: 'strategies are "header" and "subdomain"' })).min(1));
+
+const HOST_NAME = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** EGRESS_ALLOW: host names (exact) and IP addresses or CIDRs, comma-separated. */
+const egressAllow = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
+  .pipe(
+    z.array(
+      z.string().refine((entry) => (entry.includes('/') ? isCidr(entry) : ipaddr.IPv4.isValidFourPartDecimal(entry) || ipaddr.IPv6.isValid(entry) || HOST_NAME.test(entry)), {
+        message: 'entries must be host names, IP addresses or CIDRs (e.g. 10.0.0.0/8,idp.corp.example)',
+      }),
+    ),
+  );
+
+function isCidr(entry: string): boolean {
+  try {
+    ipaddr.parseCIDR(entry);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** DNS_SERVERS: `ip` or `ip:port` or `[ipv6]:port`, comma-separated (what Resolver#setServers takes). */
+const dnsServers = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .pipe(
+    z.array(
+      z.string().refine((s) => {
+        const m = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(s) ?? /^([^:]+)(?::(\d{1,5}))?$/.exec(s) ?? [s, s];
+        return net.isIP(m[1] ?? '') !== 0 && (m[2] === undefined || Number(m[2]) <= 65_535);
+      }, { message: 'entries must be IP addresses, optionally with :port' }),
+    ).min(1),
+  );
 
 const schema = z.object({
   ATRIUM_ENV: z.enum(['development', 'staging', 'production'], { message: 'must be development, staging or production' }).default('development'),
@@ -56,6 +94,9 @@ const schema = z.object({
   OIDC_STATE_TTL_SECONDS: positiveInt.max(3600, 'must be at most 3600').default(600),
   SMTP_URL: z.string().regex(/^smtps?:\/\/[^/]+/, 'must be an smtp:// or smtps:// URL').optional(),
   SMTP_FROM: z.string().min(3).max(320).optional(),
+  EGRESS_ALLOW: egressAllow.default([]),
+  DNS_SERVERS: dnsServers.optional(),
+  DOMAIN_RECHECK_INTERVAL_MS: z.coerce.number({ message: 'must be a number' }).int().min(0).default(6 * 3_600_000),
 });
 
 export interface AtriumConfig {
@@ -94,6 +135,15 @@ export interface AtriumConfig {
   readonly oidcStateTtlSeconds: number;
   /** The platform's mail server and sender, for tenants without SMTP settings of their own; neither → development logs mail. */
   readonly smtp: { readonly url: string | undefined; readonly from: string | undefined };
+  /**
+   * Outbound connections (src/security/egress-guard.ts): hosts and CIDRs the operator allows
+   * although they are internal, and whether loopback is allowed (development only, by default).
+   */
+  readonly egress: { readonly allow: readonly string[]; readonly allowLoopback: boolean };
+  /** DNS servers for outbound connections and domain verification; unset → the system resolver. */
+  readonly dnsServers: readonly string[] | undefined;
+  /** How often verified custom domains are checked again (0: never). */
+  readonly domainRecheckIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -176,6 +226,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     metrics: Object.freeze({ token: e.METRICS_TOKEN, port: e.METRICS_PORT }),
     oidcStateTtlSeconds: e.OIDC_STATE_TTL_SECONDS,
     smtp: Object.freeze({ url: e.SMTP_URL, from: e.SMTP_FROM }),
+    egress: Object.freeze({ allow: Object.freeze([...e.EGRESS_ALLOW]), allowLoopback: e.ATRIUM_ENV === 'development' }),
+    dnsServers: e.DNS_SERVERS ? Object.freeze([...e.DNS_SERVERS]) : undefined,
+    domainRecheckIntervalMs: e.DOMAIN_RECHECK_INTERVAL_MS,
   });
 }
 

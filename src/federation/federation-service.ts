@@ -5,8 +5,9 @@
  */
 import * as oidc from 'openid-client';
 import type { AtriumConfig } from '../config/env.ts';
-import { badRequest, conflict, notFound } from '../http/errors.ts';
+import { AppError, badRequest, conflict, notFound } from '../http/errors.ts';
 import type { AuditLog } from '../security/audit-log.ts';
+import { DESTINATION_NOT_ALLOWED, EgressFailedError, findEgressRefusal } from '../security/egress-guard.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { SECRET_MASK } from '../config/tenant-config.ts';
 import { connectionInputSchema, CONNECTION_NAME, discoveryUrl, toSettings, type ConnectionSettings } from './connection-schema.ts';
@@ -135,23 +136,33 @@ export class FederationService {
     await this.#audit.record({ action: 'federation.connection_deleted', actor: source.actor, target: name, ip: source.ip, userAgent: source.userAgent });
   }
 
-  /** Checks discovery, the upstream's JWKS and the client credentials, reporting each step. */
+  /**
+   * Checks discovery, the upstream's JWKS and the client credentials, reporting each step. A
+   * step the egress guard refused (an internal destination) makes the whole test a 400
+   * `destination_not_allowed`: that is the caller's mistake, not the upstream's.
+   */
   async test(tenant: Tenant, rawName: string, source: ChangeSource): Promise<TestReport> {
     const connection = await this.get(rawName);
     const steps: TestStep[] = [];
     const report = (): TestReport => ({ ok: steps.every((s) => s.ok), steps });
-    let configuration: oidc.Configuration;
     try {
-      configuration = await this.#clients.build(connection.settings, () => this.#store.secret(tenant.id, connection.name));
-      const meta = configuration.serverMetadata();
-      steps.push({ name: 'discovery', ok: true, detail: connection.settings.endpoints ? `explicit endpoints for issuer ${meta.issuer}` : `issuer ${meta.issuer}` });
+      let configuration: oidc.Configuration;
+      try {
+        configuration = await this.#clients.build(connection.settings, () => this.#store.secret(tenant.id, connection.name));
+        const meta = configuration.serverMetadata();
+        steps.push({ name: 'discovery', ok: true, detail: connection.settings.endpoints ? `explicit endpoints for issuer ${meta.issuer}` : `issuer ${meta.issuer}` });
+      } catch (err) {
+        refuseEgress(err);
+        steps.push({ name: 'discovery', ok: false, detail: `could not read the discovery document at ${discoveryUrl(connection.settings)}: ${describe(err)}` });
+        return await this.#recordTest(connection.name, report(), source);
+      }
+      steps.push(await this.#checkJwks(configuration));
+      steps.push(await this.#checkCredentials(configuration, connection.settings));
+      return await this.#recordTest(connection.name, report(), source);
     } catch (err) {
-      steps.push({ name: 'discovery', ok: false, detail: `could not read the discovery document at ${discoveryUrl(connection.settings)}: ${describe(err)}` });
-      return this.#recordTest(connection.name, report(), source);
+      if (err instanceof AppError && err.code === DESTINATION_NOT_ALLOWED) await this.#recordTest(connection.name, { ok: false, steps: [...steps, { name: 'discovery', ok: false, detail: DESTINATION_NOT_ALLOWED }] }, source);
+      throw err;
     }
-    steps.push(await this.#checkJwks(configuration));
-    steps.push(await this.#checkCredentials(configuration, connection.settings));
-    return this.#recordTest(connection.name, report(), source);
   }
 
   async #recordTest(name: string, result: TestReport, source: ChangeSource): Promise<TestReport> {
@@ -178,6 +189,7 @@ export class FederationService {
       if (signing.length === 0) return { name: 'jwks', ok: false, detail: `${uri} holds no signing key` };
       return { name: 'jwks', ok: true, detail: `${signing.length} signing key(s) at ${uri}` };
     } catch (err) {
+      refuseEgress(err);
       return { name: 'jwks', ok: false, detail: `could not read ${uri}: ${describe(err)}` };
     }
   }
@@ -196,6 +208,7 @@ export class FederationService {
       await oidc.clientCredentialsGrant(configuration);
       return { name: 'credentials', ok: true, detail: 'the upstream accepted the client credentials' };
     } catch (err) {
+      refuseEgress(err);
       const code = upstreamErrorCode(err);
       // oidc-provider answers invalid_request "requested grant type is not allowed for this client", after client authentication.
       const grantRefused = code === 'invalid_request' && /grant.type/i.test((err as oidc.ResponseBodyError).error_description ?? '');
@@ -225,8 +238,27 @@ export function upstreamErrorCode(err: unknown): string | undefined {
   return undefined;
 }
 
-/** An upstream failure in words that name the problem, without secrets. */
+/** An internal destination somewhere in `err` becomes the caller's 400. */
+function refuseEgress(err: unknown): void {
+  const refusal = findEgressRefusal(err);
+  if (refusal) throw new AppError(DESTINATION_NOT_ALLOWED, 400, `${refusal.message}; the operator can allow it with EGRESS_ALLOW`, { cause: refusal });
+}
+
+/** Whether the egress guard reported a network failure (its words carry no details: they are in the log). */
+function egressFailure(err: unknown, depth = 0): EgressFailedError | undefined {
+  if (err instanceof EgressFailedError) return err;
+  if (!err || typeof err !== 'object' || depth > 8) return undefined;
+  return egressFailure((err as { cause?: unknown }).cause, depth + 1);
+}
+
+/**
+ * An upstream failure in words that name the problem, without secrets. Network failures all
+ * read alike (the egress guard's one message): telling "connection refused" from "bad
+ * certificate" would make the connection test a port scanner.
+ */
 export function describe(err: unknown): string {
+  const network = egressFailure(err);
+  if (network) return network.message;
   if (err instanceof oidc.WWWAuthenticateChallengeError) return `${err.status} ${upstreamErrorCode(err) ?? 'challenge'}`;
   if (err instanceof oidc.ResponseBodyError) return `${err.error}${err.error_description ? `: ${err.error_description}` : ''}`;
   if (err instanceof oidc.AuthorizationResponseError) return `${err.error}${err.error_description ? `: ${err.error_description}` : ''}`;

@@ -4,6 +4,7 @@ import type { UserStore } from '../accounts/user-store.ts';
 import type { AuditLog } from '../security/audit-log.ts';
 import type { SecretBox } from '../security/secret-box.ts';
 import type { Database } from '../storage/database.ts';
+import type { EgressGuard } from '../security/egress-guard.ts';
 import { ConnectionStore } from './connection-store.ts';
 import { FederatedSignIn, type FederatedSignInDeps } from './federated-sign-in.ts';
 import { FederationService } from './federation-service.ts';
@@ -19,9 +20,9 @@ export interface Federation {
   readonly signIn: FederatedSignIn;
 }
 
-export function createFederation(deps: { config: AtriumConfig; db: Database; box: SecretBox; users: UserStore; audit: AuditLog; secondFactorDue?: FederatedSignInDeps['secondFactorDue'] }): Federation {
+export function createFederation(deps: { config: AtriumConfig; db: Database; box: SecretBox; users: UserStore; audit: AuditLog; egress: EgressGuard; secondFactorDue?: FederatedSignInDeps['secondFactorDue'] }): Federation {
   const connections = new ConnectionStore(deps.db, deps.box);
-  const clients = new UpstreamClients(deps.config);
+  const clients = new UpstreamClients(deps.config, deps.egress);
   const provisioning = new Provisioning(deps.users, new IdentityStore(deps.db), deps.audit);
   return {
     service: new FederationService({ config: deps.config, store: connections, clients, audit: deps.audit }),

@@ -6,27 +6,29 @@
 import { LRUCache } from 'lru-cache';
 import * as oidc from 'openid-client';
 import type { AtriumConfig } from '../config/env.ts';
+import type { EgressGuard } from '../security/egress-guard.ts';
 import { discoveryUrl, type ConnectionSettings } from './connection-schema.ts';
 import type { StoredConnection } from './connection-store.ts';
-import { upstreamFetch, type UpstreamFetch } from './upstream-fetch.ts';
+
+/** Every upstream call goes through the egress guard (src/security/egress-guard.ts). */
+type UpstreamFetch = (url: string, init: Record<string, unknown>) => Promise<Response>;
 
 const DISCOVERY_TTL_MS = 5 * 60_000;
 const UPSTREAM_TIMEOUT_SECONDS = 10;
 
 export class UpstreamClients {
   readonly #allowHttp: boolean;
-  readonly #fetch: UpstreamFetch | undefined;
+  readonly #fetch: UpstreamFetch;
   readonly #cache = new LRUCache<string, Promise<oidc.Configuration>>({ max: 5_000, ttl: DISCOVERY_TTL_MS });
 
-  constructor(config: Pick<AtriumConfig, 'env'>) {
+  constructor(config: Pick<AtriumConfig, 'env'>, egress: EgressGuard) {
     this.#allowHttp = config.env === 'development';
-    this.#fetch = upstreamFetch(config);
+    this.#fetch = (url, init) => egress.fetch(url, { ...init, timeoutMs: UPSTREAM_TIMEOUT_SECONDS * 1000 });
   }
 
   /** The fetch used for upstream calls (also for the JWKS check of the connection test). */
   fetch(url: string, init: Record<string, unknown> = {}): Promise<Response> {
-    const signal = AbortSignal.timeout(UPSTREAM_TIMEOUT_SECONDS * 1000);
-    return this.#fetch ? this.#fetch(url, { ...init, signal }) : fetch(url, { ...(init as RequestInit), signal });
+    return this.#fetch(url, init);
   }
 
   /**
@@ -64,10 +66,10 @@ export class UpstreamClients {
       configuration = await oidc.discovery(new URL(url), settings.client_id, metadata, auth, {
         execute: this.#allowHttp ? [oidc.allowInsecureRequests] : [],
         timeout: UPSTREAM_TIMEOUT_SECONDS,
-        ...(this.#fetch ? { [oidc.customFetch]: this.#fetch as never } : {}),
+        [oidc.customFetch]: this.#fetch as never,
       });
     }
-    if (this.#fetch) configuration[oidc.customFetch] = this.#fetch as never;
+    configuration[oidc.customFetch] = this.#fetch as never;
     if (this.#allowHttp) oidc.allowInsecureRequests(configuration);
     configuration.timeout = UPSTREAM_TIMEOUT_SECONDS;
     return configuration;

@@ -47,6 +47,8 @@ export class Metrics {
   /** Requests refused by a rate limit; `limit` is the rule's name (a fixed set), never the subject. */
   readonly rateLimitRejections: Counter<'tenant' | 'limit'>;
   readonly busLag: Histogram<'type'>;
+  /** Periodic re-checks of verified custom domains, by outcome (verified, failed, unverified). */
+  readonly domainRechecks: Counter<'outcome'>;
   #pool: { source: PoolSource; maxSize: number } | undefined;
 
   constructor(options: { processMetrics?: boolean } = {}) {
@@ -107,6 +109,12 @@ export class Metrics {
       name: 'atrium_sign_ins_total',
       help: 'Password sign-ins on the login page, by tenant slug and outcome (success, failure)',
       labelNames: ['tenant', 'outcome'],
+      registers,
+    });
+    this.domainRechecks = new Counter({
+      name: 'atrium_custom_domain_rechecks_total',
+      help: 'Re-checks of verified custom domains: verified (proof found), failed (not found), unverified (failed often enough to be reported)',
+      labelNames: ['outcome'],
       registers,
     });
     this.rateLimitRejections = new Counter({

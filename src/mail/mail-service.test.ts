@@ -7,6 +7,10 @@ import { loadConfig } from '../config/env.ts';
 import type { SecretBox } from '../security/secret-box.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { MailService } from './mail-service.ts';
+import { DnsResolver } from '../security/dns-resolver.ts';
+import { EgressGuard } from '../security/egress-guard.ts';
+
+const guardFor = (config: ReturnType<typeof loadConfig>, log: ConstructorParameters<typeof EgressGuard>[2]) => new EgressGuard(config, new DnsResolver(config), log);
 
 const tenant: Tenant = {
   id: '00000000-0000-4000-8000-000000000001', slug: 'acme', name: 'Acme', status: 'active', version: 1,
@@ -22,7 +26,7 @@ function capture() {
 describe('mail without SMTP', () => {
   it('development logs the rendered mail, in the tenant\'s language', async () => {
     const { lines, log } = capture();
-    const mail = new MailService({ config: loadConfig({ ATRIUM_ENV: 'development' }), box: {} as SecretBox, log });
+    const mail = new MailService({ config: loadConfig({ ATRIUM_ENV: 'development' }), box: {} as SecretBox, log, egress: guardFor(loadConfig({ ATRIUM_ENV: 'development' }), log) });
     await mail.send(tenant, 'a@acme.test', 'password-reset', { link: 'http://acme.localhost:3000/password/reset?token=x', minutes: 30 });
     const entry = lines.find((l) => l.mail);
     assert.ok(entry, 'a log line with the mail');
@@ -34,7 +38,7 @@ describe('mail without SMTP', () => {
   it('elsewhere sends nothing and logs a warning without the content', async () => {
     const { lines, log } = capture();
     const config = loadConfig({ ATRIUM_ENV: 'staging', PUBLIC_URL: 'https://auth.example.com', ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64') });
-    const mail = new MailService({ config, box: {} as SecretBox, log });
+    const mail = new MailService({ config, box: {} as SecretBox, log, egress: guardFor(config, log) });
     await mail.send(tenant, 'a@acme.test', 'verify-email', { link: 'https://acme.auth.example.com/signup/verify?token=secret' });
     assert.ok(lines.some((l) => l.level === 40 && /mail not sent/.test(l.msg)));
     assert.ok(!JSON.stringify(lines).includes('token=secret'), 'the link is a secret: never logged outside development');

@@ -9,6 +9,7 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import type { AtriumConfig } from '../config/env.ts';
 import { mergedSection, openTenantSecret } from '../config/tenant-config.ts';
+import type { EgressGuard } from '../security/egress-guard.ts';
 import type { SecretBox } from '../security/secret-box.ts';
 import { issuerFor, type Tenant } from '../tenancy/tenant.ts';
 import { renderMail, type MailTemplate } from './templates.ts';
@@ -30,10 +31,12 @@ export class MailService {
   readonly #box: SecretBox;
   readonly #log: Logger;
   readonly #health: DependencyHealth | undefined;
+  readonly #egress: EgressGuard;
   #platformTransport: Transporter | undefined;
 
-  constructor(deps: { config: AtriumConfig; box: SecretBox; log: Logger; health?: DependencyHealth }) {
+  constructor(deps: { config: AtriumConfig; box: SecretBox; log: Logger; egress: EgressGuard; health?: DependencyHealth }) {
     this.#config = deps.config;
+    this.#egress = deps.egress;
     this.#box = deps.box;
     this.#log = deps.log;
     this.#health = deps.health;
@@ -82,11 +85,14 @@ export class MailService {
         secure: smtp.secure ?? port === 465,
         auth: smtp.user ? { user: smtp.user, pass: password ?? '' } : undefined,
         ...TIMEOUTS,
-      }));
+        // A tenant chooses this host and port: the socket is opened by the egress guard, so it
+        // cannot be Redis, PostgreSQL or anything else inside the deployment.
+        getSocket: this.#egress.smtpSocket,
+      } as Parameters<typeof nodemailer.createTransport>[0]));
       return { transport, from: smtp.from ?? fallbackFrom };
     }
     if (this.#config.smtp.url) {
-      this.#platformTransport ??= this.#guarded(nodemailer.createTransport({ url: this.#config.smtp.url, ...TIMEOUTS } as Parameters<typeof nodemailer.createTransport>[0]));
+      this.#platformTransport ??= this.#guarded(nodemailer.createTransport({ url: this.#config.smtp.url, ...TIMEOUTS, getSocket: this.#egress.smtpSocket } as Parameters<typeof nodemailer.createTransport>[0]));
       return { transport: this.#platformTransport, from: fallbackFrom };
     }
     return undefined;

@@ -12,6 +12,7 @@ import { pinOriginToIssuer } from './issuer-origin.ts';
 import { currentContext } from '../tenancy/request-context.ts';
 import type { Database } from '../storage/database.ts';
 import type { SecretBox } from '../security/secret-box.ts';
+import type { EgressGuard } from '../security/egress-guard.ts';
 import type { AuditLog } from '../security/audit-log.ts';
 import type { Metrics } from '../http/metrics.ts';
 import type { UserStore } from '../accounts/user-store.ts';
@@ -34,6 +35,8 @@ export interface ProviderDeps {
   materials: TenantMaterials;
   audit: AuditLog;
   metrics: Pick<Metrics, 'tokenIssued'>;
+  /** oidc-provider's outbound calls (client jwks_uri, sector_identifier_uri, back-channel logout) go through it. */
+  egress: Pick<EgressGuard, 'fetch'>;
   /** Told of every completed authorization with a session: its device record, new-device mail (services.ts). */
   onSignedIn?: (tenant: Tenant, signIn: CompletedSignIn) => Promise<void>;
 }
@@ -74,6 +77,9 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
     // validate on every build of a Provider instead of on first use.
     adapter: createAdapterClass(tenant.id, deps.db, async (clientId) => (clientId === CONSOLE_CLIENT_ID ? consoleClient(issuer) : deps.materials.client(tenant, clientId))),
     jwks: jwks,
+    // A client's jwks_uri and sector_identifier_uri are tenant-supplied URLs: fetched through
+    // the egress guard (its own timeout and size cap; oidc-provider's signal still applies).
+    fetch: ((url: string | URL, options: Record<string, unknown>) => deps.egress.fetch(url, { ...options, timeoutMs: 5_000, maxBytes: 512 * 1024, strict: true })) as never,
     async loadExistingGrant(ctx) {
       const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session?.grantIdFor(ctx.oidc.client!.clientId);
       if (grantId) return ctx.oidc.provider.Grant.find(grantId);

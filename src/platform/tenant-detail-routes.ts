@@ -1,12 +1,13 @@
 /**
  * /platform/tenants/:slug: one tenant at a glance (status, issuer, domains, counts, recent
  * audit events) and what a platform admin does to it: suspend, reactivate, delete (typed
- * confirmation), add and remove custom domains, open its /admin.
+ * confirmation), add, verify and remove custom domains, open its /admin.
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { badRequest } from '../http/errors.ts';
 import { issuerFor, platformTenantSlug, type Tenant } from '../tenancy/tenant.ts';
+import { challengeFor } from '../tenancy/domain-verification.ts';
 import { formError, inTenant, renderPlatformPage, requirePlatformAdmin, targetTenant, type PlatformAdmin, type PlatformDeps } from './platform-console.ts';
 
 const RECENT_EVENTS = 10;
@@ -27,7 +28,7 @@ export function mountTenantDetailRoutes(router: Router, deps: PlatformDeps): voi
       tenant,
       issuer: issuerFor(tenant, deps.config),
       isPlatform: tenant.slug === platformTenantSlug(deps.config),
-      domains,
+      domains: domains.map((d) => ({ ...d, challenge: challengeFor(d) })),
       userCount: users.total,
       clientCount: clients.total,
       events: audit.events,
@@ -71,6 +72,13 @@ export function mountTenantDetailRoutes(router: Router, deps: PlatformDeps): voi
   router.post('/tenants/:slug/domains', async function addDomain(ctx) {
     await change(ctx, async (admin, tenant, form) => {
       await inTenant(tenant, () => deps.domains.add(tenant, { domain: (form.get('domain') ?? '').slice(0, 300), primary: form.get('primary') === 'on' }));
+    });
+  });
+
+  router.post('/tenants/:slug/domains/verify', async function verifyDomain(ctx) {
+    await change(ctx, async (admin, tenant, form) => {
+      const domain = (form.get('domain') ?? '').trim().toLowerCase().slice(0, 300);
+      await inTenant(tenant, () => deps.domains.verify(tenant, domain));
     });
   });
 

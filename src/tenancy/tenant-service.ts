@@ -30,8 +30,8 @@ export class TenantService {
   }
 
   /** Records `action` in `tenant`'s own audit log (the deletion goes to the platform's: the tenant's log goes with it). */
-  #record(tenant: Pick<Tenant, 'id' | 'slug'>, action: string, details: Record<string, unknown> = {}, target: string = tenant.slug): Promise<void> {
-    return runAsTenant(tenant.id, () => this.#audit.record({ action, target, details }));
+  #record(tenant: Pick<Tenant, 'id' | 'slug'>, action: string, details: Record<string, unknown> = {}, target: string = tenant.slug, outcome: 'success' | 'failure' = 'success'): Promise<void> {
+    return runAsTenant(tenant.id, () => this.#audit.record({ action, target, details, outcome }));
   }
 
   /** Creates a tenant with fresh signing keys. A retired slug needs `reuseRetiredSlug`. */
@@ -85,10 +85,15 @@ export class TenantService {
    * the same transaction): registries forget the tenant's host lookups, unknown hosts
    * included, and pooled Providers are rebuilt with the new issuer.
    */
-  async domainsChanged(tenant: Pick<Tenant, 'id' | 'slug'>, change: { action: 'tenant.domain_added' | 'tenant.domain_primary_changed' | 'tenant.domain_removed'; domain: string; details?: Record<string, unknown> }): Promise<void> {
+  async domainsChanged(tenant: Pick<Tenant, 'id' | 'slug'>, change: { action: 'tenant.domain_added' | 'tenant.domain_primary_changed' | 'tenant.domain_primary_requested' | 'tenant.domain_verified' | 'tenant.domain_removed'; domain: string; details?: Record<string, unknown> }): Promise<void> {
     await this.#bus.publish({ type: 'tenant.changed', tenantId: tenant.id, slug: tenant.slug });
     await this.#record(tenant, change.action, change.details, change.domain);
     this.#log.info({ tenant: tenant.slug }, 'tenant custom domains changed');
+  }
+
+  /** A verification attempt that found no proof: nothing changed, but the attempt is audited. */
+  domainVerificationFailed(tenant: Pick<Tenant, 'id' | 'slug'>, domain: string, error: string): Promise<void> {
+    return this.#record(tenant, 'tenant.domain_verification_failed', { error }, domain, 'failure');
   }
 
   async delete(tenant: Tenant): Promise<void> {

@@ -21,7 +21,7 @@ interface TenantRow {
 
 const SELECT_TENANT = `
   SELECT t.id, t.slug, t.name, t.status, t.config, t.version, t.created_at, t.updated_at,
-         (SELECT array_agg(d.domain ORDER BY d.is_primary DESC, d.domain) FROM tenant_domains d WHERE d.tenant_id = t.id) AS domains,
+         (SELECT array_agg(d.domain ORDER BY d.is_primary DESC, d.domain) FROM tenant_domains d WHERE d.tenant_id = t.id AND d.status <> 'pending') AS domains,
          (SELECT d.domain FROM tenant_domains d WHERE d.tenant_id = t.id AND d.is_primary) AS primary_domain
   FROM tenants t`;
 
@@ -56,7 +56,8 @@ export class TenantStore {
 
   async findByDomain(domain: string): Promise<Tenant | undefined> {
     return this.#db.crossTenant('resolve tenant by custom domain', (q) =>
-      findOne(q, 'WHERE t.id = (SELECT tenant_id FROM tenant_domains WHERE domain = $1)', [domain]),
+      // Only a proven domain routes (a pending claim may exist for several tenants).
+      findOne(q, "WHERE t.id = (SELECT tenant_id FROM tenant_domains WHERE domain = $1 AND status <> 'pending')", [domain]),
     );
   }
 

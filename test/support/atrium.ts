@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config/env.ts';
 import { startAtrium, type RunningAtrium } from '../../src/server.ts';
 import { httpFetch } from './http-client.ts';
+import { startTestDns, type TestDns } from './dns-server.ts';
 
 export const BOOTSTRAP_CLIENT_ID = 'platform-test';
 export const BOOTSTRAP_CLIENT_SECRET = randomBytes(32).toString('base64url');
@@ -65,6 +66,10 @@ export interface TestAtrium {
   platformToken(scope?: string): Promise<string>;
   /** Calls the management API with a token carrying every platform scope. */
   api(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any; headers: Headers }>;
+  /** The DNS server Atrium asks (DNS_SERVERS), the test's own on loopback. */
+  dns: TestDns;
+  /** Adds a custom domain and proves it through its DNS challenge: it routes from then on. */
+  addVerifiedDomain(slug: string, domain: string, options?: { primary?: boolean }): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
 }
 
@@ -79,7 +84,9 @@ export async function startTestAtrium(
   // options.databaseUrl: a database the caller created (and drops) itself.
   const serverUrl = options.databaseUrl ? undefined : testServerUrl();
   const database = serverUrl ? await createTestDatabase(serverUrl) : undefined;
+  const dns = await startTestDns();
   const config = loadConfig({
+    DNS_SERVERS: dns.server,
     ATRIUM_ENV: 'development',
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -101,6 +108,7 @@ export async function startTestAtrium(
   } catch (err) {
     server.close();
     await database?.drop();
+    await dns.close();
     throw err;
   }
   const baseUrl = `http://localhost:${port}`;
@@ -123,30 +131,42 @@ export async function startTestAtrium(
     return json.access_token;
   }
 
+  async function api(method: string, path: string, body?: unknown, token?: string) {
+    const res = await httpFetch(`${baseUrl}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token ?? (await platformToken())}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      /* not JSON: keep the text for the assertion message */
+    }
+    return { status: res.status, body: parsed, headers: res.headers as unknown as Headers };
+  }
+
   return {
     atrium,
     baseUrl,
     port,
     issuer: (slug) => `http://${slug}.localhost:${port}`,
     platformToken,
-    async api(method, path, body, token) {
-      const res = await httpFetch(`${baseUrl}/api/v1${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token ?? (await platformToken())}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-      });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        /* not JSON: keep the text for the assertion message */
-      }
-      return { status: res.status, body: parsed, headers: res.headers as unknown as Headers };
+    api,
+    dns,
+    async addVerifiedDomain(slug, domain, options = {}) {
+      const added = await api('POST', `/tenants/${slug}/domains`, { domain, ...options });
+      if (added.status !== 201) return added;
+      const { name, value } = (added.body as { challenge: { dns: { name: string; value: string } } }).challenge.dns;
+      dns.setTxt(name, value);
+      const verified = await api('POST', `/tenants/${slug}/domains/${encodeURIComponent((added.body as { domain: string }).domain)}/verify`);
+      return verified.status === 200 ? { ...verified, status: 201 } : verified;
     },
     async stop() {
       await atrium.stop(2_000, 0);
       await database?.drop();
+      await dns.close();
     },
   };
 }
