@@ -74,6 +74,16 @@ const EXAMPLES: Record<string, Example[]> = {
       return { path: '/platform/tenants/acme/domains/remove', form: { domain }, auditedIn: 'acme' };
     },
   }],
+  'POST /platform/tenants/:slug/domains/verify': [{
+    what: 'verify a domain (its TXT record served by the test DNS server)',
+    post: async () => {
+      const domain = `v-${randomUUID().slice(0, 8)}.example.com`;
+      const added = await given('POST', '/tenants/acme/domains', { domain });
+      const { name, value } = (added as { challenge: { dns: { name: string; value: string } } }).challenge.dns;
+      t.dns.setTxt(name, value);
+      return { path: '/platform/tenants/acme/domains/verify', form: { domain }, auditedIn: 'acme' };
+    },
+  }],
   'POST /platform/tenants/:slug/admin': [{ noChange: 'mints a signed one-minute hand-off link; entering the tenant is audited there (console.platform_admin_entered)' }],
   'POST /platform/tenants/:slug/delete': [{ what: 'delete a tenant', post: async () => { const slug = await newTenant(); return { path: `/platform/tenants/${slug}/delete`, form: { confirm: slug }, auditedIn: '_platforms' }; } }],
   'POST /platform/tenants/:slug/config/:section': [{ what: 'a config section', post: async () => ({ path: '/platform/tenants/acme/config/branding', form: { overrides: '{"company_name":"Acme"}' }, auditedIn: 'acme' }) }],

@@ -89,6 +89,16 @@ const EXAMPLES: Record<string, Example[]> = {
       return { method: 'DELETE', path: `/tenants/${TENANT}/domains/${domain}`, auditedIn: TENANT };
     },
   }],
+  'POST /api/v1/tenants/:slug/domains/:domain/verify': [{
+    what: 'verify a domain (its TXT record served by the test DNS server)',
+    call: async () => {
+      const domain = `proven-${randomUUID().slice(0, 8)}.example.com`;
+      const added = await given('POST', `/tenants/${TENANT}/domains`, { domain });
+      const { name, value } = (added as { challenge: { dns: { name: string; value: string } } }).challenge.dns;
+      t.dns.setTxt(name, value);
+      return { method: 'POST', path: `/tenants/${TENANT}/domains/${domain}/verify`, auditedIn: TENANT };
+    },
+  }],
   'PUT /api/v1/tenants/:slug/federation/:name': [{ what: 'create a federation connection', call: async () => ({ method: 'PUT', path: `/tenants/${TENANT}/federation/f${randomUUID().slice(0, 8)}`, body: connection, auditedIn: TENANT }) }],
   'DELETE /api/v1/tenants/:slug/federation/:name': [{
     what: 'delete a federation connection',
