@@ -7,6 +7,7 @@ import { createServices, type Services } from './services.ts';
 import { bootstrap } from './platform/bootstrap.ts';
 import { createApp } from './http/app.ts';
 import { withProviderFastPath } from './http/provider-fast-path.ts';
+import { forwardingNormaliser } from './http/client-address.ts';
 import { startMetricsListener, type MetricsListener } from './http/metrics-listener.ts';
 
 export interface RunningAtrium {
@@ -43,8 +44,13 @@ export async function startAtrium(config: AtriumConfig, log: Logger, options: St
   const app = createApp(services, { isShuttingDown: () => shuttingDown });
   // Token, discovery and JWKS requests skip the outer Koa app (see http/provider-fast-path.ts).
   const handler = withProviderFastPath(services, { isShuttingDown: () => shuttingDown }, app.callback());
+  const normaliseForwarding = forwardingNormaliser(config.trustProxy);
   const server = options.server ?? http.createServer();
-  server.on('request', (req, res) => void handler(req, res));
+  server.on('request', (req, res) => {
+    // First, before anything reads the client address or the forwarding headers.
+    normaliseForwarding(req);
+    void handler(req, res);
+  });
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts
   server.headersTimeout = 66_000;
   server.requestTimeout = 30_000;

@@ -29,16 +29,11 @@ export class ProviderDocumentCache {
     maxSize: 16 * 1024 * 1024,
     sizeCalculation: (d, key) => d.body.length + key.length + 100,
   });
-  readonly #trustProxy: boolean;
-
-  constructor(options: { trustProxy: boolean }) {
-    this.#trustProxy = options.trustProxy;
-  }
-
   /** The cache key of a request: tenant version, document, and for discovery the origin oidc-provider would write (Koa's ctx.origin). */
   keyFor(tenant: { id: string; version: number }, document: ProviderDocument, req: IncomingMessage, host: string): string {
     if (document === 'oidc-jwks') return `${tenant.id}:${tenant.version}:jwks`;
-    const forwarded = this.#trustProxy ? req.headers['x-forwarded-proto'] : undefined;
+    // Present only when a trusted proxy sent it: the edge removed it otherwise (client-address.ts).
+    const forwarded = req.headers['x-forwarded-proto'];
     const protocol = (req.socket as { encrypted?: boolean }).encrypted
       ? 'https'
       : typeof forwarded === 'string' && forwarded

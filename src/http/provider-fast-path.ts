@@ -38,6 +38,7 @@ import { routeClassOf } from './metrics-middleware.ts';
 import { correlationIdFrom, logAccess } from './request-context-middleware.ts';
 import { securityHeaderList } from './security-headers.ts';
 import { ProviderDocumentCache } from './provider-document-cache.ts';
+import { clientAddressOf } from './client-address.ts';
 
 /**
  * Headers with which only oidc-provider may answer a token request: DPoP proofs, client
@@ -76,7 +77,7 @@ function fastRouteOf(method: string | undefined, url: string | undefined): FastR
   return path === '/jwks' ? 'oidc-jwks' : undefined;
 }
 
-/** The first of a comma-separated header's values, trimmed (as Koa reads X-Forwarded-*). */
+/** The first of a comma-separated header's values, trimmed (as Koa reads Host). */
 function firstValue(header: string | string[] | undefined): string {
   const value = Array.isArray(header) ? header.join(',') : (header ?? '');
   const comma = value.indexOf(',');
@@ -87,18 +88,12 @@ export function withProviderFastPath(services: Services, options: { isShuttingDo
   const { config, registry, pool, rateLimiter, metrics, log, clientCredentials } = services;
   const headers = securityHeaderList({ hsts: config.publicUrl.protocol === 'https:' });
   const tenantHeader = config.multiTenancy.tenantHeader;
-  const documents = new ProviderDocumentCache({ trustProxy: config.trustProxy });
+  const documents = new ProviderDocumentCache();
 
-  /** Koa's `ctx.host`; undefined for what Koa would rewrite (userinfo), which the full stack handles. */
+  /** Koa's `ctx.host` (X-Forwarded-Host is never honoured: client-address.ts); undefined for what Koa would rewrite (userinfo), which the full stack handles. */
   function hostOf(req: IncomingMessage): string | undefined {
-    const forwarded = config.trustProxy ? req.headers['x-forwarded-host'] : undefined;
-    const host = firstValue(forwarded || req.headers.host);
+    const host = firstValue(req.headers.host);
     return host.includes('@') ? undefined : host;
-  }
-
-  /** Koa's `ctx.ip` (app.proxy = TRUST_PROXY, X-Forwarded-For, no maxIpsCount). */
-  function ipOf(req: IncomingMessage): string {
-    return (config.trustProxy && firstValue(req.headers['x-forwarded-for'])) || req.socket.remoteAddress || '';
   }
 
   /** Serves the request, or returns false having touched nothing (the full stack takes it). */
@@ -141,7 +136,7 @@ export function withProviderFastPath(services: Services, options: { isShuttingDo
       // RATE_LIMITS_ENABLED=false makes the limiter allow everything; skip asking it.
       if (route === 'oidc-token' && config.rateLimitsEnabled) {
         try {
-          refusal = await checkTokenLimits(rateLimiter, tenant, ipOf(req), req.headers.authorization ?? '', body);
+          refusal = await checkTokenLimits(rateLimiter, tenant, clientAddressOf(req), req.headers.authorization ?? '', body);
         } catch {
           return false;
         }

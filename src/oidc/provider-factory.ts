@@ -186,7 +186,8 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
   };
 
   const provider = new Provider(issuer, configuration);
-  provider.proxy = config.trustProxy;
+  // As the outer app: the forwarding headers were vetted at the edge (http/client-address.ts).
+  provider.proxy = true;
   provider.use(addCorrelationIdToErrors);
   provider.on('server_error', (_ctx: unknown, err: Error) => currentContext()?.log?.error({ err }, 'oidc-provider server error'));
   provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
