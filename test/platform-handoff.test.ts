@@ -69,12 +69,14 @@ describe('platform hand-off', () => {
     const probe = await thief.request(`${acme.issuer}/admin`);
     assert.equal(probe.status, 302, 'the other browser has no /admin');
     assert.match(probe.headers.get('location') ?? '', /^\/account\/login/);
+    assert.equal((await auditOf('acme', 'console.platform_admin_refused'))[0]?.details?.reason, 'other_browser');
 
     // The thief's attempt did not spend it: the admin's own browser still enters.
     const entered = await admin.browser.follow(redeem);
     assert.equal(entered.url.href, `${acme.issuer}/admin`);
     assert.equal(entered.res.status, 200);
     assert.match(await entered.res.text(), /Platform administrator root@handoff\.test/);
+    await signOut(admin.browser, acme.issuer);
   });
 
   it('works once, even after the session it made has signed out', async () => {
@@ -91,6 +93,7 @@ describe('platform hand-off', () => {
     const replay = await admin.browser.request(redeem);
     assert.equal(replay.status, 400, 'the used link is refused after the sign-out');
     await replay.body?.cancel();
+    assert.equal((await auditOf('acme', 'console.platform_admin_refused'))[0]?.details?.reason, 'already_used', 'refused for its nonce, not its binding');
     assert.notEqual((await admin.browser.request(`${acme.issuer}/admin`)).status, 200);
   });
 
