@@ -1,6 +1,6 @@
 /**
  * A platform admin opening a tenant's /admin from /platform (the hand-off), driven over
- * HTTP with a cookie jar per browser: the hand-off works only in the browser that asked
+ * HTTP with a cookie jar per browser (and once in Chromium): the hand-off works only in the browser that asked
  * for it, its one use survives a sign-out, and entering is audited in the tenant and on
  * the platform, as the platform admin.
  */
@@ -10,8 +10,10 @@ import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, type TenantFixture } from './support/fixtures.ts';
 import { hiddenInput, TestBrowser } from './support/http-client.ts';
 import { signInToConsole } from './support/console.ts';
+import { chromiumMissing, launchChromium } from './support/browser.ts';
 
 const ADMIN = { email: 'root@handoff.test', password: 'handoff-root-correct-horse' };
+const ADMIN_BUTTON = 'Open its administration';
 
 let t: TestAtrium;
 let acme: TenantFixture;
@@ -123,5 +125,34 @@ describe('platform hand-off', () => {
     await signOut(admin.browser, globex.issuer);
     assert.equal((await auditOf('globex', 'console.sign_out'))[0]?.actor, `platform:${adminId}`);
     assert.equal((await auditOf('_platforms', 'console.platform_admin_signed_out'))[0]?.details?.tenant, 'globex');
+  });
+});
+
+describe('platform hand-off in Chromium', { skip: chromiumMissing() }, () => {
+  it('opens the tenant /admin in the browser that asked; the same link in another browser context is refused', async () => {
+    const chromium = await launchChromium();
+    try {
+      const own = await chromium.newContext();
+      const page = await own.newPage();
+      const redeems: string[] = [];
+      page.on('request', (req) => {
+        if (new URL(req.url()).pathname === '/account/handoff') redeems.push(req.url());
+      });
+      await page.goto(`${t.baseUrl}/platform/tenants/acme`);
+      await page.getByLabel('Email').fill(ADMIN.email);
+      await page.getByLabel('Password').fill(ADMIN.password);
+      await Promise.all([page.waitForURL((u) => u.pathname === '/platform/tenants/acme'), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
+      await Promise.all([page.waitForURL(`${acme.issuer}/admin`), page.getByRole('button', { name: ADMIN_BUTTON }).click()]);
+      assert.match(await page.content(), /Platform administrator root@handoff\.test/);
+      assert.equal(redeems.length, 1, redeems.join('\n'));
+
+      const other = await chromium.newContext();
+      const stolen = await (await other.newPage()).goto(redeems[0]!);
+      assert.equal(stolen?.status(), 400, 'another browser gets nothing');
+      const probe = await (await other.newPage()).goto(`${acme.issuer}/admin`);
+      assert.doesNotMatch(await probe!.text(), /Platform administrator/);
+    } finally {
+      await chromium.close();
+    }
   });
 });
