@@ -8,6 +8,7 @@ import { bootstrap } from './platform/bootstrap.ts';
 import { createApp } from './http/app.ts';
 import { withProviderFastPath } from './http/provider-fast-path.ts';
 import { normalizeRequestTarget } from './http/request-target.ts';
+import { forwardingNormaliser } from './http/client-address.ts';
 import { startMetricsListener, type MetricsListener } from './http/metrics-listener.ts';
 import { trackConnections } from './http/connection-drain.ts';
 
@@ -47,10 +48,13 @@ export async function startAtrium(config: AtriumConfig, log: Logger, options: St
   }
   const app = createApp(services, { isShuttingDown: () => shuttingDown });
   // Token, discovery and JWKS requests skip the outer Koa app (see http/provider-fast-path.ts).
+  const normaliseForwarding = forwardingNormaliser(config.trustProxy);
   const server = options.server ?? http.createServer();
   const connections = trackConnections(server);
   const handler = withProviderFastPath(services, { isShuttingDown: () => connections.closing }, app.callback());
   server.on('request', (req, res) => {
+    // First, before anything reads the client address or the forwarding headers.
+    normaliseForwarding(req);
     normalizeRequestTarget(req);
     void handler(req, res);
   });

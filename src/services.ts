@@ -4,6 +4,7 @@
  */
 import { ConsoleAuth } from './web/console-auth.ts';
 import { ConsoleSessionStore } from './web/console-session-store.ts';
+import { HandoffNonceStore } from './web/handoff-nonce-store.ts';
 import type { Logger } from 'pino';
 import type { AtriumConfig } from './config/env.ts';
 import { openDatabase } from './storage/open-database.ts';
@@ -181,7 +182,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     metrics,
     health,
     federation: createFederation({ config, db, box, users, audit, egress, secondFactorDue: (tenant, user, params) => secondFactorDue(mfa, tenant, user, params) }),
-    consoleAuth: new ConsoleAuth({ config, box, users, audit, pool, sessions: consoleSessions, registry }),
+    consoleAuth: new ConsoleAuth({ config, box, users, audit, pool, sessions: consoleSessions, handoffNonces: new HandoffNonceStore(db), registry }),
     mfa,
     userSessions,
     egress,

@@ -212,6 +212,15 @@ describe('/admin for a handed-off platform admin', () => {
   async function acmeTenant() {
     return (await t.atrium.services.tenantStore.findBySlug('acme'))!;
   }
+  /**
+   * A hand-off into `browser` without the platform's pages (platform-handoff.test.ts drives
+   * those): the tenant host binds it to the browser, the service mints the code for that binding.
+   */
+  async function handoffUrl(browser: TestBrowser): Promise<string> {
+    const start = await browser.request(`${acme.issuer}/account/handoff/start`);
+    const binding = new URL(start.headers.get('location')!).searchParams.get('binding')!;
+    return t.atrium.services.consoleAuth.handoff.codeUrl(await acmeTenant(), platformAdmin, binding);
+  }
   /** A platform admin of the platform tenant (a hand-off is re-checked against it on every request). */
   let platformAdmin: { id: string; email: string };
   before(async () => {
@@ -221,8 +230,8 @@ describe('/admin for a handed-off platform admin', () => {
   });
 
   it('opens the tenant\'s /admin once, and audits changes as platform:<id>', async () => {
-    const url = t.atrium.services.consoleAuth.handoffUrl(await acmeTenant(), platformAdmin);
     const browser = new TestBrowser();
+    const url = await handoffUrl(browser);
     const landed = await browser.follow(url);
     const html = await landed.res.text();
     assert.equal(landed.res.status, 200, html.slice(0, 300));
@@ -242,15 +251,15 @@ describe('/admin for a handed-off platform admin', () => {
     assert.equal(back.status, 303);
     assert.equal((await auditEvents('acme', 'user.roles_changed'))[0]?.actor, `platform:${platformAdmin.id}`);
 
-    // The link is single-use.
-    const again = await new TestBrowser().request(url);
-    assert.equal(again.status, 400);
+    // The link is single-use, and works in no other browser.
+    assert.equal((await browser.request(url)).status, 400);
+    assert.equal((await new TestBrowser().request(url)).status, 400);
   });
 
   it('ends the handed-off session once the platform admin is disabled or loses the role', async () => {
     for (const change of [{ status: 'disabled' }, { roles: ['member'] }]) {
       const browser = new TestBrowser();
-      const landed = await browser.follow(t.atrium.services.consoleAuth.handoffUrl(await acmeTenant(), platformAdmin));
+      const landed = await browser.follow(await handoffUrl(browser));
       await landed.res.body?.cancel();
       assert.equal(landed.url.pathname, '/admin');
       assert.equal((await browser.request(`${acme.issuer}/admin/users`)).status, 200);
@@ -263,20 +272,24 @@ describe('/admin for a handed-off platform admin', () => {
   });
 
   it('refuses a link opened on another tenant\'s host, or an expired one', async () => {
-    const url = new URL(t.atrium.services.consoleAuth.handoffUrl(await acmeTenant(), platformAdmin));
+    const browser = new TestBrowser();
+    const url = new URL(await handoffUrl(browser));
     const elsewhere = new URL(url.pathname + url.search, globex.issuer);
-    assert.equal((await new TestBrowser().request(elsewhere)).status, 400, 'bound to its tenant');
+    browser.jar.set(elsewhere.host, new Map(browser.jar.get(url.host)));
+    assert.equal((await browser.request(elsewhere)).status, 400, 'bound to its tenant');
+    const stale = new TestBrowser();
     const realNow = Date.now;
     let expired: string;
+    const binding = new URL((await stale.request(`${acme.issuer}/account/handoff/start`)).headers.get('location')!).searchParams.get('binding')!;
     try {
       Date.now = () => realNow() - 61_000; // minted 61 s ago: its one minute is over
-      expired = t.atrium.services.consoleAuth.handoffUrl(await acmeTenant(), platformAdmin);
+      expired = t.atrium.services.consoleAuth.handoff.codeUrl(await acmeTenant(), platformAdmin, binding);
     } finally {
       Date.now = realNow;
     }
-    assert.equal((await new TestBrowser().request(expired)).status, 400, 'expired');
+    assert.equal((await stale.request(expired)).status, 400, 'expired');
     // The one bound to acme still works there (it was not used by the attempt on globex).
-    assert.equal((await new TestBrowser().request(url)).status, 302);
+    assert.equal((await browser.request(url)).status, 302);
   });
 });
 

@@ -31,6 +31,7 @@ function routes(slug: string): { method: 'GET' | 'POST'; path: string }[] {
     { method: 'POST', path: `/platform/tenants/${slug}/domains` },
     { method: 'POST', path: `/platform/tenants/${slug}/domains/remove` },
     { method: 'POST', path: `/platform/tenants/${slug}/admin` },
+    { method: 'GET', path: `/platform/tenants/${slug}/handoff?binding=${'b'.repeat(43)}` },
     { method: 'GET', path: `/platform/tenants/${slug}/delete` },
     { method: 'POST', path: `/platform/tenants/${slug}/delete` },
     { method: 'GET', path: `/platform/tenants/${slug}/config` },
@@ -309,13 +310,13 @@ describe('/platform tenants', () => {
   it("opens a tenant's administration through a one-time hand-off link", async () => {
     const res = await post('/platform/tenants/acme/admin', { csrf: admin.csrf });
     assert.equal(res.status, 303);
-    const link = new URL(res.location!);
+    assert.equal(res.location, `${acme.issuer}/account/handoff/start`, 'the tenant host binds the hand-off to this browser first');
+    const link = (await admin.browser.follow(res.location, (u) => u.pathname === '/account/handoff')).url;
     assert.equal(link.origin + link.pathname, `${acme.issuer}/account/handoff`);
-    const browser = new TestBrowser();
-    const entered = await browser.request(link);
+    const entered = await admin.browser.request(link);
     assert.equal(entered.status, 302);
     assert.equal(entered.headers.get('location'), '/admin');
-    assert.equal((await browser.request(link)).status, 400, 'the link works once');
+    assert.equal((await admin.browser.request(link)).status, 400, 'the link works once');
     const events = await auditOf('acme', 'console.platform_admin_entered');
     assert.equal(events[0].actor, `platform:${adminId}`);
     // On the platform's own host there is nothing to hand off: the admin goes straight to /admin.

@@ -71,4 +71,15 @@ describe('configuration', () => {
     assert.equal(config.multiTenancy.pool.maxSize, 7);
     assert.ok(problems({ MULTI_TENANCY_EXTRACTION_PRIORITY: 'cookie' }).length === 1);
   });
+
+  it('TRUST_PROXY: false, true (one private hop), a hop count or a CIDR list; anything else is refused', () => {
+    assert.deepEqual(loadConfig({}).trustProxy, { hops: 0, proxies: undefined });
+    assert.deepEqual(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, { hops: 0, proxies: undefined });
+    assert.deepEqual(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, { hops: 1, proxies: ['loopback', 'linklocal', 'uniquelocal'] });
+    assert.deepEqual(loadConfig({ TRUST_PROXY: '2' }).trustProxy, { hops: 2, proxies: undefined });
+    assert.deepEqual(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.0.2.7' }).trustProxy, { hops: Number.POSITIVE_INFINITY, proxies: ['10.0.0.0/8', '192.0.2.7'] });
+    for (const bad of ['maybe', '10.0.0.0/99', '11', ',']) {
+      assert.ok(problems({ TRUST_PROXY: bad }).some((p) => p.startsWith('TRUST_PROXY:')), bad);
+    }
+  });
 });

@@ -5,6 +5,7 @@
 import net from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import proxyaddr from 'proxy-addr';
 
 export type AtriumEnvName = 'development' | 'staging' | 'production';
 
@@ -59,6 +60,40 @@ const dnsServers = z
     ).min(1),
   );
 
+/**
+ * Which peers' X-Forwarded-* headers are believed (http/client-address.ts applies it).
+ * `hops`: how many addresses from the right of [X-Forwarded-For..., peer] may be proxies;
+ * `proxies`: the addresses a proxy must have (undefined: any, the operator vouches that
+ * only the proxies can connect). No trust is `{ hops: 0 }`.
+ */
+export interface ProxyTrust {
+  readonly hops: number;
+  readonly proxies: readonly string[] | undefined;
+}
+
+/** The legacy `TRUST_PROXY=true`: one proxy, which connects from a loopback or private address. */
+const LEGACY_TRUE: ProxyTrust = { hops: 1, proxies: ['loopback', 'linklocal', 'uniquelocal'] };
+
+/** `false`, `true` (see LEGACY_TRUE), a hop count, or a comma-separated list of proxy addresses/CIDRs. */
+const proxyTrust = z.string().transform((value, ctx): ProxyTrust => {
+  const v = value.trim().toLowerCase();
+  if (['false', 'no', '0'].includes(v)) return { hops: 0, proxies: undefined };
+  if (['true', 'yes'].includes(v)) return LEGACY_TRUE;
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v);
+    if (hops > 10) ctx.addIssue({ code: 'custom', message: 'a hop count must be at most 10' });
+    return { hops, proxies: undefined };
+  }
+  const proxies = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!proxies.length) ctx.addIssue({ code: 'custom', message: 'must be false, true, a hop count or a list of proxy addresses/CIDRs' });
+  try {
+    proxyaddr.compile(proxies);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `must be false, true, a hop count or a comma-separated list of proxy addresses/CIDRs (${(err as Error).message})` });
+  }
+  return { hops: Number.POSITIVE_INFINITY, proxies };
+});
+
 const schema = z.object({
   ATRIUM_ENV: z.enum(['development', 'staging', 'production'], { message: 'must be development, staging or production' }).default('development'),
   PORT: z.coerce.number({ message: 'must be a port number' }).int().min(0).max(65535).default(3000),
@@ -85,7 +120,7 @@ const schema = z.object({
   ATRIUM_BOOTSTRAP_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._~-]{3,128}$/, 'must be 3-128 URL-safe characters').optional(),
   ATRIUM_BOOTSTRAP_CLIENT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ATRIUM_DEMO: boolean.default(false),
-  TRUST_PROXY: boolean.default(false),
+  TRUST_PROXY: proxyTrust.default({ hops: 0, proxies: undefined }),
   RATE_LIMITS_ENABLED: boolean.default(true),
   DATABASE_POOL_SIZE: positiveInt.default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -124,7 +159,8 @@ export interface AtriumConfig {
     readonly clientSecret: string | undefined;
   };
   readonly demo: boolean;
-  readonly trustProxy: boolean;
+  /** Whose X-Forwarded-For/-Proto to believe; X-Forwarded-Host never is (http/client-address.ts). */
+  readonly trustProxy: ProxyTrust;
   /** Off only where something upstream limits requests (or for benchmarks). */
   readonly rateLimitsEnabled: boolean;
   readonly databasePoolSize: number;
@@ -219,7 +255,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       clientSecret: e.ATRIUM_BOOTSTRAP_CLIENT_SECRET,
     }),
     demo: e.ATRIUM_DEMO,
-    trustProxy: e.TRUST_PROXY,
+    trustProxy: Object.freeze({ hops: e.TRUST_PROXY.hops, proxies: e.TRUST_PROXY.proxies && Object.freeze([...e.TRUST_PROXY.proxies]) }),
     rateLimitsEnabled: e.RATE_LIMITS_ENABLED,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     logLevel: e.LOG_LEVEL,

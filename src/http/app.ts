@@ -40,7 +40,9 @@ function onlyUnder<C extends Context>(prefix: string, middleware: (ctx: C, next:
 
 export function createApp(services: Services, options: { isShuttingDown: () => boolean }): Koa {
   const { config } = services;
-  const app = new Koa({ proxy: config.trustProxy });
+  // The edge (client-address.ts) has already rewritten X-Forwarded-For to the one client
+  // address TRUST_PROXY believes and removed what is not believed, so Koa may read them.
+  const app = new Koa({ proxy: true, maxIpsCount: 1 });
   app.silent = true; // errors are logged by errorMiddleware with their correlation id
   app.keys = services.box.deriveKeys('app-cookies', 'atrium').map((k) => k.toString('base64'));
 

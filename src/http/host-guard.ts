@@ -32,7 +32,7 @@ export async function checkRequestHost(rawHost: string, config: AtriumConfig, re
 export function hostGuard(config: AtriumConfig, registry: TenantRegistry) {
   return async function refuseUnservedHosts(ctx: Context, next: Next): Promise<void> {
     if (PROBE_PATHS.has(ctx.path)) return next();
-    const check = await checkRequestHost(requestHostOf(ctx.req, config.trustProxy), config, registry);
+    const check = await checkRequestHost(requestHostOf(ctx.req), config, registry);
     if (!check.ok) throw check.error;
     await next();
   };

@@ -41,6 +41,7 @@ import { routeClassOf } from './metrics-middleware.ts';
 import { correlationIdFrom, logAccess } from './request-context-middleware.ts';
 import { securityHeaderList } from './security-headers.ts';
 import { ProviderDocumentCache } from './provider-document-cache.ts';
+import { clientAddressOf } from './client-address.ts';
 
 /**
  * Headers with which only oidc-provider may answer a token request: DPoP proofs, client
@@ -79,13 +80,6 @@ function fastRouteOf(method: string | undefined, url: string | undefined): FastR
   return path === '/jwks' ? 'oidc-jwks' : undefined;
 }
 
-/** The first of a comma-separated header's values, trimmed (as Koa reads X-Forwarded-*). */
-function firstValue(header: string | string[] | undefined): string {
-  const value = Array.isArray(header) ? header.join(',') : (header ?? '');
-  const comma = value.indexOf(',');
-  return (comma === -1 ? value : value.slice(0, comma)).trim();
-}
-
 export function withProviderFastPath(services: Services, options: { isShuttingDown: () => boolean }, fullStack: RequestHandler): RequestHandler {
   const { config, registry, pool, rateLimiter, metrics, log, clientCredentials } = services;
   const headers = securityHeaderList({ hsts: config.publicUrl.protocol === 'https:' });
@@ -96,15 +90,10 @@ export function withProviderFastPath(services: Services, options: { isShuttingDo
   /** What oidc-provider's CORS middleware sends, after the tenant header (tenant-middleware.ts) when that varies. */
   const tokenResponseHeaders = varyOnHeader ? { ...TOKEN_RESPONSE_HEADERS, Vary: `${tenantHeader}, Origin` } : TOKEN_RESPONSE_HEADERS;
 
-  /** Koa's `ctx.ip` (app.proxy = TRUST_PROXY, X-Forwarded-For, no maxIpsCount). */
-  function ipOf(req: IncomingMessage): string {
-    return (config.trustProxy && firstValue(req.headers['x-forwarded-for'])) || req.socket.remoteAddress || '';
-  }
-
   /** Serves the request, or returns false having touched nothing (the full stack takes it). */
   async function serve(req: IncomingMessage, res: ServerResponse, route: FastRoute, path: string): Promise<boolean> {
     const started = performance.now();
-    const rawHost = requestHostOf(req, config.trustProxy);
+    const rawHost = requestHostOf(req);
     let resolution;
     try {
       // A refused host or tenant is answered by the full stack (host-guard.ts, tenant-middleware.ts).
@@ -142,7 +131,7 @@ export function withProviderFastPath(services: Services, options: { isShuttingDo
       // RATE_LIMITS_ENABLED=false makes the limiter allow everything; skip asking it.
       if (route === 'oidc-token' && config.rateLimitsEnabled) {
         try {
-          refusal = await checkTokenLimits(rateLimiter, tenant, ipOf(req), req.headers.authorization ?? '', body);
+          refusal = await checkTokenLimits(rateLimiter, tenant, clientAddressOf(req), req.headers.authorization ?? '', body);
         } catch {
           return false;
         }

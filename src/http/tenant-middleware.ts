@@ -21,7 +21,7 @@ export function tenantMiddleware(config: AtriumConfig, registry: TenantRegistry)
   return async function resolveTenantMiddleware(ctx: Context, next: Next): Promise<void> {
     // Set first, so that refusals vary too: a cache must not answer one header with another's 400.
     if (varies) ctx.vary(headerName);
-    const resolution = await resolveTenant({ host: requestHostOf(ctx.req, config.trustProxy), header: tenantHeaderValue(ctx.req.headers[headerName]) }, config, registry);
+    const resolution = await resolveTenant({ host: requestHostOf(ctx.req), header: tenantHeaderValue(ctx.req.headers[headerName]) }, config, registry);
     if (resolution.kind === 'refused') throw new AppError(resolution.code, resolution.status, resolution.description);
     const { tenant } = resolution;
     const context = ctx.state.context as RequestContext;

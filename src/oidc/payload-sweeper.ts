@@ -14,6 +14,8 @@ const SWEPT: readonly { table: string; expired: string }[] = [
   { table: 'oidc_payloads', expired: `expires_at < now() - ${GRACE}` },
   // Console sessions (web/console-session-store.ts) expire with no grace.
   { table: 'console_sessions', expired: 'expires_at < now()' },
+  // Used platform hand-off nonces (web/console-handoff.ts): needed only while the hand-off could still be redeemed.
+  { table: 'console_handoff_nonces', expired: 'expires_at < now()' },
   // Device/IP records of sign-in sessions (web/user-session-store.ts) outlive nothing: gone with their session.
   {
     table: 'user_sessions',

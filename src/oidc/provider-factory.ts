@@ -193,7 +193,8 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
   };
 
   const provider = new Provider(issuer, configuration);
-  provider.proxy = config.trustProxy;
+  // As the outer app: the forwarding headers were vetted at the edge (http/client-address.ts).
+  provider.proxy = true;
   // The URLs it writes come from the issuer, never from the request's Host (issuer-origin.ts).
   pinOriginToIssuer(provider, issuer);
   provider.use(addCorrelationIdToErrors);

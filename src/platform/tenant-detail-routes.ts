@@ -97,8 +97,18 @@ export function mountTenantDetailRoutes(router: Router, deps: PlatformDeps): voi
     ctx.status = 303;
     // On its own host the admin already is one: a hand-off would replace their session with a user-less one.
     if (tenant.slug === platformTenantSlug(deps.config)) return ctx.redirect('/admin');
-    // The link is minted on demand: it lives one minute and works once.
-    ctx.redirect(deps.consoleAuth.handoffUrl(tenant, { id: admin.userId, email: admin.email }));
+    // The tenant's host starts the hand-off and binds it to this browser (web/console-handoff.ts).
+    ctx.redirect(deps.consoleAuth.handoff.startUrl(tenant));
+  });
+
+  // Step 3 of the hand-off: the tenant's host sent this browser here with its binding; the
+  // code is minted on demand for the admin signed in here, lives one minute and works once.
+  router.get('/tenants/:slug/handoff', async function mintHandoff(ctx) {
+    const admin = requirePlatformAdmin(ctx, deps);
+    if (!admin) return;
+    const tenant = await targetTenant(ctx, deps);
+    if (tenant.slug === platformTenantSlug(deps.config)) return ctx.redirect('/admin');
+    ctx.redirect(deps.consoleAuth.handoff.codeUrl(tenant, { id: admin.userId, email: admin.email }, typeof ctx.query.binding === 'string' ? ctx.query.binding : ''));
   });
 
   const renderDelete = (ctx: Context, admin: PlatformAdmin, tenant: Tenant, error?: string) =>

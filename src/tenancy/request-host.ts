@@ -71,13 +71,12 @@ export async function isServedHost(host: RequestHost, config: AtriumConfig, regi
 }
 
 /**
- * The host a request was sent to, as Koa reads it (X-Forwarded-Host only behind a trusted
- * proxy, HTTP/2's :authority) but unrepaired: no userinfo stripping, and a Host with
+ * The host a request was sent to, as Koa reads it (never X-Forwarded-Host, which the edge drops;
+ * HTTP/2's :authority) but unrepaired: no userinfo stripping, and a Host with
  * several values stays one (invalid) value.
  */
-export function requestHostOf(req: { headers: Record<string, string | string[] | undefined>; httpVersionMajor: number }, trustProxy: boolean): string {
-  const forwarded = trustProxy ? req.headers['x-forwarded-host'] : undefined;
-  if (typeof forwarded === 'string' && forwarded) return forwarded.split(',', 1)[0]!.trim();
+export function requestHostOf(req: { headers: Record<string, string | string[] | undefined>; httpVersionMajor: number }): string {
+  // X-Forwarded-Host is never honoured: the edge removes it (http/client-address.ts).
   const authority = req.httpVersionMajor >= 2 ? req.headers[':authority'] : undefined;
   const host = typeof authority === 'string' && authority ? authority : req.headers.host;
   return typeof host === 'string' ? host : '';

@@ -9,10 +9,10 @@
  * PKCE verifier, nonce, expiry) and marked used atomically. The page session is then a
  * random cookie whose hash is a `console_sessions` row of the tenant.
  *
- * A platform admin opens a tenant's /admin through a hand-off link: an HMAC-signed,
- * one-minute, single-use token naming the tenant and the admin, minted by /platform.
+ * A platform admin opens a tenant's /admin through a hand-off bound to their browser
+ * (console-handoff.ts).
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type { AtriumConfig } from '../config/env.ts';
@@ -28,12 +28,13 @@ import { issuerFor, issuerUrl, platformTenantSlug } from '../tenancy/tenant.ts';
 import { AppError } from '../http/errors.ts';
 import { readForm } from '../http/body.ts';
 import { ConsoleSessionStore } from './console-session-store.ts';
+import { ConsoleHandoff } from './console-handoff.ts';
+import type { HandoffNonceStore } from './handoff-nonce-store.ts';
 import { CONSOLE_CLIENT_ID } from './console-client.ts';
 import { renderTenantPage } from './page.ts';
 
 const SESSION_TTL_SECONDS = 8 * 3600;
 const LOGIN_TTL_MS = 10 * 60_000;
-const HANDOFF_TTL_SECONDS = 60;
 
 /** Who is using the console pages of this request. */
 export interface ConsolePrincipal {
@@ -75,6 +76,8 @@ export interface ConsoleAuthDeps {
   audit: AuditLog;
   pool: ProviderPool;
   sessions: ConsoleSessionStore;
+  /** Used platform hand-off nonces, kept apart from the sessions they made. */
+  handoffNonces: HandoffNonceStore;
   /** Finds the platform tenant, whose users a handed-off platform admin is re-checked against. */
   registry: Pick<TenantRegistry, 'bySlug'>;
 }
@@ -88,11 +91,20 @@ export function safeReturnTo(value: unknown, fallback = '/account'): string {
 
 export class ConsoleAuth {
   readonly #deps: ConsoleAuthDeps;
-  readonly #handoffKeys: Buffer[];
+  /** The platform hand-off to a tenant's /admin. */
+  readonly handoff: ConsoleHandoff;
 
   constructor(deps: ConsoleAuthDeps) {
     this.#deps = deps;
-    this.#handoffKeys = deps.box.deriveKeys('console-handoff', 'atrium');
+    this.handoff = new ConsoleHandoff({
+      config: deps.config,
+      box: deps.box,
+      audit: deps.audit,
+      nonces: deps.handoffNonces,
+      registry: deps.registry,
+      secure: (tenant) => this.#secure(tenant),
+      startSession: (ctx, tenant, admin) => this.#startSession(ctx, tenant, { platformAdmin: admin, amr: ['platform'] }),
+    });
   }
 
   get sessions(): ConsoleSessionStore {
@@ -189,25 +201,6 @@ export class ConsoleAuth {
     return form;
   }
 
-  /** A hand-off link to a tenant's /admin for a signed-in platform admin. */
-  handoffUrl(target: Tenant, admin: { id: string; email: string }): string {
-    const payload = Buffer.from(JSON.stringify({ t: target.id, a: admin.id, e: admin.email, n: randomBytes(16).toString('base64url'), x: Math.floor(Date.now() / 1000) + HANDOFF_TTL_SECONDS })).toString('base64url');
-    const mac = createHmac('sha256', this.#handoffKeys[0]!).update(payload).digest('base64url');
-    return issuerUrl(target, this.#deps.config, `/account/handoff?${new URLSearchParams({ token: `${payload}.${mac}` }).toString()}`).href;
-  }
-
-  #openHandoff(token: string, tenant: Tenant): { a: string; e: string; n: string } | undefined {
-    const [payload = '', mac = ''] = token.split('.');
-    const given = Buffer.from(mac);
-    const valid = this.#handoffKeys.some((key) => {
-      const expected = Buffer.from(createHmac('sha256', key).update(payload).digest('base64url'));
-      return expected.length === given.length && timingSafeEqual(expected, given);
-    });
-    if (!valid) return undefined;
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as { t: string; a: string; e: string; n: string; x: number };
-    return claims.t === tenant.id && claims.x > Date.now() / 1000 ? claims : undefined;
-  }
-
   async #startSession(ctx: Context, tenant: Tenant, session: { userId?: string; platformAdmin?: { id: string; email: string; handoffNonce: string }; oidcSessionUid?: string; amr: string[] }): Promise<boolean> {
     const id = randomBytes(32).toString('base64url');
     const created = await this.#deps.sessions.create({ id, ...session, ip: ctx.ip, userAgent: ctx.get('user-agent'), ttlSeconds: SESSION_TTL_SECONDS });
@@ -285,20 +278,7 @@ export class ConsoleAuth {
       await renderTenantPage(ctx, 'error', (t) => ({ title: 'console.cancelled_title', heading: t('console.cancelled_title'), message: t('console.cancelled_message') }));
     });
 
-    router.get('/handoff', async (ctx) => {
-      const tenant = ctx.state.tenant as Tenant;
-      let claims: { a: string; e: string; n: string } | undefined;
-      try {
-        claims = typeof ctx.query.token === 'string' ? this.#openHandoff(ctx.query.token, tenant) : undefined;
-      } catch {
-        claims = undefined;
-      }
-      if (!claims || !(await this.#startSession(ctx, tenant, { platformAdmin: { id: claims.a, email: claims.e, handoffNonce: claims.n }, amr: ['platform'] }))) {
-        throw new AppError('invalid_handoff', 400, 'This link has expired or was already used. Open the organisation again from /platform.', { messageKey: 'errors.handoff_expired' });
-      }
-      await audit.record({ action: 'console.platform_admin_entered', actor: `platform:${claims.a}`, target: tenant.id, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { email: claims.e } });
-      ctx.redirect('/admin');
-    });
+    this.handoff.mount(router);
 
     router.post('/logout', async (ctx) => {
       const tenant = ctx.state.tenant as Tenant;
@@ -313,6 +293,7 @@ export class ConsoleAuth {
           await oidcSession?.destroy();
         }
         await audit.record({ action: 'console.sign_out', actor: principal.userId ?? `platform:${principal.platformAdminId ?? principal.email}`, target: principal.userId, ip: ctx.ip, userAgent: ctx.get('user-agent') });
+        if (principal.platformAdminId) await this.handoff.auditOnPlatform(ctx, tenant, { id: principal.platformAdminId, email: principal.email }, 'console.platform_admin_signed_out');
       }
       ctx.cookies.set(this.#cookieName(tenant, 'console'), null);
       ctx.status = 303;
