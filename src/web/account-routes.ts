@@ -163,6 +163,8 @@ export function accountRoutes(deps: AccountDeps): Router {
       ctx.status = 400;
       return renderTenantPage(ctx, 'account/totp', (t) => ({ title: 'mfa.totp_setup_title', principal, totp: { ...totp, action: '/account/mfa/totp/confirm' }, error: t('mfa.wrong_code') }));
     }
+    // The first code proved the new factor: the session stays strong enough for the next change.
+    await consoleAuth.sessions.addFactor(principal.sessionIdHash, 'otp');
     if (codes.length === 0) return back(ctx, 'totp_enrolled');
     await renderTenantPage(ctx, 'mfa/recovery-codes', { title: 'mfa.recovery_codes_title', codes });
   });
@@ -195,6 +197,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     const response = parseCredentialResponse<RegistrationResponseJSON>(form.get('response'));
     const ok = response ? await mfa.finishPasskeyRegistration(ctx.state.tenant as Tenant, principal.userId, passkeyBinding(principal), response, form.get('name') ?? '', meta(ctx, principal)) : false;
     if (!ok) return home(ctx, principal, { error: 'account.passkey_not_registered', status: 400 });
+    await consoleAuth.sessions.addFactor(principal.sessionIdHash, 'hwk');
     back(ctx, 'passkey_added');
   });
 

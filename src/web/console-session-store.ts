@@ -111,6 +111,11 @@ export class ConsoleSessionStore {
     await this.#db.withTenant((q) => q.query('UPDATE console_sessions SET authenticated_at = now(), amr = $2 WHERE id_hash = $1', [idHash, amr]));
   }
 
+  /** A factor proven in this session after its authentication (a factor just enrolled: its first code or passkey); the time is kept. */
+  async addFactor(idHash: string, factor: string): Promise<void> {
+    await this.#db.withTenant((q) => q.query('UPDATE console_sessions SET amr = array_append(amr, $2) WHERE id_hash = $1 AND NOT ($2 = ANY(amr))', [idHash, factor]));
+  }
+
   async listForUser(userId: string): Promise<ConsoleSessionRecord[]> {
     return this.#db.withTenant(async (q) => {
       const res = await q.query<Row>(`SELECT ${COLUMNS} FROM console_sessions WHERE user_id = $1 AND expires_at > now() ORDER BY last_seen_at DESC`, [userId]);
