@@ -16,6 +16,7 @@ import { passwordViolations } from '../accounts/password-policy.ts';
 import type { User, UserStore, UserWithSecret } from '../accounts/user-store.ts';
 import { publicUser } from '../accounts/user-store.ts';
 import type { MailService } from '../mail/mail-service.ts';
+import { sendPasswordChangedMail } from '../mail/password-change-mail.ts';
 import type { AuditLog } from '../security/audit-log.ts';
 import { currentContext } from '../tenancy/request-context.ts';
 import { issuerUrl, type Tenant } from '../tenancy/tenant.ts';
@@ -191,6 +192,7 @@ export class AccountRecovery {
     const { signIns: ended } = await this.#d.sessions.revokeAllSessions(user.id, { actor: user.id, ip: meta.ip, userAgent: meta.userAgent });
     const action = purpose === 'password_reset' ? 'user.password_reset' : 'user.invitation_accepted';
     await this.#d.audit.record({ action, actor: user.id, target: user.id, ip: meta.ip, userAgent: meta.userAgent, details: { sessions_ended: ended } });
+    if (purpose === 'password_reset') sendPasswordChangedMail(this.#d.mail, tenant, user.email);
     return { kind: 'done', userId: user.id, token: used };
   }
 

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../storage/database.ts';
 import { conflict } from '../http/errors.ts';
+import { endOutstandingLinks } from './credential-change.ts';
 
 export interface User {
   id: string;
@@ -109,12 +110,14 @@ export class UserStore {
   /**
    * Changes a user. A change of roles or status never leaves a tenant that has an active
    * owner without one (409): checked in the same transaction, under the lock `create` takes,
-   * so two admins demoting the last two owners at once cannot both pass.
+   * so two admins demoting the last two owners at once cannot both pass. A credential change
+   * (password, email, disabling) ends the user's outstanding mail links in the same transaction.
    */
   async update(id: string, changes: { email?: string; name?: string | null; emailVerified?: boolean; roles?: string[]; status?: 'active' | 'disabled'; passwordHash?: string }): Promise<UserWithSecret | undefined> {
     if (!UUID.test(id)) return undefined;
     return this.#db.withTenant(async (q) => {
       const write = async () => {
+        if (changes.passwordHash !== undefined || changes.email !== undefined || changes.status === 'disabled') await endOutstandingLinks(q, id);
         const res = await q.query<UserRow>(
           `UPDATE users SET email = COALESCE($2, email), name = CASE WHEN $3::boolean THEN $4 ELSE name END,
              email_verified = COALESCE($5, email_verified), roles = COALESCE($6, roles), status = COALESCE($7, status),

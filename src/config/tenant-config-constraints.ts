@@ -23,6 +23,12 @@ export const PLATFORM_MFA_REQUIRED_FLOOR: MfaLevel = 'off';
 /** Beyond this, audit events are kept longer than the platform promises to store them. */
 export const AUDIT_RETENTION_DAYS = { default: 365, max: 3650 } as const;
 
+/**
+ * How recent an authentication must be for a change of credentials on /account (NIST
+ * 800-63B §6.1.2): 0 asks on the request itself; beyond half an hour it is no longer "recent".
+ */
+export const REAUTH_MAX_AGE_SECONDS = { default: 300, max: 1800 } as const;
+
 export const GLOBAL_DEFAULTS: Readonly<Record<ConfigSection, Record<string, unknown>>> = {
   application: { title: 'Atrium', default_locale: 'en', available_locales: ['en', 'fr'] },
   branding: { company_name: 'Atrium', colors: { light: { primary: '#2563eb', background: '#ffffff', text: '#111827' }, dark: { primary: '#60a5fa', background: '#111827', text: '#f9fafb' } } },
@@ -35,6 +41,7 @@ export const GLOBAL_DEFAULTS: Readonly<Record<ConfigSection, Record<string, unkn
     lockout: { max_attempts: 10, duration_seconds: 900 },
     device_matching: false,
     audit_retention_days: AUDIT_RETENTION_DAYS.default,
+    reauth_max_age_seconds: REAUTH_MAX_AGE_SECONDS.default,
   },
   features: { social: {}, enterprise_sso: true },
   oidc: {
@@ -72,6 +79,7 @@ export function constraintViolations(section: ConfigSection, value: Obj): string
       problems.push(`security.mfa.required: at least "${PLATFORM_MFA_REQUIRED_FLOOR}" (platform floor)`);
     }
     atMost(problems, 'security.audit_retention_days', value.audit_retention_days, AUDIT_RETENTION_DAYS.max);
+    atMost(problems, 'security.reauth_max_age_seconds', value.reauth_max_age_seconds, REAUTH_MAX_AGE_SECONDS.max);
     problems.push(...rateLimitViolations(value.rate_limits));
   }
   if (section === 'oidc') {

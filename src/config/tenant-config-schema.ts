@@ -48,6 +48,7 @@ export const securitySchema = z.strictObject({
   lockout: z.strictObject({ max_attempts: z.number().int().positive().max(1000), duration_seconds: seconds }).partial(),
   device_matching: z.boolean(),
   audit_retention_days: z.number().int().positive(),
+  reauth_max_age_seconds: z.number().int().nonnegative(),
 }).partial();
 
 const upstream = z.strictObject({ enabled: z.boolean(), client_id: text(512), client_secret: secret, scopes: z.array(text(200)).max(50) }).partial();

@@ -12,7 +12,7 @@ import type { Tenant } from '../tenancy/tenant.ts';
 import { brandFor } from '../web/branding.ts';
 import { negotiateLocale, SHIPPED_LOCALES, translator } from '../web/i18n.ts';
 
-export const MAIL_TEMPLATES = ['verify-email', 'password-reset', 'invitation', 'new-sign-in', 'mfa-changed'] as const;
+export const MAIL_TEMPLATES = ['verify-email', 'password-reset', 'invitation', 'new-sign-in', 'mfa-changed', 'password-changed'] as const;
 export type MailTemplate = (typeof MAIL_TEMPLATES)[number];
 
 const VIEWS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views/mail');

@@ -35,7 +35,7 @@ interface PendingMfa {
 }
 
 /** Ten attempts per account per 15 minutes across interactions: a 6-digit code cannot be walked. */
-const MFA_ATTEMPTS: RateLimitRule = { name: 'mfa_per_account', limit: 10, windowSeconds: 15 * 60 };
+export const MFA_ATTEMPTS: RateLimitRule = { name: 'mfa_per_account', limit: 10, windowSeconds: 15 * 60 };
 
 export interface MfaInteractionDeps {
   mfa: MfaService;

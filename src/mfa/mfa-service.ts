@@ -267,9 +267,7 @@ export class MfaService {
   async resetForUser(userId: string, meta: ChangeMeta = {}): Promise<void> {
     const tenantId = currentTenantId();
     if (!tenantId) throw new Error('resetForUser needs a tenant in the request context');
-    const removed = await this.#deps.store.deleteCredentials(userId);
-    const hadTotp = await this.#deps.store.deleteTotp(userId);
-    await this.#deps.store.deleteRecoveryCodes(userId);
-    await this.#changed({ id: tenantId }, userId, 'mfa_reset', { actor: null, ...meta }, { passkeys_removed: removed, totp_removed: hadTotp });
+    const removed = await this.#deps.store.deleteAllFactors(userId);
+    await this.#changed({ id: tenantId }, userId, 'mfa_reset', { actor: null, ...meta }, { passkeys_removed: removed.passkeys, totp_removed: removed.totp });
   }
 }

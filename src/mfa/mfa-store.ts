@@ -1,4 +1,5 @@
 /** Rows of the second-factor tables, always inside the current tenant (row-level security). */
+import { endOutstandingLinks } from '../accounts/credential-change.ts';
 import type { Database } from '../storage/database.ts';
 
 export interface TotpRecord {
@@ -82,10 +83,11 @@ export class MfaStore {
   }
 
   async confirmTotp(userId: string, step: number): Promise<boolean> {
-    const res = await this.#db.withTenant((q) =>
-      q.query('UPDATE mfa_totp SET confirmed_at = now(), last_step = $2 WHERE user_id = $1 AND confirmed_at IS NULL', [userId, step]),
-    );
-    return res.rowCount === 1;
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query('UPDATE mfa_totp SET confirmed_at = now(), last_step = $2 WHERE user_id = $1 AND confirmed_at IS NULL', [userId, step]);
+      if (res.rowCount === 1) await endOutstandingLinks(q, userId);
+      return res.rowCount === 1;
+    });
   }
 
   /** Records a step as used, atomically: false when that step (or a later one) was already used. */
@@ -97,13 +99,17 @@ export class MfaStore {
   }
 
   async deleteTotp(userId: string): Promise<boolean> {
-    const res = await this.#db.withTenant((q) => q.query('DELETE FROM mfa_totp WHERE user_id = $1', [userId]));
-    return res.rowCount > 0;
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query('DELETE FROM mfa_totp WHERE user_id = $1', [userId]);
+      if (res.rowCount > 0) await endOutstandingLinks(q, userId);
+      return res.rowCount > 0;
+    });
   }
 
   async replaceRecoveryCodes(userId: string, hashes: string[]): Promise<void> {
     await this.#db.withTenant(async (q) => {
       await q.query('DELETE FROM mfa_recovery_codes WHERE user_id = $1', [userId]);
+      await endOutstandingLinks(q, userId);
       for (const hash of hashes) {
         await q.query(`INSERT INTO mfa_recovery_codes (tenant_id, user_id, code_hash) VALUES (current_setting('app.tenant_id')::uuid, $1, $2)`, [userId, hash]);
       }
@@ -125,8 +131,18 @@ export class MfaStore {
     });
   }
 
-  async deleteRecoveryCodes(userId: string): Promise<void> {
-    await this.#db.withTenant((q) => q.query('DELETE FROM mfa_recovery_codes WHERE user_id = $1', [userId]));
+  /**
+   * Every second factor of the user (an admin's MFA reset) and their outstanding mail links,
+   * in one transaction; how many passkeys went and whether there was an authenticator app.
+   */
+  async deleteAllFactors(userId: string): Promise<{ passkeys: number; totp: boolean }> {
+    return this.#db.withTenant(async (q) => {
+      const passkeys = (await q.query('DELETE FROM webauthn_credentials WHERE user_id = $1', [userId])).rowCount;
+      const totp = (await q.query('DELETE FROM mfa_totp WHERE user_id = $1', [userId])).rowCount > 0;
+      await q.query('DELETE FROM mfa_recovery_codes WHERE user_id = $1', [userId]);
+      await endOutstandingLinks(q, userId);
+      return { passkeys, totp };
+    });
   }
 
   async listCredentials(userId: string): Promise<WebAuthnCredential[]> {
@@ -144,14 +160,15 @@ export class MfaStore {
   }
 
   async addCredential(credential: Omit<WebAuthnCredential, 'createdAt' | 'lastUsedAt'>): Promise<boolean> {
-    const res = await this.#db.withTenant((q) =>
-      q.query(
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query(
         `INSERT INTO webauthn_credentials (tenant_id, credential_id, user_id, public_key, counter, transports, name, device_type, backed_up)
          VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
         [credential.credentialId, credential.userId, credential.publicKey, credential.counter, credential.transports, credential.name, credential.deviceType, credential.backedUp],
-      ),
-    );
-    return res.rowCount === 1;
+      );
+      if (res.rowCount === 1) await endOutstandingLinks(q, credential.userId);
+      return res.rowCount === 1;
+    });
   }
 
   async recordCredentialUse(credentialId: string, counter: number): Promise<void> {
@@ -159,12 +176,10 @@ export class MfaStore {
   }
 
   async deleteCredential(userId: string, credentialId: string): Promise<boolean> {
-    const res = await this.#db.withTenant((q) => q.query('DELETE FROM webauthn_credentials WHERE user_id = $1 AND credential_id = $2', [userId, credentialId]));
-    return res.rowCount > 0;
-  }
-
-  async deleteCredentials(userId: string): Promise<number> {
-    const res = await this.#db.withTenant((q) => q.query('DELETE FROM webauthn_credentials WHERE user_id = $1', [userId]));
-    return res.rowCount;
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query('DELETE FROM webauthn_credentials WHERE user_id = $1 AND credential_id = $2', [userId, credentialId]);
+      if (res.rowCount > 0) await endOutstandingLinks(q, userId);
+      return res.rowCount > 0;
+    });
   }
 }

@@ -2,7 +2,8 @@
  * The signed-in user's own page on the tenant's host (`/account`): profile, password,
  * second factors (authenticator app, recovery codes, passkeys) and sessions. Sign-in and
  * sign-out are web/console-auth.ts. Every form posts the console session's CSRF token;
- * every change is audited (MFA changes by MfaService, which also announces them).
+ * every change is audited (MFA changes by MfaService, which also announces them). A change of
+ * credentials needs a recent authentication first (web/reauthentication.ts) and mails the user.
  */
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -14,11 +15,16 @@ import { AppError } from '../http/errors.ts';
 import { mfaPolicy, mfaRequiredFor } from '../mfa/mfa-policy.ts';
 import type { MfaService } from '../mfa/mfa-service.ts';
 import { parseCredentialResponse, type RegistrationResponseJSON } from '../mfa/webauthn.ts';
+import type { LoginLockout } from '../accounts/lockout.ts';
+import type { MailService } from '../mail/mail-service.ts';
+import { sendPasswordChangedMail } from '../mail/password-change-mail.ts';
 import type { AuditLog } from '../security/audit-log.ts';
+import type { RateLimiter } from '../security/rate-limiter.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { ConsoleAuth, ConsolePrincipal } from './console-auth.ts';
 import { renderTenantPage } from './page.ts';
 import type { UserSessionService } from './user-sessions.ts';
+import { Reauthentication } from './reauthentication.ts';
 
 export interface AccountDeps {
   consoleAuth: ConsoleAuth;
@@ -27,6 +33,9 @@ export interface AccountDeps {
   mfa: MfaService;
   userSessions: UserSessionService;
   audit: AuditLog;
+  lockout: Pick<LoginLockout, 'guard'>;
+  rateLimiter: RateLimiter;
+  mail: MailService;
 }
 
 /** Messages shown after a change (`?done=`): only these keys, so the query cannot inject text. */
@@ -46,6 +55,9 @@ const passkeyBinding = (principal: ConsolePrincipal) => `account:${principal.ses
 export function accountRoutes(deps: AccountDeps): Router {
   const router = new Router({ prefix: '/account' });
   const { consoleAuth, mfa, userSessions } = deps;
+  const reauth = new Reauthentication({ users: deps.users, mfa, lockout: deps.lockout, rateLimiter: deps.rateLimiter, sessions: consoleAuth.sessions, audit: deps.audit });
+  /** The action's CSRF-checked form once the user has re-authenticated recently enough; else the page asking for it was sent. */
+  const recentForm = async (ctx: Context, principal: ConsolePrincipal & { userId: string }) => reauth.confirm(ctx, principal, await consoleAuth.readForm(ctx, principal));
 
   async function home(ctx: Context, principal: ConsolePrincipal & { userId: string }, extra: { error?: string; status?: number } = {}): Promise<void> {
     const tenant = ctx.state.tenant as Tenant;
@@ -100,7 +112,8 @@ export function accountRoutes(deps: AccountDeps): Router {
   router.post('/password', async (ctx) => {
     const principal = requireUser(consoleAuth, ctx);
     if (!principal) return;
-    const form = await consoleAuth.readForm(ctx, principal);
+    const form = await recentForm(ctx, principal);
+    if (!form) return;
     const user = await deps.users.findById(principal.userId);
     const current = (form.get('current_password') ?? '').slice(0, 1024);
     const next = (form.get('new_password') ?? '').slice(0, 2048);
@@ -117,6 +130,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     }
     await deps.userService.update(ctx.state.tenant as Tenant, principal.userId, { password: next });
     await deps.audit.record({ action: 'user.password_changed', ...meta(ctx, principal), target: principal.userId });
+    sendPasswordChangedMail(deps.mail, ctx.state.tenant as Tenant, user.email);
     // A new password ends every other session and withdraws the apps' tokens: whoever knew the old one is out.
     await deps.userSessions.revokeAllButCurrent(principal.userId, { consoleIdHash: principal.sessionIdHash, oidcSessionUid: principal.oidcSessionUid }, meta(ctx, principal));
     back(ctx, 'password_changed');
@@ -127,7 +141,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   router.post('/mfa/totp', async (ctx) => {
     const principal = requireUser(consoleAuth, ctx);
     if (!principal) return;
-    await consoleAuth.readForm(ctx, principal);
+    if (!(await recentForm(ctx, principal))) return;
     const tenant = ctx.state.tenant as Tenant;
     if (!mfaPolicy(tenant).totpEnabled) throw new AppError('not_found', 404, 'Authenticator apps are not enabled for this organisation.', { messageKey: 'errors.totp_disabled' });
     const user = (await deps.users.findById(principal.userId))!;
@@ -138,7 +152,8 @@ export function accountRoutes(deps: AccountDeps): Router {
   router.post('/mfa/totp/confirm', async (ctx) => {
     const principal = requireUser(consoleAuth, ctx);
     if (!principal) return;
-    const form = await consoleAuth.readForm(ctx, principal);
+    const form = await recentForm(ctx, principal);
+    if (!form) return;
     const tenant = ctx.state.tenant as Tenant;
     const codes = await mfa.confirmTotpEnrolment(tenant, principal.userId, (form.get('code') ?? '').slice(0, 16), meta(ctx, principal));
     if (!codes) {
@@ -148,6 +163,8 @@ export function accountRoutes(deps: AccountDeps): Router {
       ctx.status = 400;
       return renderTenantPage(ctx, 'account/totp', (t) => ({ title: 'mfa.totp_setup_title', principal, totp: { ...totp, action: '/account/mfa/totp/confirm' }, error: t('mfa.wrong_code') }));
     }
+    // The first code proved the new factor: the session stays strong enough for the next change.
+    await consoleAuth.sessions.addFactor(principal.sessionIdHash, 'otp');
     if (codes.length === 0) return back(ctx, 'totp_enrolled');
     await renderTenantPage(ctx, 'mfa/recovery-codes', { title: 'mfa.recovery_codes_title', codes });
   });
@@ -155,7 +172,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   router.post('/mfa/totp/remove', async (ctx) => {
     const principal = requireUser(consoleAuth, ctx);
     if (!principal) return;
-    await consoleAuth.readForm(ctx, principal);
+    if (!(await recentForm(ctx, principal))) return;
     const tenant = ctx.state.tenant as Tenant;
     await keepASecondFactor(ctx, principal, 'totp');
     await mfa.removeTotp(tenant, principal.userId, meta(ctx, principal));
@@ -165,7 +182,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   router.post('/mfa/recovery-codes', async (ctx) => {
     const principal = requireUser(consoleAuth, ctx);
     if (!principal) return;
-    await consoleAuth.readForm(ctx, principal);
+    if (!(await recentForm(ctx, principal))) return;
     const codes = await mfa.regenerateRecoveryCodes(ctx.state.tenant as Tenant, principal.userId, meta(ctx, principal));
     await renderTenantPage(ctx, 'mfa/recovery-codes', { title: 'mfa.recovery_codes_title', codes });
   });
@@ -175,17 +192,20 @@ export function accountRoutes(deps: AccountDeps): Router {
   router.post('/mfa/passkeys', async (ctx) => {
     const principal = requireUser(consoleAuth, ctx);
     if (!principal) return;
-    const form = await consoleAuth.readForm(ctx, principal);
+    const form = await recentForm(ctx, principal);
+    if (!form) return;
     const response = parseCredentialResponse<RegistrationResponseJSON>(form.get('response'));
     const ok = response ? await mfa.finishPasskeyRegistration(ctx.state.tenant as Tenant, principal.userId, passkeyBinding(principal), response, form.get('name') ?? '', meta(ctx, principal)) : false;
     if (!ok) return home(ctx, principal, { error: 'account.passkey_not_registered', status: 400 });
+    await consoleAuth.sessions.addFactor(principal.sessionIdHash, 'hwk');
     back(ctx, 'passkey_added');
   });
 
   router.post('/mfa/passkeys/remove', async (ctx) => {
     const principal = requireUser(consoleAuth, ctx);
     if (!principal) return;
-    const form = await consoleAuth.readForm(ctx, principal);
+    const form = await recentForm(ctx, principal);
+    if (!form) return;
     const credentialId = (form.get('credential_id') ?? '').slice(0, 1024);
     await keepASecondFactor(ctx, principal, credentialId);
     await mfa.removePasskey(ctx.state.tenant as Tenant, principal.userId, credentialId, meta(ctx, principal));

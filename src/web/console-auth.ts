@@ -50,6 +50,8 @@ export interface ConsolePrincipal {
   /** The platform admin's user id (in the platform tenant) when handed off to this tenant. */
   platformAdminId?: string;
   amr: readonly string[];
+  /** When the user last proved who they are with `amr` (web/reauthentication.ts); null if unknown. */
+  authenticatedAt: Date | null;
   /** The tenant sign-in (oidc-provider session) this console session came from. */
   oidcSessionUid: string | null;
   /** The CSRF token every console form must carry in a `csrf` field. */
@@ -149,7 +151,7 @@ export class ConsoleAuth {
       // Read afresh like a tenant user's roles: a platform admin disabled or demoted on the
       // platform loses every tenant /admin they were handed, at once.
       if (!(await this.#stillPlatformAdmin(session.platformAdminId))) return undefined;
-      return { sessionIdHash: session.idHash, userId: null, email: session.platformAdminEmail ?? '', name: null, roles: [], platformAdmin: true, platformAdminId: session.platformAdminId, amr: session.amr, oidcSessionUid: null, csrf };
+      return { sessionIdHash: session.idHash, userId: null, email: session.platformAdminEmail ?? '', name: null, roles: [], platformAdmin: true, platformAdminId: session.platformAdminId, amr: session.amr, authenticatedAt: session.authenticatedAt, oidcSessionUid: null, csrf };
     }
     const user = session.userId ? await this.#deps.users.findById(session.userId) : undefined;
     if (!user || user.status !== 'active') return undefined;
@@ -162,6 +164,7 @@ export class ConsoleAuth {
       roles: user.roles,
       platformAdmin: onPlatform && user.roles.includes('platform_admin'),
       amr: session.amr,
+      authenticatedAt: session.authenticatedAt,
       oidcSessionUid: session.oidcSessionUid,
       csrf,
     };
@@ -201,7 +204,7 @@ export class ConsoleAuth {
     return form;
   }
 
-  async #startSession(ctx: Context, tenant: Tenant, session: { userId?: string; platformAdmin?: { id: string; email: string; handoffNonce: string }; oidcSessionUid?: string; amr: string[] }): Promise<boolean> {
+  async #startSession(ctx: Context, tenant: Tenant, session: { userId?: string; platformAdmin?: { id: string; email: string; handoffNonce: string }; oidcSessionUid?: string; amr: string[]; authenticatedAt?: Date }): Promise<boolean> {
     const id = randomBytes(32).toString('base64url');
     const created = await this.#deps.sessions.create({ id, ...session, ip: ctx.ip, userAgent: ctx.get('user-agent'), ttlSeconds: SESSION_TTL_SECONDS });
     if (created) {
@@ -269,7 +272,9 @@ export class ConsoleAuth {
         throw new AppError('invalid_grant', 400, 'This sign-in link has already been used or has expired. Start again.', { messageKey: 'errors.sign_in_link_used' });
       }
       const accountId = code.accountId!;
-      await this.#startSession(ctx, tenant, { userId: accountId, oidcSessionUid: code.sessionUid, amr: code.amr ?? [] });
+      // The sign-in's own time (auth_time): an SSO session reused silently is not a recent authentication.
+      const authenticatedAt = typeof code.authTime === 'number' ? new Date(code.authTime * 1000) : undefined;
+      await this.#startSession(ctx, tenant, { userId: accountId, oidcSessionUid: code.sessionUid, amr: code.amr ?? [], authenticatedAt });
       await audit.record({ action: 'console.sign_in', actor: accountId, target: accountId, ip: ctx.ip, userAgent: ctx.get('user-agent') });
       ctx.redirect(pending.returnTo);
     });

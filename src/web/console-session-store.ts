@@ -9,6 +9,8 @@ export interface ConsoleSessionRecord {
   platformAdminEmail: string | null;
   oidcSessionUid: string | null;
   amr: string[];
+  /** When the user last authenticated with `amr` (sign-in or re-authentication). */
+  authenticatedAt: Date | null;
   ip: string | null;
   userAgent: string | null;
   createdAt: Date;
@@ -23,6 +25,7 @@ interface Row {
   platform_admin_email: string | null;
   oidc_session_uid: string | null;
   amr: string[];
+  authenticated_at: Date | string | null;
   ip: string | null;
   user_agent: string | null;
   created_at: Date | string;
@@ -30,7 +33,7 @@ interface Row {
   expires_at: Date | string;
 }
 
-const COLUMNS = 'id_hash, user_id, platform_admin_id, platform_admin_email, oidc_session_uid, amr, ip, user_agent, created_at, last_seen_at, expires_at';
+const COLUMNS = 'id_hash, user_id, platform_admin_id, platform_admin_email, oidc_session_uid, amr, authenticated_at, ip, user_agent, created_at, last_seen_at, expires_at';
 
 function toRecord(row: Row): ConsoleSessionRecord {
   return {
@@ -40,6 +43,7 @@ function toRecord(row: Row): ConsoleSessionRecord {
     platformAdminEmail: row.platform_admin_email,
     oidcSessionUid: row.oidc_session_uid,
     amr: row.amr ?? [],
+    authenticatedAt: row.authenticated_at ? new Date(row.authenticated_at) : null,
     ip: row.ip,
     userAgent: row.user_agent,
     createdAt: new Date(row.created_at),
@@ -57,6 +61,7 @@ export interface NewConsoleSession {
   platformAdmin?: { id: string; email: string; handoffNonce: string };
   oidcSessionUid?: string;
   amr: string[];
+  authenticatedAt?: Date | undefined;
   ip: string;
   userAgent: string;
   ttlSeconds: number;
@@ -72,11 +77,11 @@ export class ConsoleSessionStore {
   async create(session: NewConsoleSession): Promise<boolean> {
     return this.#db.withTenant(async (q) => {
       const res = await q.query(
-        `INSERT INTO console_sessions (tenant_id, id_hash, user_id, platform_admin_id, platform_admin_email, handoff_nonce, oidc_session_uid, amr, ip, user_agent, expires_at)
-         VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4, $5, $6, $7, $8, $9, now() + make_interval(secs => $10))
+        `INSERT INTO console_sessions (tenant_id, id_hash, user_id, platform_admin_id, platform_admin_email, handoff_nonce, oidc_session_uid, amr, ip, user_agent, expires_at, authenticated_at)
+         VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4, $5, $6, $7, $8, $9, now() + make_interval(secs => $10), $11)
          ON CONFLICT DO NOTHING`,
         [hashSessionId(session.id), session.userId ?? null, session.platformAdmin?.id ?? null, session.platformAdmin?.email ?? null, session.platformAdmin?.handoffNonce ?? null,
-          session.oidcSessionUid ?? null, session.amr, session.ip.slice(0, 64), session.userAgent.slice(0, 512), session.ttlSeconds],
+          session.oidcSessionUid ?? null, session.amr, session.ip.slice(0, 64), session.userAgent.slice(0, 512), session.ttlSeconds, session.authenticatedAt ?? null],
       );
       return res.rowCount === 1;
     });
@@ -99,6 +104,16 @@ export class ConsoleSessionStore {
       }
       return record;
     });
+  }
+
+  /** Records a re-authentication on /account: now, with these factors. */
+  async markAuthenticated(idHash: string, amr: string[]): Promise<void> {
+    await this.#db.withTenant((q) => q.query('UPDATE console_sessions SET authenticated_at = now(), amr = $2 WHERE id_hash = $1', [idHash, amr]));
+  }
+
+  /** A factor proven in this session after its authentication (a factor just enrolled: its first code or passkey); the time is kept. */
+  async addFactor(idHash: string, factor: string): Promise<void> {
+    await this.#db.withTenant((q) => q.query('UPDATE console_sessions SET amr = array_append(amr, $2) WHERE id_hash = $1 AND NOT ($2 = ANY(amr))', [idHash, factor]));
   }
 
   async listForUser(userId: string): Promise<ConsoleSessionRecord[]> {
