@@ -63,6 +63,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
       config,
       registry: services.registry,
       keys: services.keys,
+      materials: services.materials,
       store: services.tenantStore,
       service: services.tenants,
       tenants: services.tenants,
