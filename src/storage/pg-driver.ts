@@ -19,11 +19,16 @@ export function createPgDriver(connectionString: string, max: number): Driver {
 
   return {
     kind: 'postgres',
-    async transaction(setup, fn) {
+    async transaction(setup, fn, params) {
       const client = await pool.connect();
       let broken = false;
       try {
-        await client.query(`BEGIN; ${setup}`);
+        if (params) {
+          await client.query('BEGIN');
+          await client.query(setup, params as unknown[]);
+        } else {
+          await client.query(`BEGIN; ${setup}`);
+        }
         const result = await fn(asQueryable(client));
         await client.query('COMMIT');
         return result;
