@@ -35,6 +35,36 @@ export function testServerUrl(): string | undefined {
   return url.toString();
 }
 
+/**
+ * With ATRIUM_TEST_SPLIT_LOGIN=1 (CI's extra run), Atrium runs as a runtime login that owns
+ * nothing and migrates as the owner (README, Database roles): the env to start it so.
+ */
+async function splitLoginEnv(databaseUrl: string): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
+  const role = `atrium_rt_${randomBytes(5).toString('hex')}`;
+  const password = randomBytes(18).toString('base64url');
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  try {
+    for (const r of ['atrium_app', 'atrium_platform']) await admin.query(`DO $$ BEGIN CREATE ROLE ${r} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`);
+    await admin.query(`CREATE ROLE ${role} LOGIN NOINHERIT PASSWORD '${password}'`);
+    await admin.query(`GRANT atrium_app, atrium_platform TO ${role}`);
+  } finally {
+    await admin.end();
+  }
+  const runtime = new URL(databaseUrl);
+  runtime.username = role;
+  runtime.password = password;
+  return {
+    env: { DATABASE_URL: runtime.toString(), DATABASE_MIGRATION_URL: databaseUrl },
+    async drop() {
+      const c = new pg.Client({ connectionString: testServerUrl() });
+      await c.connect();
+      await c.query(`DROP ROLE IF EXISTS ${role}`).catch(() => {});
+      await c.end();
+    },
+  };
+}
+
 /** A fresh database on the server of DATABASE_URL; returns its URL and a drop function. */
 export async function createTestDatabase(serverUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `atrium_test_${randomBytes(6).toString('hex')}`;
@@ -79,6 +109,7 @@ export async function startTestAtrium(
   // options.databaseUrl: a database the caller created (and drops) itself.
   const serverUrl = options.databaseUrl ? undefined : testServerUrl();
   const database = serverUrl ? await createTestDatabase(serverUrl) : undefined;
+  const split = database && process.env.ATRIUM_TEST_SPLIT_LOGIN === '1' ? await splitLoginEnv(database.url) : undefined;
   const config = loadConfig({
     ATRIUM_ENV: 'development',
     PORT: String(port),
@@ -90,6 +121,7 @@ export async function startTestAtrium(
     ATRIUM_BOOTSTRAP_CLIENT_SECRET: BOOTSTRAP_CLIENT_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...(database ? { DATABASE_URL: database.url } : {}),
+    ...(split ? split.env : {}),
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     ...env,
@@ -101,6 +133,7 @@ export async function startTestAtrium(
   } catch (err) {
     server.close();
     await database?.drop();
+    await split?.drop();
     throw err;
   }
   const baseUrl = `http://localhost:${port}`;
@@ -147,6 +180,7 @@ export async function startTestAtrium(
     async stop() {
       await atrium.stop(2_000, 0);
       await database?.drop();
+      await split?.drop();
     },
   };
 }
