@@ -80,6 +80,8 @@ export interface Services {
   userService: UserService;
   clients: ClientStore;
   clientService: ClientService;
+  /** Client records and imported keys cached by tenant version (Providers, token fast path, API authentication). */
+  materials: TenantMaterials;
   keys: SigningKeyStore;
   /** Scheduled key rotation and removal of expired retired keys (one instance at a time). */
   keyLifecycle: KeyLifecycle;
@@ -177,6 +179,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     userService,
     clients,
     clientService,
+    materials,
     keys,
     keyLifecycle,
     metrics,

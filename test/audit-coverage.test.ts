@@ -129,7 +129,7 @@ function mutatingApiRoutes(): string[] {
   const { router } = apiRouter({
     config: s.config, registry: s.registry, keys: s.keys, store: s.tenantStore, service: s.tenants, tenants: s.tenants, clients: s.clients,
     clientService: s.clientService, users: s.users, userService: s.userService, box: s.box, domains: s.domains, auditStore: s.auditStore,
-    federation: s.federation.service, userSessions: s.userSessions, mfa: s.mfa, accountRecovery: s.accountRecovery, lockout: s.lockout,
+    federation: s.federation.service, userSessions: s.userSessions, mfa: s.mfa, accountRecovery: s.accountRecovery, lockout: s.lockout, materials: s.materials,
   });
   const routes = router.stack.flatMap((layer) => layer.methods.filter((m) => MUTATING.has(m)).map((m) => `${m} ${layer.path}`));
   return [...new Set(routes)].sort();

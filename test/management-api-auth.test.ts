@@ -55,7 +55,7 @@ async function forgePlatformToken(claims: Record<string, unknown> = {}, header: 
   const { keys } = await runAsTenant(platform.id, () => services.keys.loadProviderJwks(platform.id));
   const jwk = keys.find((k) => k.alg === 'ES256' && !k.key_ops) as JWK;
   const now = Math.floor(Date.now() / 1000);
-  const payload = { iss: t.baseUrl, aud: `${t.baseUrl}/api/v1`, iat: now, exp: now + 300, client_id: 'platform-test', scope: ALL_PLATFORM_SCOPES, jti: crypto.randomUUID(), ...claims };
+  const payload = { iss: t.baseUrl, aud: `${t.baseUrl}/api/v1`, iat: now, exp: now + 300, client_id: BOOTSTRAP_CLIENT_ID, scope: ALL_PLATFORM_SCOPES, jti: crypto.randomUUID(), ...claims };
   return new SignJWT(payload).setProtectedHeader({ alg: 'ES256', kid: jwk.kid!, typ: 'at+jwt', ...header }).sign(await importJWK(jwk, 'ES256'));
 }
 
@@ -239,6 +239,38 @@ describe('authorisation: 403 for each missing scope', () => {
     const token = await t.platformToken(without('atrium:cross-tenant:read'));
     assertApiError(await t.api('GET', '/tenants/no-such-tenant/users', undefined, token), 403, 'insufficient_scope');
     assertApiError(await t.api('GET', '/tenants/no-such-tenant', undefined, await t.platformToken(without('atrium:tenants:read'))), 403, 'insufficient_scope');
+  });
+});
+
+// Rule (issue 18 item 4): a platform token is only as good as its client is now.
+describe('live platform clients', () => {
+  it('a platform client demoted or deleted through the API loses its tokens at once (403, then 401)', async () => {
+    const created = await t.api('POST', '/tenants/_platforms/clients', { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'atrium:tenants:read atrium:tenants:write' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const clientId = created.body.client_id as string;
+    const config = await discover(t.baseUrl, clientId, created.body.client_secret);
+    const token = (await oidc.clientCredentialsGrant(config, { scope: 'atrium:tenants:read atrium:tenants:write' })).access_token;
+    assert.equal((await t.api('PATCH', '/tenants/acme', { name: 'acme Inc.' }, token)).status, 200);
+
+    assert.equal((await t.api('PATCH', `/tenants/_platforms/clients/${clientId}`, { scope: 'atrium:tenants:read' })).status, 200);
+    assertApiError(await t.api('PATCH', '/tenants/acme', { name: 'demoted' }, token), 403, 'insufficient_scope', /atrium:tenants:write/);
+    assert.equal((await t.api('GET', '/tenants', undefined, token)).status, 200);
+
+    assert.equal((await t.api('DELETE', `/tenants/_platforms/clients/${clientId}`)).status, 204);
+    assertApiError(await t.api('GET', '/tenants', undefined, token), 401, 'invalid_token');
+  });
+
+  it('a forged token naming a client that does not exist is refused, even signed with the platform key', async () => {
+    assertApiError(await t.api('GET', '/tenants', undefined, await forgePlatformToken({ client_id: 'no-such-client' })), 401, 'invalid_token');
+    assertApiError(await t.api('GET', '/tenants', undefined, await forgePlatformToken({ client_id: undefined })), 401, 'invalid_token');
+  });
+
+  it('a scope the client was never registered with does not count, even in a validly signed token', async () => {
+    const created = await t.api('POST', '/tenants/_platforms/clients', { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'atrium:tenants:read' });
+    assert.equal(created.status, 201);
+    const forged = await forgePlatformToken({ client_id: created.body.client_id, scope: 'atrium:tenants:read atrium:tenants:write' });
+    assert.equal((await t.api('GET', '/tenants', undefined, forged)).status, 200);
+    assertApiError(await t.api('POST', '/tenants', { slug: 'never-made', name: 'x' }, forged), 403, 'insufficient_scope');
   });
 });
 

@@ -78,6 +78,21 @@ describe('two instances, one truth', { skip: enabled ? false : 'needs DATABASE_U
     await eventually('B issuing tokens with the new lifetime', lifetimeAtB, (ttl) => ttl === 600, 1000);
   });
 
+  it("a platform client revoked through A ends its tokens on B within a second", async () => {
+    const created = await api(a, 'POST', '/tenants/_platforms/clients', { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'atrium:tenants:read' });
+    assert.equal(created.status, 201, created.text);
+    const res = await a.request(d.host(), '/token', {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${created.json.client_id}:${created.json.client_secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials&scope=atrium%3Atenants%3Aread',
+    });
+    const revocable = res.json.access_token as string;
+    const listAtB = async () => (await b.request(d.host(), '/api/v1/tenants', { headers: { authorization: `Bearer ${revocable}` } })).status;
+    assert.equal(await listAtB(), 200, 'B accepts the token (and caches the platform tenant and client)');
+    assert.equal((await api(a, 'DELETE', `/tenants/_platforms/clients/${created.json.client_id}`)).status, 204);
+    await eventually('B refusing the revoked client', listAtB, (s) => s === 401, 1000);
+  });
+
   it('a tenant renamed through A shows on B within a second', async () => {
     assert.equal((await api(a, 'PATCH', '/tenants/acme', { name: 'Acme Renamed' })).status, 200);
     await eventually('B reading the new name', async () => (await api(b, 'GET', '/tenants/acme')).json?.name, (n) => n === 'Acme Renamed', 1000);

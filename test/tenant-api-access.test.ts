@@ -89,3 +89,30 @@ it('cannot be granted platform scopes, and stops working when its tenant is susp
   assert.equal((await t.api('PATCH', '/tenants/acme', { status: 'active' })).status, 200);
   assert.equal((await t.api('GET', '/tenants/acme/users', undefined, readWrite)).status, 200);
 });
+
+// Issue 18 item 4: a token is only as good as its client is now, not as it was when the token was issued.
+it("a token stops at once when its client loses the scope (403), may no longer use client credentials or is deleted (401)", async () => {
+  const created = await t.api('POST', '/tenants/acme/clients', { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'atrium:tenant:read atrium:tenant:write' });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const clientId = created.body.client_id as string;
+  const config = await discover(acme.issuer, clientId, created.body.client_secret);
+  const token = (await oidc.clientCredentialsGrant(config, { scope: 'atrium:tenant:read atrium:tenant:write' })).access_token;
+  assert.equal((await t.api('PATCH', '/tenants/acme', { name: 'Acme live' }, token)).status, 200);
+
+  assert.equal((await t.api('PATCH', `/tenants/acme/clients/${clientId}`, { scope: 'atrium:tenant:read' })).status, 200);
+  const write = await t.api('PATCH', '/tenants/acme', { name: 'Acme after demotion' }, token);
+  assert.equal(write.status, 403, JSON.stringify(write.body));
+  assert.match(write.body.error_description, /atrium:tenant:write/);
+  assert.equal((await t.api('GET', '/tenants/acme', undefined, token)).status, 200, 'the scope it still holds keeps working');
+
+  assert.equal((await t.api('PATCH', `/tenants/acme/clients/${clientId}`, { grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: ['https://app.acme.test/cb'] })).status, 200);
+  assert.equal((await t.api('GET', '/tenants/acme', undefined, token)).status, 401, 'a client that may no longer use client credentials is disabled for the API');
+  assert.equal((await t.api('PATCH', `/tenants/acme/clients/${clientId}`, { grant_types: ['client_credentials'], response_types: [], redirect_uris: [] })).status, 200);
+  assert.equal((await t.api('GET', '/tenants/acme', undefined, token)).status, 200);
+
+  assert.equal((await t.api('DELETE', `/tenants/acme/clients/${clientId}`)).status, 204);
+  const gone = await t.api('GET', '/tenants/acme', undefined, token);
+  assert.equal(gone.status, 401, JSON.stringify(gone.body));
+  assert.equal(gone.body.error, 'invalid_token');
+  assert.equal((await t.api('GET', '/tenants/acme')).body.name, 'Acme live', 'nothing was written after the demotion');
+});

@@ -187,19 +187,29 @@ describe('database row-level security', () => {
     }
   });
 
-  it('as the app role with a tenant set, only that tenant\'s rows are visible', async () => {
+  it('in a tenant context the application opens, only that tenant\'s rows are visible', async () => {
     const acmeId = await tenantId('acme');
-    const rows = await raw().transaction(`SET LOCAL ROLE atrium_app; SET LOCAL app.tenant_id = '${acmeId}'`, (q) => q.query<{ tenant_id: string }>('SELECT tenant_id FROM users'));
+    const rows = await runAsTenant(acmeId, () => t.atrium.services.db.withTenant((q) => q.query<{ tenant_id: string }>('SELECT tenant_id FROM users')));
     assert.ok(rows.rowCount > 0);
     assert.ok(rows.rows.every((r) => r.tenant_id === acmeId));
+  });
+
+  it('a tenant id set by SQL itself (no proof of the application) opens no tenant, nor does SET ROLE atrium_platform', async () => {
+    const acmeId = await tenantId('acme');
+    for (const setup of [`SET LOCAL ROLE atrium_app; SET LOCAL app.tenant_id = '${acmeId}'`, `SET LOCAL ROLE atrium_app; SELECT set_config('app.tenant_id', '${acmeId}', true)`, 'SET LOCAL ROLE atrium_platform']) {
+      for (const table of ['users', 'oidc_clients', 'signing_keys', 'tenants']) {
+        const rows = await raw().transaction(setup, (q) => q.query(`SELECT * FROM ${table}`));
+        assert.equal(rows.rowCount, 0, `${setup}: ${table}`);
+      }
+    }
   });
 
   it("the app role cannot write a row into another tenant", async () => {
     const [acmeId, globexId] = [await tenantId('acme'), await tenantId('globex')];
     await assert.rejects(
-      raw().transaction(`SET LOCAL ROLE atrium_app; SET LOCAL app.tenant_id = '${acmeId}'`, (q) =>
+      runAsTenant(acmeId, () => t.atrium.services.db.withTenant((q) =>
         q.query(`INSERT INTO users (tenant_id, id, email) VALUES ($1, gen_random_uuid(), 'intruder@example.test')`, [globexId]),
-      ),
+      )),
       /row-level security/,
     );
   });

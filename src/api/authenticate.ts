@@ -3,6 +3,11 @@
  * verified locally against the published keys of the tenant that issued it.
  *   - tokens of the platform tenant carry platform scopes (every tenant, per scope);
  *   - tokens of any other tenant carry `atrium:tenant:read|write` and reach that tenant only.
+ * A token counts only while its client does: a client deleted or no longer allowed the
+ * client_credentials grant ends its tokens (401), and a scope the client no longer holds
+ * is not granted (403). The client is read from the cache keyed by tenant version
+ * (oidc/tenant-materials.ts), so this costs no query per call; any client change bumps the
+ * version and its bus event makes every instance's tenant registry read the new one.
  */
 import type { Context, Next } from 'koa';
 import { LRUCache } from 'lru-cache';
@@ -11,6 +16,8 @@ import type { AtriumConfig } from '../config/env.ts';
 import { forbidden, notFound, unauthorized } from '../http/errors.ts';
 import { managementApiAudience, type PlatformScope } from '../oidc/api-resource.ts';
 import type { SigningKeyStore } from '../oidc/signing-keys.ts';
+import type { ClientMetadata } from '../oidc/client-store.ts';
+import type { TenantMaterials } from '../oidc/tenant-materials.ts';
 import { issuerFor, platformTenantSlug, type Tenant } from '../tenancy/tenant.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
 import { currentContext, runAsTenant } from '../tenancy/request-context.ts';
@@ -28,7 +35,7 @@ export function apiActor(ctx: Context): string {
   return `client:${(ctx.state.principal as ApiPrincipal | undefined)?.clientId ?? 'unknown'}`;
 }
 
-export function apiAuthentication(config: AtriumConfig, registry: TenantRegistry, keys: SigningKeyStore) {
+export function apiAuthentication(config: AtriumConfig, registry: TenantRegistry, keys: SigningKeyStore, materials: TenantMaterials) {
   const audience = managementApiAudience(config);
   const keySets = new LRUCache<string, { version: number; jwks: ReturnType<typeof createLocalJWKSet> }>({ max: 10_000 });
 
@@ -70,9 +77,14 @@ export function apiAuthentication(config: AtriumConfig, registry: TenantRegistry
       if (!tenant) throw unauthorized('the access token is invalid or expired');
       if (tenant.status !== 'active') throw unauthorized('the issuing tenant is suspended');
       const { payload } = await jwtVerify(token, await keySet(tenant), { issuer: issuerFor(tenant, config), audience, typ: 'at+jwt', algorithms: ['ES256', 'RS256'] });
+      const clientId = typeof payload.client_id === 'string' ? payload.client_id : undefined;
+      const client = clientId ? await runAsTenant(tenant.id, () => materials.client(tenant, clientId)) : undefined;
+      if (!client || !mayCallApi(client)) throw unauthorized('the client of this access token no longer exists or may no longer use the API');
+      const registered = new Set(typeof client.scope === 'string' ? client.scope.split(' ') : []);
       ctx.state.principal = {
-        clientId: typeof payload.client_id === 'string' ? payload.client_id : '',
-        scopes: new Set(typeof payload.scope === 'string' ? payload.scope.split(' ') : []),
+        clientId: client.client_id,
+        // What the token was granted and its client still holds; a scope since removed is a 403 below.
+        scopes: new Set(typeof payload.scope === 'string' ? payload.scope.split(' ').filter((s) => registered.has(s)) : []),
         tenant: tenant.slug === platformTenantSlug(config) ? undefined : { id: tenant.id, slug: tenant.slug },
       } satisfies ApiPrincipal;
       // Every change this request makes is audited as this client, whichever service records it.
@@ -84,6 +96,16 @@ export function apiAuthentication(config: AtriumConfig, registry: TenantRegistry
     }
     await next();
   };
+}
+
+/**
+ * Whether the client may still obtain API tokens: without the client_credentials grant it
+ * cannot, and what it can no longer obtain it may no longer use (Atrium's clients have no
+ * other "disabled" state).
+ */
+function mayCallApi(client: ClientMetadata): boolean {
+  const grantTypes = Array.isArray(client.grant_types) ? client.grant_types : ['authorization_code'];
+  return grantTypes.includes('client_credentials');
 }
 
 /** The tenant scope that stands for a platform scope when a tenant manages itself. */

@@ -4,6 +4,7 @@ import type { Context, Next } from 'koa';
 import type { AtriumConfig } from '../config/env.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
 import type { SigningKeyStore } from '../oidc/signing-keys.ts';
+import type { TenantMaterials } from '../oidc/tenant-materials.ts';
 import { apiAuthentication } from './authenticate.ts';
 import { mountTenantRoutes } from './tenant-routes.ts';
 import { mountTenantResourceRoutes, type TenantResourceDeps } from './tenant-resource-routes.ts';
@@ -27,6 +28,8 @@ export interface ApiDeps extends TenantResourceDeps {
   config: AtriumConfig;
   registry: TenantRegistry;
   keys: SigningKeyStore;
+  /** Client records by tenant version: a token is checked against its client as it is now. */
+  materials: TenantMaterials;
   service: TenantResourceDeps['tenants'];
   /** Seals the secret fields of tenant configuration. */
   box: SecretBox;
@@ -51,7 +54,7 @@ export function apiRouter(deps: ApiDeps) {
     ctx.set('Cache-Control', 'no-store');
     await next();
   });
-  router.use(apiAuthentication(deps.config, deps.registry, deps.keys));
+  router.use(apiAuthentication(deps.config, deps.registry, deps.keys, deps.materials));
   mountTenantRoutes(router, { config: deps.config, store: deps.store, service: deps.service });
   mountTenantResourceRoutes(router, deps);
   mountConfigRoutes(router, { store: deps.store, tenants: deps.tenants, box: deps.box });

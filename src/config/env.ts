@@ -101,6 +101,8 @@ const schema = z.object({
   // Unset: http://localhost:{PORT}, so changing only PORT keeps issuers reachable.
   PUBLIC_URL: z.url({ message: 'must be an absolute URL' }).optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  // The owner login, for migrations; DATABASE_URL is then a runtime login that owns nothing (README, Database roles).
+  DATABASE_MIGRATION_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
   ENCRYPTION_KEY: base64Key.optional(),
@@ -141,6 +143,8 @@ export interface AtriumConfig {
   /** PUBLIC_URL without a trailing slash. */
   readonly publicUrl: URL;
   readonly databaseUrl: string | undefined;
+  /** The owner login for migrations; when set, databaseUrl is a runtime login that owns nothing. */
+  readonly databaseMigrationUrl: string | undefined;
   readonly dataDir: string;
   readonly redisUrl: string | undefined;
   /** Base64 master key; undefined only in development (a generated key is used). */
@@ -219,6 +223,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     if (!e.DATABASE_URL) problems.push('DATABASE_URL: required in production (the embedded database is for development)');
     if (e.ATRIUM_DEMO) problems.push('ATRIUM_DEMO: demo tenants and users are not allowed in production');
   }
+  if (e.DATABASE_MIGRATION_URL && !e.DATABASE_URL) problems.push('DATABASE_MIGRATION_URL: needs DATABASE_URL (the runtime login) as well');
   if (Boolean(e.ATRIUM_BOOTSTRAP_ADMIN_EMAIL) !== Boolean(e.ATRIUM_BOOTSTRAP_ADMIN_PASSWORD)) {
     problems.push('ATRIUM_BOOTSTRAP_ADMIN_EMAIL and ATRIUM_BOOTSTRAP_ADMIN_PASSWORD: set both or neither');
   }
@@ -234,6 +239,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     host: e.HOST,
     publicUrl,
     databaseUrl: e.DATABASE_URL,
+    databaseMigrationUrl: e.DATABASE_MIGRATION_URL,
     dataDir: e.DATA_DIR,
     redisUrl: e.REDIS_URL,
     encryptionKey: e.ENCRYPTION_KEY,

@@ -64,6 +64,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
       config,
       registry: services.registry,
       keys: services.keys,
+      materials: services.materials,
       store: services.tenantStore,
       service: services.tenants,
       tenants: services.tenants,

@@ -4,12 +4,16 @@
  *   - `withTenant` runs as `atrium_app` with `app.tenant_id` taken from the request context;
  *     without a tenant in context it throws before touching the database.
  *   - `crossTenant` runs as `atrium_platform` (policies that span tenants) and logs why.
- * The owner role (the DATABASE_URL user) is used only for migrations.
+ * Each context carries its proof (context-key.ts): the policies honour a tenant id, or the
+ * platform role, only with it, so SQL that sets them itself reads nothing.
+ * The owner role (DATABASE_MIGRATION_URL, else the DATABASE_URL user) is used only for
+ * migrations and to load the context key.
  */
 import type { Logger } from 'pino';
 import { currentTenantId } from '../tenancy/request-context.ts';
 import { AppError, badRequest, conflict, unavailable } from '../http/errors.ts';
 import type { DependencyHealth } from '../http/dependency-health.ts';
+import type { ContextKey } from './context-key.ts';
 
 export interface QueryResult<R> {
   rows: R[];
@@ -25,8 +29,11 @@ export interface Queryable {
 /** What a database engine (pg pool or PGlite) must provide. */
 export interface Driver {
   readonly kind: 'postgres' | 'pglite';
-  /** Runs `setup` (a parameterless multi-statement string) then fn inside one transaction. */
-  transaction<T>(setup: string, fn: (q: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `setup` then fn inside one transaction: without `params`, a parameterless
+   * multi-statement string sent with BEGIN; with them, one statement bound to them.
+   */
+  transaction<T>(setup: string, fn: (q: Queryable) => Promise<T>, params?: readonly unknown[]): Promise<T>;
   /** Runs a script as the owner, outside any role switch (migrations). */
   exec(sql: string): Promise<void>;
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
@@ -41,16 +48,24 @@ export class MissingTenantContextError extends Error {
   }
 }
 
+/**
+ * SET LOCAL ROLE and the context settings in one statement. The proof is a bind parameter:
+ * statement text is visible to the login's other connections (pg_stat_activity).
+ */
+const SET_CONTEXT = "SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), set_config('app.context_proof', $3, true)";
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export class Database {
   readonly driver: Driver;
   readonly #log: Logger;
+  readonly #key: ContextKey;
   readonly #health: DependencyHealth | undefined;
 
-  constructor(driver: Driver, log: Logger, health?: DependencyHealth) {
+  constructor(driver: Driver, log: Logger, key: ContextKey, health?: DependencyHealth) {
     this.driver = driver;
     this.#log = log;
+    this.#key = key;
     this.#health = health;
   }
 
@@ -58,21 +73,19 @@ export class Database {
   async withTenant<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
     const tenantId = currentTenantId();
     if (!tenantId) throw new MissingTenantContextError();
-    // The id is inlined (set_config cannot take a bind parameter in a multi-statement
-    // string); it is a validated UUID, so nothing else can reach the SQL.
     if (!UUID.test(tenantId)) throw new Error('tenant id in context is not a UUID');
-    return this.#run(`SET LOCAL ROLE atrium_app; SET LOCAL app.tenant_id = '${tenantId}'`, fn);
+    return this.#run(SET_CONTEXT, fn, ['atrium_app', tenantId, this.#key.tenantProof(tenantId)]);
   }
 
   /** The audited cross-tenant path: platform routes, tenant resolution, sweeps. */
   async crossTenant<T>(reason: string, fn: (q: Queryable) => Promise<T>): Promise<T> {
     this.#log.debug({ reason }, 'cross-tenant database access');
-    return this.#run('SET LOCAL ROLE atrium_platform', fn);
+    return this.#run(SET_CONTEXT, fn, ['atrium_platform', '', this.#key.platformProof()]);
   }
 
-  async #run<T>(setup: string, fn: (q: Queryable) => Promise<T>): Promise<T> {
+  async #run<T>(setup: string, fn: (q: Queryable) => Promise<T>, params: readonly unknown[]): Promise<T> {
     try {
-      const result = await this.driver.transaction(setup, fn);
+      const result = await this.driver.transaction(setup, fn, params);
       this.#health?.databaseReachable(true);
       return result;
     } catch (err) {

@@ -2,22 +2,30 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { AtriumConfig } from '../config/env.ts';
-import { Database } from './database.ts';
+import { Database, type Driver } from './database.ts';
 import { createPgDriver } from './pg-driver.ts';
 import { createPgliteDriver } from './pglite-driver.ts';
 import { migrate } from './migrate.ts';
 import type { DependencyHealth } from '../http/dependency-health.ts';
+import { loadContextKey } from './context-key.ts';
+import { checkRuntimeLogin } from './runtime-login.ts';
 
 export async function openDatabase(config: AtriumConfig, log: Logger, options: { inMemory?: boolean; health?: DependencyHealth } = {}): Promise<Database> {
   const driver = config.databaseUrl
     ? createPgDriver(config.databaseUrl, config.databasePoolSize, (err) => options.health?.errorSurvived('database', err))
     : await createPgliteDriver(options.inMemory ? undefined : path.resolve(config.dataDir, 'pglite'));
+  // Split logins: the owner migrates and hands over the context key, then its pool is closed.
+  const owner: Driver = config.databaseUrl && config.databaseMigrationUrl ? createPgDriver(config.databaseMigrationUrl, 1, (err) => options.health?.errorSurvived('database', err)) : driver;
   try {
-    await migrate(driver, log);
+    await migrate(owner, log);
+    const key = await loadContextKey(owner);
+    if (owner !== driver) await checkRuntimeLogin(driver, log);
+    log.info({ engine: driver.kind, split_logins: owner !== driver }, 'database ready');
+    return new Database(driver, log, key, options.health);
   } catch (err) {
     await driver.close();
     throw err;
+  } finally {
+    if (owner !== driver) await owner.close();
   }
-  log.info({ engine: driver.kind }, 'database ready');
-  return new Database(driver, log, options.health);
 }

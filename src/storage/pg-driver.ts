@@ -22,7 +22,7 @@ export function createPgDriver(connectionString: string, max: number, onConnecti
 
   return {
     kind: 'postgres',
-    async transaction(setup, fn) {
+    async transaction(setup, fn, params) {
       const client = await pool.connect();
       let broken = false;
       // The pool listens for errors on idle clients only. A checked-out client whose server
@@ -34,7 +34,12 @@ export function createPgDriver(connectionString: string, max: number, onConnecti
       };
       client.on('error', onError);
       try {
-        await client.query(`BEGIN; ${setup}`);
+        if (params) {
+          await client.query('BEGIN');
+          await client.query(setup, params as unknown[]);
+        } else {
+          await client.query(`BEGIN; ${setup}`);
+        }
         const result = await fn(asQueryable(client));
         await client.query('COMMIT');
         return result;

@@ -24,9 +24,10 @@ export async function createPgliteDriver(dataDir: string | undefined): Promise<D
 
   return {
     kind: 'pglite',
-    transaction(setup, fn) {
+    transaction(setup, fn, params) {
       return db.transaction(async (tx) => {
-        await tx.exec(setup);
+        if (params) await tx.query(setup, params as unknown[]);
+        else await tx.exec(setup);
         return fn(wrap(tx));
       });
     },

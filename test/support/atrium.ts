@@ -36,6 +36,36 @@ export function testServerUrl(): string | undefined {
   return url.toString();
 }
 
+/**
+ * With ATRIUM_TEST_SPLIT_LOGIN=1 (CI's extra run), Atrium runs as a runtime login that owns
+ * nothing and migrates as the owner (README, Database roles): the env to start it so.
+ */
+async function splitLoginEnv(databaseUrl: string): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
+  const role = `atrium_rt_${randomBytes(5).toString('hex')}`;
+  const password = randomBytes(18).toString('base64url');
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  try {
+    for (const r of ['atrium_app', 'atrium_platform']) await admin.query(`DO $$ BEGIN CREATE ROLE ${r} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`);
+    await admin.query(`CREATE ROLE ${role} LOGIN NOINHERIT PASSWORD '${password}'`);
+    await admin.query(`GRANT atrium_app, atrium_platform TO ${role}`);
+  } finally {
+    await admin.end();
+  }
+  const runtime = new URL(databaseUrl);
+  runtime.username = role;
+  runtime.password = password;
+  return {
+    env: { DATABASE_URL: runtime.toString(), DATABASE_MIGRATION_URL: databaseUrl },
+    async drop() {
+      const c = new pg.Client({ connectionString: testServerUrl() });
+      await c.connect();
+      await c.query(`DROP ROLE IF EXISTS ${role}`).catch(() => {});
+      await c.end();
+    },
+  };
+}
+
 /** A fresh database on the server of DATABASE_URL; returns its URL and a drop function. */
 export async function createTestDatabase(serverUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `atrium_test_${randomBytes(6).toString('hex')}`;
@@ -85,6 +115,7 @@ export async function startTestAtrium(
   const serverUrl = options.databaseUrl ? undefined : testServerUrl();
   const database = serverUrl ? await createTestDatabase(serverUrl) : undefined;
   const dns = await startTestDns();
+  const split = database && process.env.ATRIUM_TEST_SPLIT_LOGIN === '1' ? await splitLoginEnv(database.url) : undefined;
   const config = loadConfig({
     DNS_SERVERS: dns.server,
     ATRIUM_ENV: 'development',
@@ -97,6 +128,7 @@ export async function startTestAtrium(
     ATRIUM_BOOTSTRAP_CLIENT_SECRET: BOOTSTRAP_CLIENT_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...(database ? { DATABASE_URL: database.url } : {}),
+    ...(split ? split.env : {}),
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     ...env,
@@ -109,6 +141,7 @@ export async function startTestAtrium(
     server.close();
     await database?.drop();
     await dns.close();
+    await split?.drop();
     throw err;
   }
   const baseUrl = `http://localhost:${port}`;
@@ -167,6 +200,7 @@ export async function startTestAtrium(
       await atrium.stop(2_000, 0);
       await database?.drop();
       await dns.close();
+      await split?.drop();
     },
   };
 }
