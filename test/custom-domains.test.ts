@@ -6,22 +6,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'undici';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { assertApiError } from './support/api-assertions.ts';
-import { loopbackAgent } from './support/http-client.ts';
+import { getOnPort } from './support/http-client.ts';
 
-async function discovery(t: TestAtrium, host: string, headers: Record<string, string> = {}) {
-  const res = await request(`http://127.0.0.1:${t.port}/.well-known/openid-configuration`, { headers: { host, accept: 'application/json', ...headers }, dispatcher: loopbackAgent });
-  const text = await res.body.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.statusCode, json };
-}
+const discovery = (t: TestAtrium, host: string, headers: Record<string, string> = {}) => getOnPort(t.port, '/.well-known/openid-configuration', { host, accept: 'application/json', ...headers });
 
 describe('custom domains, development', () => {
   let t: TestAtrium;

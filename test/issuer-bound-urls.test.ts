@@ -8,23 +8,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { request } from 'undici';
 import * as oidc from 'openid-client';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
-import { hiddenInput, loopbackAgent, TestBrowser } from './support/http-client.ts';
+import { getOnPort, hiddenInput, TestBrowser } from './support/http-client.ts';
 import { createTenantFixture, discover, REDIRECT_URI, type TenantFixture } from './support/fixtures.ts';
 
-async function get(t: TestAtrium, path: string, headers: Record<string, string>) {
-  const res = await request(`http://127.0.0.1:${t.port}${path}`, { headers: { accept: 'application/json', ...headers }, dispatcher: loopbackAgent });
-  const text = await res.body.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.statusCode, json, text, headers: res.headers };
-}
+const get = (t: TestAtrium, path: string, headers: Record<string, string>) => getOnPort(t.port, path, { accept: 'application/json', ...headers });
 
 /** One request written byte for byte (the table sends what HTTP clients refuse to); returns the status. */
 function rawStatus(port: number, head: string): Promise<{ status: number; response: string }> {

@@ -8,25 +8,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'undici';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
-import { loopbackAgent } from './support/http-client.ts';
+import { getOnPort } from './support/http-client.ts';
 
-async function get(t: TestAtrium, path: string, headers: Record<string, string>) {
-  const res = await request(`http://127.0.0.1:${t.port}${path}`, { headers: { accept: 'application/json', ...headers }, dispatcher: loopbackAgent });
-  const text = await res.body.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  const header = (name: string) => {
-    const v = res.headers[name];
-    return Array.isArray(v) ? v.join(', ') : (v ?? '');
-  };
-  return { status: res.statusCode, json, text, header };
-}
+const get = (t: TestAtrium, path: string, headers: Record<string, string>) => getOnPort(t.port, path, { accept: 'application/json', ...headers });
 
 const varyList = (vary: string) => vary.split(',').map((v) => v.trim().toLowerCase());
 

@@ -5,16 +5,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'undici';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
-import { loopbackAgent } from './support/http-client.ts';
+import { getOnPort } from './support/http-client.ts';
 
 /** GET with an explicit Host header (undici keeps it; Node's fetch would drop it). */
-async function get(t: TestAtrium, path: string, headers: Record<string, string>) {
-  const res = await request(`http://127.0.0.1:${t.port}${path}`, { headers, dispatcher: loopbackAgent });
-  const text = await res.body.text();
-  return { status: res.statusCode, json: (() => { try { return JSON.parse(text); } catch { return undefined; } })(), text, headers: res.headers };
-}
+const get = (t: TestAtrium, path: string, headers: Record<string, string>) => getOnPort(t.port, path, headers);
 const issuerAt = async (t: TestAtrium, headers: Record<string, string>) => (await get(t, '/.well-known/openid-configuration', headers)).json?.issuer;
 
 describe('multi-tenant, development', () => {

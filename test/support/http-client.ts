@@ -2,7 +2,7 @@
  * HTTP for tests: an undici Agent whose resolver sends every *.localhost name to 127.0.0.1
  * (Node does not resolve them), and a tiny cookie-keeping "browser" for form flows.
  */
-import { Agent, fetch as undiciFetch, type Dispatcher, type RequestInit, type Response } from 'undici';
+import { Agent, request, fetch as undiciFetch, type Dispatcher, type RequestInit, type Response } from 'undici';
 import dns from 'node:dns';
 import net from 'node:net';
 
@@ -118,4 +118,24 @@ export function hiddenInput(html: string, name: string): string {
   const m = new RegExp(`name="${name}" value="([^"]*)"`).exec(html);
   if (!m) throw new Error(`no hidden input ${name} in page`);
   return m[1]!;
+}
+
+/**
+ * A GET to the Atrium on `port` with exactly these headers (Host included, which global
+ * fetch would drop); the body as text and, when it parses, as JSON; `header` joins repeats.
+ */
+export async function getOnPort(port: number, path: string, headers: Record<string, string>) {
+  const res = await request(`http://127.0.0.1:${port}${path}`, { headers, dispatcher: loopbackAgent });
+  const text = await res.body.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const header = (name: string) => {
+    const v = res.headers[name];
+    return Array.isArray(v) ? v.join(', ') : (v ?? '');
+  };
+  return { status: res.statusCode, json, text, headers: res.headers, header };
 }
