@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { apiRouter } from '../src/api/router.ts';
+import { managementApi } from '../src/http/app.ts';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { httpFetch } from './support/http-client.ts';
 
@@ -125,12 +125,7 @@ const EXAMPLES: Record<string, Example[]> = {
 
 /** The mutating routes the management API really has, read from its router. */
 function mutatingApiRoutes(): string[] {
-  const s = t.atrium.services;
-  const { router } = apiRouter({
-    config: s.config, registry: s.registry, keys: s.keys, store: s.tenantStore, service: s.tenants, tenants: s.tenants, clients: s.clients,
-    clientService: s.clientService, users: s.users, userService: s.userService, box: s.box, domains: s.domains, auditStore: s.auditStore,
-    federation: s.federation.service, userSessions: s.userSessions, mfa: s.mfa, accountRecovery: s.accountRecovery, lockout: s.lockout, materials: s.materials,
-  });
+  const { router } = managementApi(t.atrium.services);
   const routes = router.stack.flatMap((layer) => layer.methods.filter((m) => MUTATING.has(m)).map((m) => `${m} ${layer.path}`));
   return [...new Set(routes)].sort();
 }
