@@ -9,7 +9,7 @@
  * The wrapper captures the instance on the first call and then puts the original method
  * back, so nothing of the bench stays on the request path.
  */
-import { ProviderPool, type PoolStats } from '../src/tenancy/provider-pool.ts';
+import { ProviderPool, type PoolStats } from '../src/runtime/provider-pool.ts';
 import { installProbe } from './probe.ts';
 
 /** What the parent receives for a `stats` request. */

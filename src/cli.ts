@@ -5,12 +5,12 @@
  *   rotate-keys <slug>      rotate a tenant's signing keys
  */
 import { ConfigError, loadConfig } from './config/env.ts';
-import { createLogger } from './http/logger.ts';
+import { createLogger } from './core/logger.ts';
 import { startAtrium } from './server.ts';
-import { printDemo, seedDemo } from './platform/demo.ts';
+import { printDemo, seedDemo } from './commands/demo.ts';
 import { createServices } from './services.ts';
-import { bootstrap } from './platform/bootstrap.ts';
-import { runAs } from './tenancy/request-context.ts';
+import { bootstrap } from './commands/bootstrap.ts';
+import { runAs } from './core/request-context.ts';
 
 async function run(command: string | undefined, args: string[]): Promise<void> {
   switch (command) {

@@ -1,8 +1,8 @@
 /** Entry point: read config → start → stop cleanly on SIGTERM/SIGINT. */
 import { ConfigError, loadConfig } from './config/env.ts';
-import { createLogger } from './http/logger.ts';
+import { createLogger } from './core/logger.ts';
 import { startAtrium } from './server.ts';
-import { seedDemo, printDemo } from './platform/demo.ts';
+import { seedDemo, printDemo } from './commands/demo.ts';
 import { installProcessGuard } from './process-guard.ts';
 
 async function main(): Promise<void> {

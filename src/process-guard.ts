@@ -8,7 +8,7 @@
  * (CorruptStateError, or Node's internal assertions) exits, with a fatal log line.
  */
 import type { Logger } from 'pino';
-import type { DependencyHealth } from './http/dependency-health.ts';
+import type { DependencyHealth } from './core/dependency-health.ts';
 
 /** Thrown by code that finds this process's own state broken beyond repair: the one error that exits. */
 export class CorruptStateError extends Error {

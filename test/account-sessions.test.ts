@@ -14,7 +14,7 @@ import { signInToConsole } from './support/console.ts';
 import { authorization, createUser, enrolTotp, finish, open, passwordStep } from './support/mfa.ts';
 import { SmtpSink } from './support/smtp-sink.ts';
 import { ROOMY_RATE_LIMITS, setSecurity } from './support/account-security.ts';
-import { runAsTenant } from '../src/tenancy/request-context.ts';
+import { runAsTenant } from '../src/core/request-context.ts';
 import { sweepExpiredPayloads } from '../src/oidc/payload-sweeper.ts';
 
 let t: TestAtrium;

@@ -11,7 +11,7 @@ import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, type TenantFixture } from './support/fixtures.ts';
 import { hiddenInput, httpFetch, TestBrowser } from './support/http-client.ts';
 import { signInToConsole } from './support/console.ts';
-import { runAsTenant } from '../src/tenancy/request-context.ts';
+import { runAsTenant } from '../src/core/request-context.ts';
 import { stepAt, totpCode } from '../src/mfa/totp.ts';
 
 let t: TestAtrium;

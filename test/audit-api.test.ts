@@ -9,7 +9,7 @@ import * as oidc from 'openid-client';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { assertApiError } from './support/api-assertions.ts';
 import { createTenantFixture, discover, REDIRECT_URI, SignInRefused, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
-import { sweepExpiredAuditEvents } from '../src/security/audit-retention.ts';
+import { sweepExpiredAuditEvents } from '../src/audit/audit-retention.ts';
 
 interface Event {
   id: string;

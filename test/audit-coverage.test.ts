@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { managementApi } from '../src/http/app.ts';
+import { managementApi } from '../src/app.ts';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { httpFetch } from './support/http-client.ts';
 

@@ -5,7 +5,7 @@ import * as oidc from 'openid-client';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, discover, REDIRECT_URI, SignInRefused, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
 import { hiddenInput } from './support/http-client.ts';
-import { runAsTenant } from '../src/tenancy/request-context.ts';
+import { runAsTenant } from '../src/core/request-context.ts';
 
 let t: TestAtrium;
 let acme: TenantFixture;

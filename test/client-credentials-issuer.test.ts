@@ -18,7 +18,7 @@ import { BOOTSTRAP_CLIENT_ID, BOOTSTRAP_CLIENT_SECRET, startTestAtrium, type Tes
 import * as oidc from 'openid-client';
 import { createTenantFixture, type TenantFixture } from './support/fixtures.ts';
 import { customFetchImpl, httpFetch } from './support/http-client.ts';
-import { RequestContext, runAsTenant, runWithContext } from '../src/tenancy/request-context.ts';
+import { RequestContext, runAsTenant, runWithContext } from '../src/core/request-context.ts';
 
 let t: TestAtrium;
 let acme: TenantFixture;

@@ -12,7 +12,7 @@ import { hiddenInput, TestBrowser } from './support/http-client.ts';
 import { SmtpSink } from './support/smtp-sink.ts';
 import { signInToConsole } from './support/console.ts';
 import { createUser } from './support/mfa.ts';
-import { runAsTenant } from '../src/tenancy/request-context.ts';
+import { runAsTenant } from '../src/core/request-context.ts';
 import { asTenant, ROOMY_RATE_LIMITS, setSecurity } from './support/account-security.ts';
 
 let t: TestAtrium;

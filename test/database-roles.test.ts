@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createTestDatabase, startTestAtrium, testServerUrl, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture } from './support/fixtures.ts';
-import { runAsTenant } from '../src/tenancy/request-context.ts';
+import { runAsTenant } from '../src/core/request-context.ts';
 
 const serverUrl = testServerUrl();
 

@@ -3,7 +3,7 @@ import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { hiddenInput, TestBrowser } from './support/http-client.ts';
-import { seedDemo, type DemoTenant } from '../src/platform/demo.ts';
+import { seedDemo, type DemoTenant } from '../src/commands/demo.ts';
 
 let t: TestAtrium;
 let demo: DemoTenant[];

@@ -10,7 +10,7 @@ import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { httpFetch } from './support/http-client.ts';
 import { KeyLifecycle, KEY_LIFECYCLE_LEASE } from '../src/oidc/key-lifecycle.ts';
 import { RETIRED_KEY_MARGIN_SECONDS } from '../src/oidc/key-schedule.ts';
-import { runAsTenant } from '../src/tenancy/request-context.ts';
+import { runAsTenant } from '../src/core/request-context.ts';
 import type { Services } from '../src/services.ts';
 
 interface KeyJson {

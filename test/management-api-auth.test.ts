@@ -12,7 +12,7 @@ import { ALL_PLATFORM_SCOPES, BOOTSTRAP_CLIENT_ID, BOOTSTRAP_CLIENT_SECRET, star
 import { createTenantFixture, discover, type TenantFixture } from './support/fixtures.ts';
 import { assertApiError, type ApiResponse } from './support/api-assertions.ts';
 import { httpFetch } from './support/http-client.ts';
-import { runAsTenant } from '../src/tenancy/request-context.ts';
+import { runAsTenant } from '../src/core/request-context.ts';
 
 
 let t: TestAtrium;

@@ -11,7 +11,7 @@ import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, discover, REDIRECT_URI, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
 import { assertApiError } from './support/api-assertions.ts';
 import { hiddenInput, httpFetch, TestBrowser } from './support/http-client.ts';
-import { runAsTenant } from '../src/tenancy/request-context.ts';
+import { runAsTenant } from '../src/core/request-context.ts';
 
 
 let t: TestAtrium;

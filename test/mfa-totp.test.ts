@@ -10,7 +10,7 @@ import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, type TenantFixture } from './support/fixtures.ts';
 import { hiddenInput, TestBrowser } from './support/http-client.ts';
 import { authorization, codeAt, createUser, enrolTotp, finish, mfaAction, open, passwordStep, setSecurity, submit } from './support/mfa.ts';
-import { runAsTenant } from '../src/tenancy/request-context.ts';
+import { runAsTenant } from '../src/core/request-context.ts';
 
 const LOA1 = 'urn:atrium:loa:1';
 const LOA2 = 'urn:atrium:loa:2';

@@ -383,7 +383,7 @@ describe('/platform configuration editor', () => {
     // Sent back as shown (with the mask), the secret is kept.
     const textarea = /<textarea id="overrides-integrations"[^>]*>([\s\S]*?)<\/textarea>/.exec(view.html)![1]!.replaceAll('&#34;', '"');
     assert.equal((await post('/platform/tenants/acme/config/integrations', { csrf: admin.csrf, overrides: textarea.replace('smtp.acme.test', 'mail.acme.test') })).status, 303);
-    const { openTenantSecret } = await import('../src/config/tenant-config.ts');
+    const { openTenantSecret } = await import('../src/tenancy/tenant-config.ts');
     assert.equal(openTenantSecret(services.box, (await services.tenantStore.findBySlug('acme'))!, 'integrations.smtp.password'), secret);
     // A refused form does not echo a secret typed in clear.
     const refused = await post('/platform/tenants/acme/config/integrations', { csrf: admin.csrf, overrides: JSON.stringify({ smtp: { password: 'typed-in-clear-secret', port: 'x' } }) });

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, type TenantFixture } from './support/fixtures.ts';
-import { runAsTenant } from '../src/tenancy/request-context.ts';
+import { runAsTenant } from '../src/core/request-context.ts';
 import { httpFetch } from './support/http-client.ts';
 import { basic, openLoginForm, setRateLimits, tokenRequest } from './support/rate-limit-helpers.ts';
 

@@ -10,10 +10,10 @@ import { ALL_PLATFORM_SCOPES, startTestAtrium, type TestAtrium } from './support
 import { createTenantFixture, type TenantFixture } from './support/fixtures.ts';
 import { assertApiError } from './support/api-assertions.ts';
 import { httpFetch } from './support/http-client.ts';
-import { runAsTenant } from '../src/tenancy/request-context.ts';
+import { runAsTenant } from '../src/core/request-context.ts';
 import { LIFETIME_CEILINGS, LIFETIME_DEFAULTS } from '../src/oidc/token-lifetimes.ts';
 import { PASSWORD_MIN_LENGTH_FLOOR } from '../src/accounts/user-service.ts';
-import { openTenantSecret } from '../src/config/tenant-config.ts';
+import { openTenantSecret } from '../src/tenancy/tenant-config.ts';
 
 let t: TestAtrium;
 let acme: TenantFixture;

@@ -8,7 +8,7 @@ import * as oidc from 'openid-client';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, discover, REDIRECT_URI, SignInRefused, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
 import { hiddenInput, httpFetch, TestBrowser } from './support/http-client.ts';
-import { runAsTenant } from '../src/tenancy/request-context.ts';
+import { runAsTenant } from '../src/core/request-context.ts';
 import { MissingTenantContextError } from '../src/storage/database.ts';
 
 let t: TestAtrium;

@@ -8,8 +8,8 @@
  * answer (in the background), so the answer takes the same time too.
  */
 import type { AtriumConfig } from '../config/env.ts';
-import { mergedSection } from '../config/tenant-config.ts';
-import { AppError, conflict } from '../http/errors.ts';
+import { mergedSection } from '../tenancy/tenant-config.ts';
+import { AppError, conflict } from '../core/errors.ts';
 import type { LoginLockout } from '../accounts/lockout.ts';
 import { hashPassword } from '../accounts/password.ts';
 import { passwordViolations } from '../accounts/password-policy.ts';
@@ -17,11 +17,11 @@ import type { User, UserStore, UserWithSecret } from '../accounts/user-store.ts'
 import { publicUser } from '../accounts/user-store.ts';
 import type { MailService } from '../mail/mail-service.ts';
 import { sendPasswordChangedMail } from '../mail/password-change-mail.ts';
-import type { AuditLog } from '../security/audit-log.ts';
-import { currentContext } from '../tenancy/request-context.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { currentContext } from '../core/request-context.ts';
 import { issuerUrl, type Tenant } from '../tenancy/tenant.ts';
 import { AccountTokenStore, TOKEN_TTL_SECONDS, type AccountToken, type TokenPurpose } from './account-token-store.ts';
-import type { UserSessionService } from '../web/user-sessions.ts';
+import type { UserSessionService } from '../accounts/user-sessions.ts';
 
 export type SignupMode = 'open' | 'invite_only' | 'closed';
 

@@ -9,12 +9,12 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Database } from '../storage/database.ts';
-import type { SecretBox } from '../security/secret-box.ts';
-import { currentTenantId } from '../tenancy/request-context.ts';
+import type { SecretBox } from '../core/secret-box.ts';
+import { currentTenantId } from '../core/request-context.ts';
 import type { User } from './user-store.ts';
-import type { AuditLog } from '../security/audit-log.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import { mergedSection } from '../config/tenant-config.ts';
+import { mergedSection } from '../tenancy/tenant-config.ts';
 import type { SignInGuard } from './sign-in.ts';
 
 /** A lock never lasts longer than this, however often it doubled. */

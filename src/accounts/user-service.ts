@@ -2,12 +2,12 @@
  * Creating, changing and deleting users of the tenant in context, with the tenant's
  * password policy; every change audited here, as the request's actor.
  */
-import { badRequest, conflict, notFound } from '../http/errors.ts';
+import { badRequest, conflict, notFound } from '../core/errors.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { hashPassword } from './password.ts';
 import { passwordViolations } from './password-policy.ts';
 import { publicUser, type User, type UserStore } from './user-store.ts';
-import type { AuditLog } from '../security/audit-log.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
 
 export const TENANT_ROLES = ['owner', 'admin', 'member'] as const;
 export const PLATFORM_ROLES = ['platform_admin'] as const;

@@ -1,7 +1,7 @@
 /** Queries for users, always inside the current tenant (row-level security). */
 import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../storage/database.ts';
-import { conflict } from '../http/errors.ts';
+import { conflict } from '../core/errors.ts';
 import { endOutstandingLinks } from './credential-change.ts';
 
 export interface User {

@@ -9,14 +9,14 @@ import type { AccountRecovery } from '../account-recovery/account-recovery.ts';
 import type { LoginLockout } from '../accounts/lockout.ts';
 import { TENANT_ROLES } from '../accounts/user-service.ts';
 import type { User, UserStore } from '../accounts/user-store.ts';
-import { readJson } from '../http/body.ts';
-import { notFound } from '../http/errors.ts';
+import { readJson } from '../web/body.ts';
+import { notFound } from '../core/errors.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
 import { apiActor, requireScope } from './authenticate.ts';
 import { userJson } from './serialize.ts';
 import { targetTenant } from './target-tenant.ts';
-import { parseInput } from './validation.ts';
+import { parseInput } from '../core/validation.ts';
 
 export interface AccountSecurityApiDeps {
   store: TenantStore;

@@ -10,11 +10,11 @@
  */
 import type Router from '@koa/router';
 import { z } from 'zod';
-import type { AuditStore } from '../security/audit-store.ts';
+import type { AuditStore } from '../audit/audit-store.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
 import { requireScope } from './authenticate.ts';
 import { targetTenant } from './target-tenant.ts';
-import { parseInput, queryObject } from './validation.ts';
+import { parseInput, queryObject } from '../core/validation.ts';
 
 export interface AuditRouteDeps {
   store: TenantStore;

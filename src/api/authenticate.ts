@@ -13,14 +13,14 @@ import type { Context, Next } from 'koa';
 import { LRUCache } from 'lru-cache';
 import { createLocalJWKSet, decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
 import type { AtriumConfig } from '../config/env.ts';
-import { forbidden, notFound, unauthorized } from '../http/errors.ts';
+import { forbidden, notFound, unauthorized } from '../core/errors.ts';
 import { managementApiAudience, type PlatformScope } from '../oidc/api-resource.ts';
 import type { SigningKeyStore } from '../oidc/signing-keys.ts';
 import type { ClientMetadata } from '../oidc/client-store.ts';
 import type { TenantMaterials } from '../oidc/tenant-materials.ts';
 import { issuerFor, platformTenantSlug, type Tenant } from '../tenancy/tenant.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
-import { currentContext, runAsTenant } from '../tenancy/request-context.ts';
+import { currentContext, runAsTenant } from '../core/request-context.ts';
 import { hostnameOf } from '../tenancy/resolve-tenant.ts';
 
 export interface ApiPrincipal {

@@ -1,11 +1,11 @@
 /** /api/v1/tenants/:slug/config: the merged view (secrets masked) and one section's overrides replaced. */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { maskSection, maskedConfig, mergedSection, parseSection, sealSection } from '../config/tenant-config.ts';
+import { maskSection, maskedConfig, mergedSection, parseSection, sealSection } from '../tenancy/tenant-config.ts';
 import { CONFIG_SECTIONS, isConfigSection } from '../config/tenant-config-schema.ts';
-import { readJson } from '../http/body.ts';
-import { notFound } from '../http/errors.ts';
-import type { SecretBox } from '../security/secret-box.ts';
+import { readJson } from '../web/body.ts';
+import { notFound } from '../core/errors.ts';
+import type { SecretBox } from '../core/secret-box.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';

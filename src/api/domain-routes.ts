@@ -6,9 +6,9 @@
  */
 import type Router from '@koa/router';
 import { z } from 'zod';
-import { readJson } from '../http/body.ts';
+import { readJson } from '../web/body.ts';
 import type { Context } from 'koa';
-import { badRequest } from '../http/errors.ts';
+import { badRequest } from '../core/errors.ts';
 import type { DomainService } from '../tenancy/domain-service.ts';
 import type { TenantDomain } from '../tenancy/domain-store.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
@@ -16,7 +16,7 @@ import type { TenantStore } from '../tenancy/tenant-store.ts';
 import { challengeFor } from '../tenancy/domain-verification.ts';
 import { requireScope } from './authenticate.ts';
 import { targetTenant } from './target-tenant.ts';
-import { parseInput } from './validation.ts';
+import { parseInput } from '../core/validation.ts';
 
 export interface DomainRouteDeps {
   store: TenantStore;

@@ -2,7 +2,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AtriumConfig } from '../config/env.ts';
-import { readJson } from '../http/body.ts';
+import { readJson } from '../web/body.ts';
 import { connectionJson, type ChangeSource, type FederationService } from '../federation/federation-service.ts';
 import { redirectUris } from '../federation/redirect-uris.ts';
 import type { Tenant } from '../tenancy/tenant.ts';

@@ -17,12 +17,12 @@ import { mountAccountSecurityRoutes } from './account-security-routes.ts';
 import type { AccountRecovery } from '../account-recovery/account-recovery.ts';
 import type { LoginLockout } from '../accounts/lockout.ts';
 import type { MfaService } from '../mfa/mfa-service.ts';
-import type { UserSessionService } from '../web/user-sessions.ts';
+import type { UserSessionService } from '../accounts/user-sessions.ts';
 import type { FederationService } from '../federation/federation-service.ts';
 import type { DomainService } from '../tenancy/domain-service.ts';
-import type { AuditStore } from '../security/audit-store.ts';
-import type { SecretBox } from '../security/secret-box.ts';
-import { AppError } from '../http/errors.ts';
+import type { AuditStore } from '../audit/audit-store.ts';
+import type { SecretBox } from '../core/secret-box.ts';
+import { AppError } from '../core/errors.ts';
 
 export interface ApiDeps extends TenantResourceDeps {
   config: AtriumConfig;

@@ -5,11 +5,11 @@
  * without the scope cannot probe which tenants exist.
  */
 import type { Context, Next } from 'koa';
-import { notFound } from '../http/errors.ts';
+import { notFound } from '../core/errors.ts';
 import { SLUG_PATTERN, DEFAULT_TENANT, PLATFORM_TENANT } from '../tenancy/slug.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
-import type { RequestContext } from '../tenancy/request-context.ts';
+import type { RequestContext } from '../core/request-context.ts';
 
 /** The tenant named by `:slug` (also for /platform's pages); a slug no tenant could have is simply not found. */
 export async function findTargetTenant(ctx: Context, store: TenantStore): Promise<Tenant> {

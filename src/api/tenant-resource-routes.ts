@@ -5,8 +5,8 @@ import { z } from 'zod';
 import type { UserService } from '../accounts/user-service.ts';
 import { PLATFORM_ROLES, TENANT_ROLES } from '../accounts/user-service.ts';
 import type { UserStore } from '../accounts/user-store.ts';
-import { readJson } from '../http/body.ts';
-import { badRequest, notFound } from '../http/errors.ts';
+import { readJson } from '../web/body.ts';
+import { badRequest, notFound } from '../core/errors.ts';
 import { CLIENT_ID, type ClientService } from '../oidc/client-service.ts';
 import type { ClientStore } from '../oidc/client-store.ts';
 import type { SigningKeyStore } from '../oidc/signing-keys.ts';
@@ -17,7 +17,7 @@ import { PLATFORM_TENANT } from '../tenancy/slug.ts';
 import { requireScope } from './authenticate.ts';
 import { clientJson, keyJson, userJson } from './serialize.ts';
 import { targetTenant } from './target-tenant.ts';
-import { pagingSchema, parseInput, queryObject } from './validation.ts';
+import { pagingSchema, parseInput, queryObject } from '../core/validation.ts';
 
 export interface TenantResourceDeps {
   store: TenantStore;

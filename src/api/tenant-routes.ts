@@ -2,14 +2,14 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AtriumConfig } from '../config/env.ts';
-import { readJson } from '../http/body.ts';
+import { readJson } from '../web/body.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
 import { requireScope, type ApiPrincipal } from './authenticate.ts';
-import { forbidden } from '../http/errors.ts';
+import { forbidden } from '../core/errors.ts';
 import { targetTenant } from './target-tenant.ts';
 import { tenantJson } from './serialize.ts';
-import { pagingSchema, parseInput, queryObject } from './validation.ts';
+import { pagingSchema, parseInput, queryObject } from '../core/validation.ts';
 
 const createSchema = z.strictObject({
   slug: z.string().max(63),

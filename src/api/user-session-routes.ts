@@ -9,10 +9,10 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { UserStore } from '../accounts/user-store.ts';
-import { notFound } from '../http/errors.ts';
+import { notFound } from '../core/errors.ts';
 import type { MfaService } from '../mfa/mfa-service.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
-import type { UserSessionService } from '../web/user-sessions.ts';
+import type { UserSessionService } from '../accounts/user-sessions.ts';
 import { apiActor, requireScope } from './authenticate.ts';
 import { targetTenant } from './target-tenant.ts';
 

@@ -176,7 +176,7 @@ export interface AtriumConfig {
   /** The platform's mail server and sender, for tenants without SMTP settings of their own; neither → development logs mail. */
   readonly smtp: { readonly url: string | undefined; readonly from: string | undefined };
   /**
-   * Outbound connections (src/security/egress-guard.ts): hosts and CIDRs the operator allows
+   * Outbound connections (src/core/egress-guard.ts): hosts and CIDRs the operator allows
    * although they are internal, and whether loopback is allowed (development only, by default).
    */
   readonly egress: { readonly allow: readonly string[]; readonly allowLoopback: boolean };

@@ -4,7 +4,7 @@
  * tenant and connection name, and only opened for the code that talks to the upstream.
  */
 import type { Database } from '../storage/database.ts';
-import type { SecretBox } from '../security/secret-box.ts';
+import type { SecretBox } from '../core/secret-box.ts';
 import type { ConnectionSettings } from './connection-schema.ts';
 
 export interface StoredConnection {

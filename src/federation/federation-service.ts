@@ -5,15 +5,15 @@
  */
 import * as oidc from 'openid-client';
 import type { AtriumConfig } from '../config/env.ts';
-import { AppError, badRequest, conflict, notFound } from '../http/errors.ts';
-import type { AuditLog } from '../security/audit-log.ts';
-import { DESTINATION_NOT_ALLOWED, EgressFailedError, findEgressRefusal } from '../security/egress-guard.ts';
+import { AppError, badRequest, conflict, notFound } from '../core/errors.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { DESTINATION_NOT_ALLOWED, EgressFailedError, findEgressRefusal } from '../core/egress-guard.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import { SECRET_MASK } from '../config/tenant-config.ts';
+import { SECRET_MASK } from '../tenancy/tenant-config.ts';
 import { connectionInputSchema, CONNECTION_NAME, discoveryUrl, toSettings, type ConnectionSettings } from './connection-schema.ts';
 import type { ConnectionStore, SecretChange, StoredConnection } from './connection-store.ts';
 import type { UpstreamClients } from './upstream-client.ts';
-import { parseInput } from '../api/validation.ts';
+import { parseInput } from '../core/validation.ts';
 
 /** Who made a change, for the audit trail (an API client, an admin user). */
 export interface ChangeSource {

@@ -1,12 +1,12 @@
 /** Federation's parts, wired once (see services.ts): the admin service and the sign-in flow. */
 import type { AtriumConfig } from '../config/env.ts';
 import type { UserStore } from '../accounts/user-store.ts';
-import type { AuditLog } from '../security/audit-log.ts';
-import type { SecretBox } from '../security/secret-box.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { SecretBox } from '../core/secret-box.ts';
 import type { Database } from '../storage/database.ts';
-import type { EgressGuard } from '../security/egress-guard.ts';
+import type { EgressGuard } from '../core/egress-guard.ts';
 import { ConnectionStore } from './connection-store.ts';
-import { FederatedSignIn, type FederatedSignInDeps } from './federated-sign-in.ts';
+import { FederatedSignIn, type FederatedSignInDeps } from '../interactions/federated-sign-in.ts';
 import { FederationService } from './federation-service.ts';
 import { IdentityStore } from './identity-store.ts';
 import { LoginStateStore } from './login-state-store.ts';

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Database } from '../storage/database.ts';
-import type { SecretBox } from '../security/secret-box.ts';
+import type { SecretBox } from '../core/secret-box.ts';
 
 export interface PendingSignIn {
   stateId: string;

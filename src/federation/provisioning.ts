@@ -7,10 +7,10 @@
  */
 import type { User, UserStore } from '../accounts/user-store.ts';
 import { publicUser } from '../accounts/user-store.ts';
-import type { AuditLog } from '../security/audit-log.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
 import type { ClaimsMapping } from './connection-schema.ts';
 import type { IdentityStore } from './identity-store.ts';
-import { FederationError } from './federation-error.ts';
+import { FederationError } from '../interactions/federation-error.ts';
 
 /** What Atrium keeps from the upstream's claims, per the connection's mapping. */
 export interface MappedClaims {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { SecretBox } from '../security/secret-box.ts';
+import { SecretBox } from '../core/secret-box.ts';
 import { mintState, verifyState } from './signed-state.ts';
 
 const key = () => randomBytes(32).toString('base64');

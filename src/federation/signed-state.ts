@@ -6,8 +6,8 @@
  * names the pending sign-in row, which is what makes a state single-use.
  */
 import { randomBytes } from 'node:crypto';
-import { csrfToken as mac, verifyCsrfToken as macMatches } from '../security/csrf.ts';
-import type { SecretBox } from '../security/secret-box.ts';
+import { csrfToken as mac, verifyCsrfToken as macMatches } from '../core/csrf.ts';
+import type { SecretBox } from '../core/secret-box.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const STATE = /^([0-9a-f-]{36})\.(\d{10,12})\.([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$/;

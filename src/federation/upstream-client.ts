@@ -6,11 +6,11 @@
 import { LRUCache } from 'lru-cache';
 import * as oidc from 'openid-client';
 import type { AtriumConfig } from '../config/env.ts';
-import type { EgressGuard } from '../security/egress-guard.ts';
+import type { EgressGuard } from '../core/egress-guard.ts';
 import { discoveryUrl, type ConnectionSettings } from './connection-schema.ts';
 import type { StoredConnection } from './connection-store.ts';
 
-/** Every upstream call goes through the egress guard (src/security/egress-guard.ts). */
+/** Every upstream call goes through the egress guard (src/core/egress-guard.ts). */
 type UpstreamFetch = (url: string, init: Record<string, unknown>) => Promise<Response>;
 
 const DISCOVERY_TTL_MS = 5 * 60_000;

@@ -4,11 +4,11 @@
  * logged with their stack and answered as a generic 500.
  */
 import type { Context, Next } from 'koa';
-import { AppError, unavailable } from './errors.ts';
-import { renderPage } from './views.ts';
+import { AppError, unavailable } from '../core/errors.ts';
+import { renderPage } from '../core/views.ts';
 import { pageLocals } from '../web/page.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import { currentContext } from '../tenancy/request-context.ts';
+import { currentContext } from '../core/request-context.ts';
 import { mapDatabaseError } from '../storage/database.ts';
 
 interface HttpishError {

@@ -11,7 +11,7 @@ import type { Context, Next } from 'koa';
 import type { AtriumConfig } from '../config/env.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
 import { isServedHost, parseRequestHost, requestHostOf, type RequestHost } from '../tenancy/request-host.ts';
-import { AppError } from './errors.ts';
+import { AppError } from '../core/errors.ts';
 
 /** Answered on any host: liveness, readiness and the Prometheus scrape. */
 export const PROBE_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);

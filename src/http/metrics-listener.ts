@@ -6,7 +6,7 @@ import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { Metrics } from './metrics.ts';
+import type { Metrics } from '../core/metrics.ts';
 
 export interface MetricsListener {
   /** The port actually bound (METRICS_PORT=0 picks a free one). */

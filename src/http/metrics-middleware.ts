@@ -4,8 +4,8 @@
  * request ended up in (resolved from the host, or the tenant the management API acted on).
  */
 import type { Context, Next } from 'koa';
-import type { RequestContext } from '../tenancy/request-context.ts';
-import type { Metrics, RouteClass } from './metrics.ts';
+import type { RequestContext } from '../core/request-context.ts';
+import type { Metrics, RouteClass } from '../core/metrics.ts';
 
 /**
  * The route class of a path: a few string checks, most frequent first. Paths are

@@ -6,8 +6,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import { AppError, unauthorized } from './errors.ts';
-import type { Metrics } from './metrics.ts';
+import { AppError, unauthorized } from '../core/errors.ts';
+import type { Metrics } from '../core/metrics.ts';
 
 const BEARER = /^Bearer +(\S+) *$/i;
 

@@ -3,7 +3,7 @@ import type { Context, Next } from 'koa';
 import type { Database } from '../storage/database.ts';
 import type { EventBus } from '../events/bus.ts';
 import { currentMigration, LATEST_MIGRATION } from '../storage/migrate.ts';
-import type { DependencyHealth } from './dependency-health.ts';
+import type { DependencyHealth } from '../core/dependency-health.ts';
 
 /**
  * `/readyz`: `checks` has each dependency's state (database and migrations always, redis and

@@ -31,8 +31,8 @@ import { headerStrategyEnabled, resolveTenant } from '../tenancy/resolve-tenant.
 import { requestHostOf } from '../tenancy/request-host.ts';
 import { checkRequestHost } from './host-guard.ts';
 import { tenantHeaderValue } from './tenant-middleware.ts';
-import { RequestContext, runWithContext } from '../tenancy/request-context.ts';
-import { checkTokenLimits, TOKEN_BODY_PEEK_LIMIT, tokenLimitResponse } from '../security/rate-limit-token-endpoint.ts';
+import { RequestContext, runWithContext } from '../core/request-context.ts';
+import { checkTokenLimits, TOKEN_BODY_PEEK_LIMIT, tokenLimitResponse } from './rate-limit-token-endpoint.ts';
 import type { TenantRuntime } from '../oidc/provider-factory.ts';
 import type { TokenResponse } from '../oidc/client-credentials-issuer.ts';
 import type { Tenant } from '../tenancy/tenant.ts';

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
-import { RequestContext, runWithContext } from '../tenancy/request-context.ts';
+import { RequestContext, runWithContext } from '../core/request-context.ts';
 
 const INCOMING_ID = /^[A-Za-z0-9._-]{8,128}$/;
 

@@ -4,10 +4,10 @@
  */
 import type { Context, Next } from 'koa';
 import type { AtriumConfig } from '../config/env.ts';
-import { AppError } from './errors.ts';
+import { AppError } from '../core/errors.ts';
 import { headerStrategyEnabled, resolveTenant } from '../tenancy/resolve-tenant.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
-import type { RequestContext } from '../tenancy/request-context.ts';
+import type { RequestContext } from '../core/request-context.ts';
 import { requestHostOf } from '../tenancy/request-host.ts';
 
 /** The tenant header's value as sent: undefined when absent, '' when empty; repeated headers stay one (invalid) value. */

@@ -5,10 +5,10 @@
  */
 import type { Context } from 'koa';
 import { errors } from 'oidc-provider';
-import { readForm } from '../http/body.ts';
-import { AppError } from '../http/errors.ts';
+import { readForm } from '../web/body.ts';
+import { AppError } from '../core/errors.ts';
 import type { TenantRuntime } from '../oidc/provider-factory.ts';
-import { csrfToken, verifyCsrfToken } from '../security/csrf.ts';
+import { csrfToken, verifyCsrfToken } from '../core/csrf.ts';
 
 export type Interaction = Awaited<ReturnType<TenantRuntime['provider']['interactionDetails']>>;
 

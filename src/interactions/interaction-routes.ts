@@ -8,19 +8,19 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { TenantRuntime } from '../oidc/provider-factory.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { UserStore } from '../accounts/user-store.ts';
-import type { AuditLog } from '../security/audit-log.ts';
-import type { Metrics } from '../http/metrics.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Metrics } from '../core/metrics.ts';
 import type { RateLimiter } from '../security/rate-limiter.ts';
 import { LoginRateLimits, tooManyAttemptsMessage, type LoginRejection } from '../security/rate-limit-login.ts';
 import { authenticate } from '../accounts/sign-in.ts';
 import type { LoginLockout } from '../accounts/lockout.ts';
-import { loginPageLinks } from '../account-recovery/account-pages.ts';
+import { loginPageLinks } from './account-pages.ts';
 import { interactionCsrfToken, loadInteraction, readInteractionForm, uiLocales, type Interaction } from './interaction-context.ts';
-import { AppError } from '../http/errors.ts';
+import { AppError } from '../core/errors.ts';
 import { renderTenantPage } from '../web/page.ts';
-import { federationButtons, routeToHomeRealm } from '../federation/login-hooks.ts';
-import { CONSOLE_CLIENT_ID } from '../web/console-client.ts';
-import { passkeySignIn, PASSWORD_ACR, startSecondFactor, stepUpIfAsked } from '../mfa/login-hooks.ts';
+import { federationButtons, routeToHomeRealm } from './federation-login-hooks.ts';
+import { CONSOLE_CLIENT_ID } from '../oidc/console-client.ts';
+import { passkeySignIn, PASSWORD_ACR, startSecondFactor, stepUpIfAsked } from './mfa-login-hooks.ts';
 
 
 export interface InteractionDeps {

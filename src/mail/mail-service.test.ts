@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadConfig } from '../config/env.ts';
-import type { SecretBox } from '../security/secret-box.ts';
+import type { SecretBox } from '../core/secret-box.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { MailService } from './mail-service.ts';
-import { DnsResolver } from '../security/dns-resolver.ts';
-import { EgressGuard } from '../security/egress-guard.ts';
+import { DnsResolver } from '../core/dns-resolver.ts';
+import { EgressGuard } from '../core/egress-guard.ts';
 
 const guardFor = (config: ReturnType<typeof loadConfig>, log: ConstructorParameters<typeof EgressGuard>[2]) => new EgressGuard(config, new DnsResolver(config), log);
 

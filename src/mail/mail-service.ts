@@ -8,12 +8,12 @@
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import type { AtriumConfig } from '../config/env.ts';
-import { mergedSection, openTenantSecret } from '../config/tenant-config.ts';
-import type { EgressGuard } from '../security/egress-guard.ts';
-import type { SecretBox } from '../security/secret-box.ts';
+import { mergedSection, openTenantSecret } from '../tenancy/tenant-config.ts';
+import type { EgressGuard } from '../core/egress-guard.ts';
+import type { SecretBox } from '../core/secret-box.ts';
 import { issuerFor, type Tenant } from '../tenancy/tenant.ts';
 import { renderMail, type MailTemplate } from './templates.ts';
-import type { DependencyHealth } from '../http/dependency-health.ts';
+import type { DependencyHealth } from '../core/dependency-health.ts';
 
 export type { MailTemplate } from './templates.ts';
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { Database } from '../storage/database.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import { describeUserAgent } from '../web/user-sessions.ts';
+import { describeUserAgent } from '../accounts/user-sessions.ts';
 import type { MailService } from './mail-service.ts';
 import { securityAlertWanted } from './security-alerts.ts';
 

@@ -3,7 +3,7 @@
  * every notification mail off, `notifications.security_alerts.<kind>` one kind. Mails a
  * user asked for (verification, password reset, invitations) are not alerts and always go.
  */
-import { mergedSection } from '../config/tenant-config.ts';
+import { mergedSection } from '../tenancy/tenant-config.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 
 export type SecurityAlert = 'new_device' | 'password_changed' | 'mfa_changed';

@@ -7,10 +7,10 @@
 import ejs from 'ejs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mergedSection } from '../config/tenant-config.ts';
+import { mergedSection } from '../tenancy/tenant-config.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import { brandFor } from '../web/branding.ts';
-import { negotiateLocale, SHIPPED_LOCALES, translator } from '../web/i18n.ts';
+import { brandFor } from '../tenancy/branding.ts';
+import { negotiateLocale, SHIPPED_LOCALES, translator } from '../core/i18n.ts';
 
 export const MAIL_TEMPLATES = ['verify-email', 'password-reset', 'invitation', 'new-sign-in', 'mfa-changed', 'password-changed'] as const;
 export type MailTemplate = (typeof MAIL_TEMPLATES)[number];

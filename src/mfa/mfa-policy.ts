@@ -2,7 +2,7 @@
  * A tenant's MFA settings (`security.mfa`, `security.webauthn`, platform floor applied) and
  * the levels of assurance Atrium signs into ID tokens (`acr`, with the methods in `amr`).
  */
-import { mergedSection } from '../config/tenant-config.ts';
+import { mergedSection } from '../tenancy/tenant-config.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 
 /** Signed in with one factor: a password, an upstream IdP, a passkey without user verification. */

@@ -5,12 +5,12 @@
  */
 import QRCode from 'qrcode';
 import type { AtriumConfig } from '../config/env.ts';
-import { conflict, notFound } from '../http/errors.ts';
-import type { AuditLog } from '../security/audit-log.ts';
-import type { SecretBox } from '../security/secret-box.ts';
+import { conflict, notFound } from '../core/errors.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { SecretBox } from '../core/secret-box.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { issuerFor } from '../tenancy/tenant.ts';
-import { currentContext, currentTenantId } from '../tenancy/request-context.ts';
+import { currentContext, currentTenantId } from '../core/request-context.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { mfaPolicy } from './mfa-policy.ts';
 import type { MfaStore, WebAuthnCredential } from './mfa-store.ts';

@@ -9,7 +9,7 @@
  * cookie or console session, within five minutes.
  */
 import { randomBytes } from 'node:crypto';
-import { csrfToken, verifyCsrfToken } from '../security/csrf.ts';
+import { csrfToken, verifyCsrfToken } from '../core/csrf.ts';
 import {
   generateAuthenticationOptions,
   generateRegistrationOptions,

@@ -6,9 +6,9 @@
  */
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import { AppError } from '../http/errors.ts';
+import { AppError } from '../core/errors.ts';
 import type { Database } from '../storage/database.ts';
-import { currentTenantId } from '../tenancy/request-context.ts';
+import { currentTenantId } from '../core/request-context.ts';
 import type { ClientMetadata } from './client-store.ts';
 
 interface PayloadRow {

@@ -3,14 +3,14 @@
  * Provider (so what is accepted is exactly what it will serve), a generated secret for
  * confidential clients, shown once. Every change is audited here, as the request's actor.
  */
-import { CONSOLE_CLIENT_ID } from '../web/console-client.ts';
+import { CONSOLE_CLIENT_ID } from './console-client.ts';
 import { errors } from 'oidc-provider';
-import { AppError, notFound } from '../http/errors.ts';
+import { AppError, notFound } from '../core/errors.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
-import type { ProviderPool } from '../tenancy/provider-pool.ts';
-import type { AuditLog } from '../security/audit-log.ts';
-import { runAsTenant } from '../tenancy/request-context.ts';
+import type { ProviderPool } from '../runtime/provider-pool.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { runAsTenant } from '../core/request-context.ts';
 import { type ClientMetadata, type ClientStore, type StoredClient, generateClientId, generateClientSecret } from './client-store.ts';
 
 /** Properties the server assigns; a request may not set them. */

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../storage/database.ts';
 import { bumpTenantVersion } from '../tenancy/tenant-store.ts';
-import type { SecretBox } from '../security/secret-box.ts';
+import type { SecretBox } from '../core/secret-box.ts';
 
 export type ClientMetadata = Record<string, unknown> & { client_id: string };
 

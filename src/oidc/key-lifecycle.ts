@@ -9,9 +9,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { AuditLog } from '../security/audit-log.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
 import type { Database } from '../storage/database.ts';
-import { runAsTenant } from '../tenancy/request-context.ts';
+import { runAsTenant } from '../core/request-context.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
 import { DatabaseLease } from './key-lease.ts';
 import { keyRotationDays, keyRotationSeconds, retiredKeyRetentionSeconds } from './key-schedule.ts';

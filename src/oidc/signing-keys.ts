@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Database, Queryable } from '../storage/database.ts';
 import { bumpTenantVersion } from '../tenancy/tenant-store.ts';
-import type { SecretBox } from '../security/secret-box.ts';
+import type { SecretBox } from '../core/secret-box.ts';
 
 const generateKeyPair = promisify(generateKeyPairCb) as (type: string, options: object) => Promise<{ publicKey: KeyObject; privateKey: KeyObject }>;
 

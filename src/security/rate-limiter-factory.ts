@@ -1,7 +1,7 @@
 /** Chooses the rate limiter from the configuration. */
 import type { Logger } from 'pino';
 import type { AtriumConfig } from '../config/env.ts';
-import type { SecretBox } from './secret-box.ts';
+import type { SecretBox } from '../core/secret-box.ts';
 import { MemoryRateLimiter, type ClosableRateLimiter } from './rate-limiter.ts';
 import { RedisRateLimiter } from './rate-limiter-redis.ts';
 

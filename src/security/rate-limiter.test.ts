@@ -2,9 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { MemoryRateLimiter, rateLimitStorageKey } from './rate-limiter.ts';
-import { basicCredentials } from './rate-limit-token-endpoint.ts';
+import { basicCredentials } from '../http/rate-limit-token-endpoint.ts';
 import { tooManyAttemptsMessage } from './rate-limit-login.ts';
-import { translator } from '../web/i18n.ts';
+import { translator } from '../core/i18n.ts';
 
 const rule = { name: 'login_per_account', limit: 2, windowSeconds: 60 };
 const hashKey = randomBytes(32);

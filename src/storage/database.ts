@@ -10,9 +10,9 @@
  * migrations and to load the context key.
  */
 import type { Logger } from 'pino';
-import { currentTenantId } from '../tenancy/request-context.ts';
-import { AppError, badRequest, conflict, unavailable } from '../http/errors.ts';
-import type { DependencyHealth } from '../http/dependency-health.ts';
+import { currentTenantId } from '../core/request-context.ts';
+import { AppError, badRequest, conflict, unavailable } from '../core/errors.ts';
+import type { DependencyHealth } from '../core/dependency-health.ts';
 import type { ContextKey } from './context-key.ts';
 
 export interface QueryResult<R> {

@@ -6,7 +6,7 @@ import { Database, type Driver } from './database.ts';
 import { createPgDriver } from './pg-driver.ts';
 import { createPgliteDriver } from './pglite-driver.ts';
 import { migrate } from './migrate.ts';
-import type { DependencyHealth } from '../http/dependency-health.ts';
+import type { DependencyHealth } from '../core/dependency-health.ts';
 import { loadContextKey } from './context-key.ts';
 import { checkRuntimeLogin } from './runtime-login.ts';
 

@@ -5,7 +5,7 @@
  * refused: those hosts resolve by slug and never look at custom domains.
  */
 import type { AtriumConfig } from '../config/env.ts';
-import { badRequest } from '../http/errors.ts';
+import { badRequest } from '../core/errors.ts';
 
 const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
 const HOSTNAME = new RegExp(`^(?:${LABEL}\\.)+${LABEL}$`);

@@ -9,12 +9,12 @@
  * time, so instances re-checking at once never check one domain twice.
  */
 import type { Logger } from 'pino';
-import type { Metrics } from '../http/metrics.ts';
-import type { AuditLog } from '../security/audit-log.ts';
-import { findEgressRefusal } from '../security/egress-guard.ts';
+import type { Metrics } from '../core/metrics.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { findEgressRefusal } from '../core/egress-guard.ts';
 import type { DomainStore } from './domain-store.ts';
 import type { DomainChallenges } from './domain-verification.ts';
-import { runAsTenant } from './request-context.ts';
+import { runAsTenant } from '../core/request-context.ts';
 
 const FAILURES_BEFORE_UNVERIFIED = 3;
 const BATCH = 100;

@@ -6,8 +6,8 @@
  * Runs with the tenant in context (the management API's target tenant).
  */
 import type { AtriumConfig } from '../config/env.ts';
-import { AppError } from '../http/errors.ts';
-import { DESTINATION_NOT_ALLOWED, findEgressRefusal } from '../security/egress-guard.ts';
+import { AppError } from '../core/errors.ts';
+import { DESTINATION_NOT_ALLOWED, findEgressRefusal } from '../core/egress-guard.ts';
 import type { Tenant } from './tenant.ts';
 import type { TenantService } from './tenant-service.ts';
 import { parseCustomDomain } from './domain-name.ts';

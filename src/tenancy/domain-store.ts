@@ -9,7 +9,7 @@
  * (a partial unique index) and can be the primary.
  */
 import { randomBytes } from 'node:crypto';
-import { conflict, notFound } from '../http/errors.ts';
+import { conflict, notFound } from '../core/errors.ts';
 import type { Database, Queryable } from '../storage/database.ts';
 
 export type DomainStatus = 'pending' | 'verified' | 'unverified';

@@ -5,8 +5,8 @@
  * (DNS_SERVERS); the HTTP token is fetched through the egress guard, so a domain that
  * resolves inside the deployment is refused (`EgressRefusedError`), not fetched.
  */
-import type { DnsResolver } from '../security/dns-resolver.ts';
-import { EgressFailedError, type EgressGuard } from '../security/egress-guard.ts';
+import type { DnsResolver } from '../core/dns-resolver.ts';
+import { EgressFailedError, type EgressGuard } from '../core/egress-guard.ts';
 import type { TenantDomain } from './domain-store.ts';
 
 export const CHALLENGE_LABEL = '_atrium-challenge';

@@ -6,12 +6,12 @@
  */
 import type { Logger } from 'pino';
 import type { EventBus } from '../events/bus.ts';
-import { badRequest, conflict } from '../http/errors.ts';
+import { badRequest, conflict } from '../core/errors.ts';
 import type { SigningKeyStore } from '../oidc/signing-keys.ts';
 import type { Tenant, TenantStatus } from './tenant.ts';
 import type { TenantStore } from './tenant-store.ts';
-import type { AuditLog } from '../security/audit-log.ts';
-import { runAsTenant } from './request-context.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { runAsTenant } from '../core/request-context.ts';
 import { DEFAULT_TENANT, PLATFORM_TENANT, RESERVED_TENANT_IDS, isReservedSlug, isValidSlug } from './slug.ts';
 
 export class TenantService {

@@ -3,12 +3,12 @@
  * the negotiated language and its translator, and no caching of personal pages.
  */
 import type { Context } from 'koa';
-import { mergedSection } from '../config/tenant-config.ts';
-import { renderPage } from '../http/views.ts';
-import { currentContext } from '../tenancy/request-context.ts';
+import { mergedSection } from '../tenancy/tenant-config.ts';
+import { renderPage } from '../core/views.ts';
+import { currentContext } from '../core/request-context.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import { brandFor } from './branding.ts';
-import { negotiateLocale, SHIPPED_LOCALES, translator, type Translate } from './i18n.ts';
+import { brandFor } from '../tenancy/branding.ts';
+import { negotiateLocale, SHIPPED_LOCALES, translator, type Translate } from '../core/i18n.ts';
 
 export interface PageRequest {
   tenant: Tenant | undefined;

@@ -1,7 +1,7 @@
 /** Helpers for the account security tests: a tenant's security settings, its audit trail, direct database checks. */
 import assert from 'node:assert/strict';
 import type { TestAtrium } from './atrium.ts';
-import { runAsTenant } from '../../src/tenancy/request-context.ts';
+import { runAsTenant } from '../../src/core/request-context.ts';
 import type { Queryable } from '../../src/storage/database.ts';
 
 /** Replaces a tenant's `security` overrides through the configuration API. */

@@ -1,0 +1,118 @@
+/**
+ * The sessions a user sees (and ends) on their account page, and an admin's "sign this
+ * user out everywhere": the user's sign-ins at the tenant (oidc-provider sessions) and the
+ * console sessions of Atrium's own pages. Ending a sign-in also ends the console sessions
+ * made from it, so the next request in that browser must sign in again.
+ */
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { ConsoleSessionStore } from './console-session-store.ts';
+import type { UserSessionStore } from './user-session-store.ts';
+
+export interface SessionView {
+  /** `signin:<uid>` or `console:<id hash>`: what the revoke form posts. */
+  id: string;
+  kind: 'sign_in' | 'console';
+  device: string;
+  ip: string | null;
+  createdAt: Date | null;
+  lastSeenAt: Date | null;
+  amr: string[];
+  /** The session this request belongs to. */
+  current: boolean;
+}
+
+/** "Chrome on Linux": enough to recognise one's own devices, without a user-agent database. */
+export function describeUserAgent(userAgent: string | null): string {
+  if (!userAgent) return '';
+  const browser = /Edg\//.test(userAgent) ? 'Edge'
+    : /Firefox\//.test(userAgent) ? 'Firefox'
+    : /(Chrome|Chromium)\//.test(userAgent) ? 'Chrome'
+    : /Safari\//.test(userAgent) ? 'Safari'
+    : userAgent.split(/[\s/]/)[0]!.slice(0, 40);
+  const os = /Android/.test(userAgent) ? 'Android'
+    : /iPhone|iPad|iOS/.test(userAgent) ? 'iOS'
+    : /Windows/.test(userAgent) ? 'Windows'
+    : /Mac OS X|Macintosh/.test(userAgent) ? 'macOS'
+    : /Linux/.test(userAgent) ? 'Linux'
+    : '';
+  return os ? `${browser} · ${os}` : browser;
+}
+
+export interface AuditMeta {
+  actor?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+}
+
+export class UserSessionService {
+  readonly #signIns: UserSessionStore;
+  readonly #consoles: ConsoleSessionStore;
+  readonly #audit: AuditLog;
+
+  constructor(deps: { signIns: UserSessionStore; consoles: ConsoleSessionStore; audit: AuditLog }) {
+    this.#signIns = deps.signIns;
+    this.#consoles = deps.consoles;
+    this.#audit = deps.audit;
+  }
+
+  /** The user's live sessions. `current` names the console session and sign-in of this request. */
+  async list(userId: string, current: { consoleIdHash?: string; oidcSessionUid?: string | null } = {}): Promise<SessionView[]> {
+    const [signIns, consoles] = await Promise.all([this.#signIns.listForUser(userId), this.#consoles.listForUser(userId)]);
+    const uids = new Set(signIns.map((s) => s.uid));
+    const views: SessionView[] = signIns.map((s) => ({
+      id: `signin:${s.uid}`,
+      kind: 'sign_in',
+      device: describeUserAgent(s.userAgent),
+      ip: s.ip,
+      createdAt: s.createdAt,
+      lastSeenAt: s.lastSeenAt ?? s.createdAt,
+      amr: s.amr,
+      current: Boolean(current.oidcSessionUid) && s.uid === current.oidcSessionUid,
+    }));
+    // Console sessions whose sign-in has ended (or was never linked) are listed on their own.
+    for (const c of consoles) {
+      if (c.oidcSessionUid && uids.has(c.oidcSessionUid)) continue;
+      views.push({ id: `console:${c.idHash}`, kind: 'console', device: describeUserAgent(c.userAgent), ip: c.ip, createdAt: c.createdAt, lastSeenAt: c.lastSeenAt, amr: c.amr, current: c.idHash === current.consoleIdHash });
+    }
+    return views;
+  }
+
+  /** Ends one of the user's sessions by its view id; false when the user has no such session. */
+  async revoke(userId: string, id: string, meta: AuditMeta = {}): Promise<boolean> {
+    const colon = id.indexOf(':');
+    const [kind, key] = colon > 0 ? [id.slice(0, colon), id.slice(colon + 1)] : ['', ''];
+    let ended = false;
+    if (kind === 'signin' && key) ended = await this.#signIns.deleteSession(userId, key);
+    if (kind === 'console' && key) {
+      ended = await this.#consoles.deleteOfUser(key, userId);
+    }
+    if (ended) await this.#audit.record({ action: 'user.session_revoked', actor: meta.actor === undefined ? userId : meta.actor, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null, details: { session: kind } });
+    return ended;
+  }
+
+  /**
+   * After the user changed their password: every other session ends, and every app token
+   * issued to the user (from any session) is withdrawn. Whoever knew the old password loses
+   * every way back in, a refresh token included; the session the change was made in stays,
+   * and its apps sign in again without asking.
+   */
+  async revokeAllButCurrent(userId: string, current: { consoleIdHash?: string; oidcSessionUid?: string | null }, meta: AuditMeta = {}): Promise<void> {
+    const { signIns, tokens } = await this.#signIns.deleteAllButOne(userId, current.oidcSessionUid ?? null);
+    const consoleSessions = await this.#consoles.deleteForUser(userId, { exceptIdHash: current.consoleIdHash });
+    const audit = { actor: meta.actor === undefined ? userId : meta.actor, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null };
+    await this.#audit.record({ action: 'user.sessions_revoked', ...audit, details: { sign_ins: signIns, console_sessions: consoleSessions, kept: 'current' } });
+    await this.#audit.record({ action: 'user.tokens_revoked', ...audit, details: { tokens } });
+  }
+
+  /**
+   * Signs a user of the tenant in context out everywhere: every sign-in session at the
+   * tenant and every console session. For admins (/admin, the management API) and for
+   * anything that must end a user's access at once (password reset, disabling).
+   */
+  async revokeAllSessions(userId: string, meta: AuditMeta = {}): Promise<{ signIns: number; consoleSessions: number }> {
+    const signIns = await this.#signIns.deleteAllForUser(userId);
+    const consoleSessions = await this.#consoles.deleteForUser(userId);
+    await this.#audit.record({ action: 'user.sessions_revoked', actor: meta.actor ?? null, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null, details: { sign_ins: signIns, console_sessions: consoleSessions } });
+    return { signIns, consoleSessions };
+  }
+}

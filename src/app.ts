@@ -1,0 +1,107 @@
+/**
+ * The root Koa application. Order matters:
+ *   context → request metrics → errors → headers → Host check (probes excepted) → static → _ops → /metrics → /api/v1   (no tenant needed)
+ *   → tenant resolution → interaction pages → token endpoint limits → the tenant's oidc-provider.
+ */
+import Koa from 'koa';
+import type { Context, Next } from 'koa';
+import type { Services } from './services.ts';
+import { apiRouter } from './api/router.ts';
+import { interactionRoutes } from './interactions/interaction-routes.ts';
+import { demoRoutes } from './console/demo-routes.ts';
+import { tokenEndpointRateLimit } from './http/rate-limit-token-endpoint.ts';
+import type { Tenant } from './tenancy/tenant.ts';
+import { errorMiddleware } from './http/error-middleware.ts';
+import { metricsMiddleware } from './http/metrics-middleware.ts';
+import { metricsRoutes } from './http/metrics-routes.ts';
+import { opsRoutes } from './http/ops-routes.ts';
+import { requestContextMiddleware } from './http/request-context-middleware.ts';
+import { securityHeaders } from './http/security-headers.ts';
+import { staticAssets } from './http/static-assets.ts';
+import { tenantMiddleware } from './http/tenant-middleware.ts';
+import { hostGuard } from './http/host-guard.ts';
+import { federationFlowRoutes } from './interactions/federation-flow-routes.ts';
+import { federationRelay } from './interactions/federation-relay-routes.ts';
+import { brandingStylesheet } from './tenancy/branding.ts';
+import { accountRoutes } from './console/account/account-routes.ts';
+import { MfaInteraction } from './interactions/mfa-interaction.ts';
+import { adminRoutes } from './console/admin/admin-routes.ts';
+import { platformRoutes } from './console/platform/platform-routes.ts';
+import { accountPages } from './interactions/account-pages.ts';
+import { FormCsrf } from './web/form-csrf.ts';
+
+/** Runs a router only for its own paths, so other requests skip its route matching. */
+function onlyUnder<C extends Context>(prefix: string, middleware: (ctx: C, next: Next) => Promise<unknown>) {
+  return function routeByPrefix(ctx: Context, next: Next) {
+    // @koa/router types its context as a RouterContext; it is this same object at run time.
+    return ctx.path.startsWith(prefix) ? middleware(ctx as C, next) : next();
+  };
+}
+
+export function createApp(services: Services, options: { isShuttingDown: () => boolean }): Koa {
+  const { config } = services;
+  // The edge (client-address.ts) has already rewritten X-Forwarded-For to the one client
+  // address TRUST_PROXY believes and removed what is not believed, so Koa may read them.
+  const app = new Koa({ proxy: true, maxIpsCount: 1 });
+  app.silent = true; // errors are logged by errorMiddleware with their correlation id
+  app.keys = services.box.deriveKeys('app-cookies', 'atrium').map((k) => k.toString('base64'));
+
+  const runtimeFor = (ctx: Context) => services.pool.get(ctx.state.tenant as Tenant);
+  const interactions = interactionRoutes({ users: services.users, audit: services.audit, rateLimiter: services.rateLimiter, metrics: services.metrics, runtimeFor, lockout: services.lockout });
+
+  app.use(requestContextMiddleware(services.log));
+  app.use(metricsMiddleware(services.metrics));
+  app.use(errorMiddleware);
+  app.use(securityHeaders({ hsts: config.publicUrl.protocol === 'https:' }));
+  app.use(hostGuard(config, services.registry));
+  app.use(staticAssets());
+  // Connection: close while draining is set for every response by the server (http/connection-drain.ts).
+  app.use(opsRoutes({ db: services.db, bus: services.bus, health: services.health, redisConfigured: Boolean(config.redisUrl), smtpConfigured: Boolean(config.smtp.url), isShuttingDown: options.isShuttingDown }));
+  app.use(metricsRoutes(services.metrics, config.metrics.token));
+  app.use(federationRelay({ config, box: services.box, registry: services.registry, audit: services.audit }));
+  app.use(managementApi(services));
+  app.use(tenantMiddleware(config, services.registry));
+  app.use(brandingStylesheet());
+  app.use(services.consoleAuth.middleware());
+  app.use(onlyUnder('/account', services.consoleAuth.routes().routes()));
+  app.use(onlyUnder('/account', accountRoutes(services).routes()));
+  app.use(onlyUnder('/admin', adminRoutes(services).routes()));
+  app.use(onlyUnder('/platform', platformRoutes(services).routes()));
+  app.use(federationFlowRoutes({ federation: services.federation, runtimeFor: (tenant) => services.pool.get(tenant) }));
+  app.use(onlyUnder('/interaction/', new MfaInteraction({ mfa: services.mfa, users: services.users, audit: services.audit, rateLimiter: services.rateLimiter, runtimeFor }).middleware()));
+  app.use(accountPages({ recovery: services.accountRecovery, csrf: new FormCsrf(services.box, config), audit: services.audit, rateLimiter: services.rateLimiter, runtimeFor }));
+  app.use(onlyUnder('/interaction/', interactions.routes()));
+  if (config.demo) app.use(onlyUnder('/demo', demoRoutes(services).routes()));
+  app.use(tokenEndpointRateLimit(services.rateLimiter, (tenant, limit) => services.metrics.rateLimitRejections.inc({ tenant: tenant.slug, limit })));
+  app.use(async function delegateToProvider(ctx: Context, _next: Next) {
+    const runtime = await runtimeFor(ctx);
+    ctx.respond = false;
+    await runtime.handle(ctx.req, ctx.res);
+  });
+  return app;
+}
+
+/** The /api/v1 router wired to the services: mounted by createApp, walked by the audit-coverage test. */
+export function managementApi(services: Services): ReturnType<typeof apiRouter> {
+  return apiRouter({
+    config: services.config,
+    registry: services.registry,
+    keys: services.keys,
+    materials: services.materials,
+    store: services.tenantStore,
+    service: services.tenants,
+    tenants: services.tenants,
+    clients: services.clients,
+    clientService: services.clientService,
+    users: services.users,
+    userService: services.userService,
+    box: services.box,
+    domains: services.domains,
+    auditStore: services.auditStore,
+    federation: services.federation.service,
+    userSessions: services.userSessions,
+    mfa: services.mfa,
+    accountRecovery: services.accountRecovery,
+    lockout: services.lockout,
+  });
+}

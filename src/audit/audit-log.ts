@@ -1,0 +1,54 @@
+/** Security and admin events of the tenant in context (who, what, on what, from where). */
+import { randomUUID } from 'node:crypto';
+import type { Database } from '../storage/database.ts';
+import { currentContext, type Actor } from '../core/request-context.ts';
+
+export interface AuditEntry {
+  action: string;
+  actor?: string | null;
+  target?: string | null;
+  outcome?: 'success' | 'failure';
+  ip?: string | null;
+  userAgent?: string | null;
+  details?: Record<string, unknown>;
+}
+
+function withActor(entry: AuditEntry, actor: Actor | undefined): AuditEntry {
+  if (!actor) return entry;
+  const isActor = entry.actor === undefined || entry.actor === actor.id;
+  return {
+    ...entry,
+    actor: entry.actor === undefined ? actor.id : entry.actor,
+    ip: entry.ip ?? actor.ip,
+    userAgent: entry.userAgent ?? actor.userAgent,
+    details: isActor ? { actor_type: actor.type, ...(actor.email ? { actor_email: actor.email } : {}), ...entry.details } : entry.details,
+  };
+}
+
+export class AuditLog {
+  readonly #db: Database;
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  /**
+   * Records an event; a failure to audit is logged but never fails the user's request.
+   * Without an explicit `actor`, ip or user agent the request's actor (set by the door the
+   * request came through) fills them in, and its kind and email go into the details.
+   */
+  async record(input: AuditEntry): Promise<void> {
+    const context = currentContext();
+    const entry = withActor(input, context?.actor);
+    try {
+      await this.#db.withTenant((q) =>
+        q.query(
+          `INSERT INTO audit_events (tenant_id, id, actor, action, target, outcome, ip, user_agent, correlation_id, details)
+           VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+          [randomUUID(), entry.actor ?? null, entry.action, entry.target ?? null, entry.outcome ?? 'success', entry.ip ?? null, entry.userAgent?.slice(0, 512) ?? null, context?.correlationId ?? null, entry.details ?? {}],
+        ),
+      );
+    } catch (err) {
+      context?.log?.error({ err, action: entry.action }, 'could not write audit event');
+    }
+  }
+}

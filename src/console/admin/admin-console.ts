@@ -1,0 +1,63 @@
+/**
+ * What every /admin page shares. /admin lives on each tenant's own host and runs in that
+ * tenant's request context (set by the tenant middleware), so every store read or write
+ * is under the tenant's row-level security. Access: the tenant's owners and admins, and a
+ * platform admin handed off from /platform; a member gets 403, a visitor is sent to sign
+ * in, and another tenant's console cookie is simply not a session here.
+ */
+import type { Context } from 'koa';
+import type { Services } from '../../services.ts';
+import type { Tenant } from '../../tenancy/tenant.ts';
+import { consoleActor, isTenantAdmin, type ConsolePrincipal } from '../console-auth.ts';
+import type { Translate } from '../../core/i18n.ts';
+import { renderTenantPage } from '../../web/page.ts';
+
+export type AdminDeps = Pick<
+  Services,
+  'config' | 'box' | 'tenants' | 'tenantStore' | 'users' | 'userService' | 'clients' | 'clientService' | 'keys' | 'audit' | 'auditStore' | 'consoleAuth' | 'mfa' | 'userSessions' | 'lockout'
+>;
+
+/** Who made a change, for services that take it explicitly (MFA reset, sessions): the console actor. */
+export function changeMeta(ctx: Context, principal: ConsolePrincipal) {
+  const { id, ip, userAgent } = consoleActor(ctx, principal);
+  return { actor: id, ip, userAgent };
+}
+
+/** The admin of this request, or undefined when the answer is already decided (sent to sign in). */
+export function requireAdmin(ctx: Context, deps: AdminDeps): ConsolePrincipal | undefined {
+  return deps.consoleAuth.require(ctx, isTenantAdmin);
+}
+
+/** Owners (and platform admins) may grant, remove or act on the owner role; admins may not. */
+export function isOwnerOrPlatform(p: ConsolePrincipal): boolean {
+  return p.platformAdmin || p.roles.includes('owner');
+}
+
+/** The tenant of this request. */
+export const tenantOf = (ctx: Context) => ctx.state.tenant as Tenant;
+
+/** The tenant as stored now: a page right after a change must not show the cached record. */
+export async function freshTenant(ctx: Context, deps: AdminDeps): Promise<Tenant> {
+  return (await deps.tenantStore.findById(tenantOf(ctx).id)) ?? tenantOf(ctx);
+}
+
+export { formError, pageNumber, pager, searchTerm } from '../console-forms.ts';
+
+/** A notice named in `?done=` after a redirect, only from the page's own list. */
+export function doneNotice(ctx: Context, allowed: readonly string[]): string | undefined {
+  const done = ctx.query.done;
+  return typeof done === 'string' && allowed.includes(done) ? done : undefined;
+}
+
+/** Ends a POST with a redirect to a page of /admin (303: the browser follows with a GET). */
+export function seeOther(ctx: Context, path: string): void {
+  ctx.status = 303;
+  ctx.redirect(path);
+}
+
+type Locals = Record<string, unknown> & { title: string };
+
+/** Renders a views/admin/ page: wide, with the admin and the current area for the navigation. */
+export function renderAdminPage(ctx: Context, view: string, principal: ConsolePrincipal, area: string, locals: Locals | ((t: Translate) => Locals)): Promise<void> {
+  return renderTenantPage(ctx, `admin/${view}`, (t) => ({ wide: true, principal, area, ...(typeof locals === 'function' ? locals(t) : locals) }));
+}

@@ -1,0 +1,175 @@
+/**
+ * /admin/clients: the tenant's OIDC clients. Created, edited, given a new secret and
+ * deleted through the same ClientService as the management API, so the tenant's Provider
+ * validates the metadata and every instance rebuilds it. A secret appears exactly once: in
+ * the answer to the POST that created or rotated it (no-store), never on any other page.
+ */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { badRequest, notFound } from '../../core/errors.ts';
+import { CLIENT_ID } from '../../oidc/client-service.ts';
+import type { StoredClient } from '../../oidc/client-store.ts';
+import type { ConsolePrincipal } from '../console-auth.ts';
+import { doneNotice, formError, pageNumber, pager, renderAdminPage, requireAdmin, seeOther, tenantOf, type AdminDeps } from './admin-console.ts';
+
+const PAGE_SIZE = 25;
+const NOTICES = ['updated', 'deleted'] as const;
+const CLIENT_KINDS = ['web', 'public', 'service'] as const;
+type ClientKind = (typeof CLIENT_KINDS)[number];
+
+/** The metadata a kind of application needs (RFC 7591 names); the Provider fills in the rest. */
+function kindMetadata(kind: ClientKind): Record<string, unknown> {
+  if (kind === 'service') return { token_endpoint_auth_method: 'client_secret_basic', grant_types: ['client_credentials'], response_types: [], redirect_uris: [] };
+  return {
+    token_endpoint_auth_method: kind === 'public' ? 'none' : 'client_secret_basic',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+  };
+}
+
+/** One URI per line (blank lines ignored), at most 50. */
+function uriLines(value: string | null, field: string): string[] {
+  const lines = (value ?? '').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  if (lines.length > 50) throw badRequest(`${field}: at most 50 URIs`, 'invalid_client_metadata');
+  return lines;
+}
+
+/** The kind a stored client was made as (for the table; a client made through the API may be anything). */
+function kindOf(client: StoredClient): ClientKind {
+  const grants = (client.metadata.grant_types as string[] | undefined) ?? [];
+  if (!grants.includes('authorization_code')) return 'service';
+  return client.metadata.token_endpoint_auth_method === 'none' ? 'public' : 'web';
+}
+
+function clientView(client: StoredClient) {
+  const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
+  return {
+    id: client.metadata.client_id,
+    name: typeof client.metadata.client_name === 'string' ? client.metadata.client_name : '',
+    kind: kindOf(client),
+    authMethod: typeof client.metadata.token_endpoint_auth_method === 'string' ? client.metadata.token_endpoint_auth_method : 'client_secret_basic',
+    grants: list(client.metadata.grant_types),
+    redirectUris: list(client.metadata.redirect_uris),
+    postLogoutUris: list(client.metadata.post_logout_redirect_uris),
+    hasSecret: client.hasSecret,
+    createdAt: client.createdAt,
+  };
+}
+
+async function clientParam(ctx: Context, deps: AdminDeps): Promise<StoredClient> {
+  const id = String(ctx.params.clientId ?? '');
+  const client = CLIENT_ID.test(id) ? await deps.clients.get(id) : undefined;
+  if (!client) throw notFound('no such client');
+  return client;
+}
+
+export function mountClientRoutes(router: Router, deps: AdminDeps): void {
+  async function renderNew(ctx: Context, principal: ConsolePrincipal, values: Record<string, unknown> = {}, error?: string): Promise<void> {
+    await renderAdminPage(ctx, 'client-new', principal, 'clients', { title: 'admin.client_new_title', kinds: CLIENT_KINDS, values: { kind: 'web', ...values }, error });
+  }
+
+  async function renderClient(ctx: Context, principal: ConsolePrincipal, client: StoredClient, extra: { secret?: string; error?: string; values?: Record<string, unknown> } = {}): Promise<void> {
+    // A page carrying a secret is never stored by the browser or a proxy (renderTenantPage sets no-store).
+    await renderAdminPage(ctx, 'client', principal, 'clients', { title: 'admin.client_title', client: clientView(client), done: doneNotice(ctx, NOTICES), ...extra });
+  }
+
+  router.get('/clients', async function listClients(ctx) {
+    const principal = requireAdmin(ctx, deps);
+    if (!principal) return;
+    const page = pageNumber(ctx.query.page);
+    const { clients, total } = await deps.clients.list({ limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE });
+    await renderAdminPage(ctx, 'clients', principal, 'clients', {
+      title: 'admin.clients_title',
+      clients: clients.map(clientView),
+      done: doneNotice(ctx, NOTICES),
+      paging: pager('/admin/clients', page, PAGE_SIZE, total),
+    });
+  });
+
+  router.get('/clients/new', async function newClient(ctx) {
+    const principal = requireAdmin(ctx, deps);
+    if (!principal) return;
+    await renderNew(ctx, principal);
+  });
+
+  router.post('/clients', async function createClient(ctx) {
+    const principal = requireAdmin(ctx, deps);
+    if (!principal) return;
+    const form = await deps.consoleAuth.readForm(ctx, principal);
+    const values = { name: (form.get('client_name') ?? '').trim(), kind: form.get('kind') ?? '', redirectUris: form.get('redirect_uris') ?? '', postLogoutUris: form.get('post_logout_redirect_uris') ?? '' };
+    let created: { client: StoredClient; secret: string | undefined };
+    try {
+      if (!(CLIENT_KINDS as readonly string[]).includes(values.kind)) throw badRequest('kind: choose the kind of application', 'invalid_client_metadata');
+      if (!values.name || values.name.length > 200) throw badRequest('client_name: a name of 1 to 200 characters is required', 'invalid_client_metadata');
+      const kind = values.kind as ClientKind;
+      const metadata: Record<string, unknown> = { client_name: values.name, ...kindMetadata(kind) };
+      if (kind !== 'service') {
+        metadata.redirect_uris = uriLines(values.redirectUris, 'redirect_uris');
+        const logout = uriLines(values.postLogoutUris, 'post_logout_redirect_uris');
+        if (logout.length) metadata.post_logout_redirect_uris = logout;
+      }
+      created = await deps.clientService.create(tenantOf(ctx), metadata);
+    } catch (err) {
+      const error = formError(err);
+      ctx.status = error.status;
+      return renderNew(ctx, principal, values, error.message);
+    }
+    ctx.status = 201;
+    await renderClient(ctx, principal, created.client, { secret: created.secret });
+  });
+
+  router.get('/clients/:clientId', async function showClient(ctx) {
+    const principal = requireAdmin(ctx, deps);
+    if (!principal) return;
+    await renderClient(ctx, principal, await clientParam(ctx, deps));
+  });
+
+  router.post('/clients/:clientId', async function updateClient(ctx) {
+    const principal = requireAdmin(ctx, deps);
+    if (!principal) return;
+    const form = await deps.consoleAuth.readForm(ctx, principal);
+    const client = await clientParam(ctx, deps);
+    const values = { name: (form.get('client_name') ?? '').trim(), redirectUris: form.get('redirect_uris') ?? '', postLogoutUris: form.get('post_logout_redirect_uris') ?? '' };
+    try {
+      if (!values.name || values.name.length > 200) throw badRequest('client_name: a name of 1 to 200 characters is required', 'invalid_client_metadata');
+      const logout = uriLines(values.postLogoutUris, 'post_logout_redirect_uris');
+      const patch: Record<string, unknown> = { client_name: values.name, post_logout_redirect_uris: logout.length ? logout : null };
+      if (kindOf(client) !== 'service') patch.redirect_uris = uriLines(values.redirectUris, 'redirect_uris');
+      await deps.clientService.update(tenantOf(ctx), client.metadata.client_id, patch);
+    } catch (err) {
+      const error = formError(err);
+      ctx.status = error.status;
+      return renderClient(ctx, principal, client, { error: error.message, values });
+    }
+    seeOther(ctx, `/admin/clients/${encodeURIComponent(client.metadata.client_id)}?done=updated`);
+  });
+
+  router.post('/clients/:clientId/secret', async function rotateSecret(ctx) {
+    const principal = requireAdmin(ctx, deps);
+    if (!principal) return;
+    await deps.consoleAuth.readForm(ctx, principal);
+    const client = await clientParam(ctx, deps);
+    let rotated: { client: StoredClient; secret: string };
+    try {
+      rotated = await deps.clientService.rotateSecret(tenantOf(ctx), client.metadata.client_id);
+    } catch (err) {
+      const error = formError(err);
+      ctx.status = error.status;
+      return renderClient(ctx, principal, client, { error: error.message });
+    }
+    await renderClient(ctx, principal, rotated.client, { secret: rotated.secret });
+  });
+
+  router.post('/clients/:clientId/delete', async function deleteClient(ctx) {
+    const principal = requireAdmin(ctx, deps);
+    if (!principal) return;
+    const form = await deps.consoleAuth.readForm(ctx, principal);
+    const client = await clientParam(ctx, deps);
+    if (form.get('confirm') !== 'on') {
+      ctx.status = 400;
+      return renderClient(ctx, principal, client, { error: 'tick the box to confirm the deletion' });
+    }
+    await deps.clientService.delete(tenantOf(ctx), client.metadata.client_id);
+    seeOther(ctx, '/admin/clients?done=deleted');
+  });
+}

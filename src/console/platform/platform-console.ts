@@ -1,0 +1,54 @@
+/**
+ * What every /platform page shares: the page exists only on the platform tenant's host,
+ * only for platform admins; a tenant it acts on is loaded by slug and every read or change
+ * of that tenant's data runs inside it (`runAsTenant`), under its row-level security.
+ */
+import type { Context } from 'koa';
+import { findTargetTenant } from '../../api/target-tenant.ts';
+import type { Services } from '../../services.ts';
+import { notFound } from '../../core/errors.ts';
+import { currentContext, runAsTenant } from '../../core/request-context.ts';
+import { platformTenantSlug, type Tenant } from '../../tenancy/tenant.ts';
+import type { ConsolePrincipal } from '../console-auth.ts';
+import { renderTenantPage } from '../../web/page.ts';
+import type { Translate } from '../../core/i18n.ts';
+
+export type PlatformDeps = Pick<Services, 'config' | 'tenants' | 'tenantStore' | 'users' | 'userService' | 'clients' | 'domains' | 'auditStore' | 'audit' | 'box' | 'consoleAuth'>;
+
+/** A signed-in platform admin on the platform host (their user id is never null there). */
+export interface PlatformAdmin extends ConsolePrincipal {
+  userId: string;
+}
+
+/**
+ * The platform admin of this request, or undefined when the response is already decided
+ * (a redirect to sign in). Another tenant's host answers 404 before anything else, so
+ * /platform cannot even be probed there; a user who is not a platform admin gets 403.
+ */
+export function requirePlatformAdmin(ctx: Context, deps: PlatformDeps): PlatformAdmin | undefined {
+  if ((ctx.state.tenant as Tenant).slug !== platformTenantSlug(deps.config)) throw notFound('no such page');
+  const principal = deps.consoleAuth.require(ctx, (p) => p.platformAdmin && p.userId !== null);
+  // On /platform the admin acts as the platform: audited as `platform:<user id>` in the tenant acted on.
+  const context = currentContext();
+  if (principal && context) context.actor = { type: 'platform_admin', id: `platform:${principal.userId}`, email: principal.email, ip: ctx.ip, userAgent: ctx.get('user-agent') };
+  return principal as PlatformAdmin | undefined;
+}
+
+/** The tenant named by `:slug`, found as the management API finds it. */
+export function targetTenant(ctx: Context, deps: PlatformDeps): Promise<Tenant> {
+  return findTargetTenant(ctx, deps.tenantStore);
+}
+
+/** Runs `fn` as `tenant`: its stores, and its audit log, see only that tenant's rows. */
+export function inTenant<T>(tenant: Pick<Tenant, 'id'>, fn: () => Promise<T>): Promise<T> {
+  return runAsTenant(tenant.id, fn);
+}
+
+export { formError, pageNumber, pager, searchTerm } from '../console-forms.ts';
+
+type Locals = Record<string, unknown> & { title: string };
+
+/** Renders a views/platform/ page, wide, with the admin for the navigation. */
+export function renderPlatformPage(ctx: Context, view: string, admin: PlatformAdmin, locals: Locals | ((t: Translate) => Locals)): Promise<void> {
+  return renderTenantPage(ctx, `platform/${view}`, (t) => ({ wide: true, principal: admin, ...(typeof locals === 'function' ? locals(t) : locals) }));
+}

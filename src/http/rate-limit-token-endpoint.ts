@@ -1,0 +1,106 @@
+/**
+ * Limits on the token endpoint, checked before the request reaches oidc-provider: per
+ * client IP, and per client for clients that present a secret, in the HTTP Basic header or
+ * in the body (client_secret_post). The body is looked at with http/peek-body.ts, which
+ * puts it back, so oidc-provider still reads it whole. Clients without a secret
+ * (private_key_jwt, whose assertion changes with every request, and public clients) are
+ * limited per IP only.
+ *
+ * The per-client bucket is keyed by the client id *and* the presented secret (both only
+ * as an HMAC). At this point nothing has authenticated the caller: keyed by client id
+ * alone, anyone who knows a client id (it is not a secret) could spend that client's
+ * budget with wrong secrets and lock it out of token issuance. With the secret in the key,
+ * a misbehaving client is still held to its limit, while wrong guesses fill buckets of
+ * their own and are bounded by the per-IP limit.
+ */
+import querystring from 'node:querystring';
+import type { Context, Next } from 'koa';
+import { peekBody } from './peek-body.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
+import type { RequestContext } from '../core/request-context.ts';
+import type { RateLimiter } from '../security/rate-limiter.ts';
+import { rateLimitRules } from '../security/rate-limit-rules.ts';
+
+/** oidc-provider matches routes case-insensitively and ignores one trailing slash. */
+function isTokenRequest(ctx: Context): boolean {
+  if (ctx.method !== 'POST') return false;
+  const path = ctx.path.toLowerCase();
+  return path === '/token' || path === '/token/';
+}
+
+/** The client id and secret of an HTTP Basic header (RFC 6749 §2.3.1: form-encoded, then base64). */
+export function basicCredentials(header: string): { clientId: string; secret: string } | undefined {
+  const match = /^basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  const formDecode = (s: string) => {
+    try {
+      return decodeURIComponent(s.replace(/\+/g, ' '));
+    } catch {
+      return s;
+    }
+  };
+  return { clientId: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
+}
+
+/** The client id and secret of a client_secret_post body (each given once). */
+function bodyCredentials(body: Buffer | undefined): { clientId: string; secret: string } | undefined {
+  if (!body?.length) return undefined;
+  const { client_id: clientId, client_secret: secret } = querystring.parse(body.toString('utf8'));
+  return typeof clientId === 'string' && clientId && typeof secret === 'string' && secret ? { clientId, secret } : undefined;
+}
+
+/** The largest token request body looked at for credentials; a larger one is limited per IP only. */
+export const TOKEN_BODY_PEEK_LIMIT = 4096;
+
+/** A refused token request: the rule that refused it and when to retry. */
+export interface TokenLimitRefusal {
+  limit: 'token_per_ip' | 'token_per_client';
+  retryAfterSeconds: number;
+}
+
+/**
+ * The token endpoint's limits for one request: per IP, then per client (Basic header, else
+ * the body's client_id and client_secret). Shared by the Koa middleware below and the
+ * provider fast path (http/provider-fast-path.ts), which pass the peeked body.
+ */
+export async function checkTokenLimits(limiter: RateLimiter, tenant: Tenant, ip: string, authorization: string, body?: Buffer): Promise<TokenLimitRefusal | undefined> {
+  const rules = rateLimitRules(tenant);
+  const byIp = await limiter.consume({ tenantId: tenant.id, subject: ip }, rules.token_per_ip);
+  if (!byIp.allowed) return { limit: 'token_per_ip', retryAfterSeconds: byIp.retryAfterSeconds };
+  const credentials = authorization ? basicCredentials(authorization) : bodyCredentials(body);
+  if (!credentials) return undefined;
+  const byClient = await limiter.consume({ tenantId: tenant.id, subject: `${credentials.clientId}\u0000${credentials.secret}` }, rules.token_per_client);
+  return byClient.allowed ? undefined : { limit: 'token_per_client', retryAfterSeconds: byClient.retryAfterSeconds };
+}
+
+/** The 429 of a refused token request: its headers (besides the JSON content type) and body. */
+export function tokenLimitResponse(refused: TokenLimitRefusal, correlationId: string | undefined) {
+  return {
+    headers: { 'Retry-After': String(refused.retryAfterSeconds), 'Cache-Control': 'no-store' },
+    body: {
+      error: 'rate_limited',
+      error_description: `too many token requests; retry after ${refused.retryAfterSeconds} seconds`,
+      correlation_id: correlationId,
+    },
+  };
+}
+
+/** `onRejected` is told of every refusal (metrics), with the rule that refused it. */
+export function tokenEndpointRateLimit(limiter: RateLimiter, onRejected: (tenant: Tenant, limit: 'token_per_ip' | 'token_per_client') => void = () => {}) {
+  return async function limitTokenRequests(ctx: Context, next: Next): Promise<void> {
+    if (!isTokenRequest(ctx)) return next();
+    const tenant = ctx.state.tenant as Tenant;
+    const authorization = ctx.get('authorization');
+    const body = authorization ? undefined : await peekBody(ctx.req, TOKEN_BODY_PEEK_LIMIT);
+    const refused = await checkTokenLimits(limiter, tenant, ctx.ip, authorization, body);
+    if (!refused) return next();
+    onRejected(tenant, refused.limit);
+    const response = tokenLimitResponse(refused, (ctx.state.context as RequestContext | undefined)?.correlationId);
+    ctx.status = 429;
+    ctx.set(response.headers);
+    ctx.body = response.body;
+  };
+}

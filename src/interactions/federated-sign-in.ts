@@ -1,0 +1,238 @@
+/**
+ * Sign-in through a tenant's upstream identity provider, from the login page to the
+ * completed oidc-provider interaction:
+ *
+ *   begin     a pending sign-in row (nonce, sealed PKCE verifier, redirect URI, browser hash)
+ *             under a signed, expiring `state`; the browser gets a per-tenant cookie whose
+ *             secret's hash is in the row; then off to the upstream's authorization endpoint.
+ *   complete  the callback: the state's MAC, tenant and expiry; the row taken out (once);
+ *             the browser's cookie; the road it came back by; the upstream's answer; the code
+ *             exchanged with PKCE and the ID token validated by openid-client (signature,
+ *             issuer, audience, expiry, nonce); the email domain; then the user, and the
+ *             interaction's login result.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Context } from 'koa';
+import * as oidc from 'openid-client';
+import type { AtriumConfig } from '../config/env.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { SecretBox } from '../core/secret-box.ts';
+import type { TenantRuntime } from '../oidc/provider-factory.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
+import type { ConnectionStore, StoredConnection } from '../federation/connection-store.ts';
+import { FederationError } from './federation-error.ts';
+import { describe, upstreamErrorCode } from '../federation/federation-service.ts';
+import { browserHash, type LoginStateStore } from '../federation/login-state-store.ts';
+import { mapClaims, type Provisioning } from '../federation/provisioning.ts';
+import { redirectUris } from '../federation/redirect-uris.ts';
+import { mintState, verifyState } from '../federation/signed-state.ts';
+import { pendingAfterFederation } from './mfa-interaction.ts';
+import type { UpstreamClients } from '../federation/upstream-client.ts';
+
+export interface FederatedSignInDeps {
+  config: AtriumConfig;
+  box: SecretBox;
+  connections: ConnectionStore;
+  clients: UpstreamClients;
+  states: LoginStateStore;
+  provisioning: Provisioning;
+  audit: AuditLog;
+  /** Whether the tenant's MFA rules want a second factor after this sign-in (src/mfa). */
+  secondFactorDue?: (tenant: Tenant, user: { id: string; roles: readonly string[] }, params: Record<string, unknown>) => Promise<boolean>;
+}
+
+/** The road a callback came back by: straight to the tenant's host, or through the `_ops` relay. */
+export type CallbackRoad = 'tenant' | 'relay';
+
+const BROWSER_SECRET = /^[A-Za-z0-9_-]{43}$/;
+/** Parameters of an authorization response; nothing else is read from (or relayed with) a callback. */
+const CALLBACK_PARAMS = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri'] as const;
+
+/** `url` with the authorization response's parameters of a callback's query (single values only), and nothing else. */
+export function withCallbackParams(url: string, query: Context['query']): URL {
+  const target = new URL(url);
+  for (const name of CALLBACK_PARAMS) {
+    const value = query[name];
+    if (typeof value === 'string') target.searchParams.set(name, value);
+  }
+  return target;
+}
+
+const cookieName = (tenant: Pick<Tenant, 'slug'>) => `atrium.${tenant.slug}.federation`;
+const epochTime = () => Math.floor(Date.now() / 1000);
+
+export class FederatedSignIn {
+  readonly #deps: FederatedSignInDeps;
+  constructor(deps: FederatedSignInDeps) {
+    this.#deps = deps;
+  }
+
+  /** Prepares the upstream sign-in for interaction `interactionUid` and answers the URL to send the browser to. */
+  async begin(ctx: Context, tenant: Tenant, interactionUid: string, connectionName: string, options: { loginHint?: string } = {}): Promise<string> {
+    const { config, box } = this.#deps;
+    const connection = await this.#deps.connections.get(connectionName);
+    if (!connection?.settings.enabled) throw new FederationError('connection_unavailable', 404, { provider: connection?.settings.display_name ?? connectionName }, { connection: connectionName });
+    const provider = connection.settings.display_name;
+    const configuration = await this.#configuration(tenant, connection);
+    const { state, stateId, expiresAt } = mintState(box, tenant.id, config.oidcStateTtlSeconds);
+    const nonce = oidc.randomNonce();
+    const codeVerifier = oidc.randomPKCECodeVerifier();
+    const uris = redirectUris(tenant, config);
+    const redirectUri = connection.settings.use_relay ? uris.relay : uris.tenant;
+    await this.#deps.states.save(tenant.id, { stateId, connectionName: connection.name, interactionUid, nonce, codeVerifier, redirectUri, browserHash: browserHash(this.#browserSecret(ctx, tenant)), expiresAt });
+    const url = oidc.buildAuthorizationUrl(configuration, {
+      redirect_uri: redirectUri,
+      scope: connection.settings.scopes,
+      response_type: 'code',
+      state,
+      nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      ...(options.loginHint ? { login_hint: options.loginHint } : {}),
+    });
+    await this.#deps.audit.record({
+      action: 'federation.sign_in_started',
+      actor: null,
+      target: connection.name,
+      ip: ctx.ip,
+      userAgent: ctx.get('user-agent'),
+      details: { connection: connection.name, provider, relay: connection.settings.use_relay, home_realm: Boolean(options.loginHint) },
+    });
+    return url.href;
+  }
+
+  /** Completes the sign-in a callback answers; returns where oidc-provider resumes the authorization. */
+  async complete(ctx: Context, tenant: Tenant, runtime: TenantRuntime, road: CallbackRoad): Promise<string> {
+    const audit = { ip: ctx.ip, userAgent: ctx.get('user-agent') };
+    let connectionName: string | null = null;
+    try {
+      const verified = verifyState(this.#deps.box, ctx.query.state);
+      if (!verified || verified.tenantId !== tenant.id) throw new FederationError('state_invalid', 400);
+      if (verified.expired) throw new FederationError('state_expired', 400, {}, { expired_at: verified.expiresAt.toISOString() });
+      const pending = await this.#deps.states.take(tenant.id, verified.stateId);
+      if (!pending) throw new FederationError('state_used', 400);
+      connectionName = pending.connectionName;
+      const connection = await this.#deps.connections.get(pending.connectionName);
+      if (!connection?.settings.enabled) throw new FederationError('connection_unavailable', 400, { provider: connection?.settings.display_name ?? pending.connectionName });
+      const provider = connection.settings.display_name;
+      const secret = ctx.cookies.get(cookieName(tenant), { signed: false });
+      if (!secret || browserHash(secret) !== pending.browserHash) throw new FederationError('browser_mismatch', 400);
+      const uris = redirectUris(tenant, this.#deps.config);
+      if (pending.redirectUri !== (road === 'relay' ? uris.relay : uris.tenant)) {
+        throw new FederationError('redirect_uri_mismatch', 400, { provider, redirect_uri: pending.redirectUri }, { arrived_via: road });
+      }
+      const upstreamError = typeof ctx.query.error === 'string' ? ctx.query.error : undefined;
+      if (upstreamError) {
+        const reason = upstreamError.replace(/[^\w.-]/g, '').slice(0, 64) || 'error';
+        const description = typeof ctx.query.error_description === 'string' ? ctx.query.error_description.slice(0, 300) : undefined;
+        throw new FederationError('upstream_error', 400, { provider, reason }, { upstream_error: reason, upstream_error_description: description });
+      }
+      const configuration = await this.#configuration(tenant, connection);
+      const claims = await this.#redeem(configuration, connection, pending, ctx);
+      const mapped = mapClaims(claims, connection.settings.claims_mapping);
+      const allowed = connection.settings.allowed_domains;
+      const domain = mapped.email?.slice(mapped.email.lastIndexOf('@') + 1);
+      if (allowed.length > 0 && (!domain || !allowed.includes(domain))) {
+        throw new FederationError('domain_not_allowed', 403, { provider, domain: domain ?? '?' }, { issuer: mapped.issuer, subject: mapped.subject, email_domain: domain ?? null });
+      }
+      const { user, outcome } = await this.#deps.provisioning.userFor(mapped, { connectionName: connection.name, displayName: provider, linkByVerifiedEmail: connection.settings.link_by_verified_email, audit });
+      const interaction = await runtime.provider.Interaction.find(pending.interactionUid);
+      if (!interaction) throw new FederationError('interaction_expired', 400);
+      // What provider.interactionResult does, by uid: the interaction cookie is scoped to
+      // /interaction/<uid>, which an upstream's callback is not under.
+      // The tenant's MFA rules apply to upstream sign-ins too: when a second factor is due,
+      // the sign-in is parked for the MFA step (mfa/mfa-interaction.ts) instead of finished.
+      const mfaDue = (await this.#deps.secondFactorDue?.(tenant, user, interaction.params)) ?? false;
+      interaction.result = mfaDue ? pendingAfterFederation(user.id) : { login: { accountId: user.id, amr: ['fed'] } };
+      await interaction.save(interaction.exp - epochTime());
+      await this.#deps.audit.record({
+        action: 'federation.sign_in',
+        actor: user.id,
+        target: user.id,
+        ...audit,
+        details: { connection: connection.name, issuer: mapped.issuer, subject: mapped.subject, outcome, client_id: interaction.params.client_id, road, second_factor: mfaDue },
+      });
+      return mfaDue ? new URL(`/interaction/${encodeURIComponent(interaction.uid)}/mfa`, interaction.returnTo).href : interaction.returnTo;
+    } catch (err) {
+      if (err instanceof FederationError) {
+        await this.#deps.audit.record({ action: 'federation.sign_in', outcome: 'failure', actor: null, target: connectionName, ...audit, details: { reason: err.code, road, ...err.details } });
+      }
+      throw err;
+    }
+  }
+
+  /** Exchanges the code (PKCE) and validates the ID token; adds userinfo claims the ID token lacks. */
+  async #redeem(configuration: oidc.Configuration, connection: StoredConnection, pending: { nonce: string; codeVerifier: string; redirectUri: string }, ctx: Context): Promise<Record<string, unknown>> {
+    const provider = connection.settings.display_name;
+    // The URL the upstream answered to: the redirect URI used, with the response parameters.
+    const currentUrl = withCallbackParams(pending.redirectUri, ctx.query);
+    let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+    try {
+      tokens = await oidc.authorizationCodeGrant(configuration, currentUrl, {
+        pkceCodeVerifier: pending.codeVerifier,
+        expectedState: String(ctx.query.state),
+        expectedNonce: pending.nonce,
+        idTokenExpected: true,
+      });
+    } catch (err) {
+      throw this.#upstreamFailure(err, provider, pending.redirectUri);
+    }
+    const claims: Record<string, unknown> = { ...tokens.claims()! };
+    const mapping = connection.settings.claims_mapping;
+    const lacking = [mapping.email, mapping.name, mapping.email_verified].some((c) => claims[c] === undefined);
+    if (lacking && configuration.serverMetadata().userinfo_endpoint && tokens.access_token) {
+      try {
+        const info = await oidc.fetchUserInfo(configuration, tokens.access_token, String(claims.sub));
+        // The ID token's own claims win; userinfo only fills gaps.
+        for (const [k, v] of Object.entries(info)) if (claims[k] === undefined) claims[k] = v;
+      } catch (err) {
+        throw this.#upstreamFailure(err, provider, pending.redirectUri);
+      }
+    }
+    return claims;
+  }
+
+  #upstreamFailure(err: unknown, provider: string, redirectUri: string): FederationError {
+    const detail = { upstream: describe(err) };
+    const code = upstreamErrorCode(err);
+    if (code) {
+      const description = err instanceof oidc.ResponseBodyError ? (err.error_description ?? '') : '';
+      if (code === 'invalid_grant' && /redirect_uri/i.test(description)) return new FederationError('redirect_uri_mismatch', 400, { provider, redirect_uri: redirectUri }, detail);
+      return new FederationError('upstream_error', 400, { provider, reason: code.replace(/[^\w.-]/g, '').slice(0, 64) }, detail);
+    }
+    if (isNetworkFailure(err)) return new FederationError('upstream_unreachable', 400, { provider }, detail, { cause: err });
+    // openid-client's own checks: signature, issuer, audience, expiry, nonce, state, iss parameter.
+    return new FederationError('token_invalid', 400, { provider }, detail, { cause: err });
+  }
+
+  async #configuration(tenant: Tenant, connection: StoredConnection): Promise<oidc.Configuration> {
+    try {
+      return await this.#deps.clients.configuration(tenant.id, connection, () => this.#deps.connections.secret(tenant.id, connection.name));
+    } catch (err) {
+      throw new FederationError('upstream_unreachable', 400, { provider: connection.settings.display_name }, { connection: connection.name, upstream: describe(err) }, { cause: err });
+    }
+  }
+
+  /** The browser's federation secret for this tenant: kept while it lasts, so sign-ins in two tabs do not undo each other. */
+  #browserSecret(ctx: Context, tenant: Tenant): string {
+    const existing = ctx.cookies.get(cookieName(tenant), { signed: false });
+    const secret = existing && BROWSER_SECRET.test(existing) ? existing : randomBytes(32).toString('base64url');
+    ctx.cookies.set(cookieName(tenant), secret, {
+      path: '/federation/',
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: ctx.secure,
+      signed: false,
+      maxAge: this.#deps.config.oidcStateTtlSeconds * 1000,
+      overwrite: true,
+    });
+    return secret;
+  }
+}
+
+function isNetworkFailure(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') return true;
+  const code = (err as { code?: string }).code ?? (err.cause as { code?: string } | undefined)?.code;
+  return (err instanceof TypeError && /fetch failed/i.test(err.message)) || (typeof code === 'string' && /^(ECONN|ENOTFOUND|EAI_|ETIMEDOUT|UND_ERR)/.test(code));
+}
