@@ -22,7 +22,7 @@ import { tenantMiddleware } from './http/tenant-middleware.ts';
 import { hostGuard } from './http/host-guard.ts';
 import { federationFlowRoutes } from './interactions/federation-flow-routes.ts';
 import { federationRelay } from './interactions/federation-relay-routes.ts';
-import { brandingStylesheet } from './tenancy/branding.ts';
+import { brandingStylesheet } from './http/branding-css.ts';
 import { accountRoutes } from './console/account/account-routes.ts';
 import { MfaInteraction } from './interactions/mfa-interaction.ts';
 import { adminRoutes } from './console/admin/admin-routes.ts';
@@ -87,6 +87,7 @@ export function managementApi(services: Services): ReturnType<typeof apiRouter> 
     config: services.config,
     registry: services.registry,
     keys: services.keys,
+    keyLifecycle: services.keyLifecycle,
     materials: services.materials,
     store: services.tenantStore,
     service: services.tenants,

@@ -38,7 +38,7 @@ async function run(command: string | undefined, args: string[]): Promise<void> {
         const tenant = await services.tenantStore.findBySlug(slug);
         if (!tenant) throw new Error(`no tenant with slug "${slug}"`);
         // Through the service, as the operator: audited like a rotation from the API or /admin.
-        const keys = await runAs({ type: 'system', id: 'system:cli' }, () => services.tenants.rotateKeys(tenant));
+        const keys = await runAs({ type: 'system', id: 'system:cli' }, () => services.keyLifecycle.rotateNow(tenant));
         process.stdout.write(`${keys.filter((k) => k.status === 'current').map((k) => `${k.alg} ${k.kid}`).join('\n')}\n`);
       } finally {
         await services.close();

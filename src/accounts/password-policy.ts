@@ -7,8 +7,9 @@
 import { readFileSync } from 'node:fs';
 import type { Tenant } from '../tenancy/tenant.ts';
 
-/** No tenant may allow shorter passwords than this. */
-export const PASSWORD_MIN_LENGTH_FLOOR = 8;
+import { PASSWORD_MIN_LENGTH_FLOOR } from '../config/tenant-config-bounds.ts';
+
+export { PASSWORD_MIN_LENGTH_FLOOR } from '../config/tenant-config-bounds.ts';
 /** Longer input is refused before hashing: argon2 over megabytes is a denial of service. */
 export const PASSWORD_MAX_LENGTH = 1024;
 

@@ -10,6 +10,7 @@ import { badRequest, notFound } from '../core/errors.ts';
 import { CLIENT_ID, type ClientService } from '../oidc/client-service.ts';
 import type { ClientStore } from '../oidc/client-store.ts';
 import type { SigningKeyStore } from '../oidc/signing-keys.ts';
+import type { KeyLifecycle } from '../oidc/key-lifecycle.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
@@ -27,6 +28,8 @@ export interface TenantResourceDeps {
   users: UserStore;
   userService: UserService;
   keys: SigningKeyStore;
+  /** Rotation on request: next key becomes current on every instance. */
+  keyLifecycle: KeyLifecycle;
 }
 
 const email = z.email().max(320).transform((v) => v.trim());
@@ -124,7 +127,7 @@ export function mountTenantResourceRoutes(router: Router, deps: TenantResourceDe
   });
   router.post('/tenants/:slug/keys/rotate', ...write, async function rotateKeys(ctx) {
     const tenant = ctx.state.target as Tenant;
-    const keys = await deps.tenants.rotateKeys(tenant);
+    const keys = await deps.keyLifecycle.rotateNow(tenant);
     ctx.body = { keys: keys.map((k) => keyJson(k, tenant)) };
   });
 }

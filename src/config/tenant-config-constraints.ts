@@ -4,10 +4,7 @@
  * use (token lifetimes, rate limits, key schedule, password policy), so the configuration
  * API, the merged view and the code that acts on a value always agree.
  */
-import { PASSWORD_MIN_LENGTH_FLOOR } from '../accounts/user-service.ts';
-import { KEY_ROTATION_DAYS } from '../oidc/key-schedule.ts';
-import { LIFETIME_CEILINGS, LIFETIME_DEFAULTS } from '../oidc/token-lifetimes.ts';
-import { RATE_LIMIT_DEFAULTS, rateLimitViolations } from '../security/rate-limit-rules.ts';
+import { KEY_ROTATION_DAYS, LIFETIME_CEILINGS, LIFETIME_DEFAULTS, PASSWORD_MIN_LENGTH_FLOOR, RATE_LIMIT_DEFAULTS, rateLimitViolations } from './tenant-config-bounds.ts';
 import type { ConfigSection } from './tenant-config-schema.ts';
 
 export const MFA_LEVELS = ['off', 'admins', 'all'] as const;

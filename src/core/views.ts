@@ -3,9 +3,17 @@ import ejs from 'ejs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { translator, type Translate } from './i18n.ts';
-import type { Brand } from '../tenancy/branding.ts';
 
 const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views');
+
+/** What a page shows of the tenant's look (tenancy/branding.ts builds it from the tenant's config). */
+export interface Brand {
+  name: string;
+  logoLight?: string;
+  logoDark?: string;
+  favicon?: string;
+  stylesheet: string;
+}
 
 export interface PageLocals {
   /** The tenant's display name, shown on every page of the tenant. */

@@ -8,7 +8,7 @@ import { errors } from 'oidc-provider';
 import { AppError, notFound } from '../core/errors.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
-import type { ProviderPool } from '../runtime/provider-pool.ts';
+import type Provider from 'oidc-provider';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { runAsTenant } from '../core/request-context.ts';
 import { type ClientMetadata, type ClientStore, type StoredClient, generateClientId, generateClientSecret } from './client-store.ts';
@@ -28,13 +28,18 @@ function needsSecret(metadata: Record<string, unknown>): boolean {
   return method === 'client_secret_basic' || method === 'client_secret_post' || method === 'client_secret_jwt';
 }
 
+/** The tenant's own Provider, which validates client metadata (runtime/provider-pool.ts). */
+export interface TenantProviders {
+  get(tenant: Tenant): Promise<{ provider: Provider }>;
+}
+
 export class ClientService {
   readonly #store: ClientStore;
-  readonly #pool: ProviderPool;
+  readonly #pool: TenantProviders;
   readonly #tenants: TenantService;
   readonly #audit: AuditLog;
 
-  constructor(store: ClientStore, pool: ProviderPool, tenants: TenantService, audit: AuditLog) {
+  constructor(store: ClientStore, pool: TenantProviders, tenants: TenantService, audit: AuditLog) {
     this.#store = store;
     this.#pool = pool;
     this.#tenants = tenants;

@@ -12,9 +12,9 @@
  * or X-Forwarded-Host writes nothing.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type Koa from 'koa';
+import type Provider from 'oidc-provider';
 
-export function pinOriginToIssuer(app: Pick<Koa, 'createContext'>, issuer: string): void {
+export function pinOriginToIssuer(app: Pick<Provider['app'], 'createContext'>, issuer: string): void {
   const url = new URL(issuer);
   const protocol = url.protocol.slice(0, -1);
   const host = url.host;

@@ -15,7 +15,8 @@ import { runAsTenant } from '../core/request-context.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
 import { DatabaseLease } from './key-lease.ts';
 import { keyRotationDays, keyRotationSeconds, retiredKeyRetentionSeconds } from './key-schedule.ts';
-import type { SigningKeyStore } from './signing-keys.ts';
+import type { SigningKeyInfo, SigningKeyStore } from './signing-keys.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
 
 export const KEY_LIFECYCLE_LEASE = 'key-lifecycle';
 const DEFAULT_INTERVAL_MS = 60_000;
@@ -88,6 +89,14 @@ export class KeyLifecycle {
   }
 
   /** Stops the timer, lets a run in progress finish its current tenant, and gives the lease up. */
+  /** Rotates now, on request (API, /admin, CLI): next becomes current and every instance rebuilds its Provider. */
+  async rotateNow(tenant: Pick<Tenant, 'id' | 'slug'>): Promise<SigningKeyInfo[]> {
+    const keys = await runAsTenant(tenant.id, () => this.#deps.keys.rotate(tenant.id));
+    await this.#deps.tenants.touched(tenant, 'keys.rotated');
+    await runAsTenant(tenant.id, () => this.#deps.audit.record({ action: 'keys.rotated', target: tenant.slug, details: {}, outcome: 'success' }));
+    return keys;
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);

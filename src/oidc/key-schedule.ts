@@ -7,7 +7,9 @@ import type { Tenant } from '../tenancy/tenant.ts';
 import type { SigningKeyInfo } from './signing-keys.ts';
 import { tokenLifetimes } from './token-lifetimes.ts';
 
-export const KEY_ROTATION_DAYS = { default: 90, min: 1, max: 365 } as const;
+import { KEY_ROTATION_DAYS } from '../config/tenant-config-bounds.ts';
+
+export { KEY_ROTATION_DAYS } from '../config/tenant-config-bounds.ts';
 
 /**
  * Kept past the longest lifetime of the tokens a key signs: relying parties verify with

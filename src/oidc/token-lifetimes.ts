@@ -1,8 +1,9 @@
 /** Token lifetimes of a tenant: its `oidc` overrides, bounded by platform ceilings. */
 import type { Tenant } from '../tenancy/tenant.ts';
 
-export const LIFETIME_DEFAULTS = { accessToken: 3600, idToken: 3600, refreshToken: 14 * 86_400, session: 14 * 86_400 } as const;
-export const LIFETIME_CEILINGS = { accessToken: 86_400, idToken: 86_400, refreshToken: 90 * 86_400, session: 90 * 86_400 } as const;
+import { LIFETIME_CEILINGS, LIFETIME_DEFAULTS } from '../config/tenant-config-bounds.ts';
+
+export { LIFETIME_CEILINGS, LIFETIME_DEFAULTS } from '../config/tenant-config-bounds.ts';
 
 function pick(value: unknown, fallback: number, ceiling: number): number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0 ? Math.min(value, ceiling) : fallback;

@@ -7,7 +7,7 @@
  * which other connections of the same login could read in pg_stat_activity.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import type { Driver } from './database.ts';
+import type { Driver } from './driver.ts';
 
 const BLOCK = 64; // SHA-256 block size: HMAC pads the key to it
 

@@ -14,32 +14,9 @@ import { currentTenantId } from '../core/request-context.ts';
 import { AppError, badRequest, conflict, unavailable } from '../core/errors.ts';
 import type { DependencyHealth } from '../core/dependency-health.ts';
 import type { ContextKey } from './context-key.ts';
+import type { Driver, Queryable } from './driver.ts';
 
-export interface QueryResult<R> {
-  rows: R[];
-  rowCount: number;
-}
-
-export interface Queryable {
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
-  /** Runs a parameterless script of several statements. */
-  exec(sql: string): Promise<void>;
-}
-
-/** What a database engine (pg pool or PGlite) must provide. */
-export interface Driver {
-  readonly kind: 'postgres' | 'pglite';
-  /**
-   * Runs `setup` then fn inside one transaction: without `params`, a parameterless
-   * multi-statement string sent with BEGIN; with them, one statement bound to them.
-   */
-  transaction<T>(setup: string, fn: (q: Queryable) => Promise<T>, params?: readonly unknown[]): Promise<T>;
-  /** Runs a script as the owner, outside any role switch (migrations). */
-  exec(sql: string): Promise<void>;
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
-  ping(): Promise<void>;
-  close(): Promise<void>;
-}
+export type { Driver, Queryable, QueryResult } from './driver.ts';
 
 export class MissingTenantContextError extends Error {
   constructor() {

@@ -1,6 +1,6 @@
 /** PostgreSQL server through a `pg` pool. */
 import pg from 'pg';
-import type { Driver, Queryable, QueryResult } from './database.ts';
+import type { Driver, Queryable, QueryResult } from './driver.ts';
 
 /** Told of every lost connection (the process survives it: the caller answers 503, the pool reconnects). */
 export type ConnectionErrorObserver = (err: Error) => void;

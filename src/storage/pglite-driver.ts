@@ -4,7 +4,7 @@
  */
 import { PGlite } from '@electric-sql/pglite';
 import { mkdirSync } from 'node:fs';
-import type { Driver, Queryable, QueryResult } from './database.ts';
+import type { Driver, Queryable, QueryResult } from './driver.ts';
 
 /** `dataDir` undefined keeps everything in memory (tests). */
 export async function createPgliteDriver(dataDir: string | undefined): Promise<Driver> {

@@ -7,7 +7,7 @@
  * policies still require the application's context proof.
  */
 import type { Logger } from 'pino';
-import type { Driver } from './database.ts';
+import type { Driver } from './driver.ts';
 
 interface LoginFacts {
   name: string;

@@ -4,17 +4,11 @@
  * (`/branding.css?v=<version>`) because the CSP allows no inline style; every value that
  * reaches CSS is a validated hex colour or a font name reduced to safe characters.
  */
-import type { Context, Next } from 'koa';
+import type { Brand } from '../core/views.ts';
 import { mergedSection } from './tenant-config.ts';
 import type { Tenant } from './tenant.ts';
 
-export interface Brand {
-  name: string;
-  logoLight?: string;
-  logoDark?: string;
-  favicon?: string;
-  stylesheet: string;
-}
+export type { Brand } from '../core/views.ts';
 
 interface Palette { primary?: string; secondary?: string; background?: string; text?: string }
 interface BrandingSection {
@@ -63,15 +57,4 @@ export function brandingCss(tenant: Tenant): string {
   const heading = fontStack(branding.fonts?.heading);
   if (heading) lines.push(`h1, h2, h3, .brand { font-family: ${heading}; }`);
   return `${lines.join('\n')}\n`;
-}
-
-/** GET /branding.css on a tenant's host. */
-export function brandingStylesheet() {
-  return async function serveBrandingCss(ctx: Context, next: Next): Promise<void> {
-    if (ctx.path !== '/branding.css' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
-    ctx.type = 'text/css';
-    // The link carries the tenant version, so a change is a new URL; a short life covers stale links.
-    ctx.set('Cache-Control', 'public, max-age=300');
-    ctx.body = brandingCss(ctx.state.tenant as Tenant);
-  };
 }

@@ -7,21 +7,31 @@
 import type { Logger } from 'pino';
 import type { EventBus } from '../events/bus.ts';
 import { badRequest, conflict } from '../core/errors.ts';
-import type { SigningKeyStore } from '../oidc/signing-keys.ts';
+import type { Queryable } from '../storage/database.ts';
 import type { Tenant, TenantStatus } from './tenant.ts';
 import type { TenantStore } from './tenant-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { runAsTenant } from '../core/request-context.ts';
 import { DEFAULT_TENANT, PLATFORM_TENANT, RESERVED_TENANT_IDS, isReservedSlug, isValidSlug } from './slug.ts';
 
+/**
+ * What creating a tenant needs from the signing-key store (oidc/signing-keys.ts): a fresh
+ * pair, written in the tenant's own insert transaction. Declared here so tenancy does not
+ * depend on oidc, which is built on it.
+ */
+export interface InitialSigningKeys {
+  generatePair(): Promise<object[]>;
+  insertCurrentPair(q: Queryable, tenantId: string, keys: object[]): Promise<void>;
+}
+
 export class TenantService {
   readonly #store: TenantStore;
-  readonly #keys: SigningKeyStore;
+  readonly #keys: InitialSigningKeys;
   readonly #bus: EventBus;
   readonly #log: Logger;
   readonly #audit: AuditLog;
 
-  constructor(store: TenantStore, keys: SigningKeyStore, bus: EventBus, log: Logger, audit: AuditLog) {
+  constructor(store: TenantStore, keys: InitialSigningKeys, bus: EventBus, log: Logger, audit: AuditLog) {
     this.#store = store;
     this.#keys = keys;
     this.#bus = bus;
@@ -114,14 +124,6 @@ export class TenantService {
         ? { type: 'keys.rotated', tenantId: tenant.id, slug: tenant.slug }
         : { type: 'client.changed', tenantId: tenant.id, slug: tenant.slug, clientId: event.clientId },
     );
-  }
-
-  /** Rotates the tenant's signing keys now (next becomes current) and has every instance rebuild its Provider. */
-  async rotateKeys(tenant: Pick<Tenant, 'id' | 'slug'>) {
-    const keys = await runAsTenant(tenant.id, () => this.#keys.rotate(tenant.id));
-    await this.touched(tenant, 'keys.rotated');
-    await this.#record(tenant, 'keys.rotated');
-    return keys;
   }
 
   /** Creates `default` and `_platforms` if this is the first start. Safe to run on every start. */

@@ -14,7 +14,7 @@ import { renderTenantPage } from '../../web/page.ts';
 
 export type AdminDeps = Pick<
   Services,
-  'config' | 'box' | 'tenants' | 'tenantStore' | 'users' | 'userService' | 'clients' | 'clientService' | 'keys' | 'audit' | 'auditStore' | 'consoleAuth' | 'mfa' | 'userSessions' | 'lockout'
+  'config' | 'box' | 'tenants' | 'tenantStore' | 'users' | 'userService' | 'clients' | 'clientService' | 'keys' | 'audit' | 'auditStore' | 'consoleAuth' | 'mfa' | 'userSessions' | 'lockout' | 'keyLifecycle'
 >;
 
 /** Who made a change, for services that take it explicitly (MFA reset, sessions): the console actor. */

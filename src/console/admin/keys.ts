@@ -21,7 +21,7 @@ export function mountKeyRoutes(router: Router, deps: AdminDeps): void {
     if (!principal) return;
     await deps.consoleAuth.readForm(ctx, principal);
     const tenant = tenantOf(ctx);
-    await deps.tenants.rotateKeys(tenant);
+    await deps.keyLifecycle.rotateNow(tenant);
     seeOther(ctx, '/admin/keys?done=rotated');
   });
 }
