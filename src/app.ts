@@ -10,7 +10,6 @@ import { apiRouter } from './api/router.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
 import { demoRoutes } from './console/demo-routes.ts';
 import { tokenEndpointRateLimit } from './http/rate-limit-token-endpoint.ts';
-import type { Tenant } from './tenancy/tenant.ts';
 import { errorMiddleware } from './http/error-middleware.ts';
 import { metricsMiddleware } from './http/metrics-middleware.ts';
 import { metricsRoutes } from './http/metrics-routes.ts';
@@ -46,7 +45,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
   app.silent = true; // errors are logged by errorMiddleware with their correlation id
   app.keys = services.box.deriveKeys('app-cookies', 'atrium').map((k) => k.toString('base64'));
 
-  const runtimeFor = (ctx: Context) => services.pool.get(ctx.state.tenant as Tenant);
+  const runtimeFor = (ctx: Context) => services.pool.get(ctx.state.tenant);
   const interactions = interactionRoutes({ users: services.users, audit: services.audit, rateLimiter: services.rateLimiter, metrics: services.metrics, runtimeFor, lockout: services.lockout });
 
   app.use(requestContextMiddleware(services.log));

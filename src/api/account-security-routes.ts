@@ -11,7 +11,6 @@ import { TENANT_ROLES } from '../accounts/user-service.ts';
 import type { User, UserStore } from '../accounts/user-store.ts';
 import { readJson } from '../web/body.ts';
 import { notFound } from '../core/errors.ts';
-import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
 import { apiActor, requireScope } from './authenticate.ts';
 import { userJson } from './serialize.ts';
@@ -53,7 +52,7 @@ export function mountAccountSecurityRoutes(router: Router, deps: AccountSecurity
 
   router.post('/tenants/:slug/invitations', ...write, async function inviteUser(ctx) {
     const input = parseInput(invitationSchema, await readJson(ctx));
-    const { user, expiresAt, mailSent } = await deps.recovery.invite(ctx.state.target as Tenant, input, apiActor(ctx), input.locale);
+    const { user, expiresAt, mailSent } = await deps.recovery.invite(ctx.state.target, input, apiActor(ctx), input.locale);
     ctx.status = 201;
     ctx.body = { user: userJson(user), expires_at: expiresAt.toISOString(), mail_sent: mailSent };
   });

@@ -32,7 +32,7 @@ export interface ApiPrincipal {
 
 /** Who made a management API change, as the audit log names it: `client:<client id>`. */
 export function apiActor(ctx: Context): string {
-  return `client:${(ctx.state.principal as ApiPrincipal | undefined)?.clientId ?? 'unknown'}`;
+  return `client:${(ctx.state.principal)?.clientId ?? 'unknown'}`;
 }
 
 export function apiAuthentication(config: AtriumConfig, registry: TenantRegistry, keys: SigningKeyStore, materials: TenantMaterials) {
@@ -123,7 +123,7 @@ const OWN_TENANT_EQUIVALENT: Partial<Record<PlatformScope, string>> = {
  */
 export function requireScope(scope: PlatformScope) {
   return async function checkScope(ctx: Context, next: Next): Promise<void> {
-    const principal = ctx.state.principal as ApiPrincipal | undefined;
+    const principal = ctx.state.principal;
     if (!principal) throw unauthorized();
     if (principal.tenant) {
       const needed = OWN_TENANT_EQUIVALENT[scope];

@@ -6,7 +6,6 @@ import { CONFIG_SECTIONS, isConfigSection } from '../config/tenant-config-schema
 import { readJson } from '../web/body.ts';
 import { notFound } from '../core/errors.ts';
 import type { SecretBox } from '../core/secret-box.ts';
-import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
 import { requireScope } from './authenticate.ts';
@@ -22,13 +21,13 @@ export function mountConfigRoutes(router: Router, deps: ConfigRouteDeps): void {
   const target = targetTenant(deps.store);
 
   router.get('/tenants/:slug/config', requireScope('atrium:tenants:read'), target, async function getConfig(ctx) {
-    ctx.body = maskedConfig(ctx.state.target as Tenant);
+    ctx.body = maskedConfig(ctx.state.target);
   });
 
   router.put('/tenants/:slug/config/:section', requireScope('atrium:tenants:write'), target, async function putConfigSection(ctx: Context) {
     const section = String(ctx.params.section ?? '');
     if (!isConfigSection(section)) throw notFound(`no configuration section "${section.slice(0, 64)}" (sections: ${CONFIG_SECTIONS.join(', ')})`);
-    const tenant = ctx.state.target as Tenant;
+    const tenant = ctx.state.target;
     const overrides = sealSection(deps.box, tenant, section, parseSection(section, await readJson(ctx)));
     const updated = await deps.tenants.updateConfig(tenant, section, overrides);
     ctx.body = maskSection(section, mergedSection(updated, section));

@@ -11,7 +11,6 @@ import type { Context } from 'koa';
 import { badRequest } from '../core/errors.ts';
 import type { DomainService } from '../tenancy/domain-service.ts';
 import type { TenantDomain } from '../tenancy/domain-store.ts';
-import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
 import { challengeFor } from '../tenancy/domain-verification.ts';
 import { requireScope } from './authenticate.ts';
@@ -55,7 +54,7 @@ export function mountDomainRoutes(router: Router, deps: DomainRouteDeps): void {
   });
 
   router.post('/tenants/:slug/domains', requireScope('atrium:tenants:write'), target, async function addDomain(ctx) {
-    const tenant = ctx.state.target as Tenant;
+    const tenant = ctx.state.target;
     const input = parseInput(addSchema, await readJson(ctx));
     const result = await deps.domains.add(tenant, input);
     if (result.kind === 'added') {
@@ -66,13 +65,13 @@ export function mountDomainRoutes(router: Router, deps: DomainRouteDeps): void {
   });
 
   router.post('/tenants/:slug/domains/:domain/verify', requireScope('atrium:tenants:write'), target, async function verifyDomain(ctx) {
-    const tenant = ctx.state.target as Tenant;
+    const tenant = ctx.state.target;
     const domain = domainParam(ctx);
     ctx.body = domainJson(await deps.domains.verify(tenant, domain));
   });
 
   router.delete('/tenants/:slug/domains/:domain', requireScope('atrium:tenants:write'), target, async function removeDomain(ctx) {
-    const tenant = ctx.state.target as Tenant;
+    const tenant = ctx.state.target;
     const domain = domainParam(ctx);
     await deps.domains.remove(tenant, domain);
     ctx.status = 204;

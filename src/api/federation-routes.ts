@@ -5,7 +5,6 @@ import type { AtriumConfig } from '../config/env.ts';
 import { readJson } from '../web/body.ts';
 import { connectionJson, type ChangeSource, type FederationService } from '../federation/federation-service.ts';
 import { redirectUris } from '../federation/redirect-uris.ts';
-import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
 import { apiActor, requireScope } from './authenticate.ts';
 import { targetTenant } from './target-tenant.ts';
@@ -15,7 +14,7 @@ export function mountFederationRoutes(router: Router, deps: { config: AtriumConf
   const read = [requireScope('atrium:cross-tenant:read'), target];
   const write = [requireScope('atrium:cross-tenant:write'), target];
   const source = (ctx: Context): ChangeSource => ({ actor: apiActor(ctx), ip: ctx.ip, userAgent: ctx.get('user-agent') });
-  const urisOf = (ctx: Context) => redirectUris(ctx.state.target as Tenant, deps.config);
+  const urisOf = (ctx: Context) => redirectUris(ctx.state.target, deps.config);
 
   router.get('/tenants/:slug/federation', ...read, async function listConnections(ctx) {
     const uris = urisOf(ctx);
@@ -25,15 +24,15 @@ export function mountFederationRoutes(router: Router, deps: { config: AtriumConf
     ctx.body = connectionJson(await deps.federation.get(ctx.params.name!), urisOf(ctx));
   });
   router.put('/tenants/:slug/federation/:name', ...write, async function putConnection(ctx) {
-    const { connection, created } = await deps.federation.put(ctx.state.target as Tenant, ctx.params.name!, await readJson(ctx), source(ctx));
+    const { connection, created } = await deps.federation.put(ctx.state.target, ctx.params.name!, await readJson(ctx), source(ctx));
     ctx.status = created ? 201 : 200;
     ctx.body = connectionJson(connection, urisOf(ctx));
   });
   router.delete('/tenants/:slug/federation/:name', ...write, async function deleteConnection(ctx) {
-    await deps.federation.delete(ctx.state.target as Tenant, ctx.params.name!, source(ctx));
+    await deps.federation.delete(ctx.state.target, ctx.params.name!, source(ctx));
     ctx.status = 204;
   });
   router.post('/tenants/:slug/federation/:name/test', ...write, async function testConnection(ctx) {
-    ctx.body = await deps.federation.test(ctx.state.target as Tenant, ctx.params.name!, source(ctx));
+    ctx.body = await deps.federation.test(ctx.state.target, ctx.params.name!, source(ctx));
   });
 }

@@ -9,7 +9,6 @@ import { notFound } from '../core/errors.ts';
 import { SLUG_PATTERN, DEFAULT_TENANT, PLATFORM_TENANT } from '../tenancy/slug.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
-import type { RequestContext } from '../core/request-context.ts';
 
 /** The tenant named by `:slug` (also for /platform's pages); a slug no tenant could have is simply not found. */
 export async function findTargetTenant(ctx: Context, store: TenantStore): Promise<Tenant> {
@@ -24,7 +23,7 @@ export function targetTenant(store: TenantStore) {
   return async function loadTargetTenant(ctx: Context, next: Next): Promise<void> {
     const tenant = await findTargetTenant(ctx, store);
     ctx.state.target = tenant;
-    const context = ctx.state.context as RequestContext;
+    const context = ctx.state.context;
     context.enterTenant(tenant);
     context.log?.debug({ principal: ctx.state.principal?.clientId }, 'platform API acting on tenant');
     await next();

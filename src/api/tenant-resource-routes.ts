@@ -98,7 +98,7 @@ export function mountTenantResourceRoutes(router: Router, deps: TenantResourceDe
     ctx.body = { users: users.map(userJson), total, limit: paging.limit, offset: paging.offset };
   });
   router.post('/tenants/:slug/users', ...write, async function createUser(ctx) {
-    const tenant = ctx.state.target as Tenant;
+    const tenant = ctx.state.target;
     const input = parseInput(createUserSchema(tenant), await readJson(ctx));
     const user = await deps.userService.create(tenant, { ...input, emailVerified: input.email_verified });
     ctx.status = 201;
@@ -110,7 +110,7 @@ export function mountTenantResourceRoutes(router: Router, deps: TenantResourceDe
     ctx.body = userJson(user);
   });
   router.patch('/tenants/:slug/users/:id', ...write, async function updateUser(ctx) {
-    const tenant = ctx.state.target as Tenant;
+    const tenant = ctx.state.target;
     const input = parseInput(patchUserSchema(tenant), await readJson(ctx));
     const user = await deps.userService.update(tenant, ctx.params.id!, { ...input, emailVerified: input.email_verified });
     ctx.body = userJson(user);
@@ -122,11 +122,11 @@ export function mountTenantResourceRoutes(router: Router, deps: TenantResourceDe
 
   // Signing keys
   router.get('/tenants/:slug/keys', ...read, async function listKeys(ctx) {
-    const tenant = ctx.state.target as Tenant;
+    const tenant = ctx.state.target;
     ctx.body = { keys: (await deps.keys.list()).map((k) => keyJson(k, tenant)) };
   });
   router.post('/tenants/:slug/keys/rotate', ...write, async function rotateKeys(ctx) {
-    const tenant = ctx.state.target as Tenant;
+    const tenant = ctx.state.target;
     const keys = await deps.keyLifecycle.rotateNow(tenant);
     ctx.body = { keys: keys.map((k) => keyJson(k, tenant)) };
   });

@@ -5,7 +5,7 @@ import type { AtriumConfig } from '../config/env.ts';
 import { readJson } from '../web/body.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
-import { requireScope, type ApiPrincipal } from './authenticate.ts';
+import { requireScope } from './authenticate.ts';
 import { forbidden } from '../core/errors.ts';
 import { targetTenant } from './target-tenant.ts';
 import { tenantJson } from './serialize.ts';
@@ -47,7 +47,7 @@ export function mountTenantRoutes(router: Router, deps: { config: AtriumConfig; 
   router.patch('/tenants/:slug', requireScope('atrium:tenants:write'), target, async function updateTenant(ctx) {
     const input = parseInput(patchSchema, await readJson(ctx));
     // Suspension is the platform's decision: a tenant's own token may rename it, not switch it off.
-    if (input.status && (ctx.state.principal as ApiPrincipal).tenant) throw forbidden('only the platform can change a tenant\'s status');
+    if (input.status && (ctx.state.principal).tenant) throw forbidden('only the platform can change a tenant\'s status');
     const updated = await service.update(ctx.state.target, input);
     ctx.body = tenantJson(updated, config);
   });

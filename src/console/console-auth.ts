@@ -37,6 +37,13 @@ const SESSION_TTL_SECONDS = 8 * 3600;
 const LOGIN_TTL_MS = 10 * 60_000;
 
 /** Who is using the console pages of this request. */
+declare module 'koa' {
+  interface DefaultState {
+    /** The console session's principal, when there is one (set by `middleware()` below). */
+    console: ConsolePrincipal | undefined;
+  }
+}
+
 export interface ConsolePrincipal {
   sessionIdHash: string;
   /** The tenant user; null for a platform admin visiting through a hand-off. */
@@ -141,7 +148,7 @@ export class ConsoleAuth {
   }
 
   async #principal(ctx: Context): Promise<ConsolePrincipal | undefined> {
-    const tenant = ctx.state.tenant as Tenant;
+    const tenant = ctx.state.tenant;
     const id = ctx.cookies.get(this.#cookieName(tenant, 'console'));
     if (!id || id.length > 100) return undefined;
     const session = await this.#deps.sessions.findLive(id);
@@ -183,7 +190,7 @@ export class ConsoleAuth {
    * principal that fails `allowed` gets a 403.
    */
   require(ctx: Context, allowed: (p: ConsolePrincipal) => boolean = () => true): ConsolePrincipal | undefined {
-    const principal = ctx.state.console as ConsolePrincipal | undefined;
+    const principal = ctx.state.console;
     if (!principal) {
       if (ctx.method === 'GET' || ctx.method === 'HEAD') {
         ctx.redirect(`/account/login?${new URLSearchParams({ return_to: ctx.originalUrl }).toString()}`);
@@ -198,7 +205,7 @@ export class ConsoleAuth {
   /** Reads a console form and checks its CSRF token against the signed-in session. */
   async readForm(ctx: Context, principal: ConsolePrincipal): Promise<URLSearchParams> {
     const form = await readForm(ctx);
-    if (!verifyCsrfToken(this.#csrfKeys(ctx.state.tenant as Tenant), `console:${principal.sessionIdHash}`, form.get('csrf'))) {
+    if (!verifyCsrfToken(this.#csrfKeys(ctx.state.tenant), `console:${principal.sessionIdHash}`, form.get('csrf'))) {
       throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back, reload the page and try again.', { messageKey: 'errors.form_expired_reload' });
     }
     return form;
@@ -218,7 +225,7 @@ export class ConsoleAuth {
     const { config, audit, pool, sessions } = this.#deps;
 
     router.get('/login', async (ctx) => {
-      const tenant = ctx.state.tenant as Tenant;
+      const tenant = ctx.state.tenant;
       const pending: PendingLogin = {
         state: randomBytes(16).toString('base64url'),
         nonce: randomBytes(16).toString('base64url'),
@@ -242,7 +249,7 @@ export class ConsoleAuth {
     });
 
     router.get('/callback', async (ctx) => {
-      const tenant = ctx.state.tenant as Tenant;
+      const tenant = ctx.state.tenant;
       const issuer = issuerFor(tenant, config);
       const cookieName = this.#cookieName(tenant, 'console-login');
       const raw = ctx.cookies.get(cookieName, { signed: true });
@@ -286,8 +293,8 @@ export class ConsoleAuth {
     this.handoff.mount(router);
 
     router.post('/logout', async (ctx) => {
-      const tenant = ctx.state.tenant as Tenant;
-      const principal = ctx.state.console as ConsolePrincipal | undefined;
+      const tenant = ctx.state.tenant;
+      const principal = ctx.state.console;
       if (principal) {
         await this.readForm(ctx, principal);
         await sessions.delete(principal.sessionIdHash);

@@ -119,7 +119,7 @@ export class ConsoleHandoff {
     const { config, audit, nonces } = this.#deps;
 
     router.get('/handoff/start', async (ctx) => {
-      const tenant = ctx.state.tenant as Tenant;
+      const tenant = ctx.state.tenant;
       const platform = await this.#deps.registry.bySlug(platformTenantSlug(config));
       if (!platform) throw refused();
       const secret = randomBytes(32).toString('base64url');
@@ -128,7 +128,7 @@ export class ConsoleHandoff {
     });
 
     router.get('/handoff', async (ctx) => {
-      const tenant = ctx.state.tenant as Tenant;
+      const tenant = ctx.state.tenant;
       const claims = this.#open(ctx.query.code, tenant);
       const secret = ctx.cookies.get(this.#cookieName(tenant), { signed: true });
       if (!claims) throw refused();

@@ -9,7 +9,6 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { Services } from '../services.ts';
-import type { Tenant } from '../tenancy/tenant.ts';
 import { issuerFor, issuerUrl } from '../tenancy/tenant.ts';
 import { AppError } from '../core/errors.ts';
 import { renderPage } from '../core/views.ts';
@@ -45,7 +44,7 @@ function callOwnEndpoint(ctx: Context, path: string, options: { form?: URLSearch
 
 export function demoRoutes(services: Services): Router {
   const router = new Router({ prefix: '/demo' });
-  const tenantOf = (ctx: Context) => ctx.state.tenant as Tenant;
+  const tenantOf = (ctx: Context) => ctx.state.tenant;
 
   router.get('/', async function startDemoSignIn(ctx) {
     const tenant = tenantOf(ctx);

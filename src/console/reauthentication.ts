@@ -72,7 +72,7 @@ export class Reauthentication {
    * request); otherwise answers with the re-authentication page and returns undefined.
    */
   async confirm(ctx: Context, principal: Principal, form: URLSearchParams): Promise<URLSearchParams | undefined> {
-    const tenant = ctx.state.tenant as Tenant;
+    const tenant = ctx.state.tenant;
     const user = await this.#d.users.findById(principal.userId);
     if (!user) throw new AppError('login_required', 401, 'Your session has ended. Sign in again.', { messageKey: 'errors.session_ended' });
     const factors = await this.#factors(tenant, user);
@@ -137,7 +137,7 @@ export class Reauthentication {
   }
 
   async #page(ctx: Context, principal: Principal, factors: Factors, form: URLSearchParams, error: string): Promise<void> {
-    const tenant = ctx.state.tenant as Tenant;
+    const tenant = ctx.state.tenant;
     const carry = [...form].filter(([k]) => k !== 'csrf' && k !== 'reauth').map(([k, v]) => ({ name: `${CARRY}${k}`, value: v }));
     const passkey = factors.passkeys.length
       ? JSON.stringify(await this.#d.mfa.passkeyAuthenticationOptions(tenant, binding(principal), factors.passkeys))

@@ -1,7 +1,6 @@
 /** The tenant's palette and fonts as a stylesheet, on the tenant's own host. */
 import type { Context, Next } from 'koa';
 import { brandingCss } from '../tenancy/branding.ts';
-import type { Tenant } from '../tenancy/tenant.ts';
 
 /** GET /branding.css on a tenant's host. */
 export function brandingStylesheet() {
@@ -10,6 +9,6 @@ export function brandingStylesheet() {
     ctx.type = 'text/css';
     // The link carries the tenant version, so a change is a new URL; a short life covers stale links.
     ctx.set('Cache-Control', 'public, max-age=300');
-    ctx.body = brandingCss(ctx.state.tenant as Tenant);
+    ctx.body = brandingCss(ctx.state.tenant);
   };
 }

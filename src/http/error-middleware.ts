@@ -7,7 +7,6 @@ import type { Context, Next } from 'koa';
 import { AppError, unavailable } from '../core/errors.ts';
 import { renderPage } from '../core/views.ts';
 import { pageLocals } from '../web/page.ts';
-import type { Tenant } from '../tenancy/tenant.ts';
 import { currentContext } from '../core/request-context.ts';
 import { mapDatabaseError } from '../storage/database.ts';
 
@@ -55,7 +54,7 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
     if (wantsJson(ctx)) {
       ctx.body = { error: error.code, error_description: description, correlation_id: context?.correlationId };
     } else {
-      const page = pageLocals({ tenant: ctx.state.tenant as Tenant | undefined, acceptLanguage: ctx.get('accept-language') });
+      const page = pageLocals({ tenant: ctx.state.tenant, acceptLanguage: ctx.get('accept-language') });
       const heading = page.t(error.status === 404 ? 'common.not_found_title' : 'common.error_title');
       ctx.type = 'html';
       const message = error.expose && error.messageKey ? page.t(error.messageKey) : description;

@@ -4,7 +4,6 @@
  * request ended up in (resolved from the host, or the tenant the management API acted on).
  */
 import type { Context, Next } from 'koa';
-import type { RequestContext } from '../core/request-context.ts';
 import type { Metrics, RouteClass } from '../core/metrics.ts';
 
 /**
@@ -28,7 +27,7 @@ export function metricsMiddleware(metrics: Metrics) {
   return async function recordRequestMetrics(ctx: Context, next: Next): Promise<void> {
     const started = performance.now();
     await next();
-    const context = ctx.state.context as RequestContext | undefined;
+    const context = ctx.state.context;
     metrics.recordRequest(context?.tenantSlug, routeClassOf(ctx.path), ctx.status, (performance.now() - started) / 1000);
   };
 }

@@ -17,7 +17,6 @@ import querystring from 'node:querystring';
 import type { Context, Next } from 'koa';
 import { peekBody } from './peek-body.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import type { RequestContext } from '../core/request-context.ts';
 import type { RateLimiter } from '../security/rate-limiter.ts';
 import { rateLimitRules } from '../security/rate-limit-rules.ts';
 
@@ -92,13 +91,13 @@ export function tokenLimitResponse(refused: TokenLimitRefusal, correlationId: st
 export function tokenEndpointRateLimit(limiter: RateLimiter, onRejected: (tenant: Tenant, limit: 'token_per_ip' | 'token_per_client') => void = () => {}) {
   return async function limitTokenRequests(ctx: Context, next: Next): Promise<void> {
     if (!isTokenRequest(ctx)) return next();
-    const tenant = ctx.state.tenant as Tenant;
+    const tenant = ctx.state.tenant;
     const authorization = ctx.get('authorization');
     const body = authorization ? undefined : await peekBody(ctx.req, TOKEN_BODY_PEEK_LIMIT);
     const refused = await checkTokenLimits(limiter, tenant, ctx.ip, authorization, body);
     if (!refused) return next();
     onRejected(tenant, refused.limit);
-    const response = tokenLimitResponse(refused, (ctx.state.context as RequestContext | undefined)?.correlationId);
+    const response = tokenLimitResponse(refused, (ctx.state.context)?.correlationId);
     ctx.status = 429;
     ctx.set(response.headers);
     ctx.body = response.body;

@@ -7,7 +7,6 @@ import type { AtriumConfig } from '../config/env.ts';
 import { AppError } from '../core/errors.ts';
 import { headerStrategyEnabled, resolveTenant } from '../tenancy/resolve-tenant.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
-import type { RequestContext } from '../core/request-context.ts';
 import { requestHostOf } from '../tenancy/request-host.ts';
 
 /** The tenant header's value as sent: undefined when absent, '' when empty; repeated headers stay one (invalid) value. */
@@ -24,7 +23,7 @@ export function tenantMiddleware(config: AtriumConfig, registry: TenantRegistry)
     const resolution = await resolveTenant({ host: requestHostOf(ctx.req), header: tenantHeaderValue(ctx.req.headers[headerName]) }, config, registry);
     if (resolution.kind === 'refused') throw new AppError(resolution.code, resolution.status, resolution.description);
     const { tenant } = resolution;
-    const context = ctx.state.context as RequestContext;
+    const context = ctx.state.context;
     if (resolution.via === 'fallback') context.log?.warn({ host: ctx.host }, 'no tenant matched; using the default tenant (development only)');
     if (tenant.status !== 'active') throw new AppError('tenant_suspended', 403, 'this organisation is suspended; contact its administrator');
     context.enterTenant(tenant);

@@ -35,7 +35,7 @@ export interface AccountPagesDeps {
 
 
 const UID = /^[A-Za-z0-9_-]{1,64}$/;
-const tenantOf = (ctx: Context) => ctx.state.tenant as Tenant;
+const tenantOf = (ctx: Context) => ctx.state.tenant;
 
 /** The login page's two links: always "Forgot password?", "Create account" only when the tenant's signup is open. */
 export function loginPageLinks(tenant: Pick<Tenant, 'config'>, uid: string): { forgot: string; signup: string } {

@@ -30,7 +30,7 @@ export interface FlowRouteDeps {
  */
 export async function startFederatedSignIn(ctx: Context, signIn: FederatedSignIn, uid: string, name: string, loginHint?: string): Promise<void> {
   try {
-    const url = await signIn.begin(ctx, ctx.state.tenant as Tenant, uid, name, { loginHint });
+    const url = await signIn.begin(ctx, ctx.state.tenant, uid, name, { loginHint });
     ctx.status = 303;
     ctx.redirect(url);
   } catch (err) {
@@ -41,7 +41,7 @@ export async function startFederatedSignIn(ctx: Context, signIn: FederatedSignIn
 
 export function federationFlowRoutes(deps: FlowRouteDeps) {
   async function start(ctx: Context, uid: string, name: string): Promise<void> {
-    const tenant = ctx.state.tenant as Tenant;
+    const tenant = ctx.state.tenant;
     const runtime = await deps.runtimeFor(tenant);
     await readInteractionForm(ctx, runtime, uid);
     // The interaction must be this browser's (its cookie is scoped to /interaction/<uid>) and still at the login prompt.
@@ -58,7 +58,7 @@ export function federationFlowRoutes(deps: FlowRouteDeps) {
   }
 
   async function callback(ctx: Context, road: 'tenant' | 'relay'): Promise<void> {
-    const tenant = ctx.state.tenant as Tenant;
+    const tenant = ctx.state.tenant;
     try {
       const returnTo = await deps.federation.signIn.complete(ctx, tenant, await deps.runtimeFor(tenant), road);
       ctx.status = 303;

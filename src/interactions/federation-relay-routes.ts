@@ -11,7 +11,6 @@ import type { AtriumConfig } from '../config/env.ts';
 import { AppError } from '../core/errors.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { SecretBox } from '../core/secret-box.ts';
-import type { RequestContext } from '../core/request-context.ts';
 import { issuerUrl } from '../tenancy/tenant.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
 import { withCallbackParams } from './federated-sign-in.ts';
@@ -29,7 +28,7 @@ export function federationRelay(deps: { config: AtriumConfig; box: SecretBox; re
     if (!verified || !tenant || tenant.status !== 'active') return renderFederationError(ctx, new FederationError('state_invalid', 400));
     // From here on the page is the tenant's, and so is the audit trail.
     ctx.state.tenant = tenant;
-    (ctx.state.context as RequestContext).enterTenant(tenant);
+    (ctx.state.context).enterTenant(tenant);
     if (verified.expired) {
       const error = new FederationError('state_expired', 400);
       await deps.audit.record({ action: 'federation.sign_in', outcome: 'failure', actor: null, target: null, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { reason: error.code, road: 'relay', expired_at: verified.expiresAt.toISOString() } });

@@ -6,7 +6,6 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { TenantRuntime } from '../oidc/provider-factory.ts';
-import type { Tenant } from '../tenancy/tenant.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Metrics } from '../core/metrics.ts';
@@ -64,7 +63,7 @@ async function renderLogin(ctx: Context, runtime: TenantRuntime, details: Intera
       email: extra.email ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint : ''),
       federation,
       passkey,
-      accountLinks: loginPageLinks(ctx.state.tenant as Tenant, details.uid),
+      accountLinks: loginPageLinks(ctx.state.tenant, details.uid),
     }),
     uiLocales(details),
   );
@@ -124,7 +123,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (details.prompt.name !== 'login') throw new AppError('invalid_request', 400, 'this sign-in step is already complete');
     const email = (form.get('email') ?? '').trim().slice(0, 320);
     const password = (form.get('password') ?? '').slice(0, 1024);
-    const tenant = ctx.state.tenant as Tenant;
+    const tenant = ctx.state.tenant;
     const limited = await loginLimits.check(tenant, { ip: ctx.ip, email });
     if (limited) {
       deps.metrics.rateLimitRejections.inc({ tenant: tenant.slug, limit: limited.limit });
@@ -136,12 +135,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const user = email && password ? await authenticate(deps.users, email, password, deps.lockout?.guard(tenant)) : undefined;
     const audit = { ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { client_id: details.params.client_id } };
     if (!user) {
-      deps.metrics.signIn((ctx.state.tenant as Tenant).slug, 'failure');
+      deps.metrics.signIn((ctx.state.tenant).slug, 'failure');
       await deps.audit.record({ ...audit, action: 'user.sign_in', outcome: 'failure', actor: null, target: email.toLowerCase() });
       ctx.status = 401;
       return renderLogin(ctx, runtime, details, { error: { key: 'login.wrong_credentials' }, email });
     }
-    deps.metrics.signIn((ctx.state.tenant as Tenant).slug, 'success');
+    deps.metrics.signIn((ctx.state.tenant).slug, 'success');
     await deps.audit.record({ ...audit, action: 'user.sign_in', actor: user.id, target: user.id });
     await loginLimits.succeeded(tenant, email);
     // Second factor (src/mfa): enrolled, required by policy or asked for by acr_values → /interaction/:uid/mfa.

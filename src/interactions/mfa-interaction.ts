@@ -102,7 +102,7 @@ export class MfaInteraction {
    * finishes the sign-in with the first factor alone.
    */
   async startSecondFactor(ctx: Context, runtime: TenantRuntime, details: Interaction, user: { id: string; roles: readonly string[] }, firstAmr: string[] = ['pwd']): Promise<boolean> {
-    if (!(await secondFactorDue(this.#deps.mfa, ctx.state.tenant as Tenant, user, details.params))) return false;
+    if (!(await secondFactorDue(this.#deps.mfa, ctx.state.tenant, user, details.params))) return false;
     await this.#park(ctx, runtime, details, { accountId: user.id, amr: firstAmr });
     return true;
   }
@@ -132,7 +132,7 @@ export class MfaInteraction {
 
   async #load(ctx: Context): Promise<{ runtime: TenantRuntime; details: Interaction; tenant: Tenant }> {
     const runtime = await this.#deps.runtimeFor(ctx);
-    return { runtime, details: await loadInteraction(ctx, runtime), tenant: ctx.state.tenant as Tenant };
+    return { runtime, details: await loadInteraction(ctx, runtime), tenant: ctx.state.tenant };
   }
 
   #pending(details: Interaction): PendingMfa {
@@ -145,7 +145,7 @@ export class MfaInteraction {
     const unique = [...new Set(amr)];
     const acr = acrFor(unique);
     await this.#deps.audit.record({ action: 'user.sign_in.second_factor', actor: accountId, target: accountId, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { client_id: details.params.client_id, method, amr: unique, acr } });
-    await this.#deps.rateLimiter.reset({ tenantId: (ctx.state.tenant as Tenant).id, subject: accountId }, MFA_ATTEMPTS);
+    await this.#deps.rateLimiter.reset({ tenantId: (ctx.state.tenant).id, subject: accountId }, MFA_ATTEMPTS);
     const redirectTo = await runtime.provider.interactionResult(ctx.req, ctx.res, { login: { accountId, amr: unique, acr } }, { mergeWithLastSubmission: false });
     ctx.status = 303;
     ctx.redirect(redirectTo);
@@ -166,7 +166,7 @@ export class MfaInteraction {
   }
 
   async #render(ctx: Context, runtime: TenantRuntime, details: Interaction, pending: PendingMfa, extra: { error?: string; status?: number; recoveryCodes?: string[] } = {}): Promise<void> {
-    const tenant = ctx.state.tenant as Tenant;
+    const tenant = ctx.state.tenant;
     const policy = mfaPolicy(tenant);
     const status = await this.#deps.mfa.status(pending.accountId);
     const methods = usable(policy, status);
@@ -217,7 +217,7 @@ export class MfaInteraction {
 
   /** The login page's "Sign in with a passkey" button: its WebAuthn options and form action, when the tenant allows passkeys. */
   async passkeySignIn(ctx: Context, uid: string): Promise<{ options: string; action: string } | undefined> {
-    const tenant = ctx.state.tenant as Tenant;
+    const tenant = ctx.state.tenant;
     if (!mfaPolicy(tenant).webauthnEnabled) return undefined;
     const options = await this.#deps.mfa.passkeyAuthenticationOptions(tenant, binding(uid));
     return { options: JSON.stringify(options), action: `/interaction/${encodeURIComponent(uid)}/passkey` };

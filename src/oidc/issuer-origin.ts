@@ -19,8 +19,8 @@ export function pinOriginToIssuer(app: Pick<Provider['app'], 'createContext'>, i
   const protocol = url.protocol.slice(0, -1);
   const host = url.host;
   const create = app.createContext.bind(app);
-  app.createContext = function createContextOnIssuer(req: IncomingMessage, res: ServerResponse) {
-    const ctx = create(req, res);
+  app.createContext = function createContextOnIssuer<StateT>(req: IncomingMessage, res: ServerResponse) {
+    const ctx = create<StateT>(req, res);
     // Own properties shadow Koa's request getters; `href`, `URL`, `hostname`, `secure` and
     // `origin`-style reads all go through these two.
     Object.defineProperties(ctx.request, {

@@ -31,7 +31,7 @@ export class FormCsrf {
 
   /** The token for a form of `purpose`, setting the browser's cookie when it has none. */
   token(ctx: Context, purpose: string): string {
-    const tenant = ctx.state.tenant as Tenant;
+    const tenant = ctx.state.tenant;
     let secret = ctx.cookies.get(this.#cookieName(tenant));
     if (!secret || !/^[A-Za-z0-9_-]{22}$/.test(secret)) {
       secret = randomBytes(16).toString('base64url');
@@ -42,7 +42,7 @@ export class FormCsrf {
 
   /** Throws a 403 unless the form's `csrf` field matches this browser's cookie. */
   verify(ctx: Context, purpose: string, form: URLSearchParams): void {
-    const tenant = ctx.state.tenant as Tenant;
+    const tenant = ctx.state.tenant;
     const secret = ctx.cookies.get(this.#cookieName(tenant));
     if (!secret || !verifyCsrfToken(this.#keys(tenant), `${purpose}:${secret}`, form.get('csrf'))) {
       throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back and try again.', { messageKey: 'errors.form_expired' });

@@ -36,7 +36,7 @@ type ViewLocals = Record<string, unknown> & { title: string };
  * locals that need translating before the view can be given as a function of `t`.
  */
 export async function renderTenantPage(ctx: Context, view: string, locals: ViewLocals | ((t: Translate) => ViewLocals), explicitLocale?: string): Promise<void> {
-  const common = pageLocals({ tenant: ctx.state.tenant as Tenant | undefined, acceptLanguage: ctx.get('accept-language'), explicitLocale: explicitLocale ?? (typeof ctx.query.lang === 'string' ? ctx.query.lang : undefined) });
+  const common = pageLocals({ tenant: ctx.state.tenant, acceptLanguage: ctx.get('accept-language'), explicitLocale: explicitLocale ?? (typeof ctx.query.lang === 'string' ? ctx.query.lang : undefined) });
   const own = typeof locals === 'function' ? locals(common.t) : locals;
   ctx.type = 'html';
   ctx.set('Cache-Control', 'no-store');

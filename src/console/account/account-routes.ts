@@ -20,7 +20,6 @@ import type { MailService } from '../../mail/mail-service.ts';
 import { sendPasswordChangedMail } from '../../mail/password-change-mail.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import type { RateLimiter } from '../../security/rate-limiter.ts';
-import type { Tenant } from '../../tenancy/tenant.ts';
 import type { ConsoleAuth, ConsolePrincipal } from '../console-auth.ts';
 import { renderTenantPage } from '../../web/page.ts';
 import type { UserSessionService } from '../../accounts/user-sessions.ts';
@@ -60,7 +59,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   const recentForm = async (ctx: Context, principal: ConsolePrincipal & { userId: string }) => reauth.confirm(ctx, principal, await consoleAuth.readForm(ctx, principal));
 
   async function home(ctx: Context, principal: ConsolePrincipal & { userId: string }, extra: { error?: string; status?: number } = {}): Promise<void> {
-    const tenant = ctx.state.tenant as Tenant;
+    const tenant = ctx.state.tenant;
     const policy = mfaPolicy(tenant);
     const user = await deps.users.findById(principal.userId);
     if (!user) throw new AppError('login_required', 401, 'Your session has ended. Sign in again.', { messageKey: 'errors.session_ended' });
@@ -104,7 +103,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     const form = await consoleAuth.readForm(ctx, principal);
     const name = (form.get('name') ?? '').trim();
     if (name.length > 200) return home(ctx, principal, { error: 'account.name_too_long', status: 400 });
-    await deps.userService.update(ctx.state.tenant as Tenant, principal.userId, { name: name || null });
+    await deps.userService.update(ctx.state.tenant, principal.userId, { name: name || null });
     await deps.audit.record({ action: 'user.profile_updated', ...meta(ctx, principal), target: principal.userId });
     back(ctx, 'profile_saved');
   });
@@ -123,14 +122,14 @@ export function accountRoutes(deps: AccountDeps): Router {
     }
     if (next !== (form.get('confirm_password') ?? '')) return home(ctx, principal, { error: 'account.passwords_differ', status: 400 });
     // The tenant's password policy, in the page's language (the API says it in English).
-    const violations = passwordViolations(ctx.state.tenant as Tenant, next, user.email);
+    const violations = passwordViolations(ctx.state.tenant, next, user.email);
     if (violations.length) {
       ctx.status = 400;
       return renderTenantPage(ctx, 'error', (t) => ({ title: 'account.password_title', heading: t('account.password_refused'), message: violations.map((v) => t(`password.${v.key}`, v.vars)).join(' ') }));
     }
-    await deps.userService.update(ctx.state.tenant as Tenant, principal.userId, { password: next });
+    await deps.userService.update(ctx.state.tenant, principal.userId, { password: next });
     await deps.audit.record({ action: 'user.password_changed', ...meta(ctx, principal), target: principal.userId });
-    sendPasswordChangedMail(deps.mail, ctx.state.tenant as Tenant, user.email);
+    sendPasswordChangedMail(deps.mail, ctx.state.tenant, user.email);
     // A new password ends every other session and withdraws the apps' tokens: whoever knew the old one is out.
     await deps.userSessions.revokeAllButCurrent(principal.userId, { consoleIdHash: principal.sessionIdHash, oidcSessionUid: principal.oidcSessionUid }, meta(ctx, principal));
     back(ctx, 'password_changed');
@@ -142,7 +141,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     const principal = requireUser(consoleAuth, ctx);
     if (!principal) return;
     if (!(await recentForm(ctx, principal))) return;
-    const tenant = ctx.state.tenant as Tenant;
+    const tenant = ctx.state.tenant;
     if (!mfaPolicy(tenant).totpEnabled) throw new AppError('not_found', 404, 'Authenticator apps are not enabled for this organisation.', { messageKey: 'errors.totp_disabled' });
     const user = (await deps.users.findById(principal.userId))!;
     const totp = (await mfa.pendingTotp(tenant, user)) ?? (await mfa.startTotpEnrolment(tenant, user));
@@ -154,7 +153,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!principal) return;
     const form = await recentForm(ctx, principal);
     if (!form) return;
-    const tenant = ctx.state.tenant as Tenant;
+    const tenant = ctx.state.tenant;
     const codes = await mfa.confirmTotpEnrolment(tenant, principal.userId, (form.get('code') ?? '').slice(0, 16), meta(ctx, principal));
     if (!codes) {
       const user = (await deps.users.findById(principal.userId))!;
@@ -173,7 +172,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     const principal = requireUser(consoleAuth, ctx);
     if (!principal) return;
     if (!(await recentForm(ctx, principal))) return;
-    const tenant = ctx.state.tenant as Tenant;
+    const tenant = ctx.state.tenant;
     await keepASecondFactor(ctx, principal, 'totp');
     await mfa.removeTotp(tenant, principal.userId, meta(ctx, principal));
     back(ctx, 'totp_removed');
@@ -183,7 +182,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     const principal = requireUser(consoleAuth, ctx);
     if (!principal) return;
     if (!(await recentForm(ctx, principal))) return;
-    const codes = await mfa.regenerateRecoveryCodes(ctx.state.tenant as Tenant, principal.userId, meta(ctx, principal));
+    const codes = await mfa.regenerateRecoveryCodes(ctx.state.tenant, principal.userId, meta(ctx, principal));
     await renderTenantPage(ctx, 'mfa/recovery-codes', { title: 'mfa.recovery_codes_title', codes });
   });
 
@@ -195,7 +194,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     const form = await recentForm(ctx, principal);
     if (!form) return;
     const response = parseCredentialResponse<RegistrationResponseJSON>(form.get('response'));
-    const ok = response ? await mfa.finishPasskeyRegistration(ctx.state.tenant as Tenant, principal.userId, passkeyBinding(principal), response, form.get('name') ?? '', meta(ctx, principal)) : false;
+    const ok = response ? await mfa.finishPasskeyRegistration(ctx.state.tenant, principal.userId, passkeyBinding(principal), response, form.get('name') ?? '', meta(ctx, principal)) : false;
     if (!ok) return home(ctx, principal, { error: 'account.passkey_not_registered', status: 400 });
     await consoleAuth.sessions.addFactor(principal.sessionIdHash, 'hwk');
     back(ctx, 'passkey_added');
@@ -208,13 +207,13 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!form) return;
     const credentialId = (form.get('credential_id') ?? '').slice(0, 1024);
     await keepASecondFactor(ctx, principal, credentialId);
-    await mfa.removePasskey(ctx.state.tenant as Tenant, principal.userId, credentialId, meta(ctx, principal));
+    await mfa.removePasskey(ctx.state.tenant, principal.userId, credentialId, meta(ctx, principal));
     back(ctx, 'passkey_removed');
   });
 
   /** Under a policy requiring MFA, the last second factor cannot be removed here (an admin can reset it). */
   async function keepASecondFactor(ctx: Context, principal: ConsolePrincipal & { userId: string }, removing: string): Promise<void> {
-    const tenant = ctx.state.tenant as Tenant;
+    const tenant = ctx.state.tenant;
     const policy = mfaPolicy(tenant);
     const user = await deps.users.findById(principal.userId);
     if (!user || !mfaRequiredFor(policy, user)) return;

@@ -34,7 +34,7 @@ export function isOwnerOrPlatform(p: ConsolePrincipal): boolean {
 }
 
 /** The tenant of this request. */
-export const tenantOf = (ctx: Context) => ctx.state.tenant as Tenant;
+export const tenantOf = (ctx: Context) => ctx.state.tenant;
 
 /** The tenant as stored now: a page right after a change must not show the cached record. */
 export async function freshTenant(ctx: Context, deps: AdminDeps): Promise<Tenant> {

@@ -26,7 +26,7 @@ export interface PlatformAdmin extends ConsolePrincipal {
  * /platform cannot even be probed there; a user who is not a platform admin gets 403.
  */
 export function requirePlatformAdmin(ctx: Context, deps: PlatformDeps): PlatformAdmin | undefined {
-  if ((ctx.state.tenant as Tenant).slug !== platformTenantSlug(deps.config)) throw notFound('no such page');
+  if ((ctx.state.tenant).slug !== platformTenantSlug(deps.config)) throw notFound('no such page');
   const principal = deps.consoleAuth.require(ctx, (p) => p.platformAdmin && p.userId !== null);
   // On /platform the admin acts as the platform: audited as `platform:<user id>` in the tenant acted on.
   const context = currentContext();
