@@ -8,6 +8,7 @@
  * browser keeps them. The requests arrive over plain http, as from a proxy ending TLS.
  */
 import { after, before, it } from 'node:test';
+import type { Response } from 'undici';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
