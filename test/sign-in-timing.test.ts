@@ -11,6 +11,7 @@ import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, type TenantFixture } from './support/fixtures.ts';
 import { openLoginForm, type LoginForm } from './support/rate-limit-helpers.ts';
 import { ROOMY_RATE_LIMITS, setSecurity } from './support/account-security.ts';
+import { assertSameTime } from './support/timing.ts';
 
 let t: TestAtrium;
 let timing: TenantFixture;
@@ -31,28 +32,6 @@ async function timed(form: LoginForm, email: string, password: string): Promise<
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   assert.equal(res.status, 401);
   return ms;
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2;
-};
-
-/**
- * Measures 20 interleaved pairs of sign-ins and asserts their medians within 20%. The
- * suite runs two test files at once on two cores, so a burst of the other file's work can
- * still tilt one measurement; a real difference tilts every one. So a failing measurement
- * is taken again, up to three in all, and the test fails only if all three do.
- */
-async function assertSameTime(what: string, measure: () => Promise<[number[], number[]]>): Promise<void> {
-  const seen: string[] = [];
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const [a, b] = (await measure()).map(median) as [number, number];
-    const spread = Math.abs(a - b) / Math.max(a, b);
-    if (spread <= 0.2) return;
-    seen.push(`${a.toFixed(1)} ms vs ${b.toFixed(1)} ms (${(spread * 100).toFixed(0)}%)`);
-  }
-  assert.fail(`${what}: medians differ by more than 20% in every measurement: ${seen.join('; ')}`);
 }
 
 describe('sign-in timing', () => {

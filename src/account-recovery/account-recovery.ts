@@ -3,8 +3,8 @@
  * reset, and invitations. Every link is a single-use token of the tenant in context
  * (account-token-store.ts) built on the tenant's issuer, never on the request's Host.
  *
- * Enumeration: a reset request and a signup needing verification answer the same whether
- * the email is registered or not. The reset's lookup, token and mail happen after the
+ * Enumeration: a reset request and a signup answer the same whether the email is
+ * registered or not (signup: see `signup`). The reset's lookup, token and mail happen after the
  * answer (in the background), so the answer takes the same time too.
  */
 import type { AtriumConfig } from '../config/env.ts';
@@ -103,10 +103,15 @@ export class AccountRecovery {
   // ---- signup ----
 
   /**
-   * An open signup. With verification required nothing is created yet: the name and
-   * password hash wait in the token, and the account exists once the link is used; an
-   * address already registered gets the same answer (and no mail), so signup cannot be
-   * used to test addresses. Without verification the account is created at once.
+   * An open signup. The answer is the same "check your inbox" for every valid form, so
+   * signup cannot be used to test addresses (issue 19):
+   * - a registered address creates nothing; its owner is mailed that someone tried, with
+   *   links to sign in and to reset the password;
+   * - a new address, verification required: nothing is created yet; the name and password
+   *   hash wait in the token, and the account exists once the link is used;
+   * - a new address, verification off: the account is created at once (unverified) and
+   *   mailed a welcome; the person signs in with the password they just chose.
+   * Both branches hash the password first, so the answer takes the same time too.
    */
   async signup(tenant: Tenant, input: { email: string; name: string; password: string; interactionUid?: string }, meta: RequestMeta): Promise<SignupOutcome> {
     const policy = signupPolicy(tenant);
@@ -119,18 +124,22 @@ export class AccountRecovery {
     const passwordHash = await hashPassword(input.password);
     const existing = await this.#d.users.findByEmail(input.email);
     const name = input.name.trim().slice(0, 200) || null;
+    const mailOpts = { lang: meta.lang };
+    if (existing) {
+      if (existing.status === 'active') {
+        this.#d.mail.sendLater(tenant, existing.email, 'signup-attempt', { link: issuerUrl(tenant, this.#d.config, '/account').href, resetLink: issuerUrl(tenant, this.#d.config, '/password/forgot').href }, mailOpts);
+      }
+      await this.#d.audit.record({ action: 'user.signup_requested', outcome: 'failure', actor: null, target: existing.id, ip: meta.ip, userAgent: meta.userAgent, details: { reason: 'email_taken', owner_notified: existing.status === 'active' } });
+      return { kind: 'verification_sent' };
+    }
     if (!policy.requireEmailVerification) {
-      if (existing) return { kind: 'rejected', problems: [{ key: 'signup.email_taken' }] };
       const user = await this.#d.users.create({ email: input.email, passwordHash, name, emailVerified: false, defaultRole: 'member' });
+      this.#d.mail.sendLater(tenant, user.email, 'signup-welcome', { link: issuerUrl(tenant, this.#d.config, '/account').href }, mailOpts);
       await this.#d.audit.record({ action: 'user.signed_up', actor: user.id, target: user.id, ip: meta.ip, userAgent: meta.userAgent, details: { email_verified: false } });
       return { kind: 'created', user: publicUser(user) };
     }
-    if (existing) {
-      await this.#d.audit.record({ action: 'user.signup_requested', outcome: 'failure', actor: null, target: existing.id, ip: meta.ip, userAgent: meta.userAgent, details: { reason: 'email_taken' } });
-      return { kind: 'verification_sent' };
-    }
     const { token } = await this.#d.tokens.issue({ purpose: 'signup', email: input.email, data: { name, password_hash: passwordHash, interaction: input.interactionUid ?? null } });
-    this.#d.mail.sendLater(tenant, input.email, 'verify-email', { link: this.link(tenant, '/signup/verify', token, meta.lang), hours: TOKEN_TTL_SECONDS.signup / 3600 }, { lang: meta.lang });
+    this.#d.mail.sendLater(tenant, input.email, 'verify-email', { link: this.link(tenant, '/signup/verify', token, meta.lang), hours: TOKEN_TTL_SECONDS.signup / 3600 }, mailOpts);
     await this.#d.audit.record({ action: 'user.signup_requested', actor: null, target: input.email.toLowerCase(), ip: meta.ip, userAgent: meta.userAgent });
     return { kind: 'verification_sent' };
   }

@@ -28,6 +28,7 @@ import { issuerFor, issuerUrl, platformTenantSlug } from '../tenancy/tenant.ts';
 import { AppError } from '../core/errors.ts';
 import { readForm } from '../web/body.ts';
 import { ConsoleSessionStore } from '../accounts/console-session-store.ts';
+import { IssuerCookie } from '../web/issuer-cookie.ts';
 import { ConsoleHandoff } from './console-handoff.ts';
 import type { HandoffNonceStore } from '../accounts/handoff-nonce-store.ts';
 import { CONSOLE_CLIENT_ID } from '../oidc/console-client.ts';
@@ -111,7 +112,6 @@ export class ConsoleAuth {
       audit: deps.audit,
       nonces: deps.handoffNonces,
       registry: deps.registry,
-      secure: (tenant) => this.#secure(tenant),
       startSession: (ctx, tenant, admin) => this.#startSession(ctx, tenant, { platformAdmin: admin, amr: ['platform'] }),
     });
   }
@@ -120,13 +120,9 @@ export class ConsoleAuth {
     return this.#deps.sessions;
   }
 
-  #secure(tenant: Tenant): boolean {
-    return issuerFor(tenant, this.#deps.config).startsWith('https:');
-  }
-
-  /** Per tenant, so tenants reached on one host through the tenant header keep separate sessions. */
-  #cookieName(tenant: Tenant, purpose: 'console' | 'console-login'): string {
-    return `${this.#secure(tenant) && purpose === 'console' ? '__Host-' : ''}atrium.${tenant.slug}.${purpose}`;
+  /** Per tenant, so tenants reached on one host through the tenant header keep separate sessions; prefixed and Secure per the issuer (core/cookie-rule.ts). */
+  #cookie(tenant: Tenant, purpose: 'console' | 'console-login'): IssuerCookie {
+    return new IssuerCookie(issuerFor(tenant, this.#deps.config), `atrium.${tenant.slug}.${purpose}`, { signed: purpose === 'console-login' });
   }
 
   #csrfKeys(tenant: Tenant): Buffer[] {
@@ -149,7 +145,7 @@ export class ConsoleAuth {
 
   async #principal(ctx: Context): Promise<ConsolePrincipal | undefined> {
     const tenant = ctx.state.tenant;
-    const id = ctx.cookies.get(this.#cookieName(tenant, 'console'));
+    const id = this.#cookie(tenant, 'console').get(ctx);
     if (!id || id.length > 100) return undefined;
     const session = await this.#deps.sessions.findLive(id);
     if (!session) return undefined;
@@ -215,7 +211,7 @@ export class ConsoleAuth {
     const id = randomBytes(32).toString('base64url');
     const created = await this.#deps.sessions.create({ id, ...session, ip: ctx.ip, userAgent: ctx.get('user-agent'), ttlSeconds: SESSION_TTL_SECONDS });
     if (created) {
-      ctx.cookies.set(this.#cookieName(tenant, 'console'), id, { httpOnly: true, sameSite: 'lax', secure: this.#secure(tenant), maxAge: SESSION_TTL_SECONDS * 1000, overwrite: true });
+      this.#cookie(tenant, 'console').set(ctx, id, SESSION_TTL_SECONDS * 1000);
     }
     return created;
   }
@@ -233,7 +229,7 @@ export class ConsoleAuth {
         returnTo: safeReturnTo(ctx.query.return_to),
         exp: Date.now() + LOGIN_TTL_MS,
       };
-      ctx.cookies.set(this.#cookieName(tenant, 'console-login'), Buffer.from(JSON.stringify(pending)).toString('base64url'), { signed: true, httpOnly: true, sameSite: 'lax', secure: this.#secure(tenant), maxAge: LOGIN_TTL_MS, overwrite: true });
+      this.#cookie(tenant, 'console-login').set(ctx, Buffer.from(JSON.stringify(pending)).toString('base64url'), LOGIN_TTL_MS);
       const params = new URLSearchParams({
         client_id: CONSOLE_CLIENT_ID,
         response_type: 'code',
@@ -251,9 +247,9 @@ export class ConsoleAuth {
     router.get('/callback', async (ctx) => {
       const tenant = ctx.state.tenant;
       const issuer = issuerFor(tenant, config);
-      const cookieName = this.#cookieName(tenant, 'console-login');
-      const raw = ctx.cookies.get(cookieName, { signed: true });
-      ctx.cookies.set(cookieName, null, { signed: true });
+      const loginCookie = this.#cookie(tenant, 'console-login');
+      const raw = loginCookie.get(ctx);
+      loginCookie.clear(ctx);
       let pending: PendingLogin | undefined;
       try {
         pending = raw ? (JSON.parse(Buffer.from(raw, 'base64url').toString()) as PendingLogin) : undefined;
@@ -307,7 +303,7 @@ export class ConsoleAuth {
         await audit.record({ action: 'console.sign_out', actor: principal.userId ?? `platform:${principal.platformAdminId ?? principal.email}`, target: principal.userId, ip: ctx.ip, userAgent: ctx.get('user-agent') });
         if (principal.platformAdminId) await this.handoff.auditOnPlatform(ctx, tenant, { id: principal.platformAdminId, email: principal.email }, 'console.platform_admin_signed_out');
       }
-      ctx.cookies.set(this.#cookieName(tenant, 'console'), null);
+      this.#cookie(tenant, 'console').clear(ctx);
       ctx.status = 303;
       ctx.redirect('/account/signed-out');
     });

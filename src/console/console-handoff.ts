@@ -29,9 +29,10 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
 import { runAsTenant } from '../core/request-context.ts';
-import { issuerUrl, platformTenantSlug, type Tenant } from '../tenancy/tenant.ts';
+import { issuerFor, issuerUrl, platformTenantSlug, type Tenant } from '../tenancy/tenant.ts';
 import { AppError } from '../core/errors.ts';
 import type { HandoffNonceStore } from '../accounts/handoff-nonce-store.ts';
+import { IssuerCookie } from '../web/issuer-cookie.ts';
 
 const HANDOFF_TTL_SECONDS = 60;
 const BINDING = /^[A-Za-z0-9_-]{43}$/;
@@ -50,7 +51,6 @@ export interface ConsoleHandoffDeps {
   registry: Pick<TenantRegistry, 'bySlug'>;
   /** Starts the handed-off console session and sets its cookie; false if it could not be stored. */
   startSession: (ctx: Context, tenant: Tenant, admin: HandedOffAdmin) => Promise<boolean>;
-  secure: (tenant: Tenant) => boolean;
 }
 
 interface Claims { t: string; a: string; e: string; n: string; x: number; b: string }
@@ -101,8 +101,8 @@ export class ConsoleHandoff {
     }
   }
 
-  #cookieName(tenant: Tenant): string {
-    return `atrium.${tenant.slug}.console-handoff`;
+  #cookie(tenant: Tenant): IssuerCookie {
+    return new IssuerCookie(issuerFor(tenant, this.#deps.config), `atrium.${tenant.slug}.console-handoff`, { signed: true });
   }
 
   /** Records a platform admin's entering or leaving a tenant on the platform, beside the tenant's own event. */
@@ -123,14 +123,14 @@ export class ConsoleHandoff {
       const platform = await this.#deps.registry.bySlug(platformTenantSlug(config));
       if (!platform) throw refused();
       const secret = randomBytes(32).toString('base64url');
-      ctx.cookies.set(this.#cookieName(tenant), secret, { signed: true, httpOnly: true, sameSite: 'lax', secure: this.#deps.secure(tenant), maxAge: 2 * HANDOFF_TTL_SECONDS * 1000, overwrite: true });
+      this.#cookie(tenant).set(ctx, secret, 2 * HANDOFF_TTL_SECONDS * 1000);
       ctx.redirect(issuerUrl(platform, config, `/platform/tenants/${encodeURIComponent(tenant.slug)}/handoff?${new URLSearchParams({ binding: sha256(secret) }).toString()}`).href);
     });
 
     router.get('/handoff', async (ctx) => {
       const tenant = ctx.state.tenant;
       const claims = this.#open(ctx.query.code, tenant);
-      const secret = ctx.cookies.get(this.#cookieName(tenant), { signed: true });
+      const secret = this.#cookie(tenant).get(ctx);
       if (!claims) throw refused();
       // Checked before the nonce is spent, so another browser's attempt does not use up the admin's link.
       const reason = !secret || !sameText(sha256(secret), claims.b) ? 'other_browser' : !(await nonces.claim(claims.n, new Date(claims.x * 1000))) ? 'already_used' : undefined;
@@ -138,7 +138,7 @@ export class ConsoleHandoff {
         await audit.record({ action: 'console.platform_admin_refused', outcome: 'failure', actor: `platform:${claims.a}`, target: tenant.id, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { email: claims.e, reason } });
         throw refused();
       }
-      ctx.cookies.set(this.#cookieName(tenant), null, { signed: true });
+      this.#cookie(tenant).clear(ctx);
       const admin = { id: claims.a, email: claims.e, handoffNonce: claims.n };
       if (!(await this.#deps.startSession(ctx, tenant, admin))) throw refused();
       await audit.record({ action: 'console.platform_admin_entered', actor: `platform:${claims.a}`, target: tenant.id, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { email: claims.e } });

@@ -9,12 +9,14 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { Services } from '../services.ts';
-import { issuerFor, issuerUrl } from '../tenancy/tenant.ts';
+import { issuerFor, issuerUrl, type Tenant } from '../tenancy/tenant.ts';
 import { AppError } from '../core/errors.ts';
 import { renderPage } from '../core/views.ts';
 import { DEMO_CLIENT_ID } from '../commands/demo.ts';
+import { IssuerCookie } from '../web/issuer-cookie.ts';
 
-const COOKIE = 'atrium.demo';
+/** The demo's sign-in in progress, per tenant issuer (core/cookie-rule.ts). */
+const demoCookie = (tenant: Tenant, services: Services) => new IssuerCookie(issuerFor(tenant, services.config), 'atrium.demo', { signed: true });
 
 /** Calls one of the tenant's endpoints on this very server over loopback, with the tenant's Host. */
 function callOwnEndpoint(ctx: Context, path: string, options: { form?: URLSearchParams; bearer?: string }): Promise<Record<string, unknown>> {
@@ -51,7 +53,7 @@ export function demoRoutes(services: Services): Router {
     const verifier = randomBytes(32).toString('base64url');
     const state = randomBytes(16).toString('base64url');
     const nonce = randomBytes(16).toString('base64url');
-    ctx.cookies.set(COOKIE, Buffer.from(JSON.stringify({ verifier, state, nonce })).toString('base64url'), { signed: true, httpOnly: true, sameSite: 'lax', maxAge: 600_000 });
+    demoCookie(tenant, services).set(ctx, Buffer.from(JSON.stringify({ verifier, state, nonce })).toString('base64url'), 600_000);
     const auth = issuerUrl(tenant, services.config, '/auth');
     auth.search = new URLSearchParams({
       client_id: DEMO_CLIENT_ID,
@@ -69,12 +71,12 @@ export function demoRoutes(services: Services): Router {
   router.get('/callback', async function finishDemoSignIn(ctx) {
     const tenant = tenantOf(ctx);
     const issuer = issuerFor(tenant, services.config);
-    const raw = ctx.cookies.get(COOKIE, { signed: true });
+    const raw = demoCookie(tenant, services).get(ctx);
     const saved = raw ? (JSON.parse(Buffer.from(raw, 'base64url').toString()) as { verifier: string; state: string; nonce: string }) : undefined;
     if (typeof ctx.query.error === 'string') throw new AppError('access_denied', 400, `The sign-in ended with "${ctx.query.error}".`);
     if (!saved || ctx.query.state !== saved.state) throw new AppError('invalid_state', 400, 'This sign-in was not started here, or took too long. Open /demo again.');
     if (ctx.query.iss !== issuer) throw new AppError('invalid_issuer', 400, 'The response came from an unexpected issuer.');
-    ctx.cookies.set(COOKIE, null);
+    demoCookie(tenant, services).clear(ctx);
     const tokens = await callOwnEndpoint(ctx, '/token', { form: new URLSearchParams({ grant_type: 'authorization_code', code: String(ctx.query.code ?? ''), redirect_uri: issuerUrl(tenant, services.config, '/demo/callback').href, client_id: DEMO_CLIENT_ID, code_verifier: saved.verifier }) });
     if (typeof tokens.id_token !== 'string') throw new AppError('token_error', 400, `The token request failed: ${JSON.stringify(tokens.error_description ?? tokens.error ?? 'unknown error')}`);
     const jwks = createLocalJWKSet({ keys: (await services.keys.list()).map((k) => k.publicJwk) });

@@ -20,7 +20,6 @@ import { AppError } from '../core/errors.ts';
 import { pageLocals, renderTenantPage } from '../web/page.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { Translate } from '../core/i18n.ts';
-import { PASSWORD_ACR, startSecondFactor } from './mfa-login-hooks.ts';
 import { interactionCsrfToken, interactionExpired, loadInteraction, readInteractionForm, uiLocales, type Interaction } from './interaction-context.ts';
 import { AccountRecovery, signupPolicy, type Problem, type RequestMeta } from '../account-recovery/account-recovery.ts';
 import type { FormCsrf } from '../web/form-csrf.ts';
@@ -131,16 +130,9 @@ export function accountPages(deps: AccountPagesDeps) {
       ctx.status = 400;
       return renderSignup(ctx, runtime, details, { email, name, problems: outcome.problems });
     }
-    if (outcome.kind === 'verification_sent') {
-      return renderTenantPage(ctx, 'signup-sent', { title: 'signup.sent_title', email, backUrl: `/interaction/${encodeURIComponent(details.uid)}` }, uiLocales(details));
-    }
-    // No verification required: the new account is signed in, in the same sign-in.
-    await deps.audit.record({ action: 'user.sign_in', actor: outcome.user.id, target: outcome.user.id, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { client_id: details.params.client_id, via: 'signup' } });
-    // A tenant that requires MFA sends the new account on to enrol a second factor (src/mfa).
-    if (await startSecondFactor(ctx, runtime, details, outcome.user)) return;
-    const redirectTo = await runtime.provider.interactionResult(ctx.req, ctx.res, { login: { accountId: outcome.user.id, amr: ['pwd'], acr: PASSWORD_ACR } }, { mergeWithLastSubmission: false });
-    ctx.status = 303;
-    ctx.redirect(redirectTo);
+    // One page whatever happened (a link sent, an account created, an address already
+    // registered whose owner is mailed instead): account-recovery.ts `signup`.
+    await renderTenantPage(ctx, 'signup-sent', { title: 'signup.sent_title', email, backUrl: `/interaction/${encodeURIComponent(details.uid)}` }, uiLocales(details));
   });
 
   // ---- signup verification link ----

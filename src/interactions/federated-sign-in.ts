@@ -18,8 +18,9 @@ import type { AtriumConfig } from '../config/env.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { TenantRuntime } from '../oidc/provider-factory.ts';
-import type { Tenant } from '../tenancy/tenant.ts';
+import { issuerFor, type Tenant } from '../tenancy/tenant.ts';
 import type { ConnectionStore, StoredConnection } from '../federation/connection-store.ts';
+import { IssuerCookie } from '../web/issuer-cookie.ts';
 import { FederationError } from './federation-error.ts';
 import { describe, upstreamErrorCode } from '../federation/federation-service.ts';
 import { browserHash, type LoginStateStore } from '../federation/login-state-store.ts';
@@ -58,7 +59,8 @@ export function withCallbackParams(url: string, query: Context['query']): URL {
   return target;
 }
 
-const cookieName = (tenant: Pick<Tenant, 'slug'>) => `atrium.${tenant.slug}.federation`;
+/** Scoped to /federation/ (so `__Secure-`, not `__Host-`, on an https issuer: core/cookie-rule.ts). */
+const browserCookie = (tenant: Tenant, config: AtriumConfig) => new IssuerCookie(issuerFor(tenant, config), `atrium.${tenant.slug}.federation`, { path: '/federation/' });
 const epochTime = () => Math.floor(Date.now() / 1000);
 
 export class FederatedSignIn {
@@ -115,7 +117,7 @@ export class FederatedSignIn {
       const connection = await this.#deps.connections.get(pending.connectionName);
       if (!connection?.settings.enabled) throw new FederationError('connection_unavailable', 400, { provider: connection?.settings.display_name ?? pending.connectionName });
       const provider = connection.settings.display_name;
-      const secret = ctx.cookies.get(cookieName(tenant), { signed: false });
+      const secret = browserCookie(tenant, this.#deps.config).get(ctx);
       if (!secret || browserHash(secret) !== pending.browserHash) throw new FederationError('browser_mismatch', 400);
       const uris = redirectUris(tenant, this.#deps.config);
       if (pending.redirectUri !== (road === 'relay' ? uris.relay : uris.tenant)) {
@@ -215,17 +217,10 @@ export class FederatedSignIn {
 
   /** The browser's federation secret for this tenant: kept while it lasts, so sign-ins in two tabs do not undo each other. */
   #browserSecret(ctx: Context, tenant: Tenant): string {
-    const existing = ctx.cookies.get(cookieName(tenant), { signed: false });
+    const cookie = browserCookie(tenant, this.#deps.config);
+    const existing = cookie.get(ctx);
     const secret = existing && BROWSER_SECRET.test(existing) ? existing : randomBytes(32).toString('base64url');
-    ctx.cookies.set(cookieName(tenant), secret, {
-      path: '/federation/',
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: ctx.secure,
-      signed: false,
-      maxAge: this.#deps.config.oidcStateTtlSeconds * 1000,
-      overwrite: true,
-    });
+    cookie.set(ctx, secret, this.#deps.config.oidcStateTtlSeconds * 1000);
     return secret;
   }
 }

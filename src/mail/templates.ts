@@ -12,7 +12,7 @@ import type { Tenant } from '../tenancy/tenant.ts';
 import { brandFor } from '../tenancy/branding.ts';
 import { negotiateLocale, SHIPPED_LOCALES, translator } from '../core/i18n.ts';
 
-export const MAIL_TEMPLATES = ['verify-email', 'password-reset', 'invitation', 'new-sign-in', 'mfa-changed', 'password-changed'] as const;
+export const MAIL_TEMPLATES = ['verify-email', 'password-reset', 'invitation', 'new-sign-in', 'mfa-changed', 'password-changed', 'signup-attempt', 'signup-welcome'] as const;
 export type MailTemplate = (typeof MAIL_TEMPLATES)[number];
 
 const VIEWS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views/mail');
@@ -34,7 +34,7 @@ export async function renderMail(tenant: Tenant, template: MailTemplate, locals:
   const colors = (mergedSection(tenant, 'branding').colors ?? {}) as { light?: { primary?: string } };
   const primary = colors.light?.primary && HEX.test(colors.light.primary) ? colors.light.primary : '#3b5bdb';
   // Defaults, so a template never fails on a value its caller did not have.
-  const defaults = { link: '', hours: 24, minutes: 30, days: 7, when: new Date().toUTCString(), ip: '', device: '', change: 'updated' };
+  const defaults = { link: '', hours: 24, minutes: 30, days: 7, when: new Date().toUTCString(), ip: '', device: '', change: 'updated', resetLink: '' };
   const all = { ...defaults, ...locals, t, lang: locale, brand, brandName: brand.name, primary, key: template.replace(/-/g, '_') };
   const [text, html] = await Promise.all([
     ejs.renderFile(path.join(VIEWS, `${template}.text.ejs`), all, { cache: true, escape: (s: string | number | undefined) => (s === undefined ? '' : String(s)) }),

@@ -22,6 +22,7 @@ import {
   newChallenge,
   registrationOptions,
   relyingPartyFor,
+  standInCredential,
   verifyAuthentication,
   verifyRegistration,
   type AuthenticationResponseJSON,
@@ -241,15 +242,16 @@ export class MfaService {
   async finishPasskeyAuthentication(tenant: Tenant, binding: string, response: AuthenticationResponseJSON | null, expectedUserId?: string): Promise<{ userId: string; userVerified: boolean } | undefined> {
     const policy = mfaPolicy(tenant);
     if (!policy.webauthnEnabled || typeof response?.id !== 'string') return undefined;
-    const credential = await this.#deps.store.findCredential(response.id);
-    if (!credential || (expectedUserId && credential.userId !== expectedUserId)) return undefined;
+    const found = await this.#deps.store.findCredential(response.id);
+    const credential = found && (!expectedUserId || found.userId === expectedUserId) ? found : undefined;
     let info: Awaited<ReturnType<typeof verifyAuthentication>>;
     try {
-      info = await verifyAuthentication(this.relyingParty(tenant), response, credential, (c) => challengeValid(this.#challengeKeys(tenant.id), binding, c), policy.userVerification === 'required');
+      // An unknown passkey (or another user's) is checked against a stand-in key, failing as a bad assertion does.
+      info = await verifyAuthentication(this.relyingParty(tenant), response, credential ?? standInCredential(response.id), (c) => challengeValid(this.#challengeKeys(tenant.id), binding, c), policy.userVerification === 'required');
     } catch {
       return undefined;
     }
-    if (!info) return undefined;
+    if (!info || !credential) return undefined;
     await this.#deps.store.recordCredentialUse(credential.credentialId, info.newCounter);
     return { userId: credential.userId, userVerified: info.userVerified };
   }

@@ -8,7 +8,8 @@
  * response comes back. A response is only useful to whoever holds the bound interaction
  * cookie or console session, within five minutes.
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { isoCBOR } from '@simplewebauthn/server/helpers';
 import { csrfToken, verifyCsrfToken } from '../core/csrf.ts';
 import {
   generateAuthenticationOptions,
@@ -111,6 +112,23 @@ export async function verifyAuthentication(rp: RelyingParty, response: Authentic
     },
   });
   return result.verified ? result.authenticationInfo : undefined;
+}
+
+/**
+ * What an unknown credential id is verified against (issue 19, item 5): a P-256 key of
+ * this process that no authenticator holds. An unknown passkey then walks the same checks,
+ * signature included, as a known one whose assertion is bad, and fails the same way, so
+ * neither the answer nor its time tells whether the id is registered.
+ */
+let standInKey: string | undefined;
+export function standInCredential(credentialId: string): WebAuthnCredential {
+  if (!standInKey) {
+    const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
+    // COSE_Key: kty EC2, alg ES256, crv P-256, x, y.
+    const cose = new Map<number, number | Uint8Array>([[1, 2], [3, -7], [-1, 1], [-2, Buffer.from(jwk.x!, 'base64url')], [-3, Buffer.from(jwk.y!, 'base64url')]]);
+    standInKey = Buffer.from(isoCBOR.encode(cose)).toString('base64url');
+  }
+  return { credentialId, userId: '', publicKey: standInKey, counter: 0, transports: [], name: '', deviceType: null, backedUp: false, createdAt: new Date(0), lastUsedAt: null };
 }
 
 /**

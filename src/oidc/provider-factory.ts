@@ -26,6 +26,7 @@ import { apiResourceServerFor } from './api-resource.ts';
 import { tokenLifetimes } from './token-lifetimes.ts';
 import { ACR_VALUES } from '../mfa/mfa-policy.ts';
 import { interactionPolicyWithStepUp } from '../mfa/step-up.ts';
+import { cookieRule } from '../core/cookie-rule.ts';
 
 export interface ProviderDeps {
   config: AtriumConfig;
@@ -69,7 +70,7 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
   const jwks = await deps.materials.signingKeys(tenant);
   const api = apiResourceServerFor(tenant, config);
   const ttl = tokenLifetimes(tenant);
-  const secureCookies = issuer.startsWith('https:');
+  const cookie = cookieRule(issuer);
 
   const configuration: Configuration = {
     // Atrium's own pages (/account, /admin) sign in through this Provider like any app. Its
@@ -112,13 +113,15 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
     cookies: {
       // Keys derived per tenant: a cookie signed by one tenant never verifies at another.
       keys: deps.box.deriveKeys('cookies', tenant.id),
-      long: { signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies },
-      short: { signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies },
+      // Secure and prefixed per the issuer, like every Atrium cookie (core/cookie-rule.ts).
+      long: { signed: true, httpOnly: true, sameSite: 'lax', secure: cookie.secure },
+      short: { signed: true, httpOnly: true, sameSite: 'lax', secure: cookie.secure },
       // Named per tenant too: tenants reached on one host (the tenant header) keep separate cookies.
+      // The interaction and resume cookies are scoped to their interaction's path: `__Secure-`, as `__Host-` needs Path=/.
       names: {
-        session: `${secureCookies ? '__Host-' : ''}atrium.${tenant.slug}.session`,
-        interaction: `atrium.${tenant.slug}.interaction`,
-        resume: `atrium.${tenant.slug}.resume`,
+        session: cookie.name(`atrium.${tenant.slug}.session`),
+        interaction: cookie.name(`atrium.${tenant.slug}.interaction`, '/interaction/'),
+        resume: cookie.name(`atrium.${tenant.slug}.resume`, '/auth/'),
       },
     },
     features: {

@@ -11,6 +11,7 @@ import { csrfToken, verifyCsrfToken } from '../core/csrf.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { AtriumConfig } from '../config/env.ts';
 import { issuerFor, type Tenant } from '../tenancy/tenant.ts';
+import { IssuerCookie } from './issuer-cookie.ts';
 
 export class FormCsrf {
   readonly #box: SecretBox;
@@ -21,8 +22,8 @@ export class FormCsrf {
     this.#config = config;
   }
 
-  #cookieName(tenant: Tenant): string {
-    return `atrium.${tenant.slug}.forms`;
+  #cookie(tenant: Tenant): IssuerCookie {
+    return new IssuerCookie(issuerFor(tenant, this.#config), `atrium.${tenant.slug}.forms`);
   }
 
   #keys(tenant: Tenant): Buffer[] {
@@ -32,10 +33,11 @@ export class FormCsrf {
   /** The token for a form of `purpose`, setting the browser's cookie when it has none. */
   token(ctx: Context, purpose: string): string {
     const tenant = ctx.state.tenant;
-    let secret = ctx.cookies.get(this.#cookieName(tenant));
+    let secret = this.#cookie(tenant).get(ctx);
     if (!secret || !/^[A-Za-z0-9_-]{22}$/.test(secret)) {
       secret = randomBytes(16).toString('base64url');
-      ctx.cookies.set(this.#cookieName(tenant), secret, { httpOnly: true, sameSite: 'lax', secure: issuerFor(tenant, this.#config).startsWith('https:'), signed: false, path: '/', overwrite: true });
+      // A browser session cookie: no Max-Age.
+      this.#cookie(tenant).set(ctx, secret, undefined);
     }
     return csrfToken(this.#keys(tenant), `${purpose}:${secret}`);
   }
@@ -43,7 +45,7 @@ export class FormCsrf {
   /** Throws a 403 unless the form's `csrf` field matches this browser's cookie. */
   verify(ctx: Context, purpose: string, form: URLSearchParams): void {
     const tenant = ctx.state.tenant;
-    const secret = ctx.cookies.get(this.#cookieName(tenant));
+    const secret = this.#cookie(tenant).get(ctx);
     if (!secret || !verifyCsrfToken(this.#keys(tenant), `${purpose}:${secret}`, form.get('csrf'))) {
       throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back and try again.', { messageKey: 'errors.form_expired' });
     }

@@ -131,7 +131,8 @@ export async function startTestAtrium(
     ...(split ? split.env : {}),
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
-    ...env,
+    // `{port}` in a value: the port just bound (PUBLIC_URL=https://localhost:{port}, say).
+    ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replaceAll('{port}', String(port))])),
   });
   const log = options.logStream ? pino({ level: config.logLevel }, options.logStream) : pino({ level: config.logLevel });
   let atrium: RunningAtrium;
