@@ -1,13 +1,12 @@
 /**
  * The root Koa application. Order matters:
  *   context → request metrics → errors → headers → Host check (probes excepted) → static → _ops → /metrics → /api/v1   (no tenant needed)
- *   → tenant resolution → interaction pages → token endpoint limits → the tenant's oidc-provider.
+ *   → tenant resolution → console pages → the sign-in journey (interactions/journey.ts) → token endpoint limits → the tenant's oidc-provider.
  */
 import Koa from 'koa';
 import type { Context, Next } from 'koa';
 import type { Services } from './services.ts';
 import { apiRouter } from './api/router.ts';
-import { interactionRoutes } from './interactions/interaction-routes.ts';
 import { demoRoutes } from './console/demo-routes.ts';
 import { tokenEndpointRateLimit } from './http/rate-limit-token-endpoint.ts';
 import { errorMiddleware } from './http/error-middleware.ts';
@@ -19,15 +18,13 @@ import { securityHeaders } from './http/security-headers.ts';
 import { staticAssets } from './http/static-assets.ts';
 import { tenantMiddleware } from './http/tenant-middleware.ts';
 import { hostGuard } from './http/host-guard.ts';
-import { federationFlowRoutes } from './interactions/federation-flow-routes.ts';
 import { federationRelay } from './interactions/federation-relay-routes.ts';
+import { createInteractionDeps, type InteractionDeps } from './interactions/interaction-deps.ts';
+import { signInJourney } from './interactions/journey.ts';
 import { brandingStylesheet } from './http/branding-css.ts';
 import { accountRoutes } from './console/account/account-routes.ts';
-import { MfaInteraction } from './interactions/mfa-interaction.ts';
 import { adminRoutes } from './console/admin/admin-routes.ts';
 import { platformRoutes } from './console/platform/platform-routes.ts';
-import { accountPages } from './interactions/account-pages.ts';
-import { FormCsrf } from './web/form-csrf.ts';
 
 /** Runs a router only for its own paths, so other requests skip its route matching. */
 function onlyUnder<C extends Context>(prefix: string, middleware: (ctx: C, next: Next) => Promise<unknown>) {
@@ -45,8 +42,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
   app.silent = true; // errors are logged by errorMiddleware with their correlation id
   app.keys = services.box.deriveKeys('app-cookies', 'atrium').map((k) => k.toString('base64'));
 
-  const runtimeFor = (ctx: Context) => services.pool.get(ctx.state.tenant);
-  const interactions = interactionRoutes({ users: services.users, audit: services.audit, rateLimiter: services.rateLimiter, metrics: services.metrics, runtimeFor, lockout: services.lockout });
+  const journey = signInJourneyDeps(services);
 
   app.use(requestContextMiddleware(services.log));
   app.use(metricsMiddleware(services.metrics));
@@ -57,7 +53,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
   // Connection: close while draining is set for every response by the server (http/connection-drain.ts).
   app.use(opsRoutes({ db: services.db, bus: services.bus, health: services.health, redisConfigured: Boolean(config.redisUrl), smtpConfigured: Boolean(config.smtp.url), isShuttingDown: options.isShuttingDown }));
   app.use(metricsRoutes(services.metrics, config.metrics.token));
-  app.use(federationRelay({ config, box: services.box, registry: services.registry, audit: services.audit }));
+  app.use(federationRelay(journey));
   app.use(managementApi(services));
   app.use(tenantMiddleware(config, services.registry));
   app.use(brandingStylesheet());
@@ -66,18 +62,21 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
   app.use(onlyUnder('/account', accountRoutes(services).routes()));
   app.use(onlyUnder('/admin', adminRoutes(services).routes()));
   app.use(onlyUnder('/platform', platformRoutes(services).routes()));
-  app.use(federationFlowRoutes({ federation: services.federation, runtimeFor: (tenant) => services.pool.get(tenant) }));
-  app.use(onlyUnder('/interaction/', new MfaInteraction({ mfa: services.mfa, users: services.users, audit: services.audit, rateLimiter: services.rateLimiter, runtimeFor }).middleware()));
-  app.use(accountPages({ recovery: services.accountRecovery, csrf: new FormCsrf(services.box, config), audit: services.audit, rateLimiter: services.rateLimiter, runtimeFor }));
-  app.use(onlyUnder('/interaction/', interactions.routes()));
+  app.use(signInJourney(journey));
   if (config.demo) app.use(onlyUnder('/demo', demoRoutes(services).routes()));
   app.use(tokenEndpointRateLimit(services.rateLimiter, (tenant, limit) => services.metrics.rateLimitRejections.inc({ tenant: tenant.slug, limit })));
   app.use(async function delegateToProvider(ctx: Context, _next: Next) {
-    const runtime = await runtimeFor(ctx);
+    const runtime = await services.pool.get(ctx.state.tenant);
     ctx.respond = false;
     await runtime.handle(ctx.req, ctx.res);
   });
   return app;
+}
+
+/** The services every page of the sign-in journey gets, in one typed object (interactions/interaction-deps.ts). */
+function signInJourneyDeps(services: Services): InteractionDeps {
+  const { config, box, registry, users, audit, rateLimiter, metrics, lockout, mfa, federation, accountRecovery } = services;
+  return createInteractionDeps({ config, box, registry, users, audit, rateLimiter, metrics, lockout, mfa, federation, recovery: accountRecovery, runtimeFor: (tenant) => services.pool.get(tenant) });
 }
 
 /** The /api/v1 router wired to the services: mounted by createApp, walked by the audit-coverage test. */

@@ -45,7 +45,6 @@ import { DependencyHealth } from './core/dependency-health.ts';
 import { MailService } from './mail/mail-service.ts';
 import { mfaChangeMail } from './mail/mfa-change-mail.ts';
 import { NewDeviceAlerts } from './mail/new-device-alert.ts';
-import { secondFactorDue } from './interactions/mfa-interaction.ts';
 import { LoginLockout } from './accounts/lockout.ts';
 import { AccountRecovery } from './account-recovery/account-recovery.ts';
 import { AccountTokenStore } from './account-recovery/account-token-store.ts';
@@ -184,7 +183,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     keyLifecycle,
     metrics,
     health,
-    federation: createFederation({ config, db, box, users, audit, egress, secondFactorDue: (tenant, user, params) => secondFactorDue(mfa, tenant, user, params) }),
+    federation: createFederation({ config, db, box, users, audit, egress }),
     consoleAuth: new ConsoleAuth({ config, box, users, audit, pool, sessions: consoleSessions, handoffNonces: new HandoffNonceStore(db), registry }),
     mfa,
     userSessions,

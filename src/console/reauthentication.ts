@@ -21,7 +21,7 @@ import type { UserStore, UserWithSecret } from '../accounts/user-store.ts';
 import { REAUTH_MAX_AGE_SECONDS } from '../config/tenant-config-constraints.ts';
 import { mergedSection } from '../tenancy/tenant-config.ts';
 import { AppError } from '../core/errors.ts';
-import { MFA_ATTEMPTS } from '../interactions/mfa-interaction.ts';
+import { MFA_ATTEMPTS } from '../mfa/second-factor.ts';
 import { mfaPolicy } from '../mfa/mfa-policy.ts';
 import type { MfaService } from '../mfa/mfa-service.ts';
 import { parseCredentialResponse, type AuthenticationResponseJSON } from '../mfa/webauthn.ts';

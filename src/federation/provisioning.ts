@@ -10,7 +10,7 @@ import { publicUser } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { ClaimsMapping } from './connection-schema.ts';
 import type { IdentityStore } from './identity-store.ts';
-import { FederationError } from '../interactions/federation-error.ts';
+import { FederationError } from './federation-error.ts';
 
 /** What Atrium keeps from the upstream's claims, per the connection's mapping. */
 export interface MappedClaims {

@@ -19,27 +19,24 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { TenantRuntime } from '../oidc/provider-factory.ts';
 import { issuerFor, type Tenant } from '../tenancy/tenant.ts';
-import type { ConnectionStore, StoredConnection } from '../federation/connection-store.ts';
+import type { StoredConnection } from '../federation/connection-store.ts';
+import { FederationError } from '../federation/federation-error.ts';
+import type { FederationFlowParts } from '../federation/federation.ts';
 import { IssuerCookie } from '../web/issuer-cookie.ts';
-import { FederationError } from './federation-error.ts';
 import { describe, upstreamErrorCode } from '../federation/federation-service.ts';
-import { browserHash, type LoginStateStore } from '../federation/login-state-store.ts';
-import { mapClaims, type Provisioning } from '../federation/provisioning.ts';
+import { browserHash } from '../federation/login-state-store.ts';
+import { mapClaims } from '../federation/provisioning.ts';
 import { redirectUris } from '../federation/redirect-uris.ts';
 import { mintState, verifyState } from '../federation/signed-state.ts';
-import { pendingAfterFederation } from './mfa-interaction.ts';
-import type { UpstreamClients } from '../federation/upstream-client.ts';
+import { pendingAfterFederation, secondFactorDue } from '../mfa/second-factor.ts';
+import type { MfaService } from '../mfa/mfa-service.ts';
 
-export interface FederatedSignInDeps {
+export interface FederatedSignInDeps extends FederationFlowParts {
   config: AtriumConfig;
   box: SecretBox;
-  connections: ConnectionStore;
-  clients: UpstreamClients;
-  states: LoginStateStore;
-  provisioning: Provisioning;
   audit: AuditLog;
-  /** Whether the tenant's MFA rules want a second factor after this sign-in (src/mfa). */
-  secondFactorDue?: (tenant: Tenant, user: { id: string; roles: readonly string[] }, params: Record<string, unknown>) => Promise<boolean>;
+  /** The tenant's MFA rules apply after an upstream sign-in too (mfa/second-factor.ts). */
+  mfa: Pick<MfaService, 'status'>;
 }
 
 /** The road a callback came back by: straight to the tenant's host, or through the `_ops` relay. */
@@ -143,8 +140,8 @@ export class FederatedSignIn {
       // What provider.interactionResult does, by uid: the interaction cookie is scoped to
       // /interaction/<uid>, which an upstream's callback is not under.
       // The tenant's MFA rules apply to upstream sign-ins too: when a second factor is due,
-      // the sign-in is parked for the MFA step (mfa/mfa-interaction.ts) instead of finished.
-      const mfaDue = (await this.#deps.secondFactorDue?.(tenant, user, interaction.params)) ?? false;
+      // the sign-in is parked for the MFA step (interactions/mfa-routes.ts) instead of finished.
+      const mfaDue = await secondFactorDue(this.#deps.mfa, tenant, user, interaction.params);
       interaction.result = mfaDue ? pendingAfterFederation(user.id) : { login: { accountId: user.id, amr: ['fed'] } };
       await interaction.save(interaction.exp - epochTime());
       await this.#deps.audit.record({

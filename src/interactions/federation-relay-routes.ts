@@ -7,18 +7,16 @@
  * tenant's callback does every other check.
  */
 import type { Context, Next } from 'koa';
-import type { AtriumConfig } from '../config/env.ts';
 import { AppError } from '../core/errors.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
-import type { SecretBox } from '../core/secret-box.ts';
 import { issuerUrl } from '../tenancy/tenant.ts';
-import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
 import { withCallbackParams } from './federated-sign-in.ts';
-import { FederationError, renderFederationError } from './federation-error.ts';
+import { FederationError } from '../federation/federation-error.ts';
+import { renderFederationError } from './federation-error-page.ts';
+import type { InteractionDeps } from './interaction-deps.ts';
 import { RELAY_PATH, RELAYED_CALLBACK_PATH } from '../federation/redirect-uris.ts';
 import { verifyState } from '../federation/signed-state.ts';
 
-export function federationRelay(deps: { config: AtriumConfig; box: SecretBox; registry: TenantRegistry; audit: AuditLog }) {
+export function federationRelay(deps: Pick<InteractionDeps, 'config' | 'box' | 'registry' | 'audit'>) {
   return async function relayFederationCallback(ctx: Context, next: Next): Promise<void> {
     if (ctx.path !== RELAY_PATH) return next();
     if (ctx.method !== 'GET') throw new AppError('method_not_allowed', 405, 'method not allowed on this resource');
@@ -28,7 +26,7 @@ export function federationRelay(deps: { config: AtriumConfig; box: SecretBox; re
     if (!verified || !tenant || tenant.status !== 'active') return renderFederationError(ctx, new FederationError('state_invalid', 400));
     // From here on the page is the tenant's, and so is the audit trail.
     ctx.state.tenant = tenant;
-    (ctx.state.context).enterTenant(tenant);
+    ctx.state.context.enterTenant(tenant);
     if (verified.expired) {
       const error = new FederationError('state_expired', 400);
       await deps.audit.record({ action: 'federation.sign_in', outcome: 'failure', actor: null, target: null, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { reason: error.code, road: 'relay', expired_at: verified.expiresAt.toISOString() } });

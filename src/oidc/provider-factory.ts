@@ -17,7 +17,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import { renderPage } from '../core/views.ts';
-import { pageLocals } from '../web/page.ts';
+import { pageLocals } from '../tenancy/page-locals.ts';
 import type { Translate } from '../core/i18n.ts';
 import { CONSOLE_CLIENT_ID, consoleClient } from './console-client.ts';
 import { createAdapterClass, unlessStorageDown } from './adapter.ts';

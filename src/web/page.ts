@@ -1,33 +1,14 @@
 /**
  * Renders a tenant's server-side page with what every page needs: the tenant's brand,
- * the negotiated language and its translator, and no caching of personal pages.
+ * the negotiated language and its translator (tenancy/page-locals.ts), and no caching of
+ * personal pages.
  */
 import type { Context } from 'koa';
-import { mergedSection } from '../tenancy/tenant-config.ts';
 import { renderPage } from '../core/views.ts';
-import { currentContext } from '../core/request-context.ts';
-import type { Tenant } from '../tenancy/tenant.ts';
-import { brandFor } from '../tenancy/branding.ts';
-import { negotiateLocale, SHIPPED_LOCALES, translator, type Translate } from '../core/i18n.ts';
+import type { Translate } from '../core/i18n.ts';
+import { pageLocals } from '../tenancy/page-locals.ts';
 
-export interface PageRequest {
-  tenant: Tenant | undefined;
-  acceptLanguage?: string | undefined;
-  /** An explicit language choice: `ui_locales` of an authorization request, or `?lang=`. */
-  explicitLocale?: string | undefined;
-}
-
-export function pageLocals(request: PageRequest) {
-  const application = request.tenant ? (mergedSection(request.tenant, 'application') as { default_locale?: string; available_locales?: string[] }) : {};
-  const lang = negotiateLocale({
-    explicit: request.explicitLocale,
-    acceptLanguage: request.acceptLanguage,
-    available: application.available_locales ?? SHIPPED_LOCALES,
-    defaultLocale: application.default_locale ?? 'en',
-  });
-  const brand = brandFor(request.tenant);
-  return { lang, t: translator(lang), brand, tenantName: brand.name, correlationId: currentContext()?.correlationId };
-}
+export { pageLocals, type PageRequest } from '../tenancy/page-locals.ts';
 
 type ViewLocals = Record<string, unknown> & { title: string };
 

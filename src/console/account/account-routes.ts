@@ -165,7 +165,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     // The first code proved the new factor: the session stays strong enough for the next change.
     await consoleAuth.sessions.addFactor(principal.sessionIdHash, 'otp');
     if (codes.length === 0) return back(ctx, 'totp_enrolled');
-    await renderTenantPage(ctx, 'mfa/recovery-codes', { title: 'mfa.recovery_codes_title', codes });
+    await renderTenantPage(ctx, 'interactions/mfa/recovery-codes', { title: 'mfa.recovery_codes_title', codes });
   });
 
   router.post('/mfa/totp/remove', async (ctx) => {
@@ -183,7 +183,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!principal) return;
     if (!(await recentForm(ctx, principal))) return;
     const codes = await mfa.regenerateRecoveryCodes(ctx.state.tenant, principal.userId, meta(ctx, principal));
-    await renderTenantPage(ctx, 'mfa/recovery-codes', { title: 'mfa.recovery_codes_title', codes });
+    await renderTenantPage(ctx, 'interactions/mfa/recovery-codes', { title: 'mfa.recovery_codes_title', codes });
   });
 
   // ---- Passkeys ----

@@ -1,11 +1,9 @@
 /**
  * A federated sign-in that cannot go on. The page tells the person signing in what they can
- * do (`federation.error_<code>` in their language); `code` names the reason in the audit
+ * do (`federation.error_<code>` in their language, interactions/federation-error-page.ts); `code` names the reason in the audit
  * trail, and `details` adds facts for it (never secrets or tokens).
  */
-import type { Context } from 'koa';
 import { translator } from '../core/i18n.ts';
-import { renderTenantPage } from '../web/page.ts';
 
 export type FederationErrorCode =
   | 'connection_unavailable'
@@ -39,14 +37,4 @@ export class FederationError extends Error {
     this.vars = vars;
     this.details = details;
   }
-}
-
-/** The branded error page (status 4xx), with the request's correlation id to quote to support. */
-export async function renderFederationError(ctx: Context, error: FederationError): Promise<void> {
-  ctx.status = error.status;
-  await renderTenantPage(ctx, 'error', (t) => ({
-    title: 'federation.error_title',
-    heading: t('federation.error_heading'),
-    message: t(`federation.error_${error.code}`, error.vars),
-  }));
 }

@@ -1,0 +1,60 @@
+/**
+ * Everything the pages of the sign-in journey need (login, consent, MFA, upstream IdPs and
+ * the relay, signup, reset), in one typed object built once by the composition root
+ * (app.ts) and passed to every page explicitly: no page finds a service on `ctx.state`,
+ * and none depends on the order middlewares are mounted in.
+ */
+import type { AtriumConfig } from '../config/env.ts';
+import type { SecretBox } from '../core/secret-box.ts';
+import type { Metrics } from '../core/metrics.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
+import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
+import type { RateLimiter } from '../security/rate-limiter.ts';
+import type { UserStore } from '../accounts/user-store.ts';
+import type { LoginLockout } from '../accounts/lockout.ts';
+import type { MfaService } from '../mfa/mfa-service.ts';
+import type { TenantRuntime } from '../oidc/provider-factory.ts';
+import type { AccountRecovery } from '../account-recovery/account-recovery.ts';
+import type { Federation } from '../federation/federation.ts';
+import type { FederationService } from '../federation/federation-service.ts';
+import { FormCsrf } from '../web/form-csrf.ts';
+import { FederatedSignIn } from './federated-sign-in.ts';
+
+export interface InteractionDeps {
+  config: AtriumConfig;
+  box: SecretBox;
+  /** Tenants by id: the federation relay runs before tenant resolution. */
+  registry: TenantRegistry;
+  users: UserStore;
+  audit: AuditLog;
+  rateLimiter: RateLimiter;
+  metrics: Pick<Metrics, 'signIn' | 'rateLimitRejections'>;
+  /** Account lockout (accounts/lockout.ts), next to the rate limits. */
+  lockout: Pick<LoginLockout, 'guard'>;
+  /** Second factors: the MFA step, passkey sign-in, enrolment. */
+  mfa: MfaService;
+  /** The tenant's upstream connections: the login page's buttons and home-realm discovery. */
+  federation: FederationService;
+  /** The upstream sign-in flow: begin at the login page, complete at the callback. */
+  federatedSignIn: FederatedSignIn;
+  /** Signup, email verification, password reset and invitations. */
+  recovery: AccountRecovery;
+  /** CSRF tokens of the pages outside an interaction (verification and reset links). */
+  csrf: FormCsrf;
+  /** The runtime (Provider, keys) of a tenant, from the pool. */
+  runtimeFor: (tenant: Tenant) => Promise<TenantRuntime>;
+}
+
+/** What the composition root hands over; the page-level parts (CSRF, the upstream flow) are built here. */
+export type InteractionServices = Omit<InteractionDeps, 'federation' | 'federatedSignIn' | 'csrf'> & { federation: Federation };
+
+export function createInteractionDeps(services: InteractionServices): InteractionDeps {
+  const { config, box, audit, mfa, federation } = services;
+  return {
+    ...services,
+    federation: federation.service,
+    federatedSignIn: new FederatedSignIn({ config, box, audit, mfa, ...federation.flow }),
+    csrf: new FormCsrf(box, config),
+  };
+}
