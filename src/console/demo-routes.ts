@@ -8,13 +8,20 @@ import { createHash, randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import type { Services } from '../services.ts';
+import type { AtriumConfig } from '../config/env.ts';
+import type { SigningKeyStore } from '../oidc/signing-keys.ts';
 import { issuerFor, issuerUrl } from '../tenancy/tenant.ts';
 import { AppError } from '../core/errors.ts';
 import { renderPage } from '../core/views.ts';
-import { DEMO_CLIENT_ID } from '../commands/demo.ts';
+import { DEMO_CLIENT_ID } from '../oidc/demo-client.ts';
 
 const COOKIE = 'atrium.demo';
+
+/** What the demo pages use: the configuration (issuer URLs) and the tenant's public keys (to verify the ID token). */
+export interface DemoDeps {
+  config: AtriumConfig;
+  keys: Pick<SigningKeyStore, 'list'>;
+}
 
 /** Calls one of the tenant's endpoints on this very server over loopback, with the tenant's Host. */
 function callOwnEndpoint(ctx: Context, path: string, options: { form?: URLSearchParams; bearer?: string }): Promise<Record<string, unknown>> {
@@ -42,7 +49,7 @@ function callOwnEndpoint(ctx: Context, path: string, options: { form?: URLSearch
   });
 }
 
-export function demoRoutes(services: Services): Router {
+export function demoRoutes(services: DemoDeps): Router {
   const router = new Router({ prefix: '/demo' });
   const tenantOf = (ctx: Context) => ctx.state.tenant;
 
@@ -82,7 +89,7 @@ export function demoRoutes(services: Services): Router {
     if (payload.nonce !== saved.nonce) throw new AppError('invalid_nonce', 400, 'The ID token does not belong to this sign-in.');
     const userinfo = await callOwnEndpoint(ctx, '/me', { bearer: String(tokens.access_token) });
     ctx.type = 'html';
-    ctx.body = await renderPage('demo-signed-in', {
+    ctx.body = await renderPage('console/demo/signed-in', {
       tenantName: tenant.name,
       title: 'Signed in',
       claims: JSON.stringify(payload, null, 2),
@@ -94,7 +101,7 @@ export function demoRoutes(services: Services): Router {
 
   router.get('/signed-out', async function demoSignedOut(ctx) {
     ctx.type = 'html';
-    ctx.body = await renderPage('demo-signed-out', { tenantName: tenantOf(ctx).name, title: 'Signed out' });
+    ctx.body = await renderPage('console/demo/signed-out', { tenantName: tenantOf(ctx).name, title: 'Signed out' });
   });
 
   return router;

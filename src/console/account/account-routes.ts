@@ -68,7 +68,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     const registration = policy.webauthnEnabled ? JSON.stringify(await mfa.passkeyRegistrationOptions(tenant, user, passkeyBinding(principal), status.passkeys)) : '';
     const done = typeof ctx.query.done === 'string' && NOTICES.has(ctx.query.done) ? ctx.query.done : '';
     if (extra.status) ctx.status = extra.status;
-    await renderTenantPage(ctx, 'account/home', (t) => ({
+    await renderTenantPage(ctx, 'console/account/home', (t) => ({
       title: 'account.title',
       wide: true,
       principal,
@@ -93,7 +93,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     const principal = consoleAuth.require(ctx);
     if (!principal) return;
     // A platform admin handed off to /admin has no account here: the minimal page.
-    if (!principal.userId) return renderTenantPage(ctx, 'account/visitor', { title: 'account.title', principal });
+    if (!principal.userId) return renderTenantPage(ctx, 'console/account/visitor', { title: 'account.title', principal });
     await home(ctx, principal as ConsolePrincipal & { userId: string });
   });
 
@@ -145,7 +145,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!mfaPolicy(tenant).totpEnabled) throw new AppError('not_found', 404, 'Authenticator apps are not enabled for this organisation.', { messageKey: 'errors.totp_disabled' });
     const user = (await deps.users.findById(principal.userId))!;
     const totp = (await mfa.pendingTotp(tenant, user)) ?? (await mfa.startTotpEnrolment(tenant, user));
-    await renderTenantPage(ctx, 'account/totp', { title: 'mfa.totp_setup_title', principal, totp: { ...totp, action: '/account/mfa/totp/confirm' }, error: '' });
+    await renderTenantPage(ctx, 'console/account/totp', { title: 'mfa.totp_setup_title', principal, totp: { ...totp, action: '/account/mfa/totp/confirm' }, error: '' });
   });
 
   router.post('/mfa/totp/confirm', async (ctx) => {
@@ -160,7 +160,7 @@ export function accountRoutes(deps: AccountDeps): Router {
       const totp = await mfa.pendingTotp(tenant, user);
       if (!totp) return back(ctx, 'totp_enrolled');
       ctx.status = 400;
-      return renderTenantPage(ctx, 'account/totp', (t) => ({ title: 'mfa.totp_setup_title', principal, totp: { ...totp, action: '/account/mfa/totp/confirm' }, error: t('mfa.wrong_code') }));
+      return renderTenantPage(ctx, 'console/account/totp', (t) => ({ title: 'mfa.totp_setup_title', principal, totp: { ...totp, action: '/account/mfa/totp/confirm' }, error: t('mfa.wrong_code') }));
     }
     // The first code proved the new factor: the session stays strong enough for the next change.
     await consoleAuth.sessions.addFactor(principal.sessionIdHash, 'otp');
