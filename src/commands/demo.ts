@@ -7,6 +7,7 @@ import type { Services } from '../services.ts';
 import { runAsTenant } from '../core/request-context.ts';
 import { issuerFor, platformTenantSlug, type Tenant } from '../tenancy/tenant.ts';
 import { DEFAULT_TENANT } from '../tenancy/slug.ts';
+import { DEMO_CLIENT_ID } from '../oidc/demo-client.ts';
 
 export interface DemoTenant {
   slug: string;
@@ -21,7 +22,6 @@ const DEMO = [
   { slug: 'acme', name: 'Acme Corporation', email: 'alice@acme.test', password: 'acme-demo-password' },
   { slug: 'globex', name: 'Globex', email: 'bob@globex.test', password: 'globex-demo-password' },
 ];
-export const DEMO_CLIENT_ID = 'demo-app';
 /** The demo's platform admin, for /platform on the bare PUBLIC_URL host. */
 export const DEMO_PLATFORM_ADMIN = { email: 'admin@atrium.test', password: 'platform-demo-password' };
 

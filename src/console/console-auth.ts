@@ -10,10 +10,11 @@
  * random cookie whose hash is a `console_sessions` row of the tenant.
  *
  * A platform admin opens a tenant's /admin through a hand-off bound to their browser
- * (console-handoff.ts).
+ * (console-handoff.ts). The sign-in round trip and sign-out are console-sign-in.ts; who a
+ * session stands for is console-principal.ts.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import Router from '@koa/router';
+import { randomBytes } from 'node:crypto';
+import type Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type { AtriumConfig } from '../config/env.ts';
 import type { UserStore } from '../accounts/user-store.ts';
@@ -22,20 +23,21 @@ import type { SecretBox } from '../core/secret-box.ts';
 import { csrfToken, verifyCsrfToken } from '../core/csrf.ts';
 import type { ProviderPool } from '../runtime/provider-pool.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
-import { currentContext, runAsTenant, type Actor } from '../core/request-context.ts';
+import { currentContext, runAsTenant } from '../core/request-context.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import { issuerFor, issuerUrl, platformTenantSlug } from '../tenancy/tenant.ts';
+import { issuerFor, platformTenantSlug } from '../tenancy/tenant.ts';
 import { AppError } from '../core/errors.ts';
 import { readForm } from '../web/body.ts';
 import { ConsoleSessionStore } from '../accounts/console-session-store.ts';
 import { IssuerCookie } from '../web/issuer-cookie.ts';
 import { ConsoleHandoff } from './console-handoff.ts';
 import type { HandoffNonceStore } from '../accounts/handoff-nonce-store.ts';
-import { CONSOLE_CLIENT_ID } from '../oidc/console-client.ts';
-import { renderTenantPage } from '../web/page.ts';
+import { consoleSignInRoutes, type NewConsoleSession } from './console-sign-in.ts';
+import { consoleActor, type ConsolePrincipal } from './console-principal.ts';
+
+export { consoleActor, isTenantAdmin, safeReturnTo, type ConsolePrincipal } from './console-principal.ts';
 
 const SESSION_TTL_SECONDS = 8 * 3600;
-const LOGIN_TTL_MS = 10 * 60_000;
 
 /** Who is using the console pages of this request. */
 declare module 'koa' {
@@ -44,40 +46,6 @@ declare module 'koa' {
     console: ConsolePrincipal | undefined;
   }
 }
-
-export interface ConsolePrincipal {
-  sessionIdHash: string;
-  /** The tenant user; null for a platform admin visiting through a hand-off. */
-  userId: string | null;
-  email: string;
-  name: string | null;
-  /** The user's roles in this tenant, read afresh on every request. */
-  roles: readonly string[];
-  /** A platform admin (on the platform host, or handed off to this tenant's /admin). */
-  platformAdmin: boolean;
-  /** The platform admin's user id (in the platform tenant) when handed off to this tenant. */
-  platformAdminId?: string;
-  amr: readonly string[];
-  /** When the user last proved who they are with `amr` (web/reauthentication.ts); null if unknown. */
-  authenticatedAt: Date | null;
-  /** The tenant sign-in (oidc-provider session) this console session came from. */
-  oidcSessionUid: string | null;
-  /** The CSRF token every console form must carry in a `csrf` field. */
-  csrf: string;
-}
-
-/** The audit actor of a console user: their id, or `platform:<id>` for a handed-off platform admin. */
-export function consoleActor(ctx: Context, p: ConsolePrincipal): Actor {
-  return {
-    type: p.userId ? 'user' : 'platform_admin',
-    id: p.userId ?? `platform:${p.platformAdminId ?? p.email}`,
-    email: p.email,
-    ip: ctx.ip,
-    userAgent: ctx.get('user-agent'),
-  };
-}
-
-export const isTenantAdmin = (p: ConsolePrincipal) => p.platformAdmin || p.roles.includes('owner') || p.roles.includes('admin');
 
 export interface ConsoleAuthDeps {
   config: AtriumConfig;
@@ -90,13 +58,6 @@ export interface ConsoleAuthDeps {
   handoffNonces: HandoffNonceStore;
   /** Finds the platform tenant, whose users a handed-off platform admin is re-checked against. */
   registry: Pick<TenantRegistry, 'bySlug'>;
-}
-
-interface PendingLogin { state: string; nonce: string; verifier: string; returnTo: string; exp: number }
-
-/** Only paths of Atrium's own pages; anything else (an absolute URL, `//host`) would be an open redirect. */
-export function safeReturnTo(value: unknown, fallback = '/account'): string {
-  return typeof value === 'string' && /^\/(account|admin|platform)(?:[/?#]|$)/.test(value) && !value.includes('\\') ? value : fallback;
 }
 
 export class ConsoleAuth {
@@ -207,7 +168,7 @@ export class ConsoleAuth {
     return form;
   }
 
-  async #startSession(ctx: Context, tenant: Tenant, session: { userId?: string; platformAdmin?: { id: string; email: string; handoffNonce: string }; oidcSessionUid?: string; amr: string[]; authenticatedAt?: Date }): Promise<boolean> {
+  async #startSession(ctx: Context, tenant: Tenant, session: NewConsoleSession): Promise<boolean> {
     const id = randomBytes(32).toString('base64url');
     const created = await this.#deps.sessions.create({ id, ...session, ip: ctx.ip, userAgent: ctx.get('user-agent'), ttlSeconds: SESSION_TTL_SECONDS });
     if (created) {
@@ -216,103 +177,15 @@ export class ConsoleAuth {
     return created;
   }
 
+  /** /account/login, /account/callback, sign-out and the hand-off's own steps (console-sign-in.ts). */
   routes(): Router {
-    const router = new Router({ prefix: '/account' });
-    const { config, audit, pool, sessions } = this.#deps;
-
-    router.get('/login', async (ctx) => {
-      const tenant = ctx.state.tenant;
-      const pending: PendingLogin = {
-        state: randomBytes(16).toString('base64url'),
-        nonce: randomBytes(16).toString('base64url'),
-        verifier: randomBytes(32).toString('base64url'),
-        returnTo: safeReturnTo(ctx.query.return_to),
-        exp: Date.now() + LOGIN_TTL_MS,
-      };
-      this.#cookie(tenant, 'console-login').set(ctx, Buffer.from(JSON.stringify(pending)).toString('base64url'), LOGIN_TTL_MS);
-      const params = new URLSearchParams({
-        client_id: CONSOLE_CLIENT_ID,
-        response_type: 'code',
-        redirect_uri: issuerUrl(tenant, config, '/account/callback').href,
-        scope: 'openid email profile',
-        state: pending.state,
-        nonce: pending.nonce,
-        code_challenge: createHash('sha256').update(pending.verifier).digest('base64url'),
-        code_challenge_method: 'S256',
-      });
-      if (typeof ctx.query.lang === 'string') params.set('ui_locales', ctx.query.lang.slice(0, 35));
-      ctx.redirect(`/auth?${params.toString()}`);
+    return consoleSignInRoutes({
+      ...this.#deps,
+      handoff: this.handoff,
+      cookie: (tenant, purpose) => this.#cookie(tenant, purpose),
+      startSession: (ctx, tenant, session) => this.#startSession(ctx, tenant, session),
+      readForm: (ctx, principal) => this.readForm(ctx, principal),
     });
-
-    router.get('/callback', async (ctx) => {
-      const tenant = ctx.state.tenant;
-      const issuer = issuerFor(tenant, config);
-      const loginCookie = this.#cookie(tenant, 'console-login');
-      const raw = loginCookie.get(ctx);
-      loginCookie.clear(ctx);
-      let pending: PendingLogin | undefined;
-      try {
-        pending = raw ? (JSON.parse(Buffer.from(raw, 'base64url').toString()) as PendingLogin) : undefined;
-      } catch {
-        pending = undefined;
-      }
-      if (!pending || pending.exp < Date.now() || typeof ctx.query.state !== 'string' || ctx.query.state !== pending.state) {
-        throw new AppError('invalid_state', 400, 'This sign-in was not started in this browser, or took too long. Start again.', { messageKey: 'errors.sign_in_not_started_here' });
-      }
-      if (typeof ctx.query.error === 'string') return ctx.redirect('/account/login-cancelled');
-      if (ctx.query.iss !== issuer) throw new AppError('invalid_issuer', 400, 'The sign-in answer came from an unexpected issuer.', { messageKey: 'errors.unexpected_issuer' });
-      const runtime = await pool.get(tenant);
-      const code = typeof ctx.query.code === 'string' ? await runtime.provider.AuthorizationCode.find(ctx.query.code) : undefined;
-      const verified = code
-        && code.clientId === CONSOLE_CLIENT_ID
-        && code.redirectUri === issuerUrl(tenant, config, '/account/callback').href
-        && code.nonce === pending.nonce
-        && code.codeChallengeMethod === 'S256'
-        && code.codeChallenge === createHash('sha256').update(pending.verifier).digest('base64url')
-        && !code.isExpired
-        && typeof code.accountId === 'string';
-      if (!verified || !(await sessions.consumeAuthorizationCode(code.jti))) {
-        throw new AppError('invalid_grant', 400, 'This sign-in link has already been used or has expired. Start again.', { messageKey: 'errors.sign_in_link_used' });
-      }
-      const accountId = code.accountId!;
-      // The sign-in's own time (auth_time): an SSO session reused silently is not a recent authentication.
-      const authenticatedAt = typeof code.authTime === 'number' ? new Date(code.authTime * 1000) : undefined;
-      await this.#startSession(ctx, tenant, { userId: accountId, oidcSessionUid: code.sessionUid, amr: code.amr ?? [], authenticatedAt });
-      await audit.record({ action: 'console.sign_in', actor: accountId, target: accountId, ip: ctx.ip, userAgent: ctx.get('user-agent') });
-      ctx.redirect(pending.returnTo);
-    });
-
-    router.get('/login-cancelled', async (ctx) => {
-      await renderTenantPage(ctx, 'error', (t) => ({ title: 'console.cancelled_title', heading: t('console.cancelled_title'), message: t('console.cancelled_message') }));
-    });
-
-    this.handoff.mount(router);
-
-    router.post('/logout', async (ctx) => {
-      const tenant = ctx.state.tenant;
-      const principal = ctx.state.console;
-      if (principal) {
-        await this.readForm(ctx, principal);
-        await sessions.delete(principal.sessionIdHash);
-        // Signing out of the pages also ends the browser's sign-in at the tenant.
-        if (principal.oidcSessionUid) {
-          const runtime = await pool.get(tenant);
-          const oidcSession = await runtime.provider.Session.findByUid(principal.oidcSessionUid);
-          await oidcSession?.destroy();
-        }
-        await audit.record({ action: 'console.sign_out', actor: principal.userId ?? `platform:${principal.platformAdminId ?? principal.email}`, target: principal.userId, ip: ctx.ip, userAgent: ctx.get('user-agent') });
-        if (principal.platformAdminId) await this.handoff.auditOnPlatform(ctx, tenant, { id: principal.platformAdminId, email: principal.email }, 'console.platform_admin_signed_out');
-      }
-      this.#cookie(tenant, 'console').clear(ctx);
-      ctx.status = 303;
-      ctx.redirect('/account/signed-out');
-    });
-
-    router.get('/signed-out', async (ctx) => {
-      await renderTenantPage(ctx, 'logged-out', { title: 'logout.signed_out_title', clientName: '' });
-    });
-
-    return router;
   }
 }
 

@@ -8,15 +8,22 @@ import { createHash, randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import type { Services } from '../services.ts';
+import type { AtriumConfig } from '../config/env.ts';
+import type { SigningKeyStore } from '../oidc/signing-keys.ts';
 import { issuerFor, issuerUrl, type Tenant } from '../tenancy/tenant.ts';
 import { AppError } from '../core/errors.ts';
 import { renderPage } from '../core/views.ts';
-import { DEMO_CLIENT_ID } from '../commands/demo.ts';
+import { DEMO_CLIENT_ID } from '../oidc/demo-client.ts';
 import { IssuerCookie } from '../web/issuer-cookie.ts';
 
 /** The demo's sign-in in progress, per tenant issuer (core/cookie-rule.ts). */
-const demoCookie = (tenant: Tenant, services: Services) => new IssuerCookie(issuerFor(tenant, services.config), 'atrium.demo', { signed: true });
+const demoCookie = (tenant: Tenant, config: AtriumConfig) => new IssuerCookie(issuerFor(tenant, config), 'atrium.demo', { signed: true });
+
+/** What the demo pages use: the configuration (issuer URLs) and the tenant's public keys (to verify the ID token). */
+export interface DemoDeps {
+  config: AtriumConfig;
+  keys: Pick<SigningKeyStore, 'list'>;
+}
 
 /** Calls one of the tenant's endpoints on this very server over loopback, with the tenant's Host. */
 function callOwnEndpoint(ctx: Context, path: string, options: { form?: URLSearchParams; bearer?: string }): Promise<Record<string, unknown>> {
@@ -44,7 +51,7 @@ function callOwnEndpoint(ctx: Context, path: string, options: { form?: URLSearch
   });
 }
 
-export function demoRoutes(services: Services): Router {
+export function demoRoutes(services: DemoDeps): Router {
   const router = new Router({ prefix: '/demo' });
   const tenantOf = (ctx: Context) => ctx.state.tenant;
 
@@ -53,7 +60,7 @@ export function demoRoutes(services: Services): Router {
     const verifier = randomBytes(32).toString('base64url');
     const state = randomBytes(16).toString('base64url');
     const nonce = randomBytes(16).toString('base64url');
-    demoCookie(tenant, services).set(ctx, Buffer.from(JSON.stringify({ verifier, state, nonce })).toString('base64url'), 600_000);
+    demoCookie(tenant, services.config).set(ctx, Buffer.from(JSON.stringify({ verifier, state, nonce })).toString('base64url'), 600_000);
     const auth = issuerUrl(tenant, services.config, '/auth');
     auth.search = new URLSearchParams({
       client_id: DEMO_CLIENT_ID,
@@ -71,12 +78,12 @@ export function demoRoutes(services: Services): Router {
   router.get('/callback', async function finishDemoSignIn(ctx) {
     const tenant = tenantOf(ctx);
     const issuer = issuerFor(tenant, services.config);
-    const raw = demoCookie(tenant, services).get(ctx);
+    const raw = demoCookie(tenant, services.config).get(ctx);
     const saved = raw ? (JSON.parse(Buffer.from(raw, 'base64url').toString()) as { verifier: string; state: string; nonce: string }) : undefined;
     if (typeof ctx.query.error === 'string') throw new AppError('access_denied', 400, `The sign-in ended with "${ctx.query.error}".`);
     if (!saved || ctx.query.state !== saved.state) throw new AppError('invalid_state', 400, 'This sign-in was not started here, or took too long. Open /demo again.');
     if (ctx.query.iss !== issuer) throw new AppError('invalid_issuer', 400, 'The response came from an unexpected issuer.');
-    demoCookie(tenant, services).clear(ctx);
+    demoCookie(tenant, services.config).clear(ctx);
     const tokens = await callOwnEndpoint(ctx, '/token', { form: new URLSearchParams({ grant_type: 'authorization_code', code: String(ctx.query.code ?? ''), redirect_uri: issuerUrl(tenant, services.config, '/demo/callback').href, client_id: DEMO_CLIENT_ID, code_verifier: saved.verifier }) });
     if (typeof tokens.id_token !== 'string') throw new AppError('token_error', 400, `The token request failed: ${JSON.stringify(tokens.error_description ?? tokens.error ?? 'unknown error')}`);
     const jwks = createLocalJWKSet({ keys: (await services.keys.list()).map((k) => k.publicJwk) });
@@ -84,7 +91,7 @@ export function demoRoutes(services: Services): Router {
     if (payload.nonce !== saved.nonce) throw new AppError('invalid_nonce', 400, 'The ID token does not belong to this sign-in.');
     const userinfo = await callOwnEndpoint(ctx, '/me', { bearer: String(tokens.access_token) });
     ctx.type = 'html';
-    ctx.body = await renderPage('demo-signed-in', {
+    ctx.body = await renderPage('console/demo/signed-in', {
       tenantName: tenant.name,
       title: 'Signed in',
       claims: JSON.stringify(payload, null, 2),
@@ -96,7 +103,7 @@ export function demoRoutes(services: Services): Router {
 
   router.get('/signed-out', async function demoSignedOut(ctx) {
     ctx.type = 'html';
-    ctx.body = await renderPage('demo-signed-out', { tenantName: tenantOf(ctx).name, title: 'Signed out' });
+    ctx.body = await renderPage('console/demo/signed-out', { tenantName: tenantOf(ctx).name, title: 'Signed out' });
   });
 
   return router;

@@ -144,7 +144,7 @@ export class Reauthentication {
       : '';
     ctx.set('Cache-Control', 'no-store'); // it may carry a new password typed on the previous form
     ctx.status = 401;
-    await renderTenantPage(ctx, 'account/reauth', (t) => ({
+    await renderTenantPage(ctx, 'console/account/reauth', (t) => ({
       title: 'reauth.title',
       principal,
       action: ctx.path,

@@ -6,16 +6,41 @@
  * in, and another tenant's console cookie is simply not a session here.
  */
 import type { Context } from 'koa';
-import type { Services } from '../../services.ts';
 import type { Tenant } from '../../tenancy/tenant.ts';
-import { consoleActor, isTenantAdmin, type ConsolePrincipal } from '../console-auth.ts';
+import type { TenantService } from '../../tenancy/tenant-service.ts';
+import type { TenantStore } from '../../tenancy/tenant-store.ts';
+import type { SecretBox } from '../../core/secret-box.ts';
+import type { AuditStore } from '../../audit/audit-store.ts';
+import type { UserStore } from '../../accounts/user-store.ts';
+import type { UserService } from '../../accounts/user-service.ts';
+import type { UserSessionService } from '../../accounts/user-sessions.ts';
+import type { LoginLockout } from '../../accounts/lockout.ts';
+import type { MfaService } from '../../mfa/mfa-service.ts';
+import type { ClientStore } from '../../oidc/client-store.ts';
+import type { ClientService } from '../../oidc/client-service.ts';
+import type { SigningKeyStore } from '../../oidc/signing-keys.ts';
+import type { KeyLifecycle } from '../../oidc/key-lifecycle.ts';
+import { consoleActor, isTenantAdmin, type ConsoleAuth, type ConsolePrincipal } from '../console-auth.ts';
 import type { Translate } from '../../core/i18n.ts';
 import { renderTenantPage } from '../../web/page.ts';
 
-export type AdminDeps = Pick<
-  Services,
-  'config' | 'box' | 'tenants' | 'tenantStore' | 'users' | 'userService' | 'clients' | 'clientService' | 'keys' | 'audit' | 'auditStore' | 'consoleAuth' | 'mfa' | 'userSessions' | 'lockout' | 'keyLifecycle'
->;
+/** What the /admin pages use; the composition root (app.ts) hands them these from its services. */
+export interface AdminDeps {
+  consoleAuth: ConsoleAuth;
+  box: SecretBox;
+  tenants: TenantService;
+  tenantStore: TenantStore;
+  users: UserStore;
+  userService: UserService;
+  userSessions: UserSessionService;
+  lockout: LoginLockout;
+  mfa: MfaService;
+  clients: ClientStore;
+  clientService: ClientService;
+  keys: SigningKeyStore;
+  keyLifecycle: KeyLifecycle;
+  auditStore: AuditStore;
+}
 
 /** Who made a change, for services that take it explicitly (MFA reset, sessions): the console actor. */
 export function changeMeta(ctx: Context, principal: ConsolePrincipal) {
@@ -57,7 +82,7 @@ export function seeOther(ctx: Context, path: string): void {
 
 type Locals = Record<string, unknown> & { title: string };
 
-/** Renders a views/admin/ page: wide, with the admin and the current area for the navigation. */
+/** Renders a views/console/admin/ page: wide, with the admin and the current area for the navigation. */
 export function renderAdminPage(ctx: Context, view: string, principal: ConsolePrincipal, area: string, locals: Locals | ((t: Translate) => Locals)): Promise<void> {
-  return renderTenantPage(ctx, `admin/${view}`, (t) => ({ wide: true, principal, area, ...(typeof locals === 'function' ? locals(t) : locals) }));
+  return renderTenantPage(ctx, `console/admin/${view}`, (t) => ({ wide: true, principal, area, ...(typeof locals === 'function' ? locals(t) : locals) }));
 }

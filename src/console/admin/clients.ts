@@ -63,113 +63,126 @@ async function clientParam(ctx: Context, deps: AdminDeps): Promise<StoredClient>
   return client;
 }
 
+async function renderNew(ctx: Context, principal: ConsolePrincipal, values: Record<string, unknown> = {}, error?: string): Promise<void> {
+  await renderAdminPage(ctx, 'client-new', principal, 'clients', { title: 'admin.client_new_title', kinds: CLIENT_KINDS, values: { kind: 'web', ...values }, error });
+}
+
+async function renderClient(ctx: Context, principal: ConsolePrincipal, client: StoredClient, extra: { secret?: string; error?: string; values?: Record<string, unknown> } = {}): Promise<void> {
+  // A page carrying a secret is never stored by the browser or a proxy (renderTenantPage sets no-store).
+  await renderAdminPage(ctx, 'client', principal, 'clients', { title: 'admin.client_title', client: clientView(client), done: doneNotice(ctx, NOTICES), ...extra });
+}
+
+async function listClients(deps: AdminDeps, ctx: Context): Promise<void> {
+  const principal = requireAdmin(ctx, deps);
+  if (!principal) return;
+  const page = pageNumber(ctx.query.page);
+  const { clients, total } = await deps.clients.list({ limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE });
+  await renderAdminPage(ctx, 'clients', principal, 'clients', {
+    title: 'admin.clients_title',
+    clients: clients.map(clientView),
+    done: doneNotice(ctx, NOTICES),
+    paging: pager('/admin/clients', page, PAGE_SIZE, total),
+  });
+}
+
+async function newClient(deps: AdminDeps, ctx: Context): Promise<void> {
+  const principal = requireAdmin(ctx, deps);
+  if (!principal) return;
+  await renderNew(ctx, principal);
+}
+
+/** The metadata of a new client from the form's values; a bad value throws with the field named. */
+function newClientMetadata(values: { name: string; kind: string; redirectUris: string; postLogoutUris: string }): Record<string, unknown> {
+  if (!(CLIENT_KINDS as readonly string[]).includes(values.kind)) throw badRequest('kind: choose the kind of application', 'invalid_client_metadata');
+  if (!values.name || values.name.length > 200) throw badRequest('client_name: a name of 1 to 200 characters is required', 'invalid_client_metadata');
+  const kind = values.kind as ClientKind;
+  const metadata: Record<string, unknown> = { client_name: values.name, ...kindMetadata(kind) };
+  if (kind !== 'service') {
+    metadata.redirect_uris = uriLines(values.redirectUris, 'redirect_uris');
+    const logout = uriLines(values.postLogoutUris, 'post_logout_redirect_uris');
+    if (logout.length) metadata.post_logout_redirect_uris = logout;
+  }
+  return metadata;
+}
+
+async function createClient(deps: AdminDeps, ctx: Context): Promise<void> {
+  const principal = requireAdmin(ctx, deps);
+  if (!principal) return;
+  const form = await deps.consoleAuth.readForm(ctx, principal);
+  const values = { name: (form.get('client_name') ?? '').trim(), kind: form.get('kind') ?? '', redirectUris: form.get('redirect_uris') ?? '', postLogoutUris: form.get('post_logout_redirect_uris') ?? '' };
+  let created: { client: StoredClient; secret: string | undefined };
+  try {
+    created = await deps.clientService.create(tenantOf(ctx), newClientMetadata(values));
+  } catch (err) {
+    const error = formError(err);
+    ctx.status = error.status;
+    return renderNew(ctx, principal, values, error.message);
+  }
+  ctx.status = 201;
+  await renderClient(ctx, principal, created.client, { secret: created.secret });
+}
+
+async function showClient(deps: AdminDeps, ctx: Context): Promise<void> {
+  const principal = requireAdmin(ctx, deps);
+  if (!principal) return;
+  await renderClient(ctx, principal, await clientParam(ctx, deps));
+}
+
+async function updateClient(deps: AdminDeps, ctx: Context): Promise<void> {
+  const principal = requireAdmin(ctx, deps);
+  if (!principal) return;
+  const form = await deps.consoleAuth.readForm(ctx, principal);
+  const client = await clientParam(ctx, deps);
+  const values = { name: (form.get('client_name') ?? '').trim(), redirectUris: form.get('redirect_uris') ?? '', postLogoutUris: form.get('post_logout_redirect_uris') ?? '' };
+  try {
+    if (!values.name || values.name.length > 200) throw badRequest('client_name: a name of 1 to 200 characters is required', 'invalid_client_metadata');
+    const logout = uriLines(values.postLogoutUris, 'post_logout_redirect_uris');
+    const patch: Record<string, unknown> = { client_name: values.name, post_logout_redirect_uris: logout.length ? logout : null };
+    if (kindOf(client) !== 'service') patch.redirect_uris = uriLines(values.redirectUris, 'redirect_uris');
+    await deps.clientService.update(tenantOf(ctx), client.metadata.client_id, patch);
+  } catch (err) {
+    const error = formError(err);
+    ctx.status = error.status;
+    return renderClient(ctx, principal, client, { error: error.message, values });
+  }
+  seeOther(ctx, `/admin/clients/${encodeURIComponent(client.metadata.client_id)}?done=updated`);
+}
+
+async function rotateSecret(deps: AdminDeps, ctx: Context): Promise<void> {
+  const principal = requireAdmin(ctx, deps);
+  if (!principal) return;
+  await deps.consoleAuth.readForm(ctx, principal);
+  const client = await clientParam(ctx, deps);
+  let rotated: { client: StoredClient; secret: string };
+  try {
+    rotated = await deps.clientService.rotateSecret(tenantOf(ctx), client.metadata.client_id);
+  } catch (err) {
+    const error = formError(err);
+    ctx.status = error.status;
+    return renderClient(ctx, principal, client, { error: error.message });
+  }
+  await renderClient(ctx, principal, rotated.client, { secret: rotated.secret });
+}
+
+async function deleteClient(deps: AdminDeps, ctx: Context): Promise<void> {
+  const principal = requireAdmin(ctx, deps);
+  if (!principal) return;
+  const form = await deps.consoleAuth.readForm(ctx, principal);
+  const client = await clientParam(ctx, deps);
+  if (form.get('confirm') !== 'on') {
+    ctx.status = 400;
+    return renderClient(ctx, principal, client, { error: 'tick the box to confirm the deletion' });
+  }
+  await deps.clientService.delete(tenantOf(ctx), client.metadata.client_id);
+  seeOther(ctx, '/admin/clients?done=deleted');
+}
+
 export function mountClientRoutes(router: Router, deps: AdminDeps): void {
-  async function renderNew(ctx: Context, principal: ConsolePrincipal, values: Record<string, unknown> = {}, error?: string): Promise<void> {
-    await renderAdminPage(ctx, 'client-new', principal, 'clients', { title: 'admin.client_new_title', kinds: CLIENT_KINDS, values: { kind: 'web', ...values }, error });
-  }
-
-  async function renderClient(ctx: Context, principal: ConsolePrincipal, client: StoredClient, extra: { secret?: string; error?: string; values?: Record<string, unknown> } = {}): Promise<void> {
-    // A page carrying a secret is never stored by the browser or a proxy (renderTenantPage sets no-store).
-    await renderAdminPage(ctx, 'client', principal, 'clients', { title: 'admin.client_title', client: clientView(client), done: doneNotice(ctx, NOTICES), ...extra });
-  }
-
-  router.get('/clients', async function listClients(ctx) {
-    const principal = requireAdmin(ctx, deps);
-    if (!principal) return;
-    const page = pageNumber(ctx.query.page);
-    const { clients, total } = await deps.clients.list({ limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE });
-    await renderAdminPage(ctx, 'clients', principal, 'clients', {
-      title: 'admin.clients_title',
-      clients: clients.map(clientView),
-      done: doneNotice(ctx, NOTICES),
-      paging: pager('/admin/clients', page, PAGE_SIZE, total),
-    });
-  });
-
-  router.get('/clients/new', async function newClient(ctx) {
-    const principal = requireAdmin(ctx, deps);
-    if (!principal) return;
-    await renderNew(ctx, principal);
-  });
-
-  router.post('/clients', async function createClient(ctx) {
-    const principal = requireAdmin(ctx, deps);
-    if (!principal) return;
-    const form = await deps.consoleAuth.readForm(ctx, principal);
-    const values = { name: (form.get('client_name') ?? '').trim(), kind: form.get('kind') ?? '', redirectUris: form.get('redirect_uris') ?? '', postLogoutUris: form.get('post_logout_redirect_uris') ?? '' };
-    let created: { client: StoredClient; secret: string | undefined };
-    try {
-      if (!(CLIENT_KINDS as readonly string[]).includes(values.kind)) throw badRequest('kind: choose the kind of application', 'invalid_client_metadata');
-      if (!values.name || values.name.length > 200) throw badRequest('client_name: a name of 1 to 200 characters is required', 'invalid_client_metadata');
-      const kind = values.kind as ClientKind;
-      const metadata: Record<string, unknown> = { client_name: values.name, ...kindMetadata(kind) };
-      if (kind !== 'service') {
-        metadata.redirect_uris = uriLines(values.redirectUris, 'redirect_uris');
-        const logout = uriLines(values.postLogoutUris, 'post_logout_redirect_uris');
-        if (logout.length) metadata.post_logout_redirect_uris = logout;
-      }
-      created = await deps.clientService.create(tenantOf(ctx), metadata);
-    } catch (err) {
-      const error = formError(err);
-      ctx.status = error.status;
-      return renderNew(ctx, principal, values, error.message);
-    }
-    ctx.status = 201;
-    await renderClient(ctx, principal, created.client, { secret: created.secret });
-  });
-
-  router.get('/clients/:clientId', async function showClient(ctx) {
-    const principal = requireAdmin(ctx, deps);
-    if (!principal) return;
-    await renderClient(ctx, principal, await clientParam(ctx, deps));
-  });
-
-  router.post('/clients/:clientId', async function updateClient(ctx) {
-    const principal = requireAdmin(ctx, deps);
-    if (!principal) return;
-    const form = await deps.consoleAuth.readForm(ctx, principal);
-    const client = await clientParam(ctx, deps);
-    const values = { name: (form.get('client_name') ?? '').trim(), redirectUris: form.get('redirect_uris') ?? '', postLogoutUris: form.get('post_logout_redirect_uris') ?? '' };
-    try {
-      if (!values.name || values.name.length > 200) throw badRequest('client_name: a name of 1 to 200 characters is required', 'invalid_client_metadata');
-      const logout = uriLines(values.postLogoutUris, 'post_logout_redirect_uris');
-      const patch: Record<string, unknown> = { client_name: values.name, post_logout_redirect_uris: logout.length ? logout : null };
-      if (kindOf(client) !== 'service') patch.redirect_uris = uriLines(values.redirectUris, 'redirect_uris');
-      await deps.clientService.update(tenantOf(ctx), client.metadata.client_id, patch);
-    } catch (err) {
-      const error = formError(err);
-      ctx.status = error.status;
-      return renderClient(ctx, principal, client, { error: error.message, values });
-    }
-    seeOther(ctx, `/admin/clients/${encodeURIComponent(client.metadata.client_id)}?done=updated`);
-  });
-
-  router.post('/clients/:clientId/secret', async function rotateSecret(ctx) {
-    const principal = requireAdmin(ctx, deps);
-    if (!principal) return;
-    await deps.consoleAuth.readForm(ctx, principal);
-    const client = await clientParam(ctx, deps);
-    let rotated: { client: StoredClient; secret: string };
-    try {
-      rotated = await deps.clientService.rotateSecret(tenantOf(ctx), client.metadata.client_id);
-    } catch (err) {
-      const error = formError(err);
-      ctx.status = error.status;
-      return renderClient(ctx, principal, client, { error: error.message });
-    }
-    await renderClient(ctx, principal, rotated.client, { secret: rotated.secret });
-  });
-
-  router.post('/clients/:clientId/delete', async function deleteClient(ctx) {
-    const principal = requireAdmin(ctx, deps);
-    if (!principal) return;
-    const form = await deps.consoleAuth.readForm(ctx, principal);
-    const client = await clientParam(ctx, deps);
-    if (form.get('confirm') !== 'on') {
-      ctx.status = 400;
-      return renderClient(ctx, principal, client, { error: 'tick the box to confirm the deletion' });
-    }
-    await deps.clientService.delete(tenantOf(ctx), client.metadata.client_id);
-    seeOther(ctx, '/admin/clients?done=deleted');
-  });
+  router.get('/clients', (ctx) => listClients(deps, ctx));
+  router.get('/clients/new', (ctx) => newClient(deps, ctx));
+  router.post('/clients', (ctx) => createClient(deps, ctx));
+  router.get('/clients/:clientId', (ctx) => showClient(deps, ctx));
+  router.post('/clients/:clientId', (ctx) => updateClient(deps, ctx));
+  router.post('/clients/:clientId/secret', (ctx) => rotateSecret(deps, ctx));
+  router.post('/clients/:clientId/delete', (ctx) => deleteClient(deps, ctx));
 }

@@ -45,147 +45,149 @@ async function userParam(ctx: Context, deps: AdminDeps): Promise<User> {
   return user;
 }
 
+async function renderNew(ctx: Context, principal: ConsolePrincipal, values: Record<string, unknown> = {}, error?: string): Promise<void> {
+  await renderAdminPage(ctx, 'user-new', principal, 'users', { title: 'admin.user_new_title', values: { roles: ['member'], ...values }, roles: TENANT_ROLES, canOwn: isOwnerOrPlatform(principal), error });
+}
+
+async function renderUser(deps: AdminDeps, ctx: Context, principal: ConsolePrincipal, user: User, error?: string): Promise<void> {
+  const [mfa, sessions, lockout] = await Promise.all([deps.mfa.status(user.id), deps.userSessions.list(user.id), deps.lockout.status(user)]);
+  await renderAdminPage(ctx, 'user', principal, 'users', {
+    title: 'admin.user_title',
+    user,
+    mfa: { totp: mfa.totp, passkeys: mfa.passkeys.length, recoveryCodesLeft: mfa.recoveryCodesLeft, enrolled: mfa.enrolled },
+    sessionCount: sessions.length,
+    lockout,
+    roles: TENANT_ROLES,
+    canOwn: isOwnerOrPlatform(principal),
+    self: principal.userId === user.id,
+    done: doneNotice(ctx, NOTICES),
+    error,
+  });
+}
+
+async function listUsers(deps: AdminDeps, ctx: Context): Promise<void> {
+  const principal = requireAdmin(ctx, deps);
+  if (!principal) return;
+  const search = searchTerm(ctx.query.q);
+  const page = pageNumber(ctx.query.page);
+  const { users, total } = await deps.users.list({ limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE, search: search || undefined });
+  await renderAdminPage(ctx, 'users', principal, 'users', {
+    title: 'admin.users_title',
+    users,
+    search,
+    done: doneNotice(ctx, NOTICES),
+    paging: pager('/admin/users', page, PAGE_SIZE, total, search ? { q: search } : {}),
+  });
+}
+
+async function newUser(deps: AdminDeps, ctx: Context): Promise<void> {
+  const principal = requireAdmin(ctx, deps);
+  if (!principal) return;
+  await renderNew(ctx, principal);
+}
+
+async function createUser(deps: AdminDeps, ctx: Context): Promise<void> {
+  const principal = requireAdmin(ctx, deps);
+  if (!principal) return;
+  const form = await deps.consoleAuth.readForm(ctx, principal);
+  const values = { email: (form.get('email') ?? '').trim(), name: (form.get('name') ?? '').trim(), roles: tickedRoles(form), email_verified: form.get('email_verified') === 'on' };
+  let user: User;
+  try {
+    const input = parseInput(createSchema, { ...values, name: values.name || undefined, password: form.get('password') || undefined });
+    checkOwnerRole(principal, [], input.roles);
+    user = await deps.userService.create(tenantOf(ctx), { email: input.email, name: input.name ?? null, password: input.password, roles: input.roles, emailVerified: input.email_verified });
+  } catch (err) {
+    const error = formError(err);
+    ctx.status = error.status;
+    return renderNew(ctx, principal, values, error.message);
+  }
+  seeOther(ctx, `/admin/users/${user.id}?done=created`);
+}
+
+async function showUser(deps: AdminDeps, ctx: Context): Promise<void> {
+  const principal = requireAdmin(ctx, deps);
+  if (!principal) return;
+  await renderUser(deps, ctx, principal, await userParam(ctx, deps));
+}
+
+/** One change of a user: what it did (the notice), or an error that re-renders the user's page. */
+type UserChange = (deps: AdminDeps, ctx: Context, principal: ConsolePrincipal, user: User, form: URLSearchParams) => Promise<string>;
+
+/** Runs one change of a user; a refused change re-renders the user's page with the reason. */
+async function change(deps: AdminDeps, ctx: Context, action: UserChange): Promise<void> {
+  const principal = requireAdmin(ctx, deps);
+  if (!principal) return;
+  const form = await deps.consoleAuth.readForm(ctx, principal);
+  const user = await userParam(ctx, deps);
+  let done: string;
+  try {
+    done = await action(deps, ctx, principal, user, form);
+  } catch (err) {
+    const error = formError(err);
+    ctx.status = error.status;
+    return renderUser(deps, ctx, principal, user, error.message);
+  }
+  seeOther(ctx, done === 'deleted' ? '/admin/users?done=deleted' : `/admin/users/${user.id}?done=${done}`);
+}
+
+const setRoles: UserChange = async (deps, ctx, principal, user, form) => {
+  const tenantRoles = tickedRoles(form);
+  if (tenantRoles.some((r) => !(TENANT_ROLES as readonly string[]).includes(r))) throw badRequest('roles: unknown role');
+  if (tenantRoles.length === 0) throw badRequest('roles: choose at least one role');
+  // Roles outside the tenant set (platform_admin on the platform tenant) are kept as they are.
+  const roles = [...user.roles.filter((r) => !(TENANT_ROLES as readonly string[]).includes(r)), ...tenantRoles];
+  checkOwnerRole(principal, user.roles, roles);
+  await deps.userService.update(tenantOf(ctx), user.id, { roles });
+  return 'roles';
+};
+
+const setStatus: UserChange = async (deps, ctx, principal, user, form) => {
+  const status = form.get('status');
+  if (status !== 'active' && status !== 'disabled') throw badRequest('status: must be active or disabled');
+  if (status === 'disabled' && principal.userId === user.id) throw badRequest('you cannot disable your own account');
+  if (user.roles.includes('owner') && !isOwnerOrPlatform(principal)) throw forbidden('only an owner can disable or enable an owner', 'forbidden');
+  await deps.userService.update(tenantOf(ctx), user.id, { status });
+  // A disabled user's sign-ins end at once: at the tenant (so no silent re-authorization) and on these pages.
+  if (status === 'disabled') await deps.userSessions.revokeAllSessions(user.id, changeMeta(ctx, principal));
+  return status === 'disabled' ? 'disabled' : 'enabled';
+};
+
+const deleteUser: UserChange = async (deps, ctx, principal, user, form) => {
+  if (form.get('confirm') !== 'on') throw badRequest('tick the box to confirm the deletion');
+  if (principal.userId === user.id) throw badRequest('you cannot delete your own account here');
+  if (user.roles.includes('owner') && !isOwnerOrPlatform(principal)) throw forbidden('only an owner can delete an owner', 'forbidden');
+  await deps.userService.delete(user.id);
+  await deps.consoleAuth.sessions.deleteForUser(user.id);
+  return 'deleted';
+};
+
+// Reset MFA: for a user who lost their device. They enrol again at their next sign-in if the policy requires it.
+const resetMfa: UserChange = async (deps, ctx, principal, user) => {
+  if (user.roles.includes('owner') && !isOwnerOrPlatform(principal)) throw forbidden("only an owner can reset an owner's second factors", 'forbidden');
+  await deps.mfa.resetForUser(user.id, changeMeta(ctx, principal));
+  return 'mfa_reset';
+};
+
+const unlock: UserChange = async (deps, ctx, principal, user) => {
+  await deps.lockout.unlock(user);
+  return 'unlocked';
+};
+
+const signOutEverywhere: UserChange = async (deps, ctx, principal, user) => {
+  if (principal.userId === user.id) throw badRequest('sign yourself out of other devices from your account page');
+  await deps.userSessions.revokeAllSessions(user.id, changeMeta(ctx, principal));
+  return 'signed_out';
+};
+
 export function mountUserRoutes(router: Router, deps: AdminDeps): void {
-  async function renderNew(ctx: Context, principal: ConsolePrincipal, values: Record<string, unknown> = {}, error?: string): Promise<void> {
-    await renderAdminPage(ctx, 'user-new', principal, 'users', { title: 'admin.user_new_title', values: { roles: ['member'], ...values }, roles: TENANT_ROLES, canOwn: isOwnerOrPlatform(principal), error });
-  }
-
-  async function renderUser(ctx: Context, principal: ConsolePrincipal, user: User, error?: string): Promise<void> {
-    const [mfa, sessions, lockout] = await Promise.all([deps.mfa.status(user.id), deps.userSessions.list(user.id), deps.lockout.status(user)]);
-    await renderAdminPage(ctx, 'user', principal, 'users', {
-      title: 'admin.user_title',
-      user,
-      mfa: { totp: mfa.totp, passkeys: mfa.passkeys.length, recoveryCodesLeft: mfa.recoveryCodesLeft, enrolled: mfa.enrolled },
-      sessionCount: sessions.length,
-      lockout,
-      roles: TENANT_ROLES,
-      canOwn: isOwnerOrPlatform(principal),
-      self: principal.userId === user.id,
-      done: doneNotice(ctx, NOTICES),
-      error,
-    });
-  }
-
-  router.get('/users', async function listUsers(ctx) {
-    const principal = requireAdmin(ctx, deps);
-    if (!principal) return;
-    const search = searchTerm(ctx.query.q);
-    const page = pageNumber(ctx.query.page);
-    const { users, total } = await deps.users.list({ limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE, search: search || undefined });
-    await renderAdminPage(ctx, 'users', principal, 'users', {
-      title: 'admin.users_title',
-      users,
-      search,
-      done: doneNotice(ctx, NOTICES),
-      paging: pager('/admin/users', page, PAGE_SIZE, total, search ? { q: search } : {}),
-    });
-  });
-
-  router.get('/users/new', async function newUser(ctx) {
-    const principal = requireAdmin(ctx, deps);
-    if (!principal) return;
-    await renderNew(ctx, principal);
-  });
-
-  router.post('/users', async function createUser(ctx) {
-    const principal = requireAdmin(ctx, deps);
-    if (!principal) return;
-    const form = await deps.consoleAuth.readForm(ctx, principal);
-    const values = { email: (form.get('email') ?? '').trim(), name: (form.get('name') ?? '').trim(), roles: tickedRoles(form), email_verified: form.get('email_verified') === 'on' };
-    let user: User;
-    try {
-      const input = parseInput(createSchema, { ...values, name: values.name || undefined, password: form.get('password') || undefined });
-      checkOwnerRole(principal, [], input.roles);
-      user = await deps.userService.create(tenantOf(ctx), { email: input.email, name: input.name ?? null, password: input.password, roles: input.roles, emailVerified: input.email_verified });
-    } catch (err) {
-      const error = formError(err);
-      ctx.status = error.status;
-      return renderNew(ctx, principal, values, error.message);
-    }
-    seeOther(ctx, `/admin/users/${user.id}?done=created`);
-  });
-
-  router.get('/users/:id', async function showUser(ctx) {
-    const principal = requireAdmin(ctx, deps);
-    if (!principal) return;
-    await renderUser(ctx, principal, await userParam(ctx, deps));
-  });
-
-  /** Runs one change of a user; a refused change re-renders the user's page with the reason. */
-  async function change(ctx: Context, action: (principal: ConsolePrincipal, user: User, form: URLSearchParams) => Promise<string>): Promise<void> {
-    const principal = requireAdmin(ctx, deps);
-    if (!principal) return;
-    const form = await deps.consoleAuth.readForm(ctx, principal);
-    const user = await userParam(ctx, deps);
-    let done: string;
-    try {
-      done = await action(principal, user, form);
-    } catch (err) {
-      const error = formError(err);
-      ctx.status = error.status;
-      return renderUser(ctx, principal, user, error.message);
-    }
-    seeOther(ctx, done === 'deleted' ? '/admin/users?done=deleted' : `/admin/users/${user.id}?done=${done}`);
-  }
-
-  router.post('/users/:id/roles', (ctx) =>
-    change(ctx, async (principal, user, form) => {
-      const tenantRoles = tickedRoles(form);
-      if (tenantRoles.some((r) => !(TENANT_ROLES as readonly string[]).includes(r))) throw badRequest('roles: unknown role');
-      if (tenantRoles.length === 0) throw badRequest('roles: choose at least one role');
-      // Roles outside the tenant set (platform_admin on the platform tenant) are kept as they are.
-      const roles = [...user.roles.filter((r) => !(TENANT_ROLES as readonly string[]).includes(r)), ...tenantRoles];
-      checkOwnerRole(principal, user.roles, roles);
-      await deps.userService.update(tenantOf(ctx), user.id, { roles });
-      return 'roles';
-    }),
-  );
-
-  router.post('/users/:id/status', (ctx) =>
-    change(ctx, async (principal, user, form) => {
-      const status = form.get('status');
-      if (status !== 'active' && status !== 'disabled') throw badRequest('status: must be active or disabled');
-      if (status === 'disabled' && principal.userId === user.id) throw badRequest('you cannot disable your own account');
-      if (user.roles.includes('owner') && !isOwnerOrPlatform(principal)) throw forbidden('only an owner can disable or enable an owner', 'forbidden');
-      await deps.userService.update(tenantOf(ctx), user.id, { status });
-      // A disabled user's sign-ins end at once: at the tenant (so no silent re-authorization) and on these pages.
-      if (status === 'disabled') await deps.userSessions.revokeAllSessions(user.id, changeMeta(ctx, principal));
-      return status === 'disabled' ? 'disabled' : 'enabled';
-    }),
-  );
-
-  router.post('/users/:id/delete', (ctx) =>
-    change(ctx, async (principal, user, form) => {
-      if (form.get('confirm') !== 'on') throw badRequest('tick the box to confirm the deletion');
-      if (principal.userId === user.id) throw badRequest('you cannot delete your own account here');
-      if (user.roles.includes('owner') && !isOwnerOrPlatform(principal)) throw forbidden('only an owner can delete an owner', 'forbidden');
-      await deps.userService.delete(user.id);
-      await deps.consoleAuth.sessions.deleteForUser(user.id);
-      return 'deleted';
-    }),
-  );
-
-  // Reset MFA: for a user who lost their device. They enrol again at their next sign-in if the policy requires it.
-  router.post('/users/:id/mfa/reset', (ctx) =>
-    change(ctx, async (principal, user) => {
-      if (user.roles.includes('owner') && !isOwnerOrPlatform(principal)) throw forbidden("only an owner can reset an owner's second factors", 'forbidden');
-      await deps.mfa.resetForUser(user.id, changeMeta(ctx, principal));
-      return 'mfa_reset';
-    }),
-  );
-
-  router.post('/users/:id/unlock', (ctx) =>
-    change(ctx, async (principal, user) => {
-      await deps.lockout.unlock(user);
-      return 'unlocked';
-    }),
-  );
-
-  router.post('/users/:id/sessions/revoke', (ctx) =>
-    change(ctx, async (principal, user) => {
-      if (principal.userId === user.id) throw badRequest('sign yourself out of other devices from your account page');
-      await deps.userSessions.revokeAllSessions(user.id, changeMeta(ctx, principal));
-      return 'signed_out';
-    }),
-  );
+  router.get('/users', (ctx) => listUsers(deps, ctx));
+  router.get('/users/new', (ctx) => newUser(deps, ctx));
+  router.post('/users', (ctx) => createUser(deps, ctx));
+  router.get('/users/:id', (ctx) => showUser(deps, ctx));
+  router.post('/users/:id/roles', (ctx) => change(deps, ctx, setRoles));
+  router.post('/users/:id/status', (ctx) => change(deps, ctx, setStatus));
+  router.post('/users/:id/delete', (ctx) => change(deps, ctx, deleteUser));
+  router.post('/users/:id/mfa/reset', (ctx) => change(deps, ctx, resetMfa));
+  router.post('/users/:id/unlock', (ctx) => change(deps, ctx, unlock));
+  router.post('/users/:id/sessions/revoke', (ctx) => change(deps, ctx, signOutEverywhere));
 }

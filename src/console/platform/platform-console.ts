@@ -5,15 +5,33 @@
  */
 import type { Context } from 'koa';
 import { findTargetTenant } from '../../api/target-tenant.ts';
-import type { Services } from '../../services.ts';
+import type { AtriumConfig } from '../../config/env.ts';
+import type { SecretBox } from '../../core/secret-box.ts';
+import type { AuditStore } from '../../audit/audit-store.ts';
+import type { TenantService } from '../../tenancy/tenant-service.ts';
+import type { TenantStore } from '../../tenancy/tenant-store.ts';
+import type { DomainService } from '../../tenancy/domain-service.ts';
+import type { UserStore } from '../../accounts/user-store.ts';
+import type { ClientStore } from '../../oidc/client-store.ts';
 import { notFound } from '../../core/errors.ts';
 import { currentContext, runAsTenant } from '../../core/request-context.ts';
 import { platformTenantSlug, type Tenant } from '../../tenancy/tenant.ts';
-import type { ConsolePrincipal } from '../console-auth.ts';
+import type { ConsoleAuth, ConsolePrincipal } from '../console-auth.ts';
 import { renderTenantPage } from '../../web/page.ts';
 import type { Translate } from '../../core/i18n.ts';
 
-export type PlatformDeps = Pick<Services, 'config' | 'tenants' | 'tenantStore' | 'users' | 'userService' | 'clients' | 'domains' | 'auditStore' | 'audit' | 'box' | 'consoleAuth'>;
+/** What the /platform pages use; the composition root (app.ts) hands them these from its services. */
+export interface PlatformDeps {
+  config: AtriumConfig;
+  consoleAuth: ConsoleAuth;
+  box: SecretBox;
+  tenants: TenantService;
+  tenantStore: TenantStore;
+  domains: DomainService;
+  users: UserStore;
+  clients: ClientStore;
+  auditStore: AuditStore;
+}
 
 /** A signed-in platform admin on the platform host (their user id is never null there). */
 export interface PlatformAdmin extends ConsolePrincipal {
@@ -48,7 +66,7 @@ export { formError, pageNumber, pager, searchTerm } from '../console-forms.ts';
 
 type Locals = Record<string, unknown> & { title: string };
 
-/** Renders a views/platform/ page, wide, with the admin for the navigation. */
+/** Renders a views/console/platform/ page, wide, with the admin for the navigation. */
 export function renderPlatformPage(ctx: Context, view: string, admin: PlatformAdmin, locals: Locals | ((t: Translate) => Locals)): Promise<void> {
-  return renderTenantPage(ctx, `platform/${view}`, (t) => ({ wide: true, principal: admin, ...(typeof locals === 'function' ? locals(t) : locals) }));
+  return renderTenantPage(ctx, `console/platform/${view}`, (t) => ({ wide: true, principal: admin, ...(typeof locals === 'function' ? locals(t) : locals) }));
 }

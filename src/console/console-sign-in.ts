@@ -1,0 +1,158 @@
+/**
+ * The console's sign-in round trip and sign-out on a tenant's host (under /account):
+ * `login` starts an authorization code + PKCE request to the tenant's own Provider as the
+ * first-party client `atrium-console`; `callback` redeems the code in process (found through
+ * the Provider's model, checked, marked used atomically) and starts the console session;
+ * `logout` ends it and the tenant sign-in it came from. The hand-off's steps are mounted
+ * here too (console-handoff.ts). The session itself (cookie, principal, CSRF) is
+ * console-auth.ts, which builds this router with what it needs.
+ */
+import type { IssuerCookie } from '../web/issuer-cookie.ts';
+import { createHash, randomBytes } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { AtriumConfig } from '../config/env.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { ProviderPool } from '../runtime/provider-pool.ts';
+import { issuerFor, issuerUrl, type Tenant } from '../tenancy/tenant.ts';
+import { AppError } from '../core/errors.ts';
+import type { ConsoleSessionStore } from '../accounts/console-session-store.ts';
+import { CONSOLE_CLIENT_ID } from '../oidc/console-client.ts';
+import { renderTenantPage } from '../web/page.ts';
+import type { ConsoleHandoff } from './console-handoff.ts';
+import { safeReturnTo, type ConsolePrincipal } from './console-principal.ts';
+
+const LOGIN_TTL_MS = 10 * 60_000;
+
+interface PendingLogin { state: string; nonce: string; verifier: string; returnTo: string; exp: number }
+
+/** A console session to start: a tenant user's from a sign-in (the platform hand-off starts its own). */
+export interface NewConsoleSession {
+  userId?: string;
+  platformAdmin?: { id: string; email: string; handoffNonce: string };
+  oidcSessionUid?: string;
+  amr: string[];
+  authenticatedAt?: Date;
+}
+
+export interface ConsoleSignInDeps {
+  config: AtriumConfig;
+  audit: AuditLog;
+  pool: ProviderPool;
+  sessions: ConsoleSessionStore;
+  handoff: ConsoleHandoff;
+  /** The console's cookies on the tenant's issuer (web/issuer-cookie.ts). */
+  cookie: (tenant: Tenant, purpose: 'console' | 'console-login') => IssuerCookie;
+  /** Stores the session and sets its cookie; false if it could not be stored. */
+  startSession: (ctx: Context, tenant: Tenant, session: NewConsoleSession) => Promise<boolean>;
+  /** A console form, its CSRF token checked against the signed-in session. */
+  readForm: (ctx: Context, principal: ConsolePrincipal) => Promise<URLSearchParams>;
+}
+
+const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
+
+/** GET /account/login: remembers state, nonce and verifier in a signed cookie and goes to the tenant's /auth. */
+async function startSignIn(deps: ConsoleSignInDeps, ctx: Context): Promise<void> {
+  const tenant = ctx.state.tenant;
+  const pending: PendingLogin = {
+    state: randomBytes(16).toString('base64url'),
+    nonce: randomBytes(16).toString('base64url'),
+    verifier: randomBytes(32).toString('base64url'),
+    returnTo: safeReturnTo(ctx.query.return_to),
+    exp: Date.now() + LOGIN_TTL_MS,
+  };
+  deps.cookie(tenant, 'console-login').set(ctx, Buffer.from(JSON.stringify(pending)).toString('base64url'), LOGIN_TTL_MS);
+  const params = new URLSearchParams({
+    client_id: CONSOLE_CLIENT_ID,
+    response_type: 'code',
+    redirect_uri: issuerUrl(tenant, deps.config, '/account/callback').href,
+    scope: 'openid email profile',
+    state: pending.state,
+    nonce: pending.nonce,
+    code_challenge: sha256(pending.verifier),
+    code_challenge_method: 'S256',
+  });
+  if (typeof ctx.query.lang === 'string') params.set('ui_locales', ctx.query.lang.slice(0, 35));
+  ctx.redirect(`/auth?${params.toString()}`);
+}
+
+/** The sign-in this browser started, read once from its cookie (which is cleared). */
+function takePendingLogin(deps: ConsoleSignInDeps, ctx: Context, tenant: Tenant): PendingLogin | undefined {
+  const loginCookie = deps.cookie(tenant, 'console-login');
+  const raw = loginCookie.get(ctx);
+  loginCookie.clear(ctx);
+  try {
+    return raw ? (JSON.parse(Buffer.from(raw, 'base64url').toString()) as PendingLogin) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** GET /account/callback: checks the answer, redeems the code in process and starts the console session. */
+async function finishSignIn(deps: ConsoleSignInDeps, ctx: Context): Promise<void> {
+  const { config, pool, sessions, audit } = deps;
+  const tenant = ctx.state.tenant;
+  const issuer = issuerFor(tenant, config);
+  const pending = takePendingLogin(deps, ctx, tenant);
+  if (!pending || pending.exp < Date.now() || typeof ctx.query.state !== 'string' || ctx.query.state !== pending.state) {
+    throw new AppError('invalid_state', 400, 'This sign-in was not started in this browser, or took too long. Start again.', { messageKey: 'errors.sign_in_not_started_here' });
+  }
+  if (typeof ctx.query.error === 'string') return ctx.redirect('/account/login-cancelled');
+  if (ctx.query.iss !== issuer) throw new AppError('invalid_issuer', 400, 'The sign-in answer came from an unexpected issuer.', { messageKey: 'errors.unexpected_issuer' });
+  const runtime = await pool.get(tenant);
+  const code = typeof ctx.query.code === 'string' ? await runtime.provider.AuthorizationCode.find(ctx.query.code) : undefined;
+  const verified = code
+    && code.clientId === CONSOLE_CLIENT_ID
+    && code.redirectUri === issuerUrl(tenant, config, '/account/callback').href
+    && code.nonce === pending.nonce
+    && code.codeChallengeMethod === 'S256'
+    && code.codeChallenge === sha256(pending.verifier)
+    && !code.isExpired
+    && typeof code.accountId === 'string';
+  if (!verified || !(await sessions.consumeAuthorizationCode(code.jti))) {
+    throw new AppError('invalid_grant', 400, 'This sign-in link has already been used or has expired. Start again.', { messageKey: 'errors.sign_in_link_used' });
+  }
+  const accountId = code.accountId!;
+  // The sign-in's own time (auth_time): an SSO session reused silently is not a recent authentication.
+  const authenticatedAt = typeof code.authTime === 'number' ? new Date(code.authTime * 1000) : undefined;
+  await deps.startSession(ctx, tenant, { userId: accountId, oidcSessionUid: code.sessionUid, amr: code.amr ?? [], authenticatedAt });
+  await audit.record({ action: 'console.sign_in', actor: accountId, target: accountId, ip: ctx.ip, userAgent: ctx.get('user-agent') });
+  ctx.redirect(pending.returnTo);
+}
+
+/** POST /account/logout: ends the console session and the tenant sign-in it came from. */
+async function signOut(deps: ConsoleSignInDeps, ctx: Context): Promise<void> {
+  const { pool, sessions, audit } = deps;
+  const tenant = ctx.state.tenant;
+  const principal = ctx.state.console;
+  if (principal) {
+    await deps.readForm(ctx, principal);
+    await sessions.delete(principal.sessionIdHash);
+    // Signing out of the pages also ends the browser's sign-in at the tenant.
+    if (principal.oidcSessionUid) {
+      const runtime = await pool.get(tenant);
+      const oidcSession = await runtime.provider.Session.findByUid(principal.oidcSessionUid);
+      await oidcSession?.destroy();
+    }
+    await audit.record({ action: 'console.sign_out', actor: principal.userId ?? `platform:${principal.platformAdminId ?? principal.email}`, target: principal.userId, ip: ctx.ip, userAgent: ctx.get('user-agent') });
+    if (principal.platformAdminId) await deps.handoff.auditOnPlatform(ctx, tenant, { id: principal.platformAdminId, email: principal.email }, 'console.platform_admin_signed_out');
+  }
+  deps.cookie(tenant, 'console').clear(ctx);
+  ctx.status = 303;
+  ctx.redirect('/account/signed-out');
+}
+
+export function consoleSignInRoutes(deps: ConsoleSignInDeps): Router {
+  const router = new Router({ prefix: '/account' });
+  router.get('/login', (ctx) => startSignIn(deps, ctx));
+  router.get('/callback', (ctx) => finishSignIn(deps, ctx));
+  router.get('/login-cancelled', async function signInCancelled(ctx) {
+    await renderTenantPage(ctx, 'error', (t) => ({ title: 'console.cancelled_title', heading: t('console.cancelled_title'), message: t('console.cancelled_message') }));
+  });
+  deps.handoff.mount(router);
+  router.post('/logout', (ctx) => signOut(deps, ctx));
+  router.get('/signed-out', async function signedOut(ctx) {
+    await renderTenantPage(ctx, 'logged-out', { title: 'logout.signed_out_title', clientName: '' });
+  });
+  return router;
+}
