@@ -39,6 +39,7 @@ import { buildTenantRuntime, type CompletedSignIn } from './oidc/provider-factor
 import { TenantMaterials } from './oidc/tenant-materials.ts';
 import { ClientCredentialsIssuer } from './oidc/client-credentials-issuer.ts';
 import { startPayloadSweeper } from './oidc/payload-sweeper.ts';
+import { GrantStore } from './oidc/grant-store.ts';
 import { KeyLifecycle } from './oidc/key-lifecycle.ts';
 import { Metrics } from './core/metrics.ts';
 import { DependencyHealth } from './core/dependency-health.ts';
@@ -53,7 +54,6 @@ import { createFederation, type Federation } from './federation/federation.ts';
 import { MfaService } from './mfa/mfa-service.ts';
 import { MfaStore } from './mfa/mfa-store.ts';
 import { UserSessionService } from './accounts/user-sessions.ts';
-import { UserSessionStore } from './accounts/user-session-store.ts';
 
 export interface Services {
   config: AtriumConfig;
@@ -121,7 +121,11 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const registry = new TenantRegistry(tenantStore, bus);
   const keys = new SigningKeyStore(db, box);
   const clients = new ClientStore(db, box);
-  const users = new UserStore(db);
+  // Each domain writes only its own tables: a user's deletion and credential changes reach
+  // oidc's and account-recovery's rows through them, in the same transaction.
+  const grants = new GrantStore(db);
+  const accountTokens = new AccountTokenStore(db);
+  const users = new UserStore(db, { links: accountTokens, grants });
   const audit = new AuditLog(db);
   const tenants = new TenantService(tenantStore, keys, bus, log, audit);
   const materials = new TenantMaterials(keys, clients);
@@ -132,10 +136,9 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const challenges = new DomainChallenges(dns, egress);
   const domainChecks = new DomainRechecker({ store: domainStore, challenges, audit, metrics, log }, config.domainRecheckIntervalMs).start();
   const newDevices = new NewDeviceAlerts({ db, users, mail });
-  const signInRecords = new UserSessionStore(db);
   // Every completed sign-in: the device record of its session (the account page's list), and the new-device mail.
   const onSignedIn = async (tenant: Tenant, signIn: CompletedSignIn) => {
-    await Promise.all([signInRecords.recordUse(signIn.sessionUid, signIn.userId, signIn), newDevices.signedIn(tenant, signIn)]);
+    await Promise.all([grants.recordUse(signIn.sessionUid, signIn.userId, signIn), newDevices.signedIn(tenant, signIn)]);
   };
   const pool = new ProviderPool(config.multiTenancy.pool, (tenant) =>
     // The build reads the tenant's keys under its own row-level security.
@@ -152,12 +155,12 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const rateLimiter = createRateLimiter(config, log, box, (err) => health.errorSurvived('redis', err));
 
   const consoleSessions = new ConsoleSessionStore(db);
-  const userSessions = new UserSessionService({ signIns: signInRecords, consoles: consoleSessions, audit });
+  const userSessions = new UserSessionService({ db, signIns: grants, consoles: consoleSessions, audit });
   const lockout = new LoginLockout({ db, audit, box });
   const userService = new UserService(users, audit);
-  const accountRecovery = new AccountRecovery({ config, users, tokens: new AccountTokenStore(db), mail, lockout, sessions: userSessions, audit });
+  const accountRecovery = new AccountRecovery({ config, users, tokens: accountTokens, mail, lockout, sessions: userSessions, audit });
 
-  const mfa = new MfaService({ config, store: new MfaStore(db), box, users, audit, notify: mfaChangeMail(mail, registry) });
+  const mfa = new MfaService({ config, store: new MfaStore(db, accountTokens), box, users, audit, notify: mfaChangeMail(mail, registry) });
 
   return {
     config,
@@ -185,7 +188,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     metrics,
     health,
     federation: createFederation({ config, db, box, users, audit, egress, secondFactorDue: (tenant, user, params) => secondFactorDue(mfa, tenant, user, params) }),
-    consoleAuth: new ConsoleAuth({ config, box, users, audit, pool, sessions: consoleSessions, handoffNonces: new HandoffNonceStore(db), registry }),
+    consoleAuth: new ConsoleAuth({ config, box, users, audit, pool, sessions: consoleSessions, grants, handoffNonces: new HandoffNonceStore(db), registry }),
     mfa,
     userSessions,
     egress,

@@ -28,6 +28,7 @@ import { issuerFor, issuerUrl, platformTenantSlug } from '../tenancy/tenant.ts';
 import { AppError } from '../core/errors.ts';
 import { readForm } from '../web/body.ts';
 import { ConsoleSessionStore } from '../accounts/console-session-store.ts';
+import type { GrantStore } from '../oidc/grant-store.ts';
 import { ConsoleHandoff } from './console-handoff.ts';
 import type { HandoffNonceStore } from '../accounts/handoff-nonce-store.ts';
 import { CONSOLE_CLIENT_ID } from '../oidc/console-client.ts';
@@ -85,6 +86,8 @@ export interface ConsoleAuthDeps {
   audit: AuditLog;
   pool: ProviderPool;
   sessions: ConsoleSessionStore;
+  /** The oidc domain's rows: the console's own authorization code is consumed there. */
+  grants: Pick<GrantStore, 'consumeAuthorizationCode'>;
   /** Used platform hand-off nonces, kept apart from the sessions they made. */
   handoffNonces: HandoffNonceStore;
   /** Finds the platform tenant, whose users a handed-off platform admin is re-checked against. */
@@ -222,7 +225,7 @@ export class ConsoleAuth {
 
   routes(): Router {
     const router = new Router({ prefix: '/account' });
-    const { config, audit, pool, sessions } = this.#deps;
+    const { config, audit, pool, sessions, grants } = this.#deps;
 
     router.get('/login', async (ctx) => {
       const tenant = ctx.state.tenant;
@@ -275,7 +278,7 @@ export class ConsoleAuth {
         && code.codeChallenge === createHash('sha256').update(pending.verifier).digest('base64url')
         && !code.isExpired
         && typeof code.accountId === 'string';
-      if (!verified || !(await sessions.consumeAuthorizationCode(code.jti))) {
+      if (!verified || !(await grants.consumeAuthorizationCode(code.jti))) {
         throw new AppError('invalid_grant', 400, 'This sign-in link has already been used or has expired. Start again.', { messageKey: 'errors.sign_in_link_used' });
       }
       const accountId = code.accountId!;
