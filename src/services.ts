@@ -38,7 +38,7 @@ import { SigningKeyStore } from './oidc/signing-keys.ts';
 import { buildTenantRuntime, type CompletedSignIn } from './oidc/provider-factory.ts';
 import { TenantMaterials } from './oidc/tenant-materials.ts';
 import { ClientCredentialsIssuer } from './oidc/client-credentials-issuer.ts';
-import { startPayloadSweeper } from './oidc/payload-sweeper.ts';
+import { startPayloadSweeper } from './runtime/expiry-sweeper.ts';
 import { GrantStore } from './oidc/grant-store.ts';
 import { KeyLifecycle } from './oidc/key-lifecycle.ts';
 import { Metrics } from './core/metrics.ts';

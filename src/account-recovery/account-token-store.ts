@@ -97,3 +97,6 @@ export class AccountTokenStore implements OutstandingLinks {
     return res.rowCount;
   }
 }
+
+/** Emailed link tokens a day past their life, swept by runtime/expiry-sweeper.ts. */
+export const ACCOUNT_TOKENS_EXPIRING = [{ table: 'account_tokens', expired: `expires_at < now() - interval '1 day'` }] as const;
