@@ -36,6 +36,7 @@ let a: Tenant;
 let b: Tenant;
 let cases: StoreCase[];
 let tenantTables: string[];
+let allTables: string[];
 
 before(async () => {
   t = await startTestAtrium();
@@ -44,10 +45,16 @@ before(async () => {
   a = (await t.atrium.services.tenantStore.findBySlug('acme'))!;
   b = (await t.atrium.services.tenantStore.findBySlug('globex'))!;
   cases = storeCases(t.atrium.services);
-  const res = await t.atrium.services.db.crossTenant('list tenant-scoped tables', (q) =>
-    q.query<{ table_name: string }>(`SELECT table_name FROM information_schema.columns WHERE column_name = 'tenant_id' AND table_schema = current_schema() ORDER BY table_name`),
+  // From the catalog, which every role reads in full (information_schema shows only tables the role may use).
+  const res = await t.atrium.services.db.crossTenant('list tables', (q) =>
+    q.query<{ table_name: string; tenant_scoped: boolean }>(
+      `SELECT c.relname AS table_name, EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped) AS tenant_scoped
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') ORDER BY c.relname`,
+    ),
   );
-  tenantTables = res.rows.map((r) => r.table_name);
+  tenantTables = res.rows.filter((r) => r.tenant_scoped).map((r) => r.table_name);
+  allTables = res.rows.map((r) => r.table_name);
 });
 after(() => t?.stop());
 
@@ -138,6 +145,25 @@ describe('every tenant-scoped store', () => {
       const writers = globSync('src/**/*.ts').filter((f) => !f.endsWith('.test.ts') && new RegExp(`\\b(?:INTO|UPDATE|FROM)\\s+${table}\\b`).test(readFileSync(f, 'utf8')));
       assert.deepEqual(writers.filter((f) => !NOT_TENANT_SCOPED[f]), [], `${table} is a platform table: only cross-tenant modules may name it`);
     }
+    const stores = globSync('src/**/*-store.ts');
+    assert.deepEqual(stores.filter((f) => !listed.has(f) && !NOT_TENANT_SCOPED[f]).sort(), [], 'stores in no store case');
     for (const c of cases) assert.ok(modules.includes(c.module), `${c.module} is listed but issues no SQL against a tenant table`);
+  });
+
+  it('writes each table only from the domain that owns it (DESIGN.md, "Table ownership")', () => {
+    const design = readFileSync('DESIGN.md', 'utf8');
+    const block = design.slice(design.indexOf('<!-- table-ownership'), design.indexOf('<!-- /table-ownership -->'));
+    const owner = new Map<string, string>();
+    for (const [, folder, tables] of block.matchAll(/^- ([a-z-]+)\/: (.+)$/gm)) for (const table of tables!.split(',')) owner.set(table.trim(), folder!);
+    assert.deepEqual(allTables.filter((table) => !owner.has(table)), [], 'tables with no owner in DESIGN.md');
+    assert.deepEqual([...owner.keys()].filter((table) => !allTables.includes(table)), [], 'owned tables that do not exist');
+    const wrong: string[] = [];
+    for (const file of globSync('src/**/*.ts').filter((f) => !f.endsWith('.test.ts')).sort()) {
+      const folder = file.split('/')[1];
+      for (const [, table] of readFileSync(file, 'utf8').matchAll(/\b(?:INSERT INTO|UPDATE|DELETE FROM)\s+([a-z_]+)\b/g)) {
+        if (owner.get(table!) !== folder) wrong.push(`${file} writes ${table} (owner: ${owner.get(table!) ?? 'none'})`);
+      }
+    }
+    assert.ok(wrong.length === 0, `writes outside the owning domain:\n${[...new Set(wrong)].join('\n')}`);
   });
 });
