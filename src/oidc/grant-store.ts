@@ -45,7 +45,7 @@ export class GrantStore implements SignInSessions, AccountGrants {
 
   /**
    * The user's live oidc-provider sessions, newest activity first. Records of ended ones are
-   * never listed (the query starts from live Session rows); the payload sweeper removes them.
+   * never listed (the query starts from live Session rows); the expiry sweeper removes them.
    */
   async listForUser(userId: string): Promise<SignInSessionRow[]> {
     return this.#db.withTenant(async (q) => {
