@@ -121,8 +121,6 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const registry = new TenantRegistry(tenantStore, bus);
   const keys = new SigningKeyStore(db, box);
   const clients = new ClientStore(db, box);
-  // Each domain writes only its own tables: a user's deletion and credential changes reach
-  // oidc's and account-recovery's rows through them, in the same transaction.
   const grants = new GrantStore(db);
   const accountTokens = new AccountTokenStore(db);
   const users = new UserStore(db, { links: accountTokens, grants });

@@ -28,7 +28,6 @@ import { issuerFor, issuerUrl, platformTenantSlug } from '../tenancy/tenant.ts';
 import { AppError } from '../core/errors.ts';
 import { readForm } from '../web/body.ts';
 import { ConsoleSessionStore } from '../accounts/console-session-store.ts';
-import type { GrantStore } from '../oidc/grant-store.ts';
 import { ConsoleHandoff } from './console-handoff.ts';
 import type { HandoffNonceStore } from '../accounts/handoff-nonce-store.ts';
 import { CONSOLE_CLIENT_ID } from '../oidc/console-client.ts';
@@ -86,8 +85,8 @@ export interface ConsoleAuthDeps {
   audit: AuditLog;
   pool: ProviderPool;
   sessions: ConsoleSessionStore;
-  /** The oidc domain's rows: the console's own authorization code is consumed there. */
-  grants: Pick<GrantStore, 'consumeAuthorizationCode'>;
+  /** oidc/grant-store.ts: the console's own authorization code is consumed in the oidc domain. */
+  grants: { consumeAuthorizationCode(jti: string): Promise<boolean> };
   /** Used platform hand-off nonces, kept apart from the sessions they made. */
   handoffNonces: HandoffNonceStore;
   /** Finds the platform tenant, whose users a handed-off platform admin is re-checked against. */
