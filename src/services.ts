@@ -38,7 +38,8 @@ import { SigningKeyStore } from './oidc/signing-keys.ts';
 import { buildTenantRuntime, type CompletedSignIn } from './oidc/provider-factory.ts';
 import { TenantMaterials } from './oidc/tenant-materials.ts';
 import { ClientCredentialsIssuer } from './oidc/client-credentials-issuer.ts';
-import { startPayloadSweeper } from './oidc/payload-sweeper.ts';
+import { startPayloadSweeper } from './runtime/expiry-sweeper.ts';
+import { GrantStore } from './oidc/grant-store.ts';
 import { KeyLifecycle } from './oidc/key-lifecycle.ts';
 import { Metrics } from './core/metrics.ts';
 import { DependencyHealth } from './core/dependency-health.ts';
@@ -52,7 +53,6 @@ import { createFederation, type Federation } from './federation/federation.ts';
 import { MfaService } from './mfa/mfa-service.ts';
 import { MfaStore } from './mfa/mfa-store.ts';
 import { UserSessionService } from './accounts/user-sessions.ts';
-import { UserSessionStore } from './accounts/user-session-store.ts';
 
 export interface Services {
   config: AtriumConfig;
@@ -120,7 +120,9 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const registry = new TenantRegistry(tenantStore, bus);
   const keys = new SigningKeyStore(db, box);
   const clients = new ClientStore(db, box);
-  const users = new UserStore(db);
+  const grants = new GrantStore(db);
+  const accountTokens = new AccountTokenStore(db);
+  const users = new UserStore(db, { links: accountTokens, grants });
   const audit = new AuditLog(db);
   const tenants = new TenantService(tenantStore, keys, bus, log, audit);
   const materials = new TenantMaterials(keys, clients);
@@ -131,10 +133,9 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const challenges = new DomainChallenges(dns, egress);
   const domainChecks = new DomainRechecker({ store: domainStore, challenges, audit, metrics, log }, config.domainRecheckIntervalMs).start();
   const newDevices = new NewDeviceAlerts({ db, users, mail });
-  const signInRecords = new UserSessionStore(db);
   // Every completed sign-in: the device record of its session (the account page's list), and the new-device mail.
   const onSignedIn = async (tenant: Tenant, signIn: CompletedSignIn) => {
-    await Promise.all([signInRecords.recordUse(signIn.sessionUid, signIn.userId, signIn), newDevices.signedIn(tenant, signIn)]);
+    await Promise.all([grants.recordUse(signIn.sessionUid, signIn.userId, signIn), newDevices.signedIn(tenant, signIn)]);
   };
   const pool = new ProviderPool(config.multiTenancy.pool, (tenant) =>
     // The build reads the tenant's keys under its own row-level security.
@@ -151,12 +152,12 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const rateLimiter = createRateLimiter(config, log, box, (err) => health.errorSurvived('redis', err));
 
   const consoleSessions = new ConsoleSessionStore(db);
-  const userSessions = new UserSessionService({ signIns: signInRecords, consoles: consoleSessions, audit });
+  const userSessions = new UserSessionService({ db, signIns: grants, consoles: consoleSessions, audit });
   const lockout = new LoginLockout({ db, audit, box });
   const userService = new UserService(users, audit);
-  const accountRecovery = new AccountRecovery({ config, users, tokens: new AccountTokenStore(db), mail, lockout, sessions: userSessions, audit });
+  const accountRecovery = new AccountRecovery({ config, users, tokens: accountTokens, mail, lockout, sessions: userSessions, audit });
 
-  const mfa = new MfaService({ config, store: new MfaStore(db), box, users, audit, notify: mfaChangeMail(mail, registry) });
+  const mfa = new MfaService({ config, store: new MfaStore(db, accountTokens), box, users, audit, notify: mfaChangeMail(mail, registry) });
 
   return {
     config,
@@ -184,7 +185,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     metrics,
     health,
     federation: createFederation({ config, db, box, users, audit, egress }),
-    consoleAuth: new ConsoleAuth({ config, box, users, audit, pool, sessions: consoleSessions, handoffNonces: new HandoffNonceStore(db), registry }),
+    consoleAuth: new ConsoleAuth({ config, box, users, audit, pool, sessions: consoleSessions, grants, handoffNonces: new HandoffNonceStore(db), registry }),
     mfa,
     userSessions,
     egress,

@@ -15,7 +15,7 @@ import { authorization, createUser, enrolTotp, finish, open, passwordStep } from
 import { SmtpSink } from './support/smtp-sink.ts';
 import { ROOMY_RATE_LIMITS, setSecurity } from './support/account-security.ts';
 import { runAsTenant } from '../src/core/request-context.ts';
-import { sweepExpiredPayloads } from '../src/oidc/payload-sweeper.ts';
+import { sweepExpiredPayloads } from '../src/runtime/expiry-sweeper.ts';
 
 let t: TestAtrium;
 let acme: TenantFixture;

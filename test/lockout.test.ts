@@ -10,7 +10,7 @@ import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, type TenantFixture } from './support/fixtures.ts';
 import { openLoginForm } from './support/rate-limit-helpers.ts';
 import { asTenant, auditActions, comparablePage, ROOMY_RATE_LIMITS, setSecurity } from './support/account-security.ts';
-import { sweepExpiredPayloads } from '../src/oidc/payload-sweeper.ts';
+import { sweepExpiredPayloads } from '../src/runtime/expiry-sweeper.ts';
 
 let t: TestAtrium;
 let strict: TenantFixture;

@@ -9,7 +9,7 @@ import * as oidc from 'openid-client';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, discover, REDIRECT_URI, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
 import { httpFetch } from './support/http-client.ts';
-import { sweepExpiredPayloads } from '../src/oidc/payload-sweeper.ts';
+import { sweepExpiredPayloads } from '../src/runtime/expiry-sweeper.ts';
 
 /** A request that always needs the tenant's Provider (discovery and the JWKS can be served from a cache). */
 const PROVIDER_BOUND = '/.well-known/oauth-authorization-server';

@@ -6,7 +6,8 @@
  * one conditional UPDATE: it works once, even across instances, and not after it expires.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Database } from '../storage/database.ts';
+import type { Database, Queryable } from '../storage/database.ts';
+import type { OutstandingLinks } from '../accounts/credential-change.ts';
 
 export type TokenPurpose = 'signup' | 'password_reset' | 'invitation';
 
@@ -31,7 +32,7 @@ const TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
 const hashToken = (token: string) => createHash('sha256').update(token).digest('base64url');
 const toToken = (row: Row): AccountToken => ({ purpose: row.purpose, userId: row.user_id, email: row.email, data: row.data ?? {}, expiresAt: new Date(row.expires_at) });
 
-export class AccountTokenStore {
+export class AccountTokenStore implements OutstandingLinks {
   readonly #db: Database;
   constructor(db: Database) {
     this.#db = db;
@@ -81,4 +82,21 @@ export class AccountTokenStore {
       return res.rows[0] ? toToken(res.rows[0]) : undefined;
     });
   }
+
+  /**
+   * Ends the user's unused mail links in the caller's transaction: every change of the
+   * user's credentials calls it (accounts/credential-change.ts). By user, and by the address
+   * the user row has *now*: call it before an email change.
+   */
+  async endOutstandingLinks(q: Queryable, userId: string): Promise<number> {
+    const res = await q.query(
+      `DELETE FROM account_tokens WHERE used_at IS NULL
+         AND (user_id = $1::uuid OR lower(email) = (SELECT lower(email) FROM users WHERE id = $1::uuid))`,
+      [userId],
+    );
+    return res.rowCount;
+  }
 }
+
+/** Emailed link tokens a day past their life, swept by runtime/expiry-sweeper.ts. */
+export const ACCOUNT_TOKENS_EXPIRING = [{ table: 'account_tokens', expired: `expires_at < now() - interval '1 day'` }] as const;

@@ -1,6 +1,6 @@
 /** Rows of `console_sessions`, always inside the current tenant (row-level security). */
 import { createHash } from 'node:crypto';
-import type { Database } from '../storage/database.ts';
+import type { Database, Queryable } from '../storage/database.ts';
 
 export interface ConsoleSessionRecord {
   idHash: string;
@@ -139,11 +139,9 @@ export class ConsoleSessionStore {
     return res.rowCount;
   }
 
-  /** Marks an authorization code of this tenant used, atomically: true only for the first caller. */
-  async consumeAuthorizationCode(jti: string): Promise<boolean> {
-    const res = await this.#db.withTenant((q) =>
-      q.query(`UPDATE oidc_payloads SET consumed_at = now() WHERE model = 'AuthorizationCode' AND id = $1 AND consumed_at IS NULL`, [jti]),
-    );
-    return res.rowCount === 1;
+  /** Ends the user's console sessions made from one sign-in, in the caller's transaction (the sign-in ends in it too); returns how many. */
+  async deleteMadeFrom(q: Queryable, sessionUid: string, userId: string): Promise<number> {
+    const res = await q.query('DELETE FROM console_sessions WHERE oidc_session_uid = $1 AND user_id = $2', [sessionUid, userId]);
+    return res.rowCount;
   }
 }

@@ -5,8 +5,34 @@
  * made from it, so the next request in that browser must sign in again.
  */
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { Database, Queryable } from '../storage/database.ts';
 import type { ConsoleSessionStore } from './console-session-store.ts';
-import type { UserSessionStore } from './user-session-store.ts';
+
+/** One of the user's live oidc-provider sessions, with what was seen of it. */
+export interface SignInSessionRow {
+  uid: string;
+  createdAt: Date | null;
+  expiresAt: Date | null;
+  ip: string | null;
+  userAgent: string | null;
+  amr: string[];
+  lastSeenAt: Date | null;
+}
+
+/**
+ * The user's sign-ins at the tenant in context: rows of the oidc domain, which implements
+ * this (oidc/grant-store.ts; wired in services.ts), so accounts writes no table of another.
+ */
+export interface SignInSessions {
+  /** The user's live sessions, newest activity first. */
+  listForUser(userId: string): Promise<SignInSessionRow[]>;
+  /** Ends one sign-in of the user, in the caller's transaction; how many rows went. */
+  endSession(q: Queryable, userId: string, sessionUid: string): Promise<number>;
+  /** Ends every sign-in but `keepUid` and withdraws every token (no grant) of the user, in one transaction. */
+  endAllButOne(userId: string, keepUid: string | null): Promise<{ signIns: number; tokens: number }>;
+  /** Ends every sign-in of the user with its grants and tokens, in one transaction; how many sessions. */
+  endAll(userId: string): Promise<number>;
+}
 
 export interface SessionView {
   /** `signin:<uid>` or `console:<id hash>`: what the revoke form posts. */
@@ -45,11 +71,13 @@ export interface AuditMeta {
 }
 
 export class UserSessionService {
-  readonly #signIns: UserSessionStore;
+  readonly #db: Database;
+  readonly #signIns: SignInSessions;
   readonly #consoles: ConsoleSessionStore;
   readonly #audit: AuditLog;
 
-  constructor(deps: { signIns: UserSessionStore; consoles: ConsoleSessionStore; audit: AuditLog }) {
+  constructor(deps: { db: Database; signIns: SignInSessions; consoles: ConsoleSessionStore; audit: AuditLog }) {
+    this.#db = deps.db;
     this.#signIns = deps.signIns;
     this.#consoles = deps.consoles;
     this.#audit = deps.audit;
@@ -82,12 +110,24 @@ export class UserSessionService {
     const colon = id.indexOf(':');
     const [kind, key] = colon > 0 ? [id.slice(0, colon), id.slice(colon + 1)] : ['', ''];
     let ended = false;
-    if (kind === 'signin' && key) ended = await this.#signIns.deleteSession(userId, key);
+    if (kind === 'signin' && key) ended = await this.#endSignIn(userId, key);
     if (kind === 'console' && key) {
       ended = await this.#consoles.deleteOfUser(key, userId);
     }
     if (ended) await this.#audit.record({ action: 'user.session_revoked', actor: meta.actor === undefined ? userId : meta.actor, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null, details: { session: kind } });
     return ended;
+  }
+
+  /**
+   * Ends one sign-in of the user: its Provider session, its record and the console sessions
+   * made from it, in one transaction. False when the user has no such session.
+   */
+  async #endSignIn(userId: string, sessionUid: string): Promise<boolean> {
+    return this.#db.withTenant(async (q) => {
+      const signIn = await this.#signIns.endSession(q, userId, sessionUid);
+      const consoles = await this.#consoles.deleteMadeFrom(q, sessionUid, userId);
+      return signIn + consoles > 0;
+    });
   }
 
   /**
@@ -97,7 +137,7 @@ export class UserSessionService {
    * and its apps sign in again without asking.
    */
   async revokeAllButCurrent(userId: string, current: { consoleIdHash?: string; oidcSessionUid?: string | null }, meta: AuditMeta = {}): Promise<void> {
-    const { signIns, tokens } = await this.#signIns.deleteAllButOne(userId, current.oidcSessionUid ?? null);
+    const { signIns, tokens } = await this.#signIns.endAllButOne(userId, current.oidcSessionUid ?? null);
     const consoleSessions = await this.#consoles.deleteForUser(userId, { exceptIdHash: current.consoleIdHash });
     const audit = { actor: meta.actor === undefined ? userId : meta.actor, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null };
     await this.#audit.record({ action: 'user.sessions_revoked', ...audit, details: { sign_ins: signIns, console_sessions: consoleSessions, kept: 'current' } });
@@ -110,7 +150,7 @@ export class UserSessionService {
    * anything that must end a user's access at once (password reset, disabling).
    */
   async revokeAllSessions(userId: string, meta: AuditMeta = {}): Promise<{ signIns: number; consoleSessions: number }> {
-    const signIns = await this.#signIns.deleteAllForUser(userId);
+    const signIns = await this.#signIns.endAll(userId);
     const consoleSessions = await this.#consoles.deleteForUser(userId);
     await this.#audit.record({ action: 'user.sessions_revoked', actor: meta.actor ?? null, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null, details: { sign_ins: signIns, console_sessions: consoleSessions } });
     return { signIns, consoleSessions };

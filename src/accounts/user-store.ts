@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../storage/database.ts';
 import { conflict } from '../core/errors.ts';
-import { endOutstandingLinks } from './credential-change.ts';
+import type { AccountGrants, OutstandingLinks } from './credential-change.ts';
 
 export interface User {
   id: string;
@@ -60,8 +60,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class UserStore {
   readonly #db: Database;
-  constructor(db: Database) {
+  readonly #links: OutstandingLinks;
+  readonly #grants: AccountGrants;
+  constructor(db: Database, others: { links: OutstandingLinks; grants: AccountGrants }) {
     this.#db = db;
+    this.#links = others.links;
+    this.#grants = others.grants;
   }
 
   async findById(id: string): Promise<UserWithSecret | undefined> {
@@ -117,7 +121,7 @@ export class UserStore {
     if (!UUID.test(id)) return undefined;
     return this.#db.withTenant(async (q) => {
       const write = async () => {
-        if (changes.passwordHash !== undefined || changes.email !== undefined || changes.status === 'disabled') await endOutstandingLinks(q, id);
+        if (changes.passwordHash !== undefined || changes.email !== undefined || changes.status === 'disabled') await this.#links.endOutstandingLinks(q, id);
         const res = await q.query<UserRow>(
           `UPDATE users SET email = COALESCE($2, email), name = CASE WHEN $3::boolean THEN $4 ELSE name END,
              email_verified = COALESCE($5, email_verified), roles = COALESCE($6, roles), status = COALESCE($7, status),
@@ -151,7 +155,7 @@ export class UserStore {
     return this.#db.withTenant((q) =>
       keepingAnOwner(q, async () => {
         const res = await q.query('DELETE FROM users WHERE id = $1', [id]);
-        if (res.rowCount) await q.query(`DELETE FROM oidc_payloads WHERE payload->>'accountId' = $1`, [id]);
+        if (res.rowCount) await this.#grants.forgetAccount(q, id);
         return res.rowCount > 0;
       }),
     );

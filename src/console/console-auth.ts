@@ -54,6 +54,8 @@ export interface ConsoleAuthDeps {
   audit: AuditLog;
   pool: ProviderPool;
   sessions: ConsoleSessionStore;
+  /** oidc/grant-store.ts: the console's own authorization code is consumed in the oidc domain. */
+  grants: { consumeAuthorizationCode(jti: string): Promise<boolean> };
   /** Used platform hand-off nonces, kept apart from the sessions they made. */
   handoffNonces: HandoffNonceStore;
   /** Finds the platform tenant, whose users a handed-off platform admin is re-checked against. */

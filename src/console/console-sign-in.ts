@@ -40,6 +40,8 @@ export interface ConsoleSignInDeps {
   audit: AuditLog;
   pool: ProviderPool;
   sessions: ConsoleSessionStore;
+  /** The console's authorization code is used once (oidc/grant-store.ts). */
+  grants: { consumeAuthorizationCode(jti: string): Promise<boolean> };
   handoff: ConsoleHandoff;
   /** The console's cookies on the tenant's issuer (web/issuer-cookie.ts). */
   cookie: (tenant: Tenant, purpose: 'console' | 'console-login') => IssuerCookie;
@@ -90,7 +92,7 @@ function takePendingLogin(deps: ConsoleSignInDeps, ctx: Context, tenant: Tenant)
 
 /** GET /account/callback: checks the answer, redeems the code in process and starts the console session. */
 async function finishSignIn(deps: ConsoleSignInDeps, ctx: Context): Promise<void> {
-  const { config, pool, sessions, audit } = deps;
+  const { config, pool, grants, audit } = deps;
   const tenant = ctx.state.tenant;
   const issuer = issuerFor(tenant, config);
   const pending = takePendingLogin(deps, ctx, tenant);
@@ -109,7 +111,7 @@ async function finishSignIn(deps: ConsoleSignInDeps, ctx: Context): Promise<void
     && code.codeChallenge === sha256(pending.verifier)
     && !code.isExpired
     && typeof code.accountId === 'string';
-  if (!verified || !(await sessions.consumeAuthorizationCode(code.jti))) {
+  if (!verified || !(await grants.consumeAuthorizationCode(code.jti))) {
     throw new AppError('invalid_grant', 400, 'This sign-in link has already been used or has expired. Start again.', { messageKey: 'errors.sign_in_link_used' });
   }
   const accountId = code.accountId!;

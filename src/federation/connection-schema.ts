@@ -85,104 +85,112 @@ const PRESET_FIELDS_OF: Record<FederationProvider, readonly (typeof PRESET_FIELD
   cognito: ['region', 'user_pool_id'],
 };
 
-export function connectionInputSchema(options: { allowHttp: boolean }) {
-  const url = upstreamUrl(options.allowHttp);
-  return z
-    .strictObject({
-      provider: z.enum(FEDERATION_PROVIDERS, { message: `must be one of ${FEDERATION_PROVIDERS.join(', ')}` }),
-      display_name: z.string().trim().min(1).max(100).optional(),
-      enabled: z.boolean().default(true),
-      // generic_oidc
-      issuer: url.optional(),
-      discovery_endpoint: url.optional(),
-      authorization_endpoint: url.optional(),
-      token_endpoint: url.optional(),
-      jwks_uri: url.optional(),
-      userinfo_endpoint: url.optional(),
-      // presets
-      directory_id: z
-        .string()
-        .trim()
-        .toLowerCase()
-        .regex(/^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?:[a-z0-9-]+\.)+[a-z]{2,63})$/, 'must be the directory (tenant) id or a verified domain of the directory')
-        .optional(),
-      authority_host: z.string().trim().toLowerCase().regex(HOSTNAME, 'must be a host name').optional(),
-      domain: z.string().trim().toLowerCase().regex(HOSTNAME, 'must be a host name such as example.okta.com').optional(),
-      authorization_server: z.string().trim().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an authorization server id such as default').optional(),
-      base_url: url.optional(),
-      realm: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be a realm name').optional(),
-      region: z.string().trim().regex(/^[a-z]{2}(?:-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1').optional(),
-      user_pool_id: z.string().trim().regex(/^[a-z]{2}(?:-[a-z]+)+-\d_[A-Za-z0-9]+$/, 'must be a user pool id such as eu-west-1_AbCdEf123').optional(),
-      // the client at the upstream
-      client_id: z.string().trim().min(1).max(500),
-      client_secret: z.string().min(1).max(2000).nullable().optional(),
-      token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
-      scopes: z
-        .string()
-        .trim()
-        .max(1000)
-        .regex(/^[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*$/, 'must be space-separated scope names')
-        .refine((v) => v.split(' ').includes('openid'), 'must include openid')
-        .default(DEFAULT_SCOPES),
-      allowed_domains: z.array(emailDomain).max(100).default([]),
-      home_realm_domains: z.array(emailDomain).max(100).default([]),
-      claims_mapping: z.strictObject({ email: CLAIM_NAME.optional(), email_verified: CLAIM_NAME.optional(), name: CLAIM_NAME.optional() }).default({}),
-      link_by_verified_email: z.boolean().default(false),
-      use_relay: z.boolean().default(false),
-    })
-    .superRefine((input, ctx) => {
-      const need = (field: keyof typeof input, why: string) => {
-        if (input[field] === undefined) ctx.addIssue({ code: 'custom', path: [field], message: `required ${why}` });
-      };
-      const forbid = (fields: (keyof typeof input)[], why: string) => {
-        for (const field of fields) if (input[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: `not allowed ${why}` });
-      };
-      const forProvider = `for provider ${input.provider}`;
-      forbid(PRESET_FIELDS.filter((f) => !PRESET_FIELDS_OF[input.provider].includes(f)), forProvider);
-      if (input.provider !== 'generic_oidc') forbid(['issuer', 'discovery_endpoint', ...ENDPOINT_FIELDS], `${forProvider} (the preset sets the endpoints)`);
-      switch (input.provider) {
-        case 'generic_oidc': {
-          const explicit = ENDPOINT_FIELDS.some((f) => input[f] !== undefined);
-          if (explicit) {
-            forbid(['discovery_endpoint'], 'together with explicit endpoints');
-            need('issuer', 'with explicit endpoints (the ID token issuer)');
-            for (const f of ['authorization_endpoint', 'token_endpoint', 'jwks_uri'] as const) need(f, 'with explicit endpoints');
-          } else if (input.issuer === undefined && input.discovery_endpoint === undefined) {
-            ctx.addIssue({ code: 'custom', path: ['discovery_endpoint'], message: 'required for provider generic_oidc: give discovery_endpoint, issuer, or explicit endpoints' });
-          }
-          break;
-        }
-        case 'entra_id':
-          need('directory_id', forProvider);
-          break;
-        case 'okta':
-        case 'auth0':
-          need('domain', forProvider);
-          break;
-        case 'keycloak':
-          need('base_url', forProvider);
-          need('realm', forProvider);
-          break;
-        case 'cognito':
-          need('region', forProvider);
-          need('user_pool_id', forProvider);
-          if (input.region && input.user_pool_id && !input.user_pool_id.startsWith(`${input.region}_`)) {
-            ctx.addIssue({ code: 'custom', path: ['user_pool_id'], message: `must belong to region ${input.region}` });
-          }
-          break;
-        case 'google':
-          break;
+/** The fields of a connection, each checked on its own; `checkConnection` checks them together. */
+function connectionObject(allowHttp: boolean) {
+  const url = upstreamUrl(allowHttp);
+  return z.strictObject({
+    provider: z.enum(FEDERATION_PROVIDERS, { message: `must be one of ${FEDERATION_PROVIDERS.join(', ')}` }),
+    display_name: z.string().trim().min(1).max(100).optional(),
+    enabled: z.boolean().default(true),
+    // generic_oidc
+    issuer: url.optional(),
+    discovery_endpoint: url.optional(),
+    authorization_endpoint: url.optional(),
+    token_endpoint: url.optional(),
+    jwks_uri: url.optional(),
+    userinfo_endpoint: url.optional(),
+    // presets
+    directory_id: z
+      .string()
+      .trim()
+      .toLowerCase()
+      .regex(/^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?:[a-z0-9-]+\.)+[a-z]{2,63})$/, 'must be the directory (tenant) id or a verified domain of the directory')
+      .optional(),
+    authority_host: z.string().trim().toLowerCase().regex(HOSTNAME, 'must be a host name').optional(),
+    domain: z.string().trim().toLowerCase().regex(HOSTNAME, 'must be a host name such as example.okta.com').optional(),
+    authorization_server: z.string().trim().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an authorization server id such as default').optional(),
+    base_url: url.optional(),
+    realm: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be a realm name').optional(),
+    region: z.string().trim().regex(/^[a-z]{2}(?:-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1').optional(),
+    user_pool_id: z.string().trim().regex(/^[a-z]{2}(?:-[a-z]+)+-\d_[A-Za-z0-9]+$/, 'must be a user pool id such as eu-west-1_AbCdEf123').optional(),
+    // the client at the upstream
+    client_id: z.string().trim().min(1).max(500),
+    client_secret: z.string().min(1).max(2000).nullable().optional(),
+    token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
+    scopes: z
+      .string()
+      .trim()
+      .max(1000)
+      .regex(/^[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*$/, 'must be space-separated scope names')
+      .refine((v) => v.split(' ').includes('openid'), 'must include openid')
+      .default(DEFAULT_SCOPES),
+    allowed_domains: z.array(emailDomain).max(100).default([]),
+    home_realm_domains: z.array(emailDomain).max(100).default([]),
+    claims_mapping: z.strictObject({ email: CLAIM_NAME.optional(), email_verified: CLAIM_NAME.optional(), name: CLAIM_NAME.optional() }).default({}),
+    link_by_verified_email: z.boolean().default(false),
+    use_relay: z.boolean().default(false),
+  });
+}
+
+type ConnectionFields = z.output<ReturnType<typeof connectionObject>>;
+
+/** What one field needs of another: the inputs each provider takes, explicit endpoints, domains, the secret. */
+function checkConnection(input: ConnectionFields, ctx: z.RefinementCtx) {
+  const need = (field: keyof typeof input, why: string) => {
+    if (input[field] === undefined) ctx.addIssue({ code: 'custom', path: [field], message: `required ${why}` });
+  };
+  const forbid = (fields: (keyof typeof input)[], why: string) => {
+    for (const field of fields) if (input[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: `not allowed ${why}` });
+  };
+  const forProvider = `for provider ${input.provider}`;
+  forbid(PRESET_FIELDS.filter((f) => !PRESET_FIELDS_OF[input.provider].includes(f)), forProvider);
+  if (input.provider !== 'generic_oidc') forbid(['issuer', 'discovery_endpoint', ...ENDPOINT_FIELDS], `${forProvider} (the preset sets the endpoints)`);
+  switch (input.provider) {
+    case 'generic_oidc': {
+      const explicit = ENDPOINT_FIELDS.some((f) => input[f] !== undefined);
+      if (explicit) {
+        forbid(['discovery_endpoint'], 'together with explicit endpoints');
+        need('issuer', 'with explicit endpoints (the ID token issuer)');
+        for (const f of ['authorization_endpoint', 'token_endpoint', 'jwks_uri'] as const) need(f, 'with explicit endpoints');
+      } else if (input.issuer === undefined && input.discovery_endpoint === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['discovery_endpoint'], message: 'required for provider generic_oidc: give discovery_endpoint, issuer, or explicit endpoints' });
       }
-      // A home realm the connection would then refuse sends people in circles.
-      if (input.allowed_domains.length > 0) {
-        input.home_realm_domains.forEach((domain, i) => {
-          if (!input.allowed_domains.includes(domain)) ctx.addIssue({ code: 'custom', path: ['home_realm_domains', i], message: `${domain} is not in allowed_domains` });
-        });
+      break;
+    }
+    case 'entra_id':
+      need('directory_id', forProvider);
+      break;
+    case 'okta':
+    case 'auth0':
+      need('domain', forProvider);
+      break;
+    case 'keycloak':
+      need('base_url', forProvider);
+      need('realm', forProvider);
+      break;
+    case 'cognito':
+      need('region', forProvider);
+      need('user_pool_id', forProvider);
+      if (input.region && input.user_pool_id && !input.user_pool_id.startsWith(`${input.region}_`)) {
+        ctx.addIssue({ code: 'custom', path: ['user_pool_id'], message: `must belong to region ${input.region}` });
       }
-      if (input.token_endpoint_auth_method === 'none' && input.client_secret) {
-        ctx.addIssue({ code: 'custom', path: ['client_secret'], message: 'not allowed with token_endpoint_auth_method none' });
-      }
+      break;
+    case 'google':
+      break;
+  }
+  // A home realm the connection would then refuse sends people in circles.
+  if (input.allowed_domains.length > 0) {
+    input.home_realm_domains.forEach((domain, i) => {
+      if (!input.allowed_domains.includes(domain)) ctx.addIssue({ code: 'custom', path: ['home_realm_domains', i], message: `${domain} is not in allowed_domains` });
     });
+  }
+  if (input.token_endpoint_auth_method === 'none' && input.client_secret) {
+    ctx.addIssue({ code: 'custom', path: ['client_secret'], message: 'not allowed with token_endpoint_auth_method none' });
+  }
+}
+
+export function connectionInputSchema(options: { allowHttp: boolean }) {
+  return connectionObject(options.allowHttp).superRefine(checkConnection);
 }
 
 export type ConnectionInput = z.infer<ReturnType<typeof connectionInputSchema>>;

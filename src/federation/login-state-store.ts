@@ -69,3 +69,6 @@ export class LoginStateStore {
     };
   }
 }
+
+/** Pending upstream sign-ins past their life, swept by runtime/expiry-sweeper.ts. */
+export const FEDERATION_EXPIRING = [{ table: 'federation_login_states', expired: 'expires_at < now()' }] as const;

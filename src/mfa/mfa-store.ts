@@ -1,5 +1,5 @@
 /** Rows of the second-factor tables, always inside the current tenant (row-level security). */
-import { endOutstandingLinks } from '../accounts/credential-change.ts';
+import type { OutstandingLinks } from '../accounts/credential-change.ts';
 import type { Database } from '../storage/database.ts';
 
 export interface TotpRecord {
@@ -54,8 +54,11 @@ function toCredential(row: CredentialRow): WebAuthnCredential {
 
 export class MfaStore {
   readonly #db: Database;
-  constructor(db: Database) {
+  readonly #links: OutstandingLinks;
+  /** `links`: a change of second factors ends the user's outstanding mail links in its own transaction. */
+  constructor(db: Database, links: OutstandingLinks) {
     this.#db = db;
+    this.#links = links;
   }
 
   async findTotp(userId: string): Promise<TotpRecord | undefined> {
@@ -85,7 +88,7 @@ export class MfaStore {
   async confirmTotp(userId: string, step: number): Promise<boolean> {
     return this.#db.withTenant(async (q) => {
       const res = await q.query('UPDATE mfa_totp SET confirmed_at = now(), last_step = $2 WHERE user_id = $1 AND confirmed_at IS NULL', [userId, step]);
-      if (res.rowCount === 1) await endOutstandingLinks(q, userId);
+      if (res.rowCount === 1) await this.#links.endOutstandingLinks(q, userId);
       return res.rowCount === 1;
     });
   }
@@ -101,7 +104,7 @@ export class MfaStore {
   async deleteTotp(userId: string): Promise<boolean> {
     return this.#db.withTenant(async (q) => {
       const res = await q.query('DELETE FROM mfa_totp WHERE user_id = $1', [userId]);
-      if (res.rowCount > 0) await endOutstandingLinks(q, userId);
+      if (res.rowCount > 0) await this.#links.endOutstandingLinks(q, userId);
       return res.rowCount > 0;
     });
   }
@@ -109,7 +112,7 @@ export class MfaStore {
   async replaceRecoveryCodes(userId: string, hashes: string[]): Promise<void> {
     await this.#db.withTenant(async (q) => {
       await q.query('DELETE FROM mfa_recovery_codes WHERE user_id = $1', [userId]);
-      await endOutstandingLinks(q, userId);
+      await this.#links.endOutstandingLinks(q, userId);
       for (const hash of hashes) {
         await q.query(`INSERT INTO mfa_recovery_codes (tenant_id, user_id, code_hash) VALUES (current_setting('app.tenant_id')::uuid, $1, $2)`, [userId, hash]);
       }
@@ -140,7 +143,7 @@ export class MfaStore {
       const passkeys = (await q.query('DELETE FROM webauthn_credentials WHERE user_id = $1', [userId])).rowCount;
       const totp = (await q.query('DELETE FROM mfa_totp WHERE user_id = $1', [userId])).rowCount > 0;
       await q.query('DELETE FROM mfa_recovery_codes WHERE user_id = $1', [userId]);
-      await endOutstandingLinks(q, userId);
+      await this.#links.endOutstandingLinks(q, userId);
       return { passkeys, totp };
     });
   }
@@ -166,7 +169,7 @@ export class MfaStore {
          VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
         [credential.credentialId, credential.userId, credential.publicKey, credential.counter, credential.transports, credential.name, credential.deviceType, credential.backedUp],
       );
-      if (res.rowCount === 1) await endOutstandingLinks(q, credential.userId);
+      if (res.rowCount === 1) await this.#links.endOutstandingLinks(q, credential.userId);
       return res.rowCount === 1;
     });
   }
@@ -178,7 +181,7 @@ export class MfaStore {
   async deleteCredential(userId: string, credentialId: string): Promise<boolean> {
     return this.#db.withTenant(async (q) => {
       const res = await q.query('DELETE FROM webauthn_credentials WHERE user_id = $1 AND credential_id = $2', [userId, credentialId]);
-      if (res.rowCount > 0) await endOutstandingLinks(q, userId);
+      if (res.rowCount > 0) await this.#links.endOutstandingLinks(q, userId);
       return res.rowCount > 0;
     });
   }

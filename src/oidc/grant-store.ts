@@ -1,19 +1,14 @@
 /**
- * A user's sign-in sessions at the tenant in context: oidc-provider's `Session` payloads
- * (the browser's sign-in) with what `user_sessions` saw of them (device, IP, last seen),
- * and the console sessions (/account, /admin) made from them. Row-level security applies.
+ * What the rest of Atrium asks of oidc-provider's rows (`oidc_payloads`) beyond the
+ * adapter: an account's sign-in sessions with what `user_sessions` saw of them (device,
+ * IP, last seen), ending them, withdrawing an account's tokens, and consuming a code the
+ * console redeems itself. Both tables are the oidc domain's: accounts reaches them only
+ * through the `SignInSessions` and `AccountGrants` interfaces it declares, implemented here
+ * and wired in services.ts. Row-level security applies throughout.
  */
-import type { Database } from '../storage/database.ts';
-
-export interface SignInSessionRow {
-  uid: string;
-  createdAt: Date | null;
-  expiresAt: Date | null;
-  ip: string | null;
-  userAgent: string | null;
-  amr: string[];
-  lastSeenAt: Date | null;
-}
+import type { Database, Queryable } from '../storage/database.ts';
+import type { SignInSessionRow, SignInSessions } from '../accounts/user-sessions.ts';
+import type { AccountGrants } from '../accounts/credential-change.ts';
 
 interface Row {
   uid: string;
@@ -28,7 +23,7 @@ interface Row {
 
 const date = (v: Date | string | null) => (v ? new Date(v) : null);
 
-export class UserSessionStore {
+export class GrantStore implements SignInSessions, AccountGrants {
   readonly #db: Database;
   constructor(db: Database) {
     this.#db = db;
@@ -50,7 +45,7 @@ export class UserSessionStore {
 
   /**
    * The user's live oidc-provider sessions, newest activity first. Records of ended ones are
-   * never listed (the query starts from live Session rows); the payload sweeper removes them.
+   * never listed (the query starts from live Session rows); the expiry sweeper removes them.
    */
   async listForUser(userId: string): Promise<SignInSessionRow[]> {
     return this.#db.withTenant(async (q) => {
@@ -74,16 +69,14 @@ export class UserSessionStore {
   }
 
   /**
-   * Ends one sign-in session of the user: its Provider session, its record and the console
-   * sessions made from it. False when the user has no such session.
+   * Ends one sign-in session of the user in the caller's transaction (which also ends the
+   * console sessions made from it): its Provider session and its record. Returns how many
+   * rows went (0: the user has no such session here).
    */
-  async deleteSession(userId: string, sessionUid: string): Promise<boolean> {
-    return this.#db.withTenant(async (q) => {
-      const res = await q.query(`DELETE FROM oidc_payloads WHERE model = 'Session' AND uid = $1 AND payload->>'accountId' = $2::text`, [sessionUid, userId]);
-      const recorded = await q.query('DELETE FROM user_sessions WHERE session_uid = $1 AND user_id = $2', [sessionUid, userId]);
-      const consoles = await q.query('DELETE FROM console_sessions WHERE oidc_session_uid = $1 AND user_id = $2', [sessionUid, userId]);
-      return res.rowCount + recorded.rowCount + consoles.rowCount > 0;
-    });
+  async endSession(q: Queryable, userId: string, sessionUid: string): Promise<number> {
+    const res = await q.query(`DELETE FROM oidc_payloads WHERE model = 'Session' AND uid = $1 AND payload->>'accountId' = $2::text`, [sessionUid, userId]);
+    const recorded = await q.query('DELETE FROM user_sessions WHERE session_uid = $1 AND user_id = $2', [sessionUid, userId]);
+    return res.rowCount + recorded.rowCount;
   }
 
   /**
@@ -92,7 +85,7 @@ export class UserSessionStore {
    * and access tokens, unredeemed codes) but no grant, so the kept session's apps sign in
    * again silently. One transaction; returns how many sessions ended and tokens went.
    */
-  async deleteAllButOne(userId: string, keepUid: string | null): Promise<{ signIns: number; tokens: number }> {
+  async endAllButOne(userId: string, keepUid: string | null): Promise<{ signIns: number; tokens: number }> {
     return this.#db.withTenant(async (q) => {
       const res = await q.query<{ model: string }>(
         `DELETE FROM oidc_payloads WHERE payload->>'accountId' = $1::text
@@ -111,7 +104,7 @@ export class UserSessionStore {
    * access tokens and codes issued from them, so no relying party keeps a way back in;
    * and their records. Returns how many sessions ended.
    */
-  async deleteAllForUser(userId: string): Promise<number> {
+  async endAll(userId: string): Promise<number> {
     return this.#db.withTenant(async (q) => {
       const res = await q.query<{ model: string }>(
         `DELETE FROM oidc_payloads WHERE model IN ('Session', 'Grant', 'RefreshToken', 'AccessToken', 'AuthorizationCode') AND payload->>'accountId' = $1::text RETURNING model`,
@@ -120,5 +113,18 @@ export class UserSessionStore {
       await q.query('DELETE FROM user_sessions WHERE user_id = $1', [userId]);
       return res.rows.filter((r) => r.model === 'Session').length;
     });
+  }
+
+  /** Everything the Provider stored for a deleted account (sessions, grants, tokens), in the deletion's transaction. */
+  async forgetAccount(q: Queryable, userId: string): Promise<void> {
+    await q.query(`DELETE FROM oidc_payloads WHERE payload->>'accountId' = $1`, [userId]);
+  }
+
+  /** Marks an authorization code of this tenant used, atomically: true only for the first caller. */
+  async consumeAuthorizationCode(jti: string): Promise<boolean> {
+    const res = await this.#db.withTenant((q) =>
+      q.query(`UPDATE oidc_payloads SET consumed_at = now() WHERE model = 'AuthorizationCode' AND id = $1 AND consumed_at IS NULL`, [jti]),
+    );
+    return res.rowCount === 1;
   }
 }
