@@ -20,7 +20,8 @@ import { renderPage } from '../core/views.ts';
 import { pageLocals } from '../tenancy/page-locals.ts';
 import type { Translate } from '../core/i18n.ts';
 import { CONSOLE_CLIENT_ID, consoleClient } from './console-client.ts';
-import { createAdapterClass, unlessStorageDown } from './adapter.ts';
+import { commitHeldWrites, createAdapterClass, unlessStorageDown } from './adapter.ts';
+import { tokenWritesTogether } from './token-request-writes.ts';
 import type { TenantMaterials } from './tenant-materials.ts';
 import { apiResourceServerFor } from './api-resource.ts';
 import { tokenLifetimes } from './token-lifetimes.ts';
@@ -201,6 +202,8 @@ export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Pr
   // The URLs it writes come from the issuer, never from the request's Host (issuer-origin.ts).
   pinOriginToIssuer(provider, issuer);
   provider.use(addCorrelationIdToErrors);
+  // Inside the correlation id step, so a 503 from the commit carries one too.
+  provider.use(tokenWritesTogether(commitHeldWrites(deps.db, tenant.id)));
   provider.on('server_error', (_ctx: unknown, err: Error) => currentContext()?.log?.error({ err }, 'oidc-provider server error'));
   provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
     void deps.audit.record({ action: 'user.sign_out', actor: ctx.oidc.session?.accountId ?? null, target: ctx.oidc.client?.clientId ?? null, ip: ctx.ip, userAgent: ctx.get('user-agent') });
