@@ -55,7 +55,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
   app.use(metricsRoutes(services.metrics, config.metrics.token));
   app.use(federationRelay(journey));
   app.use(managementApi(services));
-  app.use(tenantMiddleware(config, services.registry));
+  app.use(tenantMiddleware(config, services.registry, services.runtimes));
   app.use(brandingStylesheet());
   app.use(services.consoleAuth.middleware());
   app.use(onlyUnder('/account', services.consoleAuth.routes().routes()));
@@ -66,7 +66,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
   if (config.demo) app.use(onlyUnder('/demo', demoRoutes(services).routes()));
   app.use(tokenEndpointRateLimit(services.rateLimiter, (tenant, limit) => services.metrics.rateLimitRejections.inc({ tenant: tenant.slug, limit })));
   app.use(async function delegateToProvider(ctx: Context, _next: Next) {
-    const runtime = await services.pool.get(ctx.state.tenant);
+    const runtime = await ctx.state.runtime.provider();
     ctx.respond = false;
     await runtime.handle(ctx.req, ctx.res);
   });
@@ -76,7 +76,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
 /** The services every page of the sign-in journey gets, in one typed object (interactions/interaction-deps.ts). */
 function signInJourneyDeps(services: Services): InteractionDeps {
   const { config, box, registry, users, audit, rateLimiter, metrics, lockout, mfa, federation, accountRecovery } = services;
-  return createInteractionDeps({ config, box, registry, users, audit, rateLimiter, metrics, lockout, mfa, federation, recovery: accountRecovery, runtimeFor: (tenant) => services.pool.get(tenant) });
+  return createInteractionDeps({ config, box, registry, users, audit, rateLimiter, metrics, lockout, mfa, federation, recovery: accountRecovery, runtimes: services.runtimes });
 }
 
 /** The /api/v1 router wired to the services: mounted by createApp, walked by the audit-coverage test. */

@@ -29,13 +29,14 @@ import { DomainService } from './tenancy/domain-service.ts';
 import { DomainChallenges } from './tenancy/domain-verification.ts';
 import { DomainRechecker } from './tenancy/domain-recheck.ts';
 import { ProviderPool } from './runtime/provider-pool.ts';
+import { TenantRuntimes } from './runtime/tenant-runtime.ts';
 import { runAsTenant } from './core/request-context.ts';
 import { UserStore } from './accounts/user-store.ts';
 import { UserService } from './accounts/user-service.ts';
 import { ClientStore } from './oidc/client-store.ts';
 import { ClientService } from './oidc/client-service.ts';
 import { SigningKeyStore } from './oidc/signing-keys.ts';
-import { buildTenantRuntime, type CompletedSignIn } from './oidc/provider-factory.ts';
+import { buildProviderRuntime, type CompletedSignIn } from './oidc/provider-factory.ts';
 import { TenantMaterials } from './oidc/tenant-materials.ts';
 import { ClientCredentialsIssuer } from './oidc/client-credentials-issuer.ts';
 import { startPayloadSweeper } from './runtime/expiry-sweeper.ts';
@@ -73,6 +74,8 @@ export interface Services {
   /** The periodic re-check of verified custom domains (DOMAIN_RECHECK_INTERVAL_MS). */
   domainChecks: DomainRechecker;
   pool: ProviderPool;
+  /** Each tenant record's typed runtime: policies, keys, cookies, and its Provider (runtime/tenant-runtime.ts). */
+  runtimes: TenantRuntimes;
   /** Plain client_credentials requests answered without a Provider (the token fast path). */
   clientCredentials: ClientCredentialsIssuer;
   users: UserStore;
@@ -139,7 +142,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   };
   const pool = new ProviderPool(config.multiTenancy.pool, (tenant) =>
     // The build reads the tenant's keys under its own row-level security.
-    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildTenantRuntime(tenant, { config, db, box, users, materials, audit, metrics, egress, onSignedIn }))),
+    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildProviderRuntime(tenant, { config, db, box, users, materials, audit, metrics, egress, onSignedIn }))),
   );
   metrics.observePool(pool, config.multiTenancy.pool.maxSize);
   if (config.redisUrl) metrics.observeRedisBus(bus);
@@ -174,6 +177,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     domains: new DomainService(config, domainStore, tenants, challenges),
     domainChecks,
     pool,
+    runtimes: new TenantRuntimes({ config, box, providerFor: (tenant) => pool.get(tenant) }),
     clientCredentials: new ClientCredentialsIssuer(config, materials),
     users,
     userService,
@@ -185,7 +189,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     metrics,
     health,
     federation: createFederation({ config, db, box, users, audit, egress }),
-    consoleAuth: new ConsoleAuth({ config, box, users, audit, pool, sessions: consoleSessions, grants, handoffNonces: new HandoffNonceStore(db), registry }),
+    consoleAuth: new ConsoleAuth({ config, box, users, audit, sessions: consoleSessions, grants, handoffNonces: new HandoffNonceStore(db), registry }),
     mfa,
     userSessions,
     egress,

@@ -21,11 +21,10 @@ import type { UserStore } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import { csrfToken, verifyCsrfToken } from '../core/csrf.ts';
-import type { ProviderPool } from '../runtime/provider-pool.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
 import { currentContext, runAsTenant } from '../core/request-context.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import { issuerFor, platformTenantSlug } from '../tenancy/tenant.ts';
+import { platformTenantSlug } from '../tenancy/tenant.ts';
 import { AppError } from '../core/errors.ts';
 import { readForm } from '../web/body.ts';
 import { ConsoleSessionStore } from '../accounts/console-session-store.ts';
@@ -52,7 +51,6 @@ export interface ConsoleAuthDeps {
   box: SecretBox;
   users: UserStore;
   audit: AuditLog;
-  pool: ProviderPool;
   sessions: ConsoleSessionStore;
   /** oidc/grant-store.ts: the console's own authorization code is consumed in the oidc domain. */
   grants: { consumeAuthorizationCode(jti: string): Promise<boolean> };
@@ -84,12 +82,8 @@ export class ConsoleAuth {
   }
 
   /** Per tenant, so tenants reached on one host through the tenant header keep separate sessions; prefixed and Secure per the issuer (core/cookie-rule.ts). */
-  #cookie(tenant: Tenant, purpose: 'console' | 'console-login'): IssuerCookie {
-    return new IssuerCookie(issuerFor(tenant, this.#deps.config), `atrium.${tenant.slug}.${purpose}`, { signed: purpose === 'console-login' });
-  }
-
-  #csrfKeys(tenant: Tenant): Buffer[] {
-    return this.#deps.box.deriveKeys('csrf', tenant.id);
+  #cookie(ctx: Context, purpose: 'console' | 'console-login'): IssuerCookie {
+    return IssuerCookie.ofTenant(ctx, purpose, { signed: purpose === 'console-login' });
   }
 
   /** Loads the principal for console paths; other requests pay nothing. */
@@ -108,11 +102,11 @@ export class ConsoleAuth {
 
   async #principal(ctx: Context): Promise<ConsolePrincipal | undefined> {
     const tenant = ctx.state.tenant;
-    const id = this.#cookie(tenant, 'console').get(ctx);
+    const id = this.#cookie(ctx, 'console').get(ctx);
     if (!id || id.length > 100) return undefined;
     const session = await this.#deps.sessions.findLive(id);
     if (!session) return undefined;
-    const csrf = csrfToken(this.#csrfKeys(tenant), `console:${session.idHash}`);
+    const csrf = csrfToken(ctx.state.runtime.keys('csrf'), `console:${session.idHash}`);
     if (session.platformAdminId) {
       // Read afresh like a tenant user's roles: a platform admin disabled or demoted on the
       // platform loses every tenant /admin they were handed, at once.
@@ -164,7 +158,7 @@ export class ConsoleAuth {
   /** Reads a console form and checks its CSRF token against the signed-in session. */
   async readForm(ctx: Context, principal: ConsolePrincipal): Promise<URLSearchParams> {
     const form = await readForm(ctx);
-    if (!verifyCsrfToken(this.#csrfKeys(ctx.state.tenant), `console:${principal.sessionIdHash}`, form.get('csrf'))) {
+    if (!verifyCsrfToken(ctx.state.runtime.keys('csrf'), `console:${principal.sessionIdHash}`, form.get('csrf'))) {
       throw new AppError('invalid_csrf_token', 403, 'The form has expired. Go back, reload the page and try again.', { messageKey: 'errors.form_expired_reload' });
     }
     return form;
@@ -174,7 +168,7 @@ export class ConsoleAuth {
     const id = randomBytes(32).toString('base64url');
     const created = await this.#deps.sessions.create({ id, ...session, ip: ctx.ip, userAgent: ctx.get('user-agent'), ttlSeconds: SESSION_TTL_SECONDS });
     if (created) {
-      this.#cookie(tenant, 'console').set(ctx, id, SESSION_TTL_SECONDS * 1000);
+      this.#cookie(ctx, 'console').set(ctx, id, SESSION_TTL_SECONDS * 1000);
     }
     return created;
   }
@@ -184,7 +178,7 @@ export class ConsoleAuth {
     return consoleSignInRoutes({
       ...this.#deps,
       handoff: this.handoff,
-      cookie: (tenant, purpose) => this.#cookie(tenant, purpose),
+      cookie: (ctx, purpose) => this.#cookie(ctx, purpose),
       startSession: (ctx, tenant, session) => this.#startSession(ctx, tenant, session),
       readForm: (ctx, principal) => this.readForm(ctx, principal),
     });

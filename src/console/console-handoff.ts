@@ -29,7 +29,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
 import { runAsTenant } from '../core/request-context.ts';
-import { issuerFor, issuerUrl, platformTenantSlug, type Tenant } from '../tenancy/tenant.ts';
+import { issuerUrl, platformTenantSlug, type Tenant } from '../tenancy/tenant.ts';
 import { AppError } from '../core/errors.ts';
 import type { HandoffNonceStore } from '../accounts/handoff-nonce-store.ts';
 import { IssuerCookie } from '../web/issuer-cookie.ts';
@@ -101,8 +101,8 @@ export class ConsoleHandoff {
     }
   }
 
-  #cookie(tenant: Tenant): IssuerCookie {
-    return new IssuerCookie(issuerFor(tenant, this.#deps.config), `atrium.${tenant.slug}.console-handoff`, { signed: true });
+  #cookie(ctx: Context): IssuerCookie {
+    return IssuerCookie.ofTenant(ctx, 'console-handoff', { signed: true });
   }
 
   /** Records a platform admin's entering or leaving a tenant on the platform, beside the tenant's own event. */
@@ -123,14 +123,14 @@ export class ConsoleHandoff {
       const platform = await this.#deps.registry.bySlug(platformTenantSlug(config));
       if (!platform) throw refused();
       const secret = randomBytes(32).toString('base64url');
-      this.#cookie(tenant).set(ctx, secret, 2 * HANDOFF_TTL_SECONDS * 1000);
+      this.#cookie(ctx).set(ctx, secret, 2 * HANDOFF_TTL_SECONDS * 1000);
       ctx.redirect(issuerUrl(platform, config, `/platform/tenants/${encodeURIComponent(tenant.slug)}/handoff?${new URLSearchParams({ binding: sha256(secret) }).toString()}`).href);
     });
 
     router.get('/handoff', async (ctx) => {
       const tenant = ctx.state.tenant;
       const claims = this.#open(ctx.query.code, tenant);
-      const secret = this.#cookie(tenant).get(ctx);
+      const secret = this.#cookie(ctx).get(ctx);
       if (!claims) throw refused();
       // Checked before the nonce is spent, so another browser's attempt does not use up the admin's link.
       const reason = !secret || !sameText(sha256(secret), claims.b) ? 'other_browser' : !(await nonces.claim(claims.n, new Date(claims.x * 1000))) ? 'already_used' : undefined;
@@ -138,7 +138,7 @@ export class ConsoleHandoff {
         await audit.record({ action: 'console.platform_admin_refused', outcome: 'failure', actor: `platform:${claims.a}`, target: tenant.id, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { email: claims.e, reason } });
         throw refused();
       }
-      this.#cookie(tenant).clear(ctx);
+      this.#cookie(ctx).clear(ctx);
       const admin = { id: claims.a, email: claims.e, handoffNonce: claims.n };
       if (!(await this.#deps.startSession(ctx, tenant, admin))) throw refused();
       await audit.record({ action: 'console.platform_admin_entered', actor: `platform:${claims.a}`, target: tenant.id, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { email: claims.e } });

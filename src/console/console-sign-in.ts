@@ -13,8 +13,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AtriumConfig } from '../config/env.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { ProviderPool } from '../runtime/provider-pool.ts';
-import { issuerFor, issuerUrl, type Tenant } from '../tenancy/tenant.ts';
+import { issuerUrl, type Tenant } from '../tenancy/tenant.ts';
 import { AppError } from '../core/errors.ts';
 import type { ConsoleSessionStore } from '../accounts/console-session-store.ts';
 import { CONSOLE_CLIENT_ID } from '../oidc/console-client.ts';
@@ -38,13 +37,12 @@ export interface NewConsoleSession {
 export interface ConsoleSignInDeps {
   config: AtriumConfig;
   audit: AuditLog;
-  pool: ProviderPool;
   sessions: ConsoleSessionStore;
   /** The console's authorization code is used once (oidc/grant-store.ts). */
   grants: { consumeAuthorizationCode(jti: string): Promise<boolean> };
   handoff: ConsoleHandoff;
   /** The console's cookies on the tenant's issuer (web/issuer-cookie.ts). */
-  cookie: (tenant: Tenant, purpose: 'console' | 'console-login') => IssuerCookie;
+  cookie: (ctx: Context, purpose: 'console' | 'console-login') => IssuerCookie;
   /** Stores the session and sets its cookie; false if it could not be stored. */
   startSession: (ctx: Context, tenant: Tenant, session: NewConsoleSession) => Promise<boolean>;
   /** A console form, its CSRF token checked against the signed-in session. */
@@ -63,7 +61,7 @@ async function startSignIn(deps: ConsoleSignInDeps, ctx: Context): Promise<void>
     returnTo: safeReturnTo(ctx.query.return_to),
     exp: Date.now() + LOGIN_TTL_MS,
   };
-  deps.cookie(tenant, 'console-login').set(ctx, Buffer.from(JSON.stringify(pending)).toString('base64url'), LOGIN_TTL_MS);
+  deps.cookie(ctx, 'console-login').set(ctx, Buffer.from(JSON.stringify(pending)).toString('base64url'), LOGIN_TTL_MS);
   const params = new URLSearchParams({
     client_id: CONSOLE_CLIENT_ID,
     response_type: 'code',
@@ -79,8 +77,8 @@ async function startSignIn(deps: ConsoleSignInDeps, ctx: Context): Promise<void>
 }
 
 /** The sign-in this browser started, read once from its cookie (which is cleared). */
-function takePendingLogin(deps: ConsoleSignInDeps, ctx: Context, tenant: Tenant): PendingLogin | undefined {
-  const loginCookie = deps.cookie(tenant, 'console-login');
+function takePendingLogin(deps: ConsoleSignInDeps, ctx: Context): PendingLogin | undefined {
+  const loginCookie = deps.cookie(ctx, 'console-login');
   const raw = loginCookie.get(ctx);
   loginCookie.clear(ctx);
   try {
@@ -92,17 +90,17 @@ function takePendingLogin(deps: ConsoleSignInDeps, ctx: Context, tenant: Tenant)
 
 /** GET /account/callback: checks the answer, redeems the code in process and starts the console session. */
 async function finishSignIn(deps: ConsoleSignInDeps, ctx: Context): Promise<void> {
-  const { config, pool, grants, audit } = deps;
-  const tenant = ctx.state.tenant;
-  const issuer = issuerFor(tenant, config);
-  const pending = takePendingLogin(deps, ctx, tenant);
+  const { config, grants, audit } = deps;
+  const { tenant, runtime } = ctx.state;
+  const issuer = runtime.issuer;
+  const pending = takePendingLogin(deps, ctx);
   if (!pending || pending.exp < Date.now() || typeof ctx.query.state !== 'string' || ctx.query.state !== pending.state) {
     throw new AppError('invalid_state', 400, 'This sign-in was not started in this browser, or took too long. Start again.', { messageKey: 'errors.sign_in_not_started_here' });
   }
   if (typeof ctx.query.error === 'string') return ctx.redirect('/account/login-cancelled');
   if (ctx.query.iss !== issuer) throw new AppError('invalid_issuer', 400, 'The sign-in answer came from an unexpected issuer.', { messageKey: 'errors.unexpected_issuer' });
-  const runtime = await pool.get(tenant);
-  const code = typeof ctx.query.code === 'string' ? await runtime.provider.AuthorizationCode.find(ctx.query.code) : undefined;
+  const { provider } = await runtime.provider();
+  const code = typeof ctx.query.code === 'string' ? await provider.AuthorizationCode.find(ctx.query.code) : undefined;
   const verified = code
     && code.clientId === CONSOLE_CLIENT_ID
     && code.redirectUri === issuerUrl(tenant, config, '/account/callback').href
@@ -124,7 +122,7 @@ async function finishSignIn(deps: ConsoleSignInDeps, ctx: Context): Promise<void
 
 /** POST /account/logout: ends the console session and the tenant sign-in it came from. */
 async function signOut(deps: ConsoleSignInDeps, ctx: Context): Promise<void> {
-  const { pool, sessions, audit } = deps;
+  const { sessions, audit } = deps;
   const tenant = ctx.state.tenant;
   const principal = ctx.state.console;
   if (principal) {
@@ -132,14 +130,14 @@ async function signOut(deps: ConsoleSignInDeps, ctx: Context): Promise<void> {
     await sessions.delete(principal.sessionIdHash);
     // Signing out of the pages also ends the browser's sign-in at the tenant.
     if (principal.oidcSessionUid) {
-      const runtime = await pool.get(tenant);
-      const oidcSession = await runtime.provider.Session.findByUid(principal.oidcSessionUid);
+      const { provider } = await ctx.state.runtime.provider();
+      const oidcSession = await provider.Session.findByUid(principal.oidcSessionUid);
       await oidcSession?.destroy();
     }
     await audit.record({ action: 'console.sign_out', actor: principal.userId ?? `platform:${principal.platformAdminId ?? principal.email}`, target: principal.userId, ip: ctx.ip, userAgent: ctx.get('user-agent') });
     if (principal.platformAdminId) await deps.handoff.auditOnPlatform(ctx, tenant, { id: principal.platformAdminId, email: principal.email }, 'console.platform_admin_signed_out');
   }
-  deps.cookie(tenant, 'console').clear(ctx);
+  deps.cookie(ctx, 'console').clear(ctx);
   ctx.status = 303;
   ctx.redirect('/account/signed-out');
 }

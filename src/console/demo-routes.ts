@@ -10,14 +10,14 @@ import type { Context } from 'koa';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { AtriumConfig } from '../config/env.ts';
 import type { SigningKeyStore } from '../oidc/signing-keys.ts';
-import { issuerFor, issuerUrl, type Tenant } from '../tenancy/tenant.ts';
+import { issuerUrl } from '../tenancy/tenant.ts';
 import { AppError } from '../core/errors.ts';
 import { renderPage } from '../core/views.ts';
 import { DEMO_CLIENT_ID } from '../oidc/demo-client.ts';
 import { IssuerCookie } from '../web/issuer-cookie.ts';
 
 /** The demo's sign-in in progress, per tenant issuer (core/cookie-rule.ts). */
-const demoCookie = (tenant: Tenant, config: AtriumConfig) => new IssuerCookie(issuerFor(tenant, config), 'atrium.demo', { signed: true });
+const demoCookie = (ctx: Context) => new IssuerCookie(ctx.state.runtime.cookies, 'atrium.demo', { signed: true });
 
 /** What the demo pages use: the configuration (issuer URLs) and the tenant's public keys (to verify the ID token). */
 export interface DemoDeps {
@@ -60,7 +60,7 @@ export function demoRoutes(services: DemoDeps): Router {
     const verifier = randomBytes(32).toString('base64url');
     const state = randomBytes(16).toString('base64url');
     const nonce = randomBytes(16).toString('base64url');
-    demoCookie(tenant, services.config).set(ctx, Buffer.from(JSON.stringify({ verifier, state, nonce })).toString('base64url'), 600_000);
+    demoCookie(ctx).set(ctx, Buffer.from(JSON.stringify({ verifier, state, nonce })).toString('base64url'), 600_000);
     const auth = issuerUrl(tenant, services.config, '/auth');
     auth.search = new URLSearchParams({
       client_id: DEMO_CLIENT_ID,
@@ -77,13 +77,13 @@ export function demoRoutes(services: DemoDeps): Router {
 
   router.get('/callback', async function finishDemoSignIn(ctx) {
     const tenant = tenantOf(ctx);
-    const issuer = issuerFor(tenant, services.config);
-    const raw = demoCookie(tenant, services.config).get(ctx);
+    const issuer = ctx.state.runtime.issuer;
+    const raw = demoCookie(ctx).get(ctx);
     const saved = raw ? (JSON.parse(Buffer.from(raw, 'base64url').toString()) as { verifier: string; state: string; nonce: string }) : undefined;
     if (typeof ctx.query.error === 'string') throw new AppError('access_denied', 400, `The sign-in ended with "${ctx.query.error}".`);
     if (!saved || ctx.query.state !== saved.state) throw new AppError('invalid_state', 400, 'This sign-in was not started here, or took too long. Open /demo again.');
     if (ctx.query.iss !== issuer) throw new AppError('invalid_issuer', 400, 'The response came from an unexpected issuer.');
-    demoCookie(tenant, services.config).clear(ctx);
+    demoCookie(ctx).clear(ctx);
     const tokens = await callOwnEndpoint(ctx, '/token', { form: new URLSearchParams({ grant_type: 'authorization_code', code: String(ctx.query.code ?? ''), redirect_uri: issuerUrl(tenant, services.config, '/demo/callback').href, client_id: DEMO_CLIENT_ID, code_verifier: saved.verifier }) });
     if (typeof tokens.id_token !== 'string') throw new AppError('token_error', 400, `The token request failed: ${JSON.stringify(tokens.error_description ?? tokens.error ?? 'unknown error')}`);
     const jwks = createLocalJWKSet({ keys: (await services.keys.list()).map((k) => k.publicJwk) });

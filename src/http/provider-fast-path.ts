@@ -39,7 +39,7 @@ import { checkRequestHost } from './host-guard.ts';
 import { tenantHeaderValue } from './tenant-middleware.ts';
 import { RequestContext, runWithContext } from '../core/request-context.ts';
 import { checkTokenLimits, TOKEN_BODY_PEEK_LIMIT, tokenLimitResponse } from './rate-limit-token-endpoint.ts';
-import type { TenantRuntime } from '../oidc/provider-factory.ts';
+import type { ProviderRuntime } from '../oidc/provider-factory.ts';
 import type { TokenResponse } from '../oidc/client-credentials-issuer.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { peekBody } from './peek-body.ts';
@@ -172,7 +172,7 @@ export function withProviderFastPath(services: FastPathDeps, options: { isShutti
           return true;
         }
       }
-      let runtime: TenantRuntime;
+      let runtime: ProviderRuntime;
       try {
         runtime = await pool.get(tenant);
       } catch {

@@ -8,13 +8,15 @@ import { AppError } from '../core/errors.ts';
 import { headerStrategyEnabled, resolveTenant } from '../tenancy/resolve-tenant.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
 import { requestHostOf } from '../tenancy/request-host.ts';
+import type { TenantRuntimes } from '../runtime/tenant-runtime.ts';
+import { enterTenant } from '../web/enter-tenant.ts';
 
 /** The tenant header's value as sent: undefined when absent, '' when empty; repeated headers stay one (invalid) value. */
 export function tenantHeaderValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-export function tenantMiddleware(config: AtriumConfig, registry: TenantRegistry) {
+export function tenantMiddleware(config: AtriumConfig, registry: TenantRegistry, runtimes: TenantRuntimes) {
   const headerName = config.multiTenancy.tenantHeader;
   const varies = headerStrategyEnabled(config);
   return async function resolveTenantMiddleware(ctx: Context, next: Next): Promise<void> {
@@ -26,8 +28,7 @@ export function tenantMiddleware(config: AtriumConfig, registry: TenantRegistry)
     const context = ctx.state.context;
     if (resolution.via === 'fallback') context.log?.warn({ host: ctx.host }, 'no tenant matched; using the default tenant (development only)');
     if (tenant.status !== 'active') throw new AppError('tenant_suspended', 403, 'this organisation is suspended; contact its administrator');
-    context.enterTenant(tenant);
-    ctx.state.tenant = tenant;
+    enterTenant(ctx, runtimes.for(tenant));
     await next();
   };
 }

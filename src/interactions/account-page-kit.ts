@@ -5,7 +5,6 @@
  */
 import type { Context } from 'koa';
 import type { RateLimiter } from '../security/rate-limiter.ts';
-import { rateLimitRules } from '../security/rate-limit-rules.ts';
 import { pageLocals, renderTenantPage } from '../web/page.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { Translate } from '../core/i18n.ts';
@@ -34,7 +33,7 @@ export const problemMessages = (t: Translate, problems: Problem[]) => problems.m
  */
 export async function mailLimited(ctx: Context, limiter: RateLimiter, email: string): Promise<number | undefined> {
   const tenant = ctx.state.tenant;
-  const perIp = rateLimitRules(tenant).login_per_ip;
+  const perIp = ctx.state.runtime.rateLimits.login_per_ip;
   const byIp = await limiter.consume({ tenantId: tenant.id, subject: ctx.ip }, { name: 'account_mail_per_ip', limit: perIp.limit, windowSeconds: perIp.windowSeconds });
   if (!byIp.allowed) return byIp.retryAfterSeconds;
   if (!email) return undefined;

@@ -17,8 +17,8 @@ import * as oidc from 'openid-client';
 import type { AtriumConfig } from '../config/env.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { SecretBox } from '../core/secret-box.ts';
-import type { TenantRuntime } from '../oidc/provider-factory.ts';
-import { issuerFor, type Tenant } from '../tenancy/tenant.ts';
+import type { ProviderRuntime } from '../oidc/provider-factory.ts';
+import type { Tenant } from '../tenancy/tenant.ts';
 import type { StoredConnection } from '../federation/connection-store.ts';
 import { FederationError } from '../federation/federation-error.ts';
 import type { FederationFlowParts } from '../federation/federation.ts';
@@ -57,7 +57,7 @@ export function withCallbackParams(url: string, query: Context['query']): URL {
 }
 
 /** Scoped to /federation/ (so `__Secure-`, not `__Host-`, on an https issuer: core/cookie-rule.ts). */
-const browserCookie = (tenant: Tenant, config: AtriumConfig) => new IssuerCookie(issuerFor(tenant, config), `atrium.${tenant.slug}.federation`, { path: '/federation/' });
+const browserCookie = (ctx: Context) => IssuerCookie.ofTenant(ctx, 'federation', { path: '/federation/' });
 const epochTime = () => Math.floor(Date.now() / 1000);
 
 export class FederatedSignIn {
@@ -78,7 +78,7 @@ export class FederatedSignIn {
     const codeVerifier = oidc.randomPKCECodeVerifier();
     const uris = redirectUris(tenant, config);
     const redirectUri = connection.settings.use_relay ? uris.relay : uris.tenant;
-    await this.#deps.states.save(tenant.id, { stateId, connectionName: connection.name, interactionUid, nonce, codeVerifier, redirectUri, browserHash: browserHash(this.#browserSecret(ctx, tenant)), expiresAt });
+    await this.#deps.states.save(tenant.id, { stateId, connectionName: connection.name, interactionUid, nonce, codeVerifier, redirectUri, browserHash: browserHash(this.#browserSecret(ctx)), expiresAt });
     const url = oidc.buildAuthorizationUrl(configuration, {
       redirect_uri: redirectUri,
       scope: connection.settings.scopes,
@@ -101,7 +101,7 @@ export class FederatedSignIn {
   }
 
   /** Completes the sign-in a callback answers; returns where oidc-provider resumes the authorization. */
-  async complete(ctx: Context, tenant: Tenant, runtime: TenantRuntime, road: CallbackRoad): Promise<string> {
+  async complete(ctx: Context, tenant: Tenant, runtime: ProviderRuntime, road: CallbackRoad): Promise<string> {
     const audit = { ip: ctx.ip, userAgent: ctx.get('user-agent') };
     let connectionName: string | null = null;
     try {
@@ -114,7 +114,7 @@ export class FederatedSignIn {
       const connection = await this.#deps.connections.get(pending.connectionName);
       if (!connection?.settings.enabled) throw new FederationError('connection_unavailable', 400, { provider: connection?.settings.display_name ?? pending.connectionName });
       const provider = connection.settings.display_name;
-      const secret = browserCookie(tenant, this.#deps.config).get(ctx);
+      const secret = browserCookie(ctx).get(ctx);
       if (!secret || browserHash(secret) !== pending.browserHash) throw new FederationError('browser_mismatch', 400);
       const uris = redirectUris(tenant, this.#deps.config);
       if (pending.redirectUri !== (road === 'relay' ? uris.relay : uris.tenant)) {
@@ -213,8 +213,8 @@ export class FederatedSignIn {
   }
 
   /** The browser's federation secret for this tenant: kept while it lasts, so sign-ins in two tabs do not undo each other. */
-  #browserSecret(ctx: Context, tenant: Tenant): string {
-    const cookie = browserCookie(tenant, this.#deps.config);
+  #browserSecret(ctx: Context): string {
+    const cookie = browserCookie(ctx);
     const existing = cookie.get(ctx);
     const secret = existing && BROWSER_SECRET.test(existing) ? existing : randomBytes(32).toString('base64url');
     cookie.set(ctx, secret, this.#deps.config.oidcStateTtlSeconds * 1000);

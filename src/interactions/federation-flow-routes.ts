@@ -19,7 +19,7 @@ import { CONNECTION_NAME } from '../federation/connection-schema.ts';
 
 const START = /^\/interaction\/([A-Za-z0-9_-]{1,64})\/federation\/([^/]+)$/;
 
-type FlowDeps = Pick<InteractionDeps, 'federation' | 'federatedSignIn' | 'runtimeFor'>;
+type FlowDeps = Pick<InteractionDeps, 'federation' | 'federatedSignIn'>;
 
 export interface FederationButton {
   name: string;
@@ -63,7 +63,7 @@ async function startFederatedSignIn(deps: FlowDeps, ctx: Context, uid: string, n
 
 /** A button of the login page: the interaction must be this browser's and still at the login prompt. */
 async function start(deps: FlowDeps, ctx: Context, uid: string, name: string): Promise<void> {
-  const runtime = await deps.runtimeFor(ctx.state.tenant);
+  const runtime = await ctx.state.runtime.provider();
   await readInteractionForm(ctx, runtime, uid);
   // The interaction cookie is scoped to /interaction/<uid>.
   let details;
@@ -81,7 +81,7 @@ async function start(deps: FlowDeps, ctx: Context, uid: string, name: string): P
 async function callback(deps: FlowDeps, ctx: Context, road: 'tenant' | 'relay'): Promise<void> {
   const tenant = ctx.state.tenant;
   try {
-    const returnTo = await deps.federatedSignIn.complete(ctx, tenant, await deps.runtimeFor(tenant), road);
+    const returnTo = await deps.federatedSignIn.complete(ctx, tenant, await ctx.state.runtime.provider(), road);
     ctx.status = 303;
     ctx.redirect(returnTo);
   } catch (err) {

@@ -13,10 +13,11 @@ import { withCallbackParams } from './federated-sign-in.ts';
 import { FederationError } from '../federation/federation-error.ts';
 import { renderFederationError } from './federation-error-page.ts';
 import type { InteractionDeps } from './interaction-deps.ts';
+import { enterTenant } from '../web/enter-tenant.ts';
 import { RELAY_PATH, RELAYED_CALLBACK_PATH } from '../federation/redirect-uris.ts';
 import { verifyState } from '../federation/signed-state.ts';
 
-export function federationRelay(deps: Pick<InteractionDeps, 'config' | 'box' | 'registry' | 'audit'>) {
+export function federationRelay(deps: Pick<InteractionDeps, 'config' | 'box' | 'registry' | 'audit' | 'runtimes'>) {
   return async function relayFederationCallback(ctx: Context, next: Next): Promise<void> {
     if (ctx.path !== RELAY_PATH) return next();
     if (ctx.method !== 'GET') throw new AppError('method_not_allowed', 405, 'method not allowed on this resource');
@@ -25,8 +26,7 @@ export function federationRelay(deps: Pick<InteractionDeps, 'config' | 'box' | '
     const tenant = verified ? await deps.registry.byId(verified.tenantId) : undefined;
     if (!verified || !tenant || tenant.status !== 'active') return renderFederationError(ctx, new FederationError('state_invalid', 400));
     // From here on the page is the tenant's, and so is the audit trail.
-    ctx.state.tenant = tenant;
-    ctx.state.context.enterTenant(tenant);
+    enterTenant(ctx, deps.runtimes.for(tenant));
     if (verified.expired) {
       const error = new FederationError('state_expired', 400);
       await deps.audit.record({ action: 'federation.sign_in', outcome: 'failure', actor: null, target: null, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { reason: error.code, road: 'relay', expired_at: verified.expiresAt.toISOString() } });

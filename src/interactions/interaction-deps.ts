@@ -8,13 +8,12 @@ import type { AtriumConfig } from '../config/env.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { Tenant } from '../tenancy/tenant.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
 import type { RateLimiter } from '../security/rate-limiter.ts';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { LoginLockout } from '../accounts/lockout.ts';
 import type { MfaService } from '../mfa/mfa-service.ts';
-import type { TenantRuntime } from '../oidc/provider-factory.ts';
+import type { TenantRuntimes } from '../runtime/tenant-runtime.ts';
 import type { AccountRecovery } from '../account-recovery/account-recovery.ts';
 import type { Federation } from '../federation/federation.ts';
 import type { FederationService } from '../federation/federation-service.ts';
@@ -42,8 +41,8 @@ export interface InteractionDeps {
   recovery: AccountRecovery;
   /** CSRF tokens of the pages outside an interaction (verification and reset links). */
   csrf: FormCsrf;
-  /** The runtime (Provider, keys) of a tenant, from the pool. */
-  runtimeFor: (tenant: Tenant) => Promise<TenantRuntime>;
+  /** Each tenant's runtime: the federation relay enters the tenant its state names (pages read `ctx.state.runtime`). */
+  runtimes: TenantRuntimes;
 }
 
 /** What the composition root hands over; the page-level parts (CSRF, the upstream flow) are built here. */
@@ -55,6 +54,6 @@ export function createInteractionDeps(services: InteractionServices): Interactio
     ...services,
     federation: federation.service,
     federatedSignIn: new FederatedSignIn({ config, box, audit, mfa, ...federation.flow }),
-    csrf: new FormCsrf(box, config),
+    csrf: new FormCsrf(),
   };
 }

@@ -20,7 +20,7 @@ interface ConsentPrompt {
 }
 
 async function showInteraction(deps: InteractionDeps, ctx: Context): Promise<void> {
-  const runtime = await deps.runtimeFor(ctx.state.tenant);
+  const runtime = await ctx.state.runtime.provider();
   const details = await loadInteraction(ctx, runtime);
   // Step-up (src/mfa): a client asking for the MFA acr over a password-only session gets a second-factor page.
   if (await stepUpIfAsked(deps, ctx, runtime, details)) return;
@@ -46,7 +46,7 @@ async function showInteraction(deps: InteractionDeps, ctx: Context): Promise<voi
 }
 
 async function submitConsent(deps: InteractionDeps, ctx: Context): Promise<void> {
-  const runtime = await deps.runtimeFor(ctx.state.tenant);
+  const runtime = await ctx.state.runtime.provider();
   await readInteractionForm(ctx, runtime);
   const details = await loadInteraction(ctx, runtime);
   if (details.prompt.name !== 'consent' || !details.session?.accountId) throw new AppError('invalid_request', 400, 'there is nothing to consent to');
@@ -67,7 +67,7 @@ async function submitConsent(deps: InteractionDeps, ctx: Context): Promise<void>
 }
 
 async function abortInteraction(deps: InteractionDeps, ctx: Context): Promise<void> {
-  const runtime = await deps.runtimeFor(ctx.state.tenant);
+  const runtime = await ctx.state.runtime.provider();
   await readInteractionForm(ctx, runtime);
   await loadInteraction(ctx, runtime);
   const redirectTo = await runtime.provider.interactionResult(ctx.req, ctx.res, { error: 'access_denied', error_description: 'the user cancelled the request' }, { mergeWithLastSubmission: false });

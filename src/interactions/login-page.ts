@@ -4,7 +4,7 @@
  * second factor when one is due (mfa-steps.ts).
  */
 import type { Context } from 'koa';
-import type { TenantRuntime } from '../oidc/provider-factory.ts';
+import type { ProviderRuntime } from '../oidc/provider-factory.ts';
 import { LoginRateLimits, tooManyAttemptsMessage, type LoginRejection } from '../security/rate-limit-login.ts';
 import { authenticate } from '../accounts/sign-in.ts';
 import { AppError } from '../core/errors.ts';
@@ -23,13 +23,13 @@ export interface LoginMessage {
 }
 
 /** The name of the application asking, as the consent and login pages show it. */
-export async function clientName(runtime: TenantRuntime, clientId: unknown): Promise<string> {
+export async function clientName(runtime: ProviderRuntime, clientId: unknown): Promise<string> {
   if (clientId === CONSOLE_CLIENT_ID) return ''; // signing in to the tenant's own pages
   const client = typeof clientId === 'string' ? await runtime.provider.Client.find(clientId) : undefined;
   return client?.clientName ?? (typeof clientId === 'string' ? clientId : '');
 }
 
-export async function renderLogin(deps: InteractionDeps, ctx: Context, runtime: TenantRuntime, details: Interaction, extra: { error?: LoginMessage; email?: string } = {}): Promise<void> {
+export async function renderLogin(deps: InteractionDeps, ctx: Context, runtime: ProviderRuntime, details: Interaction, extra: { error?: LoginMessage; email?: string } = {}): Promise<void> {
   const clientLabel = await clientName(runtime, details.params.client_id);
   const federation = await federationButtons(deps, details.uid);
   const passkey = await passkeySignIn(deps, ctx, details.uid);
@@ -53,7 +53,7 @@ export async function renderLogin(deps: InteractionDeps, ctx: Context, runtime: 
 }
 
 /** A sign-in refused by a rate limit: 429, Retry-After and the form with a clear message; no password is checked. */
-async function refuseLimitedLogin(deps: InteractionDeps, ctx: Context, runtime: TenantRuntime, details: Interaction, limited: LoginRejection, email: string): Promise<void> {
+async function refuseLimitedLogin(deps: InteractionDeps, ctx: Context, runtime: ProviderRuntime, details: Interaction, limited: LoginRejection, email: string): Promise<void> {
   if (limited.audit) {
     const reason = { client_id: details.params.client_id, limit: limited.limit, retry_after: limited.retryAfterSeconds };
     await deps.audit.record({ action: 'user.sign_in_rate_limited', outcome: 'failure', actor: null, target: email.toLowerCase() || null, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: reason });
@@ -65,7 +65,7 @@ async function refuseLimitedLogin(deps: InteractionDeps, ctx: Context, runtime: 
 
 export async function submitLogin(deps: InteractionDeps, loginLimits: LoginRateLimits, ctx: Context): Promise<void> {
   const tenant = ctx.state.tenant;
-  const runtime = await deps.runtimeFor(tenant);
+  const runtime = await ctx.state.runtime.provider();
   const form = await readInteractionForm(ctx, runtime);
   const details = await loadInteraction(ctx, runtime);
   if (details.prompt.name !== 'login') throw new AppError('invalid_request', 400, 'this sign-in step is already complete');

@@ -4,8 +4,8 @@
  */
 import type { Context } from 'koa';
 import { AppError } from '../core/errors.ts';
-import type { TenantRuntime } from '../oidc/provider-factory.ts';
-import { mfaPolicy, type MfaPolicy } from '../mfa/mfa-policy.ts';
+import type { ProviderRuntime } from '../oidc/provider-factory.ts';
+import type { MfaPolicy } from '../mfa/mfa-policy.ts';
 import type { MfaStatus } from '../mfa/mfa-service.ts';
 import { usableFactors, type PendingMfa } from '../mfa/second-factor.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
@@ -30,9 +30,9 @@ interface PageParts {
   locale: string | undefined;
 }
 
-export async function renderMfaPage(deps: Pick<InteractionDeps, 'mfa' | 'users'>, ctx: Context, runtime: TenantRuntime, details: Interaction, pending: PendingMfa, extra: MfaPageExtra = {}): Promise<void> {
+export async function renderMfaPage(deps: Pick<InteractionDeps, 'mfa' | 'users'>, ctx: Context, runtime: ProviderRuntime, details: Interaction, pending: PendingMfa, extra: MfaPageExtra = {}): Promise<void> {
   const tenant = ctx.state.tenant;
-  const policy = mfaPolicy(tenant);
+  const policy = ctx.state.runtime.mfa;
   const status = await deps.mfa.status(pending.accountId);
   const parts: PageParts = { tenant, policy, status, base: `/interaction/${encodeURIComponent(details.uid)}`, csrf: interactionCsrfToken(runtime, details.uid), locale: uiLocales(details) };
   if (extra.status) ctx.status = extra.status;

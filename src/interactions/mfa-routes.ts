@@ -7,9 +7,9 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { AppError } from '../core/errors.ts';
-import type { TenantRuntime } from '../oidc/provider-factory.ts';
+import type { ProviderRuntime } from '../oidc/provider-factory.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import { mfaPolicy } from '../mfa/mfa-policy.ts';
+import type { MfaPolicy } from '../mfa/mfa-policy.ts';
 import { MFA_ATTEMPTS, usableFactors, type PendingMfa } from '../mfa/second-factor.ts';
 import { parseCredentialResponse } from '../mfa/webauthn.ts';
 import { loadInteraction, readInteractionForm, type Interaction } from './interaction-context.ts';
@@ -18,14 +18,14 @@ import { renderMfaPage } from './mfa-page.ts';
 import { finishFirstFactor, finishSignIn, passkeyBinding, startSecondFactor } from './mfa-steps.ts';
 
 interface Step {
-  runtime: TenantRuntime;
+  runtime: ProviderRuntime;
   details: Interaction;
   tenant: Tenant;
 }
 
 async function load(deps: InteractionDeps, ctx: Context): Promise<Step> {
   const tenant = ctx.state.tenant;
-  const runtime = await deps.runtimeFor(tenant);
+  const runtime = await ctx.state.runtime.provider();
   return { runtime, details: await loadInteraction(ctx, runtime), tenant };
 }
 
@@ -41,8 +41,8 @@ function pendingOf(details: Interaction): PendingMfa {
 }
 
 /** Enrolment is only for users with no factor: anyone else proves the one they have. */
-async function requireNoFactor(deps: InteractionDeps, tenant: Tenant, accountId: string): Promise<void> {
-  const methods = usableFactors(mfaPolicy(tenant), await deps.mfa.status(accountId));
+async function requireNoFactor(deps: InteractionDeps, policy: MfaPolicy, accountId: string): Promise<void> {
+  const methods = usableFactors(policy, await deps.mfa.status(accountId));
   if (methods.totp || methods.passkeys) throw new AppError('invalid_request', 400, 'a second factor is already set up: use it to sign in');
 }
 
@@ -100,7 +100,7 @@ async function enrolTotp(deps: InteractionDeps, ctx: Context): Promise<void> {
   const { runtime, details, tenant } = await load(deps, ctx);
   const form = await readInteractionForm(ctx, runtime);
   const pending = pendingOf(details);
-  await requireNoFactor(deps, tenant, pending.accountId);
+  await requireNoFactor(deps, ctx.state.runtime.mfa, pending.accountId);
   if (!(await allowAttempt(deps, ctx, tenant, pending.accountId))) return renderMfaPage(deps, ctx, runtime, details, pending, { error: 'mfa.too_many_attempts', status: 429 });
   const codes = await deps.mfa.confirmTotpEnrolment(tenant, pending.accountId, (form.get('code') ?? '').slice(0, 16), { ip: ctx.ip, userAgent: ctx.get('user-agent') });
   if (!codes) return renderMfaPage(deps, ctx, runtime, details, pending, { error: 'mfa.wrong_code', status: 401 });
@@ -113,7 +113,7 @@ async function enrolPasskey(deps: InteractionDeps, ctx: Context): Promise<void> 
   const { runtime, details, tenant } = await load(deps, ctx);
   const form = await readInteractionForm(ctx, runtime);
   const pending = pendingOf(details);
-  await requireNoFactor(deps, tenant, pending.accountId);
+  await requireNoFactor(deps, ctx.state.runtime.mfa, pending.accountId);
   const ok = await deps.mfa.finishPasskeyRegistration(tenant, pending.accountId, passkeyBinding(details.uid), parseCredentialResponse(form.get('response')), form.get('name') ?? '', { ip: ctx.ip, userAgent: ctx.get('user-agent') });
   if (!ok) return renderMfaPage(deps, ctx, runtime, details, pending, { error: 'mfa.passkey_failed', status: 400 });
   return finishSignIn(deps, ctx, runtime, details, pending.accountId, [...pending.amr, 'hwk'], 'passkey_enrolment');

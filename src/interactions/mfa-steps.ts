@@ -8,8 +8,8 @@
  * mfa/second-factor.ts.
  */
 import type { Context } from 'koa';
-import type { TenantRuntime } from '../oidc/provider-factory.ts';
-import { acrFor, mfaPolicy } from '../mfa/mfa-policy.ts';
+import type { ProviderRuntime } from '../oidc/provider-factory.ts';
+import { acrFor } from '../mfa/mfa-policy.ts';
 import { MFA_ATTEMPTS, secondFactorDue, type PendingMfa } from '../mfa/second-factor.ts';
 import { STEP_UP_REASON } from '../mfa/step-up.ts';
 import type { Interaction } from './interaction-context.ts';
@@ -21,7 +21,7 @@ export const passkeyBinding = (uid: string) => `interaction:${uid}`;
 type SignInUser = { id: string; roles: readonly string[] };
 
 /** Keeps the sign-in in the interaction and sends the browser to the MFA page. */
-async function park(ctx: Context, runtime: TenantRuntime, details: Interaction, pending: PendingMfa): Promise<void> {
+async function park(ctx: Context, runtime: ProviderRuntime, details: Interaction, pending: PendingMfa): Promise<void> {
   await runtime.provider.interactionResult(ctx.req, ctx.res, { atrium_mfa: pending }, { mergeWithLastSubmission: false });
   ctx.status = 303;
   ctx.redirect(`/interaction/${encodeURIComponent(details.uid)}/mfa`);
@@ -32,7 +32,7 @@ async function park(ctx: Context, runtime: TenantRuntime, details: Interaction, 
  * and sends the browser to the MFA page: true. Otherwise false, and the caller finishes the
  * sign-in with the first factor alone.
  */
-export async function startSecondFactor(deps: Pick<InteractionDeps, 'mfa'>, ctx: Context, runtime: TenantRuntime, details: Interaction, user: SignInUser, firstAmr: string[] = ['pwd']): Promise<boolean> {
+export async function startSecondFactor(deps: Pick<InteractionDeps, 'mfa'>, ctx: Context, runtime: ProviderRuntime, details: Interaction, user: SignInUser, firstAmr: string[] = ['pwd']): Promise<boolean> {
   if (!(await secondFactorDue(deps.mfa, ctx.state.tenant, user, details.params))) return false;
   await park(ctx, runtime, details, { accountId: user.id, amr: firstAmr });
   return true;
@@ -42,7 +42,7 @@ export async function startSecondFactor(deps: Pick<InteractionDeps, 'mfa'>, ctx:
  * Step-up at GET /interaction/:uid: the client asked for the MFA acr and the browser's
  * session has a lower one. The signed-in user goes straight to the second factor.
  */
-export async function stepUpIfAsked(deps: Pick<InteractionDeps, 'users'>, ctx: Context, runtime: TenantRuntime, details: Interaction): Promise<boolean> {
+export async function stepUpIfAsked(deps: Pick<InteractionDeps, 'users'>, ctx: Context, runtime: ProviderRuntime, details: Interaction): Promise<boolean> {
   const accountId = details.session?.accountId;
   if (details.prompt.name !== 'login' || !details.prompt.reasons.includes(STEP_UP_REASON) || !accountId) return false;
   // Other reasons (max_age, prompt=login, a different login_hint) need the password again.
@@ -57,13 +57,13 @@ export async function stepUpIfAsked(deps: Pick<InteractionDeps, 'users'>, ctx: C
 /** The login page's "Sign in with a passkey" button: its WebAuthn options and form action, when the tenant allows passkeys. */
 export async function passkeySignIn(deps: Pick<InteractionDeps, 'mfa'>, ctx: Context, uid: string): Promise<{ options: string; action: string } | undefined> {
   const tenant = ctx.state.tenant;
-  if (!mfaPolicy(tenant).webauthnEnabled) return undefined;
+  if (!ctx.state.runtime.mfa.webauthnEnabled) return undefined;
   const options = await deps.mfa.passkeyAuthenticationOptions(tenant, passkeyBinding(uid));
   return { options: JSON.stringify(options), action: `/interaction/${encodeURIComponent(uid)}/passkey` };
 }
 
 /** Gives the Provider the login result of a sign-in whose factors are all verified, and follows it. */
-export async function finishSignIn(deps: Pick<InteractionDeps, 'audit' | 'rateLimiter'>, ctx: Context, runtime: TenantRuntime, details: Interaction, accountId: string, amr: string[], method: string): Promise<void> {
+export async function finishSignIn(deps: Pick<InteractionDeps, 'audit' | 'rateLimiter'>, ctx: Context, runtime: ProviderRuntime, details: Interaction, accountId: string, amr: string[], method: string): Promise<void> {
   const unique = [...new Set(amr)];
   const acr = acrFor(unique);
   await deps.audit.record({ action: 'user.sign_in.second_factor', actor: accountId, target: accountId, ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { client_id: details.params.client_id, method, amr: unique, acr } });
@@ -74,7 +74,7 @@ export async function finishSignIn(deps: Pick<InteractionDeps, 'audit' | 'rateLi
 }
 
 /** Finishes a sign-in with its first factor alone (no second factor due): `acr` single-factor. */
-export async function finishFirstFactor(ctx: Context, runtime: TenantRuntime, accountId: string, amr: string[]): Promise<void> {
+export async function finishFirstFactor(ctx: Context, runtime: ProviderRuntime, accountId: string, amr: string[]): Promise<void> {
   const redirectTo = await runtime.provider.interactionResult(ctx.req, ctx.res, { login: { accountId, amr, acr: acrFor(amr) } }, { mergeWithLastSubmission: false });
   ctx.status = 303;
   ctx.redirect(redirectTo);

@@ -6,7 +6,7 @@
  */
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { TenantRuntime } from '../oidc/provider-factory.ts';
+import type { ProviderRuntime } from '../oidc/provider-factory.ts';
 import { readForm } from '../web/body.ts';
 import { AppError } from '../core/errors.ts';
 import { renderTenantPage } from '../web/page.ts';
@@ -15,15 +15,15 @@ import { interactionCsrfToken, interactionExpired, loadInteraction, readInteract
 import type { InteractionDeps } from './interaction-deps.ts';
 import { invalidLink, mailLimited, problemMessages, requestMeta, UID } from './account-page-kit.ts';
 
-async function signupInteraction(deps: InteractionDeps, ctx: Context): Promise<{ runtime: TenantRuntime; details: Interaction }> {
+async function signupInteraction(deps: InteractionDeps, ctx: Context): Promise<{ runtime: ProviderRuntime; details: Interaction }> {
   if (signupPolicy(ctx.state.tenant).mode !== 'open') throw new AppError('not_found', 404, 'no such resource');
-  const runtime = await deps.runtimeFor(ctx.state.tenant);
+  const runtime = await ctx.state.runtime.provider();
   const details = await loadInteraction(ctx, runtime);
   if (details.prompt.name !== 'login') throw interactionExpired();
   return { runtime, details };
 }
 
-async function renderSignup(ctx: Context, runtime: TenantRuntime, details: Interaction, values: { email?: string; name?: string; problems?: Problem[] } = {}): Promise<void> {
+async function renderSignup(ctx: Context, runtime: ProviderRuntime, details: Interaction, values: { email?: string; name?: string; problems?: Problem[] } = {}): Promise<void> {
   await renderTenantPage(
     ctx,
     'interactions/signup',
@@ -70,7 +70,7 @@ async function submitSignup(deps: InteractionDeps, ctx: Context): Promise<void> 
 /** Where "continue" leads after a link: back into the sign-in it started from while that still exists, else the account page. */
 async function continueUrl(deps: InteractionDeps, ctx: Context, uid: unknown): Promise<string> {
   if (typeof uid !== 'string' || !UID.test(uid)) return '/account';
-  const runtime = await deps.runtimeFor(ctx.state.tenant);
+  const runtime = await ctx.state.runtime.provider();
   const interaction = await runtime.provider.Interaction.find(uid).catch(() => undefined);
   return interaction ? `/interaction/${encodeURIComponent(uid)}` : '/account';
 }

@@ -4,6 +4,7 @@
  */
 import { mergedSection } from '../tenancy/tenant-config.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
+import { perTenantRecord } from '../tenancy/per-tenant-record.ts';
 
 /** Signed in with one factor: a password, an upstream IdP, a passkey without user verification. */
 export const ACR_SINGLE_FACTOR = 'urn:atrium:loa:1';
@@ -21,17 +22,18 @@ export interface MfaPolicy {
   userVerification: UserVerification;
 }
 
-export function mfaPolicy(tenant: Pick<Tenant, 'config'>): MfaPolicy {
+/** Once per tenant record (per-tenant-record.ts). */
+export const mfaPolicy = perTenantRecord((tenant: Pick<Tenant, 'config'>): Readonly<MfaPolicy> => {
   const security = mergedSection(tenant, 'security') as { mfa?: { required?: string; totp_enabled?: boolean }; webauthn?: { enabled?: boolean; user_verification?: string } };
   const required = security.mfa?.required;
   const uv = security.webauthn?.user_verification;
-  return {
+  return Object.freeze({
     required: required === 'admins' || required === 'all' ? required : 'off',
     totpEnabled: security.mfa?.totp_enabled !== false,
     webauthnEnabled: security.webauthn?.enabled !== false,
     userVerification: uv === 'required' || uv === 'discouraged' ? uv : 'preferred',
-  };
-}
+  });
+});
 
 const ADMIN_ROLES = ['owner', 'admin', 'platform_admin'];
 

@@ -51,7 +51,7 @@ export interface CompletedSignIn {
   amr: readonly string[];
 }
 
-export interface TenantRuntime {
+export interface ProviderRuntime {
   readonly tenant: Tenant;
   readonly issuer: string;
   readonly provider: Provider;
@@ -64,7 +64,7 @@ export interface TenantRuntime {
 /** The OpenID scopes of every tenant; its Provider knows these and the API's (api-resource.ts). */
 export const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile'];
 
-export async function buildTenantRuntime(tenant: Tenant, deps: ProviderDeps): Promise<TenantRuntime> {
+export async function buildProviderRuntime(tenant: Tenant, deps: ProviderDeps): Promise<ProviderRuntime> {
   const { config, users } = deps;
   const issuer = issuerFor(tenant, config);
   // Imported once per tenant version and shared by its Providers (tenant-signing-key.ts).

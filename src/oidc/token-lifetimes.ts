@@ -1,5 +1,6 @@
 /** Token lifetimes of a tenant: its `oidc` overrides, bounded by platform ceilings. */
 import type { Tenant } from '../tenancy/tenant.ts';
+import { perTenantRecord } from '../tenancy/per-tenant-record.ts';
 
 import { LIFETIME_CEILINGS, LIFETIME_DEFAULTS } from '../config/tenant-config-bounds.ts';
 
@@ -9,12 +10,20 @@ function pick(value: unknown, fallback: number, ceiling: number): number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0 ? Math.min(value, ceiling) : fallback;
 }
 
-export function tokenLifetimes(tenant: Pick<Tenant, 'config'>): { accessToken: number; idToken: number; refreshToken: number; session: number } {
+export interface TokenLifetimes {
+  readonly accessToken: number;
+  readonly idToken: number;
+  readonly refreshToken: number;
+  readonly session: number;
+}
+
+/** In seconds; once per tenant record (per-tenant-record.ts). */
+export const tokenLifetimes = perTenantRecord((tenant: Pick<Tenant, 'config'>): TokenLifetimes => {
   const oidc = (tenant.config.oidc ?? {}) as Record<string, unknown>;
-  return {
+  return Object.freeze({
     accessToken: pick(oidc.access_token_ttl, LIFETIME_DEFAULTS.accessToken, LIFETIME_CEILINGS.accessToken),
     idToken: pick(oidc.id_token_ttl, LIFETIME_DEFAULTS.idToken, LIFETIME_CEILINGS.idToken),
     refreshToken: pick(oidc.refresh_token_ttl, LIFETIME_DEFAULTS.refreshToken, LIFETIME_CEILINGS.refreshToken),
     session: pick(oidc.session_ttl, LIFETIME_DEFAULTS.session, LIFETIME_CEILINGS.session),
-  };
-}
+  });
+});

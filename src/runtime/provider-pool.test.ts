@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProviderPool } from './provider-pool.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import type { TenantRuntime } from '../oidc/provider-factory.ts';
+import type { ProviderRuntime } from '../oidc/provider-factory.ts';
 
 const tenant = (id: string, version = 1) => ({ id, slug: id, version }) as Tenant;
 
@@ -12,7 +12,7 @@ function countingBuilder(delayMs = 5) {
   const build = async (t: Tenant) => {
     builds.push(`${t.id}@${t.version}`);
     await sleep(delayMs);
-    return { tenant: t } as unknown as TenantRuntime;
+    return { tenant: t } as unknown as ProviderRuntime;
   };
   return { builds, build };
 }
@@ -68,7 +68,7 @@ describe('ProviderPool', () => {
     let fail = true;
     const pool = new ProviderPool({ maxSize: 10, idleTtlMs: 60_000, cleanupIntervalMs: 60_000 }, async (t) => {
       if (fail) throw new Error('database down');
-      return { tenant: t } as unknown as TenantRuntime;
+      return { tenant: t } as unknown as ProviderRuntime;
     });
     await assert.rejects(pool.get(tenant('a')), /database down/);
     fail = false;

@@ -7,7 +7,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { Tenant } from '../tenancy/tenant.ts';
-import type { TenantRuntime } from '../oidc/provider-factory.ts';
+import type { ProviderRuntime } from '../oidc/provider-factory.ts';
 
 export interface PoolOptions {
   maxSize: number;
@@ -26,16 +26,16 @@ export interface PoolStats {
 
 interface Slot {
   version: number;
-  runtime: Promise<TenantRuntime>;
+  runtime: Promise<ProviderRuntime>;
 }
 
 export class ProviderPool {
   readonly #cache: LRUCache<string, Slot>;
-  readonly #build: (tenant: Tenant) => Promise<TenantRuntime>;
+  readonly #build: (tenant: Tenant) => Promise<ProviderRuntime>;
   readonly #timer: NodeJS.Timeout;
   readonly stats: PoolStats = { size: 0, hits: 0, misses: 0, evictions: 0, builds: 0, buildMs: [] };
 
-  constructor(options: PoolOptions, build: (tenant: Tenant) => Promise<TenantRuntime>) {
+  constructor(options: PoolOptions, build: (tenant: Tenant) => Promise<ProviderRuntime>) {
     this.#build = build;
     this.#cache = new LRUCache<string, Slot>({
       max: options.maxSize,
@@ -52,7 +52,7 @@ export class ProviderPool {
   }
 
   /** The runtime for this tenant record, built if absent or older than the record. */
-  get(tenant: Tenant): Promise<TenantRuntime> {
+  get(tenant: Tenant): Promise<ProviderRuntime> {
     const slot = this.#cache.get(tenant.id);
     if (slot && slot.version >= tenant.version) {
       this.stats.hits++;

@@ -8,6 +8,7 @@
  * can go is 1 request per window: limits cannot be switched off per tenant.
  */
 import type { Tenant } from '../tenancy/tenant.ts';
+import { deepFreeze, perTenantRecord } from '../tenancy/per-tenant-record.ts';
 import { isPositiveInt, MAX_WINDOW_SECONDS, maxLimit, RATE_LIMIT_CEILINGS, RATE_LIMIT_DEFAULTS, RATE_LIMIT_NAMES, type RateLimitName } from '../config/tenant-config-bounds.ts';
 
 export { RATE_LIMIT_CEILINGS, RATE_LIMIT_DEFAULTS, MAX_WINDOW_SECONDS, rateLimitViolations, type RateLimitName } from '../config/tenant-config-bounds.ts';
@@ -29,8 +30,9 @@ function pick(name: RateLimitName, value: unknown): RateLimitRule {
   return { name, limit: Math.min(limit, maxLimit(RATE_LIMIT_CEILINGS[name], windowSeconds)), windowSeconds };
 }
 
-export function rateLimitRules(tenant: Pick<Tenant, 'config'>): RateLimitRules {
+/** Once per tenant record (per-tenant-record.ts). */
+export const rateLimitRules = perTenantRecord((tenant: Pick<Tenant, 'config'>): RateLimitRules => {
   const security = (tenant.config.security ?? {}) as Record<string, unknown>;
   const overrides = (security.rate_limits && typeof security.rate_limits === 'object' ? security.rate_limits : {}) as Record<string, unknown>;
-  return Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [name, pick(name, overrides[name])])) as Record<RateLimitName, RateLimitRule>;
-}
+  return deepFreeze(Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [name, pick(name, overrides[name])])) as Record<RateLimitName, RateLimitRule>);
+});

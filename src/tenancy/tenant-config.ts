@@ -6,6 +6,7 @@
 import { badRequest } from '../core/errors.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { Tenant } from './tenant.ts';
+import { deepFreeze, perTenantRecord } from './per-tenant-record.ts';
 import { applyFloors, constraintViolations, GLOBAL_DEFAULTS } from '../config/tenant-config-constraints.ts';
 import { CONFIG_SECTIONS, SECRET_PATHS, SECTION_SCHEMAS, type ConfigSection } from '../config/tenant-config-schema.ts';
 
@@ -42,9 +43,18 @@ function deepMerge(base: unknown, override: unknown): unknown {
   return out;
 }
 
-/** The section as the tenant runs with it: global defaults, its overrides, platform floors. */
-export function mergedSection(tenant: Pick<Tenant, 'config'>, section: ConfigSection): Obj {
-  return applyFloors(section, deepMerge(GLOBAL_DEFAULTS[section], tenant.config[section] ?? {}) as Obj);
+/** Each section merged once per tenant record, on first use (per-tenant-record.ts). */
+const mergedSectionsOf = perTenantRecord((_tenant: Pick<Tenant, 'config'>) => new Map<ConfigSection, Readonly<Obj>>());
+
+/** The section as the tenant runs with it: global defaults, its overrides, platform floors. Shared: frozen. */
+export function mergedSection(tenant: Pick<Tenant, 'config'>, section: ConfigSection): Readonly<Obj> {
+  const sections = mergedSectionsOf(tenant);
+  let merged = sections.get(section);
+  if (!merged) {
+    merged = deepFreeze(applyFloors(section, deepMerge(GLOBAL_DEFAULTS[section], tenant.config[section] ?? {}) as Obj));
+    sections.set(section, merged);
+  }
+  return merged;
 }
 
 function getPath(node: unknown, path: readonly string[]): unknown {

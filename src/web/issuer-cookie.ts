@@ -1,16 +1,22 @@
 /** A cookie of Atrium's on a tenant's issuer, set, read and cleared under core/cookie-rule.ts. */
 import type { Context } from 'koa';
-import { cookieRule, type CookieRule } from '../core/cookie-rule.ts';
+import type { CookieRule } from '../core/cookie-rule.ts';
 
 /** Atrium's cookie of `base` on a tenant's issuer: set, read and cleared with one set of attributes. */
 export class IssuerCookie {
+  /** The request's tenant's cookie `atrium.<slug>.<purpose>`: per tenant, so tenants reached on one host (the tenant header) keep theirs apart. */
+  static ofTenant(ctx: Context, purpose: string, options: { path?: string; signed?: boolean } = {}): IssuerCookie {
+    return new IssuerCookie(ctx.state.runtime.cookies, `atrium.${ctx.state.tenant.slug}.${purpose}`, options);
+  }
+
   readonly #rule: CookieRule;
   readonly #base: string;
   readonly #path: string;
   readonly #signed: boolean;
 
-  constructor(issuer: string, base: string, options: { path?: string; signed?: boolean } = {}) {
-    this.#rule = cookieRule(issuer);
+  /** `rule`: the tenant's (TenantRuntime.cookies). */
+  constructor(rule: CookieRule, base: string, options: { path?: string; signed?: boolean } = {}) {
+    this.#rule = rule;
     this.#base = base;
     this.#path = options.path ?? '/';
     this.#signed = options.signed ?? false;

@@ -11,7 +11,7 @@ import type { UserSessionService } from '../../accounts/user-sessions.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import { AppError } from '../../core/errors.ts';
 import type { MailService } from '../../mail/mail-service.ts';
-import { mfaPolicy, mfaRequiredFor } from '../../mfa/mfa-policy.ts';
+import { mfaRequiredFor } from '../../mfa/mfa-policy.ts';
 import type { MfaService } from '../../mfa/mfa-service.ts';
 import type { RateLimiter } from '../../security/rate-limiter.ts';
 import { renderTenantPage } from '../../web/page.ts';
@@ -58,7 +58,7 @@ export const passkeyBinding = (principal: ConsolePrincipal) => `account:${princi
 /** The account's home page: profile, password, second factors, sessions; with an error when a change was refused. */
 export async function renderHome(deps: AccountDeps, ctx: Context, principal: AccountUser, extra: { error?: string; status?: number } = {}): Promise<void> {
   const tenant = ctx.state.tenant;
-  const policy = mfaPolicy(tenant);
+  const policy = ctx.state.runtime.mfa;
   const user = await deps.users.findById(principal.userId);
   if (!user) throw new AppError('login_required', 401, 'Your session has ended. Sign in again.', { messageKey: 'errors.session_ended' });
   const status = await deps.mfa.status(user.id);

@@ -7,7 +7,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { AppError } from '../../core/errors.ts';
-import { mfaPolicy, mfaRequiredFor } from '../../mfa/mfa-policy.ts';
+import { mfaRequiredFor } from '../../mfa/mfa-policy.ts';
 import { parseCredentialResponse, type RegistrationResponseJSON } from '../../mfa/webauthn.ts';
 import { renderTenantPage } from '../../web/page.ts';
 import { backToAccount, meta, passkeyBinding, renderHome, requireUser, type AccountPages, type AccountUser } from './account-page.ts';
@@ -16,8 +16,7 @@ const TOTP_CONFIRM = '/account/mfa/totp/confirm';
 
 /** Under a policy requiring MFA, the last second factor cannot be removed here (an admin can reset it). */
 async function keepASecondFactor(pages: AccountPages, ctx: Context, principal: AccountUser, removing: string): Promise<void> {
-  const tenant = ctx.state.tenant;
-  const policy = mfaPolicy(tenant);
+  const policy = ctx.state.runtime.mfa;
   const user = await pages.users.findById(principal.userId);
   if (!user || !mfaRequiredFor(policy, user)) return;
   const status = await pages.mfa.status(user.id);
@@ -38,7 +37,7 @@ async function startTotp(pages: AccountPages, ctx: Context): Promise<void> {
   if (!recent) return;
   const { principal } = recent;
   const tenant = ctx.state.tenant;
-  if (!mfaPolicy(tenant).totpEnabled) throw new AppError('not_found', 404, 'Authenticator apps are not enabled for this organisation.', { messageKey: 'errors.totp_disabled' });
+  if (!ctx.state.runtime.mfa.totpEnabled) throw new AppError('not_found', 404, 'Authenticator apps are not enabled for this organisation.', { messageKey: 'errors.totp_disabled' });
   const user = (await pages.users.findById(principal.userId))!;
   const totp = (await pages.mfa.pendingTotp(tenant, user)) ?? (await pages.mfa.startTotpEnrolment(tenant, user));
   await renderTenantPage(ctx, 'console/account/totp', { title: 'mfa.totp_setup_title', principal, totp: { ...totp, action: TOTP_CONFIRM }, error: '' });

@@ -7,7 +7,6 @@
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { mergedSection } from '../../tenancy/tenant-config.ts';
 import { MFA_LEVELS } from '../../config/tenant-config-constraints.ts';
 import type { Tenant } from '../../tenancy/tenant.ts';
 import type { ConsolePrincipal } from '../console-auth.ts';
@@ -60,7 +59,7 @@ export function mountSecurityRoutes(router: Router, deps: AdminDeps): void {
   async function render(ctx: Context, principal: ConsolePrincipal, tenant: Tenant, values?: ReturnType<typeof fieldsOf>, error?: string): Promise<void> {
     await renderAdminPage(ctx, 'security', principal, 'security', {
       title: 'admin.security_title',
-      values: values ?? fieldsOf(mergedSection(tenant, 'security')),
+      values: values ?? fieldsOf(ctx.state.runtime.section('security')),
       mfaLevels: MFA_LEVELS,
       signupModes: SIGNUP_MODES,
       done: doneNotice(ctx, ['saved']),
