@@ -1,23 +1,23 @@
 /**
- * The root Koa application. Order matters:
- *   context → request metrics → errors → headers → Host check (probes excepted) → static → _ops → /metrics → /api/v1   (no tenant needed)
- *   → tenant resolution → console pages → the sign-in journey (interactions/journey.ts) → token endpoint limits → the tenant's oidc-provider.
+ * The root Koa application, around the declared pipeline (http/pipeline.ts), which the
+ * provider fast path builds from too:
+ *   context → [finish: request metrics, access line] → errors → [edge: headers, Host check]
+ *   → static → _ops → /metrics → federation relay → /api/v1                    (no tenant needed)
+ *   → [tenant: resolution, suspension check] → console pages → the sign-in journey (interactions/journey.ts)
+ *   → [provider: token endpoint limits] → the tenant's oidc-provider.
  */
 import Koa from 'koa';
 import type { Context, Next } from 'koa';
 import type { Services } from './services.ts';
 import { apiRouter } from './api/router.ts';
 import { demoRoutes } from './console/demo-routes.ts';
-import { tokenEndpointRateLimit } from './http/rate-limit-token-endpoint.ts';
 import { errorMiddleware } from './http/error-middleware.ts';
-import { metricsMiddleware } from './http/metrics-middleware.ts';
 import { metricsRoutes } from './http/metrics-routes.ts';
 import { opsRoutes } from './http/ops-routes.ts';
 import { requestContextMiddleware } from './http/request-context-middleware.ts';
-import { securityHeaders } from './http/security-headers.ts';
 import { staticAssets } from './http/static-assets.ts';
-import { tenantMiddleware } from './http/tenant-middleware.ts';
-import { hostGuard } from './http/host-guard.ts';
+import { declarePipeline } from './http/pipeline.ts';
+import { koaFinish, koaSteps } from './http/koa-edge.ts';
 import { federationRelay } from './interactions/federation-relay-routes.ts';
 import { createInteractionDeps, type InteractionDeps } from './interactions/interaction-deps.ts';
 import { signInJourney } from './interactions/journey.ts';
@@ -43,19 +43,19 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
   app.keys = services.box.deriveKeys('app-cookies', 'atrium').map((k) => k.toString('base64'));
 
   const journey = signInJourneyDeps(services);
+  const pipeline = declarePipeline(services);
 
   app.use(requestContextMiddleware(services.log));
-  app.use(metricsMiddleware(services.metrics));
+  app.use(koaFinish(pipeline.finish));
   app.use(errorMiddleware);
-  app.use(securityHeaders({ hsts: config.publicUrl.protocol === 'https:' }));
-  app.use(hostGuard(config, services.registry));
+  app.use(koaSteps(pipeline.edge));
   app.use(staticAssets());
   // Connection: close while draining is set for every response by the server (http/connection-drain.ts).
   app.use(opsRoutes({ db: services.db, bus: services.bus, health: services.health, redisConfigured: Boolean(config.redisUrl), smtpConfigured: Boolean(config.smtp.url), isShuttingDown: options.isShuttingDown }));
   app.use(metricsRoutes(services.metrics, config.metrics.token));
   app.use(federationRelay(journey));
   app.use(managementApi(services));
-  app.use(tenantMiddleware(config, services.registry, services.runtimes));
+  app.use(koaSteps(pipeline.tenant));
   app.use(brandingStylesheet());
   app.use(services.consoleAuth.middleware());
   app.use(onlyUnder('/account', services.consoleAuth.routes().routes()));
@@ -64,7 +64,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
   app.use(onlyUnder('/platform', platformRoutes(services).routes()));
   app.use(signInJourney(journey));
   if (config.demo) app.use(onlyUnder('/demo', demoRoutes(services).routes()));
-  app.use(tokenEndpointRateLimit(services.rateLimiter, (tenant, limit) => services.metrics.rateLimitRejections.inc({ tenant: tenant.slug, limit })));
+  app.use(koaSteps(pipeline.provider));
   app.use(async function delegateToProvider(ctx: Context, _next: Next) {
     const runtime = await ctx.state.runtime.provider();
     ctx.respond = false;

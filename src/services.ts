@@ -113,40 +113,18 @@ export interface Services {
 }
 
 export async function createServices(config: AtriumConfig, log: Logger, options: { inMemoryDatabase?: boolean; keyLifecycleIntervalMs?: number } = {}): Promise<Services> {
-  const box = loadSecretBox(config, log);
-  const metrics = new Metrics();
-  const health = new DependencyHealth(log);
-  const db = await openDatabase(config, log, { inMemory: options.inMemoryDatabase, health });
-  const bus = config.redisUrl ? createRedisBus(config.redisUrl, log, metrics, (err) => health.errorSurvived('redis', err)) : createInProcessBus();
-  metrics.observeDependencies(health, { redis: config.redisUrl ? bus : undefined, smtpConfigured: Boolean(config.smtp.url) });
-  const tenantStore = new TenantStore(db);
+  const { box, metrics, health, db, bus } = await openDependencies(config, log, options);
+  const { tenantStore, keys, clients, grants, accountTokens, users, domainStore, consoleSessions } = createStores(db, box);
   const registry = new TenantRegistry(tenantStore, bus);
-  const keys = new SigningKeyStore(db, box);
-  const clients = new ClientStore(db, box);
-  const grants = new GrantStore(db);
-  const accountTokens = new AccountTokenStore(db);
-  const users = new UserStore(db, { links: accountTokens, grants });
   const audit = new AuditLog(db);
   const tenants = new TenantService(tenantStore, keys, bus, log, audit);
   const materials = new TenantMaterials(keys, clients);
   const dns = new DnsResolver(config);
   const egress = new EgressGuard(config, dns, log);
   const mail = new MailService({ config, box, log, egress, health });
-  const domainStore = new DomainStore(db);
   const challenges = new DomainChallenges(dns, egress);
   const domainChecks = new DomainRechecker({ store: domainStore, challenges, audit, metrics, log }, config.domainRecheckIntervalMs).start();
-  const newDevices = new NewDeviceAlerts({ db, users, mail });
-  // Every completed sign-in: the device record of its session (the account page's list), and the new-device mail.
-  const onSignedIn = async (tenant: Tenant, signIn: CompletedSignIn) => {
-    await Promise.all([grants.recordUse(signIn.sessionUid, signIn.userId, signIn), newDevices.signedIn(tenant, signIn)]);
-  };
-  const pool = new ProviderPool(config.multiTenancy.pool, (tenant) =>
-    // The build reads the tenant's keys under its own row-level security.
-    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildProviderRuntime(tenant, { config, db, box, users, materials, audit, metrics, egress, onSignedIn }))),
-  );
-  metrics.observePool(pool, config.multiTenancy.pool.maxSize);
-  if (config.redisUrl) metrics.observeRedisBus(bus);
-  bus.subscribe((event) => pool.invalidate(event.tenantId));
+  const pool = createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus });
   const clientService = new ClientService(clients, pool, tenants, audit);
   const sweeper = startPayloadSweeper(db, log);
   const auditSweeper = startAuditRetentionSweeper(db, log);
@@ -154,7 +132,6 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   // Connects to Redis on first use only: operator commands never open the connection.
   const rateLimiter = createRateLimiter(config, log, box, (err) => health.errorSurvived('redis', err));
 
-  const consoleSessions = new ConsoleSessionStore(db);
   const userSessions = new UserSessionService({ db, signIns: grants, consoles: consoleSessions, audit });
   const lockout = new LoginLockout({ db, audit, box });
   const userService = new UserService(users, audit);
@@ -198,6 +175,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     lockout,
     accountRecovery,
     async close() {
+      // Background work first, then what it used.
       mail.close();
       sweeper.stop();
       auditSweeper.stop();
@@ -210,4 +188,52 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
       await egress.close();
     },
   };
+}
+
+/** The master keys, the metrics and health of this instance, the database and the bus. */
+async function openDependencies(config: AtriumConfig, log: Logger, options: { inMemoryDatabase?: boolean }) {
+  const box = loadSecretBox(config, log);
+  const metrics = new Metrics();
+  const health = new DependencyHealth(log);
+  const db = await openDatabase(config, log, { inMemory: options.inMemoryDatabase, health });
+  const bus = config.redisUrl ? createRedisBus(config.redisUrl, log, metrics, (err) => health.errorSurvived('redis', err)) : createInProcessBus();
+  metrics.observeDependencies(health, { redis: config.redisUrl ? bus : undefined, smtpConfigured: Boolean(config.smtp.url) });
+  if (config.redisUrl) metrics.observeRedisBus(bus);
+  return { box, metrics, health, db, bus };
+}
+
+/** The stores over the database (each owns its tables: DESIGN.md, "Table ownership"). */
+function createStores(db: Database, box: SecretBox) {
+  const grants = new GrantStore(db);
+  const accountTokens = new AccountTokenStore(db);
+  return {
+    tenantStore: new TenantStore(db),
+    keys: new SigningKeyStore(db, box),
+    clients: new ClientStore(db, box),
+    grants,
+    accountTokens,
+    users: new UserStore(db, { links: accountTokens, grants }),
+    domainStore: new DomainStore(db),
+    consoleSessions: new ConsoleSessionStore(db),
+  };
+}
+
+type PoolParts = Pick<Services, 'config' | 'db' | 'box' | 'users' | 'materials' | 'audit' | 'metrics' | 'egress' | 'mail' | 'bus'> & { grants: GrantStore };
+
+/**
+ * The pool of tenants' Providers, each built under its tenant's row-level security. Every
+ * completed sign-in records its session's device (the account page's list) and may send the
+ * new-device mail. A change on the bus drops the tenant's Provider at once.
+ */
+function createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus }: PoolParts): ProviderPool {
+  const newDevices = new NewDeviceAlerts({ db, users, mail });
+  const onSignedIn = async (tenant: Tenant, signIn: CompletedSignIn) => {
+    await Promise.all([grants.recordUse(signIn.sessionUid, signIn.userId, signIn), newDevices.signedIn(tenant, signIn)]);
+  };
+  const pool = new ProviderPool(config.multiTenancy.pool, (tenant) =>
+    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildProviderRuntime(tenant, { config, db, box, users, materials, audit, metrics, egress, onSignedIn }))),
+  );
+  metrics.observePool(pool, config.multiTenancy.pool.maxSize);
+  bus.subscribe((event) => pool.invalidate(event.tenantId));
+  return pool;
 }

@@ -69,28 +69,7 @@ export class Metrics {
       registers,
     });
 
-    const pool = () => this.#pool;
-    new Gauge({
-      name: 'atrium_provider_pool_size',
-      help: 'Tenant Providers currently pooled',
-      registers,
-      collect() {
-        const p = pool();
-        if (p) this.set(p.source.size);
-      },
-    });
-    new Gauge({
-      name: 'atrium_provider_pool_max_size',
-      help: 'Capacity of the Provider pool (MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE)',
-      registers,
-      collect() {
-        const p = pool();
-        if (p) this.set(p.maxSize);
-      },
-    });
-    totalCounter(this.registry, 'atrium_provider_pool_hits_total', 'Requests served by an already pooled Provider', () => pool()?.source.stats.hits);
-    totalCounter(this.registry, 'atrium_provider_pool_misses_total', 'Requests that had to build a Provider (absent or outdated)', () => pool()?.source.stats.misses);
-    totalCounter(this.registry, 'atrium_provider_pool_evictions_total', 'Providers evicted from the pool (capacity or idle TTL)', () => pool()?.source.stats.evictions);
+    this.#definePoolMetrics();
     this.providerBuild = new Histogram({
       name: 'atrium_provider_build_seconds',
       help: 'Time to build a tenant Provider (keys, clients, oidc-provider construction)',
@@ -131,6 +110,32 @@ export class Metrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+  }
+
+  /** The pool's size and running totals, read at scrape time (observePool). */
+  #definePoolMetrics(): void {
+    const pool = () => this.#pool;
+    new Gauge({
+      name: 'atrium_provider_pool_size',
+      help: 'Tenant Providers currently pooled',
+      registers: [this.registry],
+      collect() {
+        const p = pool();
+        if (p) this.set(p.source.size);
+      },
+    });
+    new Gauge({
+      name: 'atrium_provider_pool_max_size',
+      help: 'Capacity of the Provider pool (MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE)',
+      registers: [this.registry],
+      collect() {
+        const p = pool();
+        if (p) this.set(p.maxSize);
+      },
+    });
+    totalCounter(this.registry, 'atrium_provider_pool_hits_total', 'Requests served by an already pooled Provider', () => pool()?.source.stats.hits);
+    totalCounter(this.registry, 'atrium_provider_pool_misses_total', 'Requests that had to build a Provider (absent or outdated)', () => pool()?.source.stats.misses);
+    totalCounter(this.registry, 'atrium_provider_pool_evictions_total', 'Providers evicted from the pool (capacity or idle TTL)', () => pool()?.source.stats.evictions);
   }
 
   /** Reads the pool's running totals at scrape time. */

@@ -7,11 +7,11 @@
  * or a confused proxy file Atrium's answers under someone else's host. Health probes are
  * the one exception: load balancers and orchestrators call them by address.
  */
-import type { Context, Next } from 'koa';
 import type { AtriumConfig } from '../config/env.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
 import { isServedHost, parseRequestHost, requestHostOf, type RequestHost } from '../tenancy/request-host.ts';
 import { AppError } from '../core/errors.ts';
+import type { EdgeStep } from './edge.ts';
 
 /** Answered on any host: liveness, readiness and the Prometheus scrape. */
 export const PROBE_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
@@ -29,11 +29,14 @@ export async function checkRequestHost(rawHost: string, config: AtriumConfig, re
   return { ok: true, host };
 }
 
-export function hostGuard(config: AtriumConfig, registry: TenantRegistry) {
-  return async function refuseUnservedHosts(ctx: Context, next: Next): Promise<void> {
-    if (PROBE_PATHS.has(ctx.path)) return next();
-    const check = await checkRequestHost(requestHostOf(ctx.req), config, registry);
-    if (!check.ok) throw check.error;
-    await next();
+export function hostCheckStep(config: AtriumConfig, registry: TenantRegistry): EdgeStep {
+  return {
+    name: 'host check',
+    async before(edge) {
+      if (PROBE_PATHS.has(edge.path)) return undefined;
+      const check = await checkRequestHost(requestHostOf(edge.req), config, registry);
+      if (!check.ok) throw check.error;
+      return undefined;
+    },
   };
 }

@@ -1,10 +1,10 @@
 /**
- * Counts and times every request by tenant and route class. Runs just inside the request
- * context and outside the error middleware, so it sees the final status and the tenant the
- * request ended up in (resolved from the host, or the tenant the management API acted on).
+ * Counts and times every request by tenant and route class: a finishing step of the declared
+ * pipeline (pipeline.ts), so it sees the final status and the tenant the request ended up in
+ * (resolved from the host, or the tenant the management API acted on).
  */
-import type { Context, Next } from 'koa';
 import type { Metrics, RouteClass } from '../core/metrics.ts';
+import type { EdgeStep } from './edge.ts';
 
 /**
  * The route class of a path: a few string checks, most frequent first. Paths are
@@ -23,11 +23,11 @@ export function routeClassOf(path: string): RouteClass {
   return 'oidc-other';
 }
 
-export function metricsMiddleware(metrics: Metrics) {
-  return async function recordRequestMetrics(ctx: Context, next: Next): Promise<void> {
-    const started = performance.now();
-    await next();
-    const context = ctx.state.context;
-    metrics.recordRequest(context?.tenantSlug, routeClassOf(ctx.path), ctx.status, (performance.now() - started) / 1000);
+export function requestMetricsStep(metrics: Metrics): EdgeStep {
+  return {
+    name: 'request metrics',
+    after(edge, status, startedAt) {
+      metrics.recordRequest(edge.context.tenantSlug, routeClassOf(edge.path), status, (performance.now() - startedAt) / 1000);
+    },
   };
 }

@@ -6,48 +6,43 @@
  * call `next()` on these paths (static files, ops, /metrics, /api/v1, console, interaction
  * pages...) before it reaches the tenant's Provider, which has a Koa app of its own. Here a
  * raw Node handler does, for exactly these paths, what the outer app would have done for
- * them, in the same order and with the same shared code:
+ * them: it runs the same declared pipeline (pipeline.ts), step for step, then
  *
- *   correlation id + request context  (request-context-middleware.ts)
- *   security headers, Connection: close once the drain closes connections
- *   the Host check and tenant resolution (host-guard.ts, resolve-tenant.ts, the same registry)
- *   the token endpoint's rate limits  (rate-limit-token-endpoint.ts)
  *   a plain client_credentials request: its token, without a Provider
  *                                      (oidc/client-credentials-issuer.ts)
  *   the tenant's pooled Provider      (or, for GET discovery and JWKS, its recorded
  *                                      answer: provider-document-cache.ts)
- *   request metrics and access line   (metrics-middleware.ts, request-context-middleware.ts)
  *
- * It serves the happy path only. Whatever it cannot serve plainly (no tenant or a
- * suspended one, the development fallback tenant, a limiter error, a Provider build that
- * fails, a Host or tenant header refused) goes to the full Koa stack, which answers it exactly as before;
- * nothing has been written to the response, and the request's body, if looked at, has
- * been put back unread (peek-body.ts). Only a Provider build failing after a token
- * request's limits were counted makes the full stack count that request a second time.
+ * with the correlation id of request-context-middleware.ts, and Connection: close once the
+ * drain closes connections.
+ *
+ * It serves the happy path only. Whatever a step refuses (a Host or tenant header refused,
+ * no tenant or a suspended one), the development fallback tenant, a limiter error or a
+ * Provider build that fails goes to the full Koa stack, which answers it exactly as it
+ * would have; nothing has been written to the response (headers are held until the fast
+ * path answers), and the request's body, if looked at, has been put back unread
+ * (peek-body.ts). Only a Provider build failing after a token request's limits were
+ * counted makes the full stack count that request a second time.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AtriumConfig } from '../config/env.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { ClientCredentialsIssuer } from '../oidc/client-credentials-issuer.ts';
-import type { ProviderPool } from '../runtime/provider-pool.ts';
+import type { TokenResponse } from '../oidc/client-credentials-issuer.ts';
+import type { ProviderRuntime } from '../oidc/provider-factory.ts';
+import type { TenantRuntime, TenantRuntimes } from '../runtime/tenant-runtime.ts';
 import type { RateLimiter } from '../security/rate-limiter.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
-import { headerStrategyEnabled, resolveTenant } from '../tenancy/resolve-tenant.ts';
-import { requestHostOf } from '../tenancy/request-host.ts';
-import { checkRequestHost } from './host-guard.ts';
-import { tenantHeaderValue } from './tenant-middleware.ts';
+import { headerStrategyEnabled } from '../tenancy/resolve-tenant.ts';
 import { RequestContext, runWithContext } from '../core/request-context.ts';
-import { checkTokenLimits, TOKEN_BODY_PEEK_LIMIT, tokenLimitResponse } from './rate-limit-token-endpoint.ts';
-import type { ProviderRuntime } from '../oidc/provider-factory.ts';
-import type { TokenResponse } from '../oidc/client-credentials-issuer.ts';
-import type { Tenant } from '../tenancy/tenant.ts';
+import { TOKEN_BODY_PEEK_LIMIT } from './rate-limit-token-endpoint.ts';
 import { peekBody } from './peek-body.ts';
-import { routeClassOf } from './metrics-middleware.ts';
-import { correlationIdFrom, logAccess } from './request-context-middleware.ts';
-import { securityHeaderList } from './security-headers.ts';
+import { correlationIdFrom } from './request-context-middleware.ts';
 import { ProviderDocumentCache } from './provider-document-cache.ts';
 import { clientAddressOf } from './client-address.ts';
+import { declarePipeline } from './pipeline.ts';
+import type { Edge, EdgeAnswer, EdgeStep } from './edge.ts';
 
 /**
  * Headers with which only oidc-provider may answer a token request: DPoP proofs, client
@@ -71,6 +66,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
 type FastRoute = 'oidc-token' | 'oidc-discovery' | 'oidc-jwks';
+const PATHS: Record<FastRoute, string> = { 'oidc-token': '/token', 'oidc-discovery': '/.well-known/openid-configuration', 'oidc-jwks': '/jwks' };
 
 /**
  * The requests served here: oidc-provider's own paths, which no outer middleware claims.
@@ -80,142 +76,116 @@ function fastRouteOf(method: string | undefined, url: string | undefined): FastR
   if (!url) return undefined;
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
-  if (method === 'POST') return path === '/token' ? 'oidc-token' : undefined;
+  if (method === 'POST') return path === PATHS['oidc-token'] ? 'oidc-token' : undefined;
   if (method !== 'GET' && method !== 'HEAD') return undefined;
-  if (path === '/.well-known/openid-configuration') return 'oidc-discovery';
-  return path === '/jwks' ? 'oidc-jwks' : undefined;
+  if (path === PATHS['oidc-discovery']) return 'oidc-discovery';
+  return path === PATHS['oidc-jwks'] ? 'oidc-jwks' : undefined;
+}
+
+/** The request as the pipeline's steps see it (edge.ts); headers are held until the fast path answers. */
+class FastEdge implements Edge {
+  readonly req: IncomingMessage;
+  readonly method: string;
+  readonly path: string;
+  readonly ip: string;
+  readonly context: RequestContext;
+  runtime: TenantRuntime | undefined;
+  /** Resolved to the development fallback tenant: the full stack answers (and warns). */
+  fallback = false;
+  readonly #headers: [string, string][] = [];
+  readonly #vary: string[] = [];
+  #body: Promise<Buffer | undefined> | undefined;
+
+  constructor(req: IncomingMessage, path: string, log: Logger) {
+    const incoming = req.headers['x-correlation-id'];
+    this.req = req;
+    this.method = req.method ?? '';
+    this.path = path;
+    this.ip = clientAddressOf(req);
+    this.context = new RequestContext(correlationIdFrom(typeof incoming === 'string' ? incoming : undefined), log);
+  }
+
+  enter(runtime: TenantRuntime, options: { fallback?: boolean } = {}): void {
+    this.context.enterTenant(runtime.tenant);
+    this.runtime = runtime;
+    this.fallback = options.fallback ?? false;
+  }
+
+  setHeader(name: string, value: string): void {
+    this.#headers.push([name, value]);
+  }
+
+  vary(name: string): void {
+    this.#vary.push(name);
+  }
+
+  peekBody(limit: number): Promise<Buffer | undefined> {
+    this.#body ??= peekBody(this.req, limit);
+    return this.#body;
+  }
+
+  /** Writes what the steps set, as the Koa stack would have. */
+  writeHeaders(res: ServerResponse, closing: boolean): void {
+    res.setHeader('X-Correlation-ID', this.context.correlationId);
+    for (const [name, value] of this.#headers) res.setHeader(name, value);
+    if (this.#vary.length) res.setHeader('Vary', this.#vary.join(', '));
+    if (closing) res.setHeader('Connection', 'close');
+  }
+}
+
+/** Runs the steps' `before` in order: an answer, nothing (go on), or 'defer' when one refused or failed. */
+async function runBefore(steps: readonly EdgeStep[], edge: FastEdge): Promise<EdgeAnswer | 'defer' | undefined> {
+  try {
+    for (const step of steps) {
+      const answer = await step.before!(edge);
+      if (answer) return answer;
+    }
+  } catch {
+    // A refusal, or a dependency failing: the full stack answers it, as it would have.
+    return 'defer';
+  }
+  return edge.fallback ? 'defer' : undefined;
 }
 
 /** What the fast path uses, declared here so the edge does not import the composition root. */
 export interface FastPathDeps {
   config: AtriumConfig;
   registry: TenantRegistry;
-  pool: ProviderPool;
+  runtimes: TenantRuntimes;
   rateLimiter: RateLimiter;
   metrics: Metrics;
   log: Logger;
   clientCredentials: ClientCredentialsIssuer;
 }
 
-export function withProviderFastPath(services: FastPathDeps, options: { isShuttingDown: () => boolean }, fullStack: RequestHandler): RequestHandler {
-  const { config, registry, pool, rateLimiter, metrics, log, clientCredentials } = services;
-  const headers = securityHeaderList({ hsts: config.publicUrl.protocol === 'https:' });
-  const tenantHeader = config.multiTenancy.tenantHeader;
-  const documents = new ProviderDocumentCache();
+export function withProviderFastPath(deps: FastPathDeps, options: { isShuttingDown: () => boolean }, fullStack: RequestHandler): RequestHandler {
+  const { log } = deps;
+  const pipeline = declarePipeline(deps);
+  const before = [...pipeline.edge, ...pipeline.tenant, ...pipeline.provider].filter((step) => step.before !== undefined);
+  const after = pipeline.finish.filter((step) => step.after !== undefined);
+  const answer = answerer(deps, options);
 
-  const varyOnHeader = headerStrategyEnabled(config);
-  /** What oidc-provider's CORS middleware sends, after the tenant header (tenant-middleware.ts) when that varies. */
-  const tokenResponseHeaders = varyOnHeader ? { ...TOKEN_RESPONSE_HEADERS, Vary: `${tenantHeader}, Origin` } : TOKEN_RESPONSE_HEADERS;
-
-  /** Serves the request, or returns false having touched nothing (the full stack takes it). */
-  async function serve(req: IncomingMessage, res: ServerResponse, route: FastRoute, path: string): Promise<boolean> {
-    const started = performance.now();
-    const rawHost = requestHostOf(req);
-    let resolution;
-    try {
-      // A refused host or tenant is answered by the full stack (host-guard.ts, tenant-middleware.ts).
-      if (!(await checkRequestHost(rawHost, config, registry)).ok) return false;
-      resolution = await resolveTenant({ host: rawHost, header: tenantHeaderValue(req.headers[tenantHeader]) }, config, registry);
-    } catch {
-      return false;
-    }
-    if (resolution.kind !== 'tenant' || resolution.via === 'fallback' || resolution.tenant.status !== 'active') return false;
-    const { tenant } = resolution;
-    const incoming = req.headers['x-correlation-id'];
-    const context = new RequestContext(correlationIdFrom(typeof incoming === 'string' ? incoming : undefined), log);
-    context.enterTenant(tenant);
-
-    const setOuterHeaders = () => {
-      res.setHeader('X-Correlation-ID', context.correlationId);
-      for (const [name, value] of headers) res.setHeader(name, value);
-      if (varyOnHeader) res.setHeader('Vary', tenantHeader);
-      if (options.isShuttingDown()) res.setHeader('Connection', 'close');
-    };
-    const finish = () => {
-      metrics.recordRequest(context.tenantSlug, routeClassOf(path), res.statusCode, (performance.now() - started) / 1000);
-      logAccess(log, context, req.method ?? '', path, res.statusCode, started);
-    };
-    const documentKey = route !== 'oidc-token' && req.method === 'GET' ? documents.keyFor(tenant, route) : undefined;
-    if (documentKey !== undefined && documents.serve(documentKey, req, res, setOuterHeaders)) {
-      finish();
-      return true;
-    }
-
-    return runWithContext(context, async () => {
-      // A token request's body, looked at once (and put back) for the limits and the direct issuer.
-      const body = route === 'oidc-token' ? await peekBody(req, TOKEN_BODY_PEEK_LIMIT) : undefined;
-      let refusal;
-      // RATE_LIMITS_ENABLED=false makes the limiter allow everything; skip asking it.
-      if (route === 'oidc-token' && config.rateLimitsEnabled) {
-        try {
-          refusal = await checkTokenLimits(rateLimiter, tenant, clientAddressOf(req), req.headers.authorization ?? '', body);
-        } catch {
-          return false;
-        }
-      }
-      if (refusal) {
-        setOuterHeaders();
-        metrics.rateLimitRejections.inc({ tenant: tenant.slug, limit: refusal.limit });
-        const response = tokenLimitResponse(refusal, context.correlationId);
-        sendJson(res, 429, response.body, response.headers);
-        finish();
+  async function serve(req: IncomingMessage, res: ServerResponse, route: FastRoute): Promise<boolean> {
+    const startedAt = performance.now();
+    const edge = new FastEdge(req, PATHS[route], log);
+    const served = await runWithContext(edge.context, async () => {
+      const early = await runBefore(before, edge);
+      if (early === 'defer') return false;
+      if (early) {
+        edge.writeHeaders(res, options.isShuttingDown());
+        sendJson(res, early.status, early.body, early.headers);
         return true;
       }
-      if (route === 'oidc-token' && req.url === '/token' && body) {
-        const issued = await issueDirectly(tenant, req, body, context);
-        if (issued) {
-          setOuterHeaders();
-          sendJson(res, 200, issued, tokenResponseHeaders);
-          req.resume();
-          metrics.tokenIssued(tenant.slug, 'client_credentials');
-          finish();
-          return true;
-        }
-      }
-      let runtime: ProviderRuntime;
-      try {
-        runtime = await pool.get(tenant);
-      } catch {
-        // The full stack answers as it would any failed build. A token request's limits were
-        // counted above and are counted again there: only on this failure path.
-        return false;
-      }
-      setOuterHeaders();
-      if (documentKey !== undefined) documents.record(documentKey, res);
-      try {
-        await runtime.handle(req, res);
-      } catch (err) {
-        // oidc-provider answers its own errors; this is the error middleware's last resort.
-        context.log?.error({ err }, 'request failed');
-        if (!res.headersSent) {
-          sendJson(res, 500, { error: 'server_error', error_description: 'an unexpected error occurred', correlation_id: context.correlationId });
-        } else if (!res.writableEnded) res.end();
-      }
-      finish();
-      return true;
+      return answer(edge, edge.runtime!, route, res);
     });
-  }
-
-  /**
-   * The plain client_credentials request, answered without the Provider
-   * (oidc/client-credentials-issuer.ts); undefined leaves the request, its body unread, to
-   * the Provider. A failure here (storage down) leaves it too: the Provider answers it.
-   */
-  async function issueDirectly(tenant: Tenant, req: IncomingMessage, body: Buffer, context: RequestContext): Promise<TokenResponse | undefined> {
-    if (PROVIDER_ONLY_HEADERS.some((name) => req.headers[name] !== undefined)) return undefined;
-    try {
-      return await clientCredentials.issue(tenant, { authorization: req.headers.authorization, contentType: req.headers['content-type'], body });
-    } catch (err) {
-      context.log?.debug({ err }, 'direct client_credentials issue failed; the Provider answers');
-      return undefined;
-    }
+    if (served) for (const step of after) step.after!(edge, res.statusCode, startedAt);
+    return served;
   }
 
   return function providerFastPath(req, res) {
     const route = fastRouteOf(req.method, req.url);
     if (!route) return fullStack(req, res);
-    const path = route === 'oidc-token' ? '/token' : route === 'oidc-discovery' ? '/.well-known/openid-configuration' : '/jwks';
-    return serve(req, res, route, path).then(
+    return serve(req, res, route).then(
       (served) => (served ? undefined : fullStack(req, res)),
       (err: unknown) => {
         log.error({ err }, 'provider fast path failed');
@@ -223,5 +193,65 @@ export function withProviderFastPath(services: FastPathDeps, options: { isShutti
         if (!res.writableEnded) res.end();
       },
     );
+  };
+}
+
+/**
+ * After the pipeline: a recorded document, a direct client_credentials token, or the
+ * tenant's Provider. False, having written nothing, leaves the request to the full stack.
+ */
+function answerer(deps: FastPathDeps, options: { isShuttingDown: () => boolean }) {
+  const { config, metrics, clientCredentials } = deps;
+  const documents = new ProviderDocumentCache();
+  const tenantHeader = config.multiTenancy.tenantHeader;
+  /** What oidc-provider's CORS middleware sends, after the tenant header (tenant-middleware.ts) when that varies. */
+  const tokenResponseHeaders = headerStrategyEnabled(config) ? { ...TOKEN_RESPONSE_HEADERS, Vary: `${tenantHeader}, Origin` } : TOKEN_RESPONSE_HEADERS;
+
+  /**
+   * The plain client_credentials request, answered without the Provider; undefined leaves
+   * the request, its body unread, to the Provider. A failure here (storage down) leaves it too.
+   */
+  async function issueDirectly(edge: FastEdge, runtime: TenantRuntime): Promise<TokenResponse | undefined> {
+    const { req } = edge;
+    const body = await edge.peekBody(TOKEN_BODY_PEEK_LIMIT);
+    if (!body || req.url !== PATHS['oidc-token'] || PROVIDER_ONLY_HEADERS.some((name) => req.headers[name] !== undefined)) return undefined;
+    try {
+      return await clientCredentials.issue(runtime.tenant, { authorization: req.headers.authorization, contentType: req.headers['content-type'], body });
+    } catch (err) {
+      edge.context.log?.debug({ err }, 'direct client_credentials issue failed; the Provider answers');
+      return undefined;
+    }
+  }
+
+  return async function answer(edge: FastEdge, runtime: TenantRuntime, route: FastRoute, res: ServerResponse): Promise<boolean> {
+    const writeHeaders = () => edge.writeHeaders(res, options.isShuttingDown());
+    const documentKey = route !== 'oidc-token' && edge.method === 'GET' ? documents.keyFor(runtime.tenant, route) : undefined;
+    if (documentKey !== undefined && documents.serve(documentKey, edge.req, res, writeHeaders)) return true;
+    const issued = route === 'oidc-token' ? await issueDirectly(edge, runtime) : undefined;
+    if (issued) {
+      writeHeaders();
+      sendJson(res, 200, issued, tokenResponseHeaders);
+      edge.req.resume();
+      metrics.tokenIssued(runtime.tenant.slug, 'client_credentials');
+      return true;
+    }
+    let provider: ProviderRuntime;
+    try {
+      provider = await runtime.provider();
+    } catch {
+      // The full stack answers as it would any failed build (a token request's limits, counted above, are counted again there).
+      return false;
+    }
+    writeHeaders();
+    if (documentKey !== undefined) documents.record(documentKey, res);
+    try {
+      await provider.handle(edge.req, res);
+    } catch (err) {
+      // oidc-provider answers its own errors; this is the error middleware's last resort.
+      edge.context.log?.error({ err }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'server_error', error_description: 'an unexpected error occurred', correlation_id: edge.context.correlationId });
+      else if (!res.writableEnded) res.end();
+    }
+    return true;
   };
 }

@@ -14,16 +14,15 @@
  * their own and are bounded by the per-IP limit.
  */
 import querystring from 'node:querystring';
-import type { Context, Next } from 'koa';
-import { peekBody } from './peek-body.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { RateLimiter } from '../security/rate-limiter.ts';
 import { rateLimitRules } from '../security/rate-limit-rules.ts';
+import type { EdgeStep } from './edge.ts';
 
 /** oidc-provider matches routes case-insensitively and ignores one trailing slash. */
-function isTokenRequest(ctx: Context): boolean {
-  if (ctx.method !== 'POST') return false;
-  const path = ctx.path.toLowerCase();
+function isTokenRequest(method: string, rawPath: string): boolean {
+  if (method !== 'POST') return false;
+  const path = rawPath.toLowerCase();
   return path === '/token' || path === '/token/';
 }
 
@@ -60,12 +59,8 @@ export interface TokenLimitRefusal {
   retryAfterSeconds: number;
 }
 
-/**
- * The token endpoint's limits for one request: per IP, then per client (Basic header, else
- * the body's client_id and client_secret). Shared by the Koa middleware below and the
- * provider fast path (http/provider-fast-path.ts), which pass the peeked body.
- */
-export async function checkTokenLimits(limiter: RateLimiter, tenant: Tenant, ip: string, authorization: string, body?: Buffer): Promise<TokenLimitRefusal | undefined> {
+/** The token endpoint's limits for one request: per IP, then per client (Basic header, else the body's client_id and client_secret). */
+async function checkTokenLimits(limiter: RateLimiter, tenant: Tenant, ip: string, authorization: string, body?: Buffer): Promise<TokenLimitRefusal | undefined> {
   const rules = rateLimitRules(tenant);
   const byIp = await limiter.consume({ tenantId: tenant.id, subject: ip }, rules.token_per_ip);
   if (!byIp.allowed) return { limit: 'token_per_ip', retryAfterSeconds: byIp.retryAfterSeconds };
@@ -75,9 +70,10 @@ export async function checkTokenLimits(limiter: RateLimiter, tenant: Tenant, ip:
   return byClient.allowed ? undefined : { limit: 'token_per_client', retryAfterSeconds: byClient.retryAfterSeconds };
 }
 
-/** The 429 of a refused token request: its headers (besides the JSON content type) and body. */
-export function tokenLimitResponse(refused: TokenLimitRefusal, correlationId: string | undefined) {
+/** The 429 of a refused token request. */
+function tokenLimitAnswer(refused: TokenLimitRefusal, correlationId: string) {
   return {
+    status: 429,
     headers: { 'Retry-After': String(refused.retryAfterSeconds), 'Cache-Control': 'no-store' },
     body: {
       error: 'rate_limited',
@@ -87,19 +83,23 @@ export function tokenLimitResponse(refused: TokenLimitRefusal, correlationId: st
   };
 }
 
-/** `onRejected` is told of every refusal (metrics), with the rule that refused it. */
-export function tokenEndpointRateLimit(limiter: RateLimiter, onRejected: (tenant: Tenant, limit: 'token_per_ip' | 'token_per_client') => void = () => {}) {
-  return async function limitTokenRequests(ctx: Context, next: Next): Promise<void> {
-    if (!isTokenRequest(ctx)) return next();
-    const tenant = ctx.state.tenant;
-    const authorization = ctx.get('authorization');
-    const body = authorization ? undefined : await peekBody(ctx.req, TOKEN_BODY_PEEK_LIMIT);
-    const refused = await checkTokenLimits(limiter, tenant, ctx.ip, authorization, body);
-    if (!refused) return next();
-    onRejected(tenant, refused.limit);
-    const response = tokenLimitResponse(refused, (ctx.state.context)?.correlationId);
-    ctx.status = 429;
-    ctx.set(response.headers);
-    ctx.body = response.body;
+/**
+ * The token endpoint's limits, a step of the declared pipeline (pipeline.ts). `enabled`
+ * false (RATE_LIMITS_ENABLED=false) skips asking the limiter; `onRejected` is told of every
+ * refusal (metrics), with the rule that refused it.
+ */
+export function tokenRateLimitStep(limiter: RateLimiter, enabled: boolean, onRejected: (tenant: Tenant, limit: TokenLimitRefusal['limit']) => void): EdgeStep {
+  return {
+    name: 'token endpoint rate limits',
+    async before(edge) {
+      if (!enabled || !edge.runtime || !isTokenRequest(edge.method, edge.path)) return undefined;
+      const { tenant } = edge.runtime;
+      const authorization = edge.req.headers.authorization ?? '';
+      const body = authorization ? undefined : await edge.peekBody(TOKEN_BODY_PEEK_LIMIT);
+      const refused = await checkTokenLimits(limiter, tenant, edge.ip, authorization, body);
+      if (!refused) return undefined;
+      onRejected(tenant, refused.limit);
+      return tokenLimitAnswer(refused, edge.context.correlationId);
+    },
   };
 }

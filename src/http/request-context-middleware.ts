@@ -1,11 +1,13 @@
 /**
  * First middleware of every request: a correlation id (the caller's, if well formed),
- * echoed in X-Correlation-ID, and a child logger; both carried by AsyncLocalStorage.
+ * echoed in X-Correlation-ID, and a child logger; both carried by AsyncLocalStorage. The
+ * access line is a finishing step of the declared pipeline (pipeline.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { RequestContext, runWithContext } from '../core/request-context.ts';
+import type { EdgeStep } from './edge.ts';
 
 const INCOMING_ID = /^[A-Za-z0-9._-]{8,128}$/;
 
@@ -14,10 +16,15 @@ export function correlationIdFrom(incoming: string | undefined): string {
   return incoming !== undefined && INCOMING_ID.test(incoming) ? incoming : randomUUID();
 }
 
-/** The access line of one answered request (info level). */
-export function logAccess(log: Logger, context: RequestContext, method: string, path: string, status: number, started: number): void {
-  if (!log.isLevelEnabled('info')) return;
-  log.info({ correlation_id: context.correlationId, tenant: context.tenantSlug, method, path, status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
+/** The access line of each answered request (info level), through the root logger: no per-request child is needed for it. */
+export function accessLogStep(log: Logger): EdgeStep {
+  return {
+    name: 'access log',
+    after({ context, method, path }, status, startedAt) {
+      if (!log.isLevelEnabled('info')) return;
+      log.info({ correlation_id: context.correlationId, tenant: context.tenantSlug, method, path, status, ms: Math.round((performance.now() - startedAt) * 10) / 10 }, 'request');
+    },
+  };
 }
 
 export function requestContextMiddleware(log: Logger) {
@@ -26,9 +33,6 @@ export function requestContextMiddleware(log: Logger) {
     const context = new RequestContext(correlationId, log);
     ctx.state.context = context;
     ctx.set('X-Correlation-ID', correlationId);
-    const started = performance.now();
     await runWithContext(context, next);
-    // The access line goes through the root logger: no per-request child is needed for it.
-    logAccess(log, context, ctx.method, ctx.path, ctx.status, started);
   };
 }

@@ -1,5 +1,5 @@
 /** Security headers on every response; the CSP allows no inline script or style. */
-import type { Context, Next } from 'koa';
+import type { EdgeStep } from './edge.ts';
 
 const CSP = [
   "default-src 'none'",
@@ -12,21 +12,19 @@ const CSP = [
   "base-uri 'none'",
 ].join('; ');
 
-/** The headers, as name/value pairs (also set by the provider fast path, without Koa). */
-export function securityHeaderList(options: { hsts: boolean }): readonly (readonly [string, string])[] {
-  return [
+export function securityHeadersStep(options: { hsts: boolean }): EdgeStep {
+  const headers: readonly (readonly [string, string])[] = [
     ['X-Content-Type-Options', 'nosniff'],
     ['Referrer-Policy', 'no-referrer'],
     ['X-Frame-Options', 'DENY'],
     ['Content-Security-Policy', CSP],
     ...(options.hsts ? [['Strict-Transport-Security', 'max-age=31536000; includeSubDomains'] as const] : []),
   ];
-}
-
-export function securityHeaders(options: { hsts: boolean }) {
-  const headers = securityHeaderList(options);
-  return async function securityHeadersMiddleware(ctx: Context, next: Next): Promise<void> {
-    for (const [name, value] of headers) ctx.set(name, value);
-    await next();
+  return {
+    name: 'security headers',
+    before(edge) {
+      for (const [name, value] of headers) edge.setHeader(name, value);
+      return undefined;
+    },
   };
 }
