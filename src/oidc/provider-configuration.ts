@@ -194,7 +194,7 @@ function providerFeatures(tenant: Tenant, api: ApiResourceServer): Configuration
 }
 
 /** A page oidc-provider asks for (logout, error), branded and translated like every tenant page; `title` is a key. */
-async function renderProviderPage(ctx: KoaContextWithOIDC, tenant: Tenant, view: string, locals: (t: Translate) => Record<string, unknown> & { title: string }): Promise<void> {
+export async function renderProviderPage(ctx: KoaContextWithOIDC, tenant: Tenant, view: string, locals: (t: Translate) => Record<string, unknown> & { title: string }): Promise<void> {
   const page = pageLocals({ tenant, acceptLanguage: ctx.get('accept-language') });
   const own = locals(page.t);
   ctx.type = 'html';

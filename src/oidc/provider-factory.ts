@@ -11,7 +11,8 @@ import { pinOriginToIssuer } from './issuer-origin.ts';
 import { currentContext } from '../core/request-context.ts';
 import { commitHeldWrites } from './adapter.ts';
 import { tokenWritesTogether } from './token-request-writes.ts';
-import { providerConfiguration, type ProviderDeps } from './provider-configuration.ts';
+import { providerConfiguration, renderProviderPage, type ProviderDeps } from './provider-configuration.ts';
+import { unavailable } from '../core/errors.ts';
 
 export { OIDC_SCOPES, type CompletedSignIn, type ProviderDeps } from './provider-configuration.ts';
 
@@ -34,6 +35,7 @@ export async function buildProviderRuntime(tenant: Tenant, deps: ProviderDeps): 
   provider.proxy = true;
   // The URLs it writes come from the issuer, never from the request's Host (issuer-origin.ts).
   pinOriginToIssuer(provider, issuer);
+  provider.use(outageAnswered(tenant));
   provider.use(addCorrelationIdToErrors);
   // Inside the correlation id step, so a 503 from the commit carries one too.
   provider.use(tokenWritesTogether(commitHeldWrites(deps.db, tenant.id)));
@@ -76,4 +78,30 @@ async function addCorrelationIdToErrors(ctx: KoaContextWithOIDC, next: () => Pro
   if (ctx.status >= 400 && body && typeof body === 'object' && !Buffer.isBuffer(body) && 'error' in body) {
     body.correlation_id = currentContext()?.correlationId;
   }
+}
+
+/**
+ * oidc-provider saves a touched session after its own error handling (ensureSessionSave in
+ * its initialize_app.js), so a lost database there escapes every handler of its own to
+ * Koa's last resort, which clears every header (the correlation id, the security headers)
+ * and answers in plain text. A storage outage is answered here instead, like any other:
+ * 503, a correlation id, a branded page for a browser.
+ */
+function outageAnswered(tenant: Tenant) {
+  return async function answerOutage(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
+    try {
+      await next();
+    } catch (err) {
+      if ((err as { status?: number }).status !== 503) throw err;
+      const outage = unavailable();
+      currentContext()?.log?.warn({ err }, 'storage unavailable after oidc-provider answered');
+      ctx.status = 503;
+      ctx.set(outage.headers);
+      if (ctx.accepts('json', 'html') === 'html') {
+        await renderProviderPage(ctx, tenant, 'error', (t) => ({ title: 'common.error_title', heading: t('common.error_title'), message: outage.message }));
+      } else {
+        ctx.body = { error: outage.code, error_description: outage.message, correlation_id: currentContext()?.correlationId };
+      }
+    }
+  };
 }

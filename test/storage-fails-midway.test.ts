@@ -1,4 +1,7 @@
 /**
+ * Storage failing part-way through a request: the answer is a 503 with a correlation id,
+ * and nothing is left half-done.
+ *
  * A token grant either happens whole or not at all. When storage fails part-way through
  * (here: the database refuses to insert the new refresh token, as it would when it crashes
  * mid-request), the client gets a 503 and may simply retry with the same code or refresh
@@ -12,9 +15,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
-import { authorizationRequest, createTenantFixture, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
+import { authorizationRequest, createTenantFixture, REDIRECT_URI, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
 
-describe('a token grant that storage cannot finish leaves nothing half-done', () => {
+describe('storage failing part-way through a request: a 503 with a correlation id, nothing half-done', () => {
   let t: TestAtrium;
   let acme: TenantFixture;
   const failStoring = (model: string | null) => t.atrium.services.db.driver.exec(model ? `INSERT INTO test_fault_switch VALUES ('${model}')` : 'DELETE FROM test_fault_switch');
@@ -83,5 +86,30 @@ describe('a token grant that storage cannot finish leaves nothing half-done', ()
     const third = await oidc.refreshTokenGrant(flow.request.config, second.refresh_token);
     assert.ok(third.refresh_token);
     await assert.rejects(oidc.refreshTokenGrant(flow.request.config, first), (err: oidc.ResponseBodyError) => err.error === 'invalid_grant');
+  });
+
+  it('a sign-in session that cannot be saved at the end of /auth is a 503 with a correlation id and the security headers', async () => {
+    // oidc-provider saves the session after its own error handling (ensureSessionSave), so a
+    // failure there used to reach Koa's last-resort handler, which clears every header.
+    const { browser } = await signInThroughPages((await authorizationRequest(acme.issuer, acme)).url, acme);
+    const again = await authorizationRequest(acme.issuer, acme);
+    await failStoring('Session');
+    let res: Response;
+    try {
+      res = await browser.request(again.url, { headers: { accept: 'text/html' } });
+    } finally {
+      await failStoring(null);
+    }
+    const body = await res.text();
+    assert.equal(res.status, 503, `${res.headers.get('location')} ${body.slice(0, 300)}`);
+    const correlationId = res.headers.get('x-correlation-id');
+    assert.match(correlationId ?? '', /^[0-9a-f-]{36}$/);
+    assert.ok(body.includes(correlationId!), 'the page shows the correlation id');
+    assert.equal(res.headers.get('x-frame-options'), 'DENY');
+    assert.ok(res.headers.get('content-security-policy'));
+    // And the same browser signs in silently once storage is back.
+    const after = await browser.request(again.url);
+    assert.equal(after.status, 303);
+    assert.ok(after.headers.get('location')!.startsWith(REDIRECT_URI));
   });
 });
