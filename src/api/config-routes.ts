@@ -6,12 +6,15 @@ import { CONFIG_SECTIONS, isConfigSection } from '../config/tenant-config-schema
 import { readJson } from '../web/body.ts';
 import { notFound } from '../core/errors.ts';
 import type { SecretBox } from '../core/secret-box.ts';
+import type { AtriumConfig } from '../config/env.ts';
+import { tenantRole } from '../tenancy/tenant.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
 import { requireScope } from './authenticate.ts';
 import { targetTenant } from './target-tenant.ts';
 
 export interface ConfigRouteDeps {
+  config: AtriumConfig;
   store: TenantStore;
   tenants: TenantService;
   box: SecretBox;
@@ -28,7 +31,7 @@ export function mountConfigRoutes(router: Router, deps: ConfigRouteDeps): void {
     const section = String(ctx.params.section ?? '');
     if (!isConfigSection(section)) throw notFound(`no configuration section "${section.slice(0, 64)}" (sections: ${CONFIG_SECTIONS.join(', ')})`);
     const tenant = ctx.state.target;
-    const overrides = sealSection(deps.box, tenant, section, parseSection(section, await readJson(ctx)));
+    const overrides = sealSection(deps.box, tenant, section, parseSection(section, await readJson(ctx), tenantRole(tenant, deps.config)));
     const updated = await deps.tenants.updateConfig(tenant, section, overrides);
     ctx.body = maskSection(section, mergedSection(updated, section));
   });

@@ -57,7 +57,7 @@ export function apiRouter(deps: ApiDeps) {
   router.use(apiAuthentication(deps.config, deps.registry, deps.keys, deps.materials));
   mountTenantRoutes(router, { config: deps.config, store: deps.store, service: deps.service });
   mountTenantResourceRoutes(router, deps);
-  mountConfigRoutes(router, { store: deps.store, tenants: deps.tenants, box: deps.box });
+  mountConfigRoutes(router, { config: deps.config, store: deps.store, tenants: deps.tenants, box: deps.box });
   mountDomainRoutes(router, { store: deps.store, domains: deps.domains });
   mountAuditRoutes(router, { store: deps.store, auditStore: deps.auditStore });
   mountFederationRoutes(router, { config: deps.config, store: deps.store, federation: deps.federation });

@@ -63,11 +63,32 @@ function atLeast(problems: string[], field: string, value: unknown, min: number)
   if (typeof value === 'number' && value < min) problems.push(`${field}: at least ${min}`);
 }
 
+/** What a constraint may depend on besides the value: the tenant's part in the deployment. */
+export interface TenantRole {
+  /** The platform tenant: it issues the management API's tokens (client_credentials). */
+  issuesManagementTokens?: boolean;
+}
+
+/**
+ * authorization_code stays on: users sign in with it, and so do Atrium's own pages on every
+ * tenant (/account, /admin). The platform tenant keeps client_credentials, or the management
+ * API could lock itself out.
+ */
+function grantViolations(grants: unknown, tenant: TenantRole): string[] {
+  if (!Array.isArray(grants)) return [];
+  const problems: string[] = [];
+  if (!grants.includes('authorization_code')) problems.push('oidc.enabled_grants: must include authorization_code (users and Atrium\'s own pages sign in with it)');
+  if (tenant.issuesManagementTokens && !grants.includes('client_credentials')) {
+    problems.push('oidc.enabled_grants: must include client_credentials on the platform tenant (it issues the management API\'s tokens)');
+  }
+  return problems;
+}
+
 /**
  * What in a (schema-valid) section override breaks a platform floor or ceiling, one
  * message per field naming the bound; empty when it is acceptable.
  */
-export function constraintViolations(section: ConfigSection, value: Obj): string[] {
+export function constraintViolations(section: ConfigSection, value: Obj, tenant: TenantRole = {}): string[] {
   const problems: string[] = [];
   if (section === 'security') {
     atLeast(problems, 'security.password_policy.min_length', obj(value.password_policy).min_length, PASSWORD_MIN_LENGTH_FLOOR);
@@ -86,6 +107,7 @@ export function constraintViolations(section: ConfigSection, value: Obj): string
     atMost(problems, 'oidc.session_ttl', value.session_ttl, LIFETIME_CEILINGS.session);
     atLeast(problems, 'oidc.key_rotation_days', value.key_rotation_days, KEY_ROTATION_DAYS.min);
     atMost(problems, 'oidc.key_rotation_days', value.key_rotation_days, KEY_ROTATION_DAYS.max);
+    problems.push(...grantViolations(value.enabled_grants, tenant));
   }
   return problems;
 }

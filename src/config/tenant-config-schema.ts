@@ -58,13 +58,17 @@ export const featuresSchema = z.strictObject({
   enterprise_sso: z.boolean(),
 }).partial();
 
+/** The grants a tenant may switch on or off (`oidc.enabled_grants`). */
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+export type GrantType = (typeof GRANT_TYPES)[number];
+
 export const oidcSchema = z.strictObject({
   access_token_ttl: seconds,
   id_token_ttl: seconds,
   refresh_token_ttl: seconds,
   session_ttl: seconds,
   key_rotation_days: z.number().int().positive(),
-  enabled_grants: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).max(3),
+  enabled_grants: z.array(z.enum(GRANT_TYPES)).max(GRANT_TYPES.length).refine((grants) => new Set(grants).size === grants.length, 'each grant at most once'),
   service_documentation: url,
   op_policy_uri: url,
   op_tos_uri: url,

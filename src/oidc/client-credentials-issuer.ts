@@ -16,6 +16,7 @@
  * the one place that decides what is wrong and how to say it.
  * test/client-credentials-issuer.test.ts asks both for tokens and compares the answers.
  */
+import { enabledGrants } from './enabled-grants.ts';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import querystring from 'node:querystring';
 import type { AtriumConfig } from '../config/env.ts';
@@ -68,6 +69,8 @@ export class ClientCredentialsIssuer {
     if (!request.contentType || !FORM.test(request.contentType)) return undefined;
     const params = plainParameters(request.body);
     if (!params || params.grant_type !== 'client_credentials') return undefined;
+    // Switched off for the tenant: its Provider answers unsupported_grant_type (enabled-grants.ts).
+    if (!enabledGrants(tenant).has('client_credentials')) return undefined;
 
     const credentials = clientCredentialsOf(request.authorization, params);
     if (!credentials) return undefined;

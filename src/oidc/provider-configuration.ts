@@ -19,6 +19,8 @@ import { createAdapterClass, unlessStorageDown } from './adapter.ts';
 import type { TenantMaterials } from './tenant-materials.ts';
 import { apiResourceServerFor, type ApiResourceServer } from './api-resource.ts';
 import { tokenLifetimes } from './token-lifetimes.ts';
+import { enabledGrants, offeredScopes, withEnabledGrants } from './enabled-grants.ts';
+import { mergedSection } from '../tenancy/tenant-config.ts';
 import { ACR_VALUES } from '../mfa/mfa-policy.ts';
 import { interactionPolicyWithStepUp } from '../mfa/step-up.ts';
 import { cookieRule } from '../core/cookie-rule.ts';
@@ -53,11 +55,16 @@ type Jwks = Configuration['jwks'];
 export function providerConfiguration(tenant: Tenant, issuer: string, jwks: Jwks, deps: ProviderDeps): Configuration {
   const api = apiResourceServerFor(tenant, deps.config);
   const ttl = tokenLifetimes(tenant);
+  const grants = enabledGrants(tenant);
   return {
     // Atrium's own pages (/account, /admin) sign in through this Provider like any app. Its
     // client is served by the lookup rather than `clients`, which oidc-provider would
     // validate on every build of a Provider instead of on first use.
-    adapter: createAdapterClass(tenant.id, deps.db, async (clientId) => (clientId === CONSOLE_CLIENT_ID ? consoleClient(issuer) : deps.materials.client(tenant, clientId))),
+    adapter: createAdapterClass(tenant.id, deps.db, async (clientId) => {
+      if (clientId === CONSOLE_CLIENT_ID) return consoleClient(issuer);
+      const client = await deps.materials.client(tenant, clientId);
+      return client && withEnabledGrants(client, grants);
+    }),
     jwks: jwks,
     // A client's jwks_uri and sector_identifier_uri are tenant-supplied URLs: fetched through
     // the egress guard (its own timeout and size cap; oidc-provider's signal still applies).
@@ -65,9 +72,10 @@ export function providerConfiguration(tenant: Tenant, issuer: string, jwks: Jwks
     ...accountLookups(deps.users),
     // acr and amr (src/mfa) in every ID token: what the sign-in used, not only when asked for.
     claims: { openid: ['sub', 'acr', 'amr'], email: ['email', 'email_verified'], profile: ['name', 'updated_at'] },
-    scopes: [...OIDC_SCOPES, ...api.scopes],
+    scopes: [...offeredScopes(OIDC_SCOPES, grants), ...api.scopes],
+    discovery: discoveryMetadata(tenant),
     cookies: cookieSettings(tenant, issuer, deps.box),
-    features: providerFeatures(tenant, api),
+    features: providerFeatures(tenant, api, grants.has('client_credentials')),
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
     rotateRefreshToken: true,
     // Step-up: acr_values naming the MFA level force a second factor (src/mfa/step-up.ts).
@@ -147,12 +155,21 @@ function cookieSettings(tenant: Tenant, issuer: string, box: SecretBox): Configu
   };
 }
 
-function providerFeatures(tenant: Tenant, api: ApiResourceServer): Configuration['features'] {
+/** What the tenant publishes about its service (`oidc.service_documentation`, `op_policy_uri`, `op_tos_uri`), added to discovery. */
+function discoveryMetadata(tenant: Tenant): Record<string, string> {
+  const oidc = mergedSection(tenant, 'oidc');
+  const published: Record<string, string> = {};
+  for (const key of ['service_documentation', 'op_policy_uri', 'op_tos_uri'] as const) if (typeof oidc[key] === 'string') published[key] = oidc[key];
+  return published;
+}
+
+function providerFeatures(tenant: Tenant, api: ApiResourceServer, clientCredentials: boolean): Configuration['features'] {
   return {
     devInteractions: { enabled: false },
     // What lets `jwks` hold imported keys (TenantSigningKey) instead of private JWKs.
     externalSigningSupport: { enabled: true, ack: 'experimental-01' },
-    clientCredentials: { enabled: true },
+    // Off when the tenant switched the grant off (oidc.enabled_grants): gone from discovery, unsupported at the token endpoint.
+    clientCredentials: { enabled: clientCredentials },
     introspection: { enabled: true },
     revocation: { enabled: true },
     userinfo: { enabled: true },

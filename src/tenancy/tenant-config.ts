@@ -7,7 +7,7 @@ import { badRequest } from '../core/errors.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { Tenant } from './tenant.ts';
 import { deepFreeze, perTenantRecord } from './per-tenant-record.ts';
-import { applyFloors, constraintViolations, GLOBAL_DEFAULTS } from '../config/tenant-config-constraints.ts';
+import { applyFloors, constraintViolations, GLOBAL_DEFAULTS, type TenantRole } from '../config/tenant-config-constraints.ts';
 import { CONFIG_SECTIONS, SECRET_PATHS, SECTION_SCHEMAS, type ConfigSection } from '../config/tenant-config-schema.ts';
 
 /** What every answer shows instead of a secret; sending it back keeps the stored value. */
@@ -17,7 +17,7 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => Boolean(v) && typeof v === 'object' && !Array.isArray(v);
 
 /** Validates one section override: shape (unknown fields named), then platform floors and ceilings. */
-export function parseSection(section: ConfigSection, input: unknown): Obj {
+export function parseSection(section: ConfigSection, input: unknown, tenant: TenantRole = {}): Obj {
   if (!isObj(input)) throw badRequest(`${section}: the body must be a JSON object`, 'invalid_config');
   const result = SECTION_SCHEMAS[section].safeParse(input);
   if (!result.success) {
@@ -30,7 +30,7 @@ export function parseSection(section: ConfigSection, input: unknown): Obj {
     throw badRequest(problems.join('; '), 'invalid_config');
   }
   const value = result.data as Obj;
-  const violations = constraintViolations(section, value);
+  const violations = constraintViolations(section, value, tenant);
   if (violations.length) throw badRequest(violations.join('; '), 'invalid_config');
   return value;
 }

@@ -1,6 +1,7 @@
 /** The tenant record and the issuer derived from it. */
 import type { AtriumConfig } from '../config/env.ts';
 import { DEFAULT_TENANT, PLATFORM_TENANT } from './slug.ts';
+import type { TenantRole } from '../config/tenant-config-constraints.ts';
 
 export type TenantStatus = 'active' | 'suspended';
 
@@ -22,6 +23,11 @@ export interface Tenant {
 /** The tenant that issues management API tokens and hosts platform admins. */
 export function platformTenantSlug(config: AtriumConfig): string {
   return config.multiTenancy.enabled ? PLATFORM_TENANT : DEFAULT_TENANT;
+}
+
+/** The tenant's part in the deployment, for the configuration constraints that depend on it. */
+export function tenantRole(tenant: Pick<Tenant, 'slug'>, config: AtriumConfig): TenantRole {
+  return { issuesManagementTokens: tenant.slug === platformTenantSlug(config) };
 }
 
 /**

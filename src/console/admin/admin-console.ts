@@ -9,6 +9,7 @@ import type { Context } from 'koa';
 import type { Tenant } from '../../tenancy/tenant.ts';
 import type { TenantService } from '../../tenancy/tenant-service.ts';
 import type { TenantStore } from '../../tenancy/tenant-store.ts';
+import type { AtriumConfig } from '../../config/env.ts';
 import type { SecretBox } from '../../core/secret-box.ts';
 import type { AuditStore } from '../../audit/audit-store.ts';
 import type { UserStore } from '../../accounts/user-store.ts';
@@ -26,6 +27,7 @@ import { renderTenantPage } from '../../web/page.ts';
 
 /** What the /admin pages use; the composition root (app.ts) hands them these from its services. */
 export interface AdminDeps {
+  config: AtriumConfig;
   consoleAuth: ConsoleAuth;
   box: SecretBox;
   tenants: TenantService;

@@ -6,14 +6,14 @@
 import type { Context } from 'koa';
 import { parseSection, sealSection } from '../../tenancy/tenant-config.ts';
 import type { ConfigSection } from '../../config/tenant-config-schema.ts';
-import type { Tenant } from '../../tenancy/tenant.ts';
+import { tenantRole, type Tenant } from '../../tenancy/tenant.ts';
 import type { ConsolePrincipal } from '../console-auth.ts';
 import { type AdminDeps } from './admin-console.ts';
 
 type Obj = Record<string, unknown>;
 
 export async function saveSection(ctx: Context, deps: AdminDeps, principal: ConsolePrincipal, tenant: Tenant, section: ConfigSection, value: Obj): Promise<Tenant> {
-  const overrides = sealSection(deps.box, tenant, section, parseSection(section, value));
+  const overrides = sealSection(deps.box, tenant, section, parseSection(section, value, tenantRole(tenant, deps.config)));
   const updated = await deps.tenants.updateConfig(tenant, section, overrides);
   return updated;
 }

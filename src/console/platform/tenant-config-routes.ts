@@ -9,7 +9,7 @@ import type { Context } from 'koa';
 import { maskSection, mergedSection, parseSection, sealSection } from '../../tenancy/tenant-config.ts';
 import { CONFIG_SECTIONS, isConfigSection, type ConfigSection } from '../../config/tenant-config-schema.ts';
 import { badRequest, notFound } from '../../core/errors.ts';
-import type { Tenant } from '../../tenancy/tenant.ts';
+import { tenantRole, type Tenant } from '../../tenancy/tenant.ts';
 import { formError, renderPlatformPage, requirePlatformAdmin, targetTenant, type PlatformAdmin, type PlatformDeps } from './platform-console.ts';
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
@@ -64,7 +64,7 @@ export function mountTenantConfigRoutes(router: Router, deps: PlatformDeps): voi
     const form = await deps.consoleAuth.readForm(ctx, admin);
     const text = form.get('overrides') ?? '';
     try {
-      const overrides = sealSection(deps.box, tenant, section, parseSection(section, parseOverrides(section, text)));
+      const overrides = sealSection(deps.box, tenant, section, parseSection(section, parseOverrides(section, text), tenantRole(tenant, deps.config)));
       await deps.tenants.updateConfig(tenant, section, overrides);
     } catch (err) {
       const error = formError(err);
