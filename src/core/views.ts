@@ -9,6 +9,12 @@ const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 /** What a page shows of the tenant's look (tenancy/branding.ts builds it from the tenant's config). */
 export interface Brand {
   name: string;
+  /** What the tenant calls its service (`application.title`), in the window title; else the name. */
+  title: string;
+  /** `application.description`, under the heading of the sign-in and signup pages. */
+  description?: string;
+  /** `integrations` links, in the footer of every tenant page; absent ones are not shown. */
+  links: { website?: string; privacy?: string; terms?: string };
   logoLight?: string;
   logoDark?: string;
   favicon?: string;

@@ -22,11 +22,17 @@ interface BrandingSection {
 const HEX = /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/;
 
 export function brandFor(tenant: Tenant | undefined): Brand {
-  if (!tenant) return { name: 'Atrium', stylesheet: '' };
+  if (!tenant) return { name: 'Atrium', title: 'Atrium', stylesheet: '', links: {} };
   const branding = tenant.config.branding as BrandingSection | undefined;
-  // The company name overrides the tenant's name only when the tenant set one.
+  const application = tenant.config.application as { title?: string; description?: string } | undefined;
+  const integrations = mergedSection(tenant, 'integrations') as { website_url?: string; privacy_policy_url?: string; terms_url?: string };
+  // The company name and title override the tenant's name only when the tenant set them.
+  const name = branding?.company_name ?? tenant.name;
   return {
-    name: branding?.company_name ?? tenant.name,
+    name,
+    title: application?.title ?? name,
+    description: application?.description,
+    links: { website: integrations.website_url, privacy: integrations.privacy_policy_url, terms: integrations.terms_url },
     logoLight: branding?.logos?.light ?? branding?.logos?.dark,
     logoDark: branding?.logos?.dark ?? branding?.logos?.light,
     favicon: branding?.favicon,
