@@ -4,6 +4,7 @@
  * console sessions of Atrium's own pages. Ending a sign-in also ends the console sessions
  * made from it, so the next request in that browser must sign in again.
  */
+import { deviceOf } from './device-identity.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Database, Queryable } from '../storage/database.ts';
 import type { ConsoleSessionStore } from './console-session-store.ts';
@@ -48,21 +49,6 @@ export interface SessionView {
 }
 
 /** "Chrome on Linux": enough to recognise one's own devices, without a user-agent database. */
-export function describeUserAgent(userAgent: string | null): string {
-  if (!userAgent) return '';
-  const browser = /Edg\//.test(userAgent) ? 'Edge'
-    : /Firefox\//.test(userAgent) ? 'Firefox'
-    : /(Chrome|Chromium)\//.test(userAgent) ? 'Chrome'
-    : /Safari\//.test(userAgent) ? 'Safari'
-    : userAgent.split(/[\s/]/)[0]!.slice(0, 40);
-  const os = /Android/.test(userAgent) ? 'Android'
-    : /iPhone|iPad|iOS/.test(userAgent) ? 'iOS'
-    : /Windows/.test(userAgent) ? 'Windows'
-    : /Mac OS X|Macintosh/.test(userAgent) ? 'macOS'
-    : /Linux/.test(userAgent) ? 'Linux'
-    : '';
-  return os ? `${browser} · ${os}` : browser;
-}
 
 export interface AuditMeta {
   actor?: string | null;
@@ -83,14 +69,17 @@ export class UserSessionService {
     this.#audit = deps.audit;
   }
 
-  /** The user's live sessions. `current` names the console session and sign-in of this request. */
-  async list(userId: string, current: { consoleIdHash?: string; oidcSessionUid?: string | null } = {}): Promise<SessionView[]> {
+  /**
+   * The user's live sessions. `current` names the console session and sign-in of this request;
+   * `withNetwork` is the tenant's device matching (device-identity.ts), which names devices.
+   */
+  async list(userId: string, current: { consoleIdHash?: string; oidcSessionUid?: string | null } = {}, withNetwork = false): Promise<SessionView[]> {
     const [signIns, consoles] = await Promise.all([this.#signIns.listForUser(userId), this.#consoles.listForUser(userId)]);
     const uids = new Set(signIns.map((s) => s.uid));
     const views: SessionView[] = signIns.map((s) => ({
       id: `signin:${s.uid}`,
       kind: 'sign_in',
-      device: describeUserAgent(s.userAgent),
+      device: deviceOf(s.userAgent, s.ip, withNetwork).label,
       ip: s.ip,
       createdAt: s.createdAt,
       lastSeenAt: s.lastSeenAt ?? s.createdAt,
@@ -100,7 +89,7 @@ export class UserSessionService {
     // Console sessions whose sign-in has ended (or was never linked) are listed on their own.
     for (const c of consoles) {
       if (c.oidcSessionUid && uids.has(c.oidcSessionUid)) continue;
-      views.push({ id: `console:${c.idHash}`, kind: 'console', device: describeUserAgent(c.userAgent), ip: c.ip, createdAt: c.createdAt, lastSeenAt: c.lastSeenAt, amr: c.amr, current: c.idHash === current.consoleIdHash });
+      views.push({ id: `console:${c.idHash}`, kind: 'console', device: deviceOf(c.userAgent, c.ip, withNetwork).label, ip: c.ip, createdAt: c.createdAt, lastSeenAt: c.lastSeenAt, amr: c.amr, current: c.idHash === current.consoleIdHash });
     }
     return views;
   }

@@ -6,6 +6,7 @@
  *   POST   /tenants/:slug/users/:id/mfa/reset         remove every second factor (lost device)
  * Same scopes and tenant step-in as the other user routes (tenant-resource-routes.ts).
  */
+import { matchesNetwork } from '../accounts/device-identity.ts';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { UserStore } from '../accounts/user-store.ts';
@@ -36,7 +37,7 @@ export function mountUserSessionRoutes(router: Router, deps: UserSessionRouteDep
   }
 
   router.get('/tenants/:slug/users/:id/sessions', ...read, async function listUserSessions(ctx) {
-    const sessions = await deps.userSessions.list(await existingUser(ctx));
+    const sessions = await deps.userSessions.list(await existingUser(ctx), {}, matchesNetwork(ctx.state.target));
     ctx.body = {
       data: sessions.map((s) => ({
         id: s.id,

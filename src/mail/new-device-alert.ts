@@ -1,14 +1,13 @@
 /**
- * The "new sign-in" mail: when a user completes a sign-in from a device (browser and
- * operating system) they have not used before, and they have used at least one other,
+ * The "new sign-in" mail: when a user completes a sign-in from a device (as the tenant's
+ * device matching defines one: accounts/device-identity.ts) they have not used before, and they have used at least one other,
  * they are told by mail, unless the tenant turned that alert off (security-alerts.ts).
  * The first device of an account is not news.
  */
-import { createHash } from 'node:crypto';
 import type { UserStore } from '../accounts/user-store.ts';
 import type { Database } from '../storage/database.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import { describeUserAgent } from '../accounts/user-sessions.ts';
+import { deviceOf, matchesNetwork } from '../accounts/device-identity.ts';
 import type { MailService } from './mail-service.ts';
 import { securityAlertWanted } from './security-alerts.ts';
 
@@ -31,8 +30,7 @@ export class NewDeviceAlerts {
 
   /** Notes the device of a completed sign-in (tenant in context) and mails the user when it is new. */
   async signedIn(tenant: Tenant, seen: SignInSeen): Promise<boolean> {
-    const device = describeUserAgent(seen.userAgent);
-    const hash = createHash('sha256').update(device).digest('base64url');
+    const { label: device, hash } = deviceOf(seen.userAgent, seen.ip, matchesNetwork(tenant));
     const { isNew, others } = await this.#db.withTenant(async (q) => {
       const res = await q.query<{ inserted: boolean }>(
         `INSERT INTO known_devices (tenant_id, user_id, device_hash) VALUES (current_setting('app.tenant_id')::uuid, $1, $2)

@@ -3,6 +3,7 @@
  * home page (rendered again with a message after a refused change) and the redirect back
  * to it after a change, with a notice from a fixed list.
  */
+import { matchesNetwork } from '../../accounts/device-identity.ts';
 import type { Context } from 'koa';
 import type { UserService } from '../../accounts/user-service.ts';
 import type { UserStore } from '../../accounts/user-store.ts';
@@ -62,7 +63,7 @@ export async function renderHome(deps: AccountDeps, ctx: Context, principal: Acc
   const user = await deps.users.findById(principal.userId);
   if (!user) throw new AppError('login_required', 401, 'Your session has ended. Sign in again.', { messageKey: 'errors.session_ended' });
   const status = await deps.mfa.status(user.id);
-  const sessions = await deps.userSessions.list(user.id, { consoleIdHash: principal.sessionIdHash, oidcSessionUid: principal.oidcSessionUid });
+  const sessions = await deps.userSessions.list(user.id, { consoleIdHash: principal.sessionIdHash, oidcSessionUid: principal.oidcSessionUid }, matchesNetwork(ctx.state.tenant));
   const registration = policy.webauthnEnabled ? JSON.stringify(await deps.mfa.passkeyRegistrationOptions(tenant, user, passkeyBinding(principal), status.passkeys)) : '';
   const done = typeof ctx.query.done === 'string' && NOTICES.has(ctx.query.done) ? ctx.query.done : '';
   if (extra.status) ctx.status = extra.status;

@@ -6,6 +6,7 @@
  * active owner, let only owners touch the owner role, and keep an admin from locking
  * themselves out.
  */
+import { matchesNetwork } from '../../accounts/device-identity.ts';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
@@ -50,7 +51,7 @@ async function renderNew(ctx: Context, principal: ConsolePrincipal, values: Reco
 }
 
 async function renderUser(deps: AdminDeps, ctx: Context, principal: ConsolePrincipal, user: User, error?: string): Promise<void> {
-  const [mfa, sessions, lockout] = await Promise.all([deps.mfa.status(user.id), deps.userSessions.list(user.id), deps.lockout.status(user)]);
+  const [mfa, sessions, lockout] = await Promise.all([deps.mfa.status(user.id), deps.userSessions.list(user.id, {}, matchesNetwork(ctx.state.tenant)), deps.lockout.status(user)]);
   await renderAdminPage(ctx, 'user', principal, 'users', {
     title: 'admin.user_title',
     user,
