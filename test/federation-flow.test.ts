@@ -308,6 +308,29 @@ describe('federated sign-in through an upstream Atrium tenant', () => {
 });
 
 describe('the login page', () => {
+  it('features.enterprise_sso off: no buttons, no home-realm discovery, and a button pressed anyway is refused; on again, all is back', async () => {
+    const off = await down.api('PUT', '/tenants/acme/config/features', { enterprise_sso: false });
+    assert.equal(off.status, 200, JSON.stringify(off.body));
+    try {
+      const browser = new TestBrowser();
+      const page = await openLoginPage(browser, await authorizationRequest(acme));
+      assert.doesNotMatch(page.html, /Continue with Corp SSO/, 'no buttons');
+      const pressed = await pressConnection(browser, page, 'corp');
+      assert.equal(pressed.status, 404);
+      assert.match(await pressed.text(), /not available for this organisation/);
+      // A home-realm email is not sent upstream: the password form answers it like any other.
+      const fresh = await openLoginPage(browser, await authorizationRequest(acme));
+      const res = await browser.postForm(`${fresh.url.href}/login`, { csrf: hiddenInput(fresh.html, 'csrf'), email: 'alice@corp.test', password: '' });
+      assert.notEqual(res.status, 303, 'not redirected to the upstream');
+      const globexPage = await openLoginPage(new TestBrowser(), await authorizationRequest(globex));
+      assert.match(globexPage.html, />Continue with Plain IdP</, 'another tenant keeps its connections');
+    } finally {
+      await down.api('PUT', '/tenants/acme/config/features', {});
+    }
+    const back = await openLoginPage(new TestBrowser(), await authorizationRequest(acme));
+    assert.match(back.html, />Continue with Corp SSO</);
+  });
+
   it("shows a button per enabled connection of the tenant, and none of another tenant's", async () => {
     await putConnection(down, 'acme', 'corp-off', corpConnection({ display_name: 'Corp (off)', home_realm_domains: [], enabled: false }));
     try {

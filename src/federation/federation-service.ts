@@ -3,6 +3,8 @@
  * each change audited. Called by the management API and by the admin pages; everything
  * runs in the tenant in context (the caller steps into the tenant first).
  */
+import { perTenantRecord } from '../tenancy/per-tenant-record.ts';
+import { mergedSection } from '../tenancy/tenant-config.ts';
 import * as oidc from 'openid-client';
 import type { AtriumConfig } from '../config/env.ts';
 import { AppError, badRequest, conflict, notFound } from '../core/errors.ts';
@@ -68,6 +70,18 @@ function checkName(name: string): string {
   return name;
 }
 
+/**
+ * `features.enterprise_sso`: the tenant's switch for all of its upstream connections. Off, no
+ * connection is offered or started, and a sign-in already on its way upstream is refused
+ * when it comes back; the connections themselves are kept for when it is switched on again.
+ */
+export const enterpriseSsoOn = perTenantRecord((tenant: Pick<Tenant, 'config'>): boolean => mergedSection(tenant, 'features').enterprise_sso !== false);
+
+/** Whether users may sign in with this connection now. */
+export function connectionUsable(tenant: Pick<Tenant, 'config'>, connection: StoredConnection): boolean {
+  return connection.settings.enabled && enterpriseSsoOn(tenant);
+}
+
 export class FederationService {
   readonly #config: AtriumConfig;
   readonly #store: ConnectionStore;
@@ -91,17 +105,18 @@ export class FederationService {
     return connection;
   }
 
-  /** The enabled connections, for the login page's buttons. */
-  async enabled(): Promise<StoredConnection[]> {
+  /** The connections users may sign in with, for the login page's buttons: enabled ones, while the tenant has enterprise SSO on. */
+  async enabled(tenant: Pick<Tenant, 'config'>): Promise<StoredConnection[]> {
+    if (!enterpriseSsoOn(tenant)) return [];
     return (await this.#store.list()).filter((c) => c.settings.enabled);
   }
 
-  /** Home-realm discovery: the enabled connection that claims the email's domain, if any. */
-  async forEmail(email: string): Promise<StoredConnection | undefined> {
+  /** Home-realm discovery: the usable connection that claims the email's domain, if any. */
+  async forEmail(tenant: Pick<Tenant, 'config'>, email: string): Promise<StoredConnection | undefined> {
     const at = email.lastIndexOf('@');
     if (at < 1) return undefined;
     const domain = email.slice(at + 1).trim().toLowerCase();
-    return (await this.enabled()).find((c) => c.settings.home_realm_domains.includes(domain));
+    return (await this.enabled(tenant)).find((c) => c.settings.home_realm_domains.includes(domain));
   }
 
   /** Creates or replaces a connection. A missing or masked `client_secret` keeps the stored one; `null` removes it. */

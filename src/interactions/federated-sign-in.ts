@@ -11,6 +11,7 @@
  *             issuer, audience, expiry, nonce); the email domain; then the user, and the
  *             interaction's login result.
  */
+import { connectionUsable } from '../federation/federation-service.ts';
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import * as oidc from 'openid-client';
@@ -70,7 +71,7 @@ export class FederatedSignIn {
   async begin(ctx: Context, tenant: Tenant, interactionUid: string, connectionName: string, options: { loginHint?: string } = {}): Promise<string> {
     const { config, box } = this.#deps;
     const connection = await this.#deps.connections.get(connectionName);
-    if (!connection?.settings.enabled) throw new FederationError('connection_unavailable', 404, { provider: connection?.settings.display_name ?? connectionName }, { connection: connectionName });
+    if (!connection || !connectionUsable(tenant, connection)) throw new FederationError('connection_unavailable', 404, { provider: connection?.settings.display_name ?? connectionName }, { connection: connectionName });
     const provider = connection.settings.display_name;
     const configuration = await this.#configuration(tenant, connection);
     const { state, stateId, expiresAt } = mintState(box, tenant.id, config.oidcStateTtlSeconds);
@@ -112,7 +113,7 @@ export class FederatedSignIn {
       if (!pending) throw new FederationError('state_used', 400);
       connectionName = pending.connectionName;
       const connection = await this.#deps.connections.get(pending.connectionName);
-      if (!connection?.settings.enabled) throw new FederationError('connection_unavailable', 400, { provider: connection?.settings.display_name ?? pending.connectionName });
+      if (!connection || !connectionUsable(tenant, connection)) throw new FederationError('connection_unavailable', 400, { provider: connection?.settings.display_name ?? pending.connectionName });
       const provider = connection.settings.display_name;
       const secret = browserCookie(ctx).get(ctx);
       if (!secret || browserHash(secret) !== pending.browserHash) throw new FederationError('browser_mismatch', 400);

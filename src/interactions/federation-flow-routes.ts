@@ -8,6 +8,7 @@
  * upstream, before any password check).
  * Failures are the branded error page with a correlation id, never a stack trace.
  */
+import type { Tenant } from '../tenancy/tenant.ts';
 import type { Context, Next } from 'koa';
 import { errors } from 'oidc-provider';
 import { readInteractionForm } from './interaction-context.ts';
@@ -29,8 +30,8 @@ export interface FederationButton {
 }
 
 /** The login page's buttons for interaction `uid`, one per enabled connection of the tenant in context. */
-export async function federationButtons(deps: Pick<FlowDeps, 'federation'>, uid: string): Promise<FederationButton[]> {
-  return (await deps.federation.enabled()).map((c) => ({ name: c.name, displayName: c.settings.display_name, action: `/interaction/${encodeURIComponent(uid)}/federation/${c.name}` }));
+export async function federationButtons(deps: Pick<FlowDeps, 'federation'>, tenant: Tenant, uid: string): Promise<FederationButton[]> {
+  return (await deps.federation.enabled(tenant)).map((c) => ({ name: c.name, displayName: c.settings.display_name, action: `/interaction/${encodeURIComponent(uid)}/federation/${c.name}` }));
 }
 
 /**
@@ -39,7 +40,7 @@ export async function federationButtons(deps: Pick<FlowDeps, 'federation'>, uid:
  * upstream (or its error page) and returns true; otherwise leaves ctx alone and returns false.
  */
 export async function routeToHomeRealm(deps: FlowDeps, ctx: Context, uid: string, email: string): Promise<boolean> {
-  const connection = email ? await deps.federation.forEmail(email) : undefined;
+  const connection = email ? await deps.federation.forEmail(ctx.state.tenant, email) : undefined;
   if (!connection) return false;
   await startFederatedSignIn(deps, ctx, uid, connection.name, email);
   return true;

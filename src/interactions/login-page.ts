@@ -31,7 +31,7 @@ export async function clientName(runtime: ProviderRuntime, clientId: unknown): P
 
 export async function renderLogin(deps: InteractionDeps, ctx: Context, runtime: ProviderRuntime, details: Interaction, extra: { error?: LoginMessage; email?: string } = {}): Promise<void> {
   const clientLabel = await clientName(runtime, details.params.client_id);
-  const federation = await federationButtons(deps, details.uid);
+  const federation = await federationButtons(deps, ctx.state.tenant, details.uid);
   const passkey = await passkeySignIn(deps, ctx, details.uid);
   await renderTenantPage(
     ctx,
