@@ -40,7 +40,7 @@ export const GLOBAL_DEFAULTS: Readonly<Record<ConfigSection, Record<string, unkn
     audit_retention_days: AUDIT_RETENTION_DAYS.default,
     reauth_max_age_seconds: REAUTH_MAX_AGE_SECONDS.default,
   },
-  features: { social: {}, enterprise_sso: true },
+  features: { enterprise_sso: true },
   oidc: {
     access_token_ttl: LIFETIME_DEFAULTS.accessToken,
     id_token_ttl: LIFETIME_DEFAULTS.idToken,
@@ -50,7 +50,7 @@ export const GLOBAL_DEFAULTS: Readonly<Record<ConfigSection, Record<string, unkn
     enabled_grants: ['authorization_code', 'refresh_token', 'client_credentials'],
   },
   integrations: { smtp: {} },
-  notifications: { email: { enabled: true }, sms: { enabled: false }, security_alerts: { new_device: true, password_changed: true, mfa_changed: true } },
+  notifications: { email: { enabled: true }, security_alerts: { new_device: true, password_changed: true, mfa_changed: true } },
 };
 
 type Obj = Record<string, unknown>;
