@@ -11,7 +11,7 @@ function walk(schema: z.ZodType, path: string, out: string[]): void {
   let inner: z.ZodType = schema;
   while (inner instanceof z.ZodOptional || inner instanceof z.ZodNullable) inner = inner.unwrap() as z.ZodType;
   if (inner instanceof z.ZodObject) {
-    for (const [key, child] of Object.entries(inner.shape as Record<string, z.ZodType>)) walk(child, `${path}.${key}`, out);
+    for (const [key, child] of Object.entries(inner.shape)) walk(child, `${path}.${key}`, out);
   } else if (inner instanceof z.ZodRecord) {
     walk(inner.valueType as z.ZodType, `${path}.*`, out);
   } else {
