@@ -250,6 +250,55 @@ describe('new-device alerts', () => {
   });
 });
 
+describe('which mails a tenant sends', () => {
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+
+  it('password_changed and mfa_changed set to false silence those alerts, and email.enabled set to false silences every alert', async () => {
+    const initech = await createTenantFixture(t, 'initech');
+    await setSecurity(t, 'initech', { rate_limits: ROOMY_RATE_LIMITS });
+    const setNotifications = async (body: unknown) => assert.equal((await t.api('PUT', '/tenants/initech/config/notifications', body)).status, 200);
+    await setNotifications({ security_alerts: { password_changed: false, mfa_changed: false } });
+    const user = await createUser(t, initech, 'hush');
+    const { browser, accountHtml } = await enrolTotp(initech.issuer, user);
+    const csrf = hiddenInput(accountHtml, 'csrf');
+    const changed = await browser.postForm(`${initech.issuer}/account/password`, { csrf, current_password: user.password, new_password: 'hush-new-long-password', confirm_password: 'hush-new-long-password' });
+    assert.equal(changed.status, 303, await changed.text());
+    await settle();
+    assert.equal(sink.to(user.email).length, 0, 'no mail for the enrolment nor the password change');
+
+    // Alerts back on: the same kind of change is mailed, so the switch was what kept it quiet.
+    await setNotifications({});
+    assert.equal((await browser.postForm(`${initech.issuer}/account/mfa/recovery-codes`, { csrf })).status, 200);
+    assert.match((await sink.waitFor(user.email, 1)).text, /new recovery codes were generated/);
+
+    // Email off: not even the new-device alert, which stays on.
+    await setNotifications({ email: { enabled: false }, security_alerts: { new_device: true } });
+    const roamer = await createUser(t, initech, 'roamer');
+    await signInToConsole(initech.issuer, roamer);
+    await settle();
+    await phoneSignIn(initech, roamer);
+    assert.equal((await browser.postForm(`${initech.issuer}/account/mfa/recovery-codes`, { csrf })).status, 200);
+    await settle();
+    assert.equal(sink.to(roamer.email).length, 0, 'no new-device mail');
+    assert.equal(sink.to(user.email).length, 1, 'no second MFA mail');
+  });
+
+  it("notifications.email.from_name names the sender of the tenant's mails", async () => {
+    const put = await t.api('PUT', '/tenants/globex/config/notifications', { email: { from_name: 'Globex Security Desk' } });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    const user = await createUser(t, globex, 'named');
+    await enrolTotp(globex.issuer, user);
+    const mail = await sink.waitFor(user.email, 1);
+    assert.equal(mail.fromName, 'Globex Security Desk');
+    assert.equal(mail.from, 'no-reply@atrium.test', 'the address stays the platform\'s');
+    // Another tenant's mails keep its brand as the name.
+    const other = await createUser(t, acme, 'named');
+    await enrolTotp(acme.issuer, other);
+    assert.equal((await sink.waitFor(other.email, 1)).fromName, 'acme Inc.');
+    assert.equal((await t.api('PUT', '/tenants/globex/config/notifications', {})).status, 200);
+  });
+});
+
 describe('tenant scope and bad input', () => {
   it("keeps a user's sessions and second factors out of reach through another tenant's API routes, and answers 404 to ids that are not UUIDs", async () => {
     const user = await createUser(t, acme, 'scoped');

@@ -174,3 +174,57 @@ describe('token endpoint limits', () => {
     assert.equal(discovery.status, 200);
   });
 });
+
+describe('windows', () => {
+  /**
+   * Calls `attempt` (each time with a fresh subject where the limit is not the one tested)
+   * until it is served, and returns how long that took; fails after `maxMs`.
+   */
+  async function servedWithin(maxMs: number, attempt: (n: number) => Promise<number>): Promise<number> {
+    const start = Date.now();
+    for (let n = 0; ; n++) {
+      if ((await attempt(n)) !== 429) return Date.now() - start;
+      assert.ok(Date.now() - start < maxMs, `still refused after ${maxMs} ms`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  it('each limit counts over its own window_seconds: a short window lets the next request through within seconds', async () => {
+    const brief = await createTenantFixture(t, 'brief');
+    const second = { limit: 1, window_seconds: 1 };
+    await setRateLimits(t, 'brief', { login_per_ip: second, login_per_account: second, token_per_client: second, token_per_ip: second });
+    // With a one-second window the sliding count is gone within two; the strict tenant's
+    // hour-long windows, with the same kind of refusal, ask for minutes (tests above).
+    const refusedBriefly = (res: { status: number; headers: { get(name: string): string | null } }, what: string) => {
+      assert.equal(res.status, 429, what);
+      assert.ok(Number(res.headers.get('retry-after')) <= 2, `${what}: Retry-After ${res.headers.get('retry-after')}`);
+    };
+
+    // login_per_ip: two emails from one address.
+    const byIp = await openLoginForm(brief);
+    assert.equal((await byIp.submit('a@brief.test', 'wrong password', '10.9.0.1')).status, 401);
+    refusedBriefly(await byIp.submit('b@brief.test', 'wrong password', '10.9.0.1'), 'login_per_ip');
+    await servedWithin(3_000, async (n) => (await byIp.submit(`c${n}@brief.test`, 'wrong password', '10.9.0.1')).status);
+
+    // login_per_account: one email from two addresses.
+    const byAccount = await openLoginForm(brief);
+    assert.equal((await byAccount.submit(brief.email, 'wrong password', '10.9.1.1')).status, 401);
+    refusedBriefly(await byAccount.submit(brief.email, 'wrong password', '10.9.1.2'), 'login_per_account');
+    await servedWithin(3_000, async (n) => (await byAccount.submit(brief.email, brief.password, `10.9.1.${10 + n}`)).status);
+
+    // token_per_client: one client from two addresses.
+    const client = basic(brief.m2mClientId, brief.m2mClientSecret);
+    assert.equal((await tokenRequest(brief.issuer, { authorization: client, ip: '10.9.2.1' })).status, 200);
+    refusedBriefly(await tokenRequest(brief.issuer, { authorization: client, ip: '10.9.2.2' }), 'token_per_client');
+    await servedWithin(3_000, async (n) => (await tokenRequest(brief.issuer, { authorization: client, ip: `10.9.2.${10 + n}` })).status);
+
+    // token_per_ip: two wrong secrets (they spend no client's count) from one address.
+    const wrong = (n: number) => tokenRequest(brief.issuer, { body: { client_id: brief.m2mClientId, client_secret: `wrong-${n}` }, ip: '10.9.3.1' });
+    assert.equal((await wrong(-1)).status, 401);
+    refusedBriefly(await wrong(-2), 'token_per_ip');
+    await servedWithin(3_000, async (n) => (await wrong(n)).status);
+
+    // The strict tenant's hour-long window for the same client still refuses.
+    assert.equal((await tokenRequest(strict.issuer, { authorization: basic(strict.m2mClientId, strict.m2mClientSecret), ip: '10.9.2.99' })).status, 429);
+  });
+});

@@ -9,6 +9,8 @@ import { simpleParser } from 'mailparser';
 export interface ReceivedMail {
   to: string[];
   from: string;
+  /** The display name of the From header ("Acme Security" <no-reply@…>), if any. */
+  fromName: string | undefined;
   subject: string;
   text: string;
   html: string;
@@ -43,6 +45,7 @@ export class SmtpSink {
             this.mails.push({
               to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
               from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+              fromName: parsed.from?.value[0]?.name || undefined,
               subject: parsed.subject ?? '',
               text,
               html: typeof parsed.html === 'string' ? parsed.html : '',
