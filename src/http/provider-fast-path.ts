@@ -26,14 +26,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { AtriumConfig } from '../config/env.ts';
-import type { Metrics } from '../core/metrics.ts';
 import type { ClientCredentialsIssuer } from '../oidc/client-credentials-issuer.ts';
 import type { TokenResponse } from '../oidc/client-credentials-issuer.ts';
 import type { ProviderRuntime } from '../oidc/provider-factory.ts';
-import type { TenantRuntime, TenantRuntimes } from '../runtime/tenant-runtime.ts';
-import type { RateLimiter } from '../security/rate-limiter.ts';
-import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
+import type { TenantRuntime } from '../runtime/tenant-runtime.ts';
 import { headerStrategyEnabled } from '../tenancy/resolve-tenant.ts';
 import { RequestContext, runWithContext } from '../core/request-context.ts';
 import { TOKEN_BODY_PEEK_LIMIT } from './rate-limit-token-endpoint.ts';
@@ -41,7 +37,7 @@ import { peekBody } from './peek-body.ts';
 import { correlationIdFrom } from './request-context-middleware.ts';
 import { ProviderDocumentCache } from './provider-document-cache.ts';
 import { clientAddressOf } from './client-address.ts';
-import { declarePipeline } from './pipeline.ts';
+import { declarePipeline, type PipelineDeps } from './pipeline.ts';
 import type { Edge, EdgeAnswer, EdgeStep } from './edge.ts';
 
 /**
@@ -147,16 +143,8 @@ async function runBefore(steps: readonly EdgeStep[], edge: FastEdge): Promise<Ed
   return edge.fallback ? 'defer' : undefined;
 }
 
-/** What the fast path uses, declared here so the edge does not import the composition root. */
-export interface FastPathDeps {
-  config: AtriumConfig;
-  registry: TenantRegistry;
-  runtimes: TenantRuntimes;
-  rateLimiter: RateLimiter;
-  metrics: Metrics;
-  log: Logger;
-  clientCredentials: ClientCredentialsIssuer;
-}
+/** What the fast path uses, declared here so the edge does not import the composition root: the pipeline's, and the direct issuer. */
+export type FastPathDeps = PipelineDeps & { clientCredentials: ClientCredentialsIssuer };
 
 export function withProviderFastPath(deps: FastPathDeps, options: { isShuttingDown: () => boolean }, fullStack: RequestHandler): RequestHandler {
   const { log } = deps;
