@@ -114,8 +114,8 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const metrics = new Metrics();
   const health = new DependencyHealth(log);
   const db = await openDatabase(config, log, { inMemory: options.inMemoryDatabase, health });
-  const bus = config.redisUrl ? createRedisBus(config.redisUrl, log, metrics, (err) => health.errorSurvived('redis', err)) : createInProcessBus();
-  metrics.observeDependencies(health, { redis: config.redisUrl ? bus : undefined, smtpConfigured: Boolean(config.smtp.url) });
+  const bus = config.redis ? createRedisBus(config.redis, log, metrics, (err) => health.errorSurvived('redis', err)) : createInProcessBus();
+  metrics.observeDependencies(health, { redis: config.redis ? bus : undefined, smtpConfigured: Boolean(config.smtp.url) });
   const tenantStore = new TenantStore(db);
   const registry = new TenantRegistry(tenantStore, bus);
   const keys = new SigningKeyStore(db, box);
@@ -142,7 +142,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildTenantRuntime(tenant, { config, db, box, users, materials, audit, metrics, egress, onSignedIn }))),
   );
   metrics.observePool(pool, config.multiTenancy.pool.maxSize);
-  if (config.redisUrl) metrics.observeRedisBus(bus);
+  if (config.redis) metrics.observeRedisBus(bus);
   bus.subscribe((event) => pool.invalidate(event.tenantId));
   const clientService = new ClientService(clients, pool, tenants, audit);
   const sweeper = startPayloadSweeper(db, log);
