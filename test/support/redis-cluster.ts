@@ -50,7 +50,7 @@ export class PrivateRedisCluster {
       const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
       await run(REDIS_CLI, ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicasPerMaster), '--cluster-yes'], { timeout: 30_000 });
       await cluster.waitUntilHealthy(nodes.length, 30_000);
-      await cluster.#waitForReplication(masters * replicasPerMaster, 30_000);
+      await cluster.waitForReplication(masters * replicasPerMaster, 30_000);
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -132,7 +132,7 @@ export class PrivateRedisCluster {
    * `--cluster create` returns before the replicas have synced; a replica that never did
    * cannot be elected (its data counts as too old), so wait for every link to be up.
    */
-  async #waitForReplication(replicas: number, withinMs: number): Promise<void> {
+  async waitForReplication(replicas: number, withinMs: number): Promise<void> {
     const started = Date.now();
     while (Date.now() - started < withinMs) {
       const infos = await Promise.all(this.running().map((n) => this.command(n.port, 'INFO', 'replication').then(String, () => '')));
@@ -170,6 +170,14 @@ export class PrivateRedisCluster {
 
   async keySlot(key: string): Promise<number> {
     return Number(await this.command(this.running()[0]!.port, 'CLUSTER', 'KEYSLOT', key));
+  }
+
+  /** Starts a killed node again on its port and config: it rejoins as a replica of whoever took over. */
+  async restart(port: number): Promise<void> {
+    const node = this.nodes.find((n) => n.port === port);
+    if (!node) throw new Error(`no node on ${port}`);
+    this.#spawn(node);
+    await this.#waitForPing(port);
   }
 
   /** SIGKILL to one node: a crashed master, as its replica and the client see it. */
