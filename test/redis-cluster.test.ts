@@ -229,7 +229,9 @@ describe('two Atrium processes on a Redis Cluster', { skip: processSkip }, () =>
         assert.deepEqual(load.bad(phase), [], `${phase}: nothing but 2xx/3xx`);
         assert.deepEqual(Object.keys(load.totals(phase)), ['ok'], `${phase}: every request answered, no 503 either`);
       }
-      assert.ok((load.totals('failover').ok ?? 0) > 20, 'requests were served while the master was down');
+      assert.ok((load.totals('failover').ok ?? 0) > 0, 'requests were served while the master was down');
+      const localCounting = [a, b].map((i) => i.logs.filter((l) => l.includes('counting in this instance only')).length);
+      console.log(`[cluster failover] instances that fell back to counting locally (warned once a minute): ${localCounting.join(', ')}`);
 
       // The refresh token from before, the machine client and the user.
       const refreshed = await load.refresh(targets[1]!, saved, 'probe');

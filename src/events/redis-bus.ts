@@ -20,7 +20,8 @@ export interface BusLagObserver {
 }
 
 export function createRedisBus(target: RedisTarget, log: Logger, lag?: BusLagObserver, onConnectionError: (err: Error) => void = () => {}): EventBus {
-  const options = { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false };
+  // ioredis reconnects by itself; the errors survived show on /readyz and /metrics.
+  const options = { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, onError: onConnectionError };
   const sharded = target.kind === 'cluster';
   const publisher = openRedis(target, options);
   const subscriber = openRedis(target, { ...options, enableOfflineQueue: true, shardedPubSub: sharded });
@@ -33,9 +34,6 @@ export function createRedisBus(target: RedisTarget, log: Logger, lag?: BusLagObs
     for (const h of handlers) h(event);
   };
 
-  // A listener on both connections: an 'error' event without one would end the process.
-  // ioredis reconnects by itself; the count shows on /readyz and /metrics.
-  for (const conn of [publisher, subscriber]) conn.on('error', (err: Error) => onConnectionError(err));
   subscriber.on('ready', () => {
     healthy = true;
   });

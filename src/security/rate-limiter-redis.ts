@@ -133,13 +133,13 @@ export class RedisRateLimiter implements ClosableRateLimiter {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       commandTimeout: this.#options.commandTimeoutMs,
+      // Connection errors surface as failed calls (and their warning); ioredis keeps reconnecting.
+      onError: (err: Error) => {
+        this.#log.debug({ err: err.message }, 'rate limiter: redis connection error');
+        this.#onConnectionError(err);
+      },
     }) as ScriptedRedis;
     client.defineCommand('atriumRateLimit', { numberOfKeys: 1, lua: CONSUME_SCRIPT });
-    // Connection errors surface as failed calls (and their warning); ioredis keeps reconnecting.
-    client.on('error', (err: Error) => {
-      this.#log.debug({ err: err.message }, 'rate limiter: redis connection error');
-      this.#onConnectionError(err);
-    });
     client.connect().catch(() => {});
     return client;
   }

@@ -23,6 +23,12 @@ export interface RedisConnectionOptions {
    * subscriber connection per master and moves the subscription when a slot changes hands.
    */
   readonly shardedPubSub?: boolean;
+  /**
+   * Told of every connection error, attached before the connection can fail (an 'error'
+   * event without a listener would end the process). A cluster's per-node errors
+   * ('node error') come here too, so a failover counts as errors survived.
+   */
+  readonly onError: (err: Error) => void;
 }
 
 /**
@@ -46,11 +52,13 @@ const CLUSTER_TIMINGS = {
 } satisfies ClusterOptions;
 
 export function openRedis(target: RedisTarget, options: RedisConnectionOptions): RedisConnection {
-  const { lazyConnect, enableOfflineQueue, maxRetriesPerRequest, commandTimeout, shardedPubSub = false } = options;
+  const { lazyConnect, enableOfflineQueue, maxRetriesPerRequest, commandTimeout, shardedPubSub = false, onError } = options;
   if (target.kind === 'single') {
-    return new Redis(target.url, { lazyConnect, enableOfflineQueue, maxRetriesPerRequest, ...(commandTimeout ? { commandTimeout } : {}) });
+    const client = new Redis(target.url, { lazyConnect, enableOfflineQueue, maxRetriesPerRequest, ...(commandTimeout ? { commandTimeout } : {}) });
+    client.on('error', onError);
+    return client;
   }
-  return new Cluster(
+  const cluster = new Cluster(
     target.nodes.map((n) => ({ host: n.host, port: n.port })),
     {
       ...CLUSTER_TIMINGS,
@@ -66,9 +74,8 @@ export function openRedis(target: RedisTarget, options: RedisConnectionOptions):
       },
     },
   );
+  cluster.on('error', onError);
+  cluster.on('node error', onError);
+  return cluster;
 }
 
-/** Whether the connection is a cluster (sharded pub/sub) rather than one server. */
-export function isCluster(connection: RedisConnection): connection is Cluster {
-  return connection instanceof Cluster;
-}
