@@ -51,7 +51,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
   app.use(koaSteps(pipeline.edge));
   app.use(staticAssets());
   // Connection: close while draining is set for every response by the server (http/connection-drain.ts).
-  app.use(opsRoutes({ db: services.db, bus: services.bus, health: services.health, redisConfigured: Boolean(config.redisUrl), smtpConfigured: Boolean(config.smtp.url), isShuttingDown: options.isShuttingDown }));
+  app.use(opsRoutes({ db: services.db, bus: services.bus, health: services.health, redisConfigured: Boolean(config.redis), smtpConfigured: Boolean(config.smtp.url), isShuttingDown: options.isShuttingDown }));
   app.use(metricsRoutes(services.metrics, config.metrics.token));
   app.use(federationRelay(journey));
   app.use(managementApi(services));

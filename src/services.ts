@@ -196,9 +196,9 @@ async function openDependencies(config: AtriumConfig, log: Logger, options: { in
   const metrics = new Metrics();
   const health = new DependencyHealth(log);
   const db = await openDatabase(config, log, { inMemory: options.inMemoryDatabase, health });
-  const bus = config.redisUrl ? createRedisBus(config.redisUrl, log, metrics, (err) => health.errorSurvived('redis', err)) : createInProcessBus();
-  metrics.observeDependencies(health, { redis: config.redisUrl ? bus : undefined, smtpConfigured: Boolean(config.smtp.url) });
-  if (config.redisUrl) metrics.observeRedisBus(bus);
+  const bus = config.redis ? createRedisBus(config.redis, log, metrics, (err) => health.errorSurvived('redis', err)) : createInProcessBus();
+  metrics.observeDependencies(health, { redis: config.redis ? bus : undefined, smtpConfigured: Boolean(config.smtp.url) });
+  if (config.redis) metrics.observeRedisBus(bus);
   return { box, metrics, health, db, bus };
 }
 

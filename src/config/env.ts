@@ -6,6 +6,7 @@ import net from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import proxyaddr from 'proxy-addr';
+import { redisTarget, type RedisTarget } from './redis-target.ts';
 
 export type AtriumEnvName = 'development' | 'staging' | 'production';
 
@@ -104,7 +105,7 @@ const schema = z.object({
   // The owner login, for migrations; DATABASE_URL is then a runtime login that owns nothing (README, Database roles).
   DATABASE_MIGRATION_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   DATA_DIR: z.string().min(1).default('./data'),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  REDIS_URL: redisTarget.optional(),
   ENCRYPTION_KEY: base64Key.optional(),
   ENCRYPTION_KEYS_RETIRED: z
     .string()
@@ -146,7 +147,8 @@ export interface AtriumConfig {
   /** The owner login for migrations; when set, databaseUrl is a runtime login that owns nothing. */
   readonly databaseMigrationUrl: string | undefined;
   readonly dataDir: string;
-  readonly redisUrl: string | undefined;
+  /** REDIS_URL parsed: one server or a cluster's seed nodes (config/redis-target.ts); undefined without Redis. */
+  readonly redis: RedisTarget | undefined;
   /** Base64 master key; undefined only in development (a generated key is used). */
   readonly encryptionKey: string | undefined;
   readonly retiredEncryptionKeys: readonly string[];
@@ -241,7 +243,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     databaseUrl: e.DATABASE_URL,
     databaseMigrationUrl: e.DATABASE_MIGRATION_URL,
     dataDir: e.DATA_DIR,
-    redisUrl: e.REDIS_URL,
+    redis: e.REDIS_URL,
     encryptionKey: e.ENCRYPTION_KEY,
     retiredEncryptionKeys: Object.freeze([...e.ENCRYPTION_KEYS_RETIRED]),
     multiTenancy: Object.freeze({

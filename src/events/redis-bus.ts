@@ -1,20 +1,31 @@
-/** The event bus over Redis pub/sub, for several instances. */
+/**
+ * The event bus over Redis pub/sub, for several instances. One server: PUBLISH/SUBSCRIBE on
+ * `atrium:events`. A cluster: sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7) on
+ * `atrium:{events}`, whose messages stay on the shard owning that slot instead of being
+ * broadcast over the cluster bus to every node (DESIGN.md, Redis Cluster).
+ */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { RedisTarget } from '../config/redis-target.ts';
+import { openRedis } from '../storage/redis-client.ts';
 import type { AtriumEvent, EventBus, EventHandler } from './bus.ts';
 
 const CHANNEL = 'atrium:events';
+/** The braces are a hash tag: the channel's slot decides its shard. */
+const SHARDED_CHANNEL = 'atrium:{events}';
 
 /** Told how long another instance's event took to arrive (`sentAt` is the publisher's clock). */
 export interface BusLagObserver {
   busEventReceived(type: string, lagMs: number): void;
 }
 
-export function createRedisBus(url: string, log: Logger, lag?: BusLagObserver, onConnectionError: (err: Error) => void = () => {}): EventBus {
-  const options = { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false };
-  const publisher = new Redis(url, options);
-  const subscriber = new Redis(url, { ...options, enableOfflineQueue: true });
+export function createRedisBus(target: RedisTarget, log: Logger, lag?: BusLagObserver, onConnectionError: (err: Error) => void = () => {}): EventBus {
+  // ioredis reconnects by itself; the errors survived show on /readyz and /metrics.
+  const options = { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, onError: onConnectionError };
+  const sharded = target.kind === 'cluster';
+  const publisher = openRedis(target, options);
+  const subscriber = openRedis(target, { ...options, enableOfflineQueue: true, shardedPubSub: sharded });
+  const send = (message: string) => (sharded ? publisher.spublish(SHARDED_CHANNEL, message) : publisher.publish(CHANNEL, message));
   const handlers: EventHandler[] = [];
   let healthy = false;
   // This instance acts on its own events at once and skips their echo from Redis.
@@ -23,9 +34,6 @@ export function createRedisBus(url: string, log: Logger, lag?: BusLagObserver, o
     for (const h of handlers) h(event);
   };
 
-  // A listener on both connections: an 'error' event without one would end the process.
-  // ioredis reconnects by itself; the count shows on /readyz and /metrics.
-  for (const conn of [publisher, subscriber]) conn.on('error', (err: Error) => onConnectionError(err));
   subscriber.on('ready', () => {
     healthy = true;
   });
@@ -35,8 +43,9 @@ export function createRedisBus(url: string, log: Logger, lag?: BusLagObserver, o
   subscriber.on('close', () => {
     healthy = false;
   });
-  void subscriber.subscribe(CHANNEL).catch((err: Error) => log.warn({ err: err.message }, 'redis subscribe failed; will retry on reconnect'));
-  subscriber.on('message', (_channel: string, message: string) => {
+  const subscribed = sharded ? subscriber.ssubscribe(SHARDED_CHANNEL) : subscriber.subscribe(CHANNEL);
+  void subscribed.catch((err: Error) => log.warn({ err: err.message }, 'redis subscribe failed; will retry on reconnect'));
+  subscriber.on(sharded ? 'smessage' : 'message', (_channel: string, message: string) => {
     let envelope: { origin: string; sentAt?: number; event: AtriumEvent };
     try {
       envelope = JSON.parse(message) as { origin: string; sentAt?: number; event: AtriumEvent };
@@ -63,7 +72,7 @@ export function createRedisBus(url: string, log: Logger, lag?: BusLagObserver, o
         log.warn({ event: event.type, redis: publisher.status }, 'event not published (Redis not connected); other instances converge by tenant version');
         return;
       }
-      publisher.publish(CHANNEL, JSON.stringify({ origin, sentAt: Date.now(), event })).catch((err: unknown) => {
+      send(JSON.stringify({ origin, sentAt: Date.now(), event })).catch((err: unknown) => {
         log.warn({ err: (err as Error).message, event: event.type }, 'could not publish event; other instances converge by tenant version');
       });
     },

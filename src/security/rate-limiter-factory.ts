@@ -20,5 +20,5 @@ export function createRateLimiter(config: AtriumConfig, log: Logger, box: Secret
   // From the current master key: every instance of a deployment derives the same one.
   const hashKey = box.deriveKeys('rate-limit-subjects', 'atrium')[0]!;
   const memory = new MemoryRateLimiter(hashKey);
-  return config.redisUrl ? new RedisRateLimiter(config.redisUrl, log, memory, hashKey, { onConnectionError }) : memory;
+  return config.redis ? new RedisRateLimiter(config.redis, log, memory, hashKey, { onConnectionError }) : memory;
 }

@@ -5,8 +5,9 @@
  * counted by the in-memory fallback instead (limits then hold per instance, not in sum),
  * and a warning is logged at most once a minute.
  */
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { RedisTarget } from '../config/redis-target.ts';
+import { openRedis, type RedisConnection } from '../storage/redis-client.ts';
 import type { RateLimitRule } from './rate-limit-rules.ts';
 import { windowOutcome } from './rate-limit-window.ts';
 import { rateLimitStorageKey, type ClosableRateLimiter, type RateLimitKey, type RateLimiter, type RateLimitResult } from './rate-limiter.ts';
@@ -42,7 +43,7 @@ end
 return { allowed, c, p, elapsed }
 `;
 
-type ScriptedRedis = Redis & { atriumRateLimit(key: string, windowMs: number, limit: number): Promise<[number, number, number, number]> };
+type ScriptedRedis = RedisConnection & { atriumRateLimit(key: string, windowMs: number, limit: number): Promise<[number, number, number, number]> };
 
 export interface RedisRateLimiterOptions {
   /** How long the very first call waits for the connection (later calls never wait). */
@@ -56,7 +57,7 @@ export interface RedisRateLimiterOptions {
 }
 
 export class RedisRateLimiter implements ClosableRateLimiter {
-  readonly #url: string;
+  readonly #target: RedisTarget;
   readonly #log: Logger;
   readonly #fallback: RateLimiter;
   readonly #hashKey: Buffer;
@@ -68,8 +69,8 @@ export class RedisRateLimiter implements ClosableRateLimiter {
   #closed = false;
   #lastWarning = Number.NEGATIVE_INFINITY;
 
-  constructor(url: string, log: Logger, fallback: RateLimiter, hashKey: Buffer, options: RedisRateLimiterOptions = {}) {
-    this.#url = url;
+  constructor(target: RedisTarget, log: Logger, fallback: RateLimiter, hashKey: Buffer, options: RedisRateLimiterOptions = {}) {
+    this.#target = target;
     this.#log = log;
     this.#fallback = fallback;
     this.#hashKey = hashKey;
@@ -126,19 +127,19 @@ export class RedisRateLimiter implements ClosableRateLimiter {
   }
 
   #connect(): ScriptedRedis {
-    const client = new Redis(this.#url, {
+    const client = openRedis(this.#target, {
       lazyConnect: true,
       // Never queue a command for later: a request counts locally instead of waiting.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       commandTimeout: this.#options.commandTimeoutMs,
+      // Connection errors surface as failed calls (and their warning); ioredis keeps reconnecting.
+      onError: (err: Error) => {
+        this.#log.debug({ err: err.message }, 'rate limiter: redis connection error');
+        this.#onConnectionError(err);
+      },
     }) as ScriptedRedis;
     client.defineCommand('atriumRateLimit', { numberOfKeys: 1, lua: CONSUME_SCRIPT });
-    // Connection errors surface as failed calls (and their warning); ioredis keeps reconnecting.
-    client.on('error', (err: Error) => {
-      this.#log.debug({ err: err.message }, 'rate limiter: redis connection error');
-      this.#onConnectionError(err);
-    });
     client.connect().catch(() => {});
     return client;
   }
@@ -153,7 +154,7 @@ export class RedisRateLimiter implements ClosableRateLimiter {
   }
 }
 
-function waitForReady(client: Redis, withinMs: number): Promise<void> {
+function waitForReady(client: RedisConnection, withinMs: number): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
