@@ -41,7 +41,7 @@ export function testServerUrl(): string | undefined {
  * With ATRIUM_TEST_SPLIT_LOGIN=1 (CI's extra run), Atrium runs as a runtime login that owns
  * nothing and migrates as the owner (README, Database roles): the env to start it so.
  */
-async function splitLoginEnv(databaseUrl: string): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
+export async function splitLoginEnv(databaseUrl: string): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
   const role = `atrium_rt_${randomBytes(5).toString('hex')}`;
   const password = randomBytes(18).toString('base64url');
   const admin = new pg.Client({ connectionString: databaseUrl });
