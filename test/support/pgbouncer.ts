@@ -87,7 +87,6 @@ admin_users = postgres
 pool_mode = transaction
 default_pool_size = ${poolSize}
 max_client_conn = 500
-ignore_startup_parameters = extra_float_digits
 logfile = ${path.join(dir, 'pgbouncer.log')}
 pidfile = ${path.join(dir, 'pgbouncer.pid')}
 `;
