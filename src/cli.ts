@@ -3,6 +3,7 @@
  *   demo                    start with two demo tenants (multi-tenancy on) and print how to sign in
  *   migrate                 apply database migrations and exit
  *   rotate-keys <slug>      rotate a tenant's signing keys
+ *   audit-isolation         check tenant isolation on the live deployment; exit 1 on any failure
  */
 import { ConfigError, loadConfig } from './config/env.ts';
 import { createLogger } from './core/logger.ts';
@@ -11,6 +12,7 @@ import { printDemo, seedDemo } from './commands/demo.ts';
 import { createServices } from './services.ts';
 import { bootstrap } from './commands/bootstrap.ts';
 import { runAs } from './core/request-context.ts';
+import { auditIsolation } from './commands/audit-isolation.ts';
 
 async function run(command: string | undefined, args: string[]): Promise<void> {
   switch (command) {
@@ -45,8 +47,20 @@ async function run(command: string | undefined, args: string[]): Promise<void> {
       }
       return;
     }
+    case 'audit-isolation': {
+      const config = loadConfig();
+      const services = await createServices(config, createLogger(config.logLevel));
+      try {
+        await bootstrap(services);
+        const report = await auditIsolation(services, (line) => process.stdout.write(`${line}\n`));
+        if (report.status !== 'passed') process.exitCode = 1;
+      } finally {
+        await services.close();
+      }
+      return;
+    }
     default:
-      process.stderr.write('usage: node src/cli.ts demo | migrate | rotate-keys <slug>\n');
+      process.stderr.write('usage: node src/cli.ts demo | migrate | rotate-keys <slug> | audit-isolation\n');
       process.exitCode = 2;
   }
 }

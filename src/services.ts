@@ -54,6 +54,7 @@ import { createFederation, type Federation } from './federation/federation.ts';
 import { MfaService } from './mfa/mfa-service.ts';
 import { MfaStore } from './mfa/mfa-store.ts';
 import { UserSessionService } from './accounts/user-sessions.ts';
+import { IsolationAudit } from './isolation/isolation-audit.ts';
 
 export interface Services {
   config: AtriumConfig;
@@ -95,6 +96,8 @@ export interface Services {
   federation: Federation;
   /** Sign-in and sessions of Atrium's own pages (/account, /admin, /platform). */
   consoleAuth: ConsoleAuth;
+  /** The isolation self-audit (CLI audit-isolation, GET /api/v1/platform/isolation-report). */
+  isolationAudit: IsolationAudit;
   /** Users' second factors (TOTP, recovery codes, passkeys); `resetForUser` for admins. */
   mfa: MfaService;
   /** Users' sign-in and console sessions; `revokeAllSessions(userId)` for admins. */
@@ -169,6 +172,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     consoleAuth: new ConsoleAuth({ config, box, users, audit, sessions: consoleSessions, grants, handoffNonces: new HandoffNonceStore(db), registry }),
     mfa,
     userSessions,
+    isolationAudit: new IsolationAudit({ config, db, box, audit }),
     egress,
     dns,
     mail,

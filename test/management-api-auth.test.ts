@@ -106,6 +106,7 @@ const routes: RouteCase[] = [
   { method: 'POST', path: `/tenants/acme/users/${UNKNOWN_UUID}/sessions/revoke`, scope: 'atrium:cross-tenant:write', okStatus: 404 },
   { method: 'DELETE', path: `/tenants/acme/users/${UNKNOWN_UUID}/sessions`, scope: 'atrium:cross-tenant:write', okStatus: 404 },
   { method: 'POST', path: `/tenants/acme/users/${UNKNOWN_UUID}/mfa/reset`, scope: 'atrium:cross-tenant:write', okStatus: 404 },
+  { method: 'GET', path: '/platform/isolation-report', scope: 'atrium:cross-tenant:read', okStatus: 200 },
 ];
 const pathOf = (r: RouteCase) => r.path.replace(':client_id', acme.clientId).replace(':id', acme.userId);
 

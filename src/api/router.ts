@@ -14,6 +14,8 @@ import { mountAuditRoutes } from './audit-routes.ts';
 import { mountFederationRoutes } from './federation-routes.ts';
 import { mountUserSessionRoutes } from './user-session-routes.ts';
 import { mountAccountSecurityRoutes } from './account-security-routes.ts';
+import { mountPlatformRoutes } from './platform-routes.ts';
+import type { IsolationAudit } from '../isolation/isolation-audit.ts';
 import type { AccountRecovery } from '../account-recovery/account-recovery.ts';
 import type { LoginLockout } from '../accounts/lockout.ts';
 import type { MfaService } from '../mfa/mfa-service.ts';
@@ -46,6 +48,8 @@ export interface ApiDeps extends TenantResourceDeps {
   accountRecovery: AccountRecovery;
   /** Sign-in lockout: status and unlock. */
   lockout: LoginLockout;
+  /** The isolation self-audit (GET /platform/isolation-report). */
+  isolationAudit: IsolationAudit;
 }
 
 export function apiRouter(deps: ApiDeps) {
@@ -63,6 +67,7 @@ export function apiRouter(deps: ApiDeps) {
   mountFederationRoutes(router, { config: deps.config, store: deps.store, federation: deps.federation });
   mountUserSessionRoutes(router, { store: deps.store, users: deps.users, userSessions: deps.userSessions, mfa: deps.mfa });
   mountAccountSecurityRoutes(router, { store: deps.store, users: deps.users, recovery: deps.accountRecovery, lockout: deps.lockout });
+  mountPlatformRoutes(router, { isolationAudit: deps.isolationAudit });
   const routes = router.routes();
   const allowed = router.allowedMethods({
     throw: true,

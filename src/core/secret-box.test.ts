@@ -37,6 +37,14 @@ describe('SecretBox (AES-256-GCM at rest)', () => {
     assert.throws(() => new SecretBox(key()).open(sealed, 'ctx'), /unknown key/);
   });
 
+  it('classifies a stored value without opening it: sealed, sealed under a key it lacks, or plaintext', () => {
+    const box = new SecretBox(key());
+    assert.equal(box.classify(box.seal('value', 'ctx')), 'sealed');
+    assert.equal(box.classify(box.seal('', 'ctx')), 'not-sealed', 'an empty ciphertext is no secret worth sealing: the format never holds one');
+    assert.equal(box.classify(new SecretBox(key()).seal('value', 'ctx')), 'unknown-key');
+    for (const plain of ['hunter2', '{"kty":"EC","d":"abc"}', 'JBSWY3DPEHPK3PXP', 'v1.a.b.c.d', 'v1.abcdefgh.not!base64.x.y']) assert.equal(box.classify(plain), 'not-sealed', plain);
+  });
+
   it('derives distinct keys per purpose and context', () => {
     const box = new SecretBox(key());
     const [a] = box.deriveKeys('cookies', 'tenant-a');

@@ -66,6 +66,21 @@ export class SecretBox {
     return keys;
   }
 
+  /**
+   * What a stored value is, without opening it (the isolation self-audit samples sealed
+   * columns with no context at hand): an envelope of this box's format under one of its
+   * keys, an envelope under a key it does not hold, or not an envelope at all (plaintext).
+   */
+  classify(value: string): 'sealed' | 'unknown-key' | 'not-sealed' {
+    const parts = value.split('.');
+    if (parts.length !== 5 || parts[0] !== 'v1') return 'not-sealed';
+    const [, kid, iv, tag, ct] = parts as [string, string, string, string, string];
+    const b64url = /^[A-Za-z0-9_-]*$/;
+    if (![kid, iv, tag, ct].every((p) => b64url.test(p)) || kid.length !== 8 || ct.length === 0) return 'not-sealed';
+    if (Buffer.from(iv, 'base64url').length !== 12 || Buffer.from(tag, 'base64url').length !== 16) return 'not-sealed';
+    return this.#keys.has(kid) ? 'sealed' : 'unknown-key';
+  }
+
   /** Whether a value was sealed with a retired key and should be re-sealed. */
   isStale(sealed: string): boolean {
     return sealed.split('.')[1] !== this.#current.id;

@@ -31,6 +31,9 @@ export class MissingTenantContextError extends Error {
  */
 const SET_CONTEXT = "SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), set_config('app.context_proof', $3, true)";
 
+/** Thrown to end `rolledBack`'s transaction with a ROLLBACK; never escapes it. */
+const ROLL_BACK = new Error('rolled back on purpose');
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export class Database {
@@ -58,6 +61,33 @@ export class Database {
   async crossTenant<T>(reason: string, fn: (q: Queryable) => Promise<T>): Promise<T> {
     this.#log.debug({ reason }, 'cross-tenant database access');
     return this.#run(SET_CONTEXT, fn, ['atrium_platform', '', this.#key.platformProof()]);
+  }
+
+  /**
+   * Runs fn in one transaction that is always rolled back, starting in the platform context;
+   * `enter` switches it to a tenant (a tenant id) or back to the platform ('platform') inside
+   * the same transaction, with the application's proof. For the isolation self-audit's live
+   * probe: the throwaway tenants it writes never exist outside it.
+   */
+  async rolledBack<T>(reason: string, fn: (q: Queryable, enter: (context: string) => Promise<void>) => Promise<T>): Promise<T> {
+    this.#log.debug({ reason }, 'cross-tenant database access, rolled back');
+    const outcome: { done: boolean; value?: T } = { done: false };
+    try {
+      await this.#run(SET_CONTEXT, async (q) => {
+        const enter = async (context: string) => {
+          if (context === 'platform') await q.query(SET_CONTEXT, ['atrium_platform', '', this.#key.platformProof()]);
+          else if (UUID.test(context)) await q.query(SET_CONTEXT, ['atrium_app', context, this.#key.tenantProof(context)]);
+          else throw new Error('a tenant context is a UUID');
+        };
+        outcome.value = await fn(q, enter);
+        outcome.done = true;
+        throw ROLL_BACK;
+      }, ['atrium_platform', '', this.#key.platformProof()]);
+    } catch (err) {
+      if (err === ROLL_BACK && outcome.done) return outcome.value as T;
+      throw err;
+    }
+    throw new Error('the rolled-back transaction committed');
   }
 
   async #run<T>(setup: string, fn: (q: Queryable) => Promise<T>, params: readonly unknown[]): Promise<T> {

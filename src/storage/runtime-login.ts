@@ -21,7 +21,8 @@ interface LoginFacts {
   platform_member: boolean;
 }
 
-export async function checkRuntimeLogin(runtime: Driver, log: Logger): Promise<void> {
+/** What stops the login of `runtime` being a safe runtime login (empty: nothing), and whether it inherits. */
+export async function runtimeLoginProblems(runtime: Driver): Promise<{ name: string; problems: string[]; inherits: boolean }> {
   const res = await runtime.query<LoginFacts>(`
     SELECT r.rolname AS name, r.rolsuper, r.rolbypassrls, r.rolcreaterole, r.rolinherit,
       pg_has_role(r.oid, (SELECT c.relowner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname = 'tenants'), 'MEMBER') AS owner_member,
@@ -39,7 +40,12 @@ export async function checkRuntimeLogin(runtime: Driver, log: Logger): Promise<v
     f.owns_tables && 'owns tables in schema public',
     !f.app_member && 'is not a member of atrium_app',
     !f.platform_member && 'is not a member of atrium_platform',
-  ].filter(Boolean);
-  if (problems.length) throw new Error(`DATABASE_URL: the runtime login "${f.name}" ${problems.join(', ')} (see README, Database roles)`);
-  if (f.rolinherit) log.warn({ login: f.name }, 'the runtime database login inherits its roles\' privileges; create it NOINHERIT (README, Database roles)');
+  ].filter((p): p is string => typeof p === 'string');
+  return { name: f.name, problems, inherits: f.rolinherit };
+}
+
+export async function checkRuntimeLogin(runtime: Driver, log: Logger): Promise<void> {
+  const { name, problems, inherits } = await runtimeLoginProblems(runtime);
+  if (problems.length) throw new Error(`DATABASE_URL: the runtime login "${name}" ${problems.join(', ')} (see README, Database roles)`);
+  if (inherits) log.warn({ login: name }, 'the runtime database login inherits its roles\' privileges; create it NOINHERIT (README, Database roles)');
 }

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { BOOTSTRAP_CLIENT_ID, BOOTSTRAP_CLIENT_SECRET, ALL_PLATFORM_SCOPES, createTestDatabase, testServerUrl } from './atrium.ts';
 import { loopbackAgent } from './http-client.ts';
+import { pgbouncerRequested, startPgBouncer } from './pgbouncer.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -45,6 +46,9 @@ export async function createDeployment(extraEnv: Record<string, string> = {}, se
   const redisUrl = servers.redisUrl ?? process.env.REDIS_URL;
   if (!serverUrl || !redisUrl) throw new Error('a multi-instance deployment needs DATABASE_URL and REDIS_URL');
   const database = await createTestDatabase(serverUrl);
+  // ATRIUM_TEST_PGBOUNCER=1: every instance reaches the database through one private PgBouncer
+  // in transaction mode (migrations included), as instances behind a pooler do in production.
+  const bouncer = pgbouncerRequested() ? await startPgBouncer(database.url) : undefined;
   // The load balancer's address: instances never listen on it; requests carry its Host.
   const publicUrl = `http://localhost:${40000 + Math.floor(Math.random() * 20000)}`;
   const env = {
@@ -53,7 +57,7 @@ export async function createDeployment(extraEnv: Record<string, string> = {}, se
     HOST: '127.0.0.1',
     PUBLIC_URL: publicUrl,
     MULTI_TENANCY_ENABLED: 'true',
-    DATABASE_URL: database.url,
+    DATABASE_URL: bouncer ? bouncer.route(database.url) : database.url,
     REDIS_URL: redisUrl,
     ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     ATRIUM_BOOTSTRAP_CLIENT_ID: BOOTSTRAP_CLIENT_ID,
@@ -87,6 +91,7 @@ export async function createDeployment(extraEnv: Record<string, string> = {}, se
     async drop() {
       await Promise.all(started.map((p) => p.stop('SIGKILL')));
       for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await bouncer?.stop();
       await database.drop();
     },
   };

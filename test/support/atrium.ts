@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config/env.ts';
 import { startAtrium, type RunningAtrium } from '../../src/server.ts';
 import { httpFetch } from './http-client.ts';
 import { startTestDns, type TestDns } from './dns-server.ts';
+import { pgbouncerRequested, startPgBouncer } from './pgbouncer.ts';
 
 export const BOOTSTRAP_CLIENT_ID = 'platform-test';
 export const BOOTSTRAP_CLIENT_SECRET = randomBytes(32).toString('base64url');
@@ -40,7 +41,7 @@ export function testServerUrl(): string | undefined {
  * With ATRIUM_TEST_SPLIT_LOGIN=1 (CI's extra run), Atrium runs as a runtime login that owns
  * nothing and migrates as the owner (README, Database roles): the env to start it so.
  */
-async function splitLoginEnv(databaseUrl: string): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
+export async function splitLoginEnv(databaseUrl: string): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
   const role = `atrium_rt_${randomBytes(5).toString('hex')}`;
   const password = randomBytes(18).toString('base64url');
   const admin = new pg.Client({ connectionString: databaseUrl });
@@ -116,6 +117,11 @@ export async function startTestAtrium(
   const database = serverUrl ? await createTestDatabase(serverUrl) : undefined;
   const dns = await startTestDns();
   const split = database && process.env.ATRIUM_TEST_SPLIT_LOGIN === '1' ? await splitLoginEnv(database.url) : undefined;
+  // With ATRIUM_TEST_PGBOUNCER=1, the runtime login goes through a private PgBouncer in
+  // transaction mode; migrations too, unless split logins send them to the server directly.
+  const bouncer = database && pgbouncerRequested() ? await startPgBouncer(database.url, { users: split ? [new URL(split.env.DATABASE_URL ?? '').username] : [] }) : undefined;
+  const databaseEnv: Record<string, string> = database ? { DATABASE_URL: database.url, ...split?.env } : {};
+  if (bouncer && database) databaseEnv.DATABASE_URL = bouncer.route(split?.env.DATABASE_URL ?? database.url);
   const config = loadConfig({
     DNS_SERVERS: dns.server,
     ATRIUM_ENV: 'development',
@@ -127,8 +133,7 @@ export async function startTestAtrium(
     ATRIUM_BOOTSTRAP_CLIENT_ID: BOOTSTRAP_CLIENT_ID,
     ATRIUM_BOOTSTRAP_CLIENT_SECRET: BOOTSTRAP_CLIENT_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    ...(database ? { DATABASE_URL: database.url } : {}),
-    ...(split ? split.env : {}),
+    ...databaseEnv,
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     // `{port}` in a value: the port just bound (PUBLIC_URL=https://localhost:{port}, say).
@@ -140,6 +145,7 @@ export async function startTestAtrium(
     atrium = await startAtrium(config, log, { inMemoryDatabase: true, server, keyLifecycleIntervalMs: options.keyLifecycleIntervalMs });
   } catch (err) {
     server.close();
+    await bouncer?.stop();
     await database?.drop();
     await dns.close();
     await split?.drop();
@@ -199,6 +205,7 @@ export async function startTestAtrium(
     },
     async stop() {
       await atrium.stop(2_000, 0);
+      await bouncer?.stop();
       await database?.drop();
       await dns.close();
       await split?.drop();
