@@ -9,6 +9,18 @@ export interface Row {
   unit: 'req/s' | 'ms' | 'µs' | 'KiB';
   /** Bare value reused from another row (figure 3 compares to single-tenant bare). */
   bareNote?: string;
+  /**
+   * The ratio of each round (Atrium's round i over bare's round i, measured back to back):
+   * shown as their median and range instead of the ratio of the two values. A ratio within a
+   * round compares like with like; the machine's other work moves both sides of it together.
+   */
+  roundRatios?: readonly number[];
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** A number as the tables show it, with its unit. */
@@ -18,10 +30,17 @@ export function formatValue(value: number, unit: Row['unit']): string {
   return `${value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })} ${unit}`;
 }
 
+const ratioText = (ratio: number) => (!Number.isFinite(ratio) ? 'n/a' : ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2));
+
 function formatRatio(atrium: number, bare: number): string {
   if (!Number.isFinite(atrium) || !Number.isFinite(bare) || bare === 0) return 'n/a';
-  const ratio = atrium / bare;
-  return ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2);
+  return ratioText(atrium / bare);
+}
+
+/** Median of the per-round ratios, and their range: `1.37 (1.22–1.70)`. */
+function formatRoundRatios(ratios: readonly number[]): string {
+  if (!ratios.length) return 'n/a';
+  return `${ratioText(median(ratios))} (${ratioText(Math.min(...ratios))}–${ratioText(Math.max(...ratios))})`;
 }
 
 /** Column headings of a comparison table, and which way its ratio is taken. */
@@ -44,7 +63,7 @@ export function table(rows: readonly Row[], columns: Columns = ATRIUM_VS_BARE): 
     r.label,
     formatValue(r.atrium, r.unit),
     formatValue(r.bare, r.unit) + (r.bareNote ? ` ${r.bareNote}` : ''),
-    columns.ratioOf === 'b/a' ? formatRatio(r.bare, r.atrium) : formatRatio(r.atrium, r.bare),
+    r.roundRatios ? formatRoundRatios(columns.ratioOf === 'b/a' ? r.roundRatios.map((x) => 1 / x) : r.roundRatios) : columns.ratioOf === 'b/a' ? formatRatio(r.bare, r.atrium) : formatRatio(r.atrium, r.bare),
   ]);
   return plainTable(header, cells);
 }

@@ -17,9 +17,11 @@
  * Each server runs in its own process (Atrium: its real src/main.ts), the load generator
  * here, so the generator never shares a server's event loop. Only one server is under load
  * at a time. The machine may be shared (2 cores, other work running), so the throughput
- * figures are measured in rounds that alternate Atrium and bare, and the best round of
- * each counts: background work then penalises both sides alike instead of whichever ran
- * at the wrong moment. The cold-start samples alternate the same way.
+ * figures are measured in rounds that alternate Atrium and bare, and each ratio is taken
+ * within a round (Atrium's round over the bare round next to it), then reported as the
+ * median and range over the rounds: background work moves both sides of one ratio alike,
+ * and the range shows how much it moved. The best round alone would hide that noise. The
+ * cold-start samples alternate the same way.
  *
  * Progress goes to stderr, the report to stdout. Children, databases and temporary
  * directories are removed however the run ends.
@@ -115,9 +117,15 @@ async function measureInRounds(figures: readonly Figure[]): Promise<Map<string, 
   return all;
 }
 
-/** The round with the highest throughput: the one least disturbed by other work. */
-function best(rounds: readonly Measured[]): Measured {
-  return rounds.reduce((a, b) => (b.result.rps > a.result.rps ? b : a));
+/** The round with the median throughput: a typical round, neither the luckiest nor the most disturbed. */
+function medianRound(rounds: readonly Measured[]): Measured {
+  const sorted = [...rounds].sort((a, b) => a.result.rps - b.result.rps);
+  return sorted[(sorted.length - 1) >> 1]!;
+}
+
+/** a's round i over b's round i: the two were measured back to back, under the same other work. */
+function roundRatios(a: readonly Measured[], b: readonly Measured[], value: (m: Measured) => number = (m) => m.result.rps): number[] {
+  return a.map((m, i) => value(m) / value(b[i]!));
 }
 
 async function poolStats(child: ServerChild): Promise<AtriumPoolSnapshot> {
@@ -350,22 +358,23 @@ interface Results {
 }
 
 function report(r: Results): string {
-  const get = (key: string) => best(r.rounds.get(key)!);
+  const get = (key: string) => medianRound(r.rounds.get(key)!);
+  const ratios = (a: string, b: string, value?: (m: Measured) => number) => roundRatios(r.rounds.get(a)!, r.rounds.get(b)!, value);
   const [a1, b1, a2, b2, a3a, a3b, bOpaque, bChurn, a1Provider] = ['Atrium 1', 'bare 1', 'Atrium 2', 'bare 2', 'Atrium 3a', 'Atrium 3b', 'bare opaque', 'bare churn', 'Atrium 1 via Provider'].map(get) as [Measured, Measured, Measured, Measured, Measured, Measured, Measured, Measured, Measured];
   const spreadLabel = `${SPREAD_TENANTS} tenants, pool ${POOL_SIZE}`;
 
   const rows: Row[] = [
-    { label: '1. client_credentials tokens/s, 1 tenant', atrium: a1.result.rps, bare: b1.result.rps, unit: 'req/s' },
-    { label: '2. discovery requests/s, 1 tenant', atrium: a2.result.rps, bare: b2.result.rps, unit: 'req/s' },
-    { label: `3a. tokens/s, ${spreadLabel}`, atrium: a3a.result.rps, bare: b1.result.rps, unit: 'req/s', bareNote: '(=1)' },
-    { label: `3b. discovery/s, ${spreadLabel}`, atrium: a3b.result.rps, bare: b2.result.rps, unit: 'req/s', bareNote: '(=2)' },
+    { label: '1. client_credentials tokens/s, 1 tenant', atrium: a1.result.rps, bare: b1.result.rps, unit: 'req/s', roundRatios: ratios('Atrium 1', 'bare 1') },
+    { label: '2. discovery requests/s, 1 tenant', atrium: a2.result.rps, bare: b2.result.rps, unit: 'req/s', roundRatios: ratios('Atrium 2', 'bare 2') },
+    { label: `3a. tokens/s, ${spreadLabel}`, atrium: a3a.result.rps, bare: b1.result.rps, unit: 'req/s', bareNote: '(=1)', roundRatios: ratios('Atrium 3a', 'bare 1') },
+    { label: `3b. discovery/s, ${spreadLabel}`, atrium: a3b.result.rps, bare: b2.result.rps, unit: 'req/s', bareNote: '(=2)', roundRatios: ratios('Atrium 3b', 'bare 2') },
     { label: `4. cold first request, median (${COLD_TENANTS} tenants)`, atrium: percentile(r.aCold.first, 50), bare: percentile(r.bCold.first, 50), unit: 'ms' },
     { label: '4. cold first request, p95', atrium: percentile(r.aCold.first, 95), bare: percentile(r.bCold.first, 95), unit: 'ms' },
     { label: '   (second request, median)', atrium: percentile(r.aCold.second, 50), bare: percentile(r.bCold.second, 50), unit: 'ms' },
     { label: `5. heap per pooled Provider (N=${HEAP_PROVIDERS})`, atrium: r.aHeap.perProvider / 1024, bare: r.bHeap.perProvider / 1024, unit: 'KiB' },
   ];
 
-  // Per-request cost in the same (best) rounds; figure 3's bare values are figures 1 and 2.
+  // Per-request cost in the median rounds; figure 3's bare values are figures 1 and 2.
   const costRows = (
     [
       ['1. tokens, 1 tenant', a1, b1, ''],
@@ -381,7 +390,7 @@ function report(r: Results): string {
 
   const allRounds = [...r.rounds].map(([key, list]) => `${key} ${list.map((m) => m.result.rps.toFixed(0)).join('/')}`).join(', ');
   const cores = [...r.rounds].map(([key, list]) => {
-    const { result } = best(list);
+    const { result } = medianRound(list);
     return `${key} ${result.serverCores.toFixed(2)}/${result.generatorCores.toFixed(2)}/${result.otherCores.toFixed(2)}`;
   });
   const problems = [
@@ -396,7 +405,8 @@ function report(r: Results): string {
     '',
     `Atrium vs bare oidc-provider ${versionOf('oidc-provider')} — node ${process.version}, ${cpu.length} CPUs (${cpu[0]?.model.trim()})`,
     `Load: ${CONCURRENCY} keep-alive connections (undici ${versionOf('undici')}), closed loop, ${WARMUP_MS / 1000} s warm-up + ${DURATION_MS / 1000} s measured;`,
-    `      ${ROUNDS} rounds alternating Atrium and bare, best round shown; each server in its own process`,
+    `      ${ROUNDS} rounds alternating Atrium and bare; values: the median round; Atrium/bare: the median (and range) of the`,
+    '      per-round ratios, each round of Atrium over the bare round measured next to it; each server in its own process',
     `Atrium storage: ${r.backend.description}`,
     'Atrium rate limits off (RATE_LIMITS_ENABLED=false): the bare server has none, and one client at full speed would be refused',
     `Token format: Atrium: ${r.aFormat}`,
@@ -404,13 +414,13 @@ function report(r: Results): string {
     '',
     table(rows),
     '',
-    'Per request, in the same rounds (server CPU = user + system time of the server process over the measured',
+    'Per request, in the median rounds (server CPU = user + system time of the server process over the measured',
     `window / requests served; Atrium's ${r.backend.env.DATABASE_URL ? "excludes PostgreSQL's" : 'includes the embedded database'}):`,
     table(costRows),
     '',
     'Notes:',
     `  req/s of every round: ${allRounds}`,
-    `  cores busy in the best round, server/load generator/other: ${cores.slice(0, 4).join(', ')},`,
+    `  cores busy in the median round, server/load generator/other: ${cores.slice(0, 4).join(', ')},`,
     `    ${cores.slice(4).join(', ')}`,
     `    (${cpu.length} cores in all; "other", ±0.2, is ${r.backend.env.DATABASE_URL ? 'PostgreSQL and ' : ''}anything else running on the machine)`,
     '  1, 3a, 6: Atrium answers a plain, valid client_credentials request without a Provider (src/oidc/client-credentials-issuer.ts),',
@@ -441,10 +451,10 @@ function multiReport(m: MultiInstance): { lines: string[]; problems: string[] } 
   const title = 'Many instances, one truth (figures 6 and 7): two Atrium processes, one PostgreSQL database, one Redis';
   if (m.skipped !== undefined) return { lines: [title, `  skipped: ${m.skipped}.`], problems: [] };
 
-  const [one, two] = [best(m.rounds.get(ONE_INSTANCE)!), best(m.rounds.get(TWO_INSTANCES)!)] as [Measured, Measured];
+  const [one, two] = [medianRound(m.rounds.get(ONE_INSTANCE)!), medianRound(m.rounds.get(TWO_INSTANCES)!)] as [Measured, Measured];
   const throughput = table(
     [
-      { label: '6. client_credentials tokens/s, 1 tenant', atrium: one.result.rps, bare: two.result.rps, unit: 'req/s' },
+      { label: '6. client_credentials tokens/s, 1 tenant', atrium: one.result.rps, bare: two.result.rps, unit: 'req/s', roundRatios: roundRatios(m.rounds.get(ONE_INSTANCE)!, m.rounds.get(TWO_INSTANCES)!) },
       { label: '   server CPU/request (2 instances: A + B)', atrium: one.result.serverCpuUsPerRequest, bare: two.result.serverCpuUsPerRequest, unit: 'µs' },
       { label: '   latency p50', atrium: one.result.p50Ms, bare: two.result.p50Ms, unit: 'ms' },
       { label: '   latency p99', atrium: one.result.p99Ms, bare: two.result.p99Ms, unit: 'ms' },
@@ -490,11 +500,11 @@ function multiReport(m: MultiInstance): { lines: string[]; problems: string[] } 
     'Notes:',
     `  6: figure 1's request (tenant solo, client_secret_basic, grant_type=client_credentials), ${CONCURRENCY} connections, Host = the tenant's`,
     `     issuer host whichever instance serves it. 1 instance: all ${CONCURRENCY} to A (B running, idle); 2 instances: ${CONCURRENCY / 2} to A, ${CONCURRENCY / 2} to B.`,
-    `     Fresh processes; ${ROUNDS} rounds alternating 1 and 2 instances, best round shown. Server CPU/request with 2 instances =`,
+    `     Fresh processes; ${ROUNDS} rounds alternating 1 and 2 instances, the median round shown. Server CPU/request with 2 instances =`,
     '     CPU time of A + B / requests both served (PostgreSQL and Redis not counted).',
     `  6 req/s of every round: ${ONE_INSTANCE} ${roundsOf(ONE_INSTANCE)}, ${TWO_INSTANCES} ${roundsOf(TWO_INSTANCES)};`,
-    `     best 2-instance round: A ${aShare.toFixed(0)} req/s, B ${bShare.toFixed(0)} req/s`,
-    `  6 cores busy in the best round, server(s)/load generator/other: ${ONE_INSTANCE} ${coresOf(one)}, ${TWO_INSTANCES} ${coresOf(two)}`,
+    `     median 2-instance round: A ${aShare.toFixed(0)} req/s, B ${bShare.toFixed(0)} req/s`,
+    `  6 cores busy in the median round, server(s)/load generator/other: ${ONE_INSTANCE} ${coresOf(one)}, ${TWO_INSTANCES} ${coresOf(two)}`,
     `  6 ceiling: this machine has ${nCpus} cores for everything: the Atrium processes, the load generator (this process, sharing`,
     `     them) and the rest ("other": PostgreSQL, Redis, anything else running). In the 1-instance round Atrium + generator`,
     `     used ${needed.toFixed(2)} cores and other work ${one.result.otherCores.toFixed(2)}, so the bench had ~${left.toFixed(2)} cores: 2 instances can reach at most`,
