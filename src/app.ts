@@ -102,5 +102,6 @@ export function managementApi(services: Services): ReturnType<typeof apiRouter> 
     mfa: services.mfa,
     accountRecovery: services.accountRecovery,
     lockout: services.lockout,
+    transfer: services.transfer,
   });
 }

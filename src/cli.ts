@@ -3,6 +3,9 @@
  *   demo                    start with two demo tenants (multi-tenancy on) and print how to sign in
  *   migrate                 apply database migrations and exit
  *   rotate-keys <slug>      rotate a tenant's signing keys
+ *   tenant export <slug> --out <file> [--include-audit]
+ *   tenant import <file> [--replace]
+ *                           move a tenant between deployments (README, "Moving a tenant")
  */
 import { ConfigError, loadConfig } from './config/env.ts';
 import { createLogger } from './core/logger.ts';
@@ -11,6 +14,7 @@ import { printDemo, seedDemo } from './commands/demo.ts';
 import { createServices } from './services.ts';
 import { bootstrap } from './commands/bootstrap.ts';
 import { runAs } from './core/request-context.ts';
+import { tenantCommand, TENANT_USAGE } from './commands/tenant-transfer.ts';
 
 async function run(command: string | undefined, args: string[]): Promise<void> {
   switch (command) {
@@ -45,8 +49,19 @@ async function run(command: string | undefined, args: string[]): Promise<void> {
       }
       return;
     }
+    case 'tenant': {
+      const config = loadConfig();
+      const services = await createServices(config, createLogger(config.logLevel));
+      try {
+        await bootstrap(services);
+        await tenantCommand(services, args);
+      } finally {
+        await services.close();
+      }
+      return;
+    }
     default:
-      process.stderr.write('usage: node src/cli.ts demo | migrate | rotate-keys <slug>\n');
+      process.stderr.write(`usage: node src/cli.ts demo | migrate | rotate-keys <slug> | ${TENANT_USAGE}\n`);
       process.exitCode = 2;
   }
 }

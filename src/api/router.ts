@@ -14,6 +14,8 @@ import { mountAuditRoutes } from './audit-routes.ts';
 import { mountFederationRoutes } from './federation-routes.ts';
 import { mountUserSessionRoutes } from './user-session-routes.ts';
 import { mountAccountSecurityRoutes } from './account-security-routes.ts';
+import { mountTransferRoutes } from './transfer-routes.ts';
+import type { TenantTransfer } from '../runtime/tenant-transfer.ts';
 import type { AccountRecovery } from '../account-recovery/account-recovery.ts';
 import type { LoginLockout } from '../accounts/lockout.ts';
 import type { MfaService } from '../mfa/mfa-service.ts';
@@ -46,6 +48,8 @@ export interface ApiDeps extends TenantResourceDeps {
   accountRecovery: AccountRecovery;
   /** Sign-in lockout: status and unlock. */
   lockout: LoginLockout;
+  /** Tenant export and import. */
+  transfer: TenantTransfer;
 }
 
 export function apiRouter(deps: ApiDeps) {
@@ -55,6 +59,7 @@ export function apiRouter(deps: ApiDeps) {
     await next();
   });
   router.use(apiAuthentication(deps.config, deps.registry, deps.keys, deps.materials));
+  mountTransferRoutes(router, { config: deps.config, store: deps.store, transfer: deps.transfer });
   mountTenantRoutes(router, { config: deps.config, store: deps.store, service: deps.service });
   mountTenantResourceRoutes(router, deps);
   mountConfigRoutes(router, { store: deps.store, tenants: deps.tenants, box: deps.box });
