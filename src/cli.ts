@@ -14,7 +14,7 @@ import { printDemo, seedDemo } from './commands/demo.ts';
 import { createServices } from './services.ts';
 import { bootstrap } from './commands/bootstrap.ts';
 import { runAs } from './core/request-context.ts';
-import { tenantCommand, TENANT_USAGE } from './commands/tenant-transfer.ts';
+import { parseTenantCommand, runTenantCommand, TENANT_USAGE } from './commands/tenant-transfer.ts';
 
 async function run(command: string | undefined, args: string[]): Promise<void> {
   switch (command) {
@@ -50,11 +50,12 @@ async function run(command: string | undefined, args: string[]): Promise<void> {
       return;
     }
     case 'tenant': {
+      const command = parseTenantCommand(args);
       const config = loadConfig();
       const services = await createServices(config, createLogger(config.logLevel));
       try {
         await bootstrap(services);
-        await tenantCommand(services, args);
+        await runTenantCommand(services, command);
       } finally {
         await services.close();
       }

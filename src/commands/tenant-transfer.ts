@@ -57,32 +57,43 @@ export async function readPassphrase(): Promise<string> {
   }
 }
 
-export async function tenantCommand(services: Services, args: string[]): Promise<void> {
+export type TenantCommand =
+  | { action: 'export'; slug: string; out: string; includeAudit: boolean }
+  | { action: 'import'; file: string; replace: boolean };
+
+/** The command line, checked before anything is opened: a usage error costs no database start. */
+export function parseTenantCommand(args: string[]): TenantCommand {
   const [action, ...rest] = args;
-  const cli = { type: 'system', id: 'system:cli' } as const;
   if (action === 'export') {
     const { positional, flags, out } = parseArgs(rest, ['--include-audit']);
     const slug = positional[0];
     if (!slug || !out || positional.length > 1) throw new Error(`usage: ${TENANT_USAGE}`);
     if (slug === PLATFORM_TENANT || slug === DEFAULT_TENANT) throw new Error('a reserved tenant belongs to its deployment and cannot be exported');
-    const tenant = await services.tenantStore.findBySlug(slug);
-    if (!tenant) throw new Error(`no tenant with slug "${slug}"`);
-    const passphrase = await readPassphrase();
-    const bundle = await runAs(cli, () => services.transfer.exportTenant(tenant, { passphrase, includeAudit: flags.has('--include-audit') }));
-    await writeFile(out, bundle, { mode: 0o600 });
-    process.stdout.write(`exported tenant ${slug} to ${out} (${bundle.length} bytes)\n`);
-    return;
+    return { action, slug, out, includeAudit: flags.has('--include-audit') };
   }
   if (action === 'import') {
     const { positional, flags } = parseArgs(rest, ['--replace']);
     const file = positional[0];
     if (!file || positional.length > 1) throw new Error(`usage: ${TENANT_USAGE}`);
-    const bundle = await readFile(file);
-    const passphrase = await readPassphrase();
-    const result = await runAs(cli, () => services.transfer.importBundle(bundle, { passphrase, replace: flags.has('--replace') }));
-    const rows = Object.entries(result.rows).map(([t, n]) => `${t} ${n}`).join(', ');
-    process.stdout.write(`imported tenant ${result.tenant.slug}${result.replaced ? ' (replaced the one here)' : ''}: ${rows}\n`);
-    return;
+    return { action, file, replace: flags.has('--replace') };
   }
   throw new Error(`usage: ${TENANT_USAGE}`);
+}
+
+export async function runTenantCommand(services: Services, command: TenantCommand): Promise<void> {
+  const cli = { type: 'system', id: 'system:cli' } as const;
+  if (command.action === 'export') {
+    const tenant = await services.tenantStore.findBySlug(command.slug);
+    if (!tenant) throw new Error(`no tenant with slug "${command.slug}"`);
+    const passphrase = await readPassphrase();
+    const bundle = await runAs(cli, () => services.transfer.exportTenant(tenant, { passphrase, includeAudit: command.includeAudit }));
+    await writeFile(command.out, bundle, { mode: 0o600 });
+    process.stdout.write(`exported tenant ${command.slug} to ${command.out} (${bundle.length} bytes)\n`);
+    return;
+  }
+  const bundle = await readFile(command.file);
+  const passphrase = await readPassphrase();
+  const result = await runAs(cli, () => services.transfer.importBundle(bundle, { passphrase, replace: command.replace }));
+  const rows = Object.entries(result.rows).map(([t, n]) => `${t} ${n}`).join(', ');
+  process.stdout.write(`imported tenant ${result.tenant.slug}${result.replaced ? ' (replaced the one here)' : ''}: ${rows}\n`);
 }
