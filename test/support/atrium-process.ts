@@ -126,7 +126,7 @@ export async function createEmbeddedDeployment(extraEnv: Record<string, string> 
     host: (slug) => (slug ? `${slug}.localhost:${port}` : `localhost:${port}`),
     env,
     async start(more = {}) {
-      const instance = await startProcess({ ...childEnv, ...more }, (child) => children.add(child));
+      const instance = await startProcess({ ...childEnv, ...more }, (child) => children.add(child), 150_000);
       started.push(instance);
       return instance;
     },
@@ -147,13 +147,14 @@ export async function createEmbeddedDeployment(extraEnv: Record<string, string> 
   };
 }
 
-async function startProcess(env: Record<string, string>, onSpawn: (child: ChildProcess) => void): Promise<AtriumProcess> {
+/** `startTimeoutMs`: a loaded machine can take most of a minute to compile and migrate embedded PGlite. */
+async function startProcess(env: Record<string, string>, onSpawn: (child: ChildProcess) => void, startTimeoutMs = 30_000): Promise<AtriumProcess> {
   const child = spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   onSpawn(child);
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`atrium did not start:\n${logs.join('\n')}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`atrium did not start within ${startTimeoutMs} ms:\n${logs.join('\n')}`)), startTimeoutMs);
     let buffer = '';
     const onData = (chunk: Buffer) => {
       buffer += chunk.toString();
