@@ -103,5 +103,6 @@ export function managementApi(services: Services): ReturnType<typeof apiRouter> 
     accountRecovery: services.accountRecovery,
     lockout: services.lockout,
     isolationAudit: services.isolationAudit,
+    transfer: services.transfer,
   });
 }

@@ -4,6 +4,9 @@
  *   migrate                 apply database migrations and exit
  *   rotate-keys <slug>      rotate a tenant's signing keys
  *   audit-isolation         check tenant isolation on the live deployment; exit 1 on any failure
+ *   tenant export <slug> --out <file> [--include-audit]
+ *   tenant import <file> [--replace]
+ *                           move a tenant between deployments (README, "Moving a tenant")
  */
 import { ConfigError, loadConfig } from './config/env.ts';
 import { createLogger } from './core/logger.ts';
@@ -13,6 +16,7 @@ import { createServices } from './services.ts';
 import { bootstrap } from './commands/bootstrap.ts';
 import { runAs } from './core/request-context.ts';
 import { auditIsolation } from './commands/audit-isolation.ts';
+import { parseTenantCommand, runTenantCommand, TENANT_USAGE } from './commands/tenant-transfer.ts';
 
 async function run(command: string | undefined, args: string[]): Promise<void> {
   switch (command) {
@@ -59,8 +63,20 @@ async function run(command: string | undefined, args: string[]): Promise<void> {
       }
       return;
     }
+    case 'tenant': {
+      const command = parseTenantCommand(args);
+      const config = loadConfig();
+      const services = await createServices(config, createLogger(config.logLevel));
+      try {
+        await bootstrap(services);
+        await runTenantCommand(services, command);
+      } finally {
+        await services.close();
+      }
+      return;
+    }
     default:
-      process.stderr.write('usage: node src/cli.ts demo | migrate | rotate-keys <slug> | audit-isolation\n');
+      process.stderr.write(`usage: node src/cli.ts demo | migrate | rotate-keys <slug> | audit-isolation | ${TENANT_USAGE}\n`);
       process.exitCode = 2;
   }
 }

@@ -30,6 +30,7 @@ import { DomainChallenges } from './tenancy/domain-verification.ts';
 import { DomainRechecker } from './tenancy/domain-recheck.ts';
 import { ProviderPool } from './runtime/provider-pool.ts';
 import { TenantRuntimes } from './runtime/tenant-runtime.ts';
+import { TenantTransfer } from './runtime/tenant-transfer.ts';
 import { runAsTenant } from './core/request-context.ts';
 import { UserStore } from './accounts/user-store.ts';
 import { UserService } from './accounts/user-service.ts';
@@ -112,6 +113,8 @@ export interface Services {
   lockout: LoginLockout;
   /** Signup, email verification, password reset and invitations. */
   accountRecovery: AccountRecovery;
+  /** Tenant export and import between deployments. */
+  transfer: TenantTransfer;
   close(): Promise<void>;
 }
 
@@ -178,6 +181,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     mail,
     lockout,
     accountRecovery,
+    transfer: new TenantTransfer({ db, box, bus, audit, log }),
     async close() {
       // Background work first, then what it used.
       mail.close();

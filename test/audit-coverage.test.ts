@@ -38,7 +38,9 @@ async function call(c: Call): Promise<{ status: number; body: any; correlationId
     body: c.body === undefined ? undefined : JSON.stringify(c.body),
   });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined, correlationId };
+  // A tenant bundle (export) is not JSON.
+  const json = res.headers.get('content-type')?.startsWith('application/json');
+  return { status: res.status, body: text && json ? JSON.parse(text) : undefined, correlationId };
 }
 
 /** A setup step through the API itself; returns the JSON body. */
@@ -51,6 +53,20 @@ async function given(method: string, path: string, body?: unknown): Promise<any>
 const newUser = async () => (await given('POST', `/tenants/${TENANT}/users`, { email: `u-${randomUUID()}@example.test` })).id as string;
 const newClient = async () => (await given('POST', `/tenants/${TENANT}/clients`, { redirect_uris: ['https://app.example.test/cb'] })).client_id as string;
 const newTenant = async () => (await given('POST', '/tenants', { slug: `t-${randomUUID().slice(0, 8)}`, name: 'Temp' })).slug as string;
+const PASSPHRASE = 'a transfer passphrase for the audit examples';
+/** A tenant's bundle (through the API), the tenant then deleted: something to import. */
+async function bundleOfDeletedTenant(): Promise<{ slug: string; bundle: string }> {
+  const slug = await newTenant();
+  const res = await httpFetch(`${t.baseUrl}/api/v1/tenants/${slug}/export`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${await t.platformToken()}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ passphrase: PASSPHRASE }),
+  });
+  assert.equal(res.status, 200);
+  const bundle = Buffer.from(await res.arrayBuffer()).toString('base64');
+  await given('DELETE', `/tenants/${slug}`);
+  return { slug, bundle };
+}
 const connection = { provider: 'generic_oidc', issuer: 'https://idp.example.test', client_id: 'downstream', client_secret: 'a-long-enough-upstream-secret-0123456789' };
 
 /** One example call of a route, and the tenant whose audit log must show it. */
@@ -68,6 +84,14 @@ const EXAMPLES: Record<string, Example[]> = {
     { what: 'suspend', call: async () => { const slug = await newTenant(); return { method: 'PATCH', path: `/tenants/${slug}`, body: { status: 'suspended' }, auditedIn: slug }; } },
   ],
   'DELETE /api/v1/tenants/:slug': [{ what: 'delete a tenant', call: async () => ({ method: 'DELETE', path: `/tenants/${await newTenant()}`, auditedIn: '_platforms' }) }],
+  'POST /api/v1/tenants/:slug/export': [{ what: 'export a tenant', call: async () => { const slug = await newTenant(); return { method: 'POST', path: `/tenants/${slug}/export`, body: { passphrase: PASSPHRASE }, auditedIn: slug }; } }],
+  'POST /api/v1/tenants/import': [{
+    what: 'import a tenant (over its retired slug)',
+    call: async () => {
+      const { slug, bundle } = await bundleOfDeletedTenant();
+      return { method: 'POST', path: '/tenants/import', body: { bundle, passphrase: PASSPHRASE, replace: true }, auditedIn: slug };
+    },
+  }],
   'POST /api/v1/tenants/:slug/clients': [{ what: 'create a client', call: async () => ({ method: 'POST', path: `/tenants/${TENANT}/clients`, body: { redirect_uris: ['https://app.example.test/cb'] }, auditedIn: TENANT }) }],
   'PATCH /api/v1/tenants/:slug/clients/:clientId': [{ what: 'update a client', call: async () => ({ method: 'PATCH', path: `/tenants/${TENANT}/clients/${await newClient()}`, body: { client_name: 'Changed' }, auditedIn: TENANT }) }],
   'DELETE /api/v1/tenants/:slug/clients/:clientId': [{ what: 'delete a client', call: async () => ({ method: 'DELETE', path: `/tenants/${TENANT}/clients/${await newClient()}`, auditedIn: TENANT }) }],

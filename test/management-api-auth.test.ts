@@ -76,6 +76,8 @@ const routes: RouteCase[] = [
   { method: 'GET', path: '/tenants/acme', scope: 'atrium:tenants:read', okStatus: 200 },
   { method: 'PATCH', path: '/tenants/acme', scope: 'atrium:tenants:write', body: { name: 'acme Inc.' }, okStatus: 200 },
   { method: 'DELETE', path: '/tenants/no-such-tenant', scope: 'atrium:tenants:delete', okStatus: 404 },
+  { method: 'POST', path: '/tenants/acme/export', scope: 'atrium:tenants:transfer', body: { passphrase: 'too short' }, okStatus: 400 },
+  { method: 'POST', path: '/tenants/import', scope: 'atrium:tenants:transfer', body: { bundle: 'not base64!', passphrase: 'long enough passphrase' }, okStatus: 400 },
   { method: 'GET', path: '/tenants/acme/clients', scope: 'atrium:cross-tenant:read', okStatus: 200 },
   { method: 'POST', path: '/tenants/acme/clients', scope: 'atrium:cross-tenant:write', body: { redirect_uris: ['not a url'] }, okStatus: 400 },
   { method: 'GET', path: '/tenants/acme/clients/:client_id', scope: 'atrium:cross-tenant:read', okStatus: 200 },
@@ -190,7 +192,7 @@ describe('authentication: 401 for anything but a platform access token', () => {
       const path = pathOf(route);
       // Platform-only routes (listing, creating, deleting tenants) and its own tenant's routes
       // without the tenant scope: 403. Another tenant's routes: not found.
-      const platformOnly = route.scope === 'atrium:tenants:delete' || !/^\/tenants\/[^/]+/.test(path);
+      const platformOnly = route.scope === 'atrium:tenants:delete' || route.scope === 'atrium:tenants:transfer' || !/^\/tenants\/[^/]+/.test(path);
       if (platformOnly || path.startsWith('/tenants/acme')) assertApiError(res, 403, 'insufficient_scope');
       else assertApiError(res, 404, 'not_found');
     }

@@ -25,6 +25,14 @@ const NOT_TENANT_SCOPED: Record<string, string> = {
   'src/audit/audit-retention.ts': 'deletes audit events past each tenant\'s retention, across tenants',
   'src/tenancy/tenant-store.ts': 'resolves and manages tenants (platform), reading their domains across tenants',
   'src/isolation/live-probe.ts': 'the isolation self-audit\'s probe: throwaway tenants in a transaction that is rolled back',
+  // Tenant bundles (runtime/tenant-transfer.ts): each domain's rows out under the tenant's own RLS, in cross-tenant on import.
+  'src/tenancy/tenant-transfer.ts': 'the tenant record and domains of a bundle; an import creates or replaces a tenant, which only the platform can',
+  'src/accounts/user-transfer.ts': 'users of a bundle, in the import\'s one cross-tenant transaction',
+  'src/mfa/mfa-transfer.ts': 'second factors of a bundle, in the import\'s one cross-tenant transaction',
+  'src/mail/device-transfer.ts': 'known devices of a bundle, in the import\'s one cross-tenant transaction',
+  'src/oidc/oidc-transfer.ts': 'clients and signing keys of a bundle, in the import\'s one cross-tenant transaction',
+  'src/federation/federation-transfer.ts': 'upstream connections and identities of a bundle, in the import\'s one cross-tenant transaction',
+  'src/audit/audit-transfer.ts': 'the audit log of a bundle, in the import\'s one cross-tenant transaction',
 };
 
 /**

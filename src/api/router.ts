@@ -16,6 +16,8 @@ import { mountUserSessionRoutes } from './user-session-routes.ts';
 import { mountAccountSecurityRoutes } from './account-security-routes.ts';
 import { mountPlatformRoutes } from './platform-routes.ts';
 import type { IsolationAudit } from '../isolation/isolation-audit.ts';
+import { mountTransferRoutes } from './transfer-routes.ts';
+import type { TenantTransfer } from '../runtime/tenant-transfer.ts';
 import type { AccountRecovery } from '../account-recovery/account-recovery.ts';
 import type { LoginLockout } from '../accounts/lockout.ts';
 import type { MfaService } from '../mfa/mfa-service.ts';
@@ -50,6 +52,8 @@ export interface ApiDeps extends TenantResourceDeps {
   lockout: LoginLockout;
   /** The isolation self-audit (GET /platform/isolation-report). */
   isolationAudit: IsolationAudit;
+  /** Tenant export and import. */
+  transfer: TenantTransfer;
 }
 
 export function apiRouter(deps: ApiDeps) {
@@ -59,6 +63,7 @@ export function apiRouter(deps: ApiDeps) {
     await next();
   });
   router.use(apiAuthentication(deps.config, deps.registry, deps.keys, deps.materials));
+  mountTransferRoutes(router, { config: deps.config, store: deps.store, transfer: deps.transfer });
   mountTenantRoutes(router, { config: deps.config, store: deps.store, service: deps.service });
   mountTenantResourceRoutes(router, deps);
   mountConfigRoutes(router, { config: deps.config, store: deps.store, tenants: deps.tenants, box: deps.box });

@@ -25,7 +25,7 @@ interface ConnectionRow {
 }
 
 const COLUMNS = 'name, settings, enabled, client_secret_enc, created_at, updated_at';
-const sealContext = (tenantId: string, name: string) => `federation:${tenantId}:${name}`;
+export const connectionSecretContext = (tenantId: string, name: string) => `federation:${tenantId}:${name}`;
 
 const toStored = (row: ConnectionRow): StoredConnection => ({
   name: row.name,
@@ -59,7 +59,7 @@ export class ConnectionStore {
 
   /** Inserts or replaces a connection; answers whether it was created. */
   async put(tenantId: string, name: string, settings: ConnectionSettings, secret: SecretChange): Promise<{ connection: StoredConnection; created: boolean }> {
-    const sealed = secret.kind === 'set' ? this.#box.seal(secret.value, sealContext(tenantId, name)) : null;
+    const sealed = secret.kind === 'set' ? this.#box.seal(secret.value, connectionSecretContext(tenantId, name)) : null;
     return this.#db.withTenant(async (q) => {
       const res = await q.query<ConnectionRow & { created: boolean }>(
         `INSERT INTO federation_connections (tenant_id, name, provider, enabled, settings, client_secret_enc)
@@ -86,6 +86,6 @@ export class ConnectionStore {
   /** The decrypted client secret, for the upstream token endpoint only. */
   async secret(tenantId: string, name: string): Promise<string | undefined> {
     const row = await this.#db.withTenant(async (q) => (await q.query<{ client_secret_enc: string | null }>('SELECT client_secret_enc FROM federation_connections WHERE name = $1', [name])).rows[0]);
-    return row?.client_secret_enc ? this.#box.open(row.client_secret_enc, sealContext(tenantId, name)) : undefined;
+    return row?.client_secret_enc ? this.#box.open(row.client_secret_enc, connectionSecretContext(tenantId, name)) : undefined;
   }
 }

@@ -62,7 +62,7 @@ export interface MfaServiceDeps {
   notify?: MfaChangeNotifier | undefined;
 }
 
-const totpContext = (tenantId: string, userId: string) => `mfa-totp:${tenantId}:${userId}`;
+export const totpContext = (tenantId: string, userId: string) => `mfa-totp:${tenantId}:${userId}`;
 
 export class MfaService {
   readonly #deps: MfaServiceDeps;

@@ -7,6 +7,8 @@ export const PLATFORM_SCOPES = [
   'atrium:tenants:read',
   'atrium:tenants:write',
   'atrium:tenants:delete',
+  /** Export a tenant to a bundle, import one (runtime/tenant-transfer.ts): every secret of a tenant leaves with it. */
+  'atrium:tenants:transfer',
   'atrium:cross-tenant:read',
   'atrium:cross-tenant:write',
 ] as const;

@@ -18,7 +18,7 @@ interface ClientRow {
   updated_at: Date | string;
 }
 
-const sealContext = (tenantId: string, clientId: string) => `client-secret:${tenantId}:${clientId}`;
+export const clientSecretContext = (tenantId: string, clientId: string) => `client-secret:${tenantId}:${clientId}`;
 
 export function generateClientId(): string {
   return randomBytes(16).toString('base64url');
@@ -65,7 +65,7 @@ export class ClientStore {
       const row = res.rows[0];
       if (!row) return undefined;
       const metadata: ClientMetadata = { ...row.metadata, client_id: row.client_id };
-      if (row.secret_enc) metadata.client_secret = this.#box.open(row.secret_enc, sealContext(tenantId, row.client_id));
+      if (row.secret_enc) metadata.client_secret = this.#box.open(row.secret_enc, clientSecretContext(tenantId, row.client_id));
       return metadata;
     });
   }
@@ -76,7 +76,7 @@ export class ClientStore {
       const res = await q.query<ClientRow>(
         `INSERT INTO oidc_clients (tenant_id, client_id, metadata, secret_enc) VALUES ($1, $2, $3, $4)
          RETURNING client_id, metadata, secret_enc, created_at, updated_at`,
-        [tenantId, metadata.client_id, rest, secret ? this.#box.seal(secret, sealContext(tenantId, metadata.client_id)) : null],
+        [tenantId, metadata.client_id, rest, secret ? this.#box.seal(secret, clientSecretContext(tenantId, metadata.client_id)) : null],
       );
       await bumpTenantVersion(q);
       return toStored(res.rows[0]!);
@@ -87,7 +87,7 @@ export class ClientStore {
   async update(tenantId: string, metadata: ClientMetadata, secret: string | null | undefined): Promise<StoredClient | undefined> {
     const { client_secret: _drop, ...rest } = metadata;
     return this.#db.withTenant(async (q) => {
-      const sealed = secret ? this.#box.seal(secret, sealContext(tenantId, metadata.client_id)) : null;
+      const sealed = secret ? this.#box.seal(secret, clientSecretContext(tenantId, metadata.client_id)) : null;
       const res = await q.query<ClientRow>(
         `UPDATE oidc_clients SET metadata = $2, secret_enc = CASE WHEN $3::boolean THEN $4 ELSE secret_enc END, updated_at = now()
          WHERE client_id = $1 RETURNING client_id, metadata, secret_enc, created_at, updated_at`,

@@ -54,7 +54,7 @@ async function generateJwk(alg: (typeof SIGNING_ALGS)[number]): Promise<Generate
   return { kid, publicJwk, privateJwk };
 }
 
-const sealContext = (tenantId: string, kid: string) => `signing-key:${tenantId}:${kid}`;
+export const signingKeyContext = (tenantId: string, kid: string) => `signing-key:${tenantId}:${kid}`;
 
 export class SigningKeyStore {
   readonly #db: Database;
@@ -75,7 +75,7 @@ export class SigningKeyStore {
       await q.query(
         `INSERT INTO signing_keys (tenant_id, kid, alg, status, public_jwk, private_jwk_enc, activated_at)
          VALUES ($1, $2, $3, 'current', $4, $5, now())`,
-        [tenantId, k.kid, k.publicJwk.alg, k.publicJwk, this.#box.seal(JSON.stringify(k.privateJwk), sealContext(tenantId, k.kid))],
+        [tenantId, k.kid, k.publicJwk.alg, k.publicJwk, this.#box.seal(JSON.stringify(k.privateJwk), signingKeyContext(tenantId, k.kid))],
       );
     }
   }
@@ -137,7 +137,7 @@ export class SigningKeyStore {
   async loadProviderJwks(tenantId: string): Promise<{ keys: JWK[] }> {
     const rows = await this.#db.withTenant((q) => this.#rows(q));
     const keys = rows.map((row) => {
-      const jwk = JSON.parse(this.#box.open(row.private_jwk_enc, sealContext(tenantId, row.kid))) as JWK;
+      const jwk = JSON.parse(this.#box.open(row.private_jwk_enc, signingKeyContext(tenantId, row.kid))) as JWK;
       return row.status === 'current' ? jwk : { ...jwk, key_ops: ['verify'] };
     });
     return { keys };

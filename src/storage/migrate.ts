@@ -42,7 +42,7 @@ export async function migrate(driver: Driver, log: Logger): Promise<void> {
   }
 }
 
-export async function currentMigration(driver: Driver): Promise<number> {
+export async function currentMigration(driver: Pick<Driver, 'query'>): Promise<number> {
   const res = await driver.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
   return res.rows[0]?.v ?? 0;
 }

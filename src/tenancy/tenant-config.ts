@@ -103,6 +103,25 @@ export function sealSection(box: SecretBox, tenant: Pick<Tenant, 'id' | 'config'
   return out;
 }
 
+/**
+ * The stored overrides with each sealed secret passed through `fn` (its value and seal
+ * context): a tenant bundle opens them under the source's master key and seals them again
+ * under the target's (runtime/tenant-transfer.ts).
+ */
+export function mapConfigSecrets(config: Obj, tenantId: string, fn: (value: string, context: string) => string): Obj {
+  const out = structuredClone(config);
+  for (const section of CONFIG_SECTIONS) {
+    const value = out[section];
+    if (!isObj(value)) continue;
+    for (const path of secretPaths(section, value)) {
+      const parent = parentOf(value, path)!;
+      const key = path[path.length - 1]!;
+      if (typeof parent[key] === 'string') parent[key] = fn(parent[key], secretContext(tenantId, section, path));
+    }
+  }
+  return out;
+}
+
 /** A copy with every secret replaced by the mask. */
 export function maskSection(section: ConfigSection, value: Obj): Obj {
   const out = structuredClone(value);

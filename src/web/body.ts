@@ -4,22 +4,23 @@ import { AppError, badRequest } from '../core/errors.ts';
 
 const LIMIT_BYTES = 100 * 1024;
 
-async function readRaw(ctx: Context): Promise<string> {
+async function readRaw(ctx: Context, limit = LIMIT_BYTES): Promise<string> {
   const declared = Number(ctx.get('content-length') || 0);
-  if (declared > LIMIT_BYTES) throw new AppError('request_too_large', 413, `the body exceeds ${LIMIT_BYTES} bytes`);
+  if (declared > limit) throw new AppError('request_too_large', 413, `the body exceeds ${limit} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > LIMIT_BYTES) throw new AppError('request_too_large', 413, `the body exceeds ${LIMIT_BYTES} bytes`);
+    if (size > limit) throw new AppError('request_too_large', 413, `the body exceeds ${limit} bytes`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function readJson(ctx: Context): Promise<unknown> {
+/** `limitBytes`: for the one route that takes more than 100 KiB (a tenant bundle). */
+export async function readJson(ctx: Context, options: { limitBytes?: number } = {}): Promise<unknown> {
   if (!ctx.is('application/json', '+json')) throw new AppError('invalid_request', 415, 'the body must be application/json');
-  const raw = await readRaw(ctx);
+  const raw = await readRaw(ctx, options.limitBytes);
   try {
     return JSON.parse(raw);
   } catch {

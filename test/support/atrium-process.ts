@@ -6,6 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { BOOTSTRAP_CLIENT_ID, BOOTSTRAP_CLIENT_SECRET, ALL_PLATFORM_SCOPES, createTestDatabase, testServerUrl } from './atrium.ts';
@@ -97,13 +99,67 @@ export async function createDeployment(extraEnv: Record<string, string> = {}, se
   };
 }
 
-async function startProcess(env: Record<string, string>, onSpawn: (child: ChildProcess) => void): Promise<AtriumProcess> {
+/**
+ * A deployment of one instance on embedded PGlite (DATA_DIR in a fresh temporary directory)
+ * and the in-process bus: a second, independent Atrium beside the one a test runs in
+ * process, whichever engine that one uses. `drop` stops it and removes the directory.
+ */
+export async function createEmbeddedDeployment(extraEnv: Record<string, string> = {}): Promise<Omit<Deployment, 'databaseUrl'> & { dataDir: string }> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'atrium-embedded-'));
+  const publicUrl = `http://localhost:${40000 + Math.floor(Math.random() * 20000)}`;
+  const env: Record<string, string> = {
+    ATRIUM_ENV: 'development',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    PUBLIC_URL: publicUrl,
+    MULTI_TENANCY_ENABLED: 'true',
+    DATA_DIR: dataDir,
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    ATRIUM_BOOTSTRAP_CLIENT_ID: BOOTSTRAP_CLIENT_ID,
+    ATRIUM_BOOTSTRAP_CLIENT_SECRET: BOOTSTRAP_CLIENT_SECRET,
+    LOG_LEVEL: 'info',
+    ...extraEnv,
+  };
+  // The child must not inherit the test run's PostgreSQL or Redis.
+  const childEnv = { ...env, DATABASE_URL: '', DATABASE_MIGRATION_URL: '', REDIS_URL: '' };
+  const port = new URL(publicUrl).port;
+  const started: AtriumProcess[] = [];
+  const children = new Set<ChildProcess>();
+  return {
+    publicUrl,
+    dataDir,
+    host: (slug) => (slug ? `${slug}.localhost:${port}` : `localhost:${port}`),
+    env,
+    async start(more = {}) {
+      const instance = await startProcess({ ...childEnv, ...more }, (child) => children.add(child), 150_000);
+      started.push(instance);
+      return instance;
+    },
+    async platformToken(instance, scope = ALL_PLATFORM_SCOPES) {
+      const res = await instance.request(`localhost:${port}`, '/token', {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${BOOTSTRAP_CLIENT_ID}:${BOOTSTRAP_CLIENT_SECRET}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
+      });
+      if (!res.json?.access_token) throw new Error(`no platform token: ${res.text}`);
+      return res.json.access_token as string;
+    },
+    async drop() {
+      await Promise.all(started.map((p) => p.stop('SIGKILL')));
+      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `startTimeoutMs`: a loaded machine can take most of a minute to compile and migrate embedded PGlite. */
+async function startProcess(env: Record<string, string>, onSpawn: (child: ChildProcess) => void, startTimeoutMs = 30_000): Promise<AtriumProcess> {
   const child = spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   onSpawn(child);
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`atrium did not start:\n${logs.join('\n')}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`atrium did not start within ${startTimeoutMs} ms:\n${logs.join('\n')}`)), startTimeoutMs);
     let buffer = '';
     const onData = (chunk: Buffer) => {
       buffer += chunk.toString();
