@@ -81,18 +81,9 @@ export async function createDeployment(extraEnv: Record<string, string> = {}, se
       started.push(instance);
       return instance;
     },
-    async platformToken(instance, scope = ALL_PLATFORM_SCOPES) {
-      const res = await instance.request(`localhost:${port}`, '/token', {
-        method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${BOOTSTRAP_CLIENT_ID}:${BOOTSTRAP_CLIENT_SECRET}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
-      });
-      if (!res.json?.access_token) throw new Error(`no platform token: ${res.text}`);
-      return res.json.access_token as string;
-    },
+    platformToken: (instance, scope) => platformToken(instance, port, scope),
     async drop() {
-      await Promise.all(started.map((p) => p.stop('SIGKILL')));
-      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await killAll(started, children);
       await bouncer?.stop();
       await database.drop();
     },
@@ -135,21 +126,29 @@ export async function createEmbeddedDeployment(extraEnv: Record<string, string> 
       started.push(instance);
       return instance;
     },
-    async platformToken(instance, scope = ALL_PLATFORM_SCOPES) {
-      const res = await instance.request(`localhost:${port}`, '/token', {
-        method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${BOOTSTRAP_CLIENT_ID}:${BOOTSTRAP_CLIENT_SECRET}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
-      });
-      if (!res.json?.access_token) throw new Error(`no platform token: ${res.text}`);
-      return res.json.access_token as string;
-    },
+    platformToken: (instance, scope) => platformToken(instance, port, scope),
     async drop() {
-      await Promise.all(started.map((p) => p.stop('SIGKILL')));
-      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await killAll(started, children);
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A management API token from the bootstrap client, through `instance`. */
+async function platformToken(instance: AtriumProcess, port: string, scope = ALL_PLATFORM_SCOPES): Promise<string> {
+  const res = await instance.request(`localhost:${port}`, '/token', {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${BOOTSTRAP_CLIENT_ID}:${BOOTSTRAP_CLIENT_SECRET}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
+  });
+  if (!res.json?.access_token) throw new Error(`no platform token: ${res.text}`);
+  return res.json.access_token as string;
+}
+
+/** Every instance started, and any child still starting: none is left running. */
+async function killAll(started: readonly AtriumProcess[], children: ReadonlySet<ChildProcess>): Promise<void> {
+  await Promise.all(started.map((p) => p.stop('SIGKILL')));
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
 /** `startTimeoutMs`: a loaded machine can take most of a minute to compile and migrate embedded PGlite. */
