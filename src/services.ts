@@ -46,6 +46,10 @@ import { KeyLifecycle } from './oidc/key-lifecycle.ts';
 import { Metrics } from './core/metrics.ts';
 import { DependencyHealth } from './core/dependency-health.ts';
 import { MailService } from './mail/mail-service.ts';
+import { SmsSender } from './sms/sms-sender.ts';
+import { SmsAlerts } from './sms/sms-alerts.ts';
+import { PhoneVerification } from './sms/phone-verification.ts';
+import { PhoneStore } from './accounts/phone-store.ts';
 import { mfaChangeMail } from './mail/mfa-change-mail.ts';
 import { NewDeviceAlerts } from './mail/new-device-alert.ts';
 import { LoginLockout } from './accounts/lockout.ts';
@@ -109,6 +113,10 @@ export interface Services {
   dns: DnsResolver;
   /** Outgoing mail: `mail.send(tenant, to, template, locals)` (templates in views/mail/). */
   mail: MailService;
+  /** Text messages with the tenant's provider (notifications.sms). */
+  sms: SmsSender;
+  /** Users' phone numbers and their verification by a texted code (/account). */
+  phoneVerification: PhoneVerification;
   /** Sign-in lockout; `lockout.unlock(userId)` for admins (tenant in context). */
   lockout: LoginLockout;
   /** Signup, email verification, password reset and invitations. */
@@ -127,7 +135,9 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const materials = new TenantMaterials(keys, clients);
   const dns = new DnsResolver(config);
   const egress = new EgressGuard(config, dns, log);
-  const mail = new MailService({ config, box, log, egress, health });
+  const sms = new SmsSender({ config, egress, box, log });
+  const phones = new PhoneStore(db);
+  const mail = new MailService({ config, box, log, egress, health, textAlerts: new SmsAlerts({ phones, sms }) });
   const challenges = new DomainChallenges(dns, egress);
   const domainChecks = new DomainRechecker({ store: domainStore, challenges, audit, metrics, log }, config.domainRecheckIntervalMs).start();
   const pool = createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus });
@@ -179,6 +189,8 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     egress,
     dns,
     mail,
+    sms,
+    phoneVerification: new PhoneVerification({ phones, sms, audit }),
     lockout,
     accountRecovery,
     transfer: new TenantTransfer({ db, box, bus, audit, log }),

@@ -201,15 +201,19 @@ describe('secrets', () => {
     assert.equal((await rawConfig('acme')).integrations, undefined);
   });
 
-  it('refuses the social sign-in and SMS settings, not built yet, naming them, and stores nothing', async () => {
-    const before = JSON.stringify(await rawConfig('acme'));
-    const social = await t.api('PUT', '/tenants/acme/config/features', { social: { github: { enabled: true, client_id: 'gh', client_secret: 'gh-secret-value-123' } } });
-    assertApiError(social, 400, 'invalid_config');
-    assert.match(social.body.error_description, /features\.social: unknown field/);
-    const sms = await t.api('PUT', '/tenants/acme/config/notifications', { sms: { enabled: true, provider: 'twilio', auth_token: 'tw-secret' } });
-    assertApiError(sms, 400, 'invalid_config');
-    assert.match(sms.body.error_description, /notifications\.sms: unknown field/);
-    assert.equal(JSON.stringify(await rawConfig('acme')), before);
+  it('seals and masks the social sign-in and SMS secrets too, and never returns them', async () => {
+    const put = await t.api('PUT', '/tenants/acme/config/features', { social: { github: { enabled: true, client_id: 'gh', client_secret: 'gh-secret-value-123' } } });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    assert.equal(put.body.social.github.client_secret, '********');
+    const sms = await t.api('PUT', '/tenants/acme/config/notifications', { sms: { enabled: true, provider: 'twilio', account_id: 'AC0123456789abcdef0123456789abcdef', auth_token: 'tw-secret-value-456', from: '+14155550123' } });
+    assert.equal(sms.status, 200, JSON.stringify(sms.body));
+    assert.equal(sms.body.sms.auth_token, '********');
+    const raw = JSON.stringify(await rawConfig('acme'));
+    assert.ok(!raw.includes('gh-secret-value-123') && !raw.includes('tw-secret-value-456'));
+    const shown = JSON.stringify((await t.api('GET', '/tenants/acme/config')).body);
+    assert.ok(!shown.includes('gh-secret-value-123') && !shown.includes('tw-secret-value-456'));
+    await t.api('PUT', '/tenants/acme/config/features', {});
+    await t.api('PUT', '/tenants/acme/config/notifications', {});
   });
 });
 

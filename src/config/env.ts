@@ -48,6 +48,28 @@ function isCidr(entry: string): boolean {
   }
 }
 
+/**
+ * SOCIAL_PROVIDER_URLS / SMS_PROVIDER_URLS: `name=origin`, comma-separated. The operator's (and
+ * the tests') stand-in for a provider's public hosts: one origin serves every path the provider
+ * uses (e.g. GitHub's /login/oauth/authorize and its API's /user/emails). Never a tenant setting.
+ */
+function providerOrigins<T extends string>(names: readonly T[]) {
+  return z
+    .string()
+    .transform((v, ctx) => {
+      const out: Partial<Record<T, string>> = {};
+      for (const entry of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+        const eq = entry.indexOf('=');
+        const name = entry.slice(0, eq) as T;
+        const origin = URL.parse(entry.slice(eq + 1));
+        if (eq < 1 || !names.includes(name)) ctx.addIssue({ code: 'custom', message: `"${entry.slice(0, Math.max(eq, 0)) || entry}" is not one of ${names.join(', ')}` });
+        else if (!origin || !['http:', 'https:'].includes(origin.protocol) || origin.pathname !== '/' || origin.search) ctx.addIssue({ code: 'custom', message: `${name}: must be an http(s) origin without a path` });
+        else out[name] = origin.origin;
+      }
+      return out;
+    });
+}
+
 /** DNS_SERVERS: `ip` or `ip:port` or `[ipv6]:port`, comma-separated (what Resolver#setServers takes). */
 const dnsServers = z
   .string()
@@ -133,6 +155,8 @@ const schema = z.object({
   SMTP_URL: z.string().regex(/^smtps?:\/\/[^/]+/, 'must be an smtp:// or smtps:// URL').optional(),
   SMTP_FROM: z.string().min(3).max(320).optional(),
   EGRESS_ALLOW: egressAllow.default([]),
+  SOCIAL_PROVIDER_URLS: providerOrigins(['google', 'microsoft', 'github', 'apple', 'facebook'] as const).default({}),
+  SMS_PROVIDER_URLS: providerOrigins(['twilio', 'vonage'] as const).default({}),
   DNS_SERVERS: dnsServers.optional(),
   DOMAIN_RECHECK_INTERVAL_MS: z.coerce.number({ message: 'must be a number' }).int().min(0).default(6 * 3_600_000),
 });
@@ -182,6 +206,12 @@ export interface AtriumConfig {
    * although they are internal, and whether loopback is allowed (development only, by default).
    */
   readonly egress: { readonly allow: readonly string[]; readonly allowLoopback: boolean };
+  /**
+   * Where the social sign-in and SMS providers are reached, by name, when not at their public
+   * hosts (SOCIAL_PROVIDER_URLS, SMS_PROVIDER_URLS): an operator's proxy, or a test's local
+   * stand-in. Allowed by the egress guard as named, like the platform's mail server.
+   */
+  readonly providerOrigins: { readonly social: Readonly<Partial<Record<'google' | 'microsoft' | 'github' | 'apple' | 'facebook', string>>>; readonly sms: Readonly<Partial<Record<'twilio' | 'vonage', string>>> };
   /** DNS servers for outbound connections and domain verification; unset → the system resolver. */
   readonly dnsServers: readonly string[] | undefined;
   /** How often verified custom domains are checked again (0: never). */
@@ -271,6 +301,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     oidcStateTtlSeconds: e.OIDC_STATE_TTL_SECONDS,
     smtp: Object.freeze({ url: e.SMTP_URL, from: e.SMTP_FROM }),
     egress: Object.freeze({ allow: Object.freeze([...e.EGRESS_ALLOW]), allowLoopback: e.ATRIUM_ENV === 'development' }),
+    providerOrigins: Object.freeze({ social: Object.freeze({ ...e.SOCIAL_PROVIDER_URLS }), sms: Object.freeze({ ...e.SMS_PROVIDER_URLS }) }),
     dnsServers: e.DNS_SERVERS ? Object.freeze([...e.DNS_SERVERS]) : undefined,
     domainRecheckIntervalMs: e.DOMAIN_RECHECK_INTERVAL_MS,
   });

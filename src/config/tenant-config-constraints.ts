@@ -5,7 +5,9 @@
  * API, the merged view and the code that acts on a value always agree.
  */
 import { KEY_ROTATION_DAYS, LIFETIME_CEILINGS, LIFETIME_DEFAULTS, PASSWORD_MIN_LENGTH_FLOOR, RATE_LIMIT_DEFAULTS, rateLimitViolations } from './tenant-config-bounds.ts';
+import { createPrivateKey } from 'node:crypto';
 import type { ConfigSection } from './tenant-config-schema.ts';
+import { isE164 } from './phone-number.ts';
 
 export const MFA_LEVELS = ['off', 'admins', 'all'] as const;
 export type MfaLevel = (typeof MFA_LEVELS)[number];
@@ -40,7 +42,7 @@ export const GLOBAL_DEFAULTS: Readonly<Record<ConfigSection, Record<string, unkn
     audit_retention_days: AUDIT_RETENTION_DAYS.default,
     reauth_max_age_seconds: REAUTH_MAX_AGE_SECONDS.default,
   },
-  features: { enterprise_sso: true },
+  features: { enterprise_sso: true, social: {} },
   oidc: {
     access_token_ttl: LIFETIME_DEFAULTS.accessToken,
     id_token_ttl: LIFETIME_DEFAULTS.idToken,
@@ -50,7 +52,7 @@ export const GLOBAL_DEFAULTS: Readonly<Record<ConfigSection, Record<string, unkn
     enabled_grants: ['authorization_code', 'refresh_token', 'client_credentials'],
   },
   integrations: { smtp: {} },
-  notifications: { email: { enabled: true }, security_alerts: { new_device: true, password_changed: true, mfa_changed: true } },
+  notifications: { email: { enabled: true }, sms: { enabled: false }, security_alerts: { new_device: true, password_changed: true, mfa_changed: true } },
 };
 
 type Obj = Record<string, unknown>;
@@ -84,6 +86,53 @@ function grantViolations(grants: unknown, tenant: TenantRole): string[] {
   return problems;
 }
 
+/** What the mask looks like here (tenancy/tenant-config.ts owns it); a masked secret is the stored one, already checked. */
+const MASK = '********';
+
+/** An enabled social provider names its client; Apple's also its team, its key id and a P-256 key in PKCS #8 PEM (the .p8 file). */
+function socialViolations(social: unknown): string[] {
+  const problems: string[] = [];
+  for (const [name, raw] of Object.entries(obj(social))) {
+    const provider = obj(raw);
+    const field = (f: string) => `features.social.${name}.${f}`;
+    if (provider.enabled === true && typeof provider.client_id !== 'string') problems.push(`${field('client_id')}: required when enabled`);
+    if (name !== 'apple') continue;
+    if (provider.enabled === true) for (const f of ['team_id', 'key_id']) if (typeof provider[f] !== 'string') problems.push(`${field(f)}: required when enabled`);
+    const key = provider.private_key;
+    if (typeof key === 'string' && key !== MASK && !isP256Pkcs8(key)) problems.push(`${field('private_key')}: must be the .p8 key Apple issued (an EC P-256 private key in PKCS #8 PEM)`);
+  }
+  return problems;
+}
+
+function isP256Pkcs8(pem: string): boolean {
+  if (!pem.includes('-----BEGIN PRIVATE KEY-----')) return false;
+  try {
+    const key = createPrivateKey({ key: pem, format: 'pem' });
+    return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * SMS on names its provider, account and sender. The sender is an E.164 number, or what each
+ * provider takes instead: a Twilio Messaging Service SID, a Vonage alphanumeric sender id.
+ */
+function smsViolations(sms: unknown): string[] {
+  const value = obj(sms);
+  const problems: string[] = [];
+  if (value.enabled === true) for (const f of ['provider', 'account_id', 'from']) if (typeof value[f] !== 'string') problems.push(`notifications.sms.${f}: required when enabled`);
+  const from = value.from;
+  if (typeof from === 'string' && !isE164(from)) {
+    const service = value.provider === 'twilio' && /^MG[0-9a-f]{32}$/.test(from);
+    const alphanumeric = value.provider === 'vonage' && /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/.test(from);
+    if (!service && !alphanumeric) {
+      problems.push(`notifications.sms.from: must be a phone number in E.164 form (e.g. +14155552671)${value.provider === 'twilio' ? ' or a Messaging Service SID (MG…)' : value.provider === 'vonage' ? ' or an alphanumeric sender id of at most 11 characters' : ''}`);
+    }
+  }
+  return problems;
+}
+
 /**
  * What in a (schema-valid) section override breaks a platform floor or ceiling, one
  * message per field naming the bound; empty when it is acceptable.
@@ -109,6 +158,8 @@ export function constraintViolations(section: ConfigSection, value: Obj, tenant:
     atMost(problems, 'oidc.key_rotation_days', value.key_rotation_days, KEY_ROTATION_DAYS.max);
     problems.push(...grantViolations(value.enabled_grants, tenant));
   }
+  if (section === 'features') problems.push(...socialViolations(value.social));
+  if (section === 'notifications') problems.push(...smsViolations(value.sms));
   return problems;
 }
 

@@ -51,12 +51,39 @@ export const securitySchema = z.strictObject({
   reauth_max_age_seconds: z.number().int().nonnegative(),
 }).partial();
 
-// Social sign-in buttons (`features.social`) and SMS (`notifications.sms`) are not built yet
-// (issue 13, items 2 and 3): until they are, their fields are refused like any unknown field,
-// rather than accepted and ignored.
+/** The social sign-in providers a tenant can offer as buttons (federation/social-providers.ts). */
+export const SOCIAL_PROVIDERS = ['google', 'microsoft', 'github', 'apple', 'facebook'] as const;
+export type SocialProvider = (typeof SOCIAL_PROVIDERS)[number];
+
+const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,200}$/, 'must be one OAuth scope (no spaces or quotes)');
+const socialCommon = {
+  enabled: z.boolean(),
+  client_id: text(512),
+  /** Scopes asked for beyond the provider's defaults (which are always asked for). */
+  scopes: z.array(scopeToken).max(50),
+  /** Opt-in: an upstream account whose verified email belongs to an existing user signs in as that user. */
+  link_by_verified_email: z.boolean(),
+};
+const socialOAuth = z.strictObject({ ...socialCommon, client_secret: secret }).partial();
+/**
+ * Apple's client secret is a short-lived ES256 JWT Atrium signs for each token request with
+ * the key the tenant made at Apple (a .p8 file, PKCS #8 PEM), named by its key id and team id.
+ */
+const socialApple = z.strictObject({
+  ...socialCommon,
+  team_id: z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character Apple team id'),
+  key_id: z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character key id Apple shows for the key'),
+  private_key: secret,
+}).partial();
+
 export const featuresSchema = z.strictObject({
+  social: z.strictObject({ google: socialOAuth, microsoft: socialOAuth, github: socialOAuth, facebook: socialOAuth, apple: socialApple }).partial(),
   enterprise_sso: z.boolean(),
 }).partial();
+
+/** The text-message providers Atrium speaks (sms/). */
+export const SMS_PROVIDERS = ['twilio', 'vonage'] as const;
+export type SmsProvider = (typeof SMS_PROVIDERS)[number];
 
 /** The grants a tenant may switch on or off (`oidc.enabled_grants`). */
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
@@ -83,6 +110,13 @@ export const integrationsSchema = z.strictObject({
 
 export const notificationsSchema = z.strictObject({
   email: z.strictObject({ enabled: z.boolean(), from_name: text(200) }).partial(),
+  /**
+   * Text messages (sms/): Twilio (account_id is the Account SID, auth_token its auth token,
+   * from a number or a Messaging Service SID) or Vonage (api key and secret, from a number
+   * or an alphanumeric sender id). Sent for security alerts to users with a verified phone
+   * number, and to verify a phone number.
+   */
+  sms: z.strictObject({ enabled: z.boolean(), provider: z.enum(SMS_PROVIDERS), account_id: z.string().regex(/^[A-Za-z0-9]{6,64}$/, 'must be the provider\'s account SID or API key'), auth_token: secret, from: text(34) }).partial(),
   security_alerts: z.strictObject({ new_device: z.boolean(), password_changed: z.boolean(), mfa_changed: z.boolean() }).partial(),
 }).partial();
 
@@ -106,4 +140,7 @@ export function isConfigSection(name: string): name is ConfigSection {
 /** Fields sealed at rest and masked in every answer; `*` matches any key (a provider name). */
 export const SECRET_PATHS: readonly (readonly string[])[] = [
   ['integrations', 'smtp', 'password'],
+  ['features', 'social', '*', 'client_secret'],
+  ['features', 'social', 'apple', 'private_key'],
+  ['notifications', 'sms', 'auth_token'],
 ];

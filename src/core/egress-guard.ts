@@ -86,7 +86,7 @@ export class EgressGuard {
   readonly #agent: Agent;
   readonly #strictAgent: Agent;
 
-  constructor(config: Pick<AtriumConfig, 'egress' | 'smtp'>, resolver: DnsResolver, log: Logger) {
+  constructor(config: Pick<AtriumConfig, 'egress' | 'smtp'> & Partial<Pick<AtriumConfig, 'providerOrigins'>>, resolver: DnsResolver, log: Logger) {
     this.#resolver = resolver;
     this.#log = log;
     this.#allowLoopback = config.egress.allowLoopback;
@@ -99,6 +99,8 @@ export class EgressGuard {
     }
     // The platform's own mail server is the operator's choice, not a tenant's: allowed as named.
     if (config.smtp.url) hosts.add(new URL(config.smtp.url).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase());
+    // So are the operator's stand-ins for the social sign-in and SMS providers' hosts.
+    for (const origin of [...Object.values(config.providerOrigins?.social ?? {}), ...Object.values(config.providerOrigins?.sms ?? {})]) hosts.add(new URL(origin).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase());
     this.#hosts = hosts;
     this.#cidrs = cidrs;
     this.#agent = this.#guardedAgent(this.#allowLoopback);

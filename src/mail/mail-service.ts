@@ -14,6 +14,8 @@ import type { SecretBox } from '../core/secret-box.ts';
 import { issuerFor, type Tenant } from '../tenancy/tenant.ts';
 import { renderMail, type MailTemplate } from './templates.ts';
 import type { DependencyHealth } from '../core/dependency-health.ts';
+import type { SmsAlerts } from '../sms/sms-alerts.ts';
+import type { SecurityAlert } from './security-alerts.ts';
 
 export type { MailTemplate } from './templates.ts';
 
@@ -32,10 +34,12 @@ export class MailService {
   readonly #log: Logger;
   readonly #health: DependencyHealth | undefined;
   readonly #egress: EgressGuard;
+  readonly #textAlerts: SmsAlerts | undefined;
   #platformTransport: Transporter | undefined;
 
-  constructor(deps: { config: AtriumConfig; box: SecretBox; log: Logger; egress: EgressGuard; health?: DependencyHealth }) {
+  constructor(deps: { config: AtriumConfig; box: SecretBox; log: Logger; egress: EgressGuard; health?: DependencyHealth; textAlerts?: SmsAlerts }) {
     this.#config = deps.config;
+    this.#textAlerts = deps.textAlerts;
     this.#egress = deps.egress;
     this.#box = deps.box;
     this.#log = deps.log;
@@ -70,6 +74,16 @@ export class MailService {
     this.send(tenant, to, template, locals, options).catch((err: unknown) => {
       this.#log.error({ err, tenant: tenant.slug, template }, 'could not send mail');
     });
+  }
+
+  /**
+   * The text-message side of a security alert (sms/sms-alerts.ts): to the user's verified
+   * phone, when the tenant has SMS on and wants this alert. In the background, never failing.
+   */
+  textAlert(tenant: Tenant, email: string, kind: SecurityAlert): void {
+    const alerts = mergedSection(tenant, 'notifications').security_alerts as Partial<Record<SecurityAlert, boolean>> | undefined;
+    if (alerts?.[kind] === false) return;
+    void this.#textAlerts?.alert(tenant, email, kind);
   }
 
   #route(tenant: Tenant): { transport: Transporter; from: string } | undefined {

@@ -42,9 +42,10 @@ export class NewDeviceAlerts {
       return { isNew: res.rows[0]?.inserted === true, others: Number(count.rows[0]?.n ?? 0) };
     });
     if (!isNew || others === 0) return false;
-    if (!securityAlertWanted(tenant, 'new_device')) return false;
     const user = await this.#users.findById(seen.userId);
     if (!user) return false;
+    this.#mail.textAlert(tenant, user.email, 'new_device');
+    if (!securityAlertWanted(tenant, 'new_device')) return false;
     await this.#mail.send(tenant, user.email, 'new-sign-in', { when: new Date().toUTCString(), ip: seen.ip, device });
     return true;
   }

@@ -5,6 +5,7 @@ import { securityAlertWanted } from './security-alerts.ts';
 
 /** Mails the account's owner that its password changed; in the background, never failing the change. */
 export function sendPasswordChangedMail(mail: MailService, tenant: Tenant, email: string): void {
+  mail.textAlert(tenant, email, 'password_changed');
   if (!securityAlertWanted(tenant, 'password_changed')) return;
   mail.sendLater(tenant, email, 'password-changed', { when: new Date().toUTCString() });
 }

@@ -100,7 +100,26 @@ export function sealSection(box: SecretBox, tenant: Pick<Tenant, 'id' | 'config'
       else delete parent[key];
     } else if (typeof sent === 'string') parent[key] = box.seal(sent, secretContext(tenant.id, section, path));
   }
+  const missing = missingSecrets(section, out);
+  if (missing.length) throw badRequest(missing.join('; '), 'invalid_config');
   return out;
+}
+
+/**
+ * Secrets a switched-on feature cannot work without, checked once the stored ones are carried
+ * over (a secret omitted or masked keeps the stored value, so the parsed body alone cannot
+ * tell): an enabled social provider without its secret, or SMS without its token, is a 400.
+ */
+function missingSecrets(section: ConfigSection, value: Obj): string[] {
+  const problems: string[] = [];
+  if (section === 'features') {
+    for (const [name, provider] of Object.entries(isObj(value.social) ? value.social : {})) {
+      const field = name === 'apple' ? 'private_key' : 'client_secret';
+      if (isObj(provider) && provider.enabled === true && typeof provider[field] !== 'string') problems.push(`features.social.${name}.${field}: required when enabled`);
+    }
+  }
+  if (section === 'notifications' && isObj(value.sms) && value.sms.enabled === true && typeof value.sms.auth_token !== 'string') problems.push('notifications.sms.auth_token: required when enabled');
+  return problems;
 }
 
 /**

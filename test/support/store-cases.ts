@@ -4,11 +4,13 @@
  * (update or delete) or an insert aimed at A's keys, or exempt with the reason. A new store
  * or a new method of one fails the suite until it is listed here.
  */
+import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Services } from '../../src/services.ts';
 import { currentTenantId } from '../../src/core/request-context.ts';
 import { UserStore } from '../../src/accounts/user-store.ts';
 import { ConsoleSessionStore, hashSessionId } from '../../src/accounts/console-session-store.ts';
+import { PhoneStore, phoneCodeHash } from '../../src/accounts/phone-store.ts';
 import { HandoffNonceStore } from '../../src/accounts/handoff-nonce-store.ts';
 import { LoginLockout } from '../../src/accounts/lockout.ts';
 import { AuditLog } from '../../src/audit/audit-log.ts';
@@ -82,6 +84,28 @@ export function storeCases(s: Services): StoreCase[] {
           reads: { findById: () => s.users.findById(user.id), findByEmail: () => s.users.findByEmail(email), list: () => s.users.list({ limit: 500, offset: 0, search: email }), emailsByIds: () => s.users.emailsByIds([user.id]) },
           writes: { update: () => s.users.update(user.id, { name: 'renamed', passwordHash: 'x' }), recordLogin: () => s.users.recordLogin(user.id), delete: () => s.users.delete(user.id) },
           inserts: { create: () => userIn(s, email) },
+        };
+      },
+    },
+    {
+      module: 'src/accounts/phone-store.ts', tables: ['users'], type: PhoneStore,
+      async seed() {
+        const phones = new PhoneStore(s.db);
+        const email = `${tag()}@a.test`;
+        const user = await userIn(s, email);
+        const phone = `+3361234${String(randomBytes(2).readUInt16BE() % 10000).padStart(4, '0')}`;
+        await phones.startVerification(user.id, phone, phoneCodeHash(user.id, phone, '123456'), 600, 0);
+        assert.equal(await phones.confirm(user.id, '123456'), 'verified');
+        await phones.startVerification(user.id, '+33612340000', phoneCodeHash(user.id, '+33612340000', '654321'), 600, 0);
+        return {
+          markers: [phone],
+          reads: { phoneOf: () => phones.phoneOf(user.id), verifiedPhoneOf: () => phones.verifiedPhoneOf(email) },
+          writes: {
+            startVerification: () => phones.startVerification(user.id, '+33612349999', 'x', 600, 0),
+            // 'none': no verification of this user to check, as B sees it.
+            confirm: async () => ((await phones.confirm(user.id, '000000')) === 'none' ? undefined : 'checked'),
+            remove: () => phones.remove(user.id),
+          },
         };
       },
     },

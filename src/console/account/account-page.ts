@@ -15,6 +15,7 @@ import type { MailService } from '../../mail/mail-service.ts';
 import { mfaRequiredFor } from '../../mfa/mfa-policy.ts';
 import type { MfaService } from '../../mfa/mfa-service.ts';
 import type { RateLimiter } from '../../security/rate-limiter.ts';
+import type { PhoneVerification } from '../../sms/phone-verification.ts';
 import { renderTenantPage } from '../../web/page.ts';
 import type { ConsoleAuth, ConsolePrincipal } from '../console-auth.ts';
 
@@ -28,6 +29,7 @@ export interface AccountDeps {
   lockout: Pick<LoginLockout, 'guard'>;
   rateLimiter: RateLimiter;
   mail: MailService;
+  phoneVerification: PhoneVerification;
 }
 
 /** The pages' dependencies and the re-authentication gate of credential changes (account-routes.ts builds it). */
@@ -40,7 +42,7 @@ export interface AccountPages extends AccountDeps {
 export type AccountUser = ConsolePrincipal & { userId: string };
 
 /** Messages shown after a change (`?done=`): only these keys, so the query cannot inject text. */
-const NOTICES = new Set(['profile_saved', 'password_changed', 'totp_removed', 'passkey_added', 'passkey_removed', 'session_revoked', 'totp_enrolled']);
+const NOTICES = new Set(['profile_saved', 'password_changed', 'totp_removed', 'passkey_added', 'passkey_removed', 'session_revoked', 'totp_enrolled', 'phone_code_sent', 'phone_verified', 'phone_removed']);
 
 /** A user of this tenant (not a platform admin visiting /admin through a hand-off). */
 export function requireUser(consoleAuth: ConsoleAuth, ctx: Context): AccountUser | undefined {
@@ -65,6 +67,8 @@ export async function renderHome(deps: AccountDeps, ctx: Context, principal: Acc
   const status = await deps.mfa.status(user.id);
   const sessions = await deps.userSessions.list(user.id, { consoleIdHash: principal.sessionIdHash, oidcSessionUid: principal.oidcSessionUid }, matchesNetwork(ctx.state.tenant));
   const registration = policy.webauthnEnabled ? JSON.stringify(await deps.mfa.passkeyRegistrationOptions(tenant, user, passkeyBinding(principal), status.passkeys)) : '';
+  const phoneOffered = deps.phoneVerification.offered(tenant);
+  const phone = phoneOffered ? await deps.phoneVerification.status(user.id) : undefined;
   const done = typeof ctx.query.done === 'string' && NOTICES.has(ctx.query.done) ? ctx.query.done : '';
   if (extra.status) ctx.status = extra.status;
   await renderTenantPage(ctx, 'console/account/home', (t) => ({
@@ -77,6 +81,8 @@ export async function renderHome(deps: AccountDeps, ctx: Context, principal: Acc
     status,
     sessions,
     registration,
+    phoneOffered,
+    phone,
     notice: done ? t(`account.done_${done}`) : '',
     error: extra.error ? t(extra.error) : '',
     formatDate: (d: Date | null) => (d ? d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC' : ''),
