@@ -58,7 +58,7 @@ export function withCallbackParams(url: string, query: Context['query']): URL {
 }
 
 /** Scoped to /federation/ (so `__Secure-`, not `__Host-`, on an https issuer: core/cookie-rule.ts). */
-const browserCookie = (ctx: Context) => IssuerCookie.ofTenant(ctx, 'federation', { path: '/federation/' });
+export const browserCookie = (ctx: Context) => IssuerCookie.ofTenant(ctx, 'federation', { path: '/federation/' });
 const epochTime = () => Math.floor(Date.now() / 1000);
 
 export class FederatedSignIn {

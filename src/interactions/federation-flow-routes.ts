@@ -17,10 +17,13 @@ import { renderFederationError } from './federation-error-page.ts';
 import type { InteractionDeps } from './interaction-deps.ts';
 import { RELAYED_CALLBACK_PATH, TENANT_CALLBACK_PATH } from '../federation/redirect-uris.ts';
 import { CONNECTION_NAME } from '../federation/connection-schema.ts';
+import { SOCIAL_CALLBACK_PATH } from '../federation/redirect-uris.ts';
+import { readForm } from '../web/body.ts';
 
 const START = /^\/interaction\/([A-Za-z0-9_-]{1,64})\/federation\/([^/]+)$/;
+const SOCIAL_START = /^\/interaction\/([A-Za-z0-9_-]{1,64})\/social\/([a-z]{1,16})$/;
 
-type FlowDeps = Pick<InteractionDeps, 'federation' | 'federatedSignIn'>;
+type FlowDeps = Pick<InteractionDeps, 'federation' | 'federatedSignIn' | 'socialSignIn'>;
 
 export interface FederationButton {
   name: string;
@@ -62,6 +65,61 @@ async function startFederatedSignIn(deps: FlowDeps, ctx: Context, uid: string, n
   }
 }
 
+/** The interaction of a button's form, when it is this browser's and still at the login prompt; else the error page is sent. */
+async function atLoginPrompt(ctx: Context, uid: string): Promise<boolean> {
+  const runtime = await ctx.state.runtime.provider();
+  await readInteractionForm(ctx, runtime, uid);
+  try {
+    const details = await runtime.provider.interactionDetails(ctx.req, ctx.res);
+    if (details.uid === uid && details.prompt.name === 'login') return true;
+  } catch (err) {
+    if (!(err instanceof errors.SessionNotFound || err instanceof errors.InvalidRequest)) throw err;
+  }
+  await renderFederationError(ctx, new FederationError('interaction_expired', 400));
+  return false;
+}
+
+/** A social button (features.social): off to the provider. */
+async function startSocial(deps: FlowDeps, ctx: Context, uid: string, provider: string): Promise<void> {
+  if (!(await atLoginPrompt(ctx, uid))) return;
+  try {
+    const url = await deps.socialSignIn.begin(ctx, ctx.state.tenant, uid, provider);
+    ctx.status = 303;
+    ctx.redirect(url);
+  } catch (err) {
+    if (err instanceof FederationError) return renderFederationError(ctx, err);
+    throw err;
+  }
+}
+
+async function socialCallback(deps: FlowDeps, ctx: Context): Promise<void> {
+  try {
+    const returnTo = await deps.socialSignIn.complete(ctx, ctx.state.tenant, await ctx.state.runtime.provider());
+    ctx.status = 303;
+    ctx.redirect(returnTo);
+  } catch (err) {
+    if (err instanceof FederationError) return renderFederationError(ctx, err);
+    throw err;
+  }
+}
+
+/**
+ * Apple answers with a cross-site form post (response_mode=form_post), which a SameSite=Lax
+ * cookie does not come with; the browser is sent on to the same path as a GET (which it
+ * does come with), carrying only the response's parameters, so the callback checks the
+ * browser like any other.
+ */
+async function socialFormPost(ctx: Context): Promise<void> {
+  const form = await readForm(ctx);
+  const target = new URL(SOCIAL_CALLBACK_PATH, 'http://x');
+  for (const name of ['code', 'state', 'user', 'error']) {
+    const value = form.get(name);
+    if (value !== null) target.searchParams.set(name, value.slice(0, 4096));
+  }
+  ctx.status = 303;
+  ctx.redirect(`${target.pathname}${target.search}`);
+}
+
 /** A button of the login page: the interaction must be this browser's and still at the login prompt. */
 async function start(deps: FlowDeps, ctx: Context, uid: string, name: string): Promise<void> {
   const runtime = await ctx.state.runtime.provider();
@@ -97,8 +155,12 @@ export function federationFlowRoutes(deps: FlowDeps) {
     if (ctx.method === 'GET') {
       if (ctx.path === TENANT_CALLBACK_PATH) return callback(deps, ctx, 'tenant');
       if (ctx.path === RELAYED_CALLBACK_PATH) return callback(deps, ctx, 'relay');
+      if (ctx.path === SOCIAL_CALLBACK_PATH) return socialCallback(deps, ctx);
       return next();
     }
+    if (ctx.method === 'POST' && ctx.path === SOCIAL_CALLBACK_PATH) return socialFormPost(ctx);
+    const social = ctx.method === 'POST' ? SOCIAL_START.exec(ctx.path) : null;
+    if (social) return startSocial(deps, ctx, social[1]!, social[2]!);
     const m = ctx.method === 'POST' ? START.exec(ctx.path) : null;
     // Connection names are URL-safe as they are; anything else is simply not a connection.
     if (m) return start(deps, ctx, m[1]!, m[2]!);

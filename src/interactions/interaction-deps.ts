@@ -19,6 +19,7 @@ import type { Federation } from '../federation/federation.ts';
 import type { FederationService } from '../federation/federation-service.ts';
 import { FormCsrf } from '../web/form-csrf.ts';
 import { FederatedSignIn } from './federated-sign-in.ts';
+import { SocialSignIn } from './social-sign-in.ts';
 
 export interface InteractionDeps {
   config: AtriumConfig;
@@ -37,6 +38,8 @@ export interface InteractionDeps {
   federation: FederationService;
   /** The upstream sign-in flow: begin at the login page, complete at the callback. */
   federatedSignIn: FederatedSignIn;
+  /** Social sign-in buttons (features.social) and their callback. */
+  socialSignIn: SocialSignIn;
   /** Signup, email verification, password reset and invitations. */
   recovery: AccountRecovery;
   /** CSRF tokens of the pages outside an interaction (verification and reset links). */
@@ -46,7 +49,7 @@ export interface InteractionDeps {
 }
 
 /** What the composition root hands over; the page-level parts (CSRF, the upstream flow) are built here. */
-export type InteractionServices = Omit<InteractionDeps, 'federation' | 'federatedSignIn' | 'csrf'> & { federation: Federation };
+export type InteractionServices = Omit<InteractionDeps, 'federation' | 'federatedSignIn' | 'socialSignIn' | 'csrf'> & { federation: Federation };
 
 export function createInteractionDeps(services: InteractionServices): InteractionDeps {
   const { config, box, audit, mfa, federation } = services;
@@ -54,6 +57,7 @@ export function createInteractionDeps(services: InteractionServices): Interactio
     ...services,
     federation: federation.service,
     federatedSignIn: new FederatedSignIn({ config, box, audit, mfa, ...federation.flow }),
+    socialSignIn: new SocialSignIn({ config, box, audit, mfa, ...federation.flow }),
     csrf: new FormCsrf(),
   };
 }

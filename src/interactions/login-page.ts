@@ -32,6 +32,7 @@ export async function clientName(runtime: ProviderRuntime, clientId: unknown): P
 export async function renderLogin(deps: InteractionDeps, ctx: Context, runtime: ProviderRuntime, details: Interaction, extra: { error?: LoginMessage; email?: string } = {}): Promise<void> {
   const clientLabel = await clientName(runtime, details.params.client_id);
   const federation = await federationButtons(deps, ctx.state.tenant, details.uid);
+  const social = deps.socialSignIn.buttons(ctx.state.tenant, details.uid);
   const passkey = await passkeySignIn(deps, ctx, details.uid);
   await renderTenantPage(
     ctx,
@@ -45,6 +46,7 @@ export async function renderLogin(deps: InteractionDeps, ctx: Context, runtime: 
       error: extra.error ? t(extra.error.key, extra.error.vars) : '',
       email: extra.email ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint : ''),
       federation,
+      social,
       passkey,
       accountLinks: loginPageLinks(ctx.state.tenant, details.uid),
     }),
