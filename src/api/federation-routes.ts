@@ -14,11 +14,11 @@ export function mountFederationRoutes(router: Router, deps: { config: AtriumConf
   const read = [requireScope('atrium:cross-tenant:read'), target];
   const write = [requireScope('atrium:cross-tenant:write'), target];
   const source = (ctx: Context): ChangeSource => ({ actor: apiActor(ctx), ip: ctx.ip, userAgent: ctx.get('user-agent') });
-  const urisOf = (ctx: Context) => redirectUris(ctx.state.target, deps.config);
+  const urisOf = (ctx: Context) => (redirectPath: string | null = null) => redirectUris(ctx.state.target, deps.config, redirectPath);
 
   router.get('/tenants/:slug/federation', ...read, async function listConnections(ctx) {
     const uris = urisOf(ctx);
-    ctx.body = { connections: (await deps.federation.list()).map((c) => connectionJson(c, uris)), redirect_uris: uris };
+    ctx.body = { connections: (await deps.federation.list()).map((c) => connectionJson(c, uris)), redirect_uris: uris() };
   });
   router.get('/tenants/:slug/federation/:name', ...read, async function getConnection(ctx) {
     ctx.body = connectionJson(await deps.federation.get(ctx.params.name!), urisOf(ctx));

@@ -152,6 +152,7 @@ const schema = z.object({
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').regex(/^\S+$/, 'must not contain spaces').optional(),
   METRICS_PORT: z.coerce.number({ message: 'must be a port number' }).int().min(0).max(65535).optional(),
   OIDC_STATE_TTL_SECONDS: positiveInt.max(3600, 'must be at most 3600').default(600),
+  OIDC_REDIRECT_GRACE_PERIOD_SECONDS: z.coerce.number({ message: 'must be a number' }).int().min(0, 'must be 0 or more').max(86_400, 'must be at most 86400').default(600),
   SMTP_URL: z.string().regex(/^smtps?:\/\/[^/]+/, 'must be an smtp:// or smtps:// URL').optional(),
   SMTP_FROM: z.string().min(3).max(320).optional(),
   EGRESS_ALLOW: egressAllow.default([]),
@@ -199,6 +200,8 @@ export interface AtriumConfig {
   readonly metrics: { readonly token: string | undefined; readonly port: number | undefined };
   /** How long a sign-in sent to an upstream identity provider may take to come back. */
   readonly oidcStateTtlSeconds: number;
+  /** How long, after a tenant's public origin changes, a sign-in begun under the old federation redirect URI may still come back to it. */
+  readonly oidcRedirectGracePeriodSeconds: number;
   /** The platform's mail server and sender, for tenants without SMTP settings of their own; neither → development logs mail. */
   readonly smtp: { readonly url: string | undefined; readonly from: string | undefined };
   /**
@@ -299,6 +302,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     logLevel: e.LOG_LEVEL,
     metrics: Object.freeze({ token: e.METRICS_TOKEN, port: e.METRICS_PORT }),
     oidcStateTtlSeconds: e.OIDC_STATE_TTL_SECONDS,
+    oidcRedirectGracePeriodSeconds: e.OIDC_REDIRECT_GRACE_PERIOD_SECONDS,
     smtp: Object.freeze({ url: e.SMTP_URL, from: e.SMTP_FROM }),
     egress: Object.freeze({ allow: Object.freeze([...e.EGRESS_ALLOW]), allowLoopback: e.ATRIUM_ENV === 'development' }),
     providerOrigins: Object.freeze({ social: Object.freeze({ ...e.SOCIAL_PROVIDER_URLS }), sms: Object.freeze({ ...e.SMS_PROVIDER_URLS }) }),

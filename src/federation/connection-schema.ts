@@ -4,8 +4,11 @@
  * realm, a user pool) into the issuer whose discovery document Atrium reads.
  */
 import { z } from 'zod';
+import { claimPath } from './claim-paths.ts';
+import { redirectPath } from './redirect-path.ts';
+import { roleMappingSchema, type RoleMapping } from './role-mapping.ts';
 
-export const FEDERATION_PROVIDERS = ['generic_oidc', 'entra_id', 'okta', 'auth0', 'keycloak', 'google', 'cognito'] as const;
+export const FEDERATION_PROVIDERS = ['generic_oidc', 'entra_id', 'okta', 'auth0', 'keycloak', 'google', 'cognito', 'mobilityguard'] as const;
 export type FederationProvider = (typeof FEDERATION_PROVIDERS)[number];
 
 /** Connection names appear in URLs (`/federation/:name`): lowercase, URL-safe, short. */
@@ -13,11 +16,13 @@ export const CONNECTION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 export const DEFAULT_SCOPES = 'openid email profile';
 
-/** Which upstream claims fill which attribute of an Atrium user. */
+/** Which upstream claims (a name, or a JSON Pointer into nested claims: claim-paths.ts) fill which attribute of an Atrium user. */
 export interface ClaimsMapping {
   email: string;
   email_verified: string;
   name: string;
+  /** Where the upstream's groups or roles are; with `role_mapping`, they set the user's roles at each sign-in. */
+  roles?: string;
 }
 export const DEFAULT_CLAIMS_MAPPING: ClaimsMapping = { email: 'email', email_verified: 'email_verified', name: 'name' };
 
@@ -48,11 +53,20 @@ export interface ConnectionSettings {
   claims_mapping: ClaimsMapping;
   link_by_verified_email: boolean;
   use_relay: boolean;
+  // Issue 14, item 3: the IdP fields tenants bring.
+  /** The issuer the upstream's users and ID tokens know, when Atrium reaches it by another (`issuer`/discovery). */
+  public_issuer: string | null;
+  /** The path on the tenant's issuer the upstream returns to; null: /federation/callback. */
+  redirect_path: string | null;
+  /** Upstream group/role name → tenant roles, applied from `claims_mapping.roles` at each sign-in. */
+  role_mapping: RoleMapping;
 }
+
+/** The item-3 fields for a connection stored before they existed. */
+export const ITEM3_DEFAULTS = { public_issuer: null, redirect_path: null, role_mapping: {} } as const;
 
 const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::\d{1,5})?$/;
-const CLAIM_NAME = z.string().trim().min(1).max(100).regex(/^[A-Za-z0-9_.:/-]+$/, 'must be a claim name');
 
 const emailDomain = z
   .string()
@@ -83,6 +97,7 @@ const PRESET_FIELDS_OF: Record<FederationProvider, readonly (typeof PRESET_FIELD
   auth0: ['domain'],
   keycloak: ['base_url', 'realm'],
   cognito: ['region', 'user_pool_id'],
+  mobilityguard: [],
 };
 
 /** The fields of a connection, each checked on its own; `checkConnection` checks them together. */
@@ -126,9 +141,13 @@ function connectionObject(allowHttp: boolean) {
       .default(DEFAULT_SCOPES),
     allowed_domains: z.array(emailDomain).max(100).default([]),
     home_realm_domains: z.array(emailDomain).max(100).default([]),
-    claims_mapping: z.strictObject({ email: CLAIM_NAME.optional(), email_verified: CLAIM_NAME.optional(), name: CLAIM_NAME.optional() }).default({}),
+    claims_mapping: z.strictObject({ email: claimPath.optional(), email_verified: claimPath.optional(), name: claimPath.optional(), roles: claimPath.optional() }).default({}),
     link_by_verified_email: z.boolean().default(false),
     use_relay: z.boolean().default(false),
+    // Issue 14, item 3: the IdP fields tenants bring.
+    public_issuer: url.optional(),
+    redirect_path: redirectPath.optional(),
+    role_mapping: roleMappingSchema().default({}),
   });
 }
 
@@ -144,7 +163,8 @@ function checkConnection(input: ConnectionFields, ctx: z.RefinementCtx) {
   };
   const forProvider = `for provider ${input.provider}`;
   forbid(PRESET_FIELDS.filter((f) => !PRESET_FIELDS_OF[input.provider].includes(f)), forProvider);
-  if (input.provider !== 'generic_oidc') forbid(['issuer', 'discovery_endpoint', ...ENDPOINT_FIELDS], `${forProvider} (the preset sets the endpoints)`);
+  if (input.provider === 'mobilityguard') forbid(['issuer', ...ENDPOINT_FIELDS], `${forProvider} (its discovery_endpoint sets the endpoints)`);
+  else if (input.provider !== 'generic_oidc') forbid(['issuer', 'discovery_endpoint', ...ENDPOINT_FIELDS], `${forProvider} (the preset sets the endpoints)`);
   switch (input.provider) {
     case 'generic_oidc': {
       const explicit = ENDPOINT_FIELDS.some((f) => input[f] !== undefined);
@@ -175,8 +195,14 @@ function checkConnection(input: ConnectionFields, ctx: z.RefinementCtx) {
         ctx.addIssue({ code: 'custom', path: ['user_pool_id'], message: `must belong to region ${input.region}` });
       }
       break;
+    case 'mobilityguard':
+      need('discovery_endpoint', `${forProvider} (a OneGate instance publishes one discovery document per application)`);
+      break;
     case 'google':
       break;
+  }
+  if (Object.keys(input.role_mapping).length > 0 && !input.claims_mapping.roles) {
+    ctx.addIssue({ code: 'custom', path: ['claims_mapping', 'roles'], message: 'required with role_mapping (where the upstream puts its groups or roles)' });
   }
   // A home realm the connection would then refuse sends people in circles.
   if (input.allowed_domains.length > 0) {
@@ -203,6 +229,7 @@ const PROVIDER_NAMES: Record<FederationProvider, string> = {
   keycloak: 'Keycloak',
   google: 'Google',
   cognito: 'Amazon Cognito',
+  mobilityguard: 'MobilityGuard',
 };
 
 /** The issuer a preset stands for (its discovery document is `{issuer}/.well-known/openid-configuration`). */
@@ -224,6 +251,8 @@ function presetIssuer(input: ConnectionInput): string | null {
       return `https://cognito-idp.${input.region}.amazonaws.com/${input.user_pool_id}`;
     case 'generic_oidc':
       return input.issuer ?? null;
+    case 'mobilityguard':
+      return null;
   }
 }
 
@@ -237,7 +266,7 @@ export function toSettings(input: ConnectionInput): ConnectionSettings {
     enabled: input.enabled,
     preset,
     issuer: presetIssuer(input),
-    discovery_endpoint: input.provider === 'generic_oidc' ? (input.discovery_endpoint ?? null) : null,
+    discovery_endpoint: input.provider === 'generic_oidc' || input.provider === 'mobilityguard' ? (input.discovery_endpoint ?? null) : null,
     endpoints: explicit
       ? { authorization_endpoint: input.authorization_endpoint!, token_endpoint: input.token_endpoint!, jwks_uri: input.jwks_uri!, ...(input.userinfo_endpoint ? { userinfo_endpoint: input.userinfo_endpoint } : {}) }
       : null,
@@ -250,6 +279,9 @@ export function toSettings(input: ConnectionInput): ConnectionSettings {
     claims_mapping: { ...DEFAULT_CLAIMS_MAPPING, ...input.claims_mapping },
     link_by_verified_email: input.link_by_verified_email,
     use_relay: input.use_relay,
+    public_issuer: input.public_issuer ?? null,
+    redirect_path: input.redirect_path ?? null,
+    role_mapping: input.role_mapping,
   };
 }
 

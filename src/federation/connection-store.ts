@@ -5,7 +5,7 @@
  */
 import type { Database } from '../storage/database.ts';
 import type { SecretBox } from '../core/secret-box.ts';
-import type { ConnectionSettings } from './connection-schema.ts';
+import { ITEM3_DEFAULTS, type ConnectionSettings } from './connection-schema.ts';
 
 export interface StoredConnection {
   readonly name: string;
@@ -29,7 +29,7 @@ export const connectionSecretContext = (tenantId: string, name: string) => `fede
 
 const toStored = (row: ConnectionRow): StoredConnection => ({
   name: row.name,
-  settings: { ...row.settings, enabled: row.enabled },
+  settings: { ...ITEM3_DEFAULTS, ...row.settings, enabled: row.enabled },
   hasSecret: row.client_secret_enc !== null,
   createdAt: new Date(row.created_at),
   updatedAt: new Date(row.updated_at),

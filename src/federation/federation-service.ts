@@ -36,8 +36,9 @@ export interface TestReport {
 }
 
 /** The connection as the API and admin pages show it: the secret masked, never returned. */
-export function connectionJson(connection: StoredConnection, redirectUris: { tenant: string; relay: string }) {
+export function connectionJson(connection: StoredConnection, urisFor: (redirectPath: string | null) => { tenant: string; relay: string }) {
   const s = connection.settings;
+  const redirectUris = urisFor(s.redirect_path);
   return {
     name: connection.name,
     provider: s.provider,
@@ -57,6 +58,9 @@ export function connectionJson(connection: StoredConnection, redirectUris: { ten
     claims_mapping: s.claims_mapping,
     link_by_verified_email: s.link_by_verified_email,
     use_relay: s.use_relay,
+    public_issuer: s.public_issuer,
+    redirect_path: s.redirect_path,
+    role_mapping: s.role_mapping,
     // What to register at the upstream as the redirect URI.
     redirect_uri: s.use_relay ? redirectUris.relay : redirectUris.tenant,
     created_at: connection.createdAt.toISOString(),

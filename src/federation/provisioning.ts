@@ -4,11 +4,15 @@
  *   - else, an email already used by a user of the tenant is linked only when the
  *     connection allows it and the upstream says the email is verified;
  *   - else, a new user is created (the tenant's first user becomes its owner).
+ * With a role mapping, the user's roles follow the upstream's groups at every sign-in
+ * (role-mapping.ts).
  */
 import type { User, UserStore } from '../accounts/user-store.ts';
 import { publicUser } from '../accounts/user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { ClaimsMapping } from './connection-schema.ts';
+import { claimAt, namesAt } from './claim-paths.ts';
+import { mappedRoles, rolesAfterSignIn, type RoleMapping } from './role-mapping.ts';
 import type { IdentityStore } from './identity-store.ts';
 import { FederationError } from './federation-error.ts';
 
@@ -19,14 +23,19 @@ export interface MappedClaims {
   email: string | undefined;
   emailVerified: boolean;
   name: string | undefined;
+  /** The upstream's groups or roles (claims_mapping.roles), or undefined when no path is mapped. */
+  groups: string[] | undefined;
+  /** Mapping targets whose path found nothing in the upstream's claims (reported in the audit). */
+  unmapped: string[];
 }
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
 export function mapClaims(claims: Record<string, unknown>, mapping: ClaimsMapping): MappedClaims {
-  const email = claims[mapping.email];
-  const verified = claims[mapping.email_verified];
-  const name = claims[mapping.name];
+  const email = claimAt(claims, mapping.email);
+  const verified = claimAt(claims, mapping.email_verified);
+  const name = claimAt(claims, mapping.name);
+  const unmapped = (Object.keys(mapping) as (keyof ClaimsMapping)[]).filter((k) => mapping[k] !== undefined && claimAt(claims, mapping[k]) === undefined);
   return {
     issuer: String(claims.iss),
     subject: String(claims.sub),
@@ -34,6 +43,9 @@ export function mapClaims(claims: Record<string, unknown>, mapping: ClaimsMappin
     // Some upstreams send "true" as a string.
     emailVerified: verified === true || verified === 'true',
     name: typeof name === 'string' && name.trim() ? name.trim().slice(0, 200) : undefined,
+    // Bounded: a huge upstream group list costs one lookup per name, at most 1000.
+    groups: mapping.roles === undefined ? undefined : namesAt(claims, mapping.roles).slice(0, 1000),
+    unmapped,
   };
 }
 
@@ -41,6 +53,8 @@ export interface ProvisionContext {
   connectionName: string;
   displayName: string;
   linkByVerifiedEmail: boolean;
+  /** Upstream group → tenant roles; applied when the claims carry groups (a roles path is mapped). */
+  roleMapping: RoleMapping;
   audit: { ip: string; userAgent: string };
 }
 
@@ -55,6 +69,29 @@ export class Provisioning {
   }
 
   async userFor(claims: MappedClaims, context: ProvisionContext): Promise<{ user: User; outcome: 'returning' | 'linked' | 'created' }> {
+    const found = await this.#findOrCreate(claims, context);
+    if (claims.groups === undefined) return found;
+    return { ...found, user: await this.#applyRoles(found.user, claims.groups, context) };
+  }
+
+  /** The user's roles as the upstream's groups map them, changed (and audited) only when they differ. */
+  async #applyRoles(user: User, groups: string[], context: ProvisionContext): Promise<User> {
+    const next = rolesAfterSignIn(user.roles, mappedRoles(groups, context.roleMapping));
+    if (next.length === user.roles.length && next.every((r) => user.roles.includes(r))) return user;
+    const updated = await this.#users.update(user.id, { roles: next });
+    if (!updated) throw new FederationError('account_disabled', 403);
+    await this.#audit.record({
+      action: 'user.roles_changed',
+      actor: `federation:${context.connectionName}`,
+      target: user.id,
+      ip: context.audit.ip,
+      userAgent: context.audit.userAgent,
+      details: { from: user.roles, to: updated.roles, connection: context.connectionName, source: 'role_mapping' },
+    });
+    return publicUser(updated);
+  }
+
+  async #findOrCreate(claims: MappedClaims, context: ProvisionContext): Promise<{ user: User; outcome: 'returning' | 'linked' | 'created' }> {
     const details = { connection: context.connectionName, issuer: claims.issuer, subject: claims.subject };
     const known = await this.#identities.touch(claims.issuer, claims.subject);
     if (known) {

@@ -108,7 +108,7 @@ async function githubClaims(spec: SocialProviderSpec, fetch: SocialFetch, token:
   const emails: unknown = await (await fetch(spec.emails!, { headers })).json().catch(() => []);
   const primary = Array.isArray(emails) ? (emails as Record<string, unknown>[]).find((e) => e.primary === true && e.verified === true && typeof e.email === 'string') : undefined;
   if (typeof user.id !== 'number' && typeof user.id !== 'string') throw fail(spec.displayName, '/user has no id');
-  return { issuer: 'https://github.com', subject: String(user.id), email: text(primary?.email)?.toLowerCase(), emailVerified: Boolean(primary), name: text(user.name) ?? text(user.login) };
+  return { issuer: 'https://github.com', subject: String(user.id), email: text(primary?.email)?.toLowerCase(), emailVerified: Boolean(primary), name: text(user.name) ?? text(user.login), groups: undefined, unmapped: [] };
 }
 
 /**
@@ -118,7 +118,7 @@ async function githubClaims(spec: SocialProviderSpec, fetch: SocialFetch, token:
 async function facebookClaims(spec: SocialProviderSpec, fetch: SocialFetch, token: string): Promise<MappedClaims> {
   const me = await json(await fetch(spec.user!, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } }), spec.displayName, '/me');
   if (typeof me.id !== 'string') throw fail(spec.displayName, '/me has no id');
-  return { issuer: 'https://www.facebook.com', subject: me.id, email: text(me.email)?.toLowerCase(), emailVerified: false, name: text(me.name) };
+  return { issuer: 'https://www.facebook.com', subject: me.id, email: text(me.email)?.toLowerCase(), emailVerified: false, name: text(me.name), groups: undefined, unmapped: [] };
 }
 
 /** Apple's `user` form field (first sign-in only): the name the user chose to share. */
@@ -138,7 +138,7 @@ function oidcClaims(spec: SocialProviderSpec, payload: Record<string, unknown>, 
   const emailVerified = spec.name === 'microsoft' ? payload.xms_edov === true || payload.xms_edov === '1' : verified;
   const subject = spec.name === 'microsoft' && typeof payload.tid === 'string' && typeof payload.oid === 'string' ? `${payload.tid}:${payload.oid}` : String(payload.sub);
   const issuer = spec.name === 'microsoft' ? 'https://login.microsoftonline.com' : (SOCIAL_ISSUERS[spec.name] ?? spec.issuer!);
-  return { issuer, subject, email: text(payload.email)?.toLowerCase(), emailVerified, name: text(payload.name) ?? appleName };
+  return { issuer, subject, email: text(payload.email)?.toLowerCase(), emailVerified, name: text(payload.name) ?? appleName, groups: undefined, unmapped: [] };
 }
 
 /** The stable identity issuers (the public ones, whatever stand-in served the sign-in). */

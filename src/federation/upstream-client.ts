@@ -60,7 +60,10 @@ export class UpstreamClients {
     const metadata: Partial<oidc.ClientMetadata> = clientSecret ? { client_secret: clientSecret } : {};
     let configuration: oidc.Configuration;
     if (settings.endpoints) {
-      configuration = new oidc.Configuration({ issuer: settings.issuer!, ...settings.endpoints }, settings.client_id, metadata, auth);
+      // The ID token names the issuer its users know (public_issuer), whatever host Atrium reaches.
+      configuration = new oidc.Configuration({ issuer: settings.public_issuer ?? settings.issuer!, ...settings.endpoints }, settings.client_id, metadata, auth);
+    } else if (settings.public_issuer) {
+      configuration = new oidc.Configuration(await this.#discoverBehind(settings, settings.public_issuer), settings.client_id, metadata, auth);
     } else {
       const url = settings.issuer && !settings.discovery_endpoint ? settings.issuer : discoveryUrl(settings)!;
       configuration = await oidc.discovery(new URL(url), settings.client_id, metadata, auth, {
@@ -74,4 +77,32 @@ export class UpstreamClients {
     configuration.timeout = UPSTREAM_TIMEOUT_SECONDS;
     return configuration;
   }
+
+  /**
+   * Discovery of an upstream Atrium reaches at one origin while its users and its ID tokens
+   * know another (`public_issuer`: a proxy, Keycloak's frontend URL, a OneGate portal).
+   * openid-client's discovery insists that the document's issuer is the URL it was read
+   * from, so the document is read here, through the egress guard, and must name
+   * `public_issuer`. Endpoints are then moved by origin: the authorization and end-session
+   * endpoints (the browser's) onto the public origin, the others (Atrium's own calls) onto
+   * the origin Atrium reached. Paths are kept as the document gives them.
+   */
+  async #discoverBehind(settings: ConnectionSettings, publicIssuer: string): Promise<oidc.ServerMetadata> {
+    const url = discoveryUrl(settings)!;
+    const res = await this.#fetch(url, { headers: { accept: 'application/json' } });
+    if (!res.ok) throw new Error(`the discovery document at ${url} answered ${res.status}`);
+    const doc = (await res.json()) as Record<string, unknown>;
+    if (doc.issuer !== publicIssuer) throw new Error(`the discovery document names issuer ${JSON.stringify(String(doc.issuer).slice(0, 200))}, not public_issuer ${publicIssuer}`);
+    const reached = new URL(url).origin;
+    const shown = new URL(publicIssuer).origin;
+    const move = (value: unknown, from: string, to: string) => (typeof value === 'string' && URL.parse(value)?.origin === from ? to + value.slice(from.length) : value);
+    const out: Record<string, unknown> = { ...doc };
+    for (const key of BROWSER_ENDPOINTS) out[key] = move(doc[key], reached, shown);
+    for (const key of BACK_CHANNEL_ENDPOINTS) out[key] = move(doc[key], shown, reached);
+    for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
+    return out as unknown as oidc.ServerMetadata;
+  }
 }
+
+const BROWSER_ENDPOINTS = ['authorization_endpoint', 'end_session_endpoint'] as const;
+const BACK_CHANNEL_ENDPOINTS = ['token_endpoint', 'userinfo_endpoint', 'jwks_uri', 'introspection_endpoint', 'revocation_endpoint', 'pushed_authorization_request_endpoint'] as const;

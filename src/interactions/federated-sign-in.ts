@@ -27,7 +27,8 @@ import { IssuerCookie } from '../web/issuer-cookie.ts';
 import { describe, upstreamErrorCode } from '../federation/federation-service.ts';
 import { browserHash } from '../federation/login-state-store.ts';
 import { mapClaims } from '../federation/provisioning.ts';
-import { redirectUris } from '../federation/redirect-uris.ts';
+import { claimAt } from '../federation/claim-paths.ts';
+import { redirectUris, withinRedirectGrace } from '../federation/redirect-uris.ts';
 import { mintState, verifyState } from '../federation/signed-state.ts';
 import { pendingAfterFederation, secondFactorDue } from '../mfa/second-factor.ts';
 import type { MfaService } from '../mfa/mfa-service.ts';
@@ -57,8 +58,11 @@ export function withCallbackParams(url: string, query: Context['query']): URL {
   return target;
 }
 
-/** Scoped to /federation/ (so `__Secure-`, not `__Host-`, on an https issuer: core/cookie-rule.ts). */
-export const browserCookie = (ctx: Context) => IssuerCookie.ofTenant(ctx, 'federation', { path: '/federation/' });
+/**
+ * Scoped to /federation/, or to the connection's own `redirect_path` (so `__Secure-`, not
+ * `__Host-`, on an https issuer: core/cookie-rule.ts): sent only to the callback.
+ */
+export const browserCookie = (ctx: Context, redirectPath: string | null = null) => IssuerCookie.ofTenant(ctx, 'federation', { path: redirectPath ?? '/federation/' });
 const epochTime = () => Math.floor(Date.now() / 1000);
 
 export class FederatedSignIn {
@@ -77,9 +81,10 @@ export class FederatedSignIn {
     const { state, stateId, expiresAt } = mintState(box, tenant.id, config.oidcStateTtlSeconds);
     const nonce = oidc.randomNonce();
     const codeVerifier = oidc.randomPKCECodeVerifier();
-    const uris = redirectUris(tenant, config);
+    const uris = redirectUris(tenant, config, connection.settings.redirect_path);
     const redirectUri = connection.settings.use_relay ? uris.relay : uris.tenant;
-    await this.#deps.states.save(tenant.id, { stateId, connectionName: connection.name, interactionUid, nonce, codeVerifier, redirectUri, browserHash: browserHash(this.#browserSecret(ctx)), expiresAt });
+    const secret = this.#browserSecret(ctx, connection.settings.use_relay ? null : connection.settings.redirect_path);
+    await this.#deps.states.save(tenant.id, { stateId, connectionName: connection.name, interactionUid, nonce, codeVerifier, redirectUri, browserHash: browserHash(secret), expiresAt });
     const url = oidc.buildAuthorizationUrl(configuration, {
       redirect_uri: redirectUri,
       scope: connection.settings.scopes,
@@ -101,6 +106,11 @@ export class FederatedSignIn {
     return url.href;
   }
 
+  /** Whether `state` is one this deployment signed for `tenant` (a callback at a connection's own redirect_path is known by it). */
+  signedFor(tenant: Tenant, state: unknown): boolean {
+    return verifyState(this.#deps.box, state)?.tenantId === tenant.id;
+  }
+
   /** Completes the sign-in a callback answers; returns where oidc-provider resumes the authorization. */
   async complete(ctx: Context, tenant: Tenant, runtime: ProviderRuntime, road: CallbackRoad): Promise<string> {
     const audit = { ip: ctx.ip, userAgent: ctx.get('user-agent') };
@@ -115,12 +125,10 @@ export class FederatedSignIn {
       const connection = await this.#deps.connections.get(pending.connectionName);
       if (!connection || !connectionUsable(tenant, connection)) throw new FederationError('connection_unavailable', 400, { provider: connection?.settings.display_name ?? pending.connectionName });
       const provider = connection.settings.display_name;
-      const secret = browserCookie(ctx).get(ctx);
+      const redirectPath = road === 'relay' ? null : connection.settings.redirect_path;
+      const secret = browserCookie(ctx, redirectPath).get(ctx);
       if (!secret || browserHash(secret) !== pending.browserHash) throw new FederationError('browser_mismatch', 400);
-      const uris = redirectUris(tenant, this.#deps.config);
-      if (pending.redirectUri !== (road === 'relay' ? uris.relay : uris.tenant)) {
-        throw new FederationError('redirect_uri_mismatch', 400, { provider, redirect_uri: pending.redirectUri }, { arrived_via: road });
-      }
+      const grace = this.#checkRedirectUri(ctx, tenant, pending.redirectUri, redirectPath, road, provider);
       const upstreamError = typeof ctx.query.error === 'string' ? ctx.query.error : undefined;
       if (upstreamError) {
         const reason = upstreamError.replace(/[^\w.-]/g, '').slice(0, 64) || 'error';
@@ -135,7 +143,7 @@ export class FederatedSignIn {
       if (allowed.length > 0 && (!domain || !allowed.includes(domain))) {
         throw new FederationError('domain_not_allowed', 403, { provider, domain: domain ?? '?' }, { issuer: mapped.issuer, subject: mapped.subject, email_domain: domain ?? null });
       }
-      const { user, outcome } = await this.#deps.provisioning.userFor(mapped, { connectionName: connection.name, displayName: provider, linkByVerifiedEmail: connection.settings.link_by_verified_email, audit });
+      const { user, outcome } = await this.#deps.provisioning.userFor(mapped, { connectionName: connection.name, displayName: provider, linkByVerifiedEmail: connection.settings.link_by_verified_email, roleMapping: connection.settings.role_mapping, audit });
       const interaction = await runtime.provider.Interaction.find(pending.interactionUid);
       if (!interaction) throw new FederationError('interaction_expired', 400);
       // What provider.interactionResult does, by uid: the interaction cookie is scoped to
@@ -150,7 +158,7 @@ export class FederatedSignIn {
         actor: user.id,
         target: user.id,
         ...audit,
-        details: { connection: connection.name, issuer: mapped.issuer, subject: mapped.subject, outcome, client_id: interaction.params.client_id, road, second_factor: mfaDue },
+        details: { connection: connection.name, issuer: mapped.issuer, subject: mapped.subject, outcome, client_id: interaction.params.client_id, road, second_factor: mfaDue, ...(grace ? { redirect_grace: true } : {}), ...(mapped.unmapped.length ? { unmapped_claims: mapped.unmapped } : {}) },
       });
       return mfaDue ? new URL(`/interaction/${encodeURIComponent(interaction.uid)}/mfa`, interaction.returnTo).href : interaction.returnTo;
     } catch (err) {
@@ -179,7 +187,7 @@ export class FederatedSignIn {
     }
     const claims: Record<string, unknown> = { ...tokens.claims()! };
     const mapping = connection.settings.claims_mapping;
-    const lacking = [mapping.email, mapping.name, mapping.email_verified].some((c) => claims[c] === undefined);
+    const lacking = [mapping.email, mapping.name, mapping.email_verified, mapping.roles].some((path) => path !== undefined && claimAt(claims, path) === undefined);
     if (lacking && configuration.serverMetadata().userinfo_endpoint && tokens.access_token) {
       try {
         const info = await oidc.fetchUserInfo(configuration, tokens.access_token, String(claims.sub));
@@ -190,6 +198,21 @@ export class FederatedSignIn {
       }
     }
     return claims;
+  }
+
+  /**
+   * The road and the redirect URI a callback came back by: the URI the sign-in was sent with
+   * must be the connection's current one, or the one of the origin the tenant has just left
+   * (redirect grace period: answers true); and a tenant callback must have come in at that
+   * URI's path (a custom `redirect_path` is found by its state, not by a fixed route).
+   */
+  #checkRedirectUri(ctx: Context, tenant: Tenant, sentWith: string, redirectPath: string | null, road: CallbackRoad, provider: string): boolean {
+    const uris = redirectUris(tenant, this.#deps.config, redirectPath);
+    const mismatch = () => new FederationError('redirect_uri_mismatch', 400, { provider, redirect_uri: sentWith }, { arrived_via: road });
+    if (road === 'tenant' && ctx.path !== new URL(sentWith).pathname) throw mismatch();
+    if (sentWith === (road === 'relay' ? uris.relay : uris.tenant)) return false;
+    if (road === 'tenant' && withinRedirectGrace(tenant, this.#deps.config, redirectPath, sentWith)) return true;
+    throw mismatch();
   }
 
   #upstreamFailure(err: unknown, provider: string, redirectUri: string): FederationError {
@@ -214,8 +237,8 @@ export class FederatedSignIn {
   }
 
   /** The browser's federation secret for this tenant: kept while it lasts, so sign-ins in two tabs do not undo each other. */
-  #browserSecret(ctx: Context): string {
-    const cookie = browserCookie(ctx);
+  #browserSecret(ctx: Context, redirectPath: string | null): string {
+    const cookie = browserCookie(ctx, redirectPath);
     const existing = cookie.get(ctx);
     const secret = existing && BROWSER_SECRET.test(existing) ? existing : randomBytes(32).toString('base64url');
     cookie.set(ctx, secret, this.#deps.config.oidcStateTtlSeconds * 1000);

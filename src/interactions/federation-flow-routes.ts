@@ -3,6 +3,7 @@
  *   POST /interaction/:uid/federation/:name   a button of the login page (CSRF-checked): off to the upstream
  *   GET  /federation/callback                 the upstream answers here (the tenant's own redirect URI)
  *   GET  /federation/relayed                  ... or here, forwarded by the `_ops` relay
+ *   GET  <a connection's redirect_path>       ... or at the path the tenant registered upstream
  * and what the login page needs of it: the buttons of the tenant's enabled connections, and
  * home-realm discovery (an email whose domain belongs to a connection goes straight to that
  * upstream, before any password check).
@@ -19,6 +20,7 @@ import { RELAYED_CALLBACK_PATH, TENANT_CALLBACK_PATH } from '../federation/redir
 import { CONNECTION_NAME } from '../federation/connection-schema.ts';
 import { SOCIAL_CALLBACK_PATH } from '../federation/redirect-uris.ts';
 import { readForm } from '../web/body.ts';
+import { couldBeRedirectPath } from '../federation/redirect-path.ts';
 
 const START = /^\/interaction\/([A-Za-z0-9_-]{1,64})\/federation\/([^/]+)$/;
 const SOCIAL_START = /^\/interaction\/([A-Za-z0-9_-]{1,64})\/social\/([a-z]{1,16})$/;
@@ -156,6 +158,9 @@ export function federationFlowRoutes(deps: FlowDeps) {
       if (ctx.path === TENANT_CALLBACK_PATH) return callback(deps, ctx, 'tenant');
       if (ctx.path === RELAYED_CALLBACK_PATH) return callback(deps, ctx, 'relay');
       if (ctx.path === SOCIAL_CALLBACK_PATH) return socialCallback(deps, ctx);
+      // A connection's own redirect_path: known by a state signed for this tenant (an HMAC, no
+      // lookup); the callback then insists on the path that sign-in was sent with.
+      if (couldBeRedirectPath(ctx.path) && deps.federatedSignIn.signedFor(ctx.state.tenant, ctx.query.state)) return callback(deps, ctx, 'tenant');
       return next();
     }
     if (ctx.method === 'POST' && ctx.path === SOCIAL_CALLBACK_PATH) return socialFormPost(ctx);

@@ -119,7 +119,7 @@ export class SocialSignIn {
         if (err instanceof FederationError) throw err;
         throw new FederationError('upstream_unreachable', 400, { provider: spec.displayName }, {}, { cause: err });
       }
-      const { user, outcome } = await this.#deps.provisioning.userFor(claims, { connectionName: socialConnectionName(name), displayName: spec.displayName, linkByVerifiedEmail: settings.link_by_verified_email === true, audit });
+      const { user, outcome } = await this.#deps.provisioning.userFor(claims, { connectionName: socialConnectionName(name), displayName: spec.displayName, linkByVerifiedEmail: settings.link_by_verified_email === true, roleMapping: {}, audit });
       const interaction = await runtime.provider.Interaction.find(pending.interactionUid);
       if (!interaction) throw new FederationError('interaction_expired', 400);
       const mfaDue = await secondFactorDue(this.#deps.mfa, tenant, user, interaction.params);

@@ -188,7 +188,15 @@ export class DomainStore {
     return this.#db.withTenant(async (q) => {
       const bumped = await q.query("UPDATE tenants SET version = version + 1, updated_at = now() WHERE id = current_setting('app.tenant_id')::uuid");
       if (!bumped.rowCount) throw conflict('the tenant was deleted meanwhile');
-      return fn(q);
+      const primary = async () => (await q.query<{ domain: string }>('SELECT domain FROM tenant_domains WHERE is_primary')).rows[0]?.domain ?? null;
+      const before = await primary();
+      const result = await fn(q);
+      const after = await primary();
+      // The origin the tenant leaves, for the redirect grace period (federation/redirect-uris.ts).
+      if (after !== before) {
+        await q.query("UPDATE tenants SET previous_primary_domain = $1, primary_changed_at = now() WHERE id = current_setting('app.tenant_id')::uuid", [before]);
+      }
+      return result;
     });
   }
 }

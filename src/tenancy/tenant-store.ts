@@ -15,12 +15,14 @@ interface TenantRow {
   version: number;
   domains: string[] | null;
   primary_domain: string | null;
+  previous_primary_domain: string | null;
+  primary_changed_at: Date | string | null;
   created_at: Date | string;
   updated_at: Date | string;
 }
 
 const SELECT_TENANT = `
-  SELECT t.id, t.slug, t.name, t.status, t.config, t.version, t.created_at, t.updated_at,
+  SELECT t.id, t.slug, t.name, t.status, t.config, t.version, t.created_at, t.updated_at, t.previous_primary_domain, t.primary_changed_at,
          (SELECT array_agg(d.domain ORDER BY d.is_primary DESC, d.domain) FROM tenant_domains d WHERE d.tenant_id = t.id AND d.status <> 'pending') AS domains,
          (SELECT d.domain FROM tenant_domains d WHERE d.tenant_id = t.id AND d.is_primary) AS primary_domain
   FROM tenants t`;
@@ -35,6 +37,7 @@ function toTenant(row: TenantRow): Tenant {
     version: Number(row.version),
     domains: row.domains ?? [],
     primaryDomain: row.primary_domain ?? undefined,
+    ...(row.primary_changed_at ? { originChange: Object.freeze({ previousPrimaryDomain: row.previous_primary_domain ?? undefined, at: new Date(row.primary_changed_at) }) } : {}),
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   });

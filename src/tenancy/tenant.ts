@@ -16,6 +16,8 @@ export interface Tenant {
   readonly version: number;
   readonly domains: readonly string[];
   readonly primaryDomain: string | undefined;
+  /** The last change of primary domain (issue 14, item 4): what it was before, and when it changed. */
+  readonly originChange?: { readonly previousPrimaryDomain: string | undefined; readonly at: Date };
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }

@@ -12,6 +12,8 @@ export interface PlainAccount {
   email: string;
   email_verified: boolean;
   name?: string;
+  /** Any other claims (nested ones too), released with the scopes `scopeClaims` gives them. */
+  [claim: string]: unknown;
 }
 
 export interface PlainProvider {
@@ -32,7 +34,7 @@ function readBody(req: http.IncomingMessage): Promise<URLSearchParams> {
   });
 }
 
-export async function startPlainProvider(options: { redirectUris: string[]; accounts?: Record<string, PlainAccount> }): Promise<PlainProvider> {
+export async function startPlainProvider(options: { redirectUris: string[]; accounts?: Record<string, PlainAccount>; /** Extra claims per scope (e.g. `{ profile: ['groups'] }`). */ scopeClaims?: Record<string, string[]> }): Promise<PlainProvider> {
   const server = http.createServer();
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -51,7 +53,7 @@ export async function startPlainProvider(options: { redirectUris: string[]; acco
       if (!account) return undefined;
       return { accountId: sub, claims: async () => ({ sub, ...account }) };
     },
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', ...(options.scopeClaims?.profile ?? [])] },
     features: { devInteractions: { enabled: false } },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     cookies: { keys: ['plain-provider-cookie-key'] },

@@ -24,7 +24,7 @@ import { SigningKeyStore } from '../../src/oidc/signing-keys.ts';
 import { GrantStore } from '../../src/oidc/grant-store.ts';
 import { AccountTokenStore } from '../../src/account-recovery/account-token-store.ts';
 import { ConnectionStore } from '../../src/federation/connection-store.ts';
-import { connectionInputSchema } from '../../src/federation/connection-schema.ts';
+import { connectionInputSchema, ITEM3_DEFAULTS } from '../../src/federation/connection-schema.ts';
 import { IdentityStore } from '../../src/federation/identity-store.ts';
 import { LoginStateStore } from '../../src/federation/login-state-store.ts';
 import type { Tenant } from '../../src/tenancy/tenant.ts';
@@ -324,7 +324,7 @@ export function storeCases(s: Services): StoreCase[] {
   function federationCases(): StoreCase[] {
     const settings = connectionInputSchema({ allowHttp: false }).parse({ provider: 'generic_oidc', issuer: 'https://idp.example.test', client_id: 'atrium' });
     const { client_secret: _secret, ...rest } = settings;
-    const stored = { ...rest, display_name: 'IdP', preset: {}, issuer: rest.issuer ?? null, discovery_endpoint: null, endpoints: null, token_endpoint_auth_method: 'client_secret_basic' as const, claims_mapping: { email: 'email', email_verified: 'email_verified', name: 'name' } };
+    const stored = { ...rest, display_name: 'IdP', preset: {}, issuer: rest.issuer ?? null, discovery_endpoint: null, endpoints: null, token_endpoint_auth_method: 'client_secret_basic' as const, claims_mapping: { email: 'email', email_verified: 'email_verified', name: 'name' }, ...ITEM3_DEFAULTS };
     return [
       {
         module: 'src/federation/connection-store.ts', tables: ['federation_connections'], type: ConnectionStore,
