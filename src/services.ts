@@ -135,9 +135,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const materials = new TenantMaterials(keys, clients);
   const dns = new DnsResolver(config);
   const egress = new EgressGuard(config, dns, log);
-  const sms = new SmsSender({ config, egress, box, log });
-  const phones = new PhoneStore(db);
-  const mail = new MailService({ config, box, log, egress, health, textAlerts: new SmsAlerts({ phones, sms }) });
+  const { sms, mail, phoneVerification } = createMessaging({ config, db, box, log, egress, health, audit });
   const challenges = new DomainChallenges(dns, egress);
   const domainChecks = new DomainRechecker({ store: domainStore, challenges, audit, metrics, log }, config.domainRecheckIntervalMs).start();
   const pool = createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus });
@@ -152,7 +150,6 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const lockout = new LoginLockout({ db, audit, box });
   const userService = new UserService(users, audit);
   const accountRecovery = new AccountRecovery({ config, users, tokens: accountTokens, mail, lockout, sessions: userSessions, audit });
-
   const mfa = new MfaService({ config, store: new MfaStore(db, accountTokens), box, users, audit, notify: mfaChangeMail(mail, registry) });
 
   return {
@@ -190,7 +187,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     dns,
     mail,
     sms,
-    phoneVerification: new PhoneVerification({ phones, sms, audit }),
+    phoneVerification,
     lockout,
     accountRecovery,
     transfer: new TenantTransfer({ db, box, bus, audit, log }),
@@ -208,6 +205,14 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
       await egress.close();
     },
   };
+}
+
+/** Mail and text messages: security alerts reach a verified phone too, and phones are verified by text. */
+function createMessaging(d: { config: AtriumConfig; db: Database; box: SecretBox; log: Logger; egress: EgressGuard; health: DependencyHealth; audit: AuditLog }) {
+  const sms = new SmsSender({ config: d.config, egress: d.egress, box: d.box, log: d.log });
+  const phones = new PhoneStore(d.db);
+  const mail = new MailService({ config: d.config, box: d.box, log: d.log, egress: d.egress, health: d.health, textAlerts: new SmsAlerts({ phones, sms }) });
+  return { sms, mail, phoneVerification: new PhoneVerification({ phones, sms, audit: d.audit }) };
 }
 
 /** The master keys, the metrics and health of this instance, the database and the bus. */
