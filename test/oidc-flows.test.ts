@@ -75,6 +75,17 @@ for (const slug of ['acme', 'globex']) {
       assert.equal(info.email_verified, true);
     });
 
+    it('redeems a refresh token once when two requests race with it', async () => {
+      const { config, tokens } = await codeFlow(fixture());
+      const results = await Promise.allSettled([oidc.refreshTokenGrant(config, tokens.refresh_token!), oidc.refreshTokenGrant(config, tokens.refresh_token!)]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      assert.equal(won.length, 1, 'exactly one of the two requests gets new tokens');
+      const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      assert.equal((lost.reason as oidc.ResponseBodyError).error, 'invalid_grant');
+      const winner = (won[0] as PromiseFulfilledResult<oidc.TokenEndpointResponse>).value;
+      assert.ok((await oidc.refreshTokenGrant(config, winner.refresh_token!)).access_token, "the winner's refresh token works");
+    });
+
     it('rotates refresh tokens and revokes the grant when a used one is replayed', async () => {
       const { config, tokens } = await codeFlow(fixture());
       const first = tokens.refresh_token!;

@@ -70,10 +70,14 @@ export class UserStore {
 
   async findById(id: string): Promise<UserWithSecret | undefined> {
     if (!UUID.test(id)) return undefined;
-    return this.#db.withTenant(async (q) => {
-      const res = await q.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
-      return res.rows[0] ? toUser(res.rows[0]) : undefined;
-    });
+    return this.#db.withTenant((q) => this.readById(q, id));
+  }
+
+  /** findById inside a transaction the caller holds (a token grant reads its account with its token). */
+  async readById(q: Queryable, id: string): Promise<UserWithSecret | undefined> {
+    if (!UUID.test(id)) return undefined;
+    const res = await q.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
+    return res.rows[0] ? toUser(res.rows[0]) : undefined;
   }
 
   async findByEmail(email: string): Promise<UserWithSecret | undefined> {

@@ -47,6 +47,7 @@ export class Metrics {
   /** Requests refused by a rate limit; `limit` is the rule's name (a fixed set), never the subject. */
   readonly rateLimitRejections: Counter<'tenant' | 'limit'>;
   readonly busLag: Histogram<'type'>;
+  readonly databaseTransactions: Histogram<'route_class'>;
   /** Periodic re-checks of verified custom domains, by outcome (verified, failed, unverified). */
   readonly domainRechecks: Counter<'outcome'>;
   #pool: { source: PoolSource; maxSize: number } | undefined;
@@ -100,6 +101,15 @@ export class Metrics {
       name: 'atrium_rate_limit_rejections_total',
       help: 'Requests refused by a rate limit, by tenant slug and limit',
       labelNames: ['tenant', 'limit'],
+      registers,
+    });
+
+    // Per request, not per tenant: a regression in round trips shows in the route class's mean.
+    this.databaseTransactions = new Histogram({
+      name: 'atrium_db_transactions_per_request',
+      help: 'Database transactions a request ran (each is BEGIN, the context statement, its queries, COMMIT), by route class',
+      labelNames: ['route_class'],
+      buckets: [0, 1, 2, 3, 4, 6, 8, 12, 20],
       registers,
     });
 
@@ -183,8 +193,9 @@ export class Metrics {
   }
 
   /** One answered request: the hot path, two prom-client updates and nothing else. */
-  recordRequest(tenant: string | undefined, routeClass: RouteClass, status: number, seconds: number): void {
+  recordRequest(tenant: string | undefined, routeClass: RouteClass, status: number, seconds: number, transactions = 0): void {
     const t = tenant ?? NO_TENANT;
+    this.databaseTransactions.observe({ route_class: routeClass }, transactions);
     this.httpRequests.inc({ tenant: t, route_class: routeClass, status_class: STATUS_CLASSES[(status / 100) | 0] ?? '5xx' });
     this.httpDuration.observe({ tenant: t, route_class: routeClass }, seconds);
   }

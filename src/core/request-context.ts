@@ -21,18 +21,26 @@ export interface Actor {
   userAgent?: string;
 }
 
+/** What a request asked of the database: counted by storage/database.ts, reported as a metric. */
+export interface DatabaseWork {
+  transactions: number;
+}
+
 export class RequestContext {
   readonly correlationId: string;
   readonly rootLog: Logger | undefined;
+  /** Shared with the contexts derived from this one (runAsTenant, runAs), so nothing goes uncounted. */
+  readonly databaseWork: DatabaseWork;
   /** Who makes this request's changes (see Actor); carried into `runAsTenant`. */
   actor: Actor | undefined;
   #tenantId: string | undefined;
   #tenantSlug: string | undefined;
   #log: Logger | undefined;
 
-  constructor(correlationId: string, rootLog: Logger | undefined, tenant?: { id: string; slug?: string }) {
+  constructor(correlationId: string, rootLog: Logger | undefined, tenant?: { id: string; slug?: string }, databaseWork: DatabaseWork = { transactions: 0 }) {
     this.correlationId = correlationId;
     this.rootLog = rootLog;
+    this.databaseWork = databaseWork;
     this.#tenantId = tenant?.id;
     this.#tenantSlug = tenant?.slug;
   }
@@ -79,7 +87,7 @@ export function runWithContext<T>(context: RequestContext, fn: () => T): T {
 /** Runs fn with `tenantId` as the current tenant (for operator commands and background work). */
 export function runAsTenant<T>(tenantId: string, fn: () => T): T {
   const parent = storage.getStore();
-  const context = new RequestContext(parent?.correlationId ?? 'internal', parent?.rootLog, { id: tenantId });
+  const context = new RequestContext(parent?.correlationId ?? 'internal', parent?.rootLog, { id: tenantId }, parent?.databaseWork);
   context.actor = parent?.actor;
   return storage.run(context, fn);
 }
@@ -87,7 +95,7 @@ export function runAsTenant<T>(tenantId: string, fn: () => T): T {
 /** Runs fn as `actor` (operator commands, start-up provisioning), with a fresh context if there is none. */
 export function runAs<T>(actor: Actor, fn: () => T): T {
   const parent = storage.getStore();
-  const context = new RequestContext(parent?.correlationId ?? randomUUID(), parent?.rootLog, parent?.tenantId ? { id: parent.tenantId, slug: parent.tenantSlug } : undefined);
+  const context = new RequestContext(parent?.correlationId ?? randomUUID(), parent?.rootLog, parent?.tenantId ? { id: parent.tenantId, slug: parent.tenantSlug } : undefined, parent?.databaseWork);
   context.actor = actor;
   return storage.run(context, fn);
 }

@@ -27,7 +27,8 @@ export function requestMetricsStep(metrics: Metrics): EdgeStep {
   return {
     name: 'request metrics',
     after(edge, status, startedAt) {
-      metrics.recordRequest(edge.context.tenantSlug, routeClassOf(edge.path), status, (performance.now() - startedAt) / 1000);
+      const { context } = edge;
+      metrics.recordRequest(context.tenantSlug, routeClassOf(edge.path), status, (performance.now() - startedAt) / 1000, context.databaseWork.transactions);
     },
   };
 }

@@ -10,12 +10,13 @@ import type { SecretBox } from '../core/secret-box.ts';
 import type { EgressGuard } from '../core/egress-guard.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Metrics } from '../core/metrics.ts';
-import type { UserStore } from '../accounts/user-store.ts';
+import type { UserStore, UserWithSecret } from '../accounts/user-store.ts';
 import { renderPage } from '../core/views.ts';
 import { pageLocals } from '../tenancy/page-locals.ts';
 import type { Translate } from '../core/i18n.ts';
 import { CONSOLE_CLIENT_ID, consoleClient } from './console-client.ts';
-import { createAdapterClass, unlessStorageDown } from './adapter.ts';
+import { accountReadAheadKey, createAdapterClass, unlessStorageDown } from './adapter.ts';
+import { heldTokenWrites } from './token-request-writes.ts';
 import type { TenantMaterials } from './tenant-materials.ts';
 import { apiResourceServerFor, type ApiResourceServer } from './api-resource.ts';
 import { tokenLifetimes } from './token-lifetimes.ts';
@@ -64,7 +65,7 @@ export function providerConfiguration(tenant: Tenant, issuer: string, jwks: Jwks
       if (clientId === CONSOLE_CLIENT_ID) return consoleClient(issuer);
       const client = await deps.materials.client(tenant, clientId);
       return client && withEnabledGrants(client, grants);
-    }),
+    }, (q, accountId) => deps.users.readById(q, accountId)),
     jwks: jwks,
     // A client's jwks_uri and sector_identifier_uri are tenant-supplied URLs: fetched through
     // the egress guard (its own timeout and size cap; oidc-provider's signal still applies).
@@ -119,7 +120,10 @@ function accountLookups(users: UserStore): Pick<Configuration, 'loadExistingGran
       return grant;
     },
     async findAccount(_ctx, sub) {
-      const user = await unlessStorageDown(() => users.findById(sub));
+      // A token grant read the account with its code or refresh token (adapter.ts).
+      const readAhead = heldTokenWrites()?.readAhead;
+      const key = accountReadAheadKey(sub);
+      const user = readAhead?.has(key) ? (readAhead.get(key) as UserWithSecret | undefined) : await unlessStorageDown(() => users.findById(sub));
       if (!user || user.status !== 'active') return undefined;
       return {
         accountId: user.id,

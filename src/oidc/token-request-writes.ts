@@ -25,8 +25,22 @@ export interface HeldWrite {
   consumed?: boolean;
 }
 
+/** A spent code or refresh token another request redeemed first: the grant is refused, nothing is written. */
+export class AlreadyRedeemed extends Error {
+  constructor() {
+    super('the code or refresh token was redeemed by another request');
+    this.name = 'AlreadyRedeemed';
+  }
+}
+
 export class TokenRequestWrites {
   readonly #held = new Map<string, HeldWrite>();
+  /**
+   * Rows read together with the code or refresh token being redeemed (its grant, its
+   * account; see adapter.ts): oidc-provider looks each up separately right after, and is
+   * answered from here instead of by a transaction of its own. `undefined` means "read, absent".
+   */
+  readonly readAhead = new Map<string, unknown>();
 
   #entry(model: string, id: string): HeldWrite {
     const key = `${model}\u0000${id}`;
@@ -51,6 +65,7 @@ export class TokenRequestWrites {
   /** A row destroyed (or its grant revoked) now must not come back at commit. */
   forget(match: (write: HeldWrite) => boolean): void {
     for (const [key, write] of this.#held) if (match(write)) this.#held.delete(key);
+    this.readAhead.clear(); // something was deleted: read again rather than answer from before
   }
 
   /** In the order they were made. */
@@ -88,6 +103,12 @@ export function tokenWritesTogether(commit: (writes: HeldWrite[]) => Promise<voi
     try {
       await commit(writes.writes());
     } catch (err) {
+      if (err instanceof AlreadyRedeemed) {
+        // Two requests raced with one code or refresh token: the first to commit wins.
+        ctx.status = 400;
+        ctx.body = { error: 'invalid_grant', error_description: 'grant request is invalid' };
+        return;
+      }
       if (!(err instanceof AppError && err.status === 503)) throw err;
       currentContext()?.log?.warn({ err }, 'token grant not committed: storage unavailable');
       ctx.status = 503;

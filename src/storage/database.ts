@@ -10,7 +10,7 @@
  * migrations and to load the context key.
  */
 import type { Logger } from 'pino';
-import { currentTenantId } from '../core/request-context.ts';
+import { currentContext, currentTenantId } from '../core/request-context.ts';
 import { AppError, badRequest, conflict, unavailable } from '../core/errors.ts';
 import type { DependencyHealth } from '../core/dependency-health.ts';
 import type { ContextKey } from './context-key.ts';
@@ -91,6 +91,8 @@ export class Database {
   }
 
   async #run<T>(setup: string, fn: (q: Queryable) => Promise<T>, params: readonly unknown[]): Promise<T> {
+    const work = currentContext()?.databaseWork;
+    if (work) work.transactions++;
     try {
       const result = await this.driver.transaction(setup, fn, params);
       this.#health?.databaseReachable(true);

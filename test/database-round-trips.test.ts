@@ -1,0 +1,88 @@
+/**
+ * Database round trips per request, counted (not timed): every transaction a request runs
+ * is observed by the `atrium_db_transactions_per_request` histogram (storage/database.ts
+ * counts them on the request's context). A change that adds a query to a hot path fails
+ * here, whatever the machine's speed.
+ *
+ * A "round trip" here is one transaction: its BEGIN, context statement, queries and COMMIT
+ * travel together on one connection. Through PgBouncer in transaction mode, a transaction
+ * is also the unit a server connection is held for.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as oidc from 'openid-client';
+import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
+import { createTenantFixture, discover, REDIRECT_URI, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
+import { httpFetch } from './support/http-client.ts';
+
+let t: TestAtrium;
+let acme: TenantFixture;
+
+before(async () => {
+  t = await startTestAtrium();
+  acme = await createTenantFixture(t, 'acme');
+});
+after(() => t?.stop());
+
+/** The histogram's running sum and count for a route class. */
+async function transactions(routeClass: string): Promise<{ sum: number; count: number }> {
+  const text = await t.atrium.services.metrics.text();
+  const read = (suffix: string) => Number(new RegExp(`^atrium_db_transactions_per_request_${suffix}\\{route_class="${routeClass}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { sum: read('sum'), count: read('count') };
+}
+
+/** Mean transactions per request of `routeClass` over `n` runs of `request`. */
+async function perRequest(routeClass: string, n: number, request: () => Promise<unknown>): Promise<number> {
+  const before = await transactions(routeClass);
+  for (let i = 0; i < n; i++) await request();
+  const after = await transactions(routeClass);
+  assert.equal(after.count - before.count, n, `${n} requests of class ${routeClass} observed`);
+  return (after.sum - before.sum) / n;
+}
+
+async function refreshToken(): Promise<{ config: oidc.Configuration; token: string }> {
+  const config = await discover(acme.issuer, acme.clientId, acme.clientSecret);
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const authUrl = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid email offline_access',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    prompt: 'consent',
+  });
+  const { callback } = await signInThroughPages(authUrl, acme);
+  const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
+  assert.ok(tokens.refresh_token);
+  return { config, token: tokens.refresh_token };
+}
+
+describe('database round trips per request', () => {
+  it('discovery and JWKS of a cached tenant touch no database', async () => {
+    const discovery = () => httpFetch(`${acme.issuer}/.well-known/openid-configuration`).then((r) => r.text());
+    const jwks = () => httpFetch(`${acme.issuer}/jwks`).then((r) => r.text());
+    await discovery(); // the tenant and its Provider are now cached
+    await jwks();
+    assert.equal(await perRequest('oidc-discovery', 10, discovery), 0);
+    assert.equal(await perRequest('oidc-other', 10, jwks), 0);
+  });
+
+  it('a refresh grant runs at most two transactions', async () => {
+    let { config, token } = await refreshToken();
+    const refresh = async () => {
+      const tokens = await oidc.refreshTokenGrant(config, token);
+      token = tokens.refresh_token!;
+    };
+    await refresh(); // warm: the client is cached from here on
+    const mean = await perRequest('oidc-token', 5, refresh);
+    assert.ok(mean <= 2, `a refresh grant ran ${mean} transactions`);
+  });
+
+  it('a client credentials grant on the fast path runs none', async () => {
+    const config = await discover(acme.issuer, acme.m2mClientId, acme.m2mClientSecret);
+    const grant = () => oidc.clientCredentialsGrant(config, { scope: '' });
+    await grant();
+    assert.equal(await perRequest('oidc-token', 5, grant), 0);
+  });
+});
