@@ -69,7 +69,9 @@ describe('database round trips per request', () => {
   });
 
   it('a refresh grant runs at most two transactions', async () => {
-    let { config, token } = await refreshToken();
+    const start = await refreshToken();
+    const { config } = start;
+    let { token } = start;
     const refresh = async () => {
       const tokens = await oidc.refreshTokenGrant(config, token);
       token = tokens.refresh_token!;
