@@ -2,7 +2,8 @@
 import { ConfigError, loadConfig } from './config/env.ts';
 import { createLogger } from './core/logger.ts';
 import { startAtrium } from './server.ts';
-import { seedDemo, printDemo } from './commands/demo.ts';
+import { seedDemo, printDemo, type DemoTenant } from './commands/demo.ts';
+import type { Services } from './services.ts';
 import { installProcessGuard } from './process-guard.ts';
 
 async function main(): Promise<void> {
@@ -17,9 +18,11 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  const atrium = await startAtrium(config, log);
+  let demo: DemoTenant[] = [];
+  const beforeListen = config.demo ? async (services: Services) => void (demo = await seedDemo(services)) : undefined;
+  const atrium = await startAtrium(config, log, { beforeListen });
   installProcessGuard(log, atrium.services.health);
-  if (config.demo) printDemo(config, atrium.port, await seedDemo(atrium.services));
+  if (config.demo) printDemo(config, atrium.port, demo);
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {

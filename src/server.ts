@@ -33,6 +33,11 @@ export interface StartOptions {
   server?: http.Server;
   /** How often the key lifecycle job runs; 0 starts no timer (tests drive it). Default 60 s. */
   keyLifecycleIntervalMs?: number;
+  /**
+   * Runs after bootstrap and before the port opens (the demo seeds its tenants here), so a
+   * caller that waits for /readyz never finds the deployment half-prepared.
+   */
+  beforeListen?: (services: Services) => Promise<void>;
 }
 
 export async function startAtrium(config: AtriumConfig, log: Logger, options: StartOptions = {}): Promise<RunningAtrium> {
@@ -41,6 +46,7 @@ export async function startAtrium(config: AtriumConfig, log: Logger, options: St
   let metricsListener: MetricsListener | undefined;
   try {
     await bootstrap(services);
+    await options.beforeListen?.(services);
     if (config.metrics.port !== undefined) metricsListener = await startMetricsListener(services.metrics, config.host, config.metrics.port, log);
   } catch (err) {
     await services.close();
