@@ -44,6 +44,23 @@ const COLUMNS = `t.id, t.slug, t.name, t.config #>> '{branding,company_name}' AS
   t.config #>> '{branding,logos,light}' AS logo_light, t.config #>> '{branding,logos,dark}' AS logo_dark,
   (SELECT d.domain FROM tenant_domains d WHERE d.tenant_id = t.id AND d.is_primary) AS primary_domain`;
 
+/**
+ * The two queries ($1 the cursor or the domain, $2 the platform tenant's slug, $3 the limit),
+ * exported so a test can show the planner serves them from the index.
+ */
+export const PICKER_QUERIES = {
+  page: `SELECT ${COLUMNS} FROM tenants t WHERE ${LISTED} AND t.slug > $1 AND t.slug <> $2 ORDER BY t.slug LIMIT $3`,
+  discover: `WITH listed AS MATERIALIZED (
+      SELECT ${COLUMNS} FROM tenants t
+      WHERE ${LISTED} AND t.slug <> $2 AND (t.config #>> '{features,enterprise_sso}') IS DISTINCT FROM 'false')
+    SELECT l.*, c.name AS connection FROM listed l
+    CROSS JOIN LATERAL (
+      SELECT fc.name FROM federation_connections fc
+      WHERE fc.tenant_id = l.id AND fc.enabled AND fc.settings -> 'home_realm_domains' @> jsonb_build_array($1::text)
+      ORDER BY fc.name LIMIT 1) c
+    ORDER BY l.slug LIMIT $3`,
+} as const;
+
 /** At most this many tenants answer one domain (several listed tenants may claim it; each is offered). */
 export const MAX_DISCOVERED = 10;
 
@@ -58,7 +75,7 @@ export class TenantPicker {
   /** Listed tenants after `after` (a slug, exclusive) in slug order; `next` is the cursor of the following page. */
   async page(options: { after: string | undefined; limit: number }): Promise<{ entries: PickerEntry[]; next: string | null }> {
     const rows = await this.#db.crossTenant('tenant picker: list', async (q) =>
-      (await q.query<PickerRow>(`SELECT ${COLUMNS} FROM tenants t WHERE ${LISTED} AND t.slug > $1 AND t.slug <> $2 ORDER BY t.slug LIMIT $3`, [options.after ?? '', platformTenantSlug(this.#config), options.limit + 1])).rows,
+      (await q.query<PickerRow>(PICKER_QUERIES.page, [options.after ?? '', platformTenantSlug(this.#config), options.limit + 1])).rows,
     );
     const more = rows.length > options.limit;
     const entries = rows.slice(0, options.limit).map((row) => this.#entry(row, '/account/login'));
@@ -72,20 +89,9 @@ export class TenantPicker {
    */
   async discover(email: string, domain: string): Promise<PickerEntry[]> {
     const rows = await this.#db.crossTenant('tenant picker: home-realm discovery', async (q) =>
-      (await q.query<PickerRow>(
-        `WITH listed AS MATERIALIZED (
-           SELECT ${COLUMNS} FROM tenants t
-           WHERE ${LISTED} AND t.slug <> $2 AND (t.config #>> '{features,enterprise_sso}') IS DISTINCT FROM 'false')
-         SELECT l.*, c.name AS connection FROM listed l
-         CROSS JOIN LATERAL (
-           SELECT fc.name FROM federation_connections fc
-           WHERE fc.tenant_id = l.id AND fc.enabled AND fc.settings -> 'home_realm_domains' @> jsonb_build_array($1::text)
-           ORDER BY fc.name LIMIT 1) c
-         ORDER BY l.slug LIMIT $3`,
-        [domain, platformTenantSlug(this.#config), MAX_DISCOVERED],
-      )).rows,
+      (await q.query<PickerRow>(PICKER_QUERIES.discover, [domain, platformTenantSlug(this.#config), MAX_DISCOVERED])).rows,
     );
-    return rows.map((row) => this.#entry(row, `/account/login?${new URLSearchParams({ login_hint: email })}`));
+    return rows.map((row) => this.#entry(row, `/account/login?${new URLSearchParams({ login_hint: email }).toString()}`));
   }
 
   #entry(row: PickerRow, signInPath: string): PickerEntry {

@@ -70,7 +70,7 @@ export function tenantPickerRoutes(deps: TenantPickerDeps): Router {
       return discover(ctx, deps, query.email);
     }
     const { entries, next } = await deps.picker.page({ after: query.after, limit: query.limit });
-    const nextUrl = next ? `/tenants?${new URLSearchParams({ after: next, limit: String(query.limit) })}` : null;
+    const nextUrl = next ? `/tenants?${new URLSearchParams({ after: next, limit: String(query.limit) }).toString()}` : null;
     if (wantsPage(ctx)) await renderTenantPage(ctx, 'picker/tenants', { title: 'picker.title', entries, nextUrl, email: '', domain: '' });
     else ctx.body = { tenants: entries.map(entryJson), next_cursor: next };
     ctx.set('Cache-Control', LISTING_CACHE);
