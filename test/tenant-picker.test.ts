@@ -13,6 +13,7 @@ import { getOnPort, hiddenInput, httpFetch, TestBrowser } from './support/http-c
 import { signInToConsole } from './support/console.ts';
 import { comparablePage, ROOMY_RATE_LIMITS } from './support/account-security.ts';
 import { assertSameTime, elapsed } from './support/timing.ts';
+import { chromiumMissing, launchChromium, PHONE, watchCspViolations } from './support/browser.ts';
 import { PICKER_QUERIES } from '../src/federation/tenant-picker.ts';
 
 let t: TestAtrium;
@@ -265,6 +266,26 @@ describe('home-realm discovery', () => {
       }
       return [as, bs];
     });
+  });
+});
+
+describe('in Chromium', { skip: chromiumMissing() }, () => {
+  it('the picker page lists the tenants, and a work email typed in lands on its tenant\'s login page, filled in', async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await (await browser.newContext(PHONE)).newPage();
+      const csp = watchCspViolations(page);
+      await page.goto(`${t.baseUrl}/tenants`, { waitUntil: 'domcontentloaded' });
+      assert.equal(await page.locator('h1').textContent(), 'Choose your organisation');
+      assert.deepEqual(await page.locator('.picker-entry').evaluateAll((items) => items.map((li) => li.getAttribute('data-tenant'))), ['acme', 'initech']);
+      await page.fill('#email', 'alice@corp.test');
+      await Promise.all([page.waitForURL(/\/interaction\//, { waitUntil: 'domcontentloaded' }), page.click('.picker-find button')]);
+      assert.equal(new URL(page.url()).origin, t.issuer('acme'));
+      assert.equal(await page.inputValue('input[name="email"]'), 'alice@corp.test');
+      assert.deepEqual(csp, [], 'no Content-Security-Policy violation');
+    } finally {
+      await browser.close();
+    }
   });
 });
 
