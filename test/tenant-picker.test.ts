@@ -108,6 +108,8 @@ describe('the listing', () => {
     assert.match(html, new RegExp(`src="${LOGO}"`));
     assert.match(html, new RegExp(`srcset="${LOGO_DARK}"`));
     assert.doesNotMatch(html, /globex/);
+    const chosen = await httpFetch(`${t.baseUrl}/tenants?lang=fr`, { headers: { accept: 'text/html', 'accept-language': 'en' } });
+    assert.match(await chosen.text(), /Choisissez votre organisation/, '?lang= wins over Accept-Language');
   });
 
   it('is not served on a tenant host, nor for a tenant named by header', async () => {
@@ -195,6 +197,22 @@ describe('home-realm discovery', () => {
     assert.match(pages[0]!.html, /No listed organisation signs in people from D/);
   });
 
+  it('a domain two listed tenants claim offers both: JSON lists them, a browser is shown them rather than sent to one', async () => {
+    const idp = await ok('POST', '/tenants/idp/clients', { redirect_uris: [`${t.issuer('initech')}/federation/callback`], grant_types: ['authorization_code'], response_types: ['code'] });
+    await ok('PUT', '/tenants/initech/federation/corp-too', { provider: 'generic_oidc', issuer: t.issuer('idp'), client_id: idp.client_id, client_secret: idp.client_secret, home_realm_domains: ['corp.test'] });
+    try {
+      const both = await picker('?email=carol@corp.test');
+      assert.deepEqual(both.body.tenants.map((e: { slug: string; connection: string }) => [e.slug, e.connection]), [['acme', 'corp'], ['initech', 'corp-too']]);
+      const res = await httpFetch(`${t.baseUrl}/tenants?email=carol%40corp.test`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+      const html = await res.text();
+      assert.equal(res.status, 200, html.slice(0, 300));
+      assert.match(html, new RegExp(`href="${t.issuer('acme')}/account/login\\?login_hint=carol%40corp\\.test"`));
+      assert.match(html, /href="http:\/\/login\.initech\.test\/account\/login\?login_hint=carol%40corp\.test"/);
+    } finally {
+      await ok('DELETE', '/tenants/initech/federation/corp-too');
+    }
+  });
+
   it('a connection that is off, or a tenant with enterprise SSO off, is not found', async () => {
     await ok('PUT', '/tenants/acme/config/features', { tenant_picker: true, enterprise_sso: false });
     assert.deepEqual((await picker('?email=a@corp.test')).body.tenants, []);
@@ -228,6 +246,7 @@ describe('home-realm discovery', () => {
       ['?after=..%2F..', /after: must be the next_cursor/],
       ['?email=a@corp.test&limit=5', /limit: not taken with email/],
       ['?tenant=acme', /unrecognized key.*tenant|tenant/i],
+      ['?lang=fr', /lang: only the page/],
     ];
     for (const [query, message] of cases) {
       const res = await picker(query);

@@ -64,6 +64,7 @@ export function tenantPickerRoutes(deps: TenantPickerDeps): Router {
     await limitPerIp(ctx, deps);
     const raw = queryObject(ctx.query);
     const query = parseInput(querySchema, raw);
+    if (query.lang !== undefined && !wantsPage(ctx)) throw badRequest('lang: only the page (Accept: text/html) has text to translate');
     if (query.email !== undefined) {
       const paging = ['after', 'limit'].filter((k) => k in raw);
       if (paging.length) throw badRequest(`${paging.join(', ')}: not taken with email (discovery answers in one page)`);
