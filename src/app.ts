@@ -3,7 +3,7 @@
  * provider fast path builds from too:
  *   context → [finish: request metrics, access line] → errors → [edge: headers, Host check]
  *   → static → _ops → /metrics → federation relay → /api/v1                    (no tenant needed)
- *   → [tenant: resolution, suspension check] → console pages → the sign-in journey (interactions/journey.ts)
+ *   → [tenant: resolution, suspension check] → the tenant picker (platform host) → console pages → the sign-in journey (interactions/journey.ts)
  *   → [provider: token endpoint limits] → the tenant's oidc-provider.
  */
 import Koa from 'koa';
@@ -25,6 +25,7 @@ import { brandingStylesheet } from './http/branding-css.ts';
 import { accountRoutes } from './console/account/account-routes.ts';
 import { adminRoutes } from './console/admin/admin-routes.ts';
 import { platformRoutes } from './console/platform/platform-routes.ts';
+import { tenantPickerRoutes } from './interactions/tenant-picker-routes.ts';
 
 /** Runs a router only for its own paths, so other requests skip its route matching. */
 function onlyUnder<C extends Context>(prefix: string, middleware: (ctx: C, next: Next) => Promise<unknown>) {
@@ -56,6 +57,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
   app.use(federationRelay(journey));
   app.use(managementApi(services));
   app.use(koaSteps(pipeline.tenant));
+  app.use(onlyUnder('/tenants', tenantPickerRoutes({ config, picker: services.federation.picker, rateLimiter: services.rateLimiter }).routes()));
   app.use(brandingStylesheet());
   app.use(services.consoleAuth.middleware());
   app.use(onlyUnder('/account', services.consoleAuth.routes().routes()));

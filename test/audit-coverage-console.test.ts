@@ -61,6 +61,7 @@ const EXAMPLES: Record<string, Example[]> = {
   'POST /admin/clients/:clientId/secret': [{ what: "rotate a client's secret", post: async () => ({ path: `/admin/clients/${await newClient()}/secret`, form: {}, auditedIn: 'acme' }) }],
   'POST /admin/clients/:clientId/delete': [{ what: 'delete a client', post: async () => ({ path: `/admin/clients/${await newClient()}/delete`, form: { confirm: 'on' }, auditedIn: 'acme' }) }],
   'POST /admin/branding': [{ what: 'branding', post: async () => ({ path: '/admin/branding', form: { company_name: 'Acme' }, auditedIn: 'acme' }) }],
+  'POST /admin/branding/listing': [{ what: 'listed in the tenant picker', post: async () => ({ path: '/admin/branding/listing', form: { tenant_picker: 'on' }, auditedIn: 'acme' }) }],
   'POST /admin/security': [{ what: 'security', post: async () => ({ path: '/admin/security', form: { min_length: '12', mfa_required: 'off', signup_mode: 'closed' }, auditedIn: 'acme' }) }],
   'POST /admin/keys/rotate': [{ what: 'rotate keys', post: async () => ({ path: '/admin/keys/rotate', form: {}, auditedIn: 'acme' }) }],
   'POST /platform/tenants': [{ what: 'create a tenant', post: async () => { const slug = `p-${randomUUID().slice(0, 8)}`; return { path: '/platform/tenants', form: { slug, name: 'Made on /platform' }, auditedIn: slug }; } }],

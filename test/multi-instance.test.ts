@@ -97,6 +97,16 @@ describe('two instances, one truth', { skip: enabled ? false : 'needs DATABASE_U
     assert.equal((await api(a, 'PATCH', '/tenants/acme', { name: 'Acme Renamed' })).status, 200);
     await eventually('B reading the new name', async () => (await api(b, 'GET', '/tenants/acme')).json?.name, (n) => n === 'Acme Renamed', 1000);
   });
+
+  it("a tenant listed through A is in B's tenant picker at its next request, and gone when unlisted", async () => {
+    // The picker caches nothing (federation/tenant-picker.ts): B's very next request sees the change.
+    const listed = async () => ((await b.request(d.host(), '/tenants', { headers: { accept: 'application/json' } })).json.tenants as { slug: string }[]).map((e) => e.slug);
+    assert.deepEqual(await listed(), []);
+    assert.equal((await api(a, 'PUT', '/tenants/acme/config/features', { tenant_picker: true })).status, 200);
+    assert.deepEqual(await listed(), ['acme']);
+    assert.equal((await api(a, 'PUT', '/tenants/acme/config/features', { tenant_picker: false })).status, 200);
+    assert.deepEqual(await listed(), []);
+  });
 });
 
 describe('two instances with pub/sub interrupted', { skip: enabled ? false : 'needs DATABASE_URL and REDIS_URL' }, () => {

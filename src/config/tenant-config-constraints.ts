@@ -42,7 +42,7 @@ export const GLOBAL_DEFAULTS: Readonly<Record<ConfigSection, Record<string, unkn
     audit_retention_days: AUDIT_RETENTION_DAYS.default,
     reauth_max_age_seconds: REAUTH_MAX_AGE_SECONDS.default,
   },
-  features: { enterprise_sso: true, social: {} },
+  features: { enterprise_sso: true, tenant_picker: false, social: {} },
   oidc: {
     access_token_ttl: LIFETIME_DEFAULTS.accessToken,
     id_token_ttl: LIFETIME_DEFAULTS.idToken,
@@ -159,6 +159,8 @@ export function constraintViolations(section: ConfigSection, value: Obj, tenant:
     problems.push(...grantViolations(value.enabled_grants, tenant));
   }
   if (section === 'features') problems.push(...socialViolations(value.social));
+  // The platform tenant hosts the picker; listing it would offer the platform's own sign-in as an organisation.
+  if (section === 'features' && value.tenant_picker === true && tenant.issuesManagementTokens) problems.push('features.tenant_picker: not on the platform tenant (it hosts the tenant picker)');
   if (section === 'notifications') problems.push(...smsViolations(value.sms));
   return problems;
 }

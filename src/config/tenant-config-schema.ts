@@ -79,6 +79,12 @@ const socialApple = z.strictObject({
 export const featuresSchema = z.strictObject({
   social: z.strictObject({ google: socialOAuth, microsoft: socialOAuth, github: socialOAuth, facebook: socialOAuth, apple: socialApple }).partial(),
   enterprise_sso: z.boolean(),
+  /**
+   * Opt-in: the tenant appears in the platform host's public tenant picker (`GET /tenants`,
+   * interactions/tenant-picker-routes.ts) with its name, logo and sign-in link, and its
+   * connections' home-realm domains are found from there. Off, it is never revealed there.
+   */
+  tenant_picker: z.boolean(),
 }).partial();
 
 /** The text-message providers Atrium speaks (sms/). */

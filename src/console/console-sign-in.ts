@@ -54,6 +54,9 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest('bas
 /** GET /account/login: remembers state, nonce and verifier in a signed cookie and goes to the tenant's /auth. */
 async function startSignIn(deps: ConsoleSignInDeps, ctx: Context): Promise<void> {
   const tenant = ctx.state.tenant;
+  // The tenant picker's link for a work address (interactions/tenant-picker-routes.ts): the
+  // login page starts filled in, and its home-realm discovery takes the address upstream.
+  const hint = ctx.query.login_hint === undefined ? undefined : loginHint(ctx.query.login_hint);
   const pending: PendingLogin = {
     state: randomBytes(16).toString('base64url'),
     nonce: randomBytes(16).toString('base64url'),
@@ -73,7 +76,14 @@ async function startSignIn(deps: ConsoleSignInDeps, ctx: Context): Promise<void>
     code_challenge_method: 'S256',
   });
   if (typeof ctx.query.lang === 'string') params.set('ui_locales', ctx.query.lang.slice(0, 35));
+  if (hint) params.set('login_hint', hint);
   ctx.redirect(`/auth?${params.toString()}`);
+}
+
+function loginHint(value: unknown): string {
+  const hint = typeof value === 'string' ? value.trim() : '';
+  if (hint.length > 320 || !/^[^\s@]+@[^\s@]+$/.test(hint)) throw new AppError('invalid_request', 400, 'login_hint: must be one email address of at most 320 characters');
+  return hint;
 }
 
 /** The sign-in this browser started, read once from its cookie (which is cleared). */

@@ -14,6 +14,7 @@ import { IdentityStore } from './identity-store.ts';
 import { LoginStateStore } from './login-state-store.ts';
 import { Provisioning } from './provisioning.ts';
 import { UpstreamClients } from './upstream-client.ts';
+import { TenantPicker } from './tenant-picker.ts';
 
 /** What the browser flow needs of federation: connections, upstream clients, pending sign-ins, provisioning. */
 export interface FederationFlowParts {
@@ -28,6 +29,8 @@ export interface Federation {
   readonly service: FederationService;
   /** For the sign-in pages' flow: begin at the login page, complete at the callback. */
   readonly flow: FederationFlowParts;
+  /** The platform host's public tenant picker and its home-realm discovery (`GET /tenants`). */
+  readonly picker: TenantPicker;
 }
 
 export function createFederation(deps: { config: AtriumConfig; db: Database; box: SecretBox; users: UserStore; audit: AuditLog; egress: EgressGuard }): Federation {
@@ -35,6 +38,7 @@ export function createFederation(deps: { config: AtriumConfig; db: Database; box
   const clients = new UpstreamClients(deps.config, deps.egress);
   return {
     service: new FederationService({ config: deps.config, store: connections, clients, audit: deps.audit }),
+    picker: new TenantPicker(deps.db, deps.config),
     flow: { connections, clients, states: new LoginStateStore(deps.db, deps.box), provisioning: new Provisioning(deps.users, new IdentityStore(deps.db), deps.audit) },
   };
 }

@@ -24,6 +24,12 @@ export interface InitialSigningKeys {
   insertCurrentPair(q: Queryable, tenantId: string, keys: object[]): Promise<void>;
 }
 
+/** Whether the tenant opted into the platform's public tenant picker (`features.tenant_picker`). */
+function inTenantPicker(tenant: Pick<Tenant, 'config'>): boolean {
+  const features = tenant.config.features;
+  return Boolean(features && typeof features === 'object' && (features as Record<string, unknown>).tenant_picker === true);
+}
+
 export class TenantService {
   readonly #store: TenantStore;
   readonly #keys: InitialSigningKeys;
@@ -86,7 +92,9 @@ export class TenantService {
     const updated = await this.#store.updateConfigSection(tenant.id, section, Object.keys(overrides).length ? overrides : undefined);
     if (!updated) throw conflict('the tenant was deleted meanwhile');
     await this.#bus.publish({ type: 'tenant.changed', tenantId: tenant.id, slug: tenant.slug });
-    await this.#record(tenant, 'tenant.config_changed', { section });
+    // A change of the public listing is said in the event, so it can be found in the trail.
+    const listed = inTenantPicker(updated);
+    await this.#record(tenant, 'tenant.config_changed', { section, ...(listed !== inTenantPicker(tenant) ? { tenant_picker: listed } : {}) });
     return updated;
   }
 

@@ -145,6 +145,11 @@ export const SETTING_EFFECTS: Readonly<Record<string, readonly EffectTest[]>> = 
     'off (the default, and at another tenant): a new network is the same device',
   ),
   'features.enterprise_sso': file('federation-flow')('features.enterprise_sso off: no buttons, no home-realm discovery, and a button pressed anyway is refused; on again, all is back'),
+  'features.tenant_picker': file('tenant-picker')(
+    'features.tenant_picker through the API lists and unlists at once, and the config audit event says so',
+    "an admin lists and unlists the tenant from /admin/branding, keeping the rest of its features; another tenant's admin cannot",
+    "a listed tenant's domain answers its sign-in and connection; an unlisted tenant's answers as an unknown domain",
+  ),
   'oidc.enabled_grants': oidcSettings(
     'without client_credentials: gone from discovery, refused at the token endpoint (fast path included); other tenants and grants unaffected',
     'without refresh_token: gone from discovery with offline_access, no refresh token issued, an earlier one refused',

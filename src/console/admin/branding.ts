@@ -2,10 +2,11 @@
  * /admin/branding: the tenant's company name, logos, favicon, fonts and light and dark
  * palettes, one field each. A blank field is no override (the platform default applies);
  * the section is validated and stored like the management API's `PUT .../config/branding`.
+ * Beside it, whether the tenant is listed in the platform's public tenant picker.
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { mergedSection } from '../../tenancy/tenant-config.ts';
+import { maskSection, mergedSection } from '../../tenancy/tenant-config.ts';
 import type { Tenant } from '../../tenancy/tenant.ts';
 import type { ConsolePrincipal } from '../console-auth.ts';
 import { doneNotice, formError, freshTenant, renderAdminPage, requireAdmin, seeOther, type AdminDeps } from './admin-console.ts';
@@ -51,7 +52,8 @@ export function mountBrandingRoutes(router: Router, deps: AdminDeps): void {
       defaults: fieldsOf(mergedSection({ config: {} }, 'branding')),
       schemes: SCHEMES,
       paletteFields: PALETTE_FIELDS,
-      done: doneNotice(ctx, ['saved']),
+      listed: mergedSection(tenant, 'features').tenant_picker === true,
+      done: doneNotice(ctx, ['saved', 'listing_saved']),
       error,
     });
   }
@@ -76,5 +78,23 @@ export function mountBrandingRoutes(router: Router, deps: AdminDeps): void {
       return render(ctx, principal, tenant, typed, error.message);
     }
     seeOther(ctx, '/admin/branding?done=saved');
+  });
+
+  // The public listing (`features.tenant_picker`) sits with the brand the picker shows. The
+  // rest of the features section is kept, its secrets sent back masked (masked keeps them).
+  router.post('/branding/listing', async function saveListing(ctx) {
+    const principal = requireAdmin(ctx, deps);
+    if (!principal) return;
+    const form = await deps.consoleAuth.readForm(ctx, principal);
+    const tenant = await freshTenant(ctx, deps);
+    const features = { ...maskSection('features', overridesOf(tenant, 'features')), tenant_picker: form.get('tenant_picker') === 'on' };
+    try {
+      await saveSection(ctx, deps, principal, tenant, 'features', features);
+    } catch (err) {
+      const error = formError(err);
+      ctx.status = error.status;
+      return render(ctx, principal, tenant, undefined, error.message);
+    }
+    seeOther(ctx, '/admin/branding?done=listing_saved');
   });
 }
