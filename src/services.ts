@@ -134,11 +134,7 @@ export interface Services {
 export async function createServices(config: AtriumConfig, log: Logger, options: { inMemoryDatabase?: boolean; keyLifecycleIntervalMs?: number } = {}): Promise<Services> {
   const { box, metrics, health, db, bus } = await openDependencies(config, log, options);
   const audit = new AuditLog(db);
-  const policy: { config?: PlatformConfig } = {};
-  const { tenantStore, keys, clients, grants, accountTokens, users, domainStore, consoleSessions } = createStores(db, box, () => policy.config!.current());
-  const registry = new TenantRegistry(tenantStore, bus);
-  const platformConfig = (policy.config = createPlatformConfig({ config, db, bus, audit, log, tenantStore, registry }));
-  await platformConfig.reload();
+  const { tenantStore, keys, clients, grants, accountTokens, users, domainStore, consoleSessions, registry, platformConfig } = await createTenancy({ config, db, box, bus, audit, log });
   const tenants = new TenantService(tenantStore, keys, bus, log, audit);
   const materials = new TenantMaterials(keys, clients);
   const dns = new DnsResolver(config);
@@ -250,6 +246,16 @@ function createStores(db: Database, box: SecretBox, policy: ConstructorParameter
     domainStore: new DomainStore(db),
     consoleSessions: new ConsoleSessionStore(db),
   };
+}
+
+/** The stores, the tenant registry and the operator's policy their records carry (read before the first lookup). */
+async function createTenancy(d: { config: AtriumConfig; db: Database; box: SecretBox; bus: EventBus; audit: AuditLog; log: Logger }) {
+  const policy: { config?: PlatformConfig } = {};
+  const stores = createStores(d.db, d.box, () => policy.config!.current());
+  const registry = new TenantRegistry(stores.tenantStore, d.bus);
+  const platformConfig = (policy.config = createPlatformConfig({ ...d, tenantStore: stores.tenantStore, registry }));
+  await platformConfig.reload();
+  return { ...stores, registry, platformConfig };
 }
 
 /**
