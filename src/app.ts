@@ -105,6 +105,7 @@ export function managementApi(services: Services): ReturnType<typeof apiRouter> 
     accountRecovery: services.accountRecovery,
     lockout: services.lockout,
     isolationAudit: services.isolationAudit,
+    platformConfig: services.platformConfig,
     transfer: services.transfer,
   });
 }

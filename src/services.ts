@@ -21,6 +21,9 @@ import { startAuditRetentionSweeper } from './audit/audit-retention.ts';
 import type { RateLimiter } from './security/rate-limiter.ts';
 import { createRateLimiter } from './security/rate-limiter-factory.ts';
 import { TenantStore } from './tenancy/tenant-store.ts';
+import { PlatformConfig } from './tenancy/platform-config.ts';
+import { PlatformConfigStore } from './tenancy/platform-config-store.ts';
+import { platformTenantSlug } from './tenancy/tenant.ts';
 import { TenantRegistry } from './tenancy/tenant-registry.ts';
 import { TenantService } from './tenancy/tenant-service.ts';
 import type { Tenant } from './tenancy/tenant.ts';
@@ -75,6 +78,8 @@ export interface Services {
   tenantStore: TenantStore;
   registry: TenantRegistry;
   tenants: TenantService;
+  /** The operator's policy above the tenants (floors, ceilings, defaults), edited on /platform and the API. */
+  platformConfig: PlatformConfig;
   /** Custom domains of the tenant in context. */
   domains: DomainService;
   /** The periodic re-check of verified custom domains (DOMAIN_RECHECK_INTERVAL_MS). */
@@ -128,9 +133,8 @@ export interface Services {
 
 export async function createServices(config: AtriumConfig, log: Logger, options: { inMemoryDatabase?: boolean; keyLifecycleIntervalMs?: number } = {}): Promise<Services> {
   const { box, metrics, health, db, bus } = await openDependencies(config, log, options);
-  const { tenantStore, keys, clients, grants, accountTokens, users, domainStore, consoleSessions } = createStores(db, box);
-  const registry = new TenantRegistry(tenantStore, bus);
   const audit = new AuditLog(db);
+  const { tenantStore, keys, clients, grants, accountTokens, users, domainStore, consoleSessions, registry, platformConfig } = await createTenancy({ config, db, box, bus, audit, log });
   const tenants = new TenantService(tenantStore, keys, bus, log, audit);
   const materials = new TenantMaterials(keys, clients);
   const dns = new DnsResolver(config);
@@ -142,7 +146,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const clientService = new ClientService(clients, pool, tenants, audit);
   const sweeper = startPayloadSweeper(db, log);
   const auditSweeper = startAuditRetentionSweeper(db, log);
-  const keyLifecycle = new KeyLifecycle({ db, keys, tenants, audit, log }, { intervalMs: options.keyLifecycleIntervalMs }).start();
+  const keyLifecycle = new KeyLifecycle({ db, keys, tenants, audit, log, policy: () => platformConfig.current() }, { intervalMs: options.keyLifecycleIntervalMs }).start();
   // Connects to Redis on first use only: operator commands never open the connection.
   const rateLimiter = createRateLimiter(config, log, box, (err) => health.errorSurvived('redis', err));
 
@@ -164,6 +168,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     tenantStore,
     registry,
     tenants,
+    platformConfig,
     domains: new DomainService(config, domainStore, tenants, challenges),
     domainChecks,
     pool,
@@ -228,11 +233,11 @@ async function openDependencies(config: AtriumConfig, log: Logger, options: { in
 }
 
 /** The stores over the database (each owns its tables: DESIGN.md, "Table ownership"). */
-function createStores(db: Database, box: SecretBox) {
+function createStores(db: Database, box: SecretBox, policy: ConstructorParameters<typeof TenantStore>[1]) {
   const grants = new GrantStore(db);
   const accountTokens = new AccountTokenStore(db);
   return {
-    tenantStore: new TenantStore(db),
+    tenantStore: new TenantStore(db, policy),
     keys: new SigningKeyStore(db, box),
     clients: new ClientStore(db, box),
     grants,
@@ -241,6 +246,33 @@ function createStores(db: Database, box: SecretBox) {
     domainStore: new DomainStore(db),
     consoleSessions: new ConsoleSessionStore(db),
   };
+}
+
+/** The stores, the tenant registry and the operator's policy their records carry (read before the first lookup). */
+async function createTenancy(d: { config: AtriumConfig; db: Database; box: SecretBox; bus: EventBus; audit: AuditLog; log: Logger }) {
+  const policy: { config?: PlatformConfig } = {};
+  const stores = createStores(d.db, d.box, () => policy.config!.current());
+  const registry = new TenantRegistry(stores.tenantStore, d.bus);
+  const platformConfig = (policy.config = createPlatformConfig({ ...d, tenantStore: stores.tenantStore, registry }));
+  await platformConfig.reload();
+  return { ...stores, registry, platformConfig };
+}
+
+/**
+ * The operator's policy: read at start, and once it changes (here or, through the bus, on
+ * another instance) the registry forgets every record, so the next lookups carry the new one.
+ */
+function createPlatformConfig(d: { config: AtriumConfig; db: Database; bus: EventBus; audit: AuditLog; log: Logger; tenantStore: TenantStore; registry: TenantRegistry }): PlatformConfig {
+  const platformConfig = new PlatformConfig({
+    store: new PlatformConfigStore(d.db),
+    bus: d.bus,
+    audit: d.audit,
+    log: d.log,
+    platformTenantId: async () => (await d.tenantStore.findBySlug(platformTenantSlug(d.config)))?.id,
+    allTenants: () => d.tenantStore.all(),
+  });
+  platformConfig.onChange(() => d.registry.clear());
+  return platformConfig;
 }
 
 type PoolParts = Pick<Services, 'config' | 'db' | 'box' | 'users' | 'materials' | 'audit' | 'metrics' | 'egress' | 'mail' | 'bus'> & { grants: GrantStore };
@@ -259,6 +291,7 @@ function createProviderPool({ config, db, box, users, materials, audit, metrics,
     metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildProviderRuntime(tenant, { config, db, box, users, materials, audit, metrics, egress, onSignedIn }))),
   );
   metrics.observePool(pool, config.multiTenancy.pool.maxSize);
-  bus.subscribe((event) => pool.invalidate(event.tenantId));
+  // A change of operator policy reaches the pool through the records (their policy version), not an event per tenant.
+  bus.subscribe((event) => event.type !== 'platform.changed' && pool.invalidate(event.tenantId));
   return pool;
 }

@@ -83,6 +83,7 @@ const EXAMPLES: Record<string, Example[]> = {
     { what: 'rename', call: async () => ({ method: 'PATCH', path: `/tenants/${TENANT}`, body: { name: `Renamed ${randomUUID()}` }, auditedIn: TENANT }) },
     { what: 'suspend', call: async () => { const slug = await newTenant(); return { method: 'PATCH', path: `/tenants/${slug}`, body: { status: 'suspended' }, auditedIn: slug }; } },
   ],
+  'PUT /api/v1/platform/config/:section': [{ what: 'change the operator\'s policy', call: async () => ({ method: 'PUT', path: '/platform/config/oidc', body: { access_token_ttl: { default: 3600 } }, auditedIn: '_platforms' }) }],
   'DELETE /api/v1/tenants/:slug': [{ what: 'delete a tenant', call: async () => ({ method: 'DELETE', path: `/tenants/${await newTenant()}`, auditedIn: '_platforms' }) }],
   'POST /api/v1/tenants/:slug/export': [{ what: 'export a tenant', call: async () => { const slug = await newTenant(); return { method: 'POST', path: `/tenants/${slug}/export`, body: { passphrase: PASSPHRASE }, auditedIn: slug }; } }],
   'POST /api/v1/tenants/import': [{

@@ -219,7 +219,7 @@ describe('one instance at a time', () => {
     await setOidcConfig('tick', { key_rotation_days: 1 });
     await backdate('tick', 'current', 'activated_at', 2 * DAY);
     const before = kids(await keys('tick'));
-    const job = new KeyLifecycle({ db: services.db, keys: services.keys, tenants: services.tenants, audit: services.audit, log: services.log }, { intervalMs: 50, holder: 'ticker' }).start();
+    const job = new KeyLifecycle({ db: services.db, keys: services.keys, tenants: services.tenants, audit: services.audit, log: services.log, policy: () => services.platformConfig.current() }, { intervalMs: 50, holder: 'ticker' }).start();
     try {
       const deadline = Date.now() + 10_000;
       while (kids(await keys('tick')).length === before.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

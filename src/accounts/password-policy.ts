@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Tenant } from '../tenancy/tenant.ts';
+import { mergedSection } from '../tenancy/tenant-config.ts';
 
 import { PASSWORD_MIN_LENGTH_FLOOR } from '../config/tenant-config-bounds.ts';
 
@@ -27,12 +28,9 @@ export interface PasswordViolation {
   message: string;
 }
 
-/**
- * The tenant's policy. It reads the overrides itself (rather than the merged configuration)
- * because the configuration module imports the floor from here; defaults are the same.
- */
+/** The tenant's policy, from its merged `security` section: the operator's floor is applied there. */
 export function passwordPolicy(tenant: Pick<Tenant, 'config'>): PasswordPolicy {
-  const security = (tenant.config.security ?? {}) as { password_policy?: Record<string, unknown> };
+  const security = mergedSection(tenant, 'security') as { password_policy?: Record<string, unknown> };
   const p = security.password_policy ?? {};
   const min = typeof p.min_length === 'number' ? p.min_length : PASSWORD_MIN_LENGTH_FLOOR;
   return {

@@ -7,14 +7,29 @@
  */
 import type Router from '@koa/router';
 import type { IsolationAudit } from '../isolation/isolation-audit.ts';
+import type { PlatformConfig } from '../tenancy/platform-config.ts';
+import { readJson } from '../web/body.ts';
 import { requireScope } from './authenticate.ts';
 
 export interface PlatformRouteDeps {
   isolationAudit: IsolationAudit;
+  platformConfig: PlatformConfig;
 }
 
 export function mountPlatformRoutes(router: Router, deps: PlatformRouteDeps): void {
   router.get('/platform/isolation-report', requireScope('atrium:cross-tenant:read'), async function isolationReport(ctx) {
     ctx.body = await deps.isolationAudit.run();
+  });
+
+  // The operator's policy above the tenants (config/platform-policy.ts), one section at a time:
+  // GET shows every bounded field with its floor, ceiling or default in force; PUT replaces the
+  // operator's settings of the section (what it omits returns to the built-in value) and
+  // answers with the section and the tenants whose effective values it moved.
+  router.get('/platform/config/:section', requireScope('atrium:platform:read'), async function getPlatformConfig(ctx) {
+    ctx.body = deps.platformConfig.read(String(ctx.params.section ?? ''));
+  });
+
+  router.put('/platform/config/:section', requireScope('atrium:platform:write'), async function putPlatformConfig(ctx) {
+    ctx.body = await deps.platformConfig.update(String(ctx.params.section ?? ''), await readJson(ctx));
   });
 }

@@ -16,6 +16,7 @@ import { mountUserSessionRoutes } from './user-session-routes.ts';
 import { mountAccountSecurityRoutes } from './account-security-routes.ts';
 import { mountPlatformRoutes } from './platform-routes.ts';
 import type { IsolationAudit } from '../isolation/isolation-audit.ts';
+import type { PlatformConfig } from '../tenancy/platform-config.ts';
 import { mountTransferRoutes } from './transfer-routes.ts';
 import type { TenantTransfer } from '../runtime/tenant-transfer.ts';
 import type { AccountRecovery } from '../account-recovery/account-recovery.ts';
@@ -52,6 +53,8 @@ export interface ApiDeps extends TenantResourceDeps {
   lockout: LoginLockout;
   /** The isolation self-audit (GET /platform/isolation-report). */
   isolationAudit: IsolationAudit;
+  /** The operator's policy (GET/PUT /platform/config/:section). */
+  platformConfig: PlatformConfig;
   /** Tenant export and import. */
   transfer: TenantTransfer;
 }
@@ -72,7 +75,7 @@ export function apiRouter(deps: ApiDeps) {
   mountFederationRoutes(router, { config: deps.config, store: deps.store, federation: deps.federation });
   mountUserSessionRoutes(router, { store: deps.store, users: deps.users, userSessions: deps.userSessions, mfa: deps.mfa });
   mountAccountSecurityRoutes(router, { store: deps.store, users: deps.users, recovery: deps.accountRecovery, lockout: deps.lockout });
-  mountPlatformRoutes(router, { isolationAudit: deps.isolationAudit });
+  mountPlatformRoutes(router, { isolationAudit: deps.isolationAudit, platformConfig: deps.platformConfig });
   const routes = router.routes();
   const allowed = router.allowedMethods({
     throw: true,

@@ -5,19 +5,12 @@
  * API, the merged view and the code that acts on a value always agree.
  */
 import { KEY_ROTATION_DAYS, LIFETIME_CEILINGS, LIFETIME_DEFAULTS, PASSWORD_MIN_LENGTH_FLOOR, RATE_LIMIT_DEFAULTS, rateLimitViolations } from './tenant-config-bounds.ts';
+import { BUILT_IN_POLICY, boundViolations, type PlatformPolicy } from './platform-policy.ts';
 import { createPrivateKey } from 'node:crypto';
 import type { ConfigSection } from './tenant-config-schema.ts';
 import { isE164 } from './phone-number.ts';
 
-export const MFA_LEVELS = ['off', 'admins', 'all'] as const;
-export type MfaLevel = (typeof MFA_LEVELS)[number];
-
-/**
- * The lowest MFA requirement any tenant may have. A platform-wide policy, 'off' for now;
- * raising it (e.g. from the environment, later) makes every tenant at least this strict,
- * in the merged view and on every update.
- */
-export const PLATFORM_MFA_REQUIRED_FLOOR: MfaLevel = 'off';
+export { MFA_LEVELS, type MfaLevel } from './platform-policy.ts';
 
 /** Beyond this, audit events are kept longer than the platform promises to store them. */
 export const AUDIT_RETENTION_DAYS = { default: 365, max: 3650 } as const;
@@ -33,7 +26,7 @@ export const GLOBAL_DEFAULTS: Readonly<Record<ConfigSection, Record<string, unkn
   branding: { company_name: 'Atrium', colors: { light: { primary: '#2563eb', background: '#ffffff', text: '#111827' }, dark: { primary: '#60a5fa', background: '#111827', text: '#f9fafb' } } },
   security: {
     password_policy: { min_length: PASSWORD_MIN_LENGTH_FLOOR, require_uppercase: false, require_digit: false, require_symbol: false },
-    mfa: { required: PLATFORM_MFA_REQUIRED_FLOOR, totp_enabled: true },
+    mfa: { required: 'off', totp_enabled: true },
     webauthn: { enabled: true, user_verification: 'preferred' },
     signup: { mode: 'invite_only', allowed_email_domains: [] },
     rate_limits: RATE_LIMIT_DEFAULTS,
@@ -61,14 +54,13 @@ const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v
 function atMost(problems: string[], field: string, value: unknown, max: number): void {
   if (typeof value === 'number' && value > max) problems.push(`${field}: at most ${max}`);
 }
-function atLeast(problems: string[], field: string, value: unknown, min: number): void {
-  if (typeof value === 'number' && value < min) problems.push(`${field}: at least ${min}`);
-}
 
 /** What a constraint may depend on besides the value: the tenant's part in the deployment. */
 export interface TenantRole {
   /** The platform tenant: it issues the management API's tokens (client_credentials). */
   issuesManagementTokens?: boolean;
+  /** The operator's policy in force (the tenant record's): its floors and ceilings bound every override. */
+  policy?: PlatformPolicy;
 }
 
 /**
@@ -134,28 +126,19 @@ function smsViolations(sms: unknown): string[] {
 }
 
 /**
- * What in a (schema-valid) section override breaks a platform floor or ceiling, one
- * message per field naming the bound; empty when it is acceptable.
+ * What in a (schema-valid) section override breaks a platform floor or ceiling (the
+ * operator's, config/platform-policy.ts, or a fixed one here), one message per field naming
+ * the bound; empty when it is acceptable.
  */
 export function constraintViolations(section: ConfigSection, value: Obj, tenant: TenantRole = {}): string[] {
-  const problems: string[] = [];
+  const problems: string[] = boundViolations(tenant.policy ?? BUILT_IN_POLICY, section, value);
   if (section === 'security') {
-    atLeast(problems, 'security.password_policy.min_length', obj(value.password_policy).min_length, PASSWORD_MIN_LENGTH_FLOOR);
-    const mfa = obj(value.mfa).required;
-    if (typeof mfa === 'string' && MFA_LEVELS.indexOf(mfa as MfaLevel) < MFA_LEVELS.indexOf(PLATFORM_MFA_REQUIRED_FLOOR)) {
-      problems.push(`security.mfa.required: at least "${PLATFORM_MFA_REQUIRED_FLOOR}" (platform floor)`);
-    }
     atMost(problems, 'security.audit_retention_days', value.audit_retention_days, AUDIT_RETENTION_DAYS.max);
     atMost(problems, 'security.reauth_max_age_seconds', value.reauth_max_age_seconds, REAUTH_MAX_AGE_SECONDS.max);
     problems.push(...rateLimitViolations(value.rate_limits));
   }
   if (section === 'oidc') {
-    atMost(problems, 'oidc.access_token_ttl', value.access_token_ttl, LIFETIME_CEILINGS.accessToken);
-    atMost(problems, 'oidc.id_token_ttl', value.id_token_ttl, LIFETIME_CEILINGS.idToken);
-    atMost(problems, 'oidc.refresh_token_ttl', value.refresh_token_ttl, LIFETIME_CEILINGS.refreshToken);
     atMost(problems, 'oidc.session_ttl', value.session_ttl, LIFETIME_CEILINGS.session);
-    atLeast(problems, 'oidc.key_rotation_days', value.key_rotation_days, KEY_ROTATION_DAYS.min);
-    atMost(problems, 'oidc.key_rotation_days', value.key_rotation_days, KEY_ROTATION_DAYS.max);
     problems.push(...grantViolations(value.enabled_grants, tenant));
   }
   if (section === 'features') problems.push(...socialViolations(value.social));
@@ -163,17 +146,4 @@ export function constraintViolations(section: ConfigSection, value: Obj, tenant:
   if (section === 'features' && value.tenant_picker === true && tenant.issuesManagementTokens) problems.push('features.tenant_picker: not on the platform tenant (it hosts the tenant picker)');
   if (section === 'notifications') problems.push(...smsViolations(value.sms));
   return problems;
-}
-
-/** Floors applied to a merged section: a stored override below a since-raised floor reads as the floor. */
-export function applyFloors(section: ConfigSection, merged: Obj): Obj {
-  if (section !== 'security') return merged;
-  const policy = obj(merged.password_policy);
-  const mfa = obj(merged.mfa);
-  const level = MFA_LEVELS.indexOf(mfa.required as MfaLevel);
-  return {
-    ...merged,
-    password_policy: { ...policy, min_length: Math.max(Number(policy.min_length) || 0, PASSWORD_MIN_LENGTH_FLOOR) },
-    mfa: { ...mfa, required: MFA_LEVELS[Math.max(level, MFA_LEVELS.indexOf(PLATFORM_MFA_REQUIRED_FLOOR))] },
-  };
 }

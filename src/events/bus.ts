@@ -8,7 +8,9 @@ export type AtriumEvent =
   | { type: 'tenant.changed'; tenantId: string; slug: string }
   | { type: 'tenant.deleted'; tenantId: string; slug: string; domains: readonly string[] }
   | { type: 'keys.rotated'; tenantId: string; slug: string }
-  | { type: 'client.changed'; tenantId: string; slug: string; clientId: string };
+  | { type: 'client.changed'; tenantId: string; slug: string; clientId: string }
+  /** The operator's policy (tenancy/platform-config.ts): every tenant at once. */
+  | { type: 'platform.changed'; section: string; version: number };
 
 export type EventHandler = (event: AtriumEvent) => void;
 

@@ -9,11 +9,12 @@ import type { Tenant } from '../tenancy/tenant.ts';
 import { MailService } from './mail-service.ts';
 import { DnsResolver } from '../core/dns-resolver.ts';
 import { EgressGuard } from '../core/egress-guard.ts';
+import { BUILT_IN_POLICY } from '../config/platform-policy.ts';
 
 const guardFor = (config: ReturnType<typeof loadConfig>, log: ConstructorParameters<typeof EgressGuard>[2]) => new EgressGuard(config, new DnsResolver(config), log);
 
 const tenant: Tenant = {
-  id: '00000000-0000-4000-8000-000000000001', slug: 'acme', name: 'Acme', status: 'active', version: 1,
+  id: '00000000-0000-4000-8000-000000000001', slug: 'acme', name: 'Acme', status: 'active', version: 1, policy: BUILT_IN_POLICY,
   config: { application: { default_locale: 'fr' } }, domains: [], primaryDomain: undefined, createdAt: new Date(), updatedAt: new Date(),
 };
 

@@ -11,6 +11,9 @@ export const PLATFORM_SCOPES = [
   'atrium:tenants:transfer',
   'atrium:cross-tenant:read',
   'atrium:cross-tenant:write',
+  /** The operator's policy above the tenants (GET/PUT /api/v1/platform/config/:section). */
+  'atrium:platform:read',
+  'atrium:platform:write',
 ] as const;
 
 export type PlatformScope = (typeof PLATFORM_SCOPES)[number];

@@ -17,6 +17,7 @@ import { DatabaseLease } from './key-lease.ts';
 import { keyRotationDays, keyRotationSeconds, retiredKeyRetentionSeconds } from './key-schedule.ts';
 import type { SigningKeyInfo, SigningKeyStore } from './signing-keys.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
+import type { PlatformPolicy } from '../config/platform-policy.ts';
 
 export const KEY_LIFECYCLE_LEASE = 'key-lifecycle';
 const DEFAULT_INTERVAL_MS = 60_000;
@@ -28,6 +29,8 @@ export interface KeyLifecycleDeps {
   tenants: TenantService;
   audit: AuditLog;
   log: Logger;
+  /** The operator's policy in force: its floor, ceiling and default of key_rotation_days, its token lifetimes. */
+  policy: () => PlatformPolicy;
 }
 
 export interface KeyLifecycleOptions {
@@ -125,7 +128,7 @@ export class KeyLifecycle {
       const batch = await this.#scan(after);
       for (const row of batch) {
         if (this.#stopped) return result;
-        const tenant = { config: { oidc: row.oidc ?? {} } };
+        const tenant = { config: { oidc: row.oidc ?? {} }, policy: this.#deps.policy() };
         const now = new Date(row.now);
         const rotate = age(now, row.oldest_current) >= keyRotationSeconds(tenant);
         const remove = age(now, row.oldest_retired) >= retiredKeyRetentionSeconds(tenant);
@@ -158,7 +161,7 @@ export class KeyLifecycle {
     });
   }
 
-  async #apply(row: TenantKeyAges, tenant: { config: Record<string, unknown> }, todo: { rotate: boolean; remove: boolean }, result: KeyLifecycleRun): Promise<void> {
+  async #apply(row: TenantKeyAges, tenant: { config: Record<string, unknown>; policy: PlatformPolicy }, todo: { rotate: boolean; remove: boolean }, result: KeyLifecycleRun): Promise<void> {
     const { keys, audit, tenants, log } = this.#deps;
     await runAsTenant(row.id, async () => {
       let changed = false;

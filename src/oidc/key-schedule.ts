@@ -8,6 +8,7 @@ import type { SigningKeyInfo } from './signing-keys.ts';
 import { tokenLifetimes } from './token-lifetimes.ts';
 
 import { KEY_ROTATION_DAYS } from '../config/tenant-config-bounds.ts';
+import { mergedSection } from '../tenancy/tenant-config.ts';
 
 export { KEY_ROTATION_DAYS } from '../config/tenant-config-bounds.ts';
 
@@ -21,7 +22,8 @@ const DAY_SECONDS = 86_400;
 
 /** `oidc.key_rotation_days` of the tenant, within the platform bounds; anything else is the default. */
 export function keyRotationDays(tenant: Pick<Tenant, 'config'>): number {
-  const value = ((tenant.config.oidc ?? {}) as Record<string, unknown>).key_rotation_days;
+  // Merged: the tenant's value or the operator's default, within the operator's floor and ceiling.
+  const value = mergedSection(tenant, 'oidc').key_rotation_days;
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) return KEY_ROTATION_DAYS.default;
   return Math.min(Math.max(value, KEY_ROTATION_DAYS.min), KEY_ROTATION_DAYS.max);
 }

@@ -1,6 +1,10 @@
-/** Token lifetimes of a tenant: its `oidc` overrides, bounded by platform ceilings. */
+/**
+ * Token lifetimes of a tenant: its `oidc` section as merged (tenancy/tenant-config.ts): its
+ * overrides, else the operator's defaults, within the operator's ceilings.
+ */
 import type { Tenant } from '../tenancy/tenant.ts';
 import { perTenantRecord } from '../tenancy/per-tenant-record.ts';
+import { mergedSection } from '../tenancy/tenant-config.ts';
 
 import { LIFETIME_CEILINGS, LIFETIME_DEFAULTS } from '../config/tenant-config-bounds.ts';
 
@@ -19,7 +23,7 @@ export interface TokenLifetimes {
 
 /** In seconds; once per tenant record (per-tenant-record.ts). */
 export const tokenLifetimes = perTenantRecord((tenant: Pick<Tenant, 'config'>): TokenLifetimes => {
-  const oidc = (tenant.config.oidc ?? {}) as Record<string, unknown>;
+  const oidc = mergedSection(tenant, 'oidc');
   return Object.freeze({
     accessToken: pick(oidc.access_token_ttl, LIFETIME_DEFAULTS.accessToken, LIFETIME_CEILINGS.accessToken),
     idToken: pick(oidc.id_token_ttl, LIFETIME_DEFAULTS.idToken, LIFETIME_CEILINGS.idToken),

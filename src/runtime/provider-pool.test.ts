@@ -4,8 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ProviderPool } from './provider-pool.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { ProviderRuntime } from '../oidc/provider-factory.ts';
+import { BUILT_IN_POLICY } from '../config/platform-policy.ts';
 
-const tenant = (id: string, version = 1) => ({ id, slug: id, version }) as Tenant;
+const tenant = (id: string, version = 1, policy = 0) => ({ id, slug: id, version, policy: { ...BUILT_IN_POLICY, version: policy } }) as Tenant;
 
 function countingBuilder(delayMs = 5) {
   const builds: string[] = [];
@@ -18,6 +19,16 @@ function countingBuilder(delayMs = 5) {
 }
 
 describe('ProviderPool', () => {
+  it('rebuilds a runtime when the record was read under a newer operator policy, and not for an older one', async () => {
+    const { builds, build } = countingBuilder(1);
+    const pool = new ProviderPool({ maxSize: 10, idleTtlMs: 60_000, cleanupIntervalMs: 60_000 }, build);
+    await pool.get(tenant('a', 1, 1));
+    await pool.get(tenant('a', 1, 2));
+    await pool.get(tenant('a', 1, 1));
+    assert.deepEqual(builds, ['a@1', 'a@1']);
+    pool.close();
+  });
+
   it('builds one runtime for concurrent first requests of a tenant', async () => {
     const { builds, build } = countingBuilder();
     const pool = new ProviderPool({ maxSize: 10, idleTtlMs: 60_000, cleanupIntervalMs: 60_000 }, build);

@@ -26,6 +26,8 @@ export interface PoolStats {
 
 interface Slot {
   version: number;
+  /** The operator policy version of the record it was built from. */
+  policy: number;
   runtime: Promise<ProviderRuntime>;
 }
 
@@ -54,14 +56,15 @@ export class ProviderPool {
   /** The runtime for this tenant record, built if absent or older than the record. */
   get(tenant: Tenant): Promise<ProviderRuntime> {
     const slot = this.#cache.get(tenant.id);
-    if (slot && slot.version >= tenant.version) {
+    // A record read under a newer operator policy (token lifetimes, ...) needs a new Provider too.
+    if (slot && slot.version >= tenant.version && slot.policy >= tenant.policy.version) {
       this.stats.hits++;
       return slot.runtime;
     }
     this.stats.misses++;
     const started = performance.now();
     const runtime = this.#build(tenant);
-    const fresh: Slot = { version: tenant.version, runtime };
+    const fresh: Slot = { version: tenant.version, policy: tenant.policy.version, runtime };
     this.#cache.set(tenant.id, fresh);
     runtime.then(
       () => {

@@ -6,10 +6,11 @@ import { SecretBox } from '../core/secret-box.ts';
 import type { ProviderRuntime } from '../oidc/provider-factory.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { TenantRuntimes } from './tenant-runtime.ts';
+import { BUILT_IN_POLICY } from '../config/platform-policy.ts';
 
 const config = loadConfig({ ATRIUM_ENV: 'development', PUBLIC_URL: 'https://idp.example.test' });
 const box = new SecretBox(randomBytes(32).toString('base64'));
-const record = (version: number, config: Record<string, unknown> = {}): Tenant => ({ id: '0b6f8f52-8c1b-4b7a-9d39-4c1f7a1f0001', slug: 'acme', name: 'Acme', status: 'active', config, version, domains: [], primaryDomain: undefined, createdAt: new Date(), updatedAt: new Date() });
+const record = (version: number, config: Record<string, unknown> = {}): Tenant => ({ id: '0b6f8f52-8c1b-4b7a-9d39-4c1f7a1f0001', slug: 'acme', name: 'Acme', status: 'active', config, version, policy: BUILT_IN_POLICY, domains: [], primaryDomain: undefined, createdAt: new Date(), updatedAt: new Date() });
 
 describe('TenantRuntimes', () => {
   it('builds one runtime per tenant record, and a new one for the next version', async () => {

@@ -7,7 +7,8 @@ import { badRequest } from '../core/errors.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import type { Tenant } from './tenant.ts';
 import { deepFreeze, perTenantRecord } from './per-tenant-record.ts';
-import { applyFloors, constraintViolations, GLOBAL_DEFAULTS, type TenantRole } from '../config/tenant-config-constraints.ts';
+import { constraintViolations, GLOBAL_DEFAULTS, type TenantRole } from '../config/tenant-config-constraints.ts';
+import { applyPolicy, BUILT_IN_POLICY, type PlatformPolicy } from '../config/platform-policy.ts';
 import { CONFIG_SECTIONS, SECRET_PATHS, SECTION_SCHEMAS, type ConfigSection } from '../config/tenant-config-schema.ts';
 
 /** What every answer shows instead of a secret; sending it back keeps the stored value. */
@@ -44,17 +45,29 @@ function deepMerge(base: unknown, override: unknown): unknown {
 }
 
 /** Each section merged once per tenant record, on first use (per-tenant-record.ts). */
-const mergedSectionsOf = perTenantRecord((_tenant: Pick<Tenant, 'config'>) => new Map<ConfigSection, Readonly<Obj>>());
+const mergedSectionsOf = perTenantRecord((_tenant: TenantSettings) => new Map<ConfigSection, Readonly<Obj>>());
 
-/** The section as the tenant runs with it: global defaults, its overrides, platform floors. Shared: frozen. */
-export function mergedSection(tenant: Pick<Tenant, 'config'>, section: ConfigSection): Readonly<Obj> {
+/** What a tenant's settings are made of: its overrides and the operator's policy its record was read under. */
+export type TenantSettings = Pick<Tenant, 'config'> & Partial<Pick<Tenant, 'policy'>>;
+
+/**
+ * The section as the tenant runs with it: global defaults, the platform's defaults, its
+ * overrides, then the platform's floors and ceilings. Shared: frozen.
+ */
+export function mergedSection(tenant: TenantSettings, section: ConfigSection): Readonly<Obj> {
   const sections = mergedSectionsOf(tenant);
   let merged = sections.get(section);
   if (!merged) {
-    merged = deepFreeze(applyFloors(section, deepMerge(GLOBAL_DEFAULTS[section], tenant.config[section] ?? {}) as Obj));
+    merged = deepFreeze(sectionUnder(tenant.policy ?? BUILT_IN_POLICY, tenant, section));
     sections.set(section, merged);
   }
   return merged;
+}
+
+/** The section as the tenant would run with it under `policy` (not cached: the preview of a policy change). */
+export function sectionUnder(policy: PlatformPolicy, tenant: Pick<Tenant, 'config'>, section: ConfigSection): Obj {
+  const overrides = tenant.config[section] ?? {};
+  return applyPolicy(policy, section, overrides, deepMerge(GLOBAL_DEFAULTS[section], overrides) as Obj);
 }
 
 function getPath(node: unknown, path: readonly string[]): unknown {

@@ -44,6 +44,8 @@ export class TenantRegistry {
       },
     });
     bus.subscribe((event) => {
+      // A policy change concerns every tenant; the platform configuration clears this cache once it has the new policy (clear()).
+      if (event.type === 'platform.changed') return;
       if (event.type === 'tenant.deleted') for (const d of event.domains) this.#cache.delete(`domain:${d}`);
       this.forget(event.tenantId, event.slug);
     });
@@ -59,6 +61,11 @@ export class TenantRegistry {
 
   async byDomain(domain: string): Promise<Tenant | undefined> {
     return this.#get(`domain:${domain}`);
+  }
+
+  /** Drops every record: the operator's policy changed, and each record carries the one it was read under. */
+  clear(): void {
+    this.#cache.clear();
   }
 
   /** Drops every cached view of a tenant (its domains included). */

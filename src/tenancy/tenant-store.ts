@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../storage/database.ts';
 import type { Tenant, TenantStatus } from './tenant.ts';
+import type { PlatformPolicy } from '../config/platform-policy.ts';
 
 interface TenantRow {
   id: string;
@@ -27,7 +28,7 @@ const SELECT_TENANT = `
          (SELECT d.domain FROM tenant_domains d WHERE d.tenant_id = t.id AND d.is_primary) AS primary_domain
   FROM tenants t`;
 
-function toTenant(row: TenantRow): Tenant {
+function toTenant(row: TenantRow, policy: PlatformPolicy): Tenant {
   return Object.freeze({
     id: row.id,
     slug: row.slug,
@@ -35,6 +36,7 @@ function toTenant(row: TenantRow): Tenant {
     status: row.status,
     config: row.config ?? {},
     version: Number(row.version),
+    policy,
     domains: row.domains ?? [],
     primaryDomain: row.primary_domain ?? undefined,
     ...(row.primary_changed_at ? { originChange: Object.freeze({ previousPrimaryDomain: row.previous_primary_domain ?? undefined, at: new Date(row.primary_changed_at) }) } : {}),
@@ -45,22 +47,25 @@ function toTenant(row: TenantRow): Tenant {
 
 export class TenantStore {
   readonly #db: Database;
-  constructor(db: Database) {
+  readonly #policy: () => PlatformPolicy;
+  /** `policy`: the operator's policy in force (tenancy/platform-config.ts), put on every record read. */
+  constructor(db: Database, policy: () => PlatformPolicy) {
     this.#db = db;
+    this.#policy = policy;
   }
 
   async findBySlug(slug: string): Promise<Tenant | undefined> {
-    return this.#db.crossTenant('resolve tenant by slug', (q) => findOne(q, 'WHERE t.slug = $1', [slug]));
+    return this.#db.crossTenant('resolve tenant by slug', (q) => this.#findOne(q, 'WHERE t.slug = $1', [slug]));
   }
 
   async findById(id: string): Promise<Tenant | undefined> {
-    return this.#db.crossTenant('resolve tenant by id', (q) => findOne(q, 'WHERE t.id = $1', [id]));
+    return this.#db.crossTenant('resolve tenant by id', (q) => this.#findOne(q, 'WHERE t.id = $1', [id]));
   }
 
   async findByDomain(domain: string): Promise<Tenant | undefined> {
     return this.#db.crossTenant('resolve tenant by custom domain', (q) =>
       // Only a proven domain routes (a pending claim may exist for several tenants).
-      findOne(q, "WHERE t.id = (SELECT tenant_id FROM tenant_domains WHERE domain = $1 AND status <> 'pending')", [domain]),
+      this.#findOne(q, "WHERE t.id = (SELECT tenant_id FROM tenant_domains WHERE domain = $1 AND status <> 'pending')", [domain]),
     );
   }
 
@@ -70,8 +75,13 @@ export class TenantStore {
     return this.#db.crossTenant('list tenants', async (q) => {
       const rows = await q.query<TenantRow>(`${SELECT_TENANT} ${filter} ORDER BY t.slug LIMIT $2 OFFSET $3`, [pattern, options.limit, options.offset]);
       const count = await q.query<{ n: string }>(`SELECT count(*) AS n FROM tenants t ${filter}`, [pattern]);
-      return { tenants: rows.rows.map(toTenant), total: Number(count.rows[0]?.n ?? 0) };
+      return { tenants: rows.rows.map((row) => toTenant(row, this.#policy())), total: Number(count.rows[0]?.n ?? 0) };
     });
+  }
+
+  /** Every tenant: the preview of an operator policy change compares each one's effective values. */
+  async all(): Promise<Tenant[]> {
+    return this.#db.crossTenant('list every tenant', async (q) => (await q.query<TenantRow>(`${SELECT_TENANT} ORDER BY t.slug`)).rows.map((row) => toTenant(row, this.#policy())));
   }
 
   async isSlugRetired(slug: string): Promise<boolean> {
@@ -88,7 +98,7 @@ export class TenantStore {
       await q.query('DELETE FROM retired_slugs WHERE slug = $1', [input.slug]);
       await q.query('INSERT INTO tenants (id, slug, name, config) VALUES ($1, $2, $3, $4)', [id, input.slug, input.name, input.config ?? {}]);
       await alongside(q, id);
-      return (await findOne(q, 'WHERE t.id = $1', [id]))!;
+      return (await this.#findOne(q, 'WHERE t.id = $1', [id]))!;
     });
   }
 
@@ -99,7 +109,7 @@ export class TenantStore {
            version = version + 1, updated_at = now() WHERE id = $1`,
         [id, changes.name ?? null, changes.status ?? null],
       );
-      return res.rowCount ? findOne(q, 'WHERE t.id = $1', [id]) : undefined;
+      return res.rowCount ? this.#findOne(q, 'WHERE t.id = $1', [id]) : undefined;
     });
   }
 
@@ -116,8 +126,13 @@ export class TenantStore {
            version = version + 1, updated_at = now() WHERE id = $1`,
         [id, section, overrides ?? null],
       );
-      return res.rowCount ? findOne(q, 'WHERE t.id = $1', [id]) : undefined;
+      return res.rowCount ? this.#findOne(q, 'WHERE t.id = $1', [id]) : undefined;
     });
+  }
+
+  async #findOne(q: Queryable, where: string, params: unknown[]): Promise<Tenant | undefined> {
+    const res = await q.query<TenantRow>(`${SELECT_TENANT} ${where}`, params);
+    return res.rows[0] ? toTenant(res.rows[0], this.#policy()) : undefined;
   }
 
   /** Deletes the tenant and, by cascade, all its data; its slug is retired. */
@@ -130,11 +145,6 @@ export class TenantStore {
       return true;
     });
   }
-}
-
-async function findOne(q: Queryable, where: string, params: unknown[]): Promise<Tenant | undefined> {
-  const res = await q.query<TenantRow>(`${SELECT_TENANT} ${where}`, params);
-  return res.rows[0] ? toTenant(res.rows[0]) : undefined;
 }
 
 /**

@@ -2,6 +2,7 @@
 import type { AtriumConfig } from '../config/env.ts';
 import { DEFAULT_TENANT, PLATFORM_TENANT } from './slug.ts';
 import type { TenantRole } from '../config/tenant-config-constraints.ts';
+import type { PlatformPolicy } from '../config/platform-policy.ts';
 
 export type TenantStatus = 'active' | 'suspended';
 
@@ -14,6 +15,11 @@ export interface Tenant {
   readonly config: Readonly<Record<string, unknown>>;
   /** Bumped on every change of config, keys, clients or status: pooled Providers older than it are rebuilt. */
   readonly version: number;
+  /**
+   * The operator's policy the record was read under (tenancy/platform-config.ts). A change of
+   * policy makes new records, so what is derived per record (per-tenant-record.ts) follows it.
+   */
+  readonly policy: PlatformPolicy;
   readonly domains: readonly string[];
   readonly primaryDomain: string | undefined;
   /** The last change of primary domain (issue 14, item 4): what it was before, and when it changed. */
@@ -28,8 +34,8 @@ export function platformTenantSlug(config: AtriumConfig): string {
 }
 
 /** The tenant's part in the deployment, for the configuration constraints that depend on it. */
-export function tenantRole(tenant: Pick<Tenant, 'slug'>, config: AtriumConfig): TenantRole {
-  return { issuesManagementTokens: tenant.slug === platformTenantSlug(config) };
+export function tenantRole(tenant: Pick<Tenant, 'slug'> & Partial<Pick<Tenant, 'policy'>>, config: AtriumConfig): TenantRole {
+  return { issuesManagementTokens: tenant.slug === platformTenantSlug(config), policy: tenant.policy };
 }
 
 /**

@@ -16,7 +16,7 @@ import { pgbouncerRequested, startPgBouncer } from './pgbouncer.ts';
 
 export const BOOTSTRAP_CLIENT_ID = 'platform-test';
 export const BOOTSTRAP_CLIENT_SECRET = randomBytes(32).toString('base64url');
-export const ALL_PLATFORM_SCOPES = 'atrium:tenants:read atrium:tenants:write atrium:tenants:delete atrium:tenants:transfer atrium:cross-tenant:read atrium:cross-tenant:write';
+export const ALL_PLATFORM_SCOPES = 'atrium:tenants:read atrium:tenants:write atrium:tenants:delete atrium:tenants:transfer atrium:cross-tenant:read atrium:cross-tenant:write atrium:platform:read atrium:platform:write';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
