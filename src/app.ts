@@ -104,5 +104,9 @@ export function managementApi(services: Services): ReturnType<typeof apiRouter> 
     lockout: services.lockout,
     isolationAudit: services.isolationAudit,
     transfer: services.transfer,
+    roles: services.roles,
+    quotaService: services.quotaService,
+    quotaStore: services.quotaStore,
+    rateLimiter: services.rateLimiter,
   });
 }

@@ -59,6 +59,10 @@ import { createFederation, type Federation } from './federation/federation.ts';
 import { MfaService } from './mfa/mfa-service.ts';
 import { MfaStore } from './mfa/mfa-store.ts';
 import { UserSessionService } from './accounts/user-sessions.ts';
+import { TenantRoleStore } from './tenancy/role-store.ts';
+import { RoleService } from './tenancy/role-service.ts';
+import { QuotaStore } from './tenancy/quota-store.ts';
+import { QuotaService } from './tenancy/quota-service.ts';
 import { IsolationAudit } from './isolation/isolation-audit.ts';
 
 export interface Services {
@@ -75,6 +79,11 @@ export interface Services {
   tenantStore: TenantStore;
   registry: TenantRegistry;
   tenants: TenantService;
+  /** Custom roles of the tenant in context, and the check of any role given to a user. */
+  roles: RoleService;
+  /** Quotas the platform sets on tenants (quotaService: set and report; quotaStore: read in the tenant in context). */
+  quotaService: QuotaService;
+  quotaStore: QuotaStore;
   /** Custom domains of the tenant in context. */
   domains: DomainService;
   /** The periodic re-check of verified custom domains (DOMAIN_RECHECK_INTERVAL_MS). */
@@ -128,10 +137,11 @@ export interface Services {
 
 export async function createServices(config: AtriumConfig, log: Logger, options: { inMemoryDatabase?: boolean; keyLifecycleIntervalMs?: number } = {}): Promise<Services> {
   const { box, metrics, health, db, bus } = await openDependencies(config, log, options);
-  const { tenantStore, keys, clients, grants, accountTokens, users, domainStore, consoleSessions } = createStores(db, box);
+  const { tenantStore, keys, clients, grants, accountTokens, users, domainStore, consoleSessions, roleStore, quotas } = createStores(db, box);
   const registry = new TenantRegistry(tenantStore, bus);
   const audit = new AuditLog(db);
-  const tenants = new TenantService(tenantStore, keys, bus, log, audit);
+  const tenants = new TenantService(tenantStore, keys, bus, log, audit, roleStore);
+  const roles = new RoleService(roleStore, audit);
   const materials = new TenantMaterials(keys, clients);
   const dns = new DnsResolver(config);
   const egress = new EgressGuard(config, dns, log);
@@ -148,7 +158,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
 
   const userSessions = new UserSessionService({ db, signIns: grants, consoles: consoleSessions, audit });
   const lockout = new LoginLockout({ db, audit, box });
-  const userService = new UserService(users, audit);
+  const userService = new UserService(users, audit, roles);
   const accountRecovery = new AccountRecovery({ config, users, tokens: accountTokens, mail, lockout, sessions: userSessions, audit });
   const mfa = new MfaService({ config, store: new MfaStore(db, accountTokens), box, users, audit, notify: mfaChangeMail(mail, registry) });
 
@@ -164,6 +174,9 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     tenantStore,
     registry,
     tenants,
+    roles,
+    quotaService: new QuotaService(quotas, audit),
+    quotaStore: quotas,
     domains: new DomainService(config, domainStore, tenants, challenges),
     domainChecks,
     pool,
@@ -240,6 +253,8 @@ function createStores(db: Database, box: SecretBox) {
     users: new UserStore(db, { links: accountTokens, grants }),
     domainStore: new DomainStore(db),
     consoleSessions: new ConsoleSessionStore(db),
+    roleStore: new TenantRoleStore(db),
+    quotas: new QuotaStore(db),
   };
 }
 
