@@ -12,6 +12,7 @@ import { authorizationRequest, createTenantFixture, discover, REDIRECT_URI, sign
 import { assertApiError } from './support/api-assertions.ts';
 import { setSecurity } from './support/account-security.ts';
 import { hiddenInput, TestBrowser } from './support/http-client.ts';
+import { signInToConsole } from './support/console.ts';
 import { startPlainProvider, type PlainProvider } from './support/plain-oidc-provider.ts';
 import { authorizationRequest as downstreamRequest, finishDownstream, signInAtPlainUpstream, startAtUpstream } from './support/federation-flow.ts';
 
@@ -19,6 +20,7 @@ let t: TestAtrium;
 let acme: TenantFixture;
 let globex: TenantFixture;
 let plain: PlainProvider;
+const ROOT = { email: 'root@platform.test', password: 'platform-root-correct-horse' };
 
 async function tenantToken(fixture: TenantFixture, scope: string): Promise<string> {
   const client = await t.api('POST', `/tenants/${fixture.slug}/clients`, { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope });
@@ -51,7 +53,7 @@ async function newTenant(slug: string) {
 }
 
 before(async () => {
-  t = await startTestAtrium();
+  t = await startTestAtrium({ ATRIUM_BOOTSTRAP_ADMIN_EMAIL: ROOT.email, ATRIUM_BOOTSTRAP_ADMIN_PASSWORD: ROOT.password });
   [acme, globex] = [await createTenantFixture(t, 'acme'), await createTenantFixture(t, 'globex')];
   plain = await startPlainProvider({
     redirectUris: ['acme', 'globex', 'tiny'].map((slug) => `${t.issuer(slug)}/federation/callback`),
@@ -321,5 +323,82 @@ describe('quotas', () => {
     assert.equal((await t.api('GET', '/tenants/chatty/quotas')).status, 200, 'the platform can still read and raise the quota');
     await putQuotas('chatty', { management_requests_per_minute: null });
     assert.equal((await t.api('GET', '/tenants/chatty/users')).status, 200, 'null is unlimited');
+  });
+});
+
+describe('/admin and /platform', () => {
+  interface Session { browser: TestBrowser; csrf: string; origin: string }
+  async function session(origin: string, credentials: { email: string; password: string }, path: string): Promise<Session> {
+    const { browser, html, status } = await signInToConsole(origin, credentials, path);
+    assert.equal(status, 200, html.slice(0, 300));
+    return { browser, csrf: hiddenInput(html, 'csrf'), origin };
+  }
+  async function get(s: Session, path: string) {
+    const res = await s.browser.request(`${s.origin}${path}`);
+    return { status: res.status, html: await res.text() };
+  }
+  async function post(s: Session, path: string, form: Record<string, string> | URLSearchParams) {
+    const body = new URLSearchParams(form);
+    body.set('csrf', s.csrf);
+    const res = await s.browser.request(`${s.origin}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() });
+    return { status: res.status, html: await res.text(), location: res.headers.get('location') };
+  }
+
+  it('/admin: roles are created, assigned and deleted there, usage shows against quotas, and a custom role opens no console', async () => {
+    await newTenant('consoled');
+    const ownerPassword = 'consoled-owner-password';
+    await t.api('POST', '/tenants/consoled/users', { email: 'owner@consoled.test', password: ownerPassword, email_verified: true });
+    const owner = await session(t.issuer('consoled'), { email: 'owner@consoled.test', password: ownerPassword }, '/admin');
+    await putQuotas('consoled', { users: 2, clients: 7 });
+    const overview = await get(owner, '/admin');
+    assert.match(overview.html, /data-quota="users">1 of 2</);
+    assert.match(overview.html, /data-quota="clients">0 of 7</);
+    assert.match(overview.html, /data-quota="custom_domains">0 \(no limit\)</);
+
+    assert.equal((await post(owner, '/admin/roles', { name: 'Admin ', description: 'x' })).status, 400);
+    const made = await post(owner, '/admin/roles', { name: 'reviewer', description: 'Reviews things' });
+    assert.equal(made.status, 303, made.html.slice(0, 300));
+    assert.match((await get(owner, '/admin/roles')).html, /<code>reviewer<\/code>/);
+    const created = await post(owner, '/admin/users', { email: 'rev@consoled.test', password: 'reviewer-password-long', roles: 'reviewer', email_verified: 'on' });
+    assert.equal(created.status, 303, created.html.slice(0, 300));
+    const id = /\/admin\/users\/([0-9a-f-]{36})/.exec(created.location!)![1]!;
+    assert.deepEqual((await t.api('GET', `/tenants/consoled/users/${id}`)).body.roles, ['reviewer']);
+    const unknown = await post(owner, `/admin/users/${id}/roles`, new URLSearchParams([['roles', 'member'], ['roles', 'ghost']]));
+    assert.equal(unknown.status, 400);
+    assert.match(unknown.html, /unknown role &#34;ghost&#34;|unknown role "ghost"/);
+    const full = await post(owner, '/admin/users', { email: 'third@consoled.test', roles: 'member' });
+    assert.equal(full.status, 403, 'the users quota (2) holds in /admin too');
+    assert.match(full.html, /users quota is 2/);
+
+    // A custom role is a label for applications: its holder gets no console.
+    const reviewer = await signInToConsole(t.issuer('consoled'), { email: 'rev@consoled.test', password: 'reviewer-password-long' }, '/account');
+    assert.equal((await reviewer.browser.request(`${t.issuer('consoled')}/admin`)).status, 403);
+
+    assert.equal((await post(owner, '/admin/roles/reviewer/delete', {})).status, 409, 'held by a user');
+    assert.equal((await post(owner, `/admin/users/${id}/roles`, { roles: 'member' })).status, 303);
+    assert.equal((await post(owner, '/admin/roles/reviewer/delete', {})).status, 303);
+    const ownerId = (await t.api('GET', '/tenants/consoled/users?search=owner')).body.users[0].id;
+    for (const action of ['role.created', 'role.deleted']) assert.equal((await auditOf('consoled', action))[0]?.actor, ownerId, action);
+  });
+
+  it('/platform: a platform admin sees usage and sets quotas, with a 400 naming a bad field; each change audited as them', async () => {
+    const root = await session(t.baseUrl, ROOT, '/platform');
+    assert.match((await get(root, '/platform/tenants/acme')).html, /href="\/platform\/tenants\/acme\/quotas"/);
+    const page = await get(root, '/platform/tenants/acme/quotas');
+    assert.equal(page.status, 200);
+    const users = (await t.api('GET', '/tenants/acme/quotas')).body.usage.users;
+    assert.match(page.html, new RegExp(`data-usage="users">In use: ${users}<`));
+    const bad = await post(root, '/platform/tenants/acme/quotas', { users: '-3', clients: '' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.html, /users: must not be negative/);
+    const huge = await post(root, '/platform/tenants/acme/quotas', { users: '12.5' });
+    assert.match(huge.html, /users: must be a whole number/);
+    const saved = await post(root, '/platform/tenants/acme/quotas', { users: '5000', clients: '', management_requests_per_minute: '600' });
+    assert.equal(saved.status, 303, saved.html.slice(0, 300));
+    assert.deepEqual((await t.api('GET', '/tenants/acme/quotas')).body.quotas, { users: 5000, clients: null, custom_domains: null, federation_connections: null, management_requests_per_minute: 600 });
+    assert.equal((await t.api('GET', '/tenants/globex/quotas')).body.quotas.users, null, 'globex untouched');
+    const rootId = (await t.api('GET', '/tenants/_platforms/users?search=root%40')).body.users[0].id;
+    assert.equal((await auditOf('acme', 'tenant.quotas_changed'))[0]?.actor, `platform:${rootId}`);
+    await putQuotas('acme', {});
   });
 });

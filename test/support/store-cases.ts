@@ -197,7 +197,7 @@ export function storeCases(s: Services): StoreCase[] {
         await roles.create(name, `described ${name}`);
         return {
           markers: [name],
-          reads: { list: () => roles.list(), get: () => roles.get(name), unknown: { run: () => roles.unknown([name]), seen: (r) => (r as string[]).length === 0 } },
+          reads: { list: () => roles.list(), get: () => roles.get(name), unknown: { run: async () => (await roles.unknown([name])).length, seen: (n) => n === 0 } },
           writes: { update: () => roles.update(name, 'changed'), delete: () => roles.delete(name) },
           inserts: { create: () => roles.create(name, null) },
         };
