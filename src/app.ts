@@ -107,5 +107,9 @@ export function managementApi(services: Services): ReturnType<typeof apiRouter> 
     isolationAudit: services.isolationAudit,
     platformConfig: services.platformConfig,
     transfer: services.transfer,
+    roles: services.roles,
+    quotaService: services.quotaService,
+    quotaStore: services.quotaStore,
+    rateLimiter: services.rateLimiter,
   });
 }

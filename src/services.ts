@@ -62,6 +62,10 @@ import { createFederation, type Federation } from './federation/federation.ts';
 import { MfaService } from './mfa/mfa-service.ts';
 import { MfaStore } from './mfa/mfa-store.ts';
 import { UserSessionService } from './accounts/user-sessions.ts';
+import { TenantRoleStore } from './tenancy/role-store.ts';
+import { RoleService } from './tenancy/role-service.ts';
+import { QuotaStore } from './tenancy/quota-store.ts';
+import { QuotaService } from './tenancy/quota-service.ts';
 import { IsolationAudit } from './isolation/isolation-audit.ts';
 
 export interface Services {
@@ -80,6 +84,11 @@ export interface Services {
   tenants: TenantService;
   /** The operator's policy above the tenants (floors, ceilings, defaults), edited on /platform and the API. */
   platformConfig: PlatformConfig;
+  /** Custom roles of the tenant in context, and the check of any role given to a user. */
+  roles: RoleService;
+  /** Quotas the platform sets on tenants (quotaService: set and report; quotaStore: read in the tenant in context). */
+  quotaService: QuotaService;
+  quotaStore: QuotaStore;
   /** Custom domains of the tenant in context. */
   domains: DomainService;
   /** The periodic re-check of verified custom domains (DOMAIN_RECHECK_INTERVAL_MS). */
@@ -134,8 +143,9 @@ export interface Services {
 export async function createServices(config: AtriumConfig, log: Logger, options: { inMemoryDatabase?: boolean; keyLifecycleIntervalMs?: number } = {}): Promise<Services> {
   const { box, metrics, health, db, bus } = await openDependencies(config, log, options);
   const audit = new AuditLog(db);
-  const { tenantStore, keys, clients, grants, accountTokens, users, domainStore, consoleSessions, registry, platformConfig } = await createTenancy({ config, db, box, bus, audit, log });
-  const tenants = new TenantService(tenantStore, keys, bus, log, audit);
+  const { tenantStore, keys, clients, grants, accountTokens, users, domainStore, consoleSessions, registry, platformConfig, roleStore, quotas } = await createTenancy({ config, db, box, bus, audit, log });
+  const tenants = new TenantService(tenantStore, keys, bus, log, audit, roleStore);
+  const roles = new RoleService(roleStore, audit);
   const materials = new TenantMaterials(keys, clients);
   const dns = new DnsResolver(config);
   const egress = new EgressGuard(config, dns, log);
@@ -152,7 +162,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
 
   const userSessions = new UserSessionService({ db, signIns: grants, consoles: consoleSessions, audit });
   const lockout = new LoginLockout({ db, audit, box });
-  const userService = new UserService(users, audit);
+  const userService = new UserService(users, audit, roles);
   const accountRecovery = new AccountRecovery({ config, users, tokens: accountTokens, mail, lockout, sessions: userSessions, audit });
   const mfa = new MfaService({ config, store: new MfaStore(db, accountTokens), box, users, audit, notify: mfaChangeMail(mail, registry) });
 
@@ -164,11 +174,10 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     box,
     audit,
     auditStore: new AuditStore(db),
-    rateLimiter,
-    tenantStore,
-    registry,
+    rateLimiter, tenantStore, registry,
     tenants,
     platformConfig,
+    roles, quotaService: new QuotaService(quotas, audit), quotaStore: quotas,
     domains: new DomainService(config, domainStore, tenants, challenges),
     domainChecks,
     pool,
@@ -245,6 +254,8 @@ function createStores(db: Database, box: SecretBox, policy: ConstructorParameter
     users: new UserStore(db, { links: accountTokens, grants }),
     domainStore: new DomainStore(db),
     consoleSessions: new ConsoleSessionStore(db),
+    roleStore: new TenantRoleStore(db),
+    quotas: new QuotaStore(db),
   };
 }
 

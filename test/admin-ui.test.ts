@@ -82,7 +82,7 @@ const clientIdOf = (html: string) => /id="client-id">([^<]+)</.exec(html)?.[1];
 
 /** Every page of /admin, with ids that exist. */
 function getRoutes(): string[] {
-  return ['/admin', '/admin/users', '/admin/users/new', `/admin/users/${member.id}`, '/admin/clients', '/admin/clients/new', `/admin/clients/${acme.clientId}`, '/admin/branding', '/admin/security', '/admin/keys', '/admin/audit'];
+  return ['/admin', '/admin/users', '/admin/users/new', `/admin/users/${member.id}`, '/admin/clients', '/admin/clients/new', `/admin/clients/${acme.clientId}`, '/admin/roles', '/admin/branding', '/admin/security', '/admin/keys', '/admin/audit'];
 }
 
 /** Every form target of /admin, with a body that would be accepted given the CSRF token. */
@@ -102,6 +102,8 @@ function postRoutes(): [string, Record<string, string>][] {
     ['/admin/branding', { company_name: 'Probe' }],
     ['/admin/security', { min_length: '12', mfa_required: 'off', signup_mode: 'closed' }],
     ['/admin/keys/rotate', {}],
+    ['/admin/roles', { name: 'csrf-probe' }],
+    ['/admin/roles/csrf-probe/delete', {}],
   ];
 }
 

@@ -64,6 +64,16 @@ const EXAMPLES: Record<string, Example[]> = {
   'POST /admin/branding/listing': [{ what: 'listed in the tenant picker', post: async () => ({ path: '/admin/branding/listing', form: { tenant_picker: 'on' }, auditedIn: 'acme' }) }],
   'POST /admin/security': [{ what: 'security', post: async () => ({ path: '/admin/security', form: { min_length: '12', mfa_required: 'off', signup_mode: 'closed' }, auditedIn: 'acme' }) }],
   'POST /admin/keys/rotate': [{ what: 'rotate keys', post: async () => ({ path: '/admin/keys/rotate', form: {}, auditedIn: 'acme' }) }],
+  'POST /admin/roles': [{ what: 'create a role', post: async () => ({ path: '/admin/roles', form: { name: `r-${randomUUID().slice(0, 8)}` }, auditedIn: 'acme' }) }],
+  'POST /admin/roles/:role/delete': [{
+    what: 'delete a role',
+    post: async () => {
+      const name = `r-${randomUUID().slice(0, 8)}`;
+      await given('POST', '/tenants/acme/roles', { name });
+      return { path: `/admin/roles/${name}/delete`, form: {}, auditedIn: 'acme' };
+    },
+  }],
+  'POST /platform/tenants/:slug/quotas': [{ what: 'set quotas', post: async () => ({ path: '/platform/tenants/acme/quotas', form: { users: String(100_000 + Math.floor(Math.random() * 1000)) }, auditedIn: 'acme' }) }],
   'POST /platform/tenants': [{ what: 'create a tenant', post: async () => { const slug = `p-${randomUUID().slice(0, 8)}`; return { path: '/platform/tenants', form: { slug, name: 'Made on /platform' }, auditedIn: slug }; } }],
   'POST /platform/tenants/:slug/status': [{ what: 'suspend', post: async () => { const slug = await newTenant(); return { path: `/platform/tenants/${slug}/status`, form: { status: 'suspended' }, auditedIn: slug }; } }],
   'POST /platform/tenants/:slug/domains': [{ what: 'add a domain', post: async () => ({ path: '/platform/tenants/acme/domains', form: { domain: `d-${randomUUID().slice(0, 8)}.example.com` }, auditedIn: 'acme' }) }],

@@ -50,6 +50,7 @@ async function given(method: string, path: string, body?: unknown): Promise<any>
   return res.body;
 }
 
+const newRole = async () => (await given('POST', `/tenants/${TENANT}/roles`, { name: `r-${randomUUID().slice(0, 8)}` })).name as string;
 const newUser = async () => (await given('POST', `/tenants/${TENANT}/users`, { email: `u-${randomUUID()}@example.test` })).id as string;
 const newClient = async () => (await given('POST', `/tenants/${TENANT}/clients`, { redirect_uris: ['https://app.example.test/cb'] })).client_id as string;
 const newTenant = async () => (await given('POST', '/tenants', { slug: `t-${randomUUID().slice(0, 8)}`, name: 'Temp' })).slug as string;
@@ -146,6 +147,10 @@ const EXAMPLES: Record<string, Example[]> = {
   'POST /api/v1/tenants/:slug/users/:id/mfa/reset': [{ what: "reset a user's MFA", call: async () => ({ method: 'POST', path: `/tenants/${TENANT}/users/${await newUser()}/mfa/reset`, auditedIn: TENANT }) }],
   'POST /api/v1/tenants/:slug/invitations': [{ what: 'invite a user', call: async () => ({ method: 'POST', path: `/tenants/${TENANT}/invitations`, body: { email: `i-${randomUUID()}@example.test` }, auditedIn: TENANT }) }],
   'POST /api/v1/tenants/:slug/users/:id/unlock': [{ what: 'unlock a user', call: async () => ({ method: 'POST', path: `/tenants/${TENANT}/users/${await newUser()}/unlock`, auditedIn: TENANT }) }],
+  'POST /api/v1/tenants/:slug/roles': [{ what: 'create a custom role', call: async () => ({ method: 'POST', path: `/tenants/${TENANT}/roles`, body: { name: `r-${randomUUID().slice(0, 8)}` }, auditedIn: TENANT }) }],
+  'PATCH /api/v1/tenants/:slug/roles/:role': [{ what: 'describe a custom role', call: async () => ({ method: 'PATCH', path: `/tenants/${TENANT}/roles/${await newRole()}`, body: { description: 'Changed' }, auditedIn: TENANT }) }],
+  'DELETE /api/v1/tenants/:slug/roles/:role': [{ what: 'delete a custom role', call: async () => ({ method: 'DELETE', path: `/tenants/${TENANT}/roles/${await newRole()}`, auditedIn: TENANT }) }],
+  'PUT /api/v1/tenants/:slug/quotas': [{ what: "set a tenant's quotas", call: async () => ({ method: 'PUT', path: `/tenants/${TENANT}/quotas`, body: { users: 100_000 + Math.floor(Math.random() * 1000) }, auditedIn: TENANT }) }],
 };
 
 /** The mutating routes the management API really has, read from its router. */

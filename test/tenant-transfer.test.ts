@@ -155,7 +155,8 @@ before(async () => {
   assert.equal(branding.status, 200, JSON.stringify(branding.body));
   const upstream = await s.api('PUT', '/tenants/moving/federation/upstream', { provider: 'generic_oidc', issuer: 'https://idp.example.test', client_id: 'downstream', client_secret: UPSTREAM_SECRET });
   assert.ok(upstream.status < 300, JSON.stringify(upstream.body));
-  second = await createUser(s, moving, 'second', { roles: ['admin'] });
+  assert.equal((await s.api('POST', '/tenants/moving/roles', { name: 'mover', description: 'Moves with the tenant' })).status, 201);
+  second = await createUser(s, moving, 'second', { roles: ['admin', 'mover'] });
   totpSecret = (await enrolTotp(ISSUER, second, at(s.port).browser())).secret;
   lastTotpStep = stepAt(Date.now()); // the enrolment's code was of this step or the one before
   // A passkey and an upstream link, as the stores would have written them.
@@ -311,7 +312,7 @@ describe('tenant export and import', () => {
     const fromTarget = (await openBundle(back.bytes, PASSPHRASE)) as Payload;
     const original = (await openBundle(exported, PASSPHRASE)) as Payload;
     // What no sign-in changed is exactly what left (a sign-in moves last_step, last_login_at, devices).
-    for (const table of ['tenants', 'tenant_domains', 'oidc_clients', 'signing_keys', 'federation_connections', 'federated_identities', 'webauthn_credentials']) {
+    for (const table of ['tenants', 'tenant_domains', 'tenant_roles', 'oidc_clients', 'signing_keys', 'federation_connections', 'federated_identities', 'webauthn_credentials']) {
       assert.deepEqual(comparable(fromTarget)[table], comparable(original)[table], `${table} is what was exported`);
     }
     assertApiError(await onSource('POST', '/tenants/import', { bundle: back.bytes.toString('base64'), passphrase: PASSPHRASE }), 409, 'conflict');

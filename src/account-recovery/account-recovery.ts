@@ -133,7 +133,7 @@ export class AccountRecovery {
       return { kind: 'verification_sent' };
     }
     if (!policy.requireEmailVerification) {
-      const user = await this.#d.users.create({ email: input.email, passwordHash, name, emailVerified: false, defaultRole: 'member' });
+      const user = await this.#d.users.create({ email: input.email, passwordHash, name, emailVerified: false });
       this.#d.mail.sendLater(tenant, user.email, 'signup-welcome', { link: issuerUrl(tenant, this.#d.config, '/account').href }, mailOpts);
       await this.#d.audit.record({ action: 'user.signed_up', actor: user.id, target: user.id, ip: meta.ip, userAgent: meta.userAgent, details: { email_verified: false } });
       return { kind: 'created', user: publicUser(user) };
@@ -154,7 +154,6 @@ export class AccountRecovery {
       passwordHash: typeof used.data.password_hash === 'string' ? used.data.password_hash : null,
       name: typeof used.data.name === 'string' ? used.data.name : null,
       emailVerified: true,
-      defaultRole: 'member',
     });
     await this.#d.audit.record({ action: 'user.signed_up', actor: user.id, target: user.id, ip: meta.ip, userAgent: meta.userAgent, details: { email_verified: true } });
     return { kind: 'done', user: publicUser(user), interactionUid: typeof used.data.interaction === 'string' ? used.data.interaction : null };
@@ -217,7 +216,7 @@ export class AccountRecovery {
     if (signupPolicy(tenant).mode === 'closed') throw new AppError('signup_closed', 409, 'signup is closed for this tenant (security.signup.mode): create the user with a password instead');
     const existing = await this.#d.users.findByEmail(input.email);
     if (existing && existing.passwordHash) throw conflict('a user with this email already exists in this tenant');
-    const user = existing ? await this.#reinvited(existing, input) : await this.#d.users.create({ email: input.email, passwordHash: null, name: input.name ?? null, emailVerified: false, roles: input.roles, defaultRole: 'member' });
+    const user = existing ? await this.#reinvited(existing, input) : await this.#d.users.create({ email: input.email, passwordHash: null, name: input.name ?? null, emailVerified: false, roles: input.roles });
     const { token, expiresAt } = await this.#d.tokens.issue({ purpose: 'invitation', userId: user.id, email: user.email });
     const language = lang ?? ((mergedSection(tenant, 'application').default_locale as string | undefined) ?? 'en');
     let mailSent = true;

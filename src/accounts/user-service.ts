@@ -8,9 +8,9 @@ import { hashPassword } from './password.ts';
 import { passwordViolations } from './password-policy.ts';
 import { publicUser, type User, type UserStore } from './user-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { RoleService } from '../tenancy/role-service.ts';
 
-export const TENANT_ROLES = ['owner', 'admin', 'member'] as const;
-export const PLATFORM_ROLES = ['platform_admin'] as const;
+export { BUILT_IN_ROLES as TENANT_ROLES, PLATFORM_ONLY_ROLES as PLATFORM_ROLES } from '../tenancy/role-names.ts';
 export { PASSWORD_MIN_LENGTH_FLOOR } from './password-policy.ts';
 
 /** The tenant's password policy (password-policy.ts) as an API error: a 400 naming every problem. */
@@ -22,9 +22,11 @@ export function checkPassword(tenant: Tenant, password: string, email: string): 
 export class UserService {
   readonly #users: UserStore;
   readonly #audit: AuditLog;
-  constructor(users: UserStore, audit: AuditLog) {
+  readonly #roles: Pick<RoleService, 'checkAssignable'>;
+  constructor(users: UserStore, audit: AuditLog, roles: Pick<RoleService, 'checkAssignable'>) {
     this.#users = users;
     this.#audit = audit;
+    this.#roles = roles;
   }
 
   #record(action: string, userId: string, details: Record<string, unknown> = {}): Promise<void> {
@@ -33,6 +35,7 @@ export class UserService {
 
   async create(tenant: Tenant, input: { email: string; password?: string; name?: string | null; emailVerified?: boolean; roles?: string[] }): Promise<User> {
     if (input.password !== undefined) checkPassword(tenant, input.password, input.email);
+    if (input.roles) await this.#roles.checkAssignable(tenant, input.roles);
     if (await this.#users.findByEmail(input.email)) throw conflict('a user with this email already exists in this tenant');
     const user = await this.#users.create({
       email: input.email,
@@ -40,7 +43,6 @@ export class UserService {
       name: input.name,
       emailVerified: input.emailVerified,
       roles: input.roles,
-      defaultRole: 'member',
     });
     await this.#record('user.created', user.id, { email: user.email, roles: user.roles });
     return publicUser(user);
@@ -50,6 +52,7 @@ export class UserService {
     const current = await this.#users.findById(id);
     if (!current) throw notFound('no such user');
     if (changes.password !== undefined) checkPassword(tenant, changes.password, changes.email ?? current.email);
+    if (changes.roles) await this.#roles.checkAssignable(tenant, changes.roles);
     if (changes.email && changes.email.toLowerCase() !== current.email.toLowerCase() && (await this.#users.findByEmail(changes.email))) {
       throw conflict('a user with this email already exists in this tenant');
     }

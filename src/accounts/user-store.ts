@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../storage/database.ts';
 import { conflict } from '../core/errors.ts';
 import type { AccountGrants, OutstandingLinks } from './credential-change.ts';
+import { enforceQuota } from '../tenancy/quota-store.ts';
+import { DEFAULT_ROLES } from '../config/tenant-config-schema.ts';
 
 export interface User {
   id: string;
@@ -98,14 +100,17 @@ export class UserStore {
   }
 
   /**
-   * Inserts a user; the first user of a tenant becomes its owner. The count and insert
-   * share a transaction and a per-tenant advisory lock so two first signups cannot both own it.
+   * Inserts a user. Without `roles`, the tenant's first user gets `security.roles.first_user`
+   * and every later one `security.roles.new_user` (owner and member by default), whichever
+   * door creates them (API, /admin, signup, invitation, federation). The count, the users
+   * quota and the insert share a transaction and a per-tenant advisory lock, so two first
+   * signups cannot both own the tenant and two signups cannot both take its last place.
    */
-  async create(input: { email: string; passwordHash: string | null; name?: string | null; emailVerified?: boolean; roles?: string[]; defaultRole: string }): Promise<UserWithSecret> {
+  async create(input: { email: string; passwordHash: string | null; name?: string | null; emailVerified?: boolean; roles?: string[] }): Promise<UserWithSecret> {
     return this.#db.withTenant(async (q) => {
       await q.query(`SELECT pg_advisory_xact_lock(hashtext('users:' || current_setting('app.tenant_id')))`);
-      const existing = await q.query('SELECT 1 FROM users LIMIT 1');
-      const roles = input.roles ?? (existing.rowCount === 0 ? ['owner'] : [input.defaultRole]);
+      await enforceQuota(q, 'users');
+      const roles = input.roles ?? (await rolesForNewUser(q));
       const res = await q.query<UserRow>(
         `INSERT INTO users (tenant_id, id, email, email_verified, password_hash, name, roles)
          VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
@@ -164,6 +169,13 @@ export class UserStore {
       }),
     );
   }
+}
+
+/** The tenant's `security.roles` setting for its first user or a later one (read in the creating transaction). */
+async function rolesForNewUser(q: Queryable): Promise<string[]> {
+  const first = (await q.query('SELECT 1 FROM users LIMIT 1')).rowCount === 0;
+  const res = await q.query<{ role: string | null }>(`SELECT config->'security'->'roles'->>$1 AS role FROM tenants`, [first ? 'first_user' : 'new_user']);
+  return [res.rows[0]?.role ?? (first ? DEFAULT_ROLES.first_user : DEFAULT_ROLES.new_user)];
 }
 
 const ACTIVE_OWNERS = `SELECT count(*) AS n FROM users WHERE 'owner' = ANY(roles) AND status = 'active'`;

@@ -7,7 +7,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AccountRecovery } from '../account-recovery/account-recovery.ts';
 import type { LoginLockout } from '../accounts/lockout.ts';
-import { TENANT_ROLES } from '../accounts/user-service.ts';
+import type { RoleService } from '../tenancy/role-service.ts';
 import type { User, UserStore } from '../accounts/user-store.ts';
 import { readJson } from '../web/body.ts';
 import { notFound } from '../core/errors.ts';
@@ -22,12 +22,13 @@ export interface AccountSecurityApiDeps {
   users: UserStore;
   recovery: AccountRecovery;
   lockout: LoginLockout;
+  roles: Pick<RoleService, 'checkAssignable'>;
 }
 
 const invitationSchema = z.strictObject({
   email: z.email().max(320).transform((v) => v.trim()),
   name: z.string().trim().max(200).nullable().optional(),
-  roles: z.array(z.enum(TENANT_ROLES)).max(10).optional(),
+  roles: z.array(z.string().max(64)).max(10).optional(),
   locale: z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/).optional(),
 });
 
@@ -52,6 +53,7 @@ export function mountAccountSecurityRoutes(router: Router, deps: AccountSecurity
 
   router.post('/tenants/:slug/invitations', ...write, async function inviteUser(ctx) {
     const input = parseInput(invitationSchema, await readJson(ctx));
+    if (input.roles) await deps.roles.checkAssignable(ctx.state.target, input.roles);
     const { user, expiresAt, mailSent } = await deps.recovery.invite(ctx.state.target, input, apiActor(ctx), input.locale);
     ctx.status = 201;
     ctx.body = { user: userJson(user), expires_at: expiresAt.toISOString(), mail_sent: mailSent };

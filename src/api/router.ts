@@ -28,6 +28,13 @@ import type { DomainService } from '../tenancy/domain-service.ts';
 import type { AuditStore } from '../audit/audit-store.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import { AppError } from '../core/errors.ts';
+import type { RateLimiter } from '../security/rate-limiter.ts';
+import type { QuotaStore } from '../tenancy/quota-store.ts';
+import type { QuotaService } from '../tenancy/quota-service.ts';
+import type { RoleService } from '../tenancy/role-service.ts';
+import { managementRateGate } from './management-rate.ts';
+import { mountRoleRoutes } from './role-routes.ts';
+import { mountQuotaRoutes } from './quota-routes.ts';
 
 export interface ApiDeps extends TenantResourceDeps {
   config: AtriumConfig;
@@ -57,6 +64,12 @@ export interface ApiDeps extends TenantResourceDeps {
   platformConfig: PlatformConfig;
   /** Tenant export and import. */
   transfer: TenantTransfer;
+  /** Custom roles of the target tenant. */
+  roles: RoleService;
+  /** Quotas: set by the platform (quotaService), read by the management_requests_per_minute gate (quotaStore). */
+  quotaService: QuotaService;
+  quotaStore: QuotaStore;
+  rateLimiter: RateLimiter;
 }
 
 export function apiRouter(deps: ApiDeps) {
@@ -66,6 +79,11 @@ export function apiRouter(deps: ApiDeps) {
     await next();
   });
   router.use(apiAuthentication(deps.config, deps.registry, deps.keys, deps.materials));
+  const gate = managementRateGate(deps.quotaStore, deps.rateLimiter);
+  router.use(async function managementQuota(ctx: Context, next: Next) {
+    ctx.state.tenantGate = gate;
+    await next();
+  });
   mountTransferRoutes(router, { config: deps.config, store: deps.store, transfer: deps.transfer });
   mountTenantRoutes(router, { config: deps.config, store: deps.store, service: deps.service });
   mountTenantResourceRoutes(router, deps);
@@ -74,8 +92,10 @@ export function apiRouter(deps: ApiDeps) {
   mountAuditRoutes(router, { store: deps.store, auditStore: deps.auditStore });
   mountFederationRoutes(router, { config: deps.config, store: deps.store, federation: deps.federation });
   mountUserSessionRoutes(router, { store: deps.store, users: deps.users, userSessions: deps.userSessions, mfa: deps.mfa });
-  mountAccountSecurityRoutes(router, { store: deps.store, users: deps.users, recovery: deps.accountRecovery, lockout: deps.lockout });
-  mountPlatformRoutes(router, { isolationAudit: deps.isolationAudit, platformConfig: deps.platformConfig });
+    mountAccountSecurityRoutes(router, { store: deps.store, users: deps.users, recovery: deps.accountRecovery, lockout: deps.lockout, roles: deps.roles });
+    mountPlatformRoutes(router, { isolationAudit: deps.isolationAudit, platformConfig: deps.platformConfig });
+    mountRoleRoutes(router, { store: deps.store, roles: deps.roles });
+    mountQuotaRoutes(router, { store: deps.store, quotas: deps.quotaService });
   const routes = router.routes();
   const allowed = router.allowedMethods({
     throw: true,

@@ -25,6 +25,7 @@ export function targetTenant(store: TenantStore) {
     ctx.state.target = tenant;
     const context = ctx.state.context;
     context.enterTenant(tenant);
+    await ctx.state.tenantGate?.(tenant);
     context.log?.debug({ principal: ctx.state.principal?.clientId }, 'platform API acting on tenant');
     await next();
   };

@@ -49,7 +49,7 @@ async function provision(services: Services): Promise<void> {
     await runAsTenant(platform.id, async () => {
       if (await services.users.findByEmail(adminEmail)) return;
       const created = await services.users
-        .create({ email: adminEmail, passwordHash: await hashPassword(adminPassword), emailVerified: true, roles: ['owner', 'platform_admin'], defaultRole: 'member' })
+        .create({ email: adminEmail, passwordHash: await hashPassword(adminPassword), emailVerified: true, roles: ['owner', 'platform_admin'] })
         .then(() => true, ignoreConflict);
       if (!created) return;
       log.info({ email: adminEmail }, 'bootstrap platform admin created');

@@ -7,7 +7,7 @@
 import { KEY_ROTATION_DAYS, LIFETIME_CEILINGS, LIFETIME_DEFAULTS, PASSWORD_MIN_LENGTH_FLOOR, RATE_LIMIT_DEFAULTS, rateLimitViolations } from './tenant-config-bounds.ts';
 import { BUILT_IN_POLICY, boundViolations, type PlatformPolicy } from './platform-policy.ts';
 import { createPrivateKey } from 'node:crypto';
-import type { ConfigSection } from './tenant-config-schema.ts';
+import { DEFAULT_ROLES, type ConfigSection } from './tenant-config-schema.ts';
 import { isE164 } from './phone-number.ts';
 
 export { MFA_LEVELS, type MfaLevel } from './platform-policy.ts';
@@ -31,6 +31,7 @@ export const GLOBAL_DEFAULTS: Readonly<Record<ConfigSection, Record<string, unkn
     signup: { mode: 'invite_only', allowed_email_domains: [] },
     rate_limits: RATE_LIMIT_DEFAULTS,
     lockout: { max_attempts: 10, duration_seconds: 900 },
+    roles: DEFAULT_ROLES,
     device_matching: false,
     audit_retention_days: AUDIT_RETENTION_DAYS.default,
     reauth_max_age_seconds: REAUTH_MAX_AGE_SECONDS.default,

@@ -32,6 +32,11 @@ export const brandingSchema = z.strictObject({
   colors: z.strictObject({ light: palette, dark: palette }).partial(),
 }).partial();
 
+/** A role name as `security.roles` takes it; that it exists (built in or the tenant's) is checked when the section is saved. */
+const roleName = z.string().regex(/^[a-z0-9_-]{1,64}$/, 'must be a role name: 1-64 characters of a-z, 0-9, "_" and "-"');
+/** The roles a tenant's users get when no role is given: its first user, and every later one. */
+export const DEFAULT_ROLES = { first_user: 'owner', new_user: 'member' } as const;
+
 const rateLimit = z.strictObject({ limit: z.number().int().positive(), window_seconds: z.number().int().positive() });
 
 export const securitySchema = z.strictObject({
@@ -49,6 +54,7 @@ export const securitySchema = z.strictObject({
   device_matching: z.boolean(),
   audit_retention_days: z.number().int().positive(),
   reauth_max_age_seconds: z.number().int().nonnegative(),
+  roles: z.strictObject({ first_user: roleName, new_user: roleName }).partial(),
 }).partial();
 
 /** The social sign-in providers a tenant can offer as buttons (federation/social-providers.ts). */

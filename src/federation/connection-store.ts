@@ -3,6 +3,7 @@
  * of the tenant in context. The client secret is sealed with the SecretBox, bound to the
  * tenant and connection name, and only opened for the code that talks to the upstream.
  */
+import { enforceQuota } from '../tenancy/quota-store.ts';
 import type { Database } from '../storage/database.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import { ITEM3_DEFAULTS, type ConnectionSettings } from './connection-schema.ts';
@@ -61,6 +62,8 @@ export class ConnectionStore {
   async put(tenantId: string, name: string, settings: ConnectionSettings, secret: SecretChange): Promise<{ connection: StoredConnection; created: boolean }> {
     const sealed = secret.kind === 'set' ? this.#box.seal(secret.value, connectionSecretContext(tenantId, name)) : null;
     return this.#db.withTenant(async (q) => {
+      // Replacing a connection is not one more: only a new name counts against the quota.
+      if (!(await q.query('SELECT 1 FROM federation_connections WHERE name = $1', [name])).rowCount) await enforceQuota(q, 'federation_connections');
       const res = await q.query<ConnectionRow & { created: boolean }>(
         `INSERT INTO federation_connections (tenant_id, name, provider, enabled, settings, client_secret_enc)
          VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4, $5)

@@ -117,7 +117,7 @@ export class Provisioning {
       await this.#audit.record({ action: 'federation.identity_linked', actor: existing.id, target: existing.id, ip: context.audit.ip, userAgent: context.audit.userAgent, details: { ...details, email: claims.email } });
       return { user: publicUser(existing), outcome: 'linked' };
     }
-    const created = await this.#users.create({ email: claims.email, passwordHash: null, name: claims.name ?? null, emailVerified: claims.emailVerified, defaultRole: 'member' });
+    const created = await this.#users.create({ email: claims.email, passwordHash: null, name: claims.name ?? null, emailVerified: claims.emailVerified });
     await this.#identities.link({ issuer: claims.issuer, subject: claims.subject, connectionName: context.connectionName, userId: created.id, email: claims.email });
     await this.#users.recordLogin(created.id);
     await this.#audit.record({ action: 'user.created', actor: `federation:${context.connectionName}`, target: created.id, ip: context.audit.ip, userAgent: context.audit.userAgent, details: { ...details, roles: created.roles } });

@@ -3,6 +3,7 @@
  * the secret is sealed separately and only ever shown at creation or rotation. Every write
  * bumps the tenant version in the same transaction (its Provider is built from clients).
  */
+import { enforceQuota } from '../tenancy/quota-store.ts';
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../storage/database.ts';
 import { bumpTenantVersion } from '../tenancy/tenant-store.ts';
@@ -73,6 +74,7 @@ export class ClientStore {
   async insert(tenantId: string, metadata: ClientMetadata, secret: string | undefined): Promise<StoredClient> {
     const { client_secret: _drop, ...rest } = metadata;
     return this.#db.withTenant(async (q) => {
+      await enforceQuota(q, 'clients');
       const res = await q.query<ClientRow>(
         `INSERT INTO oidc_clients (tenant_id, client_id, metadata, secret_enc) VALUES ($1, $2, $3, $4)
          RETURNING client_id, metadata, secret_enc, created_at, updated_at`,

@@ -49,7 +49,7 @@ export interface CompletedSignIn {
 }
 
 /** The OpenID scopes of every tenant; its Provider knows these and the API's (api-resource.ts). */
-export const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile'];
+export const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile', 'roles'];
 
 type Jwks = Configuration['jwks'];
 
@@ -72,7 +72,17 @@ export function providerConfiguration(tenant: Tenant, issuer: string, jwks: Jwks
     fetch: ((url: string | URL, options: Record<string, unknown>) => deps.egress.fetch(url, { ...options, timeoutMs: 5_000, maxBytes: 512 * 1024, strict: true })) as never,
     ...accountLookups(deps.users),
     // acr and amr (src/mfa) in every ID token: what the sign-in used, not only when asked for.
-    claims: { openid: ['sub', 'acr', 'amr'], email: ['email', 'email_verified'], profile: ['name', 'updated_at'] },
+    // `roles` is opt-in, by its scope. oidc-provider puts only the openid scope's claims in
+    // an ID token issued with an access token (conformIdTokenClaims), so `roles` is listed
+    // under openid too; `claims()` returns it only when the `roles` scope was granted.
+    claims: { openid: ['sub', 'acr', 'amr', 'roles'], email: ['email', 'email_verified'], profile: ['name', 'updated_at'], roles: ['roles'] },
+    // The same opt-in for access tokens: in a JWT access token, and in introspection of an opaque one.
+    async extraTokenClaims(_ctx, token) {
+      const accountId = 'accountId' in token ? token.accountId : undefined;
+      if (typeof accountId !== 'string' || !grantedScopes(token).has('roles')) return undefined;
+      const user = await unlessStorageDown(() => deps.users.findById(accountId));
+      return user ? { roles: user.roles } : undefined;
+    },
     scopes: [...offeredScopes(OIDC_SCOPES, grants), ...api.scopes],
     discovery: discoveryMetadata(tenant),
     cookies: cookieSettings(tenant, issuer, deps.box),
@@ -127,8 +137,9 @@ function accountLookups(users: UserStore): Pick<Configuration, 'loadExistingGran
       if (!user || user.status !== 'active') return undefined;
       return {
         accountId: user.id,
-        async claims() {
+        async claims(_use, scope) {
           return {
+            ...(scope.split(' ').includes('roles') ? { roles: user.roles } : {}),
             sub: user.id,
             email: user.email,
             email_verified: user.emailVerified,
@@ -139,6 +150,11 @@ function accountLookups(users: UserStore): Pick<Configuration, 'loadExistingGran
       };
     },
   };
+}
+
+function grantedScopes(token: object): Set<string> {
+  const scope = (token as { scope?: unknown }).scope;
+  return new Set(typeof scope === 'string' ? scope.split(' ') : []);
 }
 
 function cookieSettings(tenant: Tenant, issuer: string, box: SecretBox): Configuration['cookies'] {

@@ -45,6 +45,7 @@ export const NOT_TRANSFERRED: Readonly<Record<string, string>> = {
   login_lockouts: 'failed sign-in counters, keyed by an HMAC under the source\'s master key',
   mfa_recovery_codes: 'HMACs under a key derived from the source\'s master key, which the target cannot have: users make new codes',
   retired_slugs: 'the deployment\'s own record of deleted tenants\' slugs, not the tenant\'s',
+  tenant_quotas: 'limits the source platform set: the target\'s platform sets its own (an import starts unlimited, a replacing import too)',
 };
 
 /** Tables in every bundle, and the one an export may add (`include_audit`). */

@@ -8,6 +8,7 @@
  * verified (or later `unverified`, still served) domain routes, is exclusive across tenants
  * (a partial unique index) and can be the primary.
  */
+import { enforceQuota } from './quota-store.ts';
 import { randomBytes } from 'node:crypto';
 import { conflict, notFound } from '../core/errors.ts';
 import type { Database, Queryable } from '../storage/database.ts';
@@ -98,6 +99,7 @@ export class DomainStore {
         await q.query('UPDATE tenant_domains SET is_primary = (domain = $1)', [domain]);
         return { kind: 'made_primary', domain: { ...toDomain(existing), primary: true } };
       }
+      await enforceQuota(q, 'custom_domains');
       const res = await q.query<DomainRow>(
         `INSERT INTO tenant_domains (tenant_id, domain, is_primary, status, challenge_token, primary_on_verify)
          VALUES (current_setting('app.tenant_id')::uuid, $1, false, 'pending', $2, $3) RETURNING ${COLUMNS}`,

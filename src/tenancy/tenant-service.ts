@@ -13,6 +13,8 @@ import type { TenantStore } from './tenant-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { runAsTenant } from '../core/request-context.ts';
 import { DEFAULT_TENANT, PLATFORM_TENANT, RESERVED_TENANT_IDS, isReservedSlug, isValidSlug } from './slug.ts';
+import { BUILT_IN_ROLES } from './role-names.ts';
+import type { TenantRoleStore } from './role-store.ts';
 
 /**
  * What creating a tenant needs from the signing-key store (oidc/signing-keys.ts): a fresh
@@ -36,9 +38,11 @@ export class TenantService {
   readonly #bus: EventBus;
   readonly #log: Logger;
   readonly #audit: AuditLog;
+  readonly #roles: Pick<TenantRoleStore, 'unknown'>;
 
-  constructor(store: TenantStore, keys: InitialSigningKeys, bus: EventBus, log: Logger, audit: AuditLog) {
+  constructor(store: TenantStore, keys: InitialSigningKeys, bus: EventBus, log: Logger, audit: AuditLog, roles: Pick<TenantRoleStore, 'unknown'>) {
     this.#store = store;
+    this.#roles = roles;
     this.#keys = keys;
     this.#bus = bus;
     this.#log = log;
@@ -89,6 +93,7 @@ export class TenantService {
    * leaving the others as they are in the database; every instance rebuilds its Provider.
    */
   async updateConfig(tenant: Tenant, section: string, overrides: Record<string, unknown>): Promise<Tenant> {
+    if (section === 'security') await this.#checkRoleSettings(tenant, overrides.roles);
     const updated = await this.#store.updateConfigSection(tenant.id, section, Object.keys(overrides).length ? overrides : undefined);
     if (!updated) throw conflict('the tenant was deleted meanwhile');
     await this.#bus.publish({ type: 'tenant.changed', tenantId: tenant.id, slug: tenant.slug });
@@ -96,6 +101,14 @@ export class TenantService {
     const listed = inTenantPicker(updated);
     await this.#record(tenant, 'tenant.config_changed', { section, ...(listed !== inTenantPicker(tenant) ? { tenant_picker: listed } : {}) });
     return updated;
+  }
+
+  /** `security.roles` may name only a built-in role or one the tenant defined (a 400 naming the field otherwise). */
+  async #checkRoleSettings(tenant: Tenant, roles: unknown): Promise<void> {
+    const named = Object.entries((roles ?? {}) as Record<string, string>).filter(([, name]) => !(BUILT_IN_ROLES as readonly string[]).includes(name));
+    const unknown = new Set(await runAsTenant(tenant.id, () => this.#roles.unknown(named.map(([, name]) => name))));
+    const bad = named.filter(([, name]) => unknown.has(name));
+    if (bad.length) throw badRequest(bad.map(([field, name]) => `security.roles.${field}: unknown role "${name}"`).join('; '), 'unknown_role');
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
- * The tenant record (name, status, configuration with branding, sealed config secrets) and
- * its domains in a tenant bundle (runtime/tenant-transfer.ts), and the import's decisions
+ * The tenant record (name, status, configuration with branding, sealed config secrets),
+ * its domains and its custom roles in a tenant bundle (runtime/tenant-transfer.ts), and the import's decisions
  * about the target: a slug already there is refused unless replaced, a tenant id already
  * there under another slug is always refused (its sealed values and tokens are bound to it).
  */
@@ -17,12 +17,14 @@ type Obj = Record<string, unknown>;
 const configOf = (row: Row): Obj => (row.config && typeof row.config === 'object' ? (row.config as Obj) : {});
 
 export const tenantTransfer = {
-  tables: ['tenants', 'tenant_domains'],
+  tables: ['tenants', 'tenant_domains', 'tenant_roles'],
   async export(q: Queryable, tenantId: string, box: SecretBox): Promise<TableRows> {
     const tenants = await selectJsonRows(q, `SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]'::jsonb) AS rows FROM tenants t WHERE t.id = $1`, [tenantId]);
     return {
       tenants: tenants.map((row) => ({ ...row, config: mapConfigSecrets(configOf(row), tenantId, (sealed, context) => box.open(sealed, context)) })),
       tenant_domains: await selectJsonRows(q, `SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.domain), '[]'::jsonb) AS rows FROM tenant_domains t WHERE t.tenant_id = $1`, [tenantId]),
+      // Custom roles travel with the users who hold them (the roles themselves are names on users).
+      tenant_roles: await selectJsonRows(q, `SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.name), '[]'::jsonb) AS rows FROM tenant_roles t WHERE t.tenant_id = $1`, [tenantId]),
     };
   },
 
@@ -49,6 +51,7 @@ export const tenantTransfer = {
     const config = mapConfigSecrets(configOf(row), id, (plain, context) => box.seal(plain, context));
     await insertJsonRows(q, 'INSERT INTO tenants SELECT * FROM jsonb_populate_recordset(NULL::tenants, $1::jsonb)', [{ ...row, config, version, updated_at: new Date().toISOString() }]);
     await insertJsonRows(q, 'INSERT INTO tenant_domains SELECT * FROM jsonb_populate_recordset(NULL::tenant_domains, $1::jsonb)', rowsOf(tables, 'tenant_domains'));
+    await insertJsonRows(q, 'INSERT INTO tenant_roles SELECT * FROM jsonb_populate_recordset(NULL::tenant_roles, $1::jsonb)', rowsOf(tables, 'tenant_roles'));
     return { replaced: Boolean(sameSlug) };
   },
 } as const;

@@ -114,6 +114,8 @@ export const SETTING_EFFECTS: Readonly<Record<string, readonly EffectTest[]>> = 
   'security.lockout.max_attempts': lockout("locks after the tenant's max_attempts; a locked account answers like a wrong password, even to the right one", 'the same failures do not lock an account of a tenant with a higher limit'),
   'security.lockout.duration_seconds': lockout('a lock runs out, and the next one lasts twice as long'),
   'security.audit_retention_days': file('audit-api')("deletes events older than each tenant's security.audit_retention_days (default 365, bounded 1..3650)"),
+  'security.roles.first_user': file('roles-quotas')("security.roles.first_user: a new tenant's first user gets it, the next one new_user"),
+  'security.roles.new_user': file('roles-quotas')('security.roles.new_user: users created without a role get it through the API and federation; another tenant keeps member'),
   'security.reauth_max_age_seconds': file('reauthentication')('with reauth_max_age_seconds 0 a fresh sign-in does not count: every change asks on the request itself'),
 
   'oidc.access_token_ttl': tenantConfig('a new access_token_ttl applies to the next client_credentials token, without restart; other tenants keep theirs'),

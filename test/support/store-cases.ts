@@ -28,6 +28,9 @@ import { connectionInputSchema, ITEM3_DEFAULTS } from '../../src/federation/conn
 import { IdentityStore } from '../../src/federation/identity-store.ts';
 import { LoginStateStore } from '../../src/federation/login-state-store.ts';
 import type { Tenant } from '../../src/tenancy/tenant.ts';
+import { TenantRoleStore } from '../../src/tenancy/role-store.ts';
+import { QuotaStore } from '../../src/tenancy/quota-store.ts';
+import { UNLIMITED } from '../../src/tenancy/quotas.ts';
 
 export type Probe = () => Promise<unknown>;
 
@@ -55,7 +58,7 @@ export interface StoreCase {
 }
 
 const tag = () => `conf${randomBytes(5).toString('hex')}`;
-const userIn = (s: Services, email: string) => s.users.create({ email, passwordHash: null, defaultRole: 'member' });
+const userIn = (s: Services, email: string) => s.users.create({ email, passwordHash: null });
 
 export function storeCases(s: Services): StoreCase[] {
   const { db, box } = s;
@@ -184,6 +187,33 @@ export function storeCases(s: Services): StoreCase[] {
           writes: { markVerified: () => domains.markVerified(domain), remove: () => domains.remove(domain) },
           inserts: { add: () => domains.add(domain, true) },
         };
+      },
+    },
+    {
+      module: 'src/tenancy/role-store.ts', tables: ['tenant_roles'], type: TenantRoleStore,
+      async seed() {
+        const roles = new TenantRoleStore(db);
+        const name = tag();
+        await roles.create(name, `described ${name}`);
+        return {
+          markers: [name],
+          reads: { list: () => roles.list(), get: () => roles.get(name), unknown: { run: async () => (await roles.unknown([name])).length, seen: (n) => n === 0 } },
+          writes: { update: () => roles.update(name, 'changed'), delete: () => roles.delete(name) },
+          inserts: { create: () => roles.create(name, null) },
+        };
+      },
+    },
+    {
+      module: 'src/tenancy/quota-store.ts', tables: ['tenant_quotas'], type: QuotaStore,
+      exempt: {
+        set: 'the platform path: crossTenant by design, keyed by tenant id (the tenant role may not write quotas)',
+        usage: 'counts of the tenant in context, no row of anyone: test/roles-quotas.test.ts shows one tenant\'s usage and quotas never touch another\'s',
+      },
+      async seed(tenant) {
+        const quotas = new QuotaStore(db);
+        const users = 900_000 + Math.floor(Math.random() * 99_999);
+        await quotas.set(tenant.id, { ...UNLIMITED, users });
+        return { markers: [String(users)], reads: { get: { run: () => quotas.get(), seen: (q) => (q as { users: number | null }).users === users } }, writes: {} };
       },
     },
     {

@@ -24,6 +24,9 @@ import type { KeyLifecycle } from '../../oidc/key-lifecycle.ts';
 import { consoleActor, isTenantAdmin, type ConsoleAuth, type ConsolePrincipal } from '../console-auth.ts';
 import type { Translate } from '../../core/i18n.ts';
 import { renderTenantPage } from '../../web/page.ts';
+import type { RoleService } from '../../tenancy/role-service.ts';
+import type { QuotaService } from '../../tenancy/quota-service.ts';
+import { isBuiltInRole } from '../../tenancy/role-names.ts';
 
 /** What the /admin pages use; the composition root (app.ts) hands them these from its services. */
 export interface AdminDeps {
@@ -42,6 +45,10 @@ export interface AdminDeps {
   keys: SigningKeyStore;
   keyLifecycle: KeyLifecycle;
   auditStore: AuditStore;
+  /** The tenant's custom roles (/admin/roles, and the choices on a user's page). */
+  roles: RoleService;
+  /** The quotas the platform set, shown against usage on the overview. */
+  quotaService: QuotaService;
 }
 
 /** Who made a change, for services that take it explicitly (MFA reset, sessions): the console actor. */
@@ -86,5 +93,7 @@ type Locals = Record<string, unknown> & { title: string };
 
 /** Renders a views/console/admin/ page: wide, with the admin and the current area for the navigation. */
 export function renderAdminPage(ctx: Context, view: string, principal: ConsolePrincipal, area: string, locals: Locals | ((t: Translate) => Locals)): Promise<void> {
-  return renderTenantPage(ctx, `console/admin/${view}`, (t) => ({ wide: true, principal, area, ...(typeof locals === 'function' ? locals(t) : locals) }));
+  // A built-in role by its translated name, a custom role by its own.
+  const roleLabel = (t: Translate) => (role: string) => (isBuiltInRole(role) ? t(`admin.role_${role}`) : role);
+  return renderTenantPage(ctx, `console/admin/${view}`, (t) => ({ wide: true, principal, area, roleLabel: roleLabel(t), ...(typeof locals === 'function' ? locals(t) : locals) }));
 }

@@ -11,6 +11,7 @@ import { mountClientRoutes } from './clients.ts';
 import { mountKeyRoutes } from './keys.ts';
 import { mountSecurityRoutes } from './security.ts';
 import { mountUserRoutes } from './users.ts';
+import { mountRoleRoutes } from './roles.ts';
 import { renderAdminPage, requireAdmin, tenantOf, type AdminDeps } from './admin-console.ts';
 
 export function adminRoutes(deps: AdminDeps): Router {
@@ -20,10 +21,12 @@ export function adminRoutes(deps: AdminDeps): Router {
     const principal = requireAdmin(ctx, deps);
     if (!principal) return;
     const [{ total: users }, { total: clients }] = await Promise.all([deps.users.list({ limit: 1, offset: 0 }), deps.clients.list({ limit: 1, offset: 0 })]);
-    await renderAdminPage(ctx, 'overview', principal, 'overview', { title: 'admin.overview_title', tenant: tenantOf(ctx), counts: { users, clients } });
+    const quota = await deps.quotaService.report(tenantOf(ctx));
+    await renderAdminPage(ctx, 'overview', principal, 'overview', { title: 'admin.overview_title', tenant: tenantOf(ctx), counts: { users, clients }, quota });
   });
 
   mountUserRoutes(router, deps);
+  mountRoleRoutes(router, deps);
   mountClientRoutes(router, deps);
   mountBrandingRoutes(router, deps);
   mountSecurityRoutes(router, deps);

@@ -3,6 +3,7 @@
  * only for platform admins; a tenant it acts on is loaded by slug and every read or change
  * of that tenant's data runs inside it (`runAsTenant`), under its row-level security.
  */
+import type { QuotaService } from '../../tenancy/quota-service.ts';
 import type { Context } from 'koa';
 import { findTargetTenant } from '../../api/target-tenant.ts';
 import type { AtriumConfig } from '../../config/env.ts';
@@ -31,6 +32,8 @@ export interface PlatformDeps {
   users: UserStore;
   clients: ClientStore;
   auditStore: AuditStore;
+  /** Tenants' quotas and usage (/platform/tenants/:slug/quotas). */
+  quotaService: QuotaService;
 }
 
 /** A signed-in platform admin on the platform host (their user id is never null there). */

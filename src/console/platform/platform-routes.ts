@@ -13,6 +13,7 @@ import { mountTenantConfigRoutes } from './tenant-config-routes.ts';
 import { mountTenantDetailRoutes } from './tenant-detail-routes.ts';
 import { mountTenantListRoutes } from './tenant-list-routes.ts';
 import { mountTenantRecordRoutes } from './tenant-records-routes.ts';
+import { mountTenantQuotaRoutes } from './tenant-quota-routes.ts';
 
 export function platformRoutes(deps: PlatformDeps): Router {
   const router = new Router({ prefix: '/platform' });
@@ -20,5 +21,6 @@ export function platformRoutes(deps: PlatformDeps): Router {
   mountTenantDetailRoutes(router, deps);
   mountTenantConfigRoutes(router, deps);
   mountTenantRecordRoutes(router, deps);
+  mountTenantQuotaRoutes(router, deps);
   return router;
 }
