@@ -104,5 +104,6 @@ export function managementApi(services: Services): ReturnType<typeof apiRouter> 
     lockout: services.lockout,
     isolationAudit: services.isolationAudit,
     transfer: services.transfer,
+    webhooks: services.webhooks,
   });
 }

@@ -15,6 +15,8 @@ import { mountFederationRoutes } from './federation-routes.ts';
 import { mountUserSessionRoutes } from './user-session-routes.ts';
 import { mountAccountSecurityRoutes } from './account-security-routes.ts';
 import { mountPlatformRoutes } from './platform-routes.ts';
+import { mountWebhookRoutes } from './webhook-routes.ts';
+import type { WebhookService } from '../webhooks/webhook-service.ts';
 import type { IsolationAudit } from '../isolation/isolation-audit.ts';
 import { mountTransferRoutes } from './transfer-routes.ts';
 import type { TenantTransfer } from '../runtime/tenant-transfer.ts';
@@ -54,6 +56,8 @@ export interface ApiDeps extends TenantResourceDeps {
   isolationAudit: IsolationAudit;
   /** Tenant export and import. */
   transfer: TenantTransfer;
+  /** Webhook subscriptions and deliveries (a tenant's, and the platform's). */
+  webhooks: WebhookService;
 }
 
 export function apiRouter(deps: ApiDeps) {
@@ -73,6 +77,7 @@ export function apiRouter(deps: ApiDeps) {
   mountUserSessionRoutes(router, { store: deps.store, users: deps.users, userSessions: deps.userSessions, mfa: deps.mfa });
   mountAccountSecurityRoutes(router, { store: deps.store, users: deps.users, recovery: deps.accountRecovery, lockout: deps.lockout });
   mountPlatformRoutes(router, { isolationAudit: deps.isolationAudit });
+  mountWebhookRoutes(router, { store: deps.store, webhooks: deps.webhooks });
   const routes = router.routes();
   const allowed = router.allowedMethods({
     throw: true,
