@@ -45,6 +45,8 @@ export const NOT_TRANSFERRED: Readonly<Record<string, string>> = {
   login_lockouts: 'failed sign-in counters, keyed by an HMAC under the source\'s master key',
   mfa_recovery_codes: 'HMACs under a key derived from the source\'s master key, which the target cannot have: users make new codes',
   retired_slugs: 'the deployment\'s own record of deleted tenants\' slugs, not the tenant\'s',
+  webhook_subscriptions: 'integrations of the source deployment: subscribe again on the target, which gives each receiver a new secret',
+  webhook_outbox: 'deliveries of the source deployment, delivered (or failed) there',
 };
 
 /** Tables in every bundle, and the one an export may add (`include_audit`). */
