@@ -8,7 +8,7 @@
  */
 const FLOORS = [
   ['kernel', ['config', 'core', 'storage', 'events']],
-  ['domain', ['audit', 'tenancy', 'security', 'accounts', 'sms', 'mail', 'mfa', 'oidc', 'account-recovery', 'federation', 'runtime', 'isolation']],
+  ['domain', ['audit', 'tenancy', 'webhooks', 'security', 'accounts', 'sms', 'mail', 'mfa', 'oidc', 'account-recovery', 'federation', 'runtime', 'isolation']],
   ['pages', ['web', 'api', 'interactions', 'console']],
   ['edge', ['http']],
   ['composition', ['commands']],

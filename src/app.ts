@@ -111,5 +111,6 @@ export function managementApi(services: Services): ReturnType<typeof apiRouter> 
     quotaService: services.quotaService,
     quotaStore: services.quotaStore,
     rateLimiter: services.rateLimiter,
+    webhooks: services.webhooks,
   });
 }

@@ -44,6 +44,10 @@ import { buildProviderRuntime, type CompletedSignIn } from './oidc/provider-fact
 import { TenantMaterials } from './oidc/tenant-materials.ts';
 import { ClientCredentialsIssuer } from './oidc/client-credentials-issuer.ts';
 import { startPayloadSweeper } from './runtime/expiry-sweeper.ts';
+import { WebhookStore } from './webhooks/webhook-store.ts';
+import { WebhookService } from './webhooks/webhook-service.ts';
+import { WebhookDeliverer } from './webhooks/webhook-delivery.ts';
+import { WebhookWorker } from './webhooks/webhook-worker.ts';
 import { GrantStore } from './oidc/grant-store.ts';
 import { KeyLifecycle } from './oidc/key-lifecycle.ts';
 import { Metrics } from './core/metrics.ts';
@@ -137,6 +141,8 @@ export interface Services {
   accountRecovery: AccountRecovery;
   /** Tenant export and import between deployments. */
   transfer: TenantTransfer;
+  /** Webhook subscriptions of the tenant in context (the platform's: the platform tenant's), deliveries and replays. */
+  webhooks: WebhookService;
   close(): Promise<void>;
 }
 
@@ -154,16 +160,15 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const domainChecks = new DomainRechecker({ store: domainStore, challenges, audit, metrics, log }, config.domainRecheckIntervalMs).start();
   const pool = createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus });
   const clientService = new ClientService(clients, pool, tenants, audit);
-  const sweeper = startPayloadSweeper(db, log);
-  const auditSweeper = startAuditRetentionSweeper(db, log);
+  const sweepers = [startPayloadSweeper(db, log), startAuditRetentionSweeper(db, log)];
   const keyLifecycle = new KeyLifecycle({ db, keys, tenants, audit, log, policy: () => platformConfig.current() }, { intervalMs: options.keyLifecycleIntervalMs }).start();
   // Connects to Redis on first use only: operator commands never open the connection.
   const rateLimiter = createRateLimiter(config, log, box, (err) => health.errorSurvived('redis', err));
-
   const userSessions = new UserSessionService({ db, signIns: grants, consoles: consoleSessions, audit });
   const lockout = new LoginLockout({ db, audit, box });
   const userService = new UserService(users, audit, roles);
   const accountRecovery = new AccountRecovery({ config, users, tokens: accountTokens, mail, lockout, sessions: userSessions, audit });
+  const { service: webhooks, worker: webhookWorker } = createWebhooks({ config, db, box, audit, tenants, egress, log });
   const mfa = new MfaService({ config, store: new MfaStore(db, accountTokens), box, users, audit, notify: mfaChangeMail(mail, registry) });
 
   return {
@@ -205,11 +210,12 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     lockout,
     accountRecovery,
     transfer: new TenantTransfer({ db, box, bus, audit, log }),
+    webhooks,
     async close() {
       // Background work first, then what it used.
+      await webhookWorker.stop();
       mail.close();
-      sweeper.stop();
-      auditSweeper.stop();
+      for (const sweeper of sweepers) sweeper.stop();
       await keyLifecycle.stop();
       await domainChecks.stop();
       pool.close();
@@ -219,6 +225,20 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
       await egress.close();
     },
   };
+}
+
+/**
+ * Webhooks: the service is the audit log's follower (tenant events) and the tenant service's
+ * lifecycle listener (platform events); the worker delivers, and is woken by this instance's commits.
+ */
+function createWebhooks(d: { config: AtriumConfig; db: Database; box: SecretBox; audit: AuditLog; tenants: TenantService; egress: EgressGuard; log: Logger }) {
+  const store = new WebhookStore(d.db, d.box);
+  const service = new WebhookService({ db: d.db, store, audit: d.audit, allowHttp: d.config.env === 'development' });
+  const worker = new WebhookWorker(new WebhookDeliverer({ db: d.db, store, egress: d.egress, policy: d.config.webhooks }), d.log, d.config.webhooks.pollIntervalMs).start();
+  service.onEnqueued(() => worker.wake());
+  d.audit.follow(service);
+  d.tenants.listen(service);
+  return { service, worker };
 }
 
 /** Mail and text messages: security alerts reach a verified phone too, and phones are verified by text. */

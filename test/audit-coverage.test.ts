@@ -16,7 +16,8 @@ const TENANT = 'audited';
 
 let t: TestAtrium;
 before(async () => {
-  t = await startTestAtrium();
+  // One delivery attempt: a webhook aimed at a closed port fails at once, so its replay has something to replay.
+  t = await startTestAtrium({ WEBHOOK_MAX_ATTEMPTS: '1', WEBHOOK_POLL_INTERVAL_MS: '100' });
   assert.equal((await t.api('POST', '/tenants', { slug: TENANT, name: 'Audited' })).status, 201);
   // The tenant's owner: the users the examples create, change and delete are never the last one.
   assert.equal((await t.api('POST', `/tenants/${TENANT}/users`, { email: 'owner@example.test', roles: ['owner'] })).status, 201);
@@ -69,6 +70,21 @@ async function bundleOfDeletedTenant(): Promise<{ slug: string; bundle: string }
   return { slug, bundle };
 }
 const connection = { provider: 'generic_oidc', issuer: 'https://idp.example.test', client_id: 'downstream', client_secret: 'a-long-enough-upstream-secret-0123456789' };
+
+/** Webhooks under `base` (a tenant's or the platform's), aimed at a closed loopback port. */
+const newWebhook = async (base: string, event: string) => (await given('POST', base, { url: 'http://127.0.0.1:9/hook', event_types: [event] })).id as string;
+/** A delivery that failed: a subscription to `event`, then `cause` raises it, and its one attempt is refused. */
+async function failedDelivery(base: string, event: string, cause: () => Promise<unknown>): Promise<string> {
+  await newWebhook(base, event);
+  await cause();
+  for (let i = 0; i < 200; i++) {
+    const [failed] = (await given('GET', `${base}/deliveries?status=failed`)).deliveries as { id: string }[];
+    if (failed) return failed.id;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no failed delivery under ${base}`);
+}
+const TENANT_HOOKS = `/tenants/${TENANT}/webhooks`;
 
 /** One example call of a route, and the tenant whose audit log must show it. */
 interface Example {
@@ -146,6 +162,14 @@ const EXAMPLES: Record<string, Example[]> = {
   'DELETE /api/v1/tenants/:slug/users/:id/sessions': [{ what: "end a user's sessions (DELETE)", call: async () => ({ method: 'DELETE', path: `/tenants/${TENANT}/users/${await newUser()}/sessions`, auditedIn: TENANT }) }],
   'POST /api/v1/tenants/:slug/users/:id/mfa/reset': [{ what: "reset a user's MFA", call: async () => ({ method: 'POST', path: `/tenants/${TENANT}/users/${await newUser()}/mfa/reset`, auditedIn: TENANT }) }],
   'POST /api/v1/tenants/:slug/invitations': [{ what: 'invite a user', call: async () => ({ method: 'POST', path: `/tenants/${TENANT}/invitations`, body: { email: `i-${randomUUID()}@example.test` }, auditedIn: TENANT }) }],
+  'POST /api/v1/tenants/:slug/webhooks': [{ what: 'subscribe a webhook', call: async () => ({ method: 'POST', path: TENANT_HOOKS, body: { url: 'https://hooks.example.test/in', event_types: ['user.created'] }, auditedIn: TENANT }) }],
+  'PATCH /api/v1/tenants/:slug/webhooks/:id': [{ what: 'change a webhook', call: async () => ({ method: 'PATCH', path: `${TENANT_HOOKS}/${await newWebhook(TENANT_HOOKS, 'user.deleted')}`, body: { description: 'changed' }, auditedIn: TENANT }) }],
+  'DELETE /api/v1/tenants/:slug/webhooks/:id': [{ what: 'delete a webhook', call: async () => ({ method: 'DELETE', path: `${TENANT_HOOKS}/${await newWebhook(TENANT_HOOKS, 'user.deleted')}`, auditedIn: TENANT }) }],
+  'POST /api/v1/tenants/:slug/webhooks/deliveries/:deliveryId/replay': [{ what: 'replay a failed delivery', call: async () => ({ method: 'POST', path: `${TENANT_HOOKS}/deliveries/${await failedDelivery(TENANT_HOOKS, 'user.updated', async () => given('PATCH', `/tenants/${TENANT}/users/${await newUser()}`, { name: 'Changed' }))}/replay`, auditedIn: TENANT }) }],
+  'POST /api/v1/platform/webhooks': [{ what: 'subscribe a platform webhook', call: async () => ({ method: 'POST', path: '/platform/webhooks', body: { url: 'https://hooks.example.test/platform', event_types: ['tenant.created'] }, auditedIn: '_platforms' }) }],
+  'PATCH /api/v1/platform/webhooks/:id': [{ what: 'change a platform webhook', call: async () => ({ method: 'PATCH', path: `/platform/webhooks/${await newWebhook('/platform/webhooks', 'tenant.deleted')}`, body: { event_types: ['tenant.deleted', 'tenant.updated'] }, auditedIn: '_platforms' }) }],
+  'DELETE /api/v1/platform/webhooks/:id': [{ what: 'delete a platform webhook', call: async () => ({ method: 'DELETE', path: `/platform/webhooks/${await newWebhook('/platform/webhooks', 'tenant.deleted')}`, auditedIn: '_platforms' }) }],
+  'POST /api/v1/platform/webhooks/deliveries/:deliveryId/replay': [{ what: 'replay a failed platform delivery', call: async () => ({ method: 'POST', path: `/platform/webhooks/deliveries/${await failedDelivery('/platform/webhooks', 'tenant.updated', async () => given('PATCH', `/tenants/${await newTenant()}`, { name: 'Renamed' }))}/replay`, auditedIn: '_platforms' }) }],
   'POST /api/v1/tenants/:slug/users/:id/unlock': [{ what: 'unlock a user', call: async () => ({ method: 'POST', path: `/tenants/${TENANT}/users/${await newUser()}/unlock`, auditedIn: TENANT }) }],
   'POST /api/v1/tenants/:slug/roles': [{ what: 'create a custom role', call: async () => ({ method: 'POST', path: `/tenants/${TENANT}/roles`, body: { name: `r-${randomUUID().slice(0, 8)}` }, auditedIn: TENANT }) }],
   'PATCH /api/v1/tenants/:slug/roles/:role': [{ what: 'describe a custom role', call: async () => ({ method: 'PATCH', path: `/tenants/${TENANT}/roles/${await newRole()}`, body: { description: 'Changed' }, auditedIn: TENANT }) }],

@@ -32,6 +32,7 @@ const NOT_TENANT_SCOPED: Record<string, string> = {
   'src/mail/device-transfer.ts': 'known devices of a bundle, in the import\'s one cross-tenant transaction',
   'src/oidc/oidc-transfer.ts': 'clients and signing keys of a bundle, in the import\'s one cross-tenant transaction',
   'src/federation/federation-transfer.ts': 'upstream connections and identities of a bundle, in the import\'s one cross-tenant transaction',
+  'src/webhooks/webhook-delivery.ts': 'the delivery worker claims due outbox rows of every tenant (crossTenant, FOR UPDATE SKIP LOCKED) and records outcomes',
   'src/audit/audit-transfer.ts': 'the audit log of a bundle, in the import\'s one cross-tenant transaction',
 };
 

@@ -35,38 +35,32 @@ export class UserService {
 
   async create(tenant: Tenant, input: { email: string; password?: string; name?: string | null; emailVerified?: boolean; roles?: string[] }): Promise<User> {
     if (input.password !== undefined) checkPassword(tenant, input.password, input.email);
+    // Hashed before the transaction: it is slow on purpose, and holds no row meanwhile.
+    const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
     if (input.roles) await this.#roles.checkAssignable(tenant, input.roles);
-    if (await this.#users.findByEmail(input.email)) throw conflict('a user with this email already exists in this tenant');
-    const user = await this.#users.create({
-      email: input.email,
-      passwordHash: input.password === undefined ? null : await hashPassword(input.password),
-      name: input.name,
-      emailVerified: input.emailVerified,
-      roles: input.roles,
+    return this.#audit.together(async () => {
+      if (await this.#users.findByEmail(input.email)) throw conflict('a user with this email already exists in this tenant');
+      const user = await this.#users.create({ email: input.email, passwordHash, name: input.name, emailVerified: input.emailVerified, roles: input.roles });
+      await this.#record('user.created', user.id, { email: user.email, roles: user.roles });
+      return publicUser(user);
     });
-    await this.#record('user.created', user.id, { email: user.email, roles: user.roles });
-    return publicUser(user);
   }
 
   async update(tenant: Tenant, id: string, changes: { email?: string; password?: string; name?: string | null; emailVerified?: boolean; roles?: string[]; status?: 'active' | 'disabled' }): Promise<User> {
-    const current = await this.#users.findById(id);
-    if (!current) throw notFound('no such user');
-    if (changes.password !== undefined) checkPassword(tenant, changes.password, changes.email ?? current.email);
-    if (changes.roles) await this.#roles.checkAssignable(tenant, changes.roles);
-    if (changes.email && changes.email.toLowerCase() !== current.email.toLowerCase() && (await this.#users.findByEmail(changes.email))) {
-      throw conflict('a user with this email already exists in this tenant');
-    }
-    const updated = await this.#users.update(id, {
-      email: changes.email,
-      name: changes.name,
-      emailVerified: changes.emailVerified,
-      roles: changes.roles,
-      status: changes.status,
-      passwordHash: changes.password === undefined ? undefined : await hashPassword(changes.password),
+    const passwordHash = changes.password === undefined ? undefined : await hashPassword(changes.password);
+    return this.#audit.together(async () => {
+      const current = await this.#users.findById(id);
+      if (!current) throw notFound('no such user');
+      if (changes.password !== undefined) checkPassword(tenant, changes.password, changes.email ?? current.email);
+      if (changes.roles) await this.#roles.checkAssignable(tenant, changes.roles);
+      if (changes.email && changes.email.toLowerCase() !== current.email.toLowerCase() && (await this.#users.findByEmail(changes.email))) {
+        throw conflict('a user with this email already exists in this tenant');
+      }
+      const updated = await this.#users.update(id, { email: changes.email, name: changes.name, emailVerified: changes.emailVerified, roles: changes.roles, status: changes.status, passwordHash });
+      if (!updated) throw notFound('no such user');
+      await this.#recordUpdate(current, updated, changes);
+      return publicUser(updated);
     });
-    if (!updated) throw notFound('no such user');
-    await this.#recordUpdate(current, updated, changes);
-    return publicUser(updated);
   }
 
   /** Role and status changes get events of their own (they decide access); the rest one `user.updated`. */
@@ -80,8 +74,10 @@ export class UserService {
 
   /** Deletes a user (the store keeps the last active owner). */
   async delete(id: string): Promise<void> {
-    const user = await this.#users.findById(id);
-    if (!user || !(await this.#users.delete(id))) throw notFound('no such user');
-    await this.#record('user.deleted', id, { email: user.email });
+    await this.#audit.together(async () => {
+      const user = await this.#users.findById(id);
+      if (!user || !(await this.#users.delete(id))) throw notFound('no such user');
+      await this.#record('user.deleted', id, { email: user.email });
+    });
   }
 }

@@ -15,6 +15,8 @@ import { mountFederationRoutes } from './federation-routes.ts';
 import { mountUserSessionRoutes } from './user-session-routes.ts';
 import { mountAccountSecurityRoutes } from './account-security-routes.ts';
 import { mountPlatformRoutes } from './platform-routes.ts';
+import { mountWebhookRoutes } from './webhook-routes.ts';
+import type { WebhookService } from '../webhooks/webhook-service.ts';
 import type { IsolationAudit } from '../isolation/isolation-audit.ts';
 import type { PlatformConfig } from '../tenancy/platform-config.ts';
 import { mountTransferRoutes } from './transfer-routes.ts';
@@ -70,6 +72,8 @@ export interface ApiDeps extends TenantResourceDeps {
   quotaService: QuotaService;
   quotaStore: QuotaStore;
   rateLimiter: RateLimiter;
+  /** Webhook subscriptions and deliveries (a tenant's, and the platform's). */
+  webhooks: WebhookService;
 }
 
 export function apiRouter(deps: ApiDeps) {
@@ -96,6 +100,7 @@ export function apiRouter(deps: ApiDeps) {
     mountPlatformRoutes(router, { isolationAudit: deps.isolationAudit, platformConfig: deps.platformConfig });
     mountRoleRoutes(router, { store: deps.store, roles: deps.roles });
     mountQuotaRoutes(router, { store: deps.store, quotas: deps.quotaService });
+    mountWebhookRoutes(router, { store: deps.store, webhooks: deps.webhooks });
   const routes = router.routes();
   const allowed = router.allowedMethods({
     throw: true,

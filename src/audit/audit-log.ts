@@ -1,6 +1,6 @@
 /** Security and admin events of the tenant in context (who, what, on what, from where). */
 import { randomUUID } from 'node:crypto';
-import type { Database } from '../storage/database.ts';
+import type { Database, Queryable } from '../storage/database.ts';
 import { currentContext, type Actor } from '../core/request-context.ts';
 
 export interface AuditEntry {
@@ -25,10 +25,33 @@ function withActor(entry: AuditEntry, actor: Actor | undefined): AuditEntry {
   };
 }
 
+/**
+ * Told of every event in the transaction that records it (webhooks/ implements it: its
+ * outbox rows then commit exactly when the event does). Declared here because the follower
+ * sits above the audit log; wired in services.ts.
+ */
+export interface AuditFollower {
+  recorded(q: Queryable, entry: AuditEntry): Promise<void>;
+}
+
 export class AuditLog {
   readonly #db: Database;
+  #follower: AuditFollower | undefined;
   constructor(db: Database) {
     this.#db = db;
+  }
+
+  follow(follower: AuditFollower): void {
+    this.#follower = follower;
+  }
+
+  /**
+   * Runs a change and the events it records in one transaction of the tenant in context:
+   * the store calls and `record` inside join it, so the change, its audit event and its
+   * webhook outbox rows commit or roll back together.
+   */
+  together<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#db.withTenant(() => fn());
   }
 
   /**
@@ -40,13 +63,14 @@ export class AuditLog {
     const context = currentContext();
     const entry = withActor(input, context?.actor);
     try {
-      await this.#db.withTenant((q) =>
-        q.query(
+      await this.#db.withTenant(async (q) => {
+        await q.query(
           `INSERT INTO audit_events (tenant_id, id, actor, action, target, outcome, ip, user_agent, correlation_id, details)
            VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4, $5, $6, $7, $8, $9)`,
           [randomUUID(), entry.actor ?? null, entry.action, entry.target ?? null, entry.outcome ?? 'success', entry.ip ?? null, entry.userAgent?.slice(0, 512) ?? null, context?.correlationId ?? null, entry.details ?? {}],
-        ),
-      );
+        );
+        await this.#follower?.recorded(q, entry);
+      });
     } catch (err) {
       context?.log?.error({ err, action: entry.action }, 'could not write audit event');
     }

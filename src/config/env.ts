@@ -125,6 +125,9 @@ const schema = z.object({
   SMS_PROVIDER_URLS: providerOrigins(['twilio', 'vonage'] as const).default({}),
   DNS_SERVERS: dnsServers.optional(),
   DOMAIN_RECHECK_INTERVAL_MS: z.coerce.number({ message: 'must be a number' }).int().min(0).default(6 * 3_600_000),
+  WEBHOOK_POLL_INTERVAL_MS: positiveInt.max(3_600_000, 'must be at most 3600000').default(1_000),
+  WEBHOOK_RETRY_BASE_MS: positiveInt.max(3_600_000, 'must be at most 3600000').default(5_000),
+  WEBHOOK_MAX_ATTEMPTS: positiveInt.max(50, 'must be at most 50').default(10),
 });
 
 export interface AtriumConfig {
@@ -184,6 +187,8 @@ export interface AtriumConfig {
   readonly dnsServers: readonly string[] | undefined;
   /** How often verified custom domains are checked again (0: never). */
   readonly domainRecheckIntervalMs: number;
+  /** The webhook worker: how often it looks for due deliveries, the first retry's delay (doubling each time), attempts before failed. */
+  readonly webhooks: { readonly pollIntervalMs: number; readonly retryBaseMs: number; readonly maxAttempts: number };
 }
 
 export class ConfigError extends Error {
@@ -273,6 +278,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     providerOrigins: Object.freeze({ social: Object.freeze({ ...e.SOCIAL_PROVIDER_URLS }), sms: Object.freeze({ ...e.SMS_PROVIDER_URLS }) }),
     dnsServers: e.DNS_SERVERS ? Object.freeze([...e.DNS_SERVERS]) : undefined,
     domainRecheckIntervalMs: e.DOMAIN_RECHECK_INTERVAL_MS,
+    webhooks: Object.freeze({ pollIntervalMs: e.WEBHOOK_POLL_INTERVAL_MS, retryBaseMs: e.WEBHOOK_RETRY_BASE_MS, maxAttempts: e.WEBHOOK_MAX_ATTEMPTS }),
   });
 }
 

@@ -46,6 +46,8 @@ export const NOT_TRANSFERRED: Readonly<Record<string, string>> = {
   mfa_recovery_codes: 'HMACs under a key derived from the source\'s master key, which the target cannot have: users make new codes',
   retired_slugs: 'the deployment\'s own record of deleted tenants\' slugs, not the tenant\'s',
   tenant_quotas: 'limits the source platform set: the target\'s platform sets its own (an import starts unlimited, a replacing import too)',
+  webhook_subscriptions: 'integrations of the source deployment: subscribe again on the target, which gives each receiver a new secret',
+  webhook_outbox: 'deliveries of the source deployment, delivered (or failed) there',
 };
 
 /** Tables in every bundle, and the one an export may add (`include_audit`). */

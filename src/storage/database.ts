@@ -9,6 +9,7 @@
  * The owner role (DATABASE_MIGRATION_URL, else the DATABASE_URL user) is used only for
  * migrations and to load the context key.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
 import { currentContext, currentTenantId } from '../core/request-context.ts';
 import { AppError, badRequest, conflict, unavailable } from '../core/errors.ts';
@@ -34,6 +35,14 @@ const SET_CONTEXT = "SELECT set_config('role', $1, true), set_config('app.tenant
 /** Thrown to end `rolledBack`'s transaction with a ROLLBACK; never escapes it. */
 const ROLL_BACK = new Error('rolled back on purpose');
 
+/** The transaction open in this async context: its database context and whether it ended. */
+interface OpenTransaction {
+  context: string;
+  q: Queryable;
+  ended: boolean;
+  afterCommit: (() => void)[];
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export class Database {
@@ -41,6 +50,7 @@ export class Database {
   readonly #log: Logger;
   readonly #key: ContextKey;
   readonly #health: DependencyHealth | undefined;
+  readonly #open = new AsyncLocalStorage<OpenTransaction>();
 
   constructor(driver: Driver, log: Logger, key: ContextKey, health?: DependencyHealth) {
     this.driver = driver;
@@ -49,18 +59,49 @@ export class Database {
     this.#health = health;
   }
 
-  /** Runs fn in a transaction scoped by RLS to the tenant of the current request context. */
+  /**
+   * Runs fn in a transaction scoped by RLS to the tenant of the current request context.
+   * Called while a transaction of the same tenant is open in this async context (an outer
+   * `withTenant`), it joins that transaction: a change and what must stand or fall with it
+   * (its audit event and webhook outbox rows) commit together.
+   */
   async withTenant<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
     const tenantId = currentTenantId();
     if (!tenantId) throw new MissingTenantContextError();
     if (!UUID.test(tenantId)) throw new Error('tenant id in context is not a UUID');
-    return this.#run(SET_CONTEXT, fn, ['atrium_app', tenantId, this.#key.tenantProof(tenantId)]);
+    return this.#joinOrRun(`tenant:${tenantId}`, fn, ['atrium_app', tenantId, this.#key.tenantProof(tenantId)]);
   }
 
-  /** The audited cross-tenant path: platform routes, tenant resolution, sweeps. */
+  /** The audited cross-tenant path: platform routes, tenant resolution, sweeps. Joins an open platform transaction as `withTenant` does. */
   async crossTenant<T>(reason: string, fn: (q: Queryable) => Promise<T>): Promise<T> {
     this.#log.debug({ reason }, 'cross-tenant database access');
-    return this.#run(SET_CONTEXT, fn, ['atrium_platform', '', this.#key.platformProof()]);
+    return this.#joinOrRun('platform', fn, ['atrium_platform', '', this.#key.platformProof()]);
+  }
+
+  /**
+   * Joins the open transaction only when it has the same context and has not ended (work
+   * started inside a transaction but still running after it, fire-and-forget, gets its own).
+   * A different context never joins: it would need switching roles mid-transaction.
+   */
+  async #joinOrRun<T>(context: string, fn: (q: Queryable) => Promise<T>, params: readonly unknown[]): Promise<T> {
+    const open = this.#open.getStore();
+    if (open && !open.ended && open.context === context) return fn(open.q);
+    const tx: OpenTransaction = { context, q: undefined as unknown as Queryable, ended: false, afterCommit: [] };
+    const result = await this.#run(SET_CONTEXT, (q) => {
+      tx.q = q;
+      return this.#open.run(tx, () => fn(q)).finally(() => {
+        tx.ended = true;
+      });
+    }, params);
+    for (const callback of tx.afterCommit) callback();
+    return result;
+  }
+
+  /** Calls `callback` once the transaction open in this async context commits (never if it rolls back); at once outside one. */
+  afterCommit(callback: () => void): void {
+    const open = this.#open.getStore();
+    if (open && !open.ended) open.afterCommit.push(callback);
+    else callback();
   }
 
   /**
@@ -73,7 +114,7 @@ export class Database {
     this.#log.debug({ reason }, 'cross-tenant database access, rolled back');
     const outcome: { done: boolean; value?: T } = { done: false };
     try {
-      await this.#run(SET_CONTEXT, async (q) => {
+      await this.#run(SET_CONTEXT, (q) => this.#open.run({ context: 'rolled-back', q, ended: false, afterCommit: [] }, async () => {
         const enter = async (context: string) => {
           if (context === 'platform') await q.query(SET_CONTEXT, ['atrium_platform', '', this.#key.platformProof()]);
           else if (UUID.test(context)) await q.query(SET_CONTEXT, ['atrium_app', context, this.#key.tenantProof(context)]);
@@ -82,7 +123,7 @@ export class Database {
         outcome.value = await fn(q, enter);
         outcome.done = true;
         throw ROLL_BACK;
-      }, ['atrium_platform', '', this.#key.platformProof()]);
+      }), ['atrium_platform', '', this.#key.platformProof()]);
     } catch (err) {
       if (err === ROLL_BACK && outcome.done) return outcome.value as T;
       throw err;

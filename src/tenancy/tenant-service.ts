@@ -32,6 +32,15 @@ function inTenantPicker(tenant: Pick<Tenant, 'config'>): boolean {
   return Boolean(features && typeof features === 'object' && (features as Record<string, unknown>).tenant_picker === true);
 }
 
+/**
+ * Told of tenant lifecycle changes inside the change's own platform transaction (webhooks/
+ * implements it: the platform's outbox rows commit exactly with the change). Declared here
+ * because the listener sits above tenancy; wired in services.ts.
+ */
+export interface TenantLifecycleListener {
+  tenantChanged(type: 'tenant.created' | 'tenant.updated' | 'tenant.deleted', tenant: { id: string; slug: string; name: string; status?: string }, details?: Record<string, unknown>): Promise<void>;
+}
+
 export class TenantService {
   readonly #store: TenantStore;
   readonly #keys: InitialSigningKeys;
@@ -39,6 +48,7 @@ export class TenantService {
   readonly #log: Logger;
   readonly #audit: AuditLog;
   readonly #roles: Pick<TenantRoleStore, 'unknown'>;
+  #listener: TenantLifecycleListener | undefined;
 
   constructor(store: TenantStore, keys: InitialSigningKeys, bus: EventBus, log: Logger, audit: AuditLog, roles: Pick<TenantRoleStore, 'unknown'>) {
     this.#store = store;
@@ -47,6 +57,10 @@ export class TenantService {
     this.#bus = bus;
     this.#log = log;
     this.#audit = audit;
+  }
+
+  listen(listener: TenantLifecycleListener): void {
+    this.#listener = listener;
   }
 
   /** Records `action` in `tenant`'s own audit log (the deletion goes to the platform's: the tenant's log goes with it). */
@@ -69,7 +83,10 @@ export class TenantService {
 
   async #createWithKeys(input: { id?: string; slug: string; name: string }): Promise<Tenant> {
     const keys = await this.#keys.generatePair();
-    const tenant = await this.#store.insert(input, (q, tenantId) => this.#keys.insertCurrentPair(q, tenantId, keys));
+    const tenant = await this.#store.insert(input, async (q, tenantId) => {
+      await this.#keys.insertCurrentPair(q, tenantId, keys);
+      await this.#listener?.tenantChanged('tenant.created', { id: tenantId, slug: input.slug, name: input.name, status: 'active' });
+    });
     await this.#bus.publish({ type: 'tenant.created', tenantId: tenant.id, slug: tenant.slug });
     this.#log.info({ tenant: tenant.slug }, 'tenant created');
     return tenant;
@@ -80,7 +97,11 @@ export class TenantService {
     if (changes.status && changes.status !== tenant.status && (tenant.slug === DEFAULT_TENANT || tenant.slug === PLATFORM_TENANT)) {
       throw badRequest('reserved tenants cannot be suspended', 'reserved_tenant');
     }
-    const updated = await this.#store.update(tenant.id, changes);
+    const updated = await this.#store.together('update tenant', async () => {
+      const changed = await this.#store.update(tenant.id, changes);
+      if (changed) await this.#listener?.tenantChanged('tenant.updated', changed, { fields: Object.keys(changes).filter((k) => changes[k as keyof typeof changes] !== undefined) });
+      return changed;
+    });
     if (!updated) throw conflict('the tenant was deleted meanwhile');
     await this.#bus.publish({ type: 'tenant.changed', tenantId: tenant.id, slug: tenant.slug });
     if (changes.name !== undefined && changes.name !== tenant.name) await this.#record(tenant, 'tenant.renamed', { from: tenant.name, to: changes.name });
@@ -94,7 +115,11 @@ export class TenantService {
    */
   async updateConfig(tenant: Tenant, section: string, overrides: Record<string, unknown>): Promise<Tenant> {
     if (section === 'security') await this.#checkRoleSettings(tenant, overrides.roles);
-    const updated = await this.#store.updateConfigSection(tenant.id, section, Object.keys(overrides).length ? overrides : undefined);
+    const updated = await this.#store.together('update tenant configuration', async () => {
+      const changed = await this.#store.updateConfigSection(tenant.id, section, Object.keys(overrides).length ? overrides : undefined);
+      if (changed) await this.#listener?.tenantChanged('tenant.updated', changed, { section });
+      return changed;
+    });
     if (!updated) throw conflict('the tenant was deleted meanwhile');
     await this.#bus.publish({ type: 'tenant.changed', tenantId: tenant.id, slug: tenant.slug });
     // A change of the public listing is said in the event, so it can be found in the trail.
@@ -129,7 +154,9 @@ export class TenantService {
 
   async delete(tenant: Tenant): Promise<void> {
     if (tenant.slug === DEFAULT_TENANT || tenant.slug === PLATFORM_TENANT) throw badRequest('reserved tenants cannot be deleted', 'reserved_tenant');
-    await this.#store.delete(tenant.id);
+    await this.#store.together('delete tenant', async () => {
+      if (await this.#store.delete(tenant.id)) await this.#listener?.tenantChanged('tenant.deleted', tenant);
+    });
     await this.#bus.publish({ type: 'tenant.deleted', tenantId: tenant.id, slug: tenant.slug, domains: tenant.domains });
     await this.#record({ id: RESERVED_TENANT_IDS[PLATFORM_TENANT], slug: PLATFORM_TENANT }, 'tenant.deleted', { tenant_id: tenant.id, name: tenant.name }, tenant.slug);
     this.#log.info({ tenant: tenant.slug }, 'tenant deleted');

@@ -54,6 +54,11 @@ export class TenantStore {
     this.#policy = policy;
   }
 
+  /** Runs fn in one platform transaction: the store calls inside join it (a change and its webhook outbox rows). */
+  together<T>(reason: string, fn: () => Promise<T>): Promise<T> {
+    return this.#db.crossTenant(reason, () => fn());
+  }
+
   async findBySlug(slug: string): Promise<Tenant | undefined> {
     return this.#db.crossTenant('resolve tenant by slug', (q) => this.#findOne(q, 'WHERE t.slug = $1', [slug]));
   }
