@@ -77,6 +77,14 @@ async function clientCredentials(origin: string, clientId: string, secret: strin
   return res.status;
 }
 
+/** A successful POST ends in a 303 (post/redirect/get): the page it names, as the browser would GET it. */
+async function afterRedirect(s: Session, res: { status: number; html: string; location: string | null }): Promise<{ status: number; html: string }> {
+  assert.equal(res.status, 303, res.html.slice(0, 500));
+  const page = await get(s, res.location!);
+  assert.equal(page.status, 200, res.location!);
+  return page;
+}
+
 const secretOf = (html: string) => /id="client-secret">([^<]+)</.exec(html)?.[1];
 const clientIdOf = (html: string) => /id="client-id">([^<]+)</.exec(html)?.[1];
 
@@ -298,8 +306,7 @@ describe('/admin for a handed-off platform admin', () => {
 describe('/admin/clients', () => {
   it('creates a client whose secret is shown exactly once and works, rotates and deletes it', async () => {
     const s = await session(acme.issuer, acme);
-    const created = await post(s, '/admin/clients', { client_name: 'Billing service', kind: 'service' });
-    assert.equal(created.status, 201, created.html.slice(0, 500));
+    const created = await afterRedirect(s, await post(s, '/admin/clients', { client_name: 'Billing service', kind: 'service' }));
     const clientId = clientIdOf(created.html)!;
     const secret = secretOf(created.html)!;
     assert.ok(clientId && secret, 'the page shows the client id and its secret');
@@ -315,8 +322,7 @@ describe('/admin/clients', () => {
     const api = await t.api('GET', `/tenants/acme/clients/${clientId}`);
     assert.ok(!JSON.stringify(api.body).includes(secret));
 
-    const rotated = await post(s, `/admin/clients/${clientId}/secret`, {});
-    assert.equal(rotated.status, 200);
+    const rotated = await afterRedirect(s, await post(s, `/admin/clients/${clientId}/secret`, {}));
     const fresh = secretOf(rotated.html)!;
     assert.ok(fresh && fresh !== secret);
     assert.equal(await clientCredentials(acme.issuer, clientId, secret), 401, 'the old secret no longer works');
@@ -337,8 +343,7 @@ describe('/admin/clients', () => {
 
   it('edits redirect URIs through the Provider\'s validation', async () => {
     const s = await session(acme.issuer, admin);
-    const created = await post(s, '/admin/clients', { client_name: 'Portal', kind: 'web', redirect_uris: 'https://portal.example/cb\n\nhttps://portal.example/cb2' });
-    assert.equal(created.status, 201, created.html.slice(0, 500));
+    const created = await afterRedirect(s, await post(s, '/admin/clients', { client_name: 'Portal', kind: 'web', redirect_uris: 'https://portal.example/cb\n\nhttps://portal.example/cb2' }));
     const clientId = clientIdOf(created.html)!;
     assert.ok(secretOf(created.html), 'a web client gets a secret');
     const bad = await post(s, `/admin/clients/${clientId}`, { client_name: 'Portal', redirect_uris: 'not a url' });
@@ -351,8 +356,7 @@ describe('/admin/clients', () => {
     assert.equal(api.body.client_name, 'Portal 2');
     assert.equal((await auditEvents('acme', 'client.updated')).find((e) => e.target === clientId)?.actor, admin.id);
 
-    const pub = await post(s, '/admin/clients', { client_name: 'App', kind: 'public', redirect_uris: 'https://app.example/cb' });
-    assert.equal(pub.status, 201);
+    const pub = await afterRedirect(s, await post(s, '/admin/clients', { client_name: 'App', kind: 'public', redirect_uris: 'https://app.example/cb' }));
     assert.equal(secretOf(pub.html), undefined, 'a public client has no secret');
     assert.equal((await post(s, `/admin/clients/${clientIdOf(pub.html)!}/secret`, {})).status, 400, 'nor can one be rotated');
     const missingKind = await post(s, '/admin/clients', { client_name: 'x' });
@@ -593,8 +597,8 @@ describe('/admin/keys and /admin/audit', () => {
     assert.match(all.html, /console\.sign_in/);
     const filtered = await get(s, `/admin/audit?action=user.created&actor=${acme.userId}`);
     assert.match(filtered.html, /user\.created/);
-    // Users are shown by email, linked to their page and to their own events.
-    assert.ok(filtered.html.includes(`<a href="/admin/audit?actor=${acme.userId}" title="${acme.userId}">${acme.email}</a>`));
+    // Users are shown by name and email, linked to their own events.
+    assert.ok(filtered.html.includes(`<a href="/admin/audit?actor=${acme.userId}"><span class="person" title="${acme.userId}">User of acme <span class="muted">&lt;${acme.email}&gt;</span></span></a>`), filtered.html);
     assert.doesNotMatch(filtered.html, /console\.sign_in/);
     const today = new Date().toISOString().slice(0, 10);
     assert.match((await get(s, `/admin/audit?since=${today}&until=${today}&action=console.sign_in`)).html, /console\.sign_in/, 'the "to" day is included');

@@ -94,8 +94,9 @@ describe('/platform in a browser', () => {
       await page.getByRole('link', { name: 'Edit configuration' }).click();
       await page.waitForURL((u) => u.pathname === '/platform/tenants/wayne/config');
       await assertCleanOnPhone(page);
+      await page.locator('#branding details.advanced summary').click(); // the JSON is the advanced view, behind the generated form
       await page.getByLabel('Overrides of branding').fill(JSON.stringify({ company_name: 'Wayne Ent.', colors: { light: { primary: PRIMARY } }, logos: { light: LOGO } }, null, 2));
-      await Promise.all([page.waitForURL((u) => u.searchParams.get('saved') === 'branding'), page.getByRole('button', { name: 'Save branding' }).click()]);
+      await Promise.all([page.waitForURL((u) => u.searchParams.get('saved') === 'branding'), page.getByRole('button', { name: 'Save branding as JSON' }).click()]);
       assert.equal((await page.getByRole('status').first().textContent())?.trim(), 'The branding section was saved.');
       await page.screenshot({ path: '/tmp/platform-config.png', fullPage: true });
 

@@ -16,6 +16,8 @@ export interface ConsoleSessionRecord {
   createdAt: Date;
   lastSeenAt: Date;
   expiresAt: Date;
+  /** A one-time result waits for the next page (console/console-flash.ts). */
+  hasFlash: boolean;
 }
 
 interface Row {
@@ -31,9 +33,10 @@ interface Row {
   created_at: Date | string;
   last_seen_at: Date | string;
   expires_at: Date | string;
+  has_flash: boolean;
 }
 
-const COLUMNS = 'id_hash, user_id, platform_admin_id, platform_admin_email, oidc_session_uid, amr, authenticated_at, ip, user_agent, created_at, last_seen_at, expires_at';
+const COLUMNS = 'id_hash, user_id, platform_admin_id, platform_admin_email, oidc_session_uid, amr, authenticated_at, ip, user_agent, created_at, last_seen_at, expires_at, flash_enc IS NOT NULL AS has_flash';
 
 function toRecord(row: Row): ConsoleSessionRecord {
   return {
@@ -49,6 +52,7 @@ function toRecord(row: Row): ConsoleSessionRecord {
     createdAt: new Date(row.created_at),
     lastSeenAt: new Date(row.last_seen_at),
     expiresAt: new Date(row.expires_at),
+    hasFlash: row.has_flash === true,
   };
 }
 
@@ -103,6 +107,25 @@ export class ConsoleSessionStore {
         record.lastSeenAt = new Date();
       }
       return record;
+    });
+  }
+
+  /** Leaves a sealed one-time result on the session for its next page (replacing any left before). */
+  async putFlash(idHash: string, sealed: string): Promise<void> {
+    await this.#db.withTenant((q) => q.query('UPDATE console_sessions SET flash_enc = $2 WHERE id_hash = $1', [idHash, sealed]));
+  }
+
+  /** Takes the session's one-time result and clears it in the same statement: two tabs cannot both get it. */
+  async takeFlash(idHash: string): Promise<string | undefined> {
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query<{ flash_enc: string }>(
+        `UPDATE console_sessions c SET flash_enc = NULL
+           FROM (SELECT tenant_id, id_hash, flash_enc FROM console_sessions WHERE id_hash = $1 AND flash_enc IS NOT NULL FOR UPDATE) o
+          WHERE c.tenant_id = o.tenant_id AND c.id_hash = o.id_hash
+          RETURNING o.flash_enc`,
+        [idHash],
+      );
+      return res.rows[0]?.flash_enc;
     });
   }
 

@@ -154,6 +154,16 @@ export class UserStore {
     });
   }
 
+  /** Names and emails of the users among `ids` (one query), for showing who did what. */
+  async peopleByIds(ids: readonly string[]): Promise<Map<string, { email: string; name: string | null }>> {
+    const valid = [...new Set(ids.filter((id) => UUID.test(id)))];
+    if (valid.length === 0) return new Map();
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query<{ id: string; email: string; name: string | null }>('SELECT id, email, name FROM users WHERE id = ANY($1::uuid[])', [valid]);
+      return new Map(res.rows.map((r) => [r.id, { email: r.email, name: r.name }]));
+    });
+  }
+
   async recordLogin(id: string): Promise<void> {
     await this.#db.withTenant((q) => q.query('UPDATE users SET last_login_at = now() WHERE id = $1', [id]));
   }

@@ -24,12 +24,13 @@ import { csrfToken, verifyCsrfToken } from '../core/csrf.ts';
 import type { TenantRegistry } from '../tenancy/tenant-registry.ts';
 import { currentContext, runAsTenant } from '../core/request-context.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
-import { platformTenantSlug } from '../tenancy/tenant.ts';
+import { issuerUrl, platformTenantSlug } from '../tenancy/tenant.ts';
 import { AppError } from '../core/errors.ts';
 import { readForm } from '../web/body.ts';
 import { ConsoleSessionStore } from '../accounts/console-session-store.ts';
 import { IssuerCookie } from '../web/issuer-cookie.ts';
 import { ConsoleHandoff } from './console-handoff.ts';
+import { ConsoleFlash } from './console-flash.ts';
 import type { HandoffNonceStore } from '../accounts/handoff-nonce-store.ts';
 import { consoleSignInRoutes, type NewConsoleSession } from './console-sign-in.ts';
 import { consoleActor, type ConsolePrincipal } from './console-principal.ts';
@@ -43,6 +44,8 @@ declare module 'koa' {
   interface DefaultState {
     /** The console session's principal, when there is one (set by `middleware()` below). */
     console: ConsolePrincipal | undefined;
+    /** One-time results of console POSTs, for the page renderers (set by `middleware()` below). */
+    consoleFlash: ConsoleFlash | undefined;
   }
 }
 
@@ -64,9 +67,12 @@ export class ConsoleAuth {
   readonly #deps: ConsoleAuthDeps;
   /** The platform hand-off to a tenant's /admin. */
   readonly handoff: ConsoleHandoff;
+  /** One-time results between a POST and the page it redirects to (console-flash.ts). */
+  readonly flash: ConsoleFlash;
 
   constructor(deps: ConsoleAuthDeps) {
     this.#deps = deps;
+    this.flash = new ConsoleFlash(deps.box, deps.sessions);
     this.handoff = new ConsoleHandoff({
       config: deps.config,
       box: deps.box,
@@ -92,6 +98,7 @@ export class ConsoleAuth {
       if (/^\/(account|admin|platform)(?:\/|$)/.test(ctx.path)) {
         const principal = await this.#principal(ctx);
         ctx.state.console = principal;
+        ctx.state.consoleFlash = this.flash;
         // The audit log names whoever signed in here on every change these pages make.
         const context = currentContext();
         if (principal && context) context.actor = consoleActor(ctx, principal);
@@ -110,31 +117,40 @@ export class ConsoleAuth {
     if (session.platformAdminId) {
       // Read afresh like a tenant user's roles: a platform admin disabled or demoted on the
       // platform loses every tenant /admin they were handed, at once.
-      if (!(await this.#stillPlatformAdmin(session.platformAdminId))) return undefined;
-      return { sessionIdHash: session.idHash, userId: null, email: session.platformAdminEmail ?? '', name: null, roles: [], platformAdmin: true, platformAdminId: session.platformAdminId, amr: session.amr, authenticatedAt: session.authenticatedAt, oidcSessionUid: null, csrf };
+      const platform = await this.#stillPlatformAdmin(session.platformAdminId);
+      if (!platform) return undefined;
+      return {
+        sessionIdHash: session.idHash, userId: null, email: session.platformAdminEmail ?? '', name: null, roles: [], platformAdmin: true, platformAdminId: session.platformAdminId,
+        amr: session.amr, authenticatedAt: session.authenticatedAt, oidcSessionUid: null, csrf, hasFlash: session.hasFlash,
+        platformConsoleUrl: issuerUrl(platform, this.#deps.config, '/platform').href,
+      };
     }
     const user = session.userId ? await this.#deps.users.findById(session.userId) : undefined;
     if (!user || user.status !== 'active') return undefined;
     const onPlatform = tenant.slug === platformTenantSlug(this.#deps.config);
+    const platformAdmin = onPlatform && user.roles.includes('platform_admin');
     return {
       sessionIdHash: session.idHash,
       userId: user.id,
       email: user.email,
       name: user.name,
       roles: user.roles,
-      platformAdmin: onPlatform && user.roles.includes('platform_admin'),
+      platformAdmin,
+      ...(platformAdmin ? { platformConsoleUrl: '/platform' } : {}),
       amr: session.amr,
       authenticatedAt: session.authenticatedAt,
       oidcSessionUid: session.oidcSessionUid,
       csrf,
+      hasFlash: session.hasFlash,
     };
   }
 
-  async #stillPlatformAdmin(id: string): Promise<boolean> {
+  /** The platform tenant when `id` is still an active platform admin there; undefined otherwise. */
+  async #stillPlatformAdmin(id: string): Promise<Tenant | undefined> {
     const platform = await this.#deps.registry.bySlug(platformTenantSlug(this.#deps.config));
-    if (!platform) return false;
+    if (!platform) return undefined;
     const admin = await runAsTenant(platform.id, () => this.#deps.users.findById(id));
-    return admin?.status === 'active' && admin.roles.includes('platform_admin');
+    return admin?.status === 'active' && admin.roles.includes('platform_admin') ? platform : undefined;
   }
 
   /**

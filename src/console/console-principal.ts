@@ -25,6 +25,10 @@ export interface ConsolePrincipal {
   oidcSessionUid: string | null;
   /** The CSRF token every console form must carry in a `csrf` field. */
   csrf: string;
+  /** Where a platform admin's /platform is (another host for a handed-off admin); absent for everyone else. */
+  platformConsoleUrl?: string;
+  /** A one-time result waits on the session for its page (console-flash.ts); cleared once taken. */
+  hasFlash: boolean;
 }
 
 /** The audit actor of a console user: their id, or `platform:<id>` for a handed-off platform admin. */

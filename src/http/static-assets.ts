@@ -1,4 +1,8 @@
-/** Serves the few files under public/ at /assets/*, read once and cached in memory. */
+/**
+ * Serves the few files under public/ at /assets/*, read once and cached in memory, and
+ * Atrium's icon at /favicon.ico on every host (browsers ask for it before any page names
+ * an icon; a tenant's own icon is linked from its pages by branding.favicon).
+ */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +13,8 @@ const TYPES: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.js'
 
 export function staticAssets() {
   const files = new Map(readdirSync(PUBLIC_DIR).map((name) => [`/assets/${name}`, { body: readFileSync(path.join(PUBLIC_DIR, name)), type: TYPES[path.extname(name)] ?? 'application/octet-stream' }]));
+  const icon = files.get('/assets/favicon.ico');
+  if (icon) files.set('/favicon.ico', icon);
   return async function serveAsset(ctx: Context, next: Next): Promise<void> {
     const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? files.get(ctx.path) : undefined;
     if (!file) return next();

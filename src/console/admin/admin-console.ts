@@ -91,9 +91,13 @@ export function seeOther(ctx: Context, path: string): void {
 
 type Locals = Record<string, unknown> & { title: string };
 
-/** Renders a views/console/admin/ page: wide, with the admin and the current area for the navigation. */
-export function renderAdminPage(ctx: Context, view: string, principal: ConsolePrincipal, area: string, locals: Locals | ((t: Translate) => Locals)): Promise<void> {
+/**
+ * Renders a views/console/admin/ page: wide, with the admin and the current area for the
+ * navigation, and the flash a POST left for this page (shown once, console-flash.ts).
+ */
+export async function renderAdminPage(ctx: Context, view: string, principal: ConsolePrincipal, area: string, locals: Locals | ((t: Translate) => Locals)): Promise<void> {
   // A built-in role by its translated name, a custom role by its own.
   const roleLabel = (t: Translate) => (role: string) => (isBuiltInRole(role) ? t(`admin.role_${role}`) : role);
-  return renderTenantPage(ctx, `console/admin/${view}`, (t) => ({ wide: true, principal, area, roleLabel: roleLabel(t), ...(typeof locals === 'function' ? locals(t) : locals) }));
+  const flash = await ctx.state.consoleFlash?.take(ctx, principal);
+  await renderTenantPage(ctx, `console/admin/${view}`, (t) => ({ wide: true, principal, area, flash, roleLabel: roleLabel(t), ...(typeof locals === 'function' ? locals(t) : locals) }));
 }

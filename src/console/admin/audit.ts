@@ -8,6 +8,9 @@ import type { Context } from 'koa';
 import { auditQuerySchema } from '../../api/audit-routes.ts';
 import { parseInput } from '../../core/validation.ts';
 import type { AuditEvent } from '../../audit/audit-store.ts';
+import { runAsTenant } from '../../core/request-context.ts';
+import { platformTenantSlug } from '../../tenancy/tenant.ts';
+import { auditPeople } from '../audit-people.ts';
 import { formError, renderAdminPage, requireAdmin, type AdminDeps } from './admin-console.ts';
 
 const PAGE_SIZE = 50;
@@ -55,13 +58,16 @@ export function mountAuditRoutes(router: Router, deps: AdminDeps): void {
       ctx.status = failure.status;
       error = failure.message;
     }
-    // User ids (actors and targets) are shown as the users' emails, when they are users of this tenant.
-    const emails = await deps.users.emailsByIds(events.flatMap((e) => [e.actor ?? '', e.target ?? '']));
+    // Actors and targets that are people are shown by name and email: this tenant's users, and platform admins.
+    const people = await auditPeople(events, (ids) => deps.users.peopleByIds(ids), async (ids) => {
+      const platform = await deps.tenantStore.findBySlug(platformTenantSlug(deps.config));
+      return platform ? runAsTenant(platform.id, () => deps.users.peopleByIds(ids)) : new Map();
+    });
     const keep = Object.fromEntries(Object.entries(filters).filter(([, v]) => v));
     await renderAdminPage(ctx, 'audit', principal, 'audit', {
       title: 'admin.audit_title',
       events,
-      emails,
+      people,
       filters,
       error,
       newest: cursor ? `/admin/audit?${new URLSearchParams(keep).toString()}` : null,

@@ -1,8 +1,9 @@
 /**
  * /admin/clients: the tenant's OIDC clients. Created, edited, given a new secret and
  * deleted through the same ClientService as the management API, so the tenant's Provider
- * validates the metadata and every instance rebuilds it. A secret appears exactly once: in
- * the answer to the POST that created or rotated it (no-store), never on any other page.
+ * validates the metadata and every instance rebuilds it. Creating a client or a new secret
+ * ends in a 303 to the client's page (post/redirect/get): the secret rides there in the
+ * console session's sealed flash and appears exactly once (no-store), never in a URL.
  */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -10,6 +11,7 @@ import { badRequest, notFound } from '../../core/errors.ts';
 import { CLIENT_ID } from '../../oidc/client-service.ts';
 import type { StoredClient } from '../../oidc/client-store.ts';
 import type { ConsolePrincipal } from '../console-auth.ts';
+import { integrationOf } from './client-integration.ts';
 import { doneNotice, formError, pageNumber, pager, renderAdminPage, requireAdmin, seeOther, tenantOf, type AdminDeps } from './admin-console.ts';
 
 const PAGE_SIZE = 25;
@@ -67,10 +69,13 @@ async function renderNew(ctx: Context, principal: ConsolePrincipal, values: Reco
   await renderAdminPage(ctx, 'client-new', principal, 'clients', { title: 'admin.client_new_title', kinds: CLIENT_KINDS, values: { kind: 'web', ...values }, error });
 }
 
-async function renderClient(ctx: Context, principal: ConsolePrincipal, client: StoredClient, extra: { secret?: string; error?: string; values?: Record<string, unknown> } = {}): Promise<void> {
-  // A page carrying a secret is never stored by the browser or a proxy (renderTenantPage sets no-store).
-  await renderAdminPage(ctx, 'client', principal, 'clients', { title: 'admin.client_title', client: clientView(client), done: doneNotice(ctx, NOTICES), ...extra });
+async function renderClient(ctx: Context, deps: AdminDeps, principal: ConsolePrincipal, client: StoredClient, extra: { error?: string; values?: Record<string, unknown> } = {}): Promise<void> {
+  // A page carrying a secret (from the flash) is never stored by the browser or a proxy (renderTenantPage sets no-store).
+  const view = clientView(client);
+  await renderAdminPage(ctx, 'client', principal, 'clients', { title: 'admin.client_title', client: view, integration: integrationOf(tenantOf(ctx), deps.config, view), done: doneNotice(ctx, NOTICES), ...extra });
 }
+
+const clientPath = (client: StoredClient) => `/admin/clients/${encodeURIComponent(client.metadata.client_id)}`;
 
 async function listClients(deps: AdminDeps, ctx: Context): Promise<void> {
   const principal = requireAdmin(ctx, deps);
@@ -118,14 +123,13 @@ async function createClient(deps: AdminDeps, ctx: Context): Promise<void> {
     ctx.status = error.status;
     return renderNew(ctx, principal, values, error.message);
   }
-  ctx.status = 201;
-  await renderClient(ctx, principal, created.client, { secret: created.secret });
+  await deps.consoleAuth.flash.redirect(ctx, principal, { path: clientPath(created.client), notice: 'admin.done_created_client', secret: created.secret });
 }
 
 async function showClient(deps: AdminDeps, ctx: Context): Promise<void> {
   const principal = requireAdmin(ctx, deps);
   if (!principal) return;
-  await renderClient(ctx, principal, await clientParam(ctx, deps));
+  await renderClient(ctx, deps, principal, await clientParam(ctx, deps));
 }
 
 async function updateClient(deps: AdminDeps, ctx: Context): Promise<void> {
@@ -143,7 +147,7 @@ async function updateClient(deps: AdminDeps, ctx: Context): Promise<void> {
   } catch (err) {
     const error = formError(err);
     ctx.status = error.status;
-    return renderClient(ctx, principal, client, { error: error.message, values });
+    return renderClient(ctx, deps, principal, client, { error: error.message, values });
   }
   seeOther(ctx, `/admin/clients/${encodeURIComponent(client.metadata.client_id)}?done=updated`);
 }
@@ -159,9 +163,9 @@ async function rotateSecret(deps: AdminDeps, ctx: Context): Promise<void> {
   } catch (err) {
     const error = formError(err);
     ctx.status = error.status;
-    return renderClient(ctx, principal, client, { error: error.message });
+    return renderClient(ctx, deps, principal, client, { error: error.message });
   }
-  await renderClient(ctx, principal, rotated.client, { secret: rotated.secret });
+  await deps.consoleAuth.flash.redirect(ctx, principal, { path: clientPath(rotated.client), notice: 'admin.done_rotated_secret', secret: rotated.secret });
 }
 
 async function deleteClient(deps: AdminDeps, ctx: Context): Promise<void> {
@@ -171,7 +175,7 @@ async function deleteClient(deps: AdminDeps, ctx: Context): Promise<void> {
   const client = await clientParam(ctx, deps);
   if (form.get('confirm') !== 'on') {
     ctx.status = 400;
-    return renderClient(ctx, principal, client, { error: 'tick the box to confirm the deletion' });
+    return renderClient(ctx, deps, principal, client, { error: 'tick the box to confirm the deletion' });
   }
   await deps.clientService.delete(tenantOf(ctx), client.metadata.client_id);
   seeOther(ctx, '/admin/clients?done=deleted');

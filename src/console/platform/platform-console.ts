@@ -8,7 +8,8 @@ import type { Context } from 'koa';
 import { findTargetTenant } from '../../api/target-tenant.ts';
 import type { AtriumConfig } from '../../config/env.ts';
 import type { SecretBox } from '../../core/secret-box.ts';
-import type { AuditStore } from '../../audit/audit-store.ts';
+import type { AuditEvent, AuditStore } from '../../audit/audit-store.ts';
+import { auditPeople, type AuditPerson } from '../audit-people.ts';
 import type { TenantService } from '../../tenancy/tenant-service.ts';
 import type { TenantStore } from '../../tenancy/tenant-store.ts';
 import type { DomainService } from '../../tenancy/domain-service.ts';
@@ -67,9 +68,16 @@ export function inTenant<T>(tenant: Pick<Tenant, 'id'>, fn: () => Promise<T>): P
 
 export { formError, pageNumber, pager, searchTerm } from '../console-forms.ts';
 
+/** The people an audit page of `tenant` names (its users, and platform admins from this host's tenant), by name and email. */
+export function peopleOf(ctx: Context, deps: PlatformDeps, tenant: Tenant, events: readonly AuditEvent[]): Promise<Map<string, AuditPerson>> {
+  return auditPeople(events, (ids) => inTenant(tenant, () => deps.users.peopleByIds(ids)), (ids) => inTenant(ctx.state.tenant, () => deps.users.peopleByIds(ids)));
+}
+
 type Locals = Record<string, unknown> & { title: string };
 
 /** Renders a views/console/platform/ page, wide, with the admin for the navigation. */
-export function renderPlatformPage(ctx: Context, view: string, admin: PlatformAdmin, locals: Locals | ((t: Translate) => Locals)): Promise<void> {
-  return renderTenantPage(ctx, `console/platform/${view}`, (t) => ({ wide: true, principal: admin, ...(typeof locals === 'function' ? locals(t) : locals) }));
+export async function renderPlatformPage(ctx: Context, view: string, admin: PlatformAdmin, locals: Locals | ((t: Translate) => Locals)): Promise<void> {
+  // The flash a POST left for this page (console-flash.ts) is shown once.
+  const flash = await ctx.state.consoleFlash?.take(ctx, admin);
+  await renderTenantPage(ctx, `console/platform/${view}`, (t) => ({ wide: true, principal: admin, flash, ...(typeof locals === 'function' ? locals(t) : locals) }));
 }

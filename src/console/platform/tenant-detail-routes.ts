@@ -8,7 +8,7 @@ import type { Context } from 'koa';
 import { badRequest } from '../../core/errors.ts';
 import { issuerFor, platformTenantSlug, type Tenant } from '../../tenancy/tenant.ts';
 import { challengeFor } from '../../tenancy/domain-verification.ts';
-import { formError, inTenant, renderPlatformPage, requirePlatformAdmin, targetTenant, type PlatformAdmin, type PlatformDeps } from './platform-console.ts';
+import { formError, inTenant, peopleOf, renderPlatformPage, requirePlatformAdmin, targetTenant, type PlatformAdmin, type PlatformDeps } from './platform-console.ts';
 
 const RECENT_EVENTS = 10;
 
@@ -21,6 +21,7 @@ async function renderDetail(deps: PlatformDeps, ctx: Context, admin: PlatformAdm
       deps.auditStore.list({ limit: RECENT_EVENTS }),
     ]),
   );
+  const people = await peopleOf(ctx, deps, tenant, audit.events);
   await renderPlatformPage(ctx, 'tenant', admin, (t) => ({
     title: 'platform.tenant_title',
     heading: t('platform.tenant_heading', { name: tenant.name }),
@@ -31,6 +32,7 @@ async function renderDetail(deps: PlatformDeps, ctx: Context, admin: PlatformAdm
     userCount: users.total,
     clientCount: clients.total,
     events: audit.events,
+    people,
     error: extra.error,
     domainValue: extra.domainValue ?? '',
   }));

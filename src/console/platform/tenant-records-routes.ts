@@ -1,7 +1,7 @@
 /** /platform/tenants/:slug/users and /audit: a tenant's users and its audit log, read inside the tenant. */
 import type Router from '@koa/router';
 import { z } from 'zod';
-import { inTenant, pageNumber, pager, renderPlatformPage, requirePlatformAdmin, searchTerm, targetTenant, type PlatformDeps } from './platform-console.ts';
+import { inTenant, pageNumber, peopleOf, pager, renderPlatformPage, requirePlatformAdmin, searchTerm, targetTenant, type PlatformDeps } from './platform-console.ts';
 
 const USERS_PAGE_SIZE = 25;
 const AUDIT_PAGE_SIZE = 50;
@@ -36,11 +36,13 @@ export function mountTenantRecordRoutes(router: Router, deps: PlatformDeps): voi
     // A cursor this page did not hand out is a 400 from the store (invalid_cursor).
     const { events, nextCursor } = await inTenant(tenant, () => deps.auditStore.list({ limit: AUDIT_PAGE_SIZE, ...filter }));
     const next = nextCursor ? `/platform/tenants/${tenant.slug}/audit?${new URLSearchParams({ ...(filter.action ? { action: filter.action } : {}), cursor: nextCursor }).toString()}` : null;
+    const people = await peopleOf(ctx, deps, tenant, events);
     await renderPlatformPage(ctx, 'tenant-audit', admin, (t) => ({
       title: 'platform.audit_title',
       heading: t('platform.audit_heading', { name: tenant.name }),
       tenant,
       events,
+      people,
       action: filter.action ?? '',
       next,
       first: filter.cursor ? `/platform/tenants/${tenant.slug}/audit${filter.action ? `?${new URLSearchParams({ action: filter.action }).toString()}` : ''}` : null,
