@@ -3,6 +3,7 @@
  * the provider pool. One object, built once at start and closed once at shutdown.
  */
 import { ConsoleAuth } from './console/console-auth.ts';
+import { announceEndedSessions, upstreamSessionHooks } from './session-ends.ts';
 import { ConsoleSessionStore } from './accounts/console-session-store.ts';
 import { HandoffNonceStore } from './accounts/handoff-nonce-store.ts';
 import type { Logger } from 'pino';
@@ -138,7 +139,9 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const { sms, mail, phoneVerification } = createMessaging({ config, db, box, log, egress, health, audit });
   const challenges = new DomainChallenges(dns, egress);
   const domainChecks = new DomainRechecker({ store: domainStore, challenges, audit, metrics, log }, config.domainRecheckIntervalMs).start();
-  const pool = createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus });
+  const federation = createFederation({ config, db, box, users, audit, egress });
+  const pool = createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, upstream: upstreamSessionHooks({ config, box, audit, federation }) });
+  announceEndedSessions({ grants, federation, registry, pool, audit });
   const clientService = new ClientService(clients, pool, tenants, audit);
   const sweeper = startPayloadSweeper(db, log);
   const auditSweeper = startAuditRetentionSweeper(db, log);
@@ -178,7 +181,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     keyLifecycle,
     metrics,
     health,
-    federation: createFederation({ config, db, box, users, audit, egress }),
+    federation,
     consoleAuth: new ConsoleAuth({ config, box, users, audit, sessions: consoleSessions, grants, handoffNonces: new HandoffNonceStore(db), registry }),
     mfa,
     userSessions,
@@ -243,20 +246,21 @@ function createStores(db: Database, box: SecretBox) {
   };
 }
 
-type PoolParts = Pick<Services, 'config' | 'db' | 'box' | 'users' | 'materials' | 'audit' | 'metrics' | 'egress' | 'mail' | 'bus'> & { grants: GrantStore };
+type PoolParts = Pick<Services, 'config' | 'db' | 'box' | 'users' | 'materials' | 'audit' | 'metrics' | 'egress' | 'mail' | 'bus'> & { grants: GrantStore; upstream: ReturnType<typeof upstreamSessionHooks> };
 
 /**
  * The pool of tenants' Providers, each built under its tenant's row-level security. Every
  * completed sign-in records its session's device (the account page's list) and may send the
  * new-device mail. A change on the bus drops the tenant's Provider at once.
  */
-function createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus }: PoolParts): ProviderPool {
+function createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, upstream }: PoolParts): ProviderPool {
   const newDevices = new NewDeviceAlerts({ db, users, mail });
   const onSignedIn = async (tenant: Tenant, signIn: CompletedSignIn) => {
-    await Promise.all([grants.recordUse(signIn.sessionUid, signIn.userId, signIn), newDevices.signedIn(tenant, signIn)]);
+    await Promise.all([grants.recordUse(signIn.sessionUid, signIn.userId, signIn), newDevices.signedIn(tenant, signIn), upstream.bind(tenant, signIn)]);
   };
+  const { onSignedOut } = upstream;
   const pool = new ProviderPool(config.multiTenancy.pool, (tenant) =>
-    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildProviderRuntime(tenant, { config, db, box, users, materials, audit, metrics, egress, onSignedIn }))),
+    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildProviderRuntime(tenant, { config, db, box, users, materials, audit, metrics, egress, onSignedIn, onSignedOut }))),
   );
   metrics.observePool(pool, config.multiTenancy.pool.maxSize);
   bus.subscribe((event) => pool.invalidate(event.tenantId));
