@@ -23,7 +23,7 @@ export function upstreamSessionHooks(d: { config: AtriumConfig; box: SecretBox; 
   const signOut = new FederatedSignOut({ config: d.config, box: d.box, audit: d.audit, ...d.federation.flow });
   return {
     async bind(_tenant, signIn) {
-      if (signIn.interactionUid) await d.federation.flow.sessions.bind(signIn.interactionUid, signIn.sessionUid, signIn.userId);
+      if (signIn.interactionUid && signIn.amr.includes('fed')) await d.federation.flow.sessions.bind(signIn.interactionUid, signIn.sessionUid, signIn.userId);
     },
     onSignedOut: (tenant, ctx, session, then) => signOut.leave(ctx, tenant, issuerFor(tenant, d.config), session, then),
   };

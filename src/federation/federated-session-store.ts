@@ -61,9 +61,17 @@ export class FederatedSessionStore {
    */
   async bind(interactionUid: string, sessionUid: string, userId: string): Promise<boolean> {
     return this.#db.withTenant(async (q) => {
-      const bound = await q.query('UPDATE federated_sessions SET session_uid = $2 WHERE interaction_uid = $1 AND user_id = $3 AND session_uid IS NULL', [interactionUid, sessionUid, userId]);
+      // A consent prompt after the upstream sign-in finishes under another interaction: then
+      // the user's newest unbound upstream sign-in is the one (see DESIGN.md, a known limit).
+      const bound = await q.query(
+        `UPDATE federated_sessions SET session_uid = $2 WHERE user_id = $3 AND session_uid IS NULL AND interaction_uid = COALESCE(
+           (SELECT interaction_uid FROM federated_sessions WHERE interaction_uid = $1 AND user_id = $3 AND session_uid IS NULL),
+           (SELECT interaction_uid FROM federated_sessions WHERE user_id = $3 AND session_uid IS NULL AND expires_at > now() ORDER BY created_at DESC LIMIT 1))
+         RETURNING interaction_uid`,
+        [interactionUid, sessionUid, userId],
+      );
       if (bound.rowCount === 0) return false;
-      await q.query('DELETE FROM federated_sessions WHERE session_uid = $1 AND interaction_uid <> $2', [sessionUid, interactionUid]);
+      await q.query('DELETE FROM federated_sessions WHERE session_uid = $1 AND interaction_uid <> $2', [sessionUid, (bound.rows[0] as { interaction_uid: string }).interaction_uid]);
       return true;
     });
   }
