@@ -140,15 +140,13 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const challenges = new DomainChallenges(dns, egress);
   const domainChecks = new DomainRechecker({ store: domainStore, challenges, audit, metrics, log }, config.domainRecheckIntervalMs).start();
   const federation = createFederation({ config, db, box, users, audit, egress });
-  const pool = createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, upstream: upstreamSessionHooks({ config, box, audit, federation }) });
-  announceEndedSessions({ grants, federation, registry, pool, audit });
+  const pool = createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, federation, registry });
   const clientService = new ClientService(clients, pool, tenants, audit);
   const sweeper = startPayloadSweeper(db, log);
   const auditSweeper = startAuditRetentionSweeper(db, log);
   const keyLifecycle = new KeyLifecycle({ db, keys, tenants, audit, log }, { intervalMs: options.keyLifecycleIntervalMs }).start();
   // Connects to Redis on first use only: operator commands never open the connection.
   const rateLimiter = createRateLimiter(config, log, box, (err) => health.errorSurvived('redis', err));
-
   const userSessions = new UserSessionService({ db, signIns: grants, consoles: consoleSessions, audit });
   const lockout = new LoginLockout({ db, audit, box });
   const userService = new UserService(users, audit);
@@ -246,14 +244,15 @@ function createStores(db: Database, box: SecretBox) {
   };
 }
 
-type PoolParts = Pick<Services, 'config' | 'db' | 'box' | 'users' | 'materials' | 'audit' | 'metrics' | 'egress' | 'mail' | 'bus'> & { grants: GrantStore; upstream: ReturnType<typeof upstreamSessionHooks> };
+type PoolParts = Pick<Services, 'config' | 'db' | 'box' | 'users' | 'materials' | 'audit' | 'metrics' | 'egress' | 'mail' | 'bus'> & { grants: GrantStore; federation: Federation; registry: TenantRegistry };
 
 /**
  * The pool of tenants' Providers, each built under its tenant's row-level security. Every
  * completed sign-in records its session's device (the account page's list) and may send the
  * new-device mail. A change on the bus drops the tenant's Provider at once.
  */
-function createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, upstream }: PoolParts): ProviderPool {
+function createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, federation, registry }: PoolParts): ProviderPool {
+  const upstream = upstreamSessionHooks({ config, box, audit, federation });
   const newDevices = new NewDeviceAlerts({ db, users, mail });
   const onSignedIn = async (tenant: Tenant, signIn: CompletedSignIn) => {
     await Promise.all([grants.recordUse(signIn.sessionUid, signIn.userId, signIn), newDevices.signedIn(tenant, signIn), upstream.bind(tenant, signIn)]);
@@ -264,5 +263,6 @@ function createProviderPool({ config, db, box, users, materials, audit, metrics,
   );
   metrics.observePool(pool, config.multiTenancy.pool.maxSize);
   bus.subscribe((event) => pool.invalidate(event.tenantId));
+  announceEndedSessions({ grants, federation, registry, pool, audit });
   return pool;
 }
