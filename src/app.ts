@@ -78,7 +78,7 @@ export function createApp(services: Services, options: { isShuttingDown: () => b
 /** The services every page of the sign-in journey gets, in one typed object (interactions/interaction-deps.ts). */
 function signInJourneyDeps(services: Services): InteractionDeps {
   const { config, box, registry, users, audit, rateLimiter, metrics, lockout, mfa, federation, accountRecovery } = services;
-  return createInteractionDeps({ config, box, registry, users, audit, rateLimiter, metrics, lockout, mfa, federation, recovery: accountRecovery, runtimes: services.runtimes });
+  return createInteractionDeps({ config, box, registry, users, audit, rateLimiter, metrics, lockout, mfa, federation, recovery: accountRecovery, runtimes: services.runtimes, userSessions: services.userSessions });
 }
 
 /** The /api/v1 router wired to the services: mounted by createApp, walked by the audit-coverage test. */

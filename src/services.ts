@@ -3,6 +3,7 @@
  * the provider pool. One object, built once at start and closed once at shutdown.
  */
 import { ConsoleAuth } from './console/console-auth.ts';
+import { announceEndedSessions, upstreamSessionHooks } from './session-ends.ts';
 import { ConsoleSessionStore } from './accounts/console-session-store.ts';
 import { HandoffNonceStore } from './accounts/handoff-nonce-store.ts';
 import type { Logger } from 'pino';
@@ -158,7 +159,8 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const { sms, mail, phoneVerification } = createMessaging({ config, db, box, log, egress, health, audit });
   const challenges = new DomainChallenges(dns, egress);
   const domainChecks = new DomainRechecker({ store: domainStore, challenges, audit, metrics, log }, config.domainRecheckIntervalMs).start();
-  const pool = createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus });
+  const federation = createFederation({ config, db, box, users, audit, egress });
+  const pool = createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, federation, registry });
   const clientService = new ClientService(clients, pool, tenants, audit);
   const sweepers = [startPayloadSweeper(db, log), startAuditRetentionSweeper(db, log)];
   const keyLifecycle = new KeyLifecycle({ db, keys, tenants, audit, log, policy: () => platformConfig.current() }, { intervalMs: options.keyLifecycleIntervalMs }).start();
@@ -197,7 +199,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     keyLifecycle,
     metrics,
     health,
-    federation: createFederation({ config, db, box, users, audit, egress }),
+    federation,
     consoleAuth: new ConsoleAuth({ config, box, users, audit, sessions: consoleSessions, grants, handoffNonces: new HandoffNonceStore(db), registry }),
     mfa,
     userSessions,
@@ -306,20 +308,22 @@ function createPlatformConfig(d: { config: AtriumConfig; db: Database; bus: Even
   return platformConfig;
 }
 
-type PoolParts = Pick<Services, 'config' | 'db' | 'box' | 'users' | 'materials' | 'audit' | 'metrics' | 'egress' | 'mail' | 'bus'> & { grants: GrantStore };
+type PoolParts = Pick<Services, 'config' | 'db' | 'box' | 'users' | 'materials' | 'audit' | 'metrics' | 'egress' | 'mail' | 'bus'> & { grants: GrantStore; federation: Federation; registry: TenantRegistry };
 
 /**
  * The pool of tenants' Providers, each built under its tenant's row-level security. Every
  * completed sign-in records its session's device (the account page's list) and may send the
  * new-device mail. A change on the bus drops the tenant's Provider at once.
  */
-function createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus }: PoolParts): ProviderPool {
+function createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, federation, registry }: PoolParts): ProviderPool {
+  const upstream = upstreamSessionHooks({ config, box, audit, federation });
   const newDevices = new NewDeviceAlerts({ db, users, mail });
   const onSignedIn = async (tenant: Tenant, signIn: CompletedSignIn) => {
-    await Promise.all([grants.recordUse(signIn.sessionUid, signIn.userId, signIn), newDevices.signedIn(tenant, signIn)]);
+    await Promise.all([grants.recordUse(signIn.sessionUid, signIn.userId, signIn), newDevices.signedIn(tenant, signIn), upstream.bind(tenant, signIn)]);
   };
+  const { onSignedOut } = upstream;
   const pool = new ProviderPool(config.multiTenancy.pool, (tenant) =>
-    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildProviderRuntime(tenant, { config, db, box, users, materials, audit, metrics, egress, onSignedIn }))),
+    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildProviderRuntime(tenant, { config, db, box, users, materials, audit, metrics, egress, onSignedIn, onSignedOut }))),
   );
   metrics.observePool(pool, config.multiTenancy.pool.maxSize);
   // A change of operator policy reaches the pool through the records (their policy version), not an event per tenant.

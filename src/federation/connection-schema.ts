@@ -7,9 +7,10 @@ import { z } from 'zod';
 import { claimPath } from './claim-paths.ts';
 import { redirectPath } from './redirect-path.ts';
 import { roleMappingSchema, type RoleMapping } from './role-mapping.ts';
+import { FEDERATION_PROVIDERS, PROVIDER_NAMES, presetIssuer, presetLogout, type FederationProvider } from './preset-endpoints.ts';
+import { POST_LOGOUT_RETURN_PARAMS, type PostLogoutReturnParam } from './upstream-logout.ts';
 
-export const FEDERATION_PROVIDERS = ['generic_oidc', 'entra_id', 'okta', 'auth0', 'keycloak', 'google', 'cognito', 'mobilityguard'] as const;
-export type FederationProvider = (typeof FEDERATION_PROVIDERS)[number];
+export { FEDERATION_PROVIDERS, type FederationProvider } from './preset-endpoints.ts';
 
 /** Connection names appear in URLs (`/federation/:name`): lowercase, URL-safe, short. */
 export const CONNECTION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -60,10 +61,15 @@ export interface ConnectionSettings {
   redirect_path: string | null;
   /** Upstream group/role name → tenant roles, applied from `claims_mapping.roles` at each sign-in. */
   role_mapping: RoleMapping;
+  // Issue 14, item 1: sign-out at the upstream (upstream-logout.ts).
+  /** The upstream's end-session endpoint; null: the discovery document's, if any. */
+  end_session_endpoint: string | null;
+  /** How the upstream takes the address to come back to (its logout request's shape). */
+  post_logout_return_param: PostLogoutReturnParam;
 }
 
 /** The item-3 fields for a connection stored before they existed. */
-export const ITEM3_DEFAULTS = { public_issuer: null, redirect_path: null, role_mapping: {} } as const;
+export const ITEM3_DEFAULTS = { public_issuer: null, redirect_path: null, role_mapping: {}, end_session_endpoint: null, post_logout_return_param: 'post_logout_redirect_uri' } as const;
 
 const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::\d{1,5})?$/;
@@ -96,7 +102,7 @@ const PRESET_FIELDS_OF: Record<FederationProvider, readonly (typeof PRESET_FIELD
   okta: ['domain', 'authorization_server'],
   auth0: ['domain'],
   keycloak: ['base_url', 'realm'],
-  cognito: ['region', 'user_pool_id'],
+  cognito: ['region', 'user_pool_id', 'domain'],
   mobilityguard: [],
 };
 
@@ -148,6 +154,8 @@ function connectionObject(allowHttp: boolean) {
     public_issuer: url.optional(),
     redirect_path: redirectPath.optional(),
     role_mapping: roleMappingSchema().default({}),
+    end_session_endpoint: url.optional(),
+    post_logout_return_param: z.enum(POST_LOGOUT_RETURN_PARAMS, { message: `must be one of ${POST_LOGOUT_RETURN_PARAMS.join(', ')}` }).optional(),
   });
 }
 
@@ -221,41 +229,6 @@ export function connectionInputSchema(options: { allowHttp: boolean }) {
 
 export type ConnectionInput = z.infer<ReturnType<typeof connectionInputSchema>>;
 
-const PROVIDER_NAMES: Record<FederationProvider, string> = {
-  generic_oidc: 'Single sign-on',
-  entra_id: 'Microsoft',
-  okta: 'Okta',
-  auth0: 'Auth0',
-  keycloak: 'Keycloak',
-  google: 'Google',
-  cognito: 'Amazon Cognito',
-  mobilityguard: 'MobilityGuard',
-};
-
-/** The issuer a preset stands for (its discovery document is `{issuer}/.well-known/openid-configuration`). */
-function presetIssuer(input: ConnectionInput): string | null {
-  switch (input.provider) {
-    case 'google':
-      return 'https://accounts.google.com';
-    case 'entra_id':
-      // A specific directory: "common"/"organizations" issue tokens whose `iss` names each user's directory, which cannot be validated.
-      return `https://${input.authority_host ?? 'login.microsoftonline.com'}/${input.directory_id}/v2.0`;
-    case 'okta':
-      return input.authorization_server ? `https://${input.domain}/oauth2/${input.authorization_server}` : `https://${input.domain}`;
-    case 'auth0':
-      // Auth0's issuer carries a trailing slash.
-      return `https://${input.domain}/`;
-    case 'keycloak':
-      return `${input.base_url!.replace(/\/+$/, '')}/realms/${encodeURIComponent(input.realm!)}`;
-    case 'cognito':
-      return `https://cognito-idp.${input.region}.amazonaws.com/${input.user_pool_id}`;
-    case 'generic_oidc':
-      return input.issuer ?? null;
-    case 'mobilityguard':
-      return null;
-  }
-}
-
 /** Expands a validated input into the stored settings: preset endpoints, defaults, mapping. */
 export function toSettings(input: ConnectionInput): ConnectionSettings {
   const preset = Object.fromEntries(PRESET_FIELDS.flatMap((k) => (input[k] === undefined ? [] : [[k, input[k]]])));
@@ -282,6 +255,7 @@ export function toSettings(input: ConnectionInput): ConnectionSettings {
     public_issuer: input.public_issuer ?? null,
     redirect_path: input.redirect_path ?? null,
     role_mapping: input.role_mapping,
+    ...presetLogout(input),
   };
 }
 

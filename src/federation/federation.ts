@@ -9,6 +9,7 @@ import type { SecretBox } from '../core/secret-box.ts';
 import type { Database } from '../storage/database.ts';
 import type { EgressGuard } from '../core/egress-guard.ts';
 import { ConnectionStore } from './connection-store.ts';
+import { FederatedSessionStore } from './federated-session-store.ts';
 import { FederationService } from './federation-service.ts';
 import { IdentityStore } from './identity-store.ts';
 import { LoginStateStore } from './login-state-store.ts';
@@ -22,6 +23,8 @@ export interface FederationFlowParts {
   readonly clients: UpstreamClients;
   readonly states: LoginStateStore;
   readonly provisioning: Provisioning;
+  /** Upstream sign-ins of live sessions: the sign-out's hint, the logout tokens' sid and sub. */
+  readonly sessions: FederatedSessionStore;
 }
 
 export interface Federation {
@@ -39,6 +42,6 @@ export function createFederation(deps: { config: AtriumConfig; db: Database; box
   return {
     service: new FederationService({ config: deps.config, store: connections, clients, audit: deps.audit }),
     picker: new TenantPicker(deps.db, deps.config),
-    flow: { connections, clients, states: new LoginStateStore(deps.db, deps.box), provisioning: new Provisioning(deps.users, new IdentityStore(deps.db), deps.audit) },
+    flow: { connections, clients, states: new LoginStateStore(deps.db, deps.box), provisioning: new Provisioning(deps.users, new IdentityStore(deps.db), deps.audit), sessions: new FederatedSessionStore(deps.db, deps.box) },
   };
 }

@@ -32,6 +32,7 @@ import { redirectUris, withinRedirectGrace } from '../federation/redirect-uris.t
 import { mintState, verifyState } from '../federation/signed-state.ts';
 import { pendingAfterFederation, secondFactorDue } from '../mfa/second-factor.ts';
 import type { MfaService } from '../mfa/mfa-service.ts';
+import { tokenLifetimes } from '../oidc/token-lifetimes.ts';
 
 export interface FederatedSignInDeps extends FederationFlowParts {
   config: AtriumConfig;
@@ -136,7 +137,7 @@ export class FederatedSignIn {
         throw new FederationError('upstream_error', 400, { provider, reason }, { upstream_error: reason, upstream_error_description: description });
       }
       const configuration = await this.#configuration(tenant, connection);
-      const claims = await this.#redeem(configuration, connection, pending, ctx);
+      const { claims, idToken } = await this.#redeem(configuration, connection, pending, ctx);
       const mapped = mapClaims(claims, connection.settings.claims_mapping);
       const allowed = connection.settings.allowed_domains;
       const domain = mapped.email?.slice(mapped.email.lastIndexOf('@') + 1);
@@ -153,6 +154,9 @@ export class FederatedSignIn {
       const mfaDue = await secondFactorDue(this.#deps.mfa, tenant, user, interaction.params);
       interaction.result = mfaDue ? pendingAfterFederation(user.id) : { login: { accountId: user.id, amr: ['fed'] } };
       await interaction.save(interaction.exp - epochTime());
+      // Kept for the sign-out (the hint) and for the upstream's logout tokens (its sid and sub).
+      const upstream = { upstreamIssuer: String(claims.iss), upstreamSub: String(claims.sub), upstreamSid: typeof claims.sid === 'string' ? claims.sid : null };
+      await this.#deps.sessions.record(tenant.id, { interactionUid: interaction.uid, userId: user.id, connectionName: connection.name, ...upstream, idToken }, tokenLifetimes(tenant).session);
       await this.#deps.audit.record({
         action: 'federation.sign_in',
         actor: user.id,
@@ -170,7 +174,7 @@ export class FederatedSignIn {
   }
 
   /** Exchanges the code (PKCE) and validates the ID token; adds userinfo claims the ID token lacks. */
-  async #redeem(configuration: oidc.Configuration, connection: StoredConnection, pending: { nonce: string; codeVerifier: string; redirectUri: string }, ctx: Context): Promise<Record<string, unknown>> {
+  async #redeem(configuration: oidc.Configuration, connection: StoredConnection, pending: { nonce: string; codeVerifier: string; redirectUri: string }, ctx: Context): Promise<{ claims: Record<string, unknown>; idToken: string }> {
     const provider = connection.settings.display_name;
     // The URL the upstream answered to: the redirect URI used, with the response parameters.
     const currentUrl = withCallbackParams(pending.redirectUri, ctx.query);
@@ -197,7 +201,7 @@ export class FederatedSignIn {
         throw this.#upstreamFailure(err, provider, pending.redirectUri);
       }
     }
-    return claims;
+    return { claims, idToken: tokens.id_token! };
   }
 
   /**

@@ -15,7 +15,10 @@ import type { LoginLockout } from '../accounts/lockout.ts';
 import type { MfaService } from '../mfa/mfa-service.ts';
 import type { TenantRuntimes } from '../runtime/tenant-runtime.ts';
 import type { AccountRecovery } from '../account-recovery/account-recovery.ts';
-import type { Federation } from '../federation/federation.ts';
+import type { Federation, FederationFlowParts } from '../federation/federation.ts';
+import { LogoutTokenVerifier } from '../federation/logout-token.ts';
+import type { UserSessionService } from '../accounts/user-sessions.ts';
+import { FederatedSignOut } from './federated-sign-out.ts';
 import type { FederationService } from '../federation/federation-service.ts';
 import { FormCsrf } from '../web/form-csrf.ts';
 import { FederatedSignIn } from './federated-sign-in.ts';
@@ -44,12 +47,20 @@ export interface InteractionDeps {
   recovery: AccountRecovery;
   /** CSRF tokens of the pages outside an interaction (verification and reset links). */
   csrf: FormCsrf;
+  /** The upstream sign-out's return route (federated-sign-out.ts). */
+  federatedSignOut: FederatedSignOut;
+  /** Verifies upstreams' logout tokens (Back-Channel Logout 1.0). */
+  logoutTokens: LogoutTokenVerifier;
+  /** Federation's stores and clients, for the logout routes. */
+  flow: FederationFlowParts;
+  /** Ends the sessions an upstream's logout token names. */
+  userSessions: Pick<UserSessionService, 'revoke'>;
   /** Each tenant's runtime: the federation relay enters the tenant its state names (pages read `ctx.state.runtime`). */
   runtimes: TenantRuntimes;
 }
 
 /** What the composition root hands over; the page-level parts (CSRF, the upstream flow) are built here. */
-export type InteractionServices = Omit<InteractionDeps, 'federation' | 'federatedSignIn' | 'socialSignIn' | 'csrf'> & { federation: Federation };
+export type InteractionServices = Omit<InteractionDeps, 'federation' | 'federatedSignIn' | 'socialSignIn' | 'csrf' | 'federatedSignOut' | 'logoutTokens' | 'flow'> & { federation: Federation };
 
 export function createInteractionDeps(services: InteractionServices): InteractionDeps {
   const { config, box, audit, mfa, federation } = services;
@@ -59,5 +70,8 @@ export function createInteractionDeps(services: InteractionServices): Interactio
     federatedSignIn: new FederatedSignIn({ config, box, audit, mfa, ...federation.flow }),
     socialSignIn: new SocialSignIn({ config, box, audit, mfa, ...federation.flow }),
     csrf: new FormCsrf(),
+    federatedSignOut: new FederatedSignOut({ config, box, audit, ...federation.flow }),
+    logoutTokens: new LogoutTokenVerifier((url, init) => federation.flow.clients.fetch(url, init)),
+    flow: federation.flow,
   };
 }

@@ -8,6 +8,7 @@
  */
 import type { Context, Middleware, Next } from 'koa';
 import { federationFlowRoutes } from './federation-flow-routes.ts';
+import { federationLogoutRoutes } from './federation-logout-routes.ts';
 import type { InteractionDeps } from './interaction-deps.ts';
 import { interactionRoutes } from './interaction-routes.ts';
 import { mfaRoutes } from './mfa-routes.ts';
@@ -26,7 +27,9 @@ function inOrder(steps: Middleware[]): (ctx: Context, next: Next) => Promise<voi
 }
 
 export function signInJourney(deps: InteractionDeps) {
-  const federation = federationFlowRoutes(deps);
+  const flow = federationFlowRoutes(deps);
+  const logout = federationLogoutRoutes(deps);
+  const federation = (ctx: Context, next: Next) => logout(ctx, () => flow(ctx, next));
   // @koa/router types its middleware for a RouterContext; it is this same object at run time.
   const pages = inOrder([mfaRoutes(deps), signupRoutes(deps), resetRoutes(deps), interactionRoutes(deps)].map((router) => router.routes() as Middleware));
   return function signInJourneyPages(ctx: Context, next: Next): Promise<void> {

@@ -9,6 +9,8 @@
 import type { Database, Queryable } from '../storage/database.ts';
 import type { SignInSessionRow, SignInSessions } from '../accounts/user-sessions.ts';
 import type { AccountGrants } from '../accounts/credential-change.ts';
+import { currentContext } from '../core/request-context.ts';
+import { endedSession, type EndedSession } from './backchannel-logout.ts';
 
 interface Row {
   uid: string;
@@ -23,10 +25,32 @@ interface Row {
 
 const date = (v: Date | string | null) => (v ? new Date(v) : null);
 
+interface EndedRow {
+  model: string;
+  uid: string | null;
+  payload: Record<string, unknown>;
+}
+
+/** Told of sessions ended by a query here, in the tenant in context (services.ts: logout tokens, upstream sign-ins forgotten). */
+export type SessionsEndedListener = (ended: EndedSession[]) => Promise<void>;
+
 export class GrantStore implements SignInSessions, AccountGrants {
   readonly #db: Database;
+  #onEnded: SessionsEndedListener | undefined;
   constructor(db: Database) {
     this.#db = db;
+  }
+
+  /** Who hears of sessions ended here (set once by the composition root, which builds the Providers after this store). */
+  onSessionsEnded(listener: SessionsEndedListener): void {
+    this.#onEnded = listener;
+  }
+
+  /** Tells the listener of the Session rows among `rows`; a failure there is logged, never the caller's. */
+  #ended(rows: EndedRow[]): void {
+    const ended = rows.filter((r) => r.model === 'Session' && r.uid).map((r) => endedSession(r.uid!, r.payload));
+    if (ended.length === 0 || !this.#onEnded) return;
+    this.#onEnded(ended).catch((err: unknown) => currentContext()?.log?.warn({ err }, 'could not announce ended sessions'));
   }
 
   /** Records a sign-in or a later use of a session; last seen is written at most once a minute. */
@@ -74,8 +98,10 @@ export class GrantStore implements SignInSessions, AccountGrants {
    * rows went (0: the user has no such session here).
    */
   async endSession(q: Queryable, userId: string, sessionUid: string): Promise<number> {
-    const res = await q.query(`DELETE FROM oidc_payloads WHERE model = 'Session' AND uid = $1 AND payload->>'accountId' = $2::text`, [sessionUid, userId]);
+    const res = await q.query<EndedRow>(`DELETE FROM oidc_payloads WHERE model = 'Session' AND uid = $1 AND payload->>'accountId' = $2::text RETURNING model, uid, payload`, [sessionUid, userId]);
     const recorded = await q.query('DELETE FROM user_sessions WHERE session_uid = $1 AND user_id = $2', [sessionUid, userId]);
+    // In the caller's transaction: announced once the caller's work is done (its commit is next).
+    setImmediate(() => this.#ended(res.rows));
     return res.rowCount + recorded.rowCount;
   }
 
@@ -86,17 +112,19 @@ export class GrantStore implements SignInSessions, AccountGrants {
    * again silently. One transaction; returns how many sessions ended and tokens went.
    */
   async endAllButOne(userId: string, keepUid: string | null): Promise<{ signIns: number; tokens: number }> {
-    return this.#db.withTenant(async (q) => {
-      const res = await q.query<{ model: string }>(
+    const rows = await this.#db.withTenant(async (q) => {
+      const res = await q.query<EndedRow>(
         `DELETE FROM oidc_payloads WHERE payload->>'accountId' = $1::text
            AND (model IN ('RefreshToken', 'AccessToken', 'AuthorizationCode') OR (model = 'Session' AND uid IS DISTINCT FROM $2))
-         RETURNING model`,
+         RETURNING model, uid, CASE WHEN model = 'Session' THEN payload ELSE '{}'::jsonb END AS payload`,
         [userId, keepUid],
       );
       await q.query('DELETE FROM user_sessions WHERE user_id = $1 AND session_uid IS DISTINCT FROM $2', [userId, keepUid]);
-      const signIns = res.rows.filter((r) => r.model === 'Session').length;
-      return { signIns, tokens: res.rows.length - signIns };
+      return res.rows;
     });
+    this.#ended(rows);
+    const signIns = rows.filter((r) => r.model === 'Session').length;
+    return { signIns, tokens: rows.length - signIns };
   }
 
   /**
@@ -105,14 +133,17 @@ export class GrantStore implements SignInSessions, AccountGrants {
    * and their records. Returns how many sessions ended.
    */
   async endAll(userId: string): Promise<number> {
-    return this.#db.withTenant(async (q) => {
-      const res = await q.query<{ model: string }>(
-        `DELETE FROM oidc_payloads WHERE model IN ('Session', 'Grant', 'RefreshToken', 'AccessToken', 'AuthorizationCode') AND payload->>'accountId' = $1::text RETURNING model`,
+    const rows = await this.#db.withTenant(async (q) => {
+      const res = await q.query<EndedRow>(
+        `DELETE FROM oidc_payloads WHERE model IN ('Session', 'Grant', 'RefreshToken', 'AccessToken', 'AuthorizationCode') AND payload->>'accountId' = $1::text
+         RETURNING model, uid, CASE WHEN model = 'Session' THEN payload ELSE '{}'::jsonb END AS payload`,
         [userId],
       );
       await q.query('DELETE FROM user_sessions WHERE user_id = $1', [userId]);
-      return res.rows.filter((r) => r.model === 'Session').length;
+      return res.rows;
     });
+    this.#ended(rows);
+    return rows.filter((r) => r.model === 'Session').length;
   }
 
   /** Everything the Provider stored for a deleted account (sessions, grants, tokens), in the deletion's transaction. */

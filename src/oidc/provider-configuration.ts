@@ -38,6 +38,11 @@ export interface ProviderDeps {
   egress: Pick<EgressGuard, 'fetch'>;
   /** Told of every completed authorization with a session: its device record, new-device mail (services.ts). */
   onSignedIn?: (tenant: Tenant, signIn: CompletedSignIn) => Promise<void>;
+  /**
+   * After RP-initiated logout ended a session (the person chose to sign out): where the
+   * browser goes instead of `then` (the upstream's sign-out), or undefined (services.ts).
+   */
+  onSignedOut?: (tenant: Tenant, ctx: KoaContextWithOIDC, session: { uid: string; accountId: string | null }, then: string) => Promise<string | undefined>;
 }
 
 export interface CompletedSignIn {
@@ -46,6 +51,8 @@ export interface CompletedSignIn {
   ip: string;
   userAgent: string;
   amr: readonly string[];
+  /** The interaction the sign-in completed, when it went through one (an upstream sign-in is recorded under it). */
+  interactionUid?: string;
 }
 
 /** The OpenID scopes of every tenant; its Provider knows these and the API's (api-resource.ts). */
@@ -192,6 +199,9 @@ function providerFeatures(tenant: Tenant, api: ApiResourceServer, clientCredenti
     clientCredentials: { enabled: clientCredentials },
     introspection: { enabled: true },
     revocation: { enabled: true },
+    // Clients registering backchannel_logout_uri get a logout token when a session ends:
+    // by oidc-provider at end_session, by oidc/backchannel-logout.ts on every other path.
+    backchannelLogout: { enabled: true },
     userinfo: { enabled: true },
     rpInitiatedLogout: {
       enabled: true,

@@ -37,16 +37,23 @@ export async function buildProviderRuntime(tenant: Tenant, deps: ProviderDeps): 
   pinOriginToIssuer(provider, issuer);
   provider.use(outageAnswered(tenant));
   provider.use(addCorrelationIdToErrors);
+  if (deps.onSignedOut) provider.use(afterSignOut(tenant, issuer, deps.onSignedOut));
   // Inside the correlation id step, so a 503 from the commit carries one too.
   provider.use(tokenWritesTogether(commitHeldWrites(deps.db, tenant.id)));
   provider.on('server_error', (_ctx: unknown, err: Error) => currentContext()?.log?.error({ err }, 'oidc-provider server error'));
   provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
     void deps.audit.record({ action: 'user.sign_out', actor: ctx.oidc.session?.accountId ?? null, target: ctx.oidc.client?.clientId ?? null, ip: ctx.ip, userAgent: ctx.get('user-agent') });
   });
+  // Logout tokens oidc-provider sends at end_session (the other paths: backchannel-logout.ts).
+  const logoutSent = (outcome: 'success' | 'failure', clientId: string, accountId: string, sid: string | undefined) =>
+    void deps.audit.record({ action: 'oidc.backchannel_logout', outcome, actor: null, target: accountId, details: { client_id: clientId, sid: sid ?? null, path: 'end_session' } });
+  provider.addListener('backchannel.success', (_ctx, client, accountId, sid) => logoutSent('success', client.clientId, accountId, sid));
+  provider.addListener('backchannel.error', (_ctx, _err, client, accountId, sid) => logoutSent('failure', client.clientId, accountId, sid));
   provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
     const session = ctx.oidc.session;
     if (!session?.accountId || !session.uid || !deps.onSignedIn) return;
-    const signIn = { sessionUid: session.uid, userId: session.accountId, ip: ctx.ip, userAgent: ctx.get('user-agent'), amr: session.amr ?? [] };
+    const interactionUid = (ctx.oidc.entities as { Interaction?: { uid: string } }).Interaction?.uid;
+    const signIn = { sessionUid: session.uid, userId: session.accountId, ip: ctx.ip, userAgent: ctx.get('user-agent'), amr: session.amr ?? [], interactionUid };
     deps.onSignedIn(tenant, signIn).catch((err: unknown) => currentContext()?.log?.warn({ err }, 'could not record the sign-in'));
   });
   // Emitted once per successful token endpoint grant (lib/actions/token.js), after the handler answered.
@@ -63,6 +70,25 @@ export async function buildProviderRuntime(tenant: Tenant, deps: ProviderDeps): 
     handle: callback,
     csrfKeys: deps.box.deriveKeys('csrf', tenant.id),
   });
+}
+
+/**
+ * After end_session's confirmation ended the whole session (`logout=yes`), the browser may
+ * have somewhere to go first: the upstream the session came from (interactions/
+ * federated-sign-out.ts). oidc-provider has no hook between ending the session and its
+ * redirect, so its answer is rewritten here; the relying party's own address (with its
+ * state) is carried to the return route.
+ */
+function afterSignOut(tenant: Tenant, issuer: string, onSignedOut: NonNullable<ProviderDeps['onSignedOut']>) {
+  return async function redirectThroughUpstream(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
+    await next();
+    if (ctx.oidc?.route !== 'end_session_confirm' || ctx.status !== 303 || !ctx.oidc.params?.logout) return;
+    const session = ctx.oidc.session;
+    const then = ctx.response.get('location');
+    if (!session?.uid || !then) return;
+    const upstream = await onSignedOut(tenant, ctx, { uid: session.uid, accountId: session.accountId ?? null }, new URL(then, issuer).href);
+    if (upstream) ctx.redirect(upstream);
+  };
 }
 
 /** oidc-provider renders its own JSON errors; give them the request's correlation id too. */

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../storage/database.ts';
 import { ACCOUNTS_EXPIRING } from '../accounts/expiring-rows.ts';
 import { OIDC_EXPIRING } from '../oidc/expiring-rows.ts';
+import { FEDERATED_SESSIONS_EXPIRING } from '../federation/federated-session-store.ts';
 import { FEDERATION_EXPIRING } from '../federation/login-state-store.ts';
 import { ACCOUNT_TOKENS_EXPIRING } from '../account-recovery/account-token-store.ts';
 import { WEBHOOK_EXPIRING } from '../webhooks/webhook-store.ts';
@@ -19,7 +20,7 @@ export interface ExpiringRows {
  * Rows are deleted in batches of `batch` per table and run (the next run takes the rest),
  * by indexes on age (migration 008).
  */
-const SWEPT: readonly ExpiringRows[] = [...OIDC_EXPIRING, ...ACCOUNTS_EXPIRING, ...FEDERATION_EXPIRING, ...ACCOUNT_TOKENS_EXPIRING, ...WEBHOOK_EXPIRING];
+const SWEPT: readonly ExpiringRows[] = [...OIDC_EXPIRING, ...ACCOUNTS_EXPIRING, ...FEDERATION_EXPIRING, ...FEDERATED_SESSIONS_EXPIRING, ...ACCOUNT_TOKENS_EXPIRING, ...WEBHOOK_EXPIRING];
 
 export async function sweepExpiredPayloads(db: Database, batch = 5000): Promise<number> {
   return db.crossTenant('sweep expired rows', async (q) => {

@@ -41,6 +41,8 @@ export const NOT_TRANSFERRED: Readonly<Record<string, string>> = {
   console_sessions: 'console sign-ins: sessions do not move',
   console_handoff_nonces: 'single-use nonces of console hand-offs in flight, seconds long',
   federation_login_states: 'upstream sign-ins in flight, minutes long',
+  federated_sessions: 'upstream sign-ins of live sessions: sessions do not move',
+  federation_logout_tokens: 'logout token ids already seen, minutes long',
   account_tokens: 'outstanding email links (signup, reset, invitation): tokens do not move; send them again',
   login_lockouts: 'failed sign-in counters, keyed by an HMAC under the source\'s master key',
   mfa_recovery_codes: 'HMACs under a key derived from the source\'s master key, which the target cannot have: users make new codes',

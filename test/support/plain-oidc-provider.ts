@@ -34,7 +34,7 @@ function readBody(req: http.IncomingMessage): Promise<URLSearchParams> {
   });
 }
 
-export async function startPlainProvider(options: { redirectUris: string[]; accounts?: Record<string, PlainAccount>; /** Extra claims per scope (e.g. `{ profile: ['groups'] }`). */ scopeClaims?: Record<string, string[]> }): Promise<PlainProvider> {
+export async function startPlainProvider(options: { redirectUris: string[]; /** Atrium's return routes, for RP-initiated logout. */ postLogoutRedirectUris?: string[]; accounts?: Record<string, PlainAccount>; /** Extra claims per scope (e.g. `{ profile: ['groups'] }`). */ scopeClaims?: Record<string, string[]> }): Promise<PlainProvider> {
   const server = http.createServer();
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -46,7 +46,7 @@ export async function startPlainProvider(options: { redirectUris: string[]; acco
   const jwk = { ...(await exportJWK(privateKey)), kid: 'plain-1', alg: 'RS256', use: 'sig' };
 
   const provider = new Provider(issuer, {
-    clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: options.redirectUris, grant_types: ['authorization_code'], response_types: ['code'] }],
+    clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: options.redirectUris, post_logout_redirect_uris: options.postLogoutRedirectUris ?? [], grant_types: ['authorization_code'], response_types: ['code'] }],
     jwks: { keys: [jwk] },
     async findAccount(_ctx, sub) {
       const account = accounts.get(sub);
@@ -54,7 +54,7 @@ export async function startPlainProvider(options: { redirectUris: string[]; acco
       return { accountId: sub, claims: async () => ({ sub, ...account }) };
     },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', ...(options.scopeClaims?.profile ?? [])] },
-    features: { devInteractions: { enabled: false } },
+    features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true }, backchannelLogout: { enabled: true } },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     cookies: { keys: ['plain-provider-cookie-key'] },
   });

@@ -28,6 +28,7 @@ import { connectionInputSchema, ITEM3_DEFAULTS } from '../../src/federation/conn
 import { IdentityStore } from '../../src/federation/identity-store.ts';
 import { LoginStateStore } from '../../src/federation/login-state-store.ts';
 import { WebhookStore } from '../../src/webhooks/webhook-store.ts';
+import { FederatedSessionStore } from '../../src/federation/federated-session-store.ts';
 import type { Tenant } from '../../src/tenancy/tenant.ts';
 import { TenantRoleStore } from '../../src/tenancy/role-store.ts';
 import { QuotaStore } from '../../src/tenancy/quota-store.ts';
@@ -73,6 +74,7 @@ export function storeCases(s: Services): StoreCase[] {
   const connections = new ConnectionStore(db, box);
   const identities = new IdentityStore(db);
   const states = new LoginStateStore(db, box);
+  const upstreamSessions = new FederatedSessionStore(db, box);
   const audit = new AuditLog(db);
   const auditStore = new AuditStore(db);
   const lockout = new LoginLockout({ db, audit, box });
@@ -302,6 +304,7 @@ export function storeCases(s: Services): StoreCase[] {
       },
       {
         module: 'src/oidc/grant-store.ts', tables: ['oidc_payloads', 'user_sessions'], type: GrantStore,
+        exempt: { onSessionsEnded: 'sets a listener, no database' },
         async seed() {
           const [userId, uid, code] = [randomUUID(), tag(), tag()];
           const seen = { ip: '192.0.2.1', userAgent: 'conformance', amr: ['pwd'] };
@@ -387,6 +390,24 @@ export function storeCases(s: Services): StoreCase[] {
           const pending = { stateId: tag(), connectionName: 'idp', interactionUid: tag(), nonce: 'n', codeVerifier: 'v', redirectUri: 'https://a.test/cb', browserHash: 'b', expiresAt: new Date(Date.now() + 600_000) };
           await states.save(tenant.id, pending);
           return { markers: [pending.stateId], reads: {}, writes: { take: () => states.take(tenant.id, pending.stateId) }, inserts: { save: () => states.save(tenant.id, pending) } };
+        },
+      },
+      {
+        module: 'src/federation/federated-session-store.ts', tables: ['federated_sessions', 'federation_logout_tokens'], type: FederatedSessionStore,
+        async seed(tenant) {
+          const user = await userIn(s, `${tag()}@a.test`);
+          const signIn = { interactionUid: tag(), userId: user.id, connectionName: 'idp', upstreamIssuer: 'https://idp.example.test', upstreamSub: tag(), upstreamSid: tag(), idToken: 'header.payload.signature' };
+          const sessionUid = tag();
+          const jti = tag();
+          await upstreamSessions.record(tenant.id, signIn, 3600);
+          await upstreamSessions.bind(signIn.interactionUid, sessionUid, user.id);
+          await upstreamSessions.firstUse('idp', jti, new Date(Date.now() + 600_000));
+          return {
+            markers: [signIn.interactionUid, signIn.upstreamSub],
+            reads: { named: () => upstreamSessions.named(tenant.id, 'idp', { sid: signIn.upstreamSid }) },
+            writes: { take: () => upstreamSessions.take(tenant.id, sessionUid), forget: () => upstreamSessions.forget([sessionUid]), bind: () => upstreamSessions.bind(signIn.interactionUid, tag(), user.id) },
+            inserts: { record: () => upstreamSessions.record(tenant.id, signIn, 3600), firstUse: () => upstreamSessions.firstUse('idp', jti, new Date(Date.now() + 600_000)) },
+          };
         },
       },
     ];

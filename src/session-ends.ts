@@ -1,0 +1,43 @@
+/**
+ * Wiring of what happens when a session begins and ends, across domains that do not import
+ * each other: an upstream sign-in is bound to the session it made; a sign-out goes through
+ * the session's upstream (interactions/federated-sign-out.ts); and a session ended by a
+ * query (a revoke, a password reset, "sign out everywhere") sends its logout tokens
+ * (oidc/backchannel-logout.ts) and forgets its upstream sign-in.
+ */
+import type { AtriumConfig } from './config/env.ts';
+import type { AuditLog } from './audit/audit-log.ts';
+import type { SecretBox } from './core/secret-box.ts';
+import { currentTenantId } from './core/request-context.ts';
+import type { Federation } from './federation/federation.ts';
+import type { GrantStore } from './oidc/grant-store.ts';
+import { sendLogoutTokens } from './oidc/backchannel-logout.ts';
+import type { ProviderDeps } from './oidc/provider-factory.ts';
+import type { ProviderPool } from './runtime/provider-pool.ts';
+import type { TenantRegistry } from './tenancy/tenant-registry.ts';
+import { issuerFor } from './tenancy/tenant.ts';
+import { FederatedSignOut } from './interactions/federated-sign-out.ts';
+
+/** The Providers' hooks for an upstream's sessions: bind at sign-in, leave through the upstream at sign-out. */
+export function upstreamSessionHooks(d: { config: AtriumConfig; box: SecretBox; audit: AuditLog; federation: Federation }): Required<Pick<ProviderDeps, 'onSignedOut'>> & { bind: NonNullable<ProviderDeps['onSignedIn']> } {
+  const signOut = new FederatedSignOut({ config: d.config, box: d.box, audit: d.audit, ...d.federation.flow });
+  return {
+    async bind(_tenant, signIn) {
+      if (signIn.interactionUid && signIn.amr.includes('fed')) await d.federation.flow.sessions.bind(signIn.interactionUid, signIn.sessionUid, signIn.userId);
+    },
+    onSignedOut: (tenant, ctx, session, then) => signOut.leave(ctx, tenant, issuerFor(tenant, d.config), session, then),
+  };
+}
+
+/** Sessions ended by a query: their logout tokens go out, their upstream sign-ins are forgotten. */
+export function announceEndedSessions(d: { grants: GrantStore; federation: Federation; registry: TenantRegistry; pool: ProviderPool; audit: AuditLog }): void {
+  d.grants.onSessionsEnded(async (ended) => {
+    const tenantId = currentTenantId();
+    if (!tenantId) return;
+    await d.federation.flow.sessions.forget(ended.map((s) => s.uid));
+    const tenant = await d.registry.byId(tenantId);
+    if (!tenant) return;
+    const { provider } = await d.pool.get(tenant);
+    await sendLogoutTokens(provider, ended, d.audit);
+  });
+}
