@@ -328,5 +328,6 @@ function createProviderPool({ config, db, box, users, materials, audit, metrics,
   metrics.observePool(pool, config.multiTenancy.pool.maxSize);
   // A change of operator policy reaches the pool through the records (their policy version), not an event per tenant.
   bus.subscribe((event) => event.type !== 'platform.changed' && pool.invalidate(event.tenantId));
+  announceEndedSessions({ grants, federation, registry, pool, audit });
   return pool;
 }
