@@ -4,9 +4,9 @@
  */
 import { ConsoleAuth } from './console/console-auth.ts';
 import { announceEndedSessions, upstreamSessionHooks } from './session-ends.ts';
-import { ConsoleSessionStore } from './accounts/console-session-store.ts';
 import { HandoffNonceStore } from './accounts/handoff-nonce-store.ts';
 import type { Logger } from 'pino';
+import { createTenancy } from './tenancy-wiring.ts';
 import type { AtriumConfig } from './config/env.ts';
 import { openDatabase } from './storage/open-database.ts';
 import type { Database } from './storage/database.ts';
@@ -23,12 +23,9 @@ import type { RateLimiter } from './security/rate-limiter.ts';
 import { createRateLimiter } from './security/rate-limiter-factory.ts';
 import { TenantStore } from './tenancy/tenant-store.ts';
 import { PlatformConfig } from './tenancy/platform-config.ts';
-import { PlatformConfigStore } from './tenancy/platform-config-store.ts';
-import { platformTenantSlug } from './tenancy/tenant.ts';
 import { TenantRegistry } from './tenancy/tenant-registry.ts';
 import { TenantService } from './tenancy/tenant-service.ts';
 import type { Tenant } from './tenancy/tenant.ts';
-import { DomainStore } from './tenancy/domain-store.ts';
 import { DomainService } from './tenancy/domain-service.ts';
 import { DomainChallenges } from './tenancy/domain-verification.ts';
 import { DomainRechecker } from './tenancy/domain-recheck.ts';
@@ -62,12 +59,10 @@ import { mfaChangeMail } from './mail/mfa-change-mail.ts';
 import { NewDeviceAlerts } from './mail/new-device-alert.ts';
 import { LoginLockout } from './accounts/lockout.ts';
 import { AccountRecovery } from './account-recovery/account-recovery.ts';
-import { AccountTokenStore } from './account-recovery/account-token-store.ts';
 import { createFederation, type Federation } from './federation/federation.ts';
 import { MfaService } from './mfa/mfa-service.ts';
 import { MfaStore } from './mfa/mfa-store.ts';
 import { UserSessionService } from './accounts/user-sessions.ts';
-import { TenantRoleStore } from './tenancy/role-store.ts';
 import { RoleService } from './tenancy/role-service.ts';
 import { QuotaStore } from './tenancy/quota-store.ts';
 import { QuotaService } from './tenancy/quota-service.ts';
@@ -149,8 +144,7 @@ export interface Services {
 
 export async function createServices(config: AtriumConfig, log: Logger, options: { inMemoryDatabase?: boolean; keyLifecycleIntervalMs?: number } = {}): Promise<Services> {
   const { box, metrics, health, db, bus } = await openDependencies(config, log, options);
-  const audit = new AuditLog(db);
-  const { tenantStore, keys, clients, grants, accountTokens, users, domainStore, consoleSessions, registry, platformConfig, roleStore, quotas } = await createTenancy({ config, db, box, bus, audit, log });
+  const { tenantStore, keys, clients, grants, accountTokens, users, domainStore, consoleSessions, registry, platformConfig, roleStore, quotas, audit } = await createTenancy({ config, db, box, bus, log });
   const tenants = new TenantService(tenantStore, keys, bus, log, audit, roleStore);
   const roles = new RoleService(roleStore, audit);
   const materials = new TenantMaterials(keys, clients);
@@ -261,51 +255,6 @@ async function openDependencies(config: AtriumConfig, log: Logger, options: { in
   metrics.observeDependencies(health, { redis: config.redis ? bus : undefined, smtpConfigured: Boolean(config.smtp.url) });
   if (config.redis) metrics.observeRedisBus(bus);
   return { box, metrics, health, db, bus };
-}
-
-/** The stores over the database (each owns its tables: DESIGN.md, "Table ownership"). */
-function createStores(db: Database, box: SecretBox, policy: ConstructorParameters<typeof TenantStore>[1]) {
-  const grants = new GrantStore(db);
-  const accountTokens = new AccountTokenStore(db);
-  return {
-    tenantStore: new TenantStore(db, policy),
-    keys: new SigningKeyStore(db, box),
-    clients: new ClientStore(db, box),
-    grants,
-    accountTokens,
-    users: new UserStore(db, { links: accountTokens, grants }),
-    domainStore: new DomainStore(db),
-    consoleSessions: new ConsoleSessionStore(db),
-    roleStore: new TenantRoleStore(db),
-    quotas: new QuotaStore(db),
-  };
-}
-
-/** The stores, the tenant registry and the operator's policy their records carry (read before the first lookup). */
-async function createTenancy(d: { config: AtriumConfig; db: Database; box: SecretBox; bus: EventBus; audit: AuditLog; log: Logger }) {
-  const policy: { config?: PlatformConfig } = {};
-  const stores = createStores(d.db, d.box, () => policy.config!.current());
-  const registry = new TenantRegistry(stores.tenantStore, d.bus);
-  const platformConfig = (policy.config = createPlatformConfig({ ...d, tenantStore: stores.tenantStore, registry }));
-  await platformConfig.reload();
-  return { ...stores, registry, platformConfig };
-}
-
-/**
- * The operator's policy: read at start, and once it changes (here or, through the bus, on
- * another instance) the registry forgets every record, so the next lookups carry the new one.
- */
-function createPlatformConfig(d: { config: AtriumConfig; db: Database; bus: EventBus; audit: AuditLog; log: Logger; tenantStore: TenantStore; registry: TenantRegistry }): PlatformConfig {
-  const platformConfig = new PlatformConfig({
-    store: new PlatformConfigStore(d.db),
-    bus: d.bus,
-    audit: d.audit,
-    log: d.log,
-    platformTenantId: async () => (await d.tenantStore.findBySlug(platformTenantSlug(d.config)))?.id,
-    allTenants: () => d.tenantStore.all(),
-  });
-  platformConfig.onChange(() => d.registry.clear());
-  return platformConfig;
 }
 
 type PoolParts = Pick<Services, 'config' | 'db' | 'box' | 'users' | 'materials' | 'audit' | 'metrics' | 'egress' | 'mail' | 'bus'> & { grants: GrantStore; federation: Federation; registry: TenantRegistry };

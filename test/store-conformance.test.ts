@@ -20,6 +20,7 @@ import type { Tenant } from '../src/tenancy/tenant.ts';
 
 /** Modules whose SQL names tenant-scoped tables but that are no tenant-scoped store: cross-tenant by design (checked: no withTenant). */
 const NOT_TENANT_SCOPED: Record<string, string> = {
+  'src/federation/tenant-picker.ts': 'the public tenant list and home-realm discovery: listed tenants only, read across tenants on the platform path',
   'src/oidc/expiring-rows.ts': 'the sweep condition on user_sessions, run cross-tenant by runtime/expiry-sweeper.ts',
   'src/oidc/key-lifecycle.ts': 'finds tenants whose keys are due, across tenants',
   'src/audit/audit-retention.ts': 'deletes audit events past each tenant\'s retention, across tenants',

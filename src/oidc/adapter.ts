@@ -64,16 +64,13 @@ export async function unlessStorageDown<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-export function createAdapterClass(
-  tenantId: string,
-  db: Database,
-  findClient: (clientId: string) => Promise<ClientMetadata | undefined>,
-  readAccount?: AccountReader,
-): AdapterClass {
-  function assertTenant(): void {
-    // A runtime serving another tenant's request would be a routing bug; fail loudly.
+type ClientLookup = (clientId: string) => Promise<ClientMetadata | undefined>;
+
+export function createAdapterClass(tenantId: string, db: Database, findClient: ClientLookup, readAccount?: AccountReader): AdapterClass {
+  // A runtime serving another tenant's request would be a routing bug; fail loudly.
+  const assertTenant = () => {
     if (currentTenantId() !== tenantId) throw new Error('oidc adapter used outside its tenant context');
-  }
+  };
 
   return class TenantAdapter implements Adapter {
     readonly model: string;
@@ -103,33 +100,16 @@ export function createAdapterClass(
     async #findUnheld(id: string, request: TokenRequestWrites | undefined): Promise<AdapterPayload | undefined> {
       const key = readAheadKey(this.model, id);
       if (request?.readAhead.has(key)) return request.readAhead.get(key) as AdapterPayload | undefined;
-      if (request && REDEEMED.has(this.model)) return this.#findRedeemed(id, request);
+      if (request && REDEEMED.has(this.model)) return unlessStorageDown(() => db.withTenant((q) => readRedeemed(q, this.model, id, request, readAccount)));
       return this.#findBy('id', id);
     }
 
-    /**
-     * A code or refresh token being redeemed, read with its grant and its account in one
-     * transaction: the grant then needs one more (the writes), not four.
-     */
-    #findRedeemed(id: string, request: TokenRequestWrites): Promise<AdapterPayload | undefined> {
-      return unlessStorageDown(() => db.withTenant(async (q) => {
-        const row = (await q.query<RedeemedRow>(REDEEMED_WITH_GRANT, [this.model, id])).rows[0];
-        if (!row) return undefined;
-        const { grantId, accountId } = row.payload;
-        if (typeof grantId === 'string') request.readAhead.set(readAheadKey('Grant', grantId), row.grant_payload ? withConsumed(row.grant_payload, row.grant_consumed_at) : undefined);
-        if (readAccount && typeof accountId === 'string') request.readAhead.set(accountReadAheadKey(accountId), await readAccount(q, accountId));
-        return withConsumed(row.payload, row.consumed_at);
-      }));
-    }
 
     findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      assertTenant();
-      return this.#findBy('uid', uid);
+      return assertTenant(), this.#findBy('uid', uid);
     }
-
     findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      assertTenant();
-      return this.#findBy('user_code', userCode);
+      return assertTenant(), this.#findBy('user_code', userCode);
     }
 
     async consume(id: string): Promise<void> {
@@ -163,6 +143,19 @@ export function createAdapterClass(
       return row && withConsumed(row.payload, row.consumed_at);
     }
   };
+}
+
+/**
+ * A code or refresh token being redeemed, read with its grant and its account in one
+ * transaction: the grant then needs one more (the writes), not four.
+ */
+async function readRedeemed(q: Queryable, model: string, id: string, request: TokenRequestWrites, readAccount: AccountReader | undefined): Promise<AdapterPayload | undefined> {
+  const row = (await q.query<RedeemedRow>(REDEEMED_WITH_GRANT, [model, id])).rows[0];
+  if (!row) return undefined;
+  const { grantId, accountId } = row.payload;
+  if (typeof grantId === 'string') request.readAhead.set(readAheadKey('Grant', grantId), row.grant_payload ? withConsumed(row.grant_payload, row.grant_consumed_at) : undefined);
+  if (readAccount && typeof accountId === 'string') request.readAhead.set(accountReadAheadKey(accountId), await readAccount(q, accountId));
+  return withConsumed(row.payload, row.consumed_at);
 }
 
 function upsertStatement(tenantId: string, write: HeldWrite & { saved: NonNullable<HeldWrite['saved']> }): [string, unknown[]] {
