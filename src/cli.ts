@@ -11,7 +11,7 @@
 import { ConfigError, loadConfig } from './config/env.ts';
 import { createLogger } from './core/logger.ts';
 import { startAtrium } from './server.ts';
-import { printDemo, seedDemo, type DemoTenant } from './commands/demo.ts';
+import { demoStart } from './commands/demo.ts';
 import { createServices } from './services.ts';
 import { bootstrap } from './commands/bootstrap.ts';
 import { runAs } from './core/request-context.ts';
@@ -23,9 +23,9 @@ async function run(command: string | undefined, args: string[]): Promise<void> {
     case 'demo': {
       const config = loadConfig({ MULTI_TENANCY_ENABLED: 'true', ...process.env, ATRIUM_DEMO: 'true' });
       const log = createLogger(config.logLevel);
-      let demo: DemoTenant[] = [];
-      const atrium = await startAtrium(config, log, { beforeListen: async (services) => void (demo = await seedDemo(services)) });
-      printDemo(config, atrium.port, demo);
+      const demo = demoStart(config);
+      const atrium = await startAtrium(config, log, { beforeListen: demo.beforeListen });
+      demo.print(atrium.port);
       for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void atrium.stop().then(() => process.exit(0)));
       return;
     }

@@ -2,8 +2,7 @@
 import { ConfigError, loadConfig } from './config/env.ts';
 import { createLogger } from './core/logger.ts';
 import { startAtrium } from './server.ts';
-import { seedDemo, printDemo, type DemoTenant } from './commands/demo.ts';
-import type { Services } from './services.ts';
+import { demoStart } from './commands/demo.ts';
 import { installProcessGuard } from './process-guard.ts';
 
 async function main(): Promise<void> {
@@ -18,11 +17,10 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  let demo: DemoTenant[] = [];
-  const beforeListen = config.demo ? async (services: Services) => void (demo = await seedDemo(services)) : undefined;
-  const atrium = await startAtrium(config, log, { beforeListen });
+  const demo = config.demo ? demoStart(config) : undefined;
+  const atrium = await startAtrium(config, log, { beforeListen: demo?.beforeListen });
   installProcessGuard(log, atrium.services.health);
-  if (config.demo) printDemo(config, atrium.port, demo);
+  demo?.print(atrium.port);
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {

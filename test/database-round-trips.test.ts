@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
-import { createTenantFixture, discover, REDIRECT_URI, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
+import { authorizationRequest, createTenantFixture, discover, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
 import { httpFetch } from './support/http-client.ts';
 
 let t: TestAtrium;
@@ -41,21 +41,11 @@ async function perRequest(routeClass: string, n: number, request: () => Promise<
 }
 
 async function refreshToken(): Promise<{ config: oidc.Configuration; token: string }> {
-  const config = await discover(acme.issuer, acme.clientId, acme.clientSecret);
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const authUrl = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid email offline_access',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    prompt: 'consent',
-  });
-  const { callback } = await signInThroughPages(authUrl, acme);
-  const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
+  const request = await authorizationRequest(acme.issuer, acme, { scope: 'openid email offline_access', prompt: 'consent' });
+  const { callback } = await signInThroughPages(request.url, acme);
+  const tokens = await oidc.authorizationCodeGrant(request.config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
   assert.ok(tokens.refresh_token);
-  return { config, token: tokens.refresh_token };
+  return { config: request.config, token: tokens.refresh_token };
 }
 
 describe('database round trips per request', () => {

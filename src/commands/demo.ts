@@ -81,3 +81,17 @@ export function printDemo(config: AtriumConfig, port: number, tenants: DemoTenan
   lines.push(`  health:       ${config.publicUrl.origin}/healthz (port ${port})`, '');
   process.stdout.write(`${lines.join('\n')}\n`);
 }
+
+/**
+ * The demo's part in a start: its tenants are seeded before the port opens (startAtrium's
+ * `beforeListen`, so /readyz 200 means they exist), and printed once it listens.
+ */
+export function demoStart(config: AtriumConfig): { beforeListen: (services: Services) => Promise<void>; print: (port: number) => void } {
+  let seeded: DemoTenant[] = [];
+  return {
+    beforeListen: async (services) => {
+      seeded = await seedDemo(services);
+    },
+    print: (port) => printDemo(config, port, seeded),
+  };
+}
