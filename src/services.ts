@@ -212,6 +212,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
       await webhookWorker.stop();
       mail.close();
       for (const sweeper of sweepers) sweeper.stop();
+      registry.close();
       await keyLifecycle.stop();
       await domainChecks.stop();
       pool.close();

@@ -36,3 +36,31 @@ it('caches found tenants and forgets them on events', async () => {
   await bus.publish({ type: 'keys.rotated', tenantId: 'id-acme', slug: 'acme' });
   assert.equal((await registry.bySlug('acme'))?.version, 2);
 });
+
+it('re-validates every cached tenant with one query, dropping only those whose version moved', async () => {
+  const versions = new Map(Array.from({ length: 500 }, (_, i) => [`id-${i}`, 1]));
+  let reads = 0;
+  const queries: number[] = [];
+  const store = {
+    async findById(id: string) {
+      reads++;
+      return versions.has(id) ? ({ id, slug: id, version: versions.get(id) } as Tenant) : undefined;
+    },
+    async versionsOf(ids: string[]) {
+      queries.push(ids.length);
+      return new Map(ids.filter((id) => versions.has(id)).map((id) => [id, versions.get(id)!]));
+    },
+  } as unknown as TenantStore;
+  const registry = new TenantRegistry(store, createInProcessBus(), { ttlMs: 0 });
+  for (const id of versions.keys()) await registry.byId(id);
+  assert.equal(reads, 500);
+  versions.set('id-7', 2);
+  versions.delete('id-9');
+  await registry.revalidate();
+  assert.deepEqual(queries, [500], 'one query for all 500');
+  await Promise.all([...versions.keys(), 'id-9'].map((id) => registry.byId(id)));
+  assert.equal(reads, 502, 'only the changed and the deleted tenant are read again');
+  assert.equal((await registry.byId('id-7'))?.version, 2);
+  assert.equal(await registry.byId('id-9'), undefined);
+  registry.close();
+});

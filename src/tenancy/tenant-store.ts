@@ -59,6 +59,14 @@ export class TenantStore {
     return this.#db.crossTenant(reason, () => fn());
   }
 
+  /** The current version of each of `ids` that still exists: one query for every cached tenant (tenant-registry.ts). */
+  async versionsOf(ids: readonly string[]): Promise<Map<string, number>> {
+    const rows = await this.#db.crossTenant('re-validate cached tenants', (q) =>
+      q.query<{ id: string; version: number }>('SELECT id, version FROM tenants WHERE id = ANY($1::uuid[])', [ids]),
+    );
+    return new Map(rows.rows.map((r) => [r.id, Number(r.version)]));
+  }
+
   async findBySlug(slug: string): Promise<Tenant | undefined> {
     return this.#db.crossTenant('resolve tenant by slug', (q) => this.#findOne(q, 'WHERE t.slug = $1', [slug]));
   }
