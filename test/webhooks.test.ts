@@ -100,6 +100,10 @@ describe('webhooks', () => {
     assert.ok(own.body.webhooks.every((w: { id: string }) => w.id !== sub.id));
     assert.equal((await t.api('GET', `/tenants/globex/webhooks/${sub.id}`, undefined, globexToken)).status, 404);
     assert.equal((await t.api('GET', '/platform/webhooks', undefined, globexToken)).status, 403);
+    // The platform's own path is the platform tenant's: a tenant's subscription is not there.
+    for (const method of ['GET', 'PATCH', 'DELETE'] as const) {
+      assertApiError(await t.api(method, `/platform/webhooks/${sub.id}`, method === 'PATCH' ? { description: 'platform now' } : undefined), 404, 'not_found');
+    }
     assert.equal((await t.api('GET', `/tenants/acme/webhooks/${sub.id}`)).status, 200, 'still there');
   });
 
@@ -145,6 +149,12 @@ describe('webhooks', () => {
     assert.equal(failed.attempts, 3, 'WEBHOOK_MAX_ATTEMPTS');
     assert.equal(failed.last_error, 'the receiver answered 400');
     rx.expect('/acme-fails', sub.secret);
+    const globexToken = await tenantToken(globex, 'atrium:tenant:read atrium:tenant:write');
+    assert.equal((await t.api('POST', `/tenants/acme/webhooks/deliveries/${failed.id}/replay`, undefined, globexToken)).status, 404, "globex cannot replay acme's delivery");
+    assertApiError(await t.api('POST', `/tenants/globex/webhooks/deliveries/${failed.id}/replay`, undefined, globexToken), 404, 'not_found');
+    assertApiError(await t.api('POST', `/platform/webhooks/deliveries/${failed.id}/replay`), 404, 'not_found');
+    const still = (await t.api('GET', '/tenants/acme/webhooks/deliveries?status=failed')).body.deliveries;
+    assert.ok(still.some((d: { id: string }) => d.id === failed.id), 'still failed after the refused replays');
     const replay = await t.api('POST', `/tenants/acme/webhooks/deliveries/${failed.id}/replay`);
     assert.equal(replay.status, 202);
     await rx.waitFor('the replayed delivery', () => ofPath('/acme-fails').some((r) => r.id === failed.id));
@@ -173,6 +183,25 @@ describe('webhooks', () => {
     assert.equal((await t.api('GET', '/tenants/acme/users?search=never@acme.test')).body.total, 0);
   });
 
+  it('an audit event that cannot be written fails the change it was recorded with (no silent rollback)', async () => {
+    await subscribe('acme', '/acme-audit-fails', ['user.created']);
+    const { userService, tenantStore, audit } = t.atrium.services;
+    const tenant = (await tenantStore.findBySlug('acme'))!;
+    // jsonb refuses \u0000: the audit insert fails inside the change's transaction and aborts it.
+    await assert.rejects(
+      runAsTenant(tenant.id, () =>
+        audit.together(async () => {
+          await userService.create(tenant, { email: 'unaudited@acme.test' });
+          await audit.record({ action: 'probe.unstorable', details: { note: 'nul \u0000 here' } });
+        }),
+      ),
+    );
+    assert.equal((await t.api('GET', '/tenants/acme/users?search=unaudited@acme.test')).body.total, 0);
+    const committed = await t.api('POST', '/tenants/acme/users', { email: 'audited@acme.test' });
+    await rx.waitFor('the later, committed change', () => ofPath('/acme-audit-fails').some((r) => r.payload.data.subject === committed.body.id));
+    assert.ok(ofPath('/acme-audit-fails').every((r) => r.payload.data.email !== 'unaudited@acme.test'), 'nothing for the rolled-back user');
+  });
+
   it('platform webhooks: tenant lifecycle events, platform tokens only', async () => {
     await subscribe('', '/platform', ['tenant.created', 'tenant.updated', 'tenant.deleted'], '/platform/webhooks');
     assert.equal((await t.api('POST', '/tenants', { slug: 'initech', name: 'Initech' })).status, 201);
@@ -193,5 +222,19 @@ describe('webhooks', () => {
     assertApiError(await bad({ url: rx.url('/b'), event_types: ['user.created'], secret: 'whsec_mine' }), 400, undefined, /secret/);
     assertApiError(await t.api('GET', '/tenants/acme/webhooks/not-a-uuid'), 404, 'not_found');
     assertApiError(await t.api('GET', '/tenants/acme/webhooks/deliveries?status=lost'), 400, undefined, /status/);
+    assertApiError(await bad('{"url": '), 400);
+    assertApiError(await bad({ url: 5, event_types: 'user.created' }), 400, undefined, /url|event_types/);
+    assertApiError(await bad({ url: `https://example.test/${'a'.repeat(5000)}`, event_types: ['user.created'] }), 400, undefined, /url/);
+    assertApiError(await bad({ url: rx.url('/b'), event_types: ['user.created'], description: 'nul \u0000 here' }), 400);
+    assertApiError(await t.api('GET', '/tenants/acme/webhooks/deliveries?limit=100000000000'), 400, undefined, /limit/);
+    assertApiError(await t.api('GET', '/tenants/acme/webhooks/deliveries?limit=many'), 400, undefined, /limit/);
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    assertApiError(await t.api('GET', `/tenants/acme/webhooks/${unknown}`), 404, 'not_found');
+    assertApiError(await t.api('PATCH', `/tenants/acme/webhooks/${unknown}`, { description: 'x' }), 404, 'not_found');
+    assertApiError(await t.api('DELETE', `/tenants/acme/webhooks/${unknown}`), 404, 'not_found');
+    assertApiError(await t.api('POST', `/tenants/acme/webhooks/deliveries/msg_${'0'.repeat(32)}/replay`), 404, 'not_found');
+    assertApiError(await t.api('POST', '/tenants/acme/webhooks/deliveries/not-a-message/replay'), 404, 'not_found');
+    assertApiError(await t.api('PATCH', `/tenants/acme/webhooks/${unknown}`, '[1, 2'), 400);
+    assertApiError(await t.api('PATCH', `/tenants/acme/webhooks/${unknown}`, { event_types: 'user.created' }), 400, undefined, /event_types/);
   });
 });

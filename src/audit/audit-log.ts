@@ -55,7 +55,8 @@ export class AuditLog {
   }
 
   /**
-   * Records an event; a failure to audit is logged but never fails the user's request.
+   * Records an event; a failure to audit is logged but never fails the user's request, except
+   * inside `together`, where the change cannot commit without its event.
    * Without an explicit `actor`, ip or user agent the request's actor (set by the door the
    * request came through) fills them in, and its kind and email go into the details.
    */
@@ -72,6 +73,9 @@ export class AuditLog {
         await this.#follower?.recorded(q, entry);
       });
     } catch (err) {
+      // Joined to the change's transaction (`together`), the failed insert has aborted it: its
+      // COMMIT would silently roll back, so the change fails with its audit event, not quietly.
+      if (this.#db.joinsTenantTransaction()) throw err;
       context?.log?.error({ err, action: entry.action }, 'could not write audit event');
     }
   }

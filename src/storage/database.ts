@@ -97,6 +97,12 @@ export class Database {
     return result;
   }
 
+  /** Whether a `withTenant` called now would join a transaction open in this async context. */
+  joinsTenantTransaction(): boolean {
+    const open = this.#open.getStore();
+    return Boolean(open && !open.ended && open.context === `tenant:${currentTenantId()}`);
+  }
+
   /** Calls `callback` once the transaction open in this async context commits (never if it rolls back); at once outside one. */
   afterCommit(callback: () => void): void {
     const open = this.#open.getStore();

@@ -41,7 +41,8 @@ export function createPgDriver(connectionString: string, max: number, onConnecti
           await client.query(`BEGIN; ${setup}`);
         }
         const result = await fn(asQueryable(client));
-        await client.query('COMMIT');
+        // A statement that failed inside (its error caught) aborted the transaction; PostgreSQL then answers COMMIT with ROLLBACK, not an error. PGlite rejects there too.
+        if ((await client.query('COMMIT')).command === 'ROLLBACK') throw Object.assign(new Error('the transaction was rolled back instead of committed'), { code: '25P02' });
         return result;
       } catch (err) {
         try {

@@ -32,7 +32,6 @@ interface Claimed {
   attempts: number;
   url: string;
   secret_enc: string;
-  created_at: Date;
 }
 
 /** Exponential backoff with full jitter: a random wait in [base·2^(n-1) / 2, base·2^(n-1)]. */
@@ -44,8 +43,6 @@ export function backoffMs(attempt: number, baseMs: number, random = Math.random)
 export interface RoundResult {
   delivered: number;
   failed: number;
-  /** Milliseconds from each delivered event's commit to its receiver's 2xx. */
-  latencies: number[];
 }
 
 export class WebhookDeliverer {
@@ -64,15 +61,13 @@ export class WebhookDeliverer {
   /** Claims up to `batch` due rows and posts them concurrently. */
   async round(batch = 50): Promise<RoundResult> {
     const claimed = await this.#claim(batch);
-    const result: RoundResult = { delivered: 0, failed: 0, latencies: [] };
+    const result: RoundResult = { delivered: 0, failed: 0 };
     await Promise.all(
       claimed.map(async (row) => {
         const error = await this.#post(row);
         await this.#report(row, error);
-        if (error === undefined) {
-          result.delivered++;
-          result.latencies.push(Date.now() - new Date(row.created_at).getTime());
-        } else result.failed++;
+        if (error === undefined) result.delivered++;
+        else result.failed++;
       }),
     );
     return result;
@@ -87,7 +82,7 @@ export class WebhookDeliverer {
          UPDATE webhook_outbox o SET attempts = o.attempts + 1, next_attempt_at = now() + make_interval(secs => $2::double precision / 1000)
          FROM due, webhook_subscriptions s
          WHERE o.tenant_id = due.tenant_id AND o.id = due.id AND s.tenant_id = o.tenant_id AND s.id = o.subscription_id
-         RETURNING o.tenant_id, o.id, o.subscription_id, o.payload, o.attempts, o.created_at, s.url, s.secret_enc`,
+         RETURNING o.tenant_id, o.id, o.subscription_id, o.payload, o.attempts, s.url, s.secret_enc`,
         [batch, LEASE_MS],
       );
       return res.rows;

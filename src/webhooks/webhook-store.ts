@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../storage/database.ts';
 import type { SecretBox } from '../core/secret-box.ts';
+import { currentTenantId } from '../core/request-context.ts';
 
 export interface WebhookSubscription {
   id: string;
@@ -49,9 +50,6 @@ const toDelivery = (r: DeliveryRow): WebhookDelivery => ({
   nextAttemptAt: new Date(r.next_attempt_at).toISOString(),
 });
 
-/** A new webhook-id: `msg_` and a UUID, unique per (event, subscription) and kept across retries. */
-export const newMessageId = () => `msg_${randomUUID().replaceAll('-', '')}`;
-
 export class WebhookStore {
   readonly #db: Database;
   readonly #box: SecretBox;
@@ -63,10 +61,11 @@ export class WebhookStore {
   async create(input: { url: string; eventTypes: string[]; description: string | null; secret: string }): Promise<WebhookSubscription> {
     const id = randomUUID();
     return this.#db.withTenant(async (q) => {
+      const tenantId = currentTenantId()!; // withTenant has checked it is there
       const res = await q.query<SubscriptionRow>(
         `INSERT INTO webhook_subscriptions (tenant_id, id, url, event_types, description, secret_enc)
          VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4, $5) RETURNING ${SUBSCRIPTION_COLUMNS}`,
-        [id, input.url, input.eventTypes, input.description, this.#box.seal(input.secret, secretContext(await tenantOf(q), id))],
+        [id, input.url, input.eventTypes, input.description, this.#box.seal(input.secret, secretContext(tenantId, id))],
       );
       return toSubscription(res.rows[0]!);
     });
@@ -124,26 +123,12 @@ export class WebhookStore {
    * the caller's transaction, so the rows commit or roll back with the change.
    */
   async enqueue(q: Queryable, type: string, data: Record<string, unknown>, at: Date = new Date()): Promise<number> {
-    const subs = await q.query<{ id: string }>('SELECT id FROM webhook_subscriptions WHERE $1 = ANY (event_types)', [type]);
-    for (const sub of subs.rows) {
-      const payload = { type, timestamp: at.toISOString(), data };
-      await q.query(
-        `INSERT INTO webhook_outbox (tenant_id, id, subscription_id, event_type, payload) VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4)`,
-        [newMessageId(), sub.id, type, payload],
-      );
-    }
-    return subs.rowCount;
+    return insertOutboxRows(q, '', [type, { type, timestamp: at.toISOString(), data }]);
   }
 
   /** As `enqueue`, for the platform tenant's subscriptions, in an open platform transaction (tenant lifecycle). */
   async enqueuePlatform(platformTenantId: string, type: string, data: Record<string, unknown>, at: Date = new Date()): Promise<number> {
-    return this.#db.crossTenant('webhook outbox: platform event', async (q) => {
-      const subs = await q.query<{ id: string }>('SELECT id FROM webhook_subscriptions WHERE tenant_id = $1 AND $2 = ANY (event_types)', [platformTenantId, type]);
-      for (const sub of subs.rows) {
-        await q.query('INSERT INTO webhook_outbox (tenant_id, id, subscription_id, event_type, payload) VALUES ($1, $2, $3, $4, $5)', [platformTenantId, newMessageId(), sub.id, type, { type, timestamp: at.toISOString(), data }]);
-      }
-      return subs.rowCount;
-    });
+    return this.#db.crossTenant('webhook outbox: platform event', (q) => insertOutboxRows(q, 'AND tenant_id = $3', [type, { type, timestamp: at.toISOString(), data }, platformTenantId]));
   }
 
   openSecret(tenantId: string, subscriptionId: string, sealed: string): string {
@@ -151,6 +136,17 @@ export class WebhookStore {
   }
 }
 
-async function tenantOf(q: Queryable): Promise<string> {
-  return (await q.query<{ id: string }>("SELECT current_setting('app.tenant_id') AS id")).rows[0]!.id;
+/**
+ * One statement for every subscriber of `$1` (event type; `$2` the payload): the same payload
+ * to each, under a webhook-id of its own: `msg_` and a UUID, unique per (event,
+ * subscription) and kept across retries.
+ */
+async function insertOutboxRows(q: Queryable, narrower: string, params: unknown[]): Promise<number> {
+  const res = await q.query(
+    `INSERT INTO webhook_outbox (tenant_id, id, subscription_id, event_type, payload)
+     SELECT tenant_id, 'msg_' || replace(gen_random_uuid()::text, '-', ''), id, $1, $2 FROM webhook_subscriptions
+     WHERE $1 = ANY (event_types) ${narrower}`,
+    params,
+  );
+  return res.rowCount;
 }
