@@ -5,6 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, type TenantFixture } from './support/fixtures.ts';
 import { hiddenInput, TestBrowser } from './support/http-client.ts';
@@ -114,6 +115,33 @@ describe('back-channel logout from an upstream', () => {
     assert.ok(body.correlation_id);
     const events = await auditEvents('globex', 'federation.backchannel_logout');
     assert.ok(events.some((e) => e.outcome === 'failure'));
+  });
+
+  it('a logout token signed by the upstream ends the sessions it names, once; a replay is refused', async () => {
+    const browser = new TestBrowser();
+    const request = await authorizationRequest(globex);
+    const callback = await signInAtPlainUpstream(browser, await startAtUpstream(browser, request, 'plain'), 'grace@plain.test', down.port);
+    const done = await finishDownstream(browser, callback);
+    assert.ok(done.redirect, `sign-in: ${done.status} ${done.html.slice(0, 300)}`);
+    await redeem(request, done.redirect);
+
+    const jti = randomUUID();
+    const token = await plain.sign({ iss: plain.issuer, aud: plain.clientId, iat: Math.floor(Date.now() / 1000), jti, sub: 'plain-sub-1', events: { 'http://schemas.openid.net/event/backchannel-logout': {} } });
+    const res = await post('globex', 'plain', new URLSearchParams({ logout_token: token }).toString());
+    assert.equal(res.status, 200, await res.text());
+    const ended = (await auditEvents('globex', 'federation.backchannel_logout')).find((e) => e.details.jti === jti);
+    assert.equal(ended?.outcome, 'success');
+    assert.equal(ended?.details.sessions_ended, 1, 'the one session the upstream sign-in made is ended');
+
+    // The session is gone: a silent authorization in that browser needs a sign-in.
+    const silent = new URL((await authorizationRequest(globex)).authUrl);
+    silent.searchParams.set('prompt', 'none');
+    const answer = await browser.follow(silent, (u) => u.origin !== new URL(down.issuer('globex')).origin);
+    assert.equal(answer.url.searchParams.get('error'), 'login_required', answer.url.href);
+
+    const replay = await post('globex', 'plain', new URLSearchParams({ logout_token: token }).toString());
+    assert.equal(replay.status, 400);
+    assert.match(((await replay.json()) as { error_description: string }).error_description, /replayed/);
   });
 
   it('refuses a missing token and a wrong content type', async () => {
