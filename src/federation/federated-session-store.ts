@@ -104,16 +104,19 @@ export class FederatedSessionStore {
     await this.#db.withTenant((q) => q.query('DELETE FROM federated_sessions WHERE session_uid = ANY($1::text[])', [sessionUids]));
   }
 
-  /** Notes a logout token's `jti` until `expiresAt`; false when the connection's upstream sent it before (a replay). */
+  /**
+   * Notes a logout token's `jti` until `expiresAt`; false when the connection's upstream sent it
+   * before (a replay). Expired rows are the sweeper's (FEDERATED_SESSIONS_EXPIRING): one not yet
+   * swept still refuses its jti, which is right, as a token that old no longer verifies anyway.
+   */
   async firstUse(connectionName: string, jti: string, expiresAt: Date): Promise<boolean> {
-    return this.#db.withTenant(async (q) => {
-      await q.query('DELETE FROM federation_logout_tokens WHERE expires_at < now()');
-      const res = await q.query(
+    const res = await this.#db.withTenant((q) =>
+      q.query(
         `INSERT INTO federation_logout_tokens (tenant_id, connection_name, jti, expires_at) VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3) ON CONFLICT DO NOTHING`,
         [connectionName, jti, expiresAt],
-      );
-      return res.rowCount === 1;
-    });
+      ),
+    );
+    return res.rowCount === 1;
   }
 
   #session(tenantId: string, row: Row): FederatedSession {
