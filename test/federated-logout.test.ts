@@ -95,6 +95,34 @@ describe('federated sign-out through a plain oidc-provider', () => {
     assert.ok(returned.some((e) => e.outcome === 'success'));
   });
 
+  it("a connection's own end_session_endpoint and post_logout_return_param shape the request sent upstream", async () => {
+    const shapes = [
+      { name: 'plain-returnto', param: 'returnTo', expect: ['returnTo', 'client_id'] },
+      { name: 'plain-logouturi', param: 'logout_uri', expect: ['client_id', 'logout_uri'] },
+    ];
+    for (const shape of shapes) {
+      const put = await down.api('PUT', `/tenants/globex/federation/${shape.name}`, {
+        provider: 'generic_oidc', display_name: shape.name, discovery_endpoint: `${plain.issuer}/.well-known/openid-configuration`, client_id: plain.clientId, client_secret: plain.clientSecret,
+        end_session_endpoint: `${plain.issuer}/custom/logout`, post_logout_return_param: shape.param,
+      });
+      assert.equal(put.status, 201, JSON.stringify(put.body));
+      const browser = new TestBrowser();
+      const request = await authorizationRequest(globex);
+      const callback = await signInAtPlainUpstream(browser, await startAtUpstream(browser, request, shape.name), 'grace@plain.test', down.port);
+      const done = await finishDownstream(browser, callback);
+      assert.ok(done.redirect, `sign-in: ${done.status} ${done.html.slice(0, 300)}`);
+      const endSession = new URL(`${down.issuer('globex')}/session/end`);
+      endSession.search = new URLSearchParams({ client_id: globex.clientId, post_logout_redirect_uri: RP_LOGGED_OUT }).toString();
+      const xsrf = hiddenInput(await (await browser.follow(endSession)).res.text(), 'xsrf');
+      const confirm = await browser.postForm(`${down.issuer('globex')}/session/end/confirm`, { xsrf, logout: 'yes' });
+      assert.equal(confirm.status, 303);
+      const toUpstream = new URL(confirm.headers.get('location')!);
+      assert.equal(`${toUpstream.origin}${toUpstream.pathname}`, `${plain.issuer}/custom/logout`, shape.name);
+      assert.deepEqual([...toUpstream.searchParams.keys()], shape.expect, `${shape.name}: the provider's own shape, no id_token_hint`);
+      assert.equal(toUpstream.searchParams.get(shape.param), `${down.issuer('globex')}/federation/${shape.name}/signed-out`);
+    }
+  });
+
   it('the return route without a sign-out in progress shows a page, never a redirect', async () => {
     const res = await new TestBrowser().request(`${down.issuer('globex')}/federation/plain/signed-out`);
     assert.equal(res.status, 200);
