@@ -5,6 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, type TenantFixture } from './support/fixtures.ts';
 import { hiddenInput, TestBrowser } from './support/http-client.ts';
@@ -94,6 +95,34 @@ describe('federated sign-out through a plain oidc-provider', () => {
     assert.ok(returned.some((e) => e.outcome === 'success'));
   });
 
+  it("a connection's own end_session_endpoint and post_logout_return_param shape the request sent upstream", async () => {
+    const shapes = [
+      { name: 'plain-returnto', param: 'returnTo', expect: ['returnTo', 'client_id'] },
+      { name: 'plain-logouturi', param: 'logout_uri', expect: ['client_id', 'logout_uri'] },
+    ];
+    for (const shape of shapes) {
+      const put = await down.api('PUT', `/tenants/globex/federation/${shape.name}`, {
+        provider: 'generic_oidc', display_name: shape.name, discovery_endpoint: `${plain.issuer}/.well-known/openid-configuration`, client_id: plain.clientId, client_secret: plain.clientSecret,
+        end_session_endpoint: `${plain.issuer}/custom/logout`, post_logout_return_param: shape.param,
+      });
+      assert.equal(put.status, 201, JSON.stringify(put.body));
+      const browser = new TestBrowser();
+      const request = await authorizationRequest(globex);
+      const callback = await signInAtPlainUpstream(browser, await startAtUpstream(browser, request, shape.name), 'grace@plain.test', down.port);
+      const done = await finishDownstream(browser, callback);
+      assert.ok(done.redirect, `sign-in: ${done.status} ${done.html.slice(0, 300)}`);
+      const endSession = new URL(`${down.issuer('globex')}/session/end`);
+      endSession.search = new URLSearchParams({ client_id: globex.clientId, post_logout_redirect_uri: RP_LOGGED_OUT }).toString();
+      const xsrf = hiddenInput(await (await browser.follow(endSession)).res.text(), 'xsrf');
+      const confirm = await browser.postForm(`${down.issuer('globex')}/session/end/confirm`, { xsrf, logout: 'yes' });
+      assert.equal(confirm.status, 303);
+      const toUpstream = new URL(confirm.headers.get('location')!);
+      assert.equal(`${toUpstream.origin}${toUpstream.pathname}`, `${plain.issuer}/custom/logout`, shape.name);
+      assert.deepEqual([...toUpstream.searchParams.keys()], shape.expect, `${shape.name}: the provider's own shape, no id_token_hint`);
+      assert.equal(toUpstream.searchParams.get(shape.param), `${down.issuer('globex')}/federation/${shape.name}/signed-out`);
+    }
+  });
+
   it('the return route without a sign-out in progress shows a page, never a redirect', async () => {
     const res = await new TestBrowser().request(`${down.issuer('globex')}/federation/plain/signed-out`);
     assert.equal(res.status, 200);
@@ -114,6 +143,33 @@ describe('back-channel logout from an upstream', () => {
     assert.ok(body.correlation_id);
     const events = await auditEvents('globex', 'federation.backchannel_logout');
     assert.ok(events.some((e) => e.outcome === 'failure'));
+  });
+
+  it('a logout token signed by the upstream ends the sessions it names, once; a replay is refused', async () => {
+    const browser = new TestBrowser();
+    const request = await authorizationRequest(globex);
+    const callback = await signInAtPlainUpstream(browser, await startAtUpstream(browser, request, 'plain'), 'grace@plain.test', down.port);
+    const done = await finishDownstream(browser, callback);
+    assert.ok(done.redirect, `sign-in: ${done.status} ${done.html.slice(0, 300)}`);
+    await redeem(request, done.redirect);
+
+    const jti = randomUUID();
+    const token = await plain.sign({ iss: plain.issuer, aud: plain.clientId, iat: Math.floor(Date.now() / 1000), jti, sub: 'plain-sub-1', events: { 'http://schemas.openid.net/event/backchannel-logout': {} } });
+    const res = await post('globex', 'plain', new URLSearchParams({ logout_token: token }).toString());
+    assert.equal(res.status, 200, await res.text());
+    const ended = (await auditEvents('globex', 'federation.backchannel_logout')).find((e) => e.details.jti === jti);
+    assert.equal(ended?.outcome, 'success');
+    assert.equal(ended?.details.sessions_ended, 1, 'the one session the upstream sign-in made is ended');
+
+    // The session is gone: a silent authorization in that browser needs a sign-in.
+    const silent = new URL((await authorizationRequest(globex)).authUrl);
+    silent.searchParams.set('prompt', 'none');
+    const answer = await browser.follow(silent, (u) => u.origin !== new URL(down.issuer('globex')).origin);
+    assert.equal(answer.url.searchParams.get('error'), 'login_required', answer.url.href);
+
+    const replay = await post('globex', 'plain', new URLSearchParams({ logout_token: token }).toString());
+    assert.equal(replay.status, 400);
+    assert.match(((await replay.json()) as { error_description: string }).error_description, /replayed/);
   });
 
   it('refuses a missing token and a wrong content type', async () => {

@@ -82,16 +82,20 @@ export class FederatedSessionStore {
     return row && this.#session(tenantId, row);
   }
 
-  /** The live sessions of connection `connectionName` a logout token names (by upstream sid, or by sub). */
-  async named(tenantId: string, connectionName: string, by: { sid?: string; sub?: string }): Promise<FederatedSession[]> {
+  /**
+   * The live sessions of connection `connectionName` a logout token names (by upstream sid, or
+   * by sub). Only which session of which user: ending them needs no upstream ID token, so none
+   * is opened.
+   */
+  async named(connectionName: string, by: { sid?: string; sub?: string }): Promise<{ sessionUid: string; userId: string }[]> {
     const res = await this.#db.withTenant((q) =>
-      q.query<Row>(
-        `SELECT * FROM federated_sessions WHERE connection_name = $1 AND session_uid IS NOT NULL AND expires_at > now()
+      q.query<{ session_uid: string; user_id: string }>(
+        `SELECT session_uid, user_id FROM federated_sessions WHERE connection_name = $1 AND session_uid IS NOT NULL AND expires_at > now()
            AND ($2::text IS NULL OR upstream_sid = $2) AND ($3::text IS NULL OR upstream_sub = $3)`,
         [connectionName, by.sid ?? null, by.sub ?? null],
       ),
     );
-    return res.rows.map((row) => this.#session(tenantId, row));
+    return res.rows.map((row) => ({ sessionUid: row.session_uid, userId: row.user_id }));
   }
 
   /** Forgets sessions that ended another way (a back-channel logout): their ID tokens are of no further use. */
@@ -100,16 +104,19 @@ export class FederatedSessionStore {
     await this.#db.withTenant((q) => q.query('DELETE FROM federated_sessions WHERE session_uid = ANY($1::text[])', [sessionUids]));
   }
 
-  /** Notes a logout token's `jti` until `expiresAt`; false when the connection's upstream sent it before (a replay). */
+  /**
+   * Notes a logout token's `jti` until `expiresAt`; false when the connection's upstream sent it
+   * before (a replay). Expired rows are the sweeper's (FEDERATED_SESSIONS_EXPIRING): one not yet
+   * swept still refuses its jti, which is right, as a token that old no longer verifies anyway.
+   */
   async firstUse(connectionName: string, jti: string, expiresAt: Date): Promise<boolean> {
-    return this.#db.withTenant(async (q) => {
-      await q.query('DELETE FROM federation_logout_tokens WHERE expires_at < now()');
-      const res = await q.query(
+    const res = await this.#db.withTenant((q) =>
+      q.query(
         `INSERT INTO federation_logout_tokens (tenant_id, connection_name, jti, expires_at) VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3) ON CONFLICT DO NOTHING`,
         [connectionName, jti, expiresAt],
-      );
-      return res.rowCount === 1;
-    });
+      ),
+    );
+    return res.rowCount === 1;
   }
 
   #session(tenantId: string, row: Row): FederatedSession {

@@ -52,10 +52,10 @@ async function backchannelLogout(deps: LogoutDeps, ctx: Context, name: string): 
   try {
     const claims = await deps.logoutTokens.verify(tokens[0], { issuer: metadata.issuer, audience: connection.settings.client_id, jwksUri: metadata.jwks_uri });
     if (!(await deps.flow.sessions.firstUse(connection.name, claims.jti, claims.acceptableUntil))) throw new LogoutTokenError('logout_token was used before (jti replayed)');
-    const sessions = await deps.flow.sessions.named(tenant.id, connection.name, { sid: claims.sid, sub: claims.sid ? undefined : claims.sub });
+    const sessions = await deps.flow.sessions.named(connection.name, { sid: claims.sid, sub: claims.sid ? undefined : claims.sub });
     let ended = 0;
     for (const session of sessions) if (await deps.userSessions.revoke(session.userId, `signin:${session.sessionUid}`, { actor: null })) ended++;
-    await deps.flow.sessions.forget(sessions.map((s) => s.sessionUid!));
+    await deps.flow.sessions.forget(sessions.map((s) => s.sessionUid));
     await audit('success', { upstream_sid: claims.sid ?? null, upstream_sub: claims.sub ?? null, jti: claims.jti, sessions_ended: ended });
     ctx.status = 200;
     ctx.set('Cache-Control', 'no-store');

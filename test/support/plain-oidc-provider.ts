@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import Provider from 'oidc-provider';
 
 export interface PlainAccount {
@@ -22,6 +22,8 @@ export interface PlainProvider {
   clientSecret: string;
   /** Accounts by account id (the `sub`); add more while running. */
   accounts: Map<string, PlainAccount>;
+  /** A JWT with `claims`, signed with the provider's own key (as its logout tokens are); `typ` logout+jwt. */
+  sign(claims: JWTPayload): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -100,6 +102,7 @@ export async function startPlainProvider(options: { redirectUris: string[]; /** 
     clientId,
     clientSecret,
     accounts,
+    sign: (claims) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: jwk.kid, typ: 'logout+jwt' }).sign(privateKey),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

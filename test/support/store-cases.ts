@@ -411,8 +411,8 @@ export function storeCases(s: Services): StoreCase[] {
           await upstreamSessions.bind(signIn.interactionUid, sessionUid, user.id);
           await upstreamSessions.firstUse('idp', jti, new Date(Date.now() + 600_000));
           return {
-            markers: [signIn.interactionUid, signIn.upstreamSub],
-            reads: { named: () => upstreamSessions.named(tenant.id, 'idp', { sid: signIn.upstreamSid }) },
+            markers: [signIn.interactionUid, signIn.upstreamSub, sessionUid],
+            reads: { named: () => upstreamSessions.named('idp', { sid: signIn.upstreamSid }) },
             writes: { take: () => upstreamSessions.take(tenant.id, sessionUid), forget: () => upstreamSessions.forget([sessionUid]), bind: () => upstreamSessions.bind(signIn.interactionUid, tag(), user.id) },
             inserts: { record: () => upstreamSessions.record(tenant.id, signIn, 3600), firstUse: () => upstreamSessions.firstUse('idp', jti, new Date(Date.now() + 600_000)) },
           };
