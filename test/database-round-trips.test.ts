@@ -40,8 +40,8 @@ async function perRequest(routeClass: string, n: number, request: () => Promise<
   return (after.sum - before.sum) / n;
 }
 
-async function refreshToken(): Promise<{ config: oidc.Configuration; token: string }> {
-  const request = await authorizationRequest(acme.issuer, acme, { scope: 'openid email offline_access', prompt: 'consent' });
+async function refreshToken(scope = 'openid email offline_access'): Promise<{ config: oidc.Configuration; token: string }> {
+  const request = await authorizationRequest(acme.issuer, acme, { scope, prompt: 'consent' });
   const { callback } = await signInThroughPages(request.url, acme);
   const tokens = await oidc.authorizationCodeGrant(request.config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
   assert.ok(tokens.refresh_token);
@@ -69,6 +69,20 @@ describe('database round trips per request', () => {
     await refresh(); // warm: the client is cached from here on
     const mean = await perRequest('oidc-token', 5, refresh);
     assert.ok(mean <= 2, `a refresh grant ran ${mean} transactions`);
+  });
+
+  it('a refresh grant with the roles claim runs no more: the roles come from the account read with the token', async () => {
+    const start = await refreshToken('openid email offline_access roles');
+    const { config } = start;
+    let { token } = start;
+    const refresh = async () => {
+      const tokens = await oidc.refreshTokenGrant(config, token);
+      assert.ok(Array.isArray(tokens.claims()?.roles), 'the roles claim is in the ID token');
+      token = tokens.refresh_token!;
+    };
+    await refresh();
+    const mean = await perRequest('oidc-token', 5, refresh);
+    assert.ok(mean <= 2, `a refresh grant with the roles scope ran ${mean} transactions`);
   });
 
   it('a client credentials grant on the fast path runs none', async () => {

@@ -198,16 +198,3 @@ export function applyPolicy(policy: PlatformPolicy, section: string, overrides: 
   }
   return out;
 }
-
-/** A tenant's fields whose stored value the policy overrides: what /admin and the preview show. */
-export function overriddenFields(policy: PlatformPolicy, section: string, overrides: unknown): { field: string; stored: unknown; effective: unknown }[] {
-  if (!isPlatformSection(section)) return [];
-  const out: { field: string; stored: unknown; effective: unknown }[] = [];
-  for (const field of Object.keys(PLATFORM_FIELDS[section])) {
-    const stored = getPath(overrides, field.split('.'));
-    if (stored === undefined) continue;
-    const effective = boundedValue(boundsOf(policy, section, field), stored);
-    if (effective !== stored) out.push({ field: `${section}.${field}`, stored, effective });
-  }
-  return out;
-}

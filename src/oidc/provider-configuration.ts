@@ -87,7 +87,7 @@ export function providerConfiguration(tenant: Tenant, issuer: string, jwks: Jwks
     async extraTokenClaims(_ctx, token) {
       const accountId = 'accountId' in token ? token.accountId : undefined;
       if (typeof accountId !== 'string' || !grantedScopes(token).has('roles')) return undefined;
-      const user = await unlessStorageDown(() => deps.users.findById(accountId));
+      const user = await accountUser(deps.users, accountId);
       return user ? { roles: user.roles } : undefined;
     },
     scopes: [...offeredScopes(OIDC_SCOPES, grants), ...api.scopes],
@@ -137,10 +137,7 @@ function accountLookups(users: UserStore): Pick<Configuration, 'loadExistingGran
       return grant;
     },
     async findAccount(_ctx, sub) {
-      // A token grant read the account with its code or refresh token (adapter.ts).
-      const readAhead = heldTokenWrites()?.readAhead;
-      const key = accountReadAheadKey(sub);
-      const user = readAhead?.has(key) ? (readAhead.get(key) as UserWithSecret | undefined) : await unlessStorageDown(() => users.findById(sub));
+      const user = await accountUser(users, sub);
       if (!user || user.status !== 'active') return undefined;
       return {
         accountId: user.id,
@@ -157,6 +154,13 @@ function accountLookups(users: UserStore): Pick<Configuration, 'loadExistingGran
       };
     },
   };
+}
+
+/** The user `sub` names: as a token grant read it with its code or refresh token (adapter.ts), else read now. */
+async function accountUser(users: UserStore, sub: string): Promise<UserWithSecret | undefined> {
+  const readAhead = heldTokenWrites()?.readAhead;
+  const key = accountReadAheadKey(sub);
+  return readAhead?.has(key) ? (readAhead.get(key) as UserWithSecret | undefined) : unlessStorageDown(() => users.findById(sub));
 }
 
 function grantedScopes(token: object): Set<string> {

@@ -8,7 +8,7 @@ import type { SecretBox } from '../core/secret-box.ts';
 import type { Tenant } from './tenant.ts';
 import { deepFreeze, perTenantRecord } from './per-tenant-record.ts';
 import { constraintViolations, GLOBAL_DEFAULTS, type TenantRole } from '../config/tenant-config-constraints.ts';
-import { applyPolicy, BUILT_IN_POLICY, type PlatformPolicy } from '../config/platform-policy.ts';
+import { applyPolicy, BUILT_IN_POLICY, getPath, type PlatformPolicy } from '../config/platform-policy.ts';
 import { CONFIG_SECTIONS, SECRET_PATHS, SECTION_SCHEMAS, type ConfigSection } from '../config/tenant-config-schema.ts';
 
 /** What every answer shows instead of a secret; sending it back keeps the stored value. */
@@ -68,10 +68,6 @@ export function mergedSection(tenant: TenantSettings, section: ConfigSection): R
 export function sectionUnder(policy: PlatformPolicy, tenant: Pick<Tenant, 'config'>, section: ConfigSection): Obj {
   const overrides = tenant.config[section] ?? {};
   return applyPolicy(policy, section, overrides, deepMerge(GLOBAL_DEFAULTS[section], overrides) as Obj);
-}
-
-function getPath(node: unknown, path: readonly string[]): unknown {
-  return path.reduce<unknown>((n, k) => (isObj(n) ? n[k] : undefined), node);
 }
 
 function parentOf(node: Obj, path: readonly string[]): Obj | undefined {

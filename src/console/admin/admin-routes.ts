@@ -20,9 +20,10 @@ export function adminRoutes(deps: AdminDeps): Router {
   router.get('/', async function overview(ctx) {
     const principal = requireAdmin(ctx, deps);
     if (!principal) return;
-    const [{ total: users }, { total: clients }] = await Promise.all([deps.users.list({ limit: 1, offset: 0 }), deps.clients.list({ limit: 1, offset: 0 })]);
+    // The usage shown against the quotas counts users and clients already: the counts are its.
     const quota = await deps.quotaService.report(tenantOf(ctx));
-    await renderAdminPage(ctx, 'overview', principal, 'overview', { title: 'admin.overview_title', tenant: tenantOf(ctx), counts: { users, clients }, quota });
+    const counts = { users: quota.usage.users, clients: quota.usage.clients };
+    await renderAdminPage(ctx, 'overview', principal, 'overview', { title: 'admin.overview_title', tenant: tenantOf(ctx), counts, quota });
   });
 
   mountUserRoutes(router, deps);
