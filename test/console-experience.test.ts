@@ -87,6 +87,23 @@ describe('console experience', () => {
     assert.ok(page.html.includes(`<span class="person" title="${acme.userId}">User of acme <span class="muted">&lt;${acme.email}&gt;</span></span>`));
   });
 
+  it('passes a work address from /account/login?login_hint= on to /auth and refuses anything else with a 400', async () => {
+    const fresh = async (hint: string) => {
+      const res = await httpFetch(`${acme.issuer}/account/login?login_hint=${encodeURIComponent(hint)}`, { redirect: 'manual', headers: { accept: 'application/json' } });
+      return { status: res.status, location: res.headers.get('location'), text: await res.text() };
+    };
+    const ok = await fresh('carol@corp.test');
+    assert.equal(ok.status, 302);
+    assert.equal(new URL(ok.location!, acme.issuer).searchParams.get('login_hint'), 'carol@corp.test');
+    for (const bad of ['not-an-email', `${'a'.repeat(320)}@corp.test`, 'two@a.test three@b.test']) {
+      const res = await fresh(bad);
+      assert.equal(res.status, 400, bad);
+      assert.match(res.text, /login_hint: must be one email address/);
+      assert.match(res.text, /correlation_id/);
+      assert.doesNotMatch(res.text, /\bat .+\.ts:\d+/, 'no stack trace');
+    }
+  });
+
   it('serves /favicon.ico on every host, as an icon, cacheable, and links it from pages', async () => {
     for (const origin of [acme.issuer, t.baseUrl]) {
       const res = await httpFetch(`${origin}/favicon.ico`);

@@ -56,6 +56,14 @@ async function post(path: string, form: Record<string, string>, browser = admin.
   return { status: res.status, html: await res.text(), location: res.headers.get('location') };
 }
 
+/** A form post with repeated fields (ticked checkboxes of one name). */
+async function browserPost(path: string, form: Record<string, string>, repeated: [string, string][]): Promise<{ status: number; html: string }> {
+  const body = new URLSearchParams(form);
+  for (const [k, v] of repeated) body.append(k, v);
+  const res = await admin.browser.request(`${t.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() });
+  return { status: res.status, html: await res.text() };
+}
+
 async function auditOf(slug: string, action: string): Promise<any[]> {
   const res = await t.api('GET', `/tenants/${slug}/audit?action=${encodeURIComponent(action)}`);
   assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -368,6 +376,36 @@ describe('/platform configuration editor', () => {
     assert.equal((await post('/platform/tenants/acme/config/application', { csrf: admin.csrf, overrides: '' })).status, 303);
     assert.notEqual((await t.api('GET', '/tenants/acme/config')).body.application.title, 'Temporary');
     assert.equal((await t.atrium.services.tenantStore.findBySlug('acme'))!.config.application, undefined, 'no overrides left');
+  });
+
+  it('saves a section from its generated form, refuses bad fields by name and keeps a secret left blank', async () => {
+    const view = await page('/platform/tenants/acme/config');
+    assert.match(view.html, /name="cfg\.access_token_ttl" type="number"/);
+    assert.match(view.html, /type="checkbox" name="cfg\.enabled_grants" value="refresh_token"/);
+    const form = { csrf: admin.csrf, format: 'form', 'cfg.access_token_ttl': '900', 'cfg.id_token_ttl': '' };
+    const saved = await browserPost('/platform/tenants/acme/config/oidc', form, [['cfg.enabled_grants', 'authorization_code'], ['cfg.enabled_grants', 'refresh_token']]);
+    assert.equal(saved.status, 303);
+    const oidc = (await t.atrium.services.tenantStore.findBySlug('acme'))!.config.oidc;
+    assert.deepEqual(oidc, { access_token_ttl: 900, enabled_grants: ['authorization_code', 'refresh_token'] }, 'blank fields are no override');
+    const notNumber = await post('/platform/tenants/acme/config/oidc', { ...form, 'cfg.access_token_ttl': 'soon' });
+    assert.equal(notNumber.status, 400);
+    assert.match(notNumber.html, /role="alert">[^<]*oidc\.access_token_ttl/);
+    assert.match(notNumber.html, /name="cfg\.access_token_ttl" type="number" value="soon"/, 'the form keeps what was typed');
+    const badFormat = await post('/platform/tenants/acme/config/oidc', { ...form, format: 'yaml' });
+    assert.equal(badFormat.status, 400);
+    assert.match(badFormat.html, /format: must be form or json/);
+    assert.equal(((await t.atrium.services.tenantStore.findBySlug('acme'))!.config.oidc as { access_token_ttl: number }).access_token_ttl, 900, 'nothing stored');
+    // A secret field left blank keeps the stored secret; the form never shows it.
+    const secret = 'smtp-form-secret-5678';
+    assert.equal((await post('/platform/tenants/acme/config/integrations', { csrf: admin.csrf, overrides: JSON.stringify({ smtp: { host: 'a.acme.test', password: secret } }) })).status, 303);
+    assert.equal((await post('/platform/tenants/acme/config/integrations', { csrf: admin.csrf, format: 'form', 'cfg.smtp.host': 'b.acme.test', 'cfg.smtp.password': '' })).status, 303);
+    const { openTenantSecret } = await import('../src/tenancy/tenant-config.ts');
+    const stored = (await t.atrium.services.tenantStore.findBySlug('acme'))!;
+    assert.equal((stored.config.integrations as { smtp: { host: string } }).smtp.host, 'b.acme.test');
+    assert.equal(openTenantSecret(t.atrium.services.box, stored, 'integrations.smtp.password'), secret);
+    assert.ok(!(await page('/platform/tenants/acme/config')).html.includes(secret));
+    await post('/platform/tenants/acme/config/oidc', { csrf: admin.csrf, overrides: '' });
+    await post('/platform/tenants/acme/config/integrations', { csrf: admin.csrf, overrides: '' });
   });
 
   it('never shows a secret, and keeps it when the mask is sent back', async () => {

@@ -144,16 +144,6 @@ export class UserStore {
     });
   }
 
-  /** Emails of the given users of the tenant (for showing ids readably); other ids are left out. */
-  async emailsByIds(ids: readonly string[]): Promise<Map<string, string>> {
-    const valid = [...new Set(ids.filter((id) => UUID.test(id)))];
-    if (valid.length === 0) return new Map();
-    return this.#db.withTenant(async (q) => {
-      const res = await q.query<{ id: string; email: string }>('SELECT id, email FROM users WHERE id = ANY($1::uuid[])', [valid]);
-      return new Map(res.rows.map((r) => [r.id, r.email]));
-    });
-  }
-
   /** Names and emails of the users among `ids` (one query), for showing who did what. */
   async peopleByIds(ids: readonly string[]): Promise<Map<string, { email: string; name: string | null }>> {
     const valid = [...new Set(ids.filter((id) => UUID.test(id)))];

@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import { SECRET_PATHS, SECTION_SCHEMAS, type ConfigSection } from '../config/tenant-config-schema.ts';
 import { SECRET_MASK } from '../tenancy/tenant-config.ts';
+import { text } from './console-forms.ts';
 
 type Obj = Record<string, unknown>;
 type FieldKind = 'boolean' | 'integer' | 'number' | 'text' | 'enum' | 'list' | 'choices' | 'secret';
@@ -116,16 +117,16 @@ export function configFormView(section: ConfigSection, overrides: Obj, effective
 
 /** One field's override from the form; undefined for "no override". */
 function fieldValue(field: ConfigField, form: URLSearchParams, stored: Obj): unknown {
-  const raw = (form.get(field.name) ?? '').trim();
+  const raw = text(form, field.name);
   switch (field.kind) {
     case 'boolean':
-      return raw === 'true' ? true : raw === 'false' ? false : raw === '' ? undefined : raw;
+      return raw === 'true' ? true : raw === 'false' ? false : raw;
     case 'integer':
     case 'number':
       // Anything but a number is passed on as text, for the schema to refuse with the field named.
-      return raw === '' ? undefined : /^-?\d{1,15}(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+      return raw !== undefined && /^-?\d{1,15}(\.\d+)?$/.test(raw) ? Number(raw) : raw;
     case 'list': {
-      const lines = raw.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+      const lines = (raw ?? '').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
       return lines.length ? lines : undefined;
     }
     case 'choices': {
@@ -133,9 +134,9 @@ function fieldValue(field: ConfigField, form: URLSearchParams, stored: Obj): unk
       return ticked.length ? [...new Set(ticked)] : undefined;
     }
     case 'secret':
-      return raw !== '' ? raw : typeof getPath(stored, field.path) === 'string' ? SECRET_MASK : undefined;
+      return raw ?? (typeof getPath(stored, field.path) === 'string' ? SECRET_MASK : undefined);
     default:
-      return raw === '' ? undefined : raw;
+      return raw;
   }
 }
 

@@ -84,14 +84,13 @@ export function storeCases(s: Services): StoreCase[] {
       module: 'src/accounts/user-store.ts', tables: ['users'], type: UserStore,
       exempt: {
         readById: "findById's statement inside a transaction the caller already holds under the same tenant context; probed through findById",
-        peopleByIds: 'the same users read as findById, by a list of ids under the tenant context (audit display)',
       },
       async seed() {
         const email = `${tag()}@a.test`;
         const user = await userIn(s, email);
         return {
           markers: [user.id, email],
-          reads: { findById: () => s.users.findById(user.id), findByEmail: () => s.users.findByEmail(email), list: () => s.users.list({ limit: 500, offset: 0, search: email }), emailsByIds: () => s.users.emailsByIds([user.id]) },
+          reads: { findById: () => s.users.findById(user.id), findByEmail: () => s.users.findByEmail(email), list: () => s.users.list({ limit: 500, offset: 0, search: email }), peopleByIds: () => s.users.peopleByIds([user.id]) },
           writes: { update: () => s.users.update(user.id, { name: 'renamed', passwordHash: 'x' }), recordLogin: () => s.users.recordLogin(user.id), delete: () => s.users.delete(user.id) },
           inserts: { create: () => userIn(s, email) },
         };

@@ -9,6 +9,10 @@ import type { ConfigSection } from '../../config/tenant-config-schema.ts';
 import { tenantRole, type Tenant } from '../../tenancy/tenant.ts';
 import type { ConsolePrincipal } from '../console-auth.ts';
 import { type AdminDeps } from './admin-console.ts';
+import { text } from '../console-forms.ts';
+
+// Shared with /platform's generated forms (console/config-form.ts).
+export { obj, overridesOf, text } from '../console-forms.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -16,12 +20,6 @@ export async function saveSection(ctx: Context, deps: AdminDeps, principal: Cons
   const overrides = sealSection(deps.box, tenant, section, parseSection(section, value, tenantRole(tenant, deps.config)));
   const updated = await deps.tenants.updateConfig(tenant, section, overrides);
   return updated;
-}
-
-/** A form's text field: trimmed, undefined when blank (blank means "use the default"). */
-export function text(form: URLSearchParams, name: string): string | undefined {
-  const value = (form.get(name) ?? '').trim();
-  return value === '' ? undefined : value;
 }
 
 /** A whole number from a form field; anything else is passed on as text for the schema to name. */
@@ -34,12 +32,4 @@ export function integer(form: URLSearchParams, name: string): number | string | 
 export function defined(entries: Obj): Obj | undefined {
   const kept = Object.fromEntries(Object.entries(entries).filter(([, v]) => v !== undefined));
   return Object.keys(kept).length ? kept : undefined;
-}
-
-/** A plain object as itself; anything else (absent, array, scalar) as an empty one. */
-export const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
-
-/** The tenant's own overrides of a section (not the merged view). */
-export function overridesOf(tenant: Tenant, section: ConfigSection): Obj {
-  return obj(tenant.config[section]);
 }

@@ -12,19 +12,14 @@ import { CONFIG_SECTIONS, isConfigSection, type ConfigSection } from '../../conf
 import { badRequest, notFound } from '../../core/errors.ts';
 import { tenantRole, type Tenant } from '../../tenancy/tenant.ts';
 import { configFormView, overridesFromForm } from '../config-form.ts';
+import { overridesOf } from '../console-forms.ts';
 import { formError, renderPlatformPage, requirePlatformAdmin, targetTenant, type PlatformAdmin, type PlatformDeps } from './platform-console.ts';
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
 
-type Obj = Record<string, unknown>;
-const storedOverrides = (tenant: Tenant, section: ConfigSection): Obj => {
-  const overrides = tenant.config[section];
-  return overrides && typeof overrides === 'object' ? (overrides as Obj) : {};
-};
-
 /** What the page shows for a section: the generated form, its overrides as JSON and the values in force, secrets masked. */
 function sectionView(tenant: Tenant, section: ConfigSection, typed?: URLSearchParams) {
-  const masked = maskSection(section, storedOverrides(tenant, section));
+  const masked = maskSection(section, overridesOf(tenant, section));
   const effective = maskSection(section, mergedSection(tenant, section));
   return { name: section, groups: configFormView(section, masked, effective, typed), overrides: json(masked), effective: json(effective) };
 }
@@ -32,7 +27,7 @@ function sectionView(tenant: Tenant, section: ConfigSection, typed?: URLSearchPa
 /** The overrides a save sends: the generated form's fields, or the advanced view's JSON. */
 function sentOverrides(tenant: Tenant, section: ConfigSection, form: URLSearchParams): unknown {
   const format = form.get('format') ?? 'json';
-  if (format === 'form') return overridesFromForm(section, form, storedOverrides(tenant, section));
+  if (format === 'form') return overridesFromForm(section, form, overridesOf(tenant, section));
   if (format !== 'json') throw badRequest('format: must be form or json', 'invalid_request');
   return parseOverrides(section, form.get('overrides') ?? '');
 }
