@@ -21,7 +21,7 @@ describe('tenant configuration', () => {
 
   it('names every unknown field and every broken bound', () => {
     assert.throws(() => parseSection('oidc', { a: 1, b: 2 }), /oidc\.a: unknown field; oidc\.b: unknown field/);
-    assert.throws(() => parseSection('oidc', { access_token_ttl: 100_000, id_token_ttl: 100_000 }), /oidc\.access_token_ttl: at most 86400; oidc\.id_token_ttl: at most 86400/);
+    assert.throws(() => parseSection('oidc', { access_token_ttl: 100_000, id_token_ttl: 100_000 }), /oidc\.access_token_ttl: at most 86400 \(platform ceiling\); oidc\.id_token_ttl: at most 86400 \(platform ceiling\)/);
     assert.throws(() => parseSection('security', { password_policy: { min_length: 7 } }), /security\.password_policy\.min_length: at least 8/);
     assert.deepEqual(parseSection('oidc', {}), {});
   });
