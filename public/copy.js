@@ -1,3 +1,4 @@
+/* global document, navigator, setTimeout */
 // Copy buttons on console pages: a button with data-copy="<element id>" copies that
 // element's text. A file, not inline script, so the pages' CSP (script-src 'self') holds.
 // Buttons stay hidden where the Clipboard API is missing (a page over plain http).
