@@ -10,7 +10,10 @@ describe('key schedule', () => {
     assert.equal(keyRotationDays(tenant({ key_rotation_days: 7 })), 7);
     assert.equal(keyRotationDays(tenant({ key_rotation_days: 1 })), 1);
     assert.equal(keyRotationDays(tenant({ key_rotation_days: 1000 })), 365);
-    for (const bad of [0, -3, 2.5, '30', null, true]) assert.equal(keyRotationDays(tenant({ key_rotation_days: bad })), 90, String(bad));
+    // A number below the floor is raised to it (the platform floor applies to every stored value);
+    // anything that is not a whole number falls back to the default.
+    for (const low of [0, -3]) assert.equal(keyRotationDays(tenant({ key_rotation_days: low })), 1, String(low));
+    for (const bad of [2.5, '30', null, true]) assert.equal(keyRotationDays(tenant({ key_rotation_days: bad })), 90, String(bad));
   });
 
   it('keeps retired keys for the longer of the access and ID token lifetimes, plus the margin', () => {
