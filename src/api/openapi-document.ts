@@ -54,8 +54,10 @@ export interface DocumentOptions {
   version: string;
 }
 
-export function openApiDocument(specs: readonly RouteSpec[], options: DocumentOptions): Json {
-  const origin = options.config.publicUrl.origin;
+type Converted = ReturnType<typeof convert>;
+
+/** Every schema of the routes, converted: requests as they are sent (io input), answers as they are sent back (io output). */
+function convertAll(specs: readonly RouteSpec[]): { input: Converted; output: Converted; components: Record<string, Json> } {
   const inputs: Record<string, z.ZodType> = {};
   const outputs: Record<string, z.ZodType> = { error: errorSchema };
   specs.forEach((spec, i) => {
@@ -72,58 +74,81 @@ export function openApiDocument(specs: readonly RouteSpec[], options: DocumentOp
     if (components[id] && JSON.stringify(components[id]) !== JSON.stringify(schema)) throw new Error(`schema ${id} differs between requests and responses: give the input side its own id`);
     components[id] = schema;
   }
+  return { input, output, components };
+}
 
+/** The responses of operation `i`: its own, then the error answers every route of its kind can give. */
+function responsesOf(spec: RouteSpec, i: number, output: Converted, hasParams: boolean): Record<string, Json> {
+  const responses: Record<string, Json> = {};
+  for (const [status, response] of Object.entries(spec.responses)) {
+    const schema = output.byKey[`${i}_${status}`];
+    responses[status] = {
+      description: response.description,
+      ...(schema ? { content: { 'application/json': { schema } } } : {}),
+      ...(response.mediaType ? { content: { [response.mediaType]: { schema: { type: 'string', contentMediaType: response.mediaType } } } } : {}),
+    };
+  }
+  if (spec.body || spec.serviceBody || spec.query || hasParams) responses['400'] = errorResponse('Invalid input: the description names each bad field.');
+  if (spec.scope) {
+    responses['401'] = errorResponse('No bearer token, or one that is invalid, expired, or whose client is gone.');
+    responses['403'] = errorResponse('The token lacks the scope (or is a tenant\'s token on a platform route).');
+  }
+  if (hasParams) responses['404'] = errorResponse('No such resource (or a tenant the token cannot reach).');
+  for (const status of spec.errors ?? []) responses[String(status)] ??= errorResponse(ERROR_TEXT[status] ?? 'See the description.');
+  if (spec.body || spec.serviceBody) responses['415'] ??= errorResponse('The body is not application/json.');
+  responses.default = errorResponse('Any other error (429 quota_exceeded, 503 temporarily_unavailable, ...): the same shape.');
+  return responses;
+}
+
+function operationOf(spec: RouteSpec, i: number, input: Converted, output: Converted): Json {
+  const params = pathParamNames(spec.path).map((name) => ({ name, in: 'path', required: true, schema: input.byKey[`${i}_param_${name}`] }));
+  const queryParams: Json[] = [];
+  if (spec.query) {
+    const query = input.byKey[`${i}_query`] as { properties?: Record<string, Json>; required?: string[] };
+    for (const [name, schema] of Object.entries(query.properties ?? {})) queryParams.push({ name, in: 'query', required: query.required?.includes(name) ?? false, schema });
+  }
+  const tenantScope = tenantScopeOf(spec);
+  const security = spec.scope ? [{ platformOAuth: [spec.scope] }, { bearer: [spec.scope] }, ...(tenantScope ? [{ bearer: [tenantScope] }] : [])] : [];
+  const scopeText = spec.scope
+    ? `\n\nScope: \`${spec.scope}\` on a platform token${tenantScope ? `, or \`${tenantScope}\` on the tenant's own token (its own tenant only)` : ' (a tenant\'s own token never reaches it)'}.`
+    : '\n\nPublic: no token needed.';
+  const body = spec.body ?? spec.serviceBody;
+  return {
+    operationId: spec.operationId,
+    tags: [spec.tag],
+    summary: spec.summary,
+    description: `${spec.description ?? ''}${scopeText}`.trim(),
+    ...(params.length || queryParams.length ? { parameters: [...params, ...queryParams] } : {}),
+    ...(body ? { requestBody: { required: true, content: { 'application/json': { schema: input.byKey[`${i}_body`] } } } } : {}),
+    responses: responsesOf(spec, i, output, params.length > 0),
+    security,
+    'x-atrium-scopes': { platform: spec.scope, tenant: tenantScope },
+  };
+}
+
+function securitySchemes(origin: string): Json {
+  return {
+    platformOAuth: {
+      type: 'oauth2',
+      description: `Client credentials at the platform tenant (the bare PUBLIC_URL host), with audience ${origin}/api/v1.`,
+      flows: { clientCredentials: { tokenUrl: `${origin}/token`, scopes: Object.fromEntries(PLATFORM_SCOPES.map((s) => [s, SCOPE_DESCRIPTIONS[s] ?? s])) } },
+    },
+    bearer: {
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+      description: 'A JWT access token (typ at+jwt) for the API audience: a platform token, or a tenant\'s own client-credentials token from `{tenant issuer}/token` with atrium:tenant:read or atrium:tenant:write. The roles listed per operation are its scopes.',
+    },
+  };
+}
+
+export function openApiDocument(specs: readonly RouteSpec[], options: DocumentOptions): Json {
+  const origin = options.config.publicUrl.origin;
+  const { input, output, components } = convertAll(specs);
   const paths: Record<string, Record<string, Json>> = {};
   specs.forEach((spec, i) => {
-    const params = pathParamNames(spec.path).map((name) => ({ name, in: 'path', required: true, schema: input.byKey[`${i}_param_${name}`] }));
-    const queryParams: Json[] = [];
-    if (spec.query) {
-      const query = input.byKey[`${i}_query`] as { properties?: Record<string, Json>; required?: string[] };
-      for (const [name, schema] of Object.entries(query.properties ?? {})) {
-        queryParams.push({ name, in: 'query', required: query.required?.includes(name) ?? false, schema });
-      }
-    }
-    const responses: Record<string, Json> = {};
-    for (const [status, response] of Object.entries(spec.responses)) {
-      const schema = output.byKey[`${i}_${status}`];
-      responses[status] = {
-        description: response.description,
-        ...(schema ? { content: { 'application/json': { schema } } } : {}),
-        ...(response.mediaType ? { content: { [response.mediaType]: { schema: { type: 'string', contentMediaType: response.mediaType } } } } : {}),
-      };
-    }
-    const hasInput = Boolean(spec.body || spec.serviceBody || spec.query || params.length);
-    if (hasInput) responses['400'] = errorResponse('Invalid input: the description names each bad field.');
-    if (spec.scope) {
-      responses['401'] = errorResponse('No bearer token, or one that is invalid, expired, or whose client is gone.');
-      responses['403'] = errorResponse('The token lacks the scope (or is a tenant\'s token on a platform route).');
-    }
-    if (params.length) responses['404'] = errorResponse('No such resource (or a tenant the token cannot reach).');
-    for (const status of spec.errors ?? []) responses[String(status)] ??= errorResponse(ERROR_TEXT[status] ?? 'See the description.');
-    if (spec.body || spec.serviceBody) responses['415'] ??= errorResponse('The body is not application/json.');
-    responses.default = errorResponse('Any other error (429 quota_exceeded, 503 temporarily_unavailable, ...): the same shape.');
-
-    const tenantScope = tenantScopeOf(spec);
-    const security = spec.scope
-      ? [{ platformOAuth: [spec.scope] }, { bearer: [spec.scope] }, ...(tenantScope ? [{ bearer: [tenantScope] }] : [])]
-      : [];
-    const scopeText = spec.scope
-      ? `\n\nScope: \`${spec.scope}\` on a platform token${tenantScope ? `, or \`${tenantScope}\` on the tenant's own token (its own tenant only)` : ' (a tenant\'s own token never reaches it)'}.`
-      : '\n\nPublic: no token needed.';
-    const body = spec.body ?? spec.serviceBody;
-    (paths[openApiPath(spec.path)] ??= {})[spec.method] = {
-      operationId: spec.operationId,
-      tags: [spec.tag],
-      summary: spec.summary,
-      description: `${spec.description ?? ''}${scopeText}`.trim(),
-      ...(params.length || queryParams.length ? { parameters: [...params, ...queryParams] } : {}),
-      ...(body ? { requestBody: { required: true, content: { 'application/json': { schema: input.byKey[`${i}_body`] } } } } : {}),
-      responses,
-      security,
-      'x-atrium-scopes': { platform: spec.scope, tenant: tenantScope },
-    };
+    (paths[openApiPath(spec.path)] ??= {})[spec.method] = operationOf(spec, i, input, output);
   });
-
   return {
     openapi: '3.1.1',
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
@@ -134,22 +159,7 @@ export function openApiDocument(specs: readonly RouteSpec[], options: DocumentOp
     },
     servers: [{ url: `${origin}/api/v1` }],
     paths,
-    components: {
-      schemas: components,
-      securitySchemes: {
-        platformOAuth: {
-          type: 'oauth2',
-          description: `Client credentials at the platform tenant (the bare PUBLIC_URL host), with audience ${origin}/api/v1.`,
-          flows: { clientCredentials: { tokenUrl: `${origin}/token`, scopes: Object.fromEntries(PLATFORM_SCOPES.map((s) => [s, SCOPE_DESCRIPTIONS[s] ?? s])) } },
-        },
-        bearer: {
-          type: 'http',
-          scheme: 'bearer',
-          bearerFormat: 'JWT',
-          description: 'A JWT access token (typ at+jwt) for the API audience: a platform token, or a tenant\'s own client-credentials token from `{tenant issuer}/token` with atrium:tenant:read or atrium:tenant:write. The roles listed per operation are its scopes.',
-        },
-      },
-    },
+    components: { schemas: components, securitySchemes: securitySchemes(origin) },
     tags: [...new Set(specs.map((s) => s.tag))].map((name) => ({ name })),
   };
 }
