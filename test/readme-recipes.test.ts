@@ -30,6 +30,7 @@ const BLOCKS: Record<string, { run: string } | { skip: string }> = {
   },
   'export ATRIUM_BOOTSTRAP_CLIENT_ID=ops ATRIUM_BOOTSTRAP_CLIENT_SECRET=$(openssl rand -hex 32)': { run: 'management' },
   '# discovery and keys of tenant acme': { run: 'curl' },
+  "# the management API's OpenAPI 3.1 document (no token needed); the reference page is /api/v1/docs": { run: 'openapi' },
   "export ATRIUM_BOOTSTRAP_ADMIN_EMAIL=you@example.com ATRIUM_BOOTSTRAP_ADMIN_PASSWORD='a long passphrase'": {
     skip: 'a non-demo `npm start` in the foreground with a real PUBLIC_URL; the bootstrap admin is tested by test/platform-ui',
   },
@@ -97,6 +98,8 @@ test('the README recipes work as written against a started demo', { skip: proces
     blockFor('management', port),
     'echo "::curl::"',
     blockFor('curl', port),
+    'echo "::openapi::"',
+    blockFor('openapi', port),
     stopDemo,
     'echo "::transfer-cli::"',
     blockFor('transfer-cli', port),
@@ -130,6 +133,7 @@ test('the README recipes work as written against a started demo', { skip: proces
     assert.equal(curl.match(new RegExp(`"issuer":"http://acme\\.localhost:${port}"`, 'g'))?.length, 2, 'discovery by subdomain and by header');
     assert.match(curl, /"keys":\[/);
     assert.match(curl, /"status":"ok"/);
+    assert.match(section('openapi'), /"openapi":"3\.1/, 'the contract is served without a token');
     assert.match(section('transfer-cli'), /acme/);
     assert.match(section('transfer-api'), /"slug":"acme"/, 'the import answered the tenant');
     assert.match(out, /::done::/);

@@ -8,13 +8,12 @@
  * Answer: `{ events: [{id, at, actor, action, target, outcome, ip, user_agent,
  * correlation_id, details}], next_cursor, limit }`; `next_cursor` is null on the last page.
  */
-import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AuditStore } from '../audit/audit-store.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
-import { requireScope } from './authenticate.ts';
 import { targetTenant } from './target-tenant.ts';
-import { parseInput, queryObject } from '../core/validation.ts';
+import { defineRoute, type ApiRoutes } from './route-contract.ts';
+import { auditEventSchema } from './api-schemas.ts';
 
 export interface AuditRouteDeps {
   store: TenantStore;
@@ -34,9 +33,15 @@ export const auditQuerySchema = z.strictObject({
   until: dateTime.optional(),
 });
 
-export function mountAuditRoutes(router: Router, deps: AuditRouteDeps): void {
-  router.get('/tenants/:slug/audit', requireScope('atrium:cross-tenant:read'), targetTenant(deps.store), async function listAudit(ctx) {
-    const query = parseInput(auditQuerySchema, queryObject(ctx.query));
+export const listAudit = defineRoute({
+  method: 'get', path: '/tenants/:slug/audit', operationId: 'listAuditEvents', tag: 'Audit', summary: 'The tenant\'s audit events, newest first',
+  description: 'Keyset paging: pass `next_cursor` as `cursor` for the next page; it is null on the last.',
+  scope: 'atrium:cross-tenant:read', query: auditQuerySchema,
+  responses: { 200: { description: 'A page of events.', schema: z.object({ events: z.array(auditEventSchema), next_cursor: z.string().nullable(), limit: z.int() }) } },
+});
+
+export function mountAuditRoutes(routes: ApiRoutes, deps: AuditRouteDeps): void {
+  routes.add(listAudit, [targetTenant(deps.store)], async function listAudit(ctx, { query }) {
     const { events, nextCursor } = await deps.auditStore.list(query);
     ctx.body = {
       events: events.map((e) => ({

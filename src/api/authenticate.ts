@@ -116,6 +116,11 @@ const OWN_TENANT_EQUIVALENT: Partial<Record<PlatformScope, string>> = {
   'atrium:cross-tenant:write': 'atrium:tenant:write',
 };
 
+/** The `atrium:tenant:*` scope a tenant's own token needs where a platform token needs `scope` (none: never its). */
+export function tenantScopeFor(scope: PlatformScope): string | undefined {
+  return OWN_TENANT_EQUIVALENT[scope];
+}
+
 /**
  * Checks the route's scope before anything is looked up. A tenant's own token passes only
  * for routes of its own tenant (another tenant is simply not found, so nothing leaks) and

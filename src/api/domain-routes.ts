@@ -4,18 +4,16 @@
  * An added domain is pending until `POST …/domains/:domain/verify` finds its challenge
  * (tenancy/domain-verification.ts); failed attempts are audited too.
  */
-import type Router from '@koa/router';
 import { z } from 'zod';
-import { readJson } from '../web/body.ts';
 import type { Context } from 'koa';
 import { badRequest } from '../core/errors.ts';
 import type { DomainService } from '../tenancy/domain-service.ts';
 import type { TenantDomain } from '../tenancy/domain-store.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
 import { challengeFor } from '../tenancy/domain-verification.ts';
-import { requireScope } from './authenticate.ts';
 import { targetTenant } from './target-tenant.ts';
-import { parseInput } from '../core/validation.ts';
+import { defineRoute, type ApiRoutes } from './route-contract.ts';
+import { domainSchema } from './api-schemas.ts';
 
 export interface DomainRouteDeps {
   store: TenantStore;
@@ -46,16 +44,41 @@ function domainParam(ctx: Context): string {
   return domain;
 }
 
-export function mountDomainRoutes(router: Router, deps: DomainRouteDeps): void {
+const tag = 'Custom domains';
+
+export const listDomains = defineRoute({
+  method: 'get', path: '/tenants/:slug/domains', operationId: 'listDomains', tag, summary: 'List the tenant\'s custom domains',
+  scope: 'atrium:tenants:read',
+  responses: { 200: { description: 'The domains with their status and challenge.', schema: z.object({ domains: z.array(domainSchema) }) } },
+});
+export const addDomain = defineRoute({
+  method: 'post', path: '/tenants/:slug/domains', operationId: 'addDomain', tag, summary: 'Add a custom domain (pending until verified)',
+  scope: 'atrium:tenants:write', body: addSchema, errors: [409],
+  responses: {
+    201: { description: 'Added, pending; publish the challenge and verify.', schema: domainSchema },
+    200: { description: 'The domain was already the tenant\'s: as it is.', schema: domainSchema },
+  },
+});
+export const verifyDomain = defineRoute({
+  method: 'post', path: '/tenants/:slug/domains/:domain/verify', operationId: 'verifyDomain', tag, summary: 'Check the domain\'s challenge now',
+  scope: 'atrium:tenants:write', errors: [409],
+  responses: { 200: { description: 'The domain after the check.', schema: domainSchema } },
+});
+export const removeDomain = defineRoute({
+  method: 'delete', path: '/tenants/:slug/domains/:domain', operationId: 'removeDomain', tag, summary: 'Remove a custom domain',
+  scope: 'atrium:tenants:write', errors: [409],
+  responses: { 204: { description: 'Removed.' } },
+});
+
+export function mountDomainRoutes(routes: ApiRoutes, deps: DomainRouteDeps): void {
   const target = targetTenant(deps.store);
 
-  router.get('/tenants/:slug/domains', requireScope('atrium:tenants:read'), target, async function listDomains(ctx) {
+  routes.add(listDomains, [target], async function listDomains(ctx) {
     ctx.body = { domains: (await deps.domains.list()).map(domainJson) };
   });
 
-  router.post('/tenants/:slug/domains', requireScope('atrium:tenants:write'), target, async function addDomain(ctx) {
+  routes.add(addDomain, [target], async function addDomain(ctx, { body: input }) {
     const tenant = ctx.state.target;
-    const input = parseInput(addSchema, await readJson(ctx));
     const result = await deps.domains.add(tenant, input);
     if (result.kind === 'added') {
       ctx.status = 201;
@@ -64,13 +87,13 @@ export function mountDomainRoutes(router: Router, deps: DomainRouteDeps): void {
     ctx.body = domainJson(result.domain);
   });
 
-  router.post('/tenants/:slug/domains/:domain/verify', requireScope('atrium:tenants:write'), target, async function verifyDomain(ctx) {
+  routes.add(verifyDomain, [target], async function verifyDomain(ctx) {
     const tenant = ctx.state.target;
     const domain = domainParam(ctx);
     ctx.body = domainJson(await deps.domains.verify(tenant, domain));
   });
 
-  router.delete('/tenants/:slug/domains/:domain', requireScope('atrium:tenants:write'), target, async function removeDomain(ctx) {
+  routes.add(removeDomain, [target], async function removeDomain(ctx) {
     const tenant = ctx.state.target;
     const domain = domainParam(ctx);
     await deps.domains.remove(tenant, domain);

@@ -5,19 +5,41 @@
  * an error. Platform-wide, so it needs atrium:cross-tenant:read on a platform token; a
  * tenant's own token never reaches it. The run is audited in the platform tenant.
  */
-import type Router from '@koa/router';
+import { z } from 'zod';
 import type { IsolationAudit } from '../isolation/isolation-audit.ts';
 import type { PlatformConfig } from '../tenancy/platform-config.ts';
 import { readJson } from '../web/body.ts';
-import { requireScope } from './authenticate.ts';
+import { defineRoute, type ApiRoutes } from './route-contract.ts';
+import { isolationReportSchema, pathParams, platformSectionSchema } from './api-schemas.ts';
 
 export interface PlatformRouteDeps {
   isolationAudit: IsolationAudit;
   platformConfig: PlatformConfig;
 }
 
-export function mountPlatformRoutes(router: Router, deps: PlatformRouteDeps): void {
-  router.get('/platform/isolation-report', requireScope('atrium:cross-tenant:read'), async function isolationReport(ctx) {
+const tag = 'Platform';
+const params = { section: pathParams.platformSection };
+
+export const isolationReport = defineRoute({
+  method: 'get', path: '/platform/isolation-report', operationId: 'runIsolationAudit', tag, summary: 'Run the isolation self-audit on this deployment',
+  scope: 'atrium:cross-tenant:read',
+  responses: { 200: { description: 'The audit\'s checks; a failed audit is a result, not an error.', schema: isolationReportSchema } },
+});
+export const getPlatformConfig = defineRoute({
+  method: 'get', path: '/platform/config/:section', operationId: 'getPlatformConfigSection', tag, summary: 'The operator\'s policy for one section',
+  scope: 'atrium:platform:read', params,
+  responses: { 200: { description: 'Every bounded field with its floor, ceiling or default in force.', schema: platformSectionSchema } },
+});
+export const putPlatformConfig = defineRoute({
+  method: 'put', path: '/platform/config/:section', operationId: 'putPlatformConfigSection', tag, summary: 'Replace the operator\'s settings of one section',
+  description: 'What the body omits returns to the built-in value. Each field takes `floor`, `ceiling` and/or `default`; an unknown field or a bound out of order is a 400 naming it.',
+  scope: 'atrium:platform:write', params,
+  serviceBody: z.record(z.string(), z.unknown()).describe('The section\'s bounded fields by path, e.g. {"password_policy": {"min_length": {"floor": 12}}} (config/platform-policy.ts).'),
+  responses: { 200: { description: 'The section, and the tenants whose effective values it moved.', schema: platformSectionSchema.extend({ affected_tenants: z.array(z.string()) }) } },
+});
+
+export function mountPlatformRoutes(routes: ApiRoutes, deps: PlatformRouteDeps): void {
+  routes.add(isolationReport, [], async function isolationReport(ctx) {
     ctx.body = await deps.isolationAudit.run();
   });
 
@@ -25,11 +47,11 @@ export function mountPlatformRoutes(router: Router, deps: PlatformRouteDeps): vo
   // GET shows every bounded field with its floor, ceiling or default in force; PUT replaces the
   // operator's settings of the section (what it omits returns to the built-in value) and
   // answers with the section and the tenants whose effective values it moved.
-  router.get('/platform/config/:section', requireScope('atrium:platform:read'), async function getPlatformConfig(ctx) {
+  routes.add(getPlatformConfig, [], async function getPlatformConfig(ctx) {
     ctx.body = deps.platformConfig.read(String(ctx.params.section ?? ''));
   });
 
-  router.put('/platform/config/:section', requireScope('atrium:platform:write'), async function putPlatformConfig(ctx) {
+  routes.add(putPlatformConfig, [], async function putPlatformConfig(ctx) {
     ctx.body = await deps.platformConfig.update(String(ctx.params.section ?? ''), await readJson(ctx));
   });
 }

@@ -5,15 +5,13 @@
  * These routes are not counted against management_requests_per_minute, so a platform admin
  * can always raise a quota that is being hit.
  */
-import type Router from '@koa/router';
-import type { Context, Next } from 'koa';
 import { readJson } from '../web/body.ts';
-import { forbidden } from '../core/errors.ts';
 import type { QuotaReport, QuotaService } from '../tenancy/quota-service.ts';
-import { parseQuotas } from '../tenancy/quota-service.ts';
+import { parseQuotas, quotasSchema } from '../tenancy/quota-service.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
-import { requireScope } from './authenticate.ts';
 import { findTargetTenant } from './target-tenant.ts';
+import { defineRoute, type ApiRoutes } from './route-contract.ts';
+import { quotaReportSchema } from './api-schemas.ts';
 
 export interface QuotaRouteDeps {
   store: TenantStore;
@@ -22,16 +20,24 @@ export interface QuotaRouteDeps {
 
 export const quotaJson = (report: QuotaReport) => ({ quotas: report.quotas, usage: report.usage });
 
-async function platformOnly(ctx: Context, next: Next): Promise<void> {
-  if (ctx.state.principal?.tenant) throw forbidden('quotas are set by the platform: a tenant token cannot change them', 'insufficient_scope');
-  await next();
-}
+export const getQuotas = defineRoute({
+  method: 'get', path: '/tenants/:slug/quotas', operationId: 'getTenantQuotas', tag: 'Quotas', summary: 'The tenant\'s quotas and usage',
+  scope: 'atrium:tenants:read',
+  responses: { 200: { description: 'Quotas (null: unlimited) and what is used.', schema: quotaReportSchema } },
+});
+export const putQuotas = defineRoute({
+  method: 'put', path: '/tenants/:slug/quotas', operationId: 'putTenantQuotas', tag: 'Quotas', summary: 'Replace the tenant\'s quotas',
+  description: 'A quota left out is unlimited. Platform tokens only: a tenant never sets its own.',
+  scope: 'atrium:tenants:write', platformOnly: 'quotas are set by the platform: a tenant token cannot change them',
+  serviceBody: quotasSchema,
+  responses: { 200: { description: 'The quotas now in force, with usage.', schema: quotaReportSchema } },
+});
 
-export function mountQuotaRoutes(router: Router, deps: QuotaRouteDeps): void {
-  router.get('/tenants/:slug/quotas', requireScope('atrium:tenants:read'), async function getQuotas(ctx) {
+export function mountQuotaRoutes(routes: ApiRoutes, deps: QuotaRouteDeps): void {
+  routes.add(getQuotas, [], async function getQuotas(ctx) {
     ctx.body = quotaJson(await deps.quotas.report(await findTargetTenant(ctx, deps.store)));
   });
-  router.put('/tenants/:slug/quotas', requireScope('atrium:tenants:write'), platformOnly, async function putQuotas(ctx) {
+  routes.add(putQuotas, [], async function putQuotas(ctx) {
     const tenant = await findTargetTenant(ctx, deps.store);
     ctx.body = quotaJson(await deps.quotas.set(tenant, parseQuotas(await readJson(ctx))));
   });

@@ -37,6 +37,8 @@ import type { RoleService } from '../tenancy/role-service.ts';
 import { managementRateGate } from './management-rate.ts';
 import { mountRoleRoutes } from './role-routes.ts';
 import { mountQuotaRoutes } from './quota-routes.ts';
+import { ApiRoutes } from './route-contract.ts';
+import { mountContractRoutes } from './contract-routes.ts';
 
 export interface ApiDeps extends TenantResourceDeps {
   config: AtriumConfig;
@@ -78,36 +80,41 @@ export interface ApiDeps extends TenantResourceDeps {
 
 export function apiRouter(deps: ApiDeps) {
   const router = new Router({ prefix: '/api/v1' });
+  const api = new ApiRoutes(router);
   router.use(async function noStore(ctx: Context, next: Next) {
     ctx.set('Cache-Control', 'no-store');
     await next();
   });
+  // The contract and its reference page are public: mounted before authentication, they
+  // answer without reaching it. They describe every route mounted below (api.specs).
+  mountContractRoutes(api, { config: deps.config });
   router.use(apiAuthentication(deps.config, deps.registry, deps.keys, deps.materials));
   const gate = managementRateGate(deps.quotaStore, deps.rateLimiter);
   router.use(async function managementQuota(ctx: Context, next: Next) {
     ctx.state.tenantGate = gate;
     await next();
   });
-  mountTransferRoutes(router, { config: deps.config, store: deps.store, transfer: deps.transfer });
-  mountTenantRoutes(router, { config: deps.config, store: deps.store, service: deps.service });
-  mountTenantResourceRoutes(router, deps);
-  mountConfigRoutes(router, { config: deps.config, store: deps.store, tenants: deps.tenants, box: deps.box });
-  mountDomainRoutes(router, { store: deps.store, domains: deps.domains });
-  mountAuditRoutes(router, { store: deps.store, auditStore: deps.auditStore });
-  mountFederationRoutes(router, { config: deps.config, store: deps.store, federation: deps.federation });
-  mountUserSessionRoutes(router, { store: deps.store, users: deps.users, userSessions: deps.userSessions, mfa: deps.mfa });
-    mountAccountSecurityRoutes(router, { store: deps.store, users: deps.users, recovery: deps.accountRecovery, lockout: deps.lockout, roles: deps.roles });
-    mountPlatformRoutes(router, { isolationAudit: deps.isolationAudit, platformConfig: deps.platformConfig });
-    mountRoleRoutes(router, { store: deps.store, roles: deps.roles });
-    mountQuotaRoutes(router, { store: deps.store, quotas: deps.quotaService });
-    mountWebhookRoutes(router, { store: deps.store, webhooks: deps.webhooks });
+  mountTransferRoutes(api, { config: deps.config, store: deps.store, transfer: deps.transfer });
+  mountTenantRoutes(api, { config: deps.config, store: deps.store, service: deps.service });
+  mountTenantResourceRoutes(api, deps);
+  mountConfigRoutes(api, { config: deps.config, store: deps.store, tenants: deps.tenants, box: deps.box });
+  mountDomainRoutes(api, { store: deps.store, domains: deps.domains });
+  mountAuditRoutes(api, { store: deps.store, auditStore: deps.auditStore });
+  mountFederationRoutes(api, { config: deps.config, store: deps.store, federation: deps.federation });
+  mountUserSessionRoutes(api, { store: deps.store, users: deps.users, userSessions: deps.userSessions, mfa: deps.mfa });
+  mountAccountSecurityRoutes(api, { store: deps.store, users: deps.users, recovery: deps.accountRecovery, lockout: deps.lockout, roles: deps.roles });
+  mountPlatformRoutes(api, { isolationAudit: deps.isolationAudit, platformConfig: deps.platformConfig });
+  mountRoleRoutes(api, { store: deps.store, roles: deps.roles });
+  mountQuotaRoutes(api, { store: deps.store, quotas: deps.quotaService });
+  mountWebhookRoutes(api, { store: deps.store, webhooks: deps.webhooks });
   const routes = router.routes();
   const allowed = router.allowedMethods({
     throw: true,
     methodNotAllowed: () => new AppError('method_not_allowed', 405, 'method not allowed on this resource'),
     notImplemented: () => new AppError('not_implemented', 501, 'method not implemented'),
   });
-  // The router rides along so tests can walk its own route list (test/audit-coverage.test.ts).
+  // The router rides along so tests can walk its own route list (test/audit-coverage.test.ts,
+  // test/openapi.test.ts), and the declarations it was built from with it.
   return Object.assign(async function managementApi(ctx: Context, next: Next): Promise<void> {
     if (ctx.path !== '/api/v1' && !ctx.path.startsWith('/api/v1/')) return next();
     // @koa/router types its context as a RouterContext; ours is the same object at run time.
@@ -116,5 +123,5 @@ export function apiRouter(deps: ApiDeps) {
       await allowed(routerCtx as Parameters<typeof allowed>[0], async () => {});
     });
     if (ctx.body === undefined && ctx.status === 404) throw new AppError('not_found', 404, 'no such API resource');
-  }, { router });
+  }, { router, specs: api.specs });
 }

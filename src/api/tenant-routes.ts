@@ -1,15 +1,14 @@
 /** /api/v1/tenants: list, create, read, update, delete. */
-import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AtriumConfig } from '../config/env.ts';
-import { readJson } from '../web/body.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
-import { requireScope } from './authenticate.ts';
 import { forbidden } from '../core/errors.ts';
 import { targetTenant } from './target-tenant.ts';
 import { tenantJson } from './serialize.ts';
-import { pagingSchema, parseInput, queryObject } from '../core/validation.ts';
+import { pagingSchema } from '../core/validation.ts';
+import { defineRoute, type ApiRoutes } from './route-contract.ts';
+import { pagedSchema, tenantSchema } from './api-schemas.ts';
 
 const createSchema = z.strictObject({
   slug: z.string().max(63),
@@ -22,37 +21,63 @@ const patchSchema = z.strictObject({
   status: z.enum(['active', 'suspended']).optional(),
 });
 
-export function mountTenantRoutes(router: Router, deps: { config: AtriumConfig; store: TenantStore; service: TenantService }): void {
+const tag = 'Tenants';
+
+export const listTenants = defineRoute({
+  method: 'get', path: '/tenants', operationId: 'listTenants', tag, summary: 'List tenants',
+  scope: 'atrium:tenants:read', query: pagingSchema,
+  responses: { 200: { description: 'A page of tenants.', schema: pagedSchema('tenants', tenantSchema) } },
+});
+export const createTenant = defineRoute({
+  method: 'post', path: '/tenants', operationId: 'createTenant', tag, summary: 'Create a tenant',
+  scope: 'atrium:tenants:write', body: createSchema, errors: [409],
+  responses: { 201: { description: 'The tenant; Location names it.', schema: tenantSchema } },
+});
+export const getTenant = defineRoute({
+  method: 'get', path: '/tenants/:slug', operationId: 'getTenant', tag, summary: 'Read a tenant',
+  scope: 'atrium:tenants:read',
+  responses: { 200: { description: 'The tenant.', schema: tenantSchema } },
+});
+export const updateTenant = defineRoute({
+  method: 'patch', path: '/tenants/:slug', operationId: 'updateTenant', tag, summary: 'Rename, suspend or resume a tenant',
+  description: 'A tenant\'s own token may rename it; only the platform changes its status (403).',
+  scope: 'atrium:tenants:write', body: patchSchema,
+  responses: { 200: { description: 'The tenant as updated.', schema: tenantSchema } },
+});
+export const deleteTenant = defineRoute({
+  method: 'delete', path: '/tenants/:slug', operationId: 'deleteTenant', tag, summary: 'Delete a tenant and everything in it',
+  scope: 'atrium:tenants:delete',
+  responses: { 204: { description: 'Deleted.' } },
+});
+
+export function mountTenantRoutes(routes: ApiRoutes, deps: { config: AtriumConfig; store: TenantStore; service: TenantService }): void {
   const { config, store, service } = deps;
   const target = targetTenant(store);
 
-  router.get('/tenants', requireScope('atrium:tenants:read'), async function listTenants(ctx) {
-    const paging = parseInput(pagingSchema, queryObject(ctx.query));
+  routes.add(listTenants, [], async function listTenants(ctx, { query: paging }) {
     const { tenants, total } = await store.list(paging);
     ctx.body = { tenants: tenants.map((t) => tenantJson(t, config)), total, limit: paging.limit, offset: paging.offset };
   });
 
-  router.post('/tenants', requireScope('atrium:tenants:write'), async function createTenant(ctx) {
-    const input = parseInput(createSchema, await readJson(ctx));
+  routes.add(createTenant, [], async function createTenant(ctx, { body: input }) {
     const tenant = await service.create({ slug: input.slug, name: input.name, reuseRetiredSlug: input.reuse_retired_slug });
     ctx.status = 201;
     ctx.set('Location', `/api/v1/tenants/${tenant.slug}`);
     ctx.body = tenantJson(tenant, config);
   });
 
-  router.get('/tenants/:slug', requireScope('atrium:tenants:read'), target, async function getTenant(ctx) {
+  routes.add(getTenant, [target], async function getTenant(ctx) {
     ctx.body = tenantJson(ctx.state.target, config);
   });
 
-  router.patch('/tenants/:slug', requireScope('atrium:tenants:write'), target, async function updateTenant(ctx) {
-    const input = parseInput(patchSchema, await readJson(ctx));
+  routes.add(updateTenant, [target], async function updateTenant(ctx, { body: input }) {
     // Suspension is the platform's decision: a tenant's own token may rename it, not switch it off.
     if (input.status && (ctx.state.principal).tenant) throw forbidden('only the platform can change a tenant\'s status');
     const updated = await service.update(ctx.state.target, input);
     ctx.body = tenantJson(updated, config);
   });
 
-  router.delete('/tenants/:slug', requireScope('atrium:tenants:delete'), target, async function deleteTenant(ctx) {
+  routes.add(deleteTenant, [target], async function deleteTenant(ctx) {
     await service.delete(ctx.state.target);
     ctx.status = 204;
   });

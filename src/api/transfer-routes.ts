@@ -4,17 +4,15 @@
  * tokens only; a tenant cannot export or import itself. Both ends are audited
  * (runtime/tenant-transfer.ts).
  */
-import type Router from '@koa/router';
 import { z } from 'zod';
 import type { AtriumConfig } from '../config/env.ts';
-import { readJson } from '../web/body.ts';
 import { badRequest, notFound } from '../core/errors.ts';
 import { MIN_PASSPHRASE_LENGTH } from '../core/transfer-seal.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
 import { DEFAULT_TENANT, PLATFORM_TENANT } from '../tenancy/slug.ts';
 import type { TenantTransfer } from '../runtime/tenant-transfer.ts';
-import { parseInput } from '../core/validation.ts';
-import { requireScope } from './authenticate.ts';
+import { defineRoute, type ApiRoutes } from './route-contract.ts';
+import { tenantSchema } from './api-schemas.ts';
 import { targetTenant } from './target-tenant.ts';
 import { tenantJson } from './serialize.ts';
 
@@ -30,11 +28,29 @@ const importSchema = z.strictObject({
   replace: z.boolean().optional(),
 });
 
-export function mountTransferRoutes(router: Router, deps: { config: AtriumConfig; store: TenantStore; transfer: TenantTransfer }): void {
+const tag = 'Tenant transfer';
+
+export const exportTenant = defineRoute({
+  method: 'post', path: '/tenants/:slug/export', operationId: 'exportTenant', tag, summary: 'Export the tenant to a bundle sealed under a passphrase',
+  description: 'Platform tokens only (a tenant cannot export itself); reserved tenants are refused.',
+  scope: 'atrium:tenants:transfer', body: exportSchema,
+  responses: { 200: { description: 'The bundle file.', mediaType: BUNDLE_MEDIA_TYPE } },
+});
+export const importTenant = defineRoute({
+  method: 'post', path: '/tenants/import', operationId: 'importTenant', tag, summary: 'Import a tenant bundle',
+  scope: 'atrium:tenants:transfer', body: importSchema, bodyLimitBytes: IMPORT_LIMIT_BYTES, errors: [409, 413],
+  responses: {
+    201: {
+      description: 'The imported tenant; Location names it.',
+      schema: z.object({ tenant: tenantSchema, replaced: z.boolean(), rows: z.record(z.string(), z.int()).describe('Rows imported, by table.') }),
+    },
+  },
+});
+
+export function mountTransferRoutes(routes: ApiRoutes, deps: { config: AtriumConfig; store: TenantStore; transfer: TenantTransfer }): void {
   const { config, store, transfer } = deps;
 
-  router.post('/tenants/:slug/export', requireScope('atrium:tenants:transfer'), targetTenant(store), async function exportTenant(ctx) {
-    const input = parseInput(exportSchema, await readJson(ctx));
+  routes.add(exportTenant, [targetTenant(store)], async function exportTenant(ctx, { body: input }) {
     const tenant = ctx.state.target;
     if (tenant.slug === PLATFORM_TENANT || tenant.slug === DEFAULT_TENANT) throw badRequest('a reserved tenant belongs to its deployment and cannot be exported', 'reserved_tenant');
     const bundle = await transfer.exportTenant(tenant, { passphrase: input.passphrase, includeAudit: input.include_audit ?? false });
@@ -43,8 +59,7 @@ export function mountTransferRoutes(router: Router, deps: { config: AtriumConfig
     ctx.body = bundle;
   });
 
-  router.post('/tenants/import', requireScope('atrium:tenants:transfer'), async function importTenant(ctx) {
-    const input = parseInput(importSchema, await readJson(ctx, { limitBytes: IMPORT_LIMIT_BYTES }));
+  routes.add(importTenant, [], async function importTenant(ctx, { body: input }) {
     const result = await transfer.importBundle(Buffer.from(input.bundle, 'base64'), { passphrase: input.passphrase, replace: input.replace ?? false });
     const tenant = await store.findBySlug(result.tenant.slug);
     if (!tenant) throw notFound('the imported tenant is gone');

@@ -4,17 +4,16 @@
  * /platform/webhooks (platform tokens with the tenants scopes). The signing secret is in the
  * creation's answer only.
  */
-import type Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
 import { z } from 'zod';
 import { notFound } from '../core/errors.ts';
-import { parseInput, queryObject } from '../core/validation.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
 import { PLATFORM_TENANT } from '../tenancy/slug.ts';
 import type { WebhookService } from '../webhooks/webhook-service.ts';
 import type { WebhookDelivery, WebhookSubscription } from '../webhooks/webhook-store.ts';
-import { readJson } from '../web/body.ts';
-import { requireScope } from './authenticate.ts';
+import type { PlatformScope } from '../oidc/api-resource.ts';
+import { defineRoute, type ApiRoutes, type RouteSpec } from './route-contract.ts';
+import { webhookDeliverySchema, webhookSchema } from './api-schemas.ts';
 import { targetTenant } from './target-tenant.ts';
 
 export interface WebhookRouteDeps {
@@ -74,44 +73,84 @@ function platformTenant(store: TenantStore) {
   };
 }
 
-function mountUnder(router: Router, base: string, read: Middleware[], write: Middleware[], deps: WebhookRouteDeps): void {
+/** The seven webhook routes, declared under `base` (a tenant's or the platform's) with its scopes. */
+function webhookRoutes(base: string, prefix: 'Tenant' | 'Platform', read: PlatformScope, write: PlatformScope) {
+  const tag = 'Webhooks';
+  const whose = prefix === 'Tenant' ? 'the tenant\'s' : 'the platform\'s (tenant lifecycle)';
+  return {
+    list: defineRoute({
+      method: 'get', path: base, operationId: `list${prefix}Webhooks`, tag, summary: `List ${whose} webhook subscriptions`, scope: read,
+      responses: { 200: { description: 'The subscriptions.', schema: z.object({ webhooks: z.array(webhookSchema) }) } },
+    }),
+    create: defineRoute({
+      method: 'post', path: base, operationId: `create${prefix}Webhook`, tag, summary: `Subscribe an endpoint to ${whose} events`,
+      description: 'The signing secret (Standard Webhooks, `whsec_…`) is in this answer only.',
+      scope: write, body: webhookCreateSchema,
+      responses: { 201: { description: 'The subscription and its secret.', schema: webhookSchema.extend({ secret: z.string() }) } },
+    }),
+    deliveries: defineRoute({
+      method: 'get', path: `${base}/deliveries`, operationId: `list${prefix}WebhookDeliveries`, tag, summary: `${prefix} webhook deliveries, newest first`,
+      scope: read, query: deliveryQuerySchema,
+      responses: { 200: { description: 'The deliveries.', schema: z.object({ deliveries: z.array(webhookDeliverySchema) }) } },
+    }),
+    replay: defineRoute({
+      method: 'post', path: `${base}/deliveries/:deliveryId/replay`, operationId: `replay${prefix}WebhookDelivery`, tag, summary: 'Send a delivery again',
+      scope: write,
+      responses: { 202: { description: 'Queued.', schema: z.object({ id: z.string(), status: z.literal('pending') }) } },
+    }),
+    get: defineRoute({
+      method: 'get', path: `${base}/:id`, operationId: `get${prefix}Webhook`, tag, summary: 'Read a subscription with its recent deliveries',
+      scope: read, query: deliveryQuerySchema,
+      responses: { 200: { description: 'The subscription and its deliveries.', schema: webhookSchema.extend({ deliveries: z.array(webhookDeliverySchema) }) } },
+    }),
+    update: defineRoute({
+      method: 'patch', path: `${base}/:id`, operationId: `update${prefix}Webhook`, tag, summary: 'Change a subscription',
+      scope: write, body: webhookPatchSchema,
+      responses: { 200: { description: 'The subscription as updated.', schema: webhookSchema } },
+    }),
+    remove: defineRoute({
+      method: 'delete', path: `${base}/:id`, operationId: `delete${prefix}Webhook`, tag, summary: 'Delete a subscription',
+      scope: write,
+      responses: { 204: { description: 'Deleted.' } },
+    }),
+  } satisfies Record<string, RouteSpec<z.ZodType | undefined, z.ZodType | undefined>>;
+}
+
+function mountUnder(routes: ApiRoutes, spec: ReturnType<typeof webhookRoutes>, enter: Middleware, deps: WebhookRouteDeps): void {
   const { webhooks } = deps;
-  router.get(base, ...read, async function listWebhooks(ctx) {
+  routes.add(spec.list, [enter], async function listWebhooks(ctx) {
     ctx.body = { webhooks: (await webhooks.list()).map(webhookJson) };
   });
-  router.post(base, ...write, async function createWebhook(ctx) {
-    const input = parseInput(webhookCreateSchema, await readJson(ctx));
+  routes.add(spec.create, [enter], async function createWebhook(ctx, { body: input }) {
     const { subscription, secret } = await webhooks.create({ url: input.url, eventTypes: input.event_types, description: input.description });
     ctx.status = 201;
     ctx.body = { ...webhookJson(subscription), secret };
   });
-  router.get(`${base}/deliveries`, ...read, async function listDeliveries(ctx) {
-    const query = parseInput(deliveryQuerySchema, queryObject(ctx.query));
+  routes.add(spec.deliveries, [enter], async function listDeliveries(ctx, { query }) {
     ctx.body = { deliveries: (await webhooks.deliveries(query)).map(deliveryJson) };
   });
-  router.post(`${base}/deliveries/:deliveryId/replay`, ...write, async function replayDelivery(ctx) {
+  routes.add(spec.replay, [enter], async function replayDelivery(ctx) {
     await webhooks.replay(idParam(ctx, 'deliveryId', MESSAGE_ID, 'delivery'));
     ctx.status = 202;
     ctx.body = { id: ctx.params.deliveryId, status: 'pending' };
   });
-  router.get(`${base}/:id`, ...read, async function getWebhook(ctx) {
+  routes.add(spec.get, [enter], async function getWebhook(ctx, { query }) {
     const id = idParam(ctx, 'id', UUID, 'webhook');
-    const query = parseInput(deliveryQuerySchema, queryObject(ctx.query));
     ctx.body = { ...webhookJson(await webhooks.get(id)), deliveries: (await webhooks.deliveries({ ...query, subscriptionId: id })).map(deliveryJson) };
   });
-  router.patch(`${base}/:id`, ...write, async function updateWebhook(ctx) {
-    const input = parseInput(webhookPatchSchema, await readJson(ctx));
+  routes.add(spec.update, [enter], async function updateWebhook(ctx, { body: input }) {
     ctx.body = webhookJson(await webhooks.update(idParam(ctx, 'id', UUID, 'webhook'), { url: input.url, eventTypes: input.event_types, description: input.description }));
   });
-  router.delete(`${base}/:id`, ...write, async function deleteWebhook(ctx) {
+  routes.add(spec.remove, [enter], async function deleteWebhook(ctx) {
     await webhooks.delete(idParam(ctx, 'id', UUID, 'webhook'));
     ctx.status = 204;
   });
 }
 
-export function mountWebhookRoutes(router: Router, deps: WebhookRouteDeps): void {
-  const target = targetTenant(deps.store);
-  mountUnder(router, '/tenants/:slug/webhooks', [requireScope('atrium:cross-tenant:read'), target], [requireScope('atrium:cross-tenant:write'), target], deps);
-  const platform = platformTenant(deps.store);
-  mountUnder(router, '/platform/webhooks', [requireScope('atrium:tenants:read'), platform], [requireScope('atrium:tenants:write'), platform], deps);
+export const tenantWebhookRoutes = webhookRoutes('/tenants/:slug/webhooks', 'Tenant', 'atrium:cross-tenant:read', 'atrium:cross-tenant:write');
+export const platformWebhookRoutes = webhookRoutes('/platform/webhooks', 'Platform', 'atrium:tenants:read', 'atrium:tenants:write');
+
+export function mountWebhookRoutes(routes: ApiRoutes, deps: WebhookRouteDeps): void {
+  mountUnder(routes, tenantWebhookRoutes, targetTenant(deps.store), deps);
+  mountUnder(routes, platformWebhookRoutes, platformTenant(deps.store), deps);
 }

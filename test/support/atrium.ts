@@ -10,6 +10,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/env.ts';
 import { startAtrium, type RunningAtrium } from '../../src/server.ts';
+import { ApiContract } from './api-contract.ts';
 import { httpFetch } from './http-client.ts';
 import { startTestDns, type TestDns } from './dns-server.ts';
 import { pgbouncerRequested, startPgBouncer } from './pgbouncer.ts';
@@ -171,6 +172,7 @@ export async function startTestAtrium(
     return json.access_token;
   }
 
+  let contract: Promise<ApiContract> | undefined;
   async function api(method: string, path: string, body?: unknown, token?: string) {
     const res = await httpFetch(`${baseUrl}/api/v1${path}`, {
       method,
@@ -184,6 +186,10 @@ export async function startTestAtrium(
     } catch {
       /* not JSON: keep the text for the assertion message */
     }
+    // Every answer is checked against the published contract: a mismatch fails the test.
+    contract ??= ApiContract.load(baseUrl);
+    const problem = (await contract).problem(method, path, res.status, res.headers.get('content-type'), parsed);
+    if (problem) throw new Error(`API contract: ${problem}`);
     return { status: res.status, body: parsed, headers: res.headers as unknown as Headers };
   }
 
