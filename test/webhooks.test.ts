@@ -163,6 +163,20 @@ describe('webhooks', () => {
     assert.ok(JSON.stringify(audit.body).includes(failed.id), 'the replay is audited');
   });
 
+  it('a subscription switched off (enabled: false) gets no new events until switched on', async () => {
+    const sub = await subscribe('acme', '/acme-switch', ['user.created']);
+    const off = await t.api('PATCH', `/tenants/acme/webhooks/${sub.id}`, { enabled: false });
+    assert.equal(off.status, 200);
+    assert.equal(off.body.enabled, false);
+    const quiet = await t.api('POST', '/tenants/acme/users', { email: 'switched-off@acme.test' });
+    assert.deepEqual((await t.api('GET', `/tenants/acme/webhooks/${sub.id}`)).body.deliveries, [], 'no outbox row while off');
+    assert.equal((await t.api('PATCH', `/tenants/acme/webhooks/${sub.id}`, { enabled: true })).body.enabled, true);
+    const loud = await t.api('POST', '/tenants/acme/users', { email: 'switched-on@acme.test' });
+    await rx.waitFor('the event after switching on', () => ofPath('/acme-switch').some((r) => r.payload.data.subject === loud.body.id));
+    assert.ok(ofPath('/acme-switch').every((r) => r.payload.data.subject !== quiet.body.id));
+    assertApiError(await t.api('PATCH', `/tenants/acme/webhooks/${sub.id}`, { enabled: 'no' }), 400, undefined, /enabled/);
+  });
+
   it('a change that rolls back sends nothing', async () => {
     await subscribe('acme', '/acme-rollback', ['user.created']);
     const { userService, tenantStore } = t.atrium.services;

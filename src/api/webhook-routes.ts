@@ -34,6 +34,7 @@ export const webhookPatchSchema = z.strictObject({
   url: z.string().max(2048).optional(),
   event_types: z.array(z.string().max(64)).min(1).max(20).optional(),
   description: z.string().trim().max(200).nullable().optional(),
+  enabled: z.boolean().optional(),
 });
 export const deliveryQuerySchema = z.strictObject({
   status: z.enum(['pending', 'delivered', 'failed']).optional(),
@@ -41,7 +42,7 @@ export const deliveryQuerySchema = z.strictObject({
 });
 
 export function webhookJson(s: WebhookSubscription) {
-  return { id: s.id, url: s.url, event_types: s.eventTypes, description: s.description, created_at: s.createdAt };
+  return { id: s.id, url: s.url, event_types: s.eventTypes, description: s.description, enabled: s.enabled, created_at: s.createdAt };
 }
 
 export function deliveryJson(d: WebhookDelivery) {
@@ -101,7 +102,7 @@ function mountUnder(router: Router, base: string, read: Middleware[], write: Mid
   });
   router.patch(`${base}/:id`, ...write, async function updateWebhook(ctx) {
     const input = parseInput(webhookPatchSchema, await readJson(ctx));
-    ctx.body = webhookJson(await webhooks.update(idParam(ctx, 'id', UUID, 'webhook'), { url: input.url, eventTypes: input.event_types, description: input.description }));
+    ctx.body = webhookJson(await webhooks.update(idParam(ctx, 'id', UUID, 'webhook'), { url: input.url, eventTypes: input.event_types, description: input.description, enabled: input.enabled }));
   });
   router.delete(`${base}/:id`, ...write, async function deleteWebhook(ctx) {
     await webhooks.delete(idParam(ctx, 'id', UUID, 'webhook'));
