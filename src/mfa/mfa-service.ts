@@ -158,12 +158,11 @@ export class MfaService {
     if (!record || record.confirmedAt) return undefined;
     const step = matchTotp(this.#deps.box.open(record.secretSealed, totpContext(tenant.id, userId)), code);
     if (step === undefined) return undefined;
-    // Confirmed, audited and given its first recovery codes in one transaction.
-    return this.#change(tenant, userId, 'totp_enrolled', meta, async () => {
-      if (!(await this.#deps.store.confirmTotp(userId, step))) return undefined;
-      if ((await this.#deps.store.countUnusedRecoveryCodes(userId)) > 0) return [];
-      return this.#newRecoveryCodes(tenant, userId);
-    });
+    // Confirmed and audited in one transaction; the first recovery codes after it, as their own change.
+    const confirmed = await this.#change(tenant, userId, 'totp_enrolled', meta, async () => ((await this.#deps.store.confirmTotp(userId, step)) ? true : undefined));
+    if (!confirmed) return undefined;
+    if ((await this.#deps.store.countUnusedRecoveryCodes(userId)) > 0) return [];
+    return this.#newRecoveryCodes(tenant, userId);
   }
 
   /** Checks a code of the user's confirmed authenticator; each time step is accepted once. */
