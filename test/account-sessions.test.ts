@@ -181,9 +181,21 @@ describe('account page', () => {
     const user = await createUser(t, acme, 'devices');
     const { browser, accountHtml, codes } = await enrolTotp(acme.issuer, user);
     const csrf = hiddenInput(accountHtml, 'csrf');
+    // Post/redirect/get: the codes are on the GET page the 303 names, once; a reload shows them no more.
     const regenerated = await browser.postForm(`${acme.issuer}/account/mfa/recovery-codes`, { csrf });
-    const fresh = [...(await regenerated.text()).matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)].map((m) => m[1]!);
+    assert.equal(regenerated.status, 303);
+    assert.equal(regenerated.headers.get('location'), '/account/mfa/recovery-codes');
+    const shown = await browser.request(`${acme.issuer}/account/mfa/recovery-codes`);
+    assert.equal(shown.status, 200);
+    assert.match(shown.headers.get('cache-control') ?? '', /no-store/);
+    const fresh = [...(await shown.text()).matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)].map((m) => m[1]!);
     assert.equal(fresh.length, 10);
+    const reload = await browser.request(`${acme.issuer}/account/mfa/recovery-codes`);
+    assert.equal(reload.status, 303, 'a reload shows them no more');
+    assert.equal(reload.headers.get('location'), '/account');
+    await reload.body?.cancel();
+    const again = await (await browser.request(`${acme.issuer}/account`)).text();
+    assert.ok(fresh.every((code) => !again.includes(code)), 'nor does the account page');
     assert.ok(!fresh.includes(codes[0]!));
     assert.equal((await browser.postForm(`${acme.issuer}/account/mfa/totp/remove`, { csrf })).status, 303);
     assert.match(await (await browser.request(`${acme.issuer}/account`)).text(), /data-totp-status="off"/);
@@ -268,7 +280,7 @@ describe('which mails a tenant sends', () => {
 
     // Alerts back on: the same kind of change is mailed, so the switch was what kept it quiet.
     await setNotifications({});
-    assert.equal((await browser.postForm(`${initech.issuer}/account/mfa/recovery-codes`, { csrf })).status, 200);
+    assert.equal((await browser.postForm(`${initech.issuer}/account/mfa/recovery-codes`, { csrf })).status, 303);
     assert.match((await sink.waitFor(user.email, 1)).text, /new recovery codes were generated/);
 
     // Email off: not even the new-device alert, which stays on.
@@ -277,7 +289,7 @@ describe('which mails a tenant sends', () => {
     await signInToConsole(initech.issuer, roamer);
     await settle();
     await phoneSignIn(initech, roamer);
-    assert.equal((await browser.postForm(`${initech.issuer}/account/mfa/recovery-codes`, { csrf })).status, 200);
+    assert.equal((await browser.postForm(`${initech.issuer}/account/mfa/recovery-codes`, { csrf })).status, 303);
     await settle();
     assert.equal(sink.to(roamer.email).length, 0, 'no new-device mail');
     assert.equal(sink.to(user.email).length, 1, 'no second MFA mail');

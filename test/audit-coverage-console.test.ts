@@ -42,6 +42,7 @@ async function given(method: string, path: string, body?: unknown): Promise<any>
 }
 const newUser = async () => (await given('POST', '/tenants/acme/users', { email: `u-${randomUUID()}@acme.test` })).id as string;
 const newClient = async () => (await given('POST', '/tenants/acme/clients', { redirect_uris: ['https://app.example.test/cb'] })).client_id as string;
+const newWebhook = async () => (await given('POST', '/tenants/acme/webhooks', { url: 'https://hooks.example.test/in', event_types: ['user.created'] })).id as string;
 const newTenant = async () => (await given('POST', '/tenants', { slug: `t-${randomUUID().slice(0, 8)}`, name: 'Temp' })).slug as string;
 
 type Post = { path: string; form: Record<string, string>; auditedIn: string };
@@ -71,6 +72,22 @@ const EXAMPLES: Record<string, Example[]> = {
       const name = `r-${randomUUID().slice(0, 8)}`;
       await given('POST', '/tenants/acme/roles', { name });
       return { path: `/admin/roles/${name}/delete`, form: {}, auditedIn: 'acme' };
+    },
+  }],
+  'POST /admin/webhooks': [{ what: 'add a webhook', post: async () => ({ path: '/admin/webhooks', form: { url: 'https://hooks.example.test/in', event_types: 'user.created' }, auditedIn: 'acme' }) }],
+  'POST /admin/webhooks/:id': [{ what: 'edit a webhook', post: async () => ({ path: `/admin/webhooks/${await newWebhook()}`, form: { url: 'https://hooks.example.test/moved', event_types: 'user.deleted' }, auditedIn: 'acme' }) }],
+  'POST /admin/webhooks/:id/delete': [{ what: 'delete a webhook', post: async () => ({ path: `/admin/webhooks/${await newWebhook()}/delete`, form: { confirm: 'on' }, auditedIn: 'acme' }) }],
+  'POST /admin/webhooks/:id/deliveries/:deliveryId/replay': [{
+    what: 'replay a failed delivery',
+    post: async () => {
+      // A failed delivery as the worker leaves one after its last attempt (waiting for real attempts would take minutes at the default backoff).
+      const id = await newWebhook();
+      const deliveryId = `msg_${randomUUID().replaceAll('-', '')}`;
+      const tenantId = (await given('GET', '/tenants/acme')).id as string;
+      await t.atrium.services.db.crossTenant('test: a failed delivery', (q) =>
+        q.query(`INSERT INTO webhook_outbox (tenant_id, id, subscription_id, event_type, payload, status, attempts, last_error) VALUES ($1, $2, $3, 'user.created', '{}', 'failed', 3, 'the receiver answered 500')`, [tenantId, deliveryId, id]),
+      );
+      return { path: `/admin/webhooks/${id}/deliveries/${deliveryId}/replay`, form: {}, auditedIn: 'acme' };
     },
   }],
   'POST /platform/tenants/:slug/quotas': [{ what: 'set quotas', post: async () => ({ path: '/platform/tenants/acme/quotas', form: { users: String(100_000 + Math.floor(Math.random() * 1000)) }, auditedIn: 'acme' }) }],

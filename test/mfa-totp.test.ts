@@ -45,7 +45,12 @@ describe('TOTP enrolment and sign-in', () => {
     const user = await createUser(t, acme, 'enrol-wrong');
     const { signInToConsole } = await import('./support/console.ts');
     const signedIn = await signInToConsole(acme.issuer, user);
-    const page = await (await signedIn.browser.postForm(`${acme.issuer}/account/mfa/totp`, { csrf: hiddenInput(signedIn.html, 'csrf') })).text();
+    assert.equal((await signedIn.browser.postForm(`${acme.issuer}/account/mfa/totp`, { csrf: hiddenInput(signedIn.html, 'csrf') })).status, 303);
+    const page = await (await signedIn.browser.request(`${acme.issuer}/account/mfa/totp`)).text();
+    const reload = await signedIn.browser.request(`${acme.issuer}/account/mfa/totp`);
+    assert.equal(reload.status, 303, 'post/redirect/get: the enrolment page is shown once; a reload goes back to /account');
+    assert.equal(reload.headers.get('location'), '/account');
+    await reload.body?.cancel();
     const secret = /data-totp-secret>([A-Z2-7]+)</.exec(page)![1]!;
     const wrong = await signedIn.browser.postForm(`${acme.issuer}/account/mfa/totp/confirm`, { csrf: hiddenInput(page, 'csrf'), code: codeAt(secret, -3) });
     assert.equal(wrong.status, 400);

@@ -163,6 +163,20 @@ describe('webhooks', () => {
     assert.ok(JSON.stringify(audit.body).includes(failed.id), 'the replay is audited');
   });
 
+  it('a subscription switched off (enabled: false) gets no new events until switched on', async () => {
+    const sub = await subscribe('acme', '/acme-switch', ['user.created']);
+    const off = await t.api('PATCH', `/tenants/acme/webhooks/${sub.id}`, { enabled: false });
+    assert.equal(off.status, 200);
+    assert.equal(off.body.enabled, false);
+    const quiet = await t.api('POST', '/tenants/acme/users', { email: 'switched-off@acme.test' });
+    assert.deepEqual((await t.api('GET', `/tenants/acme/webhooks/${sub.id}`)).body.deliveries, [], 'no outbox row while off');
+    assert.equal((await t.api('PATCH', `/tenants/acme/webhooks/${sub.id}`, { enabled: true })).body.enabled, true);
+    const loud = await t.api('POST', '/tenants/acme/users', { email: 'switched-on@acme.test' });
+    await rx.waitFor('the event after switching on', () => ofPath('/acme-switch').some((r) => r.payload.data.subject === loud.body.id));
+    assert.ok(ofPath('/acme-switch').every((r) => r.payload.data.subject !== quiet.body.id));
+    assertApiError(await t.api('PATCH', `/tenants/acme/webhooks/${sub.id}`, { enabled: 'no' }), 400, undefined, /enabled/);
+  });
+
   it('a change that rolls back sends nothing', async () => {
     await subscribe('acme', '/acme-rollback', ['user.created']);
     const { userService, tenantStore } = t.atrium.services;
@@ -181,6 +195,46 @@ describe('webhooks', () => {
     await rx.waitFor('the later, committed change', () => ofPath('/acme-rollback').some((r) => r.payload.data.subject === committed.body.id));
     assert.ok(ofPath('/acme-rollback').every((r) => r.payload.data.email !== 'never@acme.test'), 'nothing for the rolled-back user');
     assert.equal((await t.api('GET', '/tenants/acme/users?search=never@acme.test')).body.total, 0);
+  });
+
+  it('a client change, an MFA change or a session ending that rolls back sends nothing (each writes its outbox rows in its own transaction)', async () => {
+    const { clientService, mfa, userSessions, tenantStore, audit } = t.atrium.services;
+    const tenant = (await tenantStore.findBySlug('acme'))!;
+    const service = { grant_types: ['client_credentials'], response_types: [], redirect_uris: [] };
+    // Made before the subscription (no event for it): the rolled-back change deletes it.
+    assert.equal((await t.api('POST', '/tenants/acme/clients', { ...service, client_id: 'rollback-target' })).status, 201);
+    const sub = await subscribe('acme', '/acme-rollback-kinds', ['client.changed', 'mfa.changed', 'session.ended']);
+    const boom = new Error('rolled back after the change');
+    const rolledBack = (change: () => Promise<unknown>) =>
+      assert.rejects(
+        runAsTenant(tenant.id, () =>
+          audit.together(async () => {
+            await change();
+            throw boom;
+          }),
+        ),
+        boom,
+      );
+    await rolledBack(() => clientService.delete(tenant, 'rollback-target'));
+    await rolledBack(() => mfa.regenerateRecoveryCodes(tenant, acme.userId));
+    await rolledBack(() => userSessions.revokeAllSessions(acme.userId));
+    assert.equal((await t.api('GET', '/tenants/acme/clients/rollback-target')).status, 200, 'the client deletion rolled back');
+    const outbox = async () => (await t.api('GET', `/tenants/acme/webhooks/${sub.id}`)).body.deliveries as { event_type: string }[];
+    assert.deepEqual(await outbox(), [], 'no outbox row for any of the rolled-back changes');
+
+    // The same changes committed: one event each, and only those.
+    await runAsTenant(tenant.id, async () => {
+      await clientService.delete(tenant, 'rollback-target');
+      await mfa.regenerateRecoveryCodes(tenant, acme.userId);
+      await userSessions.revokeAllSessions(acme.userId);
+    });
+    await rx.waitFor('the three committed changes', () => ofPath('/acme-rollback-kinds').length >= 3);
+    assert.deepEqual(ofPath('/acme-rollback-kinds').map((r) => [r.payload.type, r.payload.data.action, r.payload.data.subject]).sort(), [
+      ['client.changed', 'client.deleted', 'rollback-target'],
+      ['mfa.changed', 'user.mfa.recovery_codes_regenerated', acme.userId],
+      ['session.ended', 'user.sessions_revoked', acme.userId],
+    ]);
+    assert.equal((await outbox()).length, 3);
   });
 
   it('an audit event that cannot be written fails the change it was recorded with (no silent rollback)', async () => {

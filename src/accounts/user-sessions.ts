@@ -98,13 +98,16 @@ export class UserSessionService {
   async revoke(userId: string, id: string, meta: AuditMeta = {}): Promise<boolean> {
     const colon = id.indexOf(':');
     const [kind, key] = colon > 0 ? [id.slice(0, colon), id.slice(colon + 1)] : ['', ''];
-    let ended = false;
-    if (kind === 'signin' && key) ended = await this.#endSignIn(userId, key);
-    if (kind === 'console' && key) {
-      ended = await this.#consoles.deleteOfUser(key, userId);
-    }
-    if (ended) await this.#audit.record({ action: 'user.session_revoked', actor: meta.actor === undefined ? userId : meta.actor, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null, details: { session: kind } });
-    return ended;
+    // The ending and its audit event (and so its webhook outbox rows) in one transaction.
+    return this.#audit.together(async () => {
+      let ended = false;
+      if (kind === 'signin' && key) ended = await this.#endSignIn(userId, key);
+      if (kind === 'console' && key) {
+        ended = await this.#consoles.deleteOfUser(key, userId);
+      }
+      if (ended) await this.#audit.record({ action: 'user.session_revoked', actor: meta.actor === undefined ? userId : meta.actor, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null, details: { session: kind } });
+      return ended;
+    });
   }
 
   /**
@@ -126,11 +129,13 @@ export class UserSessionService {
    * and its apps sign in again without asking.
    */
   async revokeAllButCurrent(userId: string, current: { consoleIdHash?: string; oidcSessionUid?: string | null }, meta: AuditMeta = {}): Promise<void> {
-    const { signIns, tokens } = await this.#signIns.endAllButOne(userId, current.oidcSessionUid ?? null);
-    const consoleSessions = await this.#consoles.deleteForUser(userId, { exceptIdHash: current.consoleIdHash });
-    const audit = { actor: meta.actor === undefined ? userId : meta.actor, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null };
-    await this.#audit.record({ action: 'user.sessions_revoked', ...audit, details: { sign_ins: signIns, console_sessions: consoleSessions, kept: 'current' } });
-    await this.#audit.record({ action: 'user.tokens_revoked', ...audit, details: { tokens } });
+    await this.#audit.together(async () => {
+      const { signIns, tokens } = await this.#signIns.endAllButOne(userId, current.oidcSessionUid ?? null);
+      const consoleSessions = await this.#consoles.deleteForUser(userId, { exceptIdHash: current.consoleIdHash });
+      const audit = { actor: meta.actor === undefined ? userId : meta.actor, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null };
+      await this.#audit.record({ action: 'user.sessions_revoked', ...audit, details: { sign_ins: signIns, console_sessions: consoleSessions, kept: 'current' } });
+      await this.#audit.record({ action: 'user.tokens_revoked', ...audit, details: { tokens } });
+    });
   }
 
   /**
@@ -139,9 +144,11 @@ export class UserSessionService {
    * anything that must end a user's access at once (password reset, disabling).
    */
   async revokeAllSessions(userId: string, meta: AuditMeta = {}): Promise<{ signIns: number; consoleSessions: number }> {
-    const signIns = await this.#signIns.endAll(userId);
-    const consoleSessions = await this.#consoles.deleteForUser(userId);
-    await this.#audit.record({ action: 'user.sessions_revoked', actor: meta.actor ?? null, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null, details: { sign_ins: signIns, console_sessions: consoleSessions } });
-    return { signIns, consoleSessions };
+    return this.#audit.together(async () => {
+      const signIns = await this.#signIns.endAll(userId);
+      const consoleSessions = await this.#consoles.deleteForUser(userId);
+      await this.#audit.record({ action: 'user.sessions_revoked', actor: meta.actor ?? null, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null, details: { sign_ins: signIns, console_sessions: consoleSessions } });
+      return { signIns, consoleSessions };
+    });
   }
 }

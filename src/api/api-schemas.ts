@@ -147,7 +147,7 @@ export const quotaReportSchema = z
   .meta({ id: 'QuotaReport' });
 
 export const webhookSchema = z
-  .object({ id: z.uuid(), url: z.string(), event_types: z.array(z.string()), description: z.string().nullable(), created_at: timestamp })
+  .object({ id: z.uuid(), url: z.string(), event_types: z.array(z.string()), description: z.string().nullable(), enabled: z.boolean(), created_at: timestamp })
   .meta({ id: 'Webhook' });
 
 export const webhookDeliverySchema = z

@@ -33,6 +33,7 @@ export const webhookPatchSchema = z.strictObject({
   url: z.string().max(2048).optional(),
   event_types: z.array(z.string().max(64)).min(1).max(20).optional(),
   description: z.string().trim().max(200).nullable().optional(),
+  enabled: z.boolean().optional(),
 });
 export const deliveryQuerySchema = z.strictObject({
   status: z.enum(['pending', 'delivered', 'failed']).optional(),
@@ -40,7 +41,7 @@ export const deliveryQuerySchema = z.strictObject({
 });
 
 export function webhookJson(s: WebhookSubscription) {
-  return { id: s.id, url: s.url, event_types: s.eventTypes, description: s.description, created_at: s.createdAt };
+  return { id: s.id, url: s.url, event_types: s.eventTypes, description: s.description, enabled: s.enabled, created_at: s.createdAt };
 }
 
 export function deliveryJson(d: WebhookDelivery) {
@@ -139,7 +140,7 @@ function mountUnder(routes: ApiRoutes, spec: ReturnType<typeof webhookRoutes>, e
     ctx.body = { ...webhookJson(await webhooks.get(id)), deliveries: (await webhooks.deliveries({ ...query, subscriptionId: id })).map(deliveryJson) };
   });
   routes.add(spec.update, [enter], async function updateWebhook(ctx, { body: input }) {
-    ctx.body = webhookJson(await webhooks.update(idParam(ctx, 'id', UUID, 'webhook'), { url: input.url, eventTypes: input.event_types, description: input.description }));
+    ctx.body = webhookJson(await webhooks.update(idParam(ctx, 'id', UUID, 'webhook'), { url: input.url, eventTypes: input.event_types, description: input.description, enabled: input.enabled }));
   });
   routes.add(spec.remove, [enter], async function deleteWebhook(ctx) {
     await webhooks.delete(idParam(ctx, 'id', UUID, 'webhook'));

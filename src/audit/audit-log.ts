@@ -55,6 +55,16 @@ export class AuditLog {
   }
 
   /**
+   * Runs `fn` (a mail, a notice to other instances) once the change just made has committed:
+   * now, awaited, when no transaction is open here; inside a caller's open transaction (an
+   * outer `together`), after its commit and never if it rolls back.
+   */
+  async whenCommitted(fn: () => Promise<void>): Promise<void> {
+    if (!this.#db.joinsTenantTransaction()) return fn();
+    this.#db.afterCommit(() => void fn().catch((err: unknown) => currentContext()?.log?.warn({ err }, 'after-commit work failed')));
+  }
+
+  /**
    * Records an event; a failure to audit is logged but never fails the user's request, except
    * inside `together`, where the change cannot commit without its event.
    * Without an explicit `actor`, ip or user agent the request's actor (set by the door the

@@ -83,8 +83,25 @@ export class MfaService {
     return relyingPartyFor(issuerFor(tenant, this.#deps.config), tenant.name);
   }
 
-  async #changed(tenant: Pick<Tenant, 'id'>, userId: string, change: MfaChange, meta: ChangeMeta, details: Record<string, unknown> = {}): Promise<void> {
-    await this.#deps.audit.record({ action: `user.mfa.${change}`, actor: meta.actor === undefined ? userId : meta.actor, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null, details });
+  /**
+   * A change of the user's factors and its audit event in one transaction of the tenant in
+   * context (`AuditLog.together`), so its webhook outbox rows commit or roll back with the
+   * change; `work` answers undefined when nothing changed (nothing audited, no mail). The
+   * "MFA changed" mail goes once the change has committed.
+   */
+  async #change<T>(tenant: Pick<Tenant, 'id'>, userId: string, change: MfaChange, meta: ChangeMeta, work: () => Promise<T | undefined>, details: (done: T) => Record<string, unknown> = () => ({})): Promise<T | undefined> {
+    const done = await this.#deps.audit.together(async () => {
+      const result = await work();
+      if (result !== undefined) {
+        await this.#deps.audit.record({ action: `user.mfa.${change}`, actor: meta.actor === undefined ? userId : meta.actor, target: userId, ip: meta.ip ?? null, userAgent: meta.userAgent ?? null, details: details(result) });
+      }
+      return result;
+    });
+    if (done !== undefined) await this.#deps.audit.whenCommitted(() => this.#announce(tenant, userId, change));
+    return done;
+  }
+
+  async #announce(tenant: Pick<Tenant, 'id'>, userId: string, change: MfaChange): Promise<void> {
     const notify = this.#deps.notify;
     if (!notify) return;
     const user = await this.#deps.users.findById(userId);
@@ -140,8 +157,10 @@ export class MfaService {
     const record = await this.#deps.store.findTotp(userId);
     if (!record || record.confirmedAt) return undefined;
     const step = matchTotp(this.#deps.box.open(record.secretSealed, totpContext(tenant.id, userId)), code);
-    if (step === undefined || !(await this.#deps.store.confirmTotp(userId, step))) return undefined;
-    await this.#changed(tenant, userId, 'totp_enrolled', meta);
+    if (step === undefined) return undefined;
+    // Confirmed and audited in one transaction; the first recovery codes after it, as their own change.
+    const confirmed = await this.#change(tenant, userId, 'totp_enrolled', meta, async () => ((await this.#deps.store.confirmTotp(userId, step)) ? true : undefined));
+    if (!confirmed) return undefined;
     if ((await this.#deps.store.countUnusedRecoveryCodes(userId)) > 0) return [];
     return this.#newRecoveryCodes(tenant, userId);
   }
@@ -162,8 +181,10 @@ export class MfaService {
   }
 
   async removeTotp(tenant: Tenant, userId: string, meta: ChangeMeta = {}): Promise<void> {
-    if (!(await this.#deps.store.deleteTotp(userId))) throw notFound('no authenticator app is set up');
-    await this.#changed(tenant, userId, 'totp_removed', meta);
+    await this.#change(tenant, userId, 'totp_removed', meta, async () => {
+      if (!(await this.#deps.store.deleteTotp(userId))) throw notFound('no authenticator app is set up');
+      return true;
+    });
   }
 
   // ---- Recovery codes ----
@@ -177,9 +198,7 @@ export class MfaService {
 
   /** Replaces every recovery code with ten new ones, returned once. */
   async regenerateRecoveryCodes(tenant: Tenant, userId: string, meta: ChangeMeta = {}): Promise<string[]> {
-    const codes = await this.#newRecoveryCodes(tenant, userId);
-    await this.#changed(tenant, userId, 'recovery_codes_regenerated', meta);
-    return codes;
+    return (await this.#change(tenant, userId, 'recovery_codes_regenerated', meta, () => this.#newRecoveryCodes(tenant, userId)))!;
   }
 
   /** Spends a recovery code: true once per code. */
@@ -213,7 +232,7 @@ export class MfaService {
       return false; // malformed or for another origin / challenge: the library throws for both
     }
     if (!info) return false;
-    const added = await this.#deps.store.addCredential({
+    const credential = {
       credentialId: info.credential.id,
       userId,
       publicKey: Buffer.from(info.credential.publicKey).toString('base64url'),
@@ -222,10 +241,9 @@ export class MfaService {
       name: name.trim().slice(0, 64) || 'Passkey',
       deviceType: info.credentialDeviceType,
       backedUp: info.credentialBackedUp,
-    });
-    if (!added) return false;
-    await this.#changed(tenant, userId, 'passkey_registered', meta, { credential_id: info.credential.id });
-    return true;
+    };
+    const added = await this.#change(tenant, userId, 'passkey_registered', meta, async () => ((await this.#deps.store.addCredential(credential)) ? true : undefined), () => ({ credential_id: credential.credentialId }));
+    return added === true;
   }
 
   /** Options for an assertion: the user's credentials (second factor, from `status().passkeys`) or none (passwordless). */
@@ -257,8 +275,10 @@ export class MfaService {
   }
 
   async removePasskey(tenant: Tenant, userId: string, credentialId: string, meta: ChangeMeta = {}): Promise<void> {
-    if (!(await this.#deps.store.deleteCredential(userId, credentialId))) throw notFound('no such passkey');
-    await this.#changed(tenant, userId, 'passkey_removed', meta, { credential_id: credentialId });
+    await this.#change(tenant, userId, 'passkey_removed', meta, async () => {
+      if (!(await this.#deps.store.deleteCredential(userId, credentialId))) throw notFound('no such passkey');
+      return true;
+    }, () => ({ credential_id: credentialId }));
   }
 
   /**
@@ -269,7 +289,6 @@ export class MfaService {
   async resetForUser(userId: string, meta: ChangeMeta = {}): Promise<void> {
     const tenantId = currentTenantId();
     if (!tenantId) throw new Error('resetForUser needs a tenant in the request context');
-    const removed = await this.#deps.store.deleteAllFactors(userId);
-    await this.#changed({ id: tenantId }, userId, 'mfa_reset', { actor: null, ...meta }, { passkeys_removed: removed.passkeys, totp_removed: removed.totp });
+    await this.#change({ id: tenantId }, userId, 'mfa_reset', { actor: null, ...meta }, () => this.#deps.store.deleteAllFactors(userId), (removed) => ({ passkeys_removed: removed.passkeys, totp_removed: removed.totp }));
   }
 }

@@ -46,10 +46,21 @@ export class ClientService {
     this.#audit = audit;
   }
 
-  /** Publishes the change (every instance rebuilds the Provider) and audits it in the tenant. */
-  async #changed(tenant: Tenant, clientId: string, action: string, details: Record<string, unknown> = {}): Promise<void> {
-    await this.#tenants.touched(tenant, { clientId });
-    await runAsTenant(tenant.id, () => this.#audit.record({ action, target: clientId, details }));
+  /**
+   * Runs the store change and its audit event in one transaction of the tenant
+   * (`AuditLog.together`), so the webhook outbox rows the event raises commit or roll back
+   * with the change; once committed, publishes it (every instance rebuilds the Provider).
+   */
+  async #change<T>(tenant: Tenant, clientId: string, action: string, work: () => Promise<T>, details: Record<string, unknown> = {}): Promise<T> {
+    const done = await runAsTenant(tenant.id, () =>
+      this.#audit.together(async () => {
+        const result = await work();
+        await this.#audit.record({ action, target: clientId, details });
+        return result;
+      }),
+    );
+    await runAsTenant(tenant.id, () => this.#audit.whenCommitted(() => this.#tenants.touched(tenant, { clientId })));
+    return done;
   }
 
   async create(tenant: Tenant, input: Record<string, unknown>): Promise<{ client: StoredClient; secret: string | undefined }> {
@@ -59,8 +70,7 @@ export class ClientService {
     if (clientId === CONSOLE_CLIENT_ID) throw new AppError('invalid_client_metadata', 400, `client_id ${CONSOLE_CLIENT_ID} is reserved for Atrium's own pages`);
     const secret = needsSecret(input) ? generateClientSecret() : undefined;
     const metadata = await this.#normalize(tenant, { ...input, client_id: clientId }, secret);
-    const client = await this.#store.insert(tenant.id, metadata, secret);
-    await this.#changed(tenant, clientId, 'client.created', { client_name: metadata.client_name ?? null });
+    const client = await this.#change(tenant, clientId, 'client.created', () => this.#store.insert(tenant.id, metadata, secret), { client_name: metadata.client_name ?? null });
     return { client, secret };
   }
 
@@ -79,9 +89,7 @@ export class ClientService {
     const keep = needsSecret(merged) ? secret : null;
     // Validation needs some secret for secret-based methods; the stored one stays untouched.
     const metadata = await this.#normalize(tenant, merged, needsSecret(merged) ? (secret ?? generateClientSecret()) : undefined);
-    const client = await this.#store.update(tenant.id, metadata, keep);
-    if (!client) throw notFound(`no client "${clientId}"`);
-    await this.#changed(tenant, clientId, 'client.updated', { fields: Object.keys(patch) });
+    const client = await this.#change(tenant, clientId, 'client.updated', () => this.#updated(tenant, metadata, keep), { fields: Object.keys(patch) });
     return { client, secret };
   }
 
@@ -91,15 +99,21 @@ export class ClientService {
     if (!current) throw notFound(`no client "${clientId}"`);
     if (!needsSecret(current.metadata)) throw new AppError('invalid_client_metadata', 400, 'this client does not authenticate with a secret');
     const secret = generateClientSecret();
-    const client = await this.#store.update(tenant.id, current.metadata, secret);
-    if (!client) throw notFound(`no client "${clientId}"`);
-    await this.#changed(tenant, clientId, 'client.secret_rotated');
+    const client = await this.#change(tenant, clientId, 'client.secret_rotated', () => this.#updated(tenant, current.metadata, secret));
     return { client, secret };
   }
 
   async delete(tenant: Tenant, clientId: string): Promise<void> {
-    if (!(await this.#store.delete(clientId))) throw notFound(`no client "${clientId}"`);
-    await this.#changed(tenant, clientId, 'client.deleted');
+    await this.#change(tenant, clientId, 'client.deleted', async () => {
+      if (!(await this.#store.delete(clientId))) throw notFound(`no client "${clientId}"`);
+    });
+  }
+
+  /** The stored update, or not found (deleted meanwhile): inside the change's transaction, so nothing is audited for it. */
+  async #updated(tenant: Tenant, metadata: ClientMetadata, secret: string | null | undefined): Promise<StoredClient> {
+    const client = await this.#store.update(tenant.id, metadata, secret);
+    if (!client) throw notFound(`no client "${String(metadata.client_id)}"`);
+    return client;
   }
 
   /**

@@ -49,8 +49,11 @@ export class GrantStore implements SignInSessions, AccountGrants {
   /** Tells the listener of the Session rows among `rows`; a failure there is logged, never the caller's. */
   #ended(rows: EndedRow[]): void {
     const ended = rows.filter((r) => r.model === 'Session' && r.uid).map((r) => endedSession(r.uid!, r.payload));
-    if (ended.length === 0 || !this.#onEnded) return;
-    this.#onEnded(ended).catch((err: unknown) => currentContext()?.log?.warn({ err }, 'could not announce ended sessions'));
+    const onEnded = this.#onEnded;
+    if (ended.length === 0 || !onEnded) return;
+    // Announced (back-channel logout) once the ending commits: inside a caller's transaction
+    // (`AuditLog.together`), a rollback must not have told relying parties already.
+    this.#db.afterCommit(() => void onEnded(ended).catch((err: unknown) => currentContext()?.log?.warn({ err }, 'could not announce ended sessions')));
   }
 
   /** Records a sign-in or a later use of a session; last seen is written at most once a minute. */

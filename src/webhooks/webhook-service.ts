@@ -27,6 +27,8 @@ export interface WebhookInput {
   url?: string;
   eventTypes?: string[];
   description?: string | null;
+  /** Off: the subscription gets no new events until switched on again. */
+  enabled?: boolean;
 }
 
 export class WebhookService implements AuditFollower, TenantLifecycleListener {

@@ -13,6 +13,8 @@ export interface WebhookSubscription {
   url: string;
   eventTypes: string[];
   description: string | null;
+  /** Off: no new outbox rows for it (rows already queued are still delivered). */
+  enabled: boolean;
   createdAt: string;
 }
 
@@ -33,10 +35,11 @@ export const WEBHOOK_EXPIRING = [{ table: 'webhook_outbox', expired: "status = '
 
 export const secretContext = (tenantId: string, subscriptionId: string) => `webhook-secret:${tenantId}:${subscriptionId}`;
 
-const SUBSCRIPTION_COLUMNS = 'id, url, event_types, description, created_at';
-type SubscriptionRow = { id: string; url: string; event_types: string[]; description: string | null; created_at: Date };
-const toSubscription = (r: SubscriptionRow): WebhookSubscription => ({ id: r.id, url: r.url, eventTypes: r.event_types, description: r.description, createdAt: new Date(r.created_at).toISOString() });
+const SUBSCRIPTION_COLUMNS = 'id, url, event_types, description, enabled, created_at';
+type SubscriptionRow = { id: string; url: string; event_types: string[]; description: string | null; enabled: boolean; created_at: Date };
+const toSubscription = (r: SubscriptionRow): WebhookSubscription => ({ id: r.id, url: r.url, eventTypes: r.event_types, description: r.description, enabled: r.enabled, createdAt: new Date(r.created_at).toISOString() });
 
+const DELIVERY_COLUMNS = 'id, subscription_id, event_type, status, attempts, last_error, created_at, delivered_at, next_attempt_at';
 type DeliveryRow = { id: string; subscription_id: string; event_type: string; status: WebhookDelivery['status']; attempts: number; last_error: string | null; created_at: Date; delivered_at: Date | null; next_attempt_at: Date };
 const toDelivery = (r: DeliveryRow): WebhookDelivery => ({
   id: r.id,
@@ -82,13 +85,13 @@ export class WebhookStore {
     });
   }
 
-  update(id: string, changes: { url?: string; eventTypes?: string[]; description?: string | null }): Promise<WebhookSubscription | undefined> {
+  update(id: string, changes: { url?: string; eventTypes?: string[]; description?: string | null; enabled?: boolean }): Promise<WebhookSubscription | undefined> {
     return this.#db.withTenant(async (q) => {
       const res = await q.query<SubscriptionRow>(
         `UPDATE webhook_subscriptions SET url = coalesce($2, url), event_types = coalesce($3, event_types),
-           description = CASE WHEN $4::boolean THEN $5 ELSE description END
+           description = CASE WHEN $4::boolean THEN $5 ELSE description END, enabled = coalesce($6, enabled)
          WHERE id = $1 RETURNING ${SUBSCRIPTION_COLUMNS}`,
-        [id, changes.url ?? null, changes.eventTypes ?? null, changes.description !== undefined, changes.description ?? null],
+        [id, changes.url ?? null, changes.eventTypes ?? null, changes.description !== undefined, changes.description ?? null, changes.enabled ?? null],
       );
       return res.rows[0] ? toSubscription(res.rows[0]) : undefined;
     });
@@ -102,7 +105,7 @@ export class WebhookStore {
   deliveries(filter: { subscriptionId?: string; status?: WebhookDelivery['status']; limit?: number }): Promise<WebhookDelivery[]> {
     return this.#db.withTenant(async (q) => {
       const res = await q.query<DeliveryRow>(
-        `SELECT id, subscription_id, event_type, status, attempts, last_error, created_at, delivered_at, next_attempt_at FROM webhook_outbox
+        `SELECT ${DELIVERY_COLUMNS} FROM webhook_outbox
          WHERE ($1::uuid IS NULL OR subscription_id = $1) AND ($2::text IS NULL OR status = $2) ORDER BY created_at DESC, id LIMIT $3`,
         [filter.subscriptionId ?? null, filter.status ?? null, filter.limit ?? 100],
       );
@@ -137,7 +140,7 @@ export class WebhookStore {
 }
 
 /**
- * One statement for every subscriber of `$1` (event type; `$2` the payload): the same payload
+ * One statement for every enabled subscriber of `$1` (event type; `$2` the payload): the same payload
  * to each, under a webhook-id of its own: `msg_` and a UUID, unique per (event,
  * subscription) and kept across retries.
  */
@@ -145,7 +148,7 @@ async function insertOutboxRows(q: Queryable, narrower: string, params: unknown[
   const res = await q.query(
     `INSERT INTO webhook_outbox (tenant_id, id, subscription_id, event_type, payload)
      SELECT tenant_id, 'msg_' || replace(gen_random_uuid()::text, '-', ''), id, $1, $2 FROM webhook_subscriptions
-     WHERE $1 = ANY (event_types) ${narrower}`,
+     WHERE $1 = ANY (event_types) AND enabled ${narrower}`,
     params,
   );
   return res.rowCount;

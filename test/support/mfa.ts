@@ -73,13 +73,18 @@ export async function finish(browser: TestBrowser, auth: Authorization, step: St
 export async function enrolTotp(origin: string, credentials: { email: string; password: string }, browser?: TestBrowser): Promise<{ secret: string; codes: string[]; browser: TestBrowser; accountHtml: string }> {
   const signedIn = await signInToConsole(origin, credentials, '/account', browser);
   const start = await signedIn.browser.postForm(`${origin}/account/mfa/totp`, { csrf: hiddenInput(signedIn.html, 'csrf') });
-  const page = await start.text();
-  assert.equal(start.status, 200, page.slice(0, 300));
+  assert.equal(start.status, 303, (await start.text()).slice(0, 300));
+  assert.equal(start.headers.get('location'), '/account/mfa/totp', 'post/redirect/get');
+  const shown = await signedIn.browser.request(`${origin}/account/mfa/totp`);
+  const page = await shown.text();
+  assert.equal(shown.status, 200, page.slice(0, 300));
   assert.match(page, /<svg[^>]*>/, 'the enrolment page shows a QR code');
   const secret = /data-totp-secret>([A-Z2-7]+)</.exec(page)![1]!;
   const confirm = await signedIn.browser.postForm(`${origin}/account/mfa/totp/confirm`, { csrf: hiddenInput(page, 'csrf'), code: codeAt(secret) });
-  const done = await confirm.text();
-  assert.equal(confirm.status, 200, done.slice(0, 300));
+  assert.equal(confirm.status, 303, (await confirm.text()).slice(0, 300));
+  const codesPage = await signedIn.browser.request(`${origin}${confirm.headers.get('location')}`);
+  const done = await codesPage.text();
+  assert.equal(codesPage.status, 200, done.slice(0, 300));
   const codes = [...done.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)].map((m) => m[1]!);
   const account = await signedIn.browser.request(`${origin}/account`);
   return { secret, codes, browser: signedIn.browser, accountHtml: await account.text() };

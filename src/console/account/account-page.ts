@@ -90,7 +90,7 @@ export async function renderHome(deps: AccountDeps, ctx: Context, principal: Acc
 }
 
 /** Back to the account page after a change, with its notice (303: the browser follows with a GET). */
-export function backToAccount(ctx: Context, done: string): void {
+export function backToAccount(ctx: Context, done?: string): void {
   ctx.status = 303;
-  ctx.redirect(`/account?done=${done}`);
+  ctx.redirect(done ? `/account?done=${done}` : '/account');
 }

@@ -2,6 +2,8 @@
  * /account/mfa: the user's second factors. An authenticator app is set up (QR code, then a
  * first code) or removed, recovery codes are made anew, passkeys are added or removed.
  * Every one of these needs a recent authentication first; MfaService audits each change
+ * (post/redirect/get: a new enrolment and new recovery codes are shown once, on the GET page
+ * the POST redirects to, from the console session's sealed flash; a reload shows them no more)
  * and mails the user. Under a policy requiring MFA the last factor cannot be removed here.
  */
 import type Router from '@koa/router';
@@ -13,6 +15,9 @@ import { renderTenantPage } from '../../web/page.ts';
 import { backToAccount, meta, passkeyBinding, renderHome, requireUser, type AccountPages, type AccountUser } from './account-page.ts';
 
 const TOTP_CONFIRM = '/account/mfa/totp/confirm';
+/** The GET pages a POST here redirects to (post/redirect/get); each shows its result once, from the sealed flash. */
+const TOTP_PAGE = '/account/mfa/totp';
+const CODES_PAGE = '/account/mfa/recovery-codes';
 
 /** Under a policy requiring MFA, the last second factor cannot be removed here (an admin can reset it). */
 async function keepASecondFactor(pages: AccountPages, ctx: Context, principal: AccountUser, removing: string): Promise<void> {
@@ -39,8 +44,31 @@ async function startTotp(pages: AccountPages, ctx: Context): Promise<void> {
   const tenant = ctx.state.tenant;
   if (!ctx.state.runtime.mfa.totpEnabled) throw new AppError('not_found', 404, 'Authenticator apps are not enabled for this organisation.', { messageKey: 'errors.totp_disabled' });
   const user = (await pages.users.findById(principal.userId))!;
-  const totp = (await pages.mfa.pendingTotp(tenant, user)) ?? (await pages.mfa.startTotpEnrolment(tenant, user));
+  if (!(await pages.mfa.pendingTotp(tenant, user))) await pages.mfa.startTotpEnrolment(tenant, user);
+  await pages.consoleAuth.flash.redirect(ctx, principal, { path: TOTP_PAGE });
+}
+
+/**
+ * The enrolment the POST above started: its QR code and secret, once (the flash). A reload
+ * goes back to /account, where "set up" shows the same pending enrolment again.
+ */
+async function showTotp(pages: AccountPages, ctx: Context): Promise<void> {
+  const principal = requireUser(pages.consoleAuth, ctx);
+  if (!principal) return;
+  const flash = await pages.consoleAuth.flash.take(ctx, principal);
+  const user = await pages.users.findById(principal.userId);
+  const totp = flash && user ? await pages.mfa.pendingTotp(ctx.state.tenant, user) : undefined;
+  if (!totp) return backToAccount(ctx);
   await renderTenantPage(ctx, 'console/account/totp', { title: 'mfa.totp_setup_title', principal, totp: { ...totp, action: TOTP_CONFIRM }, error: '' });
+}
+
+/** New recovery codes, shown once: the flash a POST left; a reload goes back to /account. */
+async function showRecoveryCodes(pages: AccountPages, ctx: Context): Promise<void> {
+  const principal = requireUser(pages.consoleAuth, ctx);
+  if (!principal) return;
+  const codes = (await pages.consoleAuth.flash.take(ctx, principal))?.codes;
+  if (!codes?.length) return backToAccount(ctx);
+  await renderTenantPage(ctx, 'interactions/mfa/recovery-codes', { title: 'mfa.recovery_codes_title', codes });
 }
 
 async function confirmTotp(pages: AccountPages, ctx: Context): Promise<void> {
@@ -59,7 +87,7 @@ async function confirmTotp(pages: AccountPages, ctx: Context): Promise<void> {
   // The first code proved the new factor: the session stays strong enough for the next change.
   await pages.consoleAuth.sessions.addFactor(principal.sessionIdHash, 'otp');
   if (codes.length === 0) return backToAccount(ctx, 'totp_enrolled');
-  await renderTenantPage(ctx, 'interactions/mfa/recovery-codes', { title: 'mfa.recovery_codes_title', codes });
+  await pages.consoleAuth.flash.redirect(ctx, principal, { path: CODES_PAGE, codes });
 }
 
 async function removeTotp(pages: AccountPages, ctx: Context): Promise<void> {
@@ -74,7 +102,7 @@ async function newRecoveryCodes(pages: AccountPages, ctx: Context): Promise<void
   const recent = await recentUser(pages, ctx);
   if (!recent) return;
   const codes = await pages.mfa.regenerateRecoveryCodes(ctx.state.tenant, recent.principal.userId, meta(ctx, recent.principal));
-  await renderTenantPage(ctx, 'interactions/mfa/recovery-codes', { title: 'mfa.recovery_codes_title', codes });
+  await pages.consoleAuth.flash.redirect(ctx, recent.principal, { path: CODES_PAGE, codes });
 }
 
 async function addPasskey(pages: AccountPages, ctx: Context): Promise<void> {
@@ -100,6 +128,8 @@ async function removePasskey(pages: AccountPages, ctx: Context): Promise<void> {
 
 export function mountMfaDeviceRoutes(router: Router, pages: AccountPages): void {
   router.post('/mfa/totp', (ctx) => startTotp(pages, ctx));
+  router.get('/mfa/totp', (ctx) => showTotp(pages, ctx));
+  router.get('/mfa/recovery-codes', (ctx) => showRecoveryCodes(pages, ctx));
   router.post('/mfa/totp/confirm', (ctx) => confirmTotp(pages, ctx));
   router.post('/mfa/totp/remove', (ctx) => removeTotp(pages, ctx));
   router.post('/mfa/recovery-codes', (ctx) => newRecoveryCodes(pages, ctx));

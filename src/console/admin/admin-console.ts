@@ -27,6 +27,7 @@ import { renderTenantPage } from '../../web/page.ts';
 import type { RoleService } from '../../tenancy/role-service.ts';
 import type { QuotaService } from '../../tenancy/quota-service.ts';
 import { isBuiltInRole } from '../../tenancy/role-names.ts';
+import type { WebhookService } from '../../webhooks/webhook-service.ts';
 
 /** What the /admin pages use; the composition root (app.ts) hands them these from its services. */
 export interface AdminDeps {
@@ -49,6 +50,8 @@ export interface AdminDeps {
   roles: RoleService;
   /** The quotas the platform set, shown against usage on the overview. */
   quotaService: QuotaService;
+  /** The tenant's webhook subscriptions and their deliveries (/admin/webhooks). */
+  webhooks: WebhookService;
 }
 
 /** Who made a change, for services that take it explicitly (MFA reset, sessions): the console actor. */

@@ -12,6 +12,7 @@ import { mountKeyRoutes } from './keys.ts';
 import { mountSecurityRoutes } from './security.ts';
 import { mountUserRoutes } from './users.ts';
 import { mountRoleRoutes } from './roles.ts';
+import { mountWebhookRoutes } from './webhooks.ts';
 import { renderAdminPage, requireAdmin, tenantOf, type AdminDeps } from './admin-console.ts';
 
 export function adminRoutes(deps: AdminDeps): Router {
@@ -32,6 +33,7 @@ export function adminRoutes(deps: AdminDeps): Router {
   mountBrandingRoutes(router, deps);
   mountSecurityRoutes(router, deps);
   mountKeyRoutes(router, deps);
+  mountWebhookRoutes(router, deps);
   mountAuditRoutes(router, deps);
   return router;
 }
