@@ -29,6 +29,14 @@ export function mountPlatformRoutes(router: Router, deps: PlatformRouteDeps): vo
     ctx.body = deps.platformConfig.read(String(ctx.params.section ?? ''));
   });
 
+  // The dry run of a PUT: the same validation, and the tenants whose values in force the change
+  // would move (their own value, the value now, the value after), with nothing stored.
+  router.post('/platform/config/:section/preview', requireScope('atrium:platform:write'), async function previewPlatformConfig(ctx) {
+    const section = String(ctx.params.section ?? '');
+    const { affected } = await deps.platformConfig.preview(section, await readJson(ctx));
+    ctx.body = { section, version: deps.platformConfig.read(section).version, affected_tenants: affected };
+  });
+
   router.put('/platform/config/:section', requireScope('atrium:platform:write'), async function putPlatformConfig(ctx) {
     ctx.body = await deps.platformConfig.update(String(ctx.params.section ?? ''), await readJson(ctx));
   });
