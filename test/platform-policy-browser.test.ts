@@ -95,6 +95,7 @@ describe('the MFA floor in a browser', () => {
       assert.equal(await row.count(), 1, 'acme is listed as affected');
       assert.deepEqual(await row.locator('td').allTextContents().then((cells) => cells.map((c) => c.replace(/\s+/g, ' ').trim())), ['acme Inc. acme', 'security.mfa.required', 'none (default)', 'off', 'admins']);
       assert.equal((await t!.api('GET', '/tenants/acme/config')).body.security.mfa.required, 'off', 'nothing saved by the preview');
+      assert.equal(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), true, 'the preview fits a phone (each row a card)');
       await shot(page, '2-policy-preview');
 
       assert.equal(await clickAndLoad(page, page.getByRole('button', { name: 'Confirm and save security' })), 200);

@@ -46,9 +46,9 @@ function affectedRows(html: string): { tenant: string; field: string; own: strin
   return rows.map(([, tenant, field, cells]) => ({
     tenant: tenant!,
     field: field!,
-    own: /<td data-own>([^<]*)<\/td>/.exec(cells!)![1]!,
-    from: /<td data-from>([^<]*)<\/td>/.exec(cells!)![1]!,
-    to: /<td data-to><strong>([^<]*)<\/strong><\/td>/.exec(cells!)![1]!,
+    own: /<td[^>]*data-own>([^<]*)<\/td>/.exec(cells!)![1]!,
+    from: /<td[^>]*data-from>([^<]*)<\/td>/.exec(cells!)![1]!,
+    to: /<td[^>]*data-to><strong>([^<]*)<\/strong><\/td>/.exec(cells!)![1]!,
   }));
 }
 

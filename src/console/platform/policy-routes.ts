@@ -66,7 +66,7 @@ export function mountPolicyRoutes(router: Router, deps: PlatformDeps): void {
       stale,
       settings: JSON.stringify(settings),
       version: deps.platformConfig.read(section).version,
-      rows: affected.flatMap((tenant) => tenant.changes.map((c, i) => ({ first: i === 0, span: tenant.changes.length, slug: tenant.slug, name: tenant.name, field: c.field, own: shown(c.own), from: shown(c.from), to: shown(c.to) }))),
+      rows: affected.flatMap((tenant) => tenant.changes.map((c) => ({ slug: tenant.slug, name: tenant.name, field: c.field, own: shown(c.own), from: shown(c.from), to: shown(c.to) }))),
       tenants: affected.length,
     }));
   }
