@@ -96,6 +96,9 @@ describe('the MFA floor in a browser', () => {
       assert.deepEqual(await row.locator('td').allTextContents().then((cells) => cells.map((c) => c.replace(/\s+/g, ' ').trim())), ['acme Inc. acme', 'security.mfa.required', 'none (default)', 'off', 'admins']);
       assert.equal((await t!.api('GET', '/tenants/acme/config')).body.security.mfa.required, 'off', 'nothing saved by the preview');
       assert.equal(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), true, 'the preview fits a phone (each row a card)');
+      const table = await page.locator('table.affected-tenants').boundingBox();
+      const confirm = await page.getByRole('button', { name: 'Confirm and save security' }).boundingBox();
+      assert.ok(table && confirm && table.y + table.height <= confirm.y, 'the list of tenants comes before the button that confirms it');
       await shot(page, '2-policy-preview');
 
       assert.equal(await clickAndLoad(page, page.getByRole('button', { name: 'Confirm and save security' })), 200);
