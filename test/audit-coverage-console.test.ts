@@ -115,6 +115,14 @@ const EXAMPLES: Record<string, Example[]> = {
   'POST /platform/tenants/:slug/admin': [{ noChange: 'mints a signed one-minute hand-off link; entering the tenant is audited there (console.platform_admin_entered)' }],
   'POST /platform/tenants/:slug/delete': [{ what: 'delete a tenant', post: async () => { const slug = await newTenant(); return { path: `/platform/tenants/${slug}/delete`, form: { confirm: slug }, auditedIn: '_platforms' }; } }],
   'POST /platform/tenants/:slug/config/:section': [{ what: 'a config section', post: async () => ({ path: '/platform/tenants/acme/config/branding', form: { overrides: '{"company_name":"Acme"}' }, auditedIn: 'acme' }) }],
+  'POST /platform/policy/:section/preview': [{ noChange: 'a dry run: validates the proposed policy and lists the tenants it would move, storing nothing' }],
+  'POST /platform/policy/:section': [{
+    what: 'confirm a platform policy change',
+    post: async () => {
+      const { version } = await given('GET', '/platform/config/oidc');
+      return { path: '/platform/policy/oidc', form: { settings: '{"access_token_ttl":{"ceiling":80000}}', version: String(version) }, auditedIn: '_platforms' };
+    },
+  }],
 };
 
 function mutating(router: Router): string[] {

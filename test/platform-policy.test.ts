@@ -8,16 +8,18 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeJwt } from 'jose';
 import { ALL_PLATFORM_SCOPES, startTestAtrium, type TestAtrium } from './support/atrium.ts';
-import { createTenantFixture, type TenantFixture } from './support/fixtures.ts';
+import { authorizationRequest, createTenantFixture, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
+import * as oidc from 'openid-client';
 import { assertApiError } from './support/api-assertions.ts';
 import { httpFetch } from './support/http-client.ts';
 
 let t: TestAtrium;
 let acme: TenantFixture;
+let globex: TenantFixture;
 before(async () => {
   t = await startTestAtrium();
   acme = await createTenantFixture(t, 'acme');
-  await createTenantFixture(t, 'globex');
+  globex = await createTenantFixture(t, 'globex');
 });
 after(() => t?.stop());
 
@@ -100,6 +102,44 @@ describe('platform configuration API', () => {
     assert.equal((await t.api('GET', '/tenants/acme/config')).body.oidc.access_token_ttl, 900);
     assert.equal((await t.api('PUT', '/platform/config/oidc', {})).status, 200);
     assert.equal(lifetimeOf(await machineToken(acme)), 1800);
+  });
+
+  it('ID and refresh token lifetime defaults and ceilings reach the tokens a sign-in gets', async () => {
+    assert.equal((await t.api('PUT', '/tenants/acme/config/oidc', { id_token_ttl: 2000, refresh_token_ttl: 9000 })).status, 200);
+    assert.equal((await t.api('PUT', '/platform/config/oidc', { id_token_ttl: { default: 700, ceiling: 900 }, refresh_token_ttl: { default: 5000, ceiling: 6000 } })).status, 200);
+    /** An ID token's and a refresh token's lifetimes from a real sign-in at the tenant. */
+    const lifetimes = async (f: TenantFixture) => {
+      const auth = await authorizationRequest(f.issuer, f, { scope: 'openid offline_access', prompt: 'consent' });
+      const tokens = await oidc.authorizationCodeGrant(auth.config, (await signInThroughPages(auth.url, f)).callback, { pkceCodeVerifier: auth.verifier, expectedState: auth.state, expectedNonce: auth.nonce, idTokenExpected: true });
+      const id = decodeJwt(tokens.id_token!);
+      const refresh = await oidc.tokenIntrospection(auth.config, tokens.refresh_token!);
+      return { id: id.exp! - id.iat!, refresh: refresh.exp! - refresh.iat! };
+    };
+    assert.deepEqual(await lifetimes(globex), { id: 700, refresh: 5000 }, 'a tenant without its own values takes the platform defaults');
+    assert.deepEqual(await lifetimes(acme), { id: 900, refresh: 6000 }, "the ceilings cap the tenant's own values");
+    assert.equal((await t.api('PUT', '/platform/config/oidc', {})).status, 200);
+    assert.deepEqual(await lifetimes(acme), { id: 2000, refresh: 9000 }, 'its own values again once the ceilings go');
+    assert.equal((await t.api('PUT', '/tenants/acme/config/oidc', {})).status, 200);
+  });
+
+  it('key rotation default, floor and ceiling set when each tenant\'s signing keys rotate', async () => {
+    const initech = await createTenantFixture(t, 'initech');
+    assert.equal((await t.api('PUT', '/tenants/acme/config/oidc', { key_rotation_days: 7 })).status, 200);
+    assert.equal((await t.api('PUT', '/tenants/globex/config/oidc', { key_rotation_days: 200 })).status, 200);
+    /** Days between a tenant's current key's activation and its scheduled rotation (what the key lifecycle acts on). */
+    const rotationDays = async (slug: string) => {
+      const keys = (await t.api('GET', `/tenants/${slug}/keys`)).body.keys as { status: string; activated_at: string; rotates_at: string }[];
+      const current = keys.find((k) => k.status === 'current')!;
+      return (Date.parse(current.rotates_at) - Date.parse(current.activated_at)) / 86_400_000;
+    };
+    assert.deepEqual([await rotationDays('acme'), await rotationDays('globex'), await rotationDays(initech.slug)], [7, 200, 90]);
+    assert.equal((await t.api('PUT', '/platform/config/oidc', { key_rotation_days: { default: 30, floor: 10, ceiling: 60 } })).status, 200);
+    assert.equal(await rotationDays('acme'), 10, 'raised to the floor');
+    assert.equal(await rotationDays('globex'), 60, 'lowered to the ceiling');
+    assert.equal(await rotationDays(initech.slug), 30, 'a tenant without its own value takes the platform default');
+    assert.equal((await t.api('PUT', '/platform/config/oidc', {})).status, 200);
+    assert.deepEqual([await rotationDays('acme'), await rotationDays('globex'), await rotationDays(initech.slug)], [7, 200, 90], 'the stored values were kept');
+    for (const slug of ['acme', 'globex']) assert.equal((await t.api('PUT', `/tenants/${slug}/config/oidc`, {})).status, 200);
   });
 
   it('audits each change on the platform', async () => {

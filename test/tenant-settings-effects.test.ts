@@ -8,7 +8,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { configLeafPaths } from './support/config-leaves.ts';
-import { AWAITING, SETTING_EFFECTS } from './support/setting-effects.ts';
+import { AWAITING, PLATFORM_EFFECTS, SETTING_EFFECTS } from './support/setting-effects.ts';
+import { PLATFORM_FIELDS, PLATFORM_SECTIONS } from '../src/config/platform-policy.ts';
 
 const leaves = configLeafPaths();
 
@@ -53,6 +54,30 @@ describe('every per-tenant setting has a test of its effect', () => {
         const quoted = ["'", '"', '`'].some((q) => source.includes(`(${q}${test}${q}`));
         if (!quoted) problems.push(`${path}: no test titled "${test}" in ${file}`);
         if (!new RegExp(`\\b${key}\\b`).test(source)) problems.push(`${path}: ${file} never mentions ${key}`);
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
+});
+
+/** Every bound of the operator's policy, as `section.field.bound`, read from its declaration. */
+const platformBounds = PLATFORM_SECTIONS.flatMap((section) => Object.entries(PLATFORM_FIELDS[section]).flatMap(([field, spec]) => spec.kinds.map((bound) => `${section}.${field}.${bound}`)));
+
+describe('every bound of the platform policy has a test of its effect', () => {
+  it('names an effect test for every floor, ceiling and default, and none for a bound that does not exist', () => {
+    assert.ok(platformBounds.includes('oidc.key_rotation_days.floor'));
+    assert.deepEqual(platformBounds.filter((b) => !PLATFORM_EFFECTS[b]?.length), [], 'platform bounds without a test of their effect');
+    assert.deepEqual(Object.keys(PLATFORM_EFFECTS).filter((b) => !platformBounds.includes(b)), [], 'not a platform bound (any more)');
+  });
+
+  it('names tests that exist, in files that mention the field', () => {
+    const problems: string[] = [];
+    for (const [bound, tests] of Object.entries(PLATFORM_EFFECTS)) {
+      const key = bound.split('.').at(-2)!;
+      for (const { file, test } of tests) {
+        const source = existsSync(file) ? sourceOf(file) : '';
+        if (!["'", '"', '`'].some((q) => source.includes(`(${q}${test}${q}`))) problems.push(`${bound}: no test titled "${test}" in ${file}`);
+        if (!new RegExp(`\\b${key}\\b`).test(source)) problems.push(`${bound}: ${file} never mentions ${key}`);
       }
     }
     assert.deepEqual(problems, []);

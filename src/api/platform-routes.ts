@@ -38,6 +38,23 @@ export const putPlatformConfig = defineRoute({
   responses: { 200: { description: 'The section, and the tenants whose effective values it moved.', schema: platformSectionSchema.extend({ affected_tenants: z.array(z.string()) }) } },
 });
 
+export const previewPlatformConfig = defineRoute({
+  method: 'post', path: '/platform/config/:section/preview', operationId: 'previewPlatformConfigSection', tag, summary: 'Dry run of a PUT: the tenants the change would move',
+  description: 'The same body and validation as the PUT; nothing is stored. Each affected tenant lists, per field, its own stored value (absent: none), the value in force now and after.',
+  scope: 'atrium:platform:write', params,
+  serviceBody: putPlatformConfig.serviceBody,
+  responses: {
+    200: {
+      description: 'The section\'s current version and the tenants whose values in force would change.',
+      schema: z.object({
+        section: z.string(),
+        version: z.int(),
+        affected_tenants: z.array(z.object({ slug: z.string(), name: z.string(), changes: z.array(z.object({ field: z.string(), own: z.unknown().optional(), from: z.unknown(), to: z.unknown() })) })),
+      }),
+    },
+  },
+});
+
 export function mountPlatformRoutes(routes: ApiRoutes, deps: PlatformRouteDeps): void {
   routes.add(isolationReport, [], async function isolationReport(ctx) {
     ctx.body = await deps.isolationAudit.run();
@@ -49,6 +66,14 @@ export function mountPlatformRoutes(routes: ApiRoutes, deps: PlatformRouteDeps):
   // answers with the section and the tenants whose effective values it moved.
   routes.add(getPlatformConfig, [], async function getPlatformConfig(ctx) {
     ctx.body = deps.platformConfig.read(String(ctx.params.section ?? ''));
+  });
+
+  // The dry run of a PUT: the same validation, and the tenants whose values in force the change
+  // would move (their own value, the value now, the value after), with nothing stored.
+  routes.add(previewPlatformConfig, [], async function previewPlatformConfig(ctx) {
+    const section = String(ctx.params.section ?? '');
+    const { affected } = await deps.platformConfig.preview(section, await readJson(ctx));
+    ctx.body = { section, version: deps.platformConfig.read(section).version, affected_tenants: affected };
   });
 
   routes.add(putPlatformConfig, [], async function putPlatformConfig(ctx) {

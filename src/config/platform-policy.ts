@@ -73,6 +73,13 @@ export function effectiveSection(policy: PlatformPolicy, section: PlatformSectio
   return out;
 }
 
+/** What the operator stored for a section, nested as the API takes it (no built-in values). */
+export function storedSection(policy: PlatformPolicy, section: PlatformSection): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [field, bounds] of Object.entries(policy.stored[section])) setPath(out, field.split('.'), bounds);
+  return out;
+}
+
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => Boolean(v) && typeof v === 'object' && !Array.isArray(v);
 

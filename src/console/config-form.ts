@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import { SECRET_PATHS, SECTION_SCHEMAS, type ConfigSection } from '../config/tenant-config-schema.ts';
+import { MFA_LEVELS, PLATFORM_FIELDS, type PlatformSection } from '../config/platform-policy.ts';
 import { SECRET_MASK } from '../tenancy/tenant-config.ts';
 import { text } from './console-forms.ts';
 
@@ -105,10 +106,30 @@ function fieldView(field: ConfigField, overrides: Obj, effective: Obj, typed?: U
   return { ...base, value: shown(stored) };
 }
 
+/**
+ * The operator policy's fields of a platform section (config/platform-policy.ts), from the
+ * same declaration its API validates with: one control per bound a tenant field takes, named
+ * `cfg.<field>.<bound>` (`cfg.password_policy.min_length.floor`), so the form's answer is the
+ * nested body PUT /api/v1/platform/config/:section takes. Blank is "the built-in value".
+ */
+export function platformPolicyFields(section: PlatformSection): ConfigField[] {
+  return Object.entries(PLATFORM_FIELDS[section]).flatMap(([field, spec]) =>
+    spec.kinds.map((bound): ConfigField => {
+      const path = [...field.split('.'), bound];
+      return { path, name: `cfg.${path.join('.')}`, ...(spec.type === 'level' ? { kind: 'enum', options: [...MFA_LEVELS] } : { kind: 'integer' }) };
+    }),
+  );
+}
+
 /** The section's fields grouped by the object they are in, ready for views/console/partials/config-form.ejs. */
 export function configFormView(section: ConfigSection, overrides: Obj, effective: Obj, typed?: URLSearchParams): ConfigGroupView[] {
+  return formGroups(FIELDS[section], overrides, effective, typed);
+}
+
+/** Any generated fields grouped by the object they are in (a tenant section's, or a platform section's). */
+export function formGroups(fields: readonly ConfigField[], overrides: Obj, effective: Obj, typed?: URLSearchParams): ConfigGroupView[] {
   const groups = new Map<string, ConfigFieldView[]>();
-  for (const field of FIELDS[section]) {
+  for (const field of fields) {
     const label = field.path.slice(0, -1).join(' › ');
     groups.set(label, [...(groups.get(label) ?? []), fieldView(field, overrides, effective, typed)]);
   }
@@ -142,8 +163,13 @@ function fieldValue(field: ConfigField, form: URLSearchParams, stored: Obj): unk
 
 /** The section's overrides a generated form describes (before validation); blank fields are left out. */
 export function overridesFromForm(section: ConfigSection, form: URLSearchParams, stored: Obj): Obj {
+  return valuesFromForm(FIELDS[section], form, stored);
+}
+
+/** The nested object any generated fields describe (before validation); blank fields are left out. */
+export function valuesFromForm(fields: readonly ConfigField[], form: URLSearchParams, stored: Obj): Obj {
   const out: Obj = {};
-  for (const field of FIELDS[section]) {
+  for (const field of fields) {
     const value = fieldValue(field, form, stored);
     if (value === undefined) continue;
     let at = out;

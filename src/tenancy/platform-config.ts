@@ -15,7 +15,7 @@ import type { EventBus } from '../events/bus.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { badRequest } from '../core/errors.ts';
 import { currentContext, runAsTenant } from '../core/request-context.ts';
-import { BUILT_IN_POLICY, effectiveSection, getPath, isPlatformSection, parsePlatformSection, PLATFORM_FIELDS, PLATFORM_SECTIONS, type PlatformPolicy, type PlatformSection, type PlatformSectionSettings } from '../config/platform-policy.ts';
+import { BUILT_IN_POLICY, effectiveSection, storedSection, getPath, isPlatformSection, parsePlatformSection, PLATFORM_FIELDS, PLATFORM_SECTIONS, type PlatformPolicy, type PlatformSection, type PlatformSectionSettings } from '../config/platform-policy.ts';
 import { sectionUnder } from './tenant-config.ts';
 import type { PlatformConfigRow, PlatformConfigStore } from './platform-config-store.ts';
 import type { Tenant } from './tenant.ts';
@@ -34,7 +34,8 @@ export interface PlatformSectionView {
 export interface AffectedTenant {
   slug: string;
   name: string;
-  changes: { field: string; from: unknown; to: unknown }[];
+  /** Per field: the tenant's own stored value (undefined: it has none, a default applies), the value in force now, and after the change. */
+  changes: { field: string; own: unknown; from: unknown; to: unknown }[];
 }
 
 export interface PlatformConfigDeps {
@@ -105,7 +106,17 @@ export class PlatformConfig {
     return { section: name, version: row?.version ?? 0, updated_at: row?.updatedAt.toISOString() ?? null, settings: effectiveSection(this.#policy, name) };
   }
 
-  /** Validates a proposed section (400 naming each problem) and lists the tenants whose effective values it would move. */
+  /** The operator's own settings of a section, nested as PUT takes them (what the /platform form shows). */
+  stored(section: string): Record<string, unknown> {
+    return storedSection(this.#policy, sectionName(section));
+  }
+
+  /**
+   * Validates a proposed section (400 naming each problem) and lists the tenants whose
+   * effective values it would move: a value below a raised floor or above a lowered ceiling,
+   * or a tenant without a value when the default changes. Changes nothing (the dry run of
+   * /platform and POST /api/v1/platform/config/:section/preview).
+   */
   async preview(section: string, input: unknown): Promise<{ settings: PlatformSectionSettings; affected: AffectedTenant[] }> {
     const name = sectionName(section);
     const settings = parseOrRefuse(name, input);
@@ -152,7 +163,7 @@ function effectiveChanges(tenant: Tenant, section: PlatformSection, before: Plat
   for (const field of Object.keys(PLATFORM_FIELDS[section])) {
     const from = getPath(was, field.split('.'));
     const to = getPath(will, field.split('.'));
-    if (from !== to) changes.push({ field: `${section}.${field}`, from, to });
+    if (from !== to) changes.push({ field: `${section}.${field}`, own: getPath(tenant.config[section], field.split('.')), from, to });
   }
   return changes;
 }

@@ -175,3 +175,30 @@ export const SETTING_EFFECTS: Readonly<Record<string, readonly EffectTest[]>> = 
  * rule for it stays in force: a path may not be both here and in SETTING_EFFECTS.
  */
 export const AWAITING: ReadonlySet<string> = new Set<string>([]);
+
+const platformPolicy = file('platform-policy');
+const LIFETIME_BOUNDS = 'ID and refresh token lifetime defaults and ceilings reach the tokens a sign-in gets';
+const ROTATION_BOUNDS = "key rotation default, floor and ceiling set when each tenant's signing keys rotate";
+
+/**
+ * Where the effect of every bound of the operator's policy (config/platform-policy.ts,
+ * PLATFORM_FIELDS) is tested, by `section.field.bound`: a floor, ceiling or default that a
+ * tenant's tokens, passwords, sign-in or key schedule really obey. Checked like the per-tenant
+ * table, by test/tenant-settings-effects.test.ts.
+ */
+export const PLATFORM_EFFECTS: Record<string, EffectTest[]> = {
+  'security.password_policy.min_length.floor': platformPolicy('a raised password floor applies at once to every tenant, keeping their stored values'),
+  'security.mfa.required.floor': [
+    ...file('platform-policy-browser')('a platform admin requires MFA of tenant admins in /platform, and a tenant admin without it enrols at their next sign-in'),
+    ...platformPolicy("the MFA floor raises every tenant's mfa.required in force"),
+  ],
+  'oidc.access_token_ttl.default': platformPolicy('token lifetime default and ceiling reach the token endpoint at once'),
+  'oidc.access_token_ttl.ceiling': platformPolicy('token lifetime default and ceiling reach the token endpoint at once'),
+  'oidc.id_token_ttl.default': platformPolicy(LIFETIME_BOUNDS),
+  'oidc.id_token_ttl.ceiling': platformPolicy(LIFETIME_BOUNDS),
+  'oidc.refresh_token_ttl.default': platformPolicy(LIFETIME_BOUNDS),
+  'oidc.refresh_token_ttl.ceiling': platformPolicy(LIFETIME_BOUNDS),
+  'oidc.key_rotation_days.default': platformPolicy(ROTATION_BOUNDS),
+  'oidc.key_rotation_days.floor': platformPolicy(ROTATION_BOUNDS),
+  'oidc.key_rotation_days.ceiling': platformPolicy(ROTATION_BOUNDS),
+};

@@ -4,6 +4,7 @@
  * of that tenant's data runs inside it (`runAsTenant`), under its row-level security.
  */
 import type { QuotaService } from '../../tenancy/quota-service.ts';
+import type { PlatformConfig } from '../../tenancy/platform-config.ts';
 import type { Context } from 'koa';
 import { findTargetTenant } from '../../api/target-tenant.ts';
 import type { AtriumConfig } from '../../config/env.ts';
@@ -35,6 +36,8 @@ export interface PlatformDeps {
   auditStore: AuditStore;
   /** Tenants' quotas and usage (/platform/tenants/:slug/quotas). */
   quotaService: QuotaService;
+  /** The operator's policy above the tenants (/platform/policy). */
+  platformConfig: PlatformConfig;
 }
 
 /** A signed-in platform admin on the platform host (their user id is never null there). */
