@@ -37,7 +37,9 @@ const seenJtis = new Set<string>();
 before(async () => {
   sink = await SmtpSink.start();
   receiver = await startLogoutReceiver();
-  t = await startTestAtrium({ SMTP_URL: sink.url, SMTP_FROM: 'no-reply@atrium.test' });
+  // Logout tokens go to a tenant-registered URI through the strict egress guard (no loopback,
+  // even in development): the operator allows the receiver's address, as it would an internal RP.
+  t = await startTestAtrium({ SMTP_URL: sink.url, SMTP_FROM: 'no-reply@atrium.test', EGRESS_ALLOW: '127.0.0.1' });
   acme = await createTenantFixture(t, 'acme');
   globex = await createTenantFixture(t, 'globex');
   await setSecurity(t, 'acme', { rate_limits: ROOMY_RATE_LIMITS });

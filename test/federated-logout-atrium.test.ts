@@ -5,7 +5,8 @@
  * to idp's end_session with the upstream ID token as id_token_hint and acme's return route as
  * post_logout_redirect_uri; idp signs the user out and sends them back; acme completes the
  * relying party's post_logout_redirect_uri with its state. Afterwards `prompt=none` at idp
- * (and at acme) answers `login_required`. Driven once with a cookie-carrying HTTP client and
+ * (and at acme) answers `login_required`. An admin revoke at idp reaches acme by back-channel
+ * logout (idp as OP, acme's per-connection endpoint as RP) and ends the acme session. Driven once with a cookie-carrying HTTP client and
  * once in Chromium (screenshots in a temp directory, named in the test's output).
  */
 import { after, before, describe, it } from 'node:test';
@@ -32,19 +33,27 @@ let idp: TenantFixture;
 let browserRp: Awaited<ReturnType<typeof startCallbackServer>> | undefined;
 let browserClient: { clientId: string; clientSecret: string };
 let chromium: Browser | undefined;
+const upstreamUserIds = new Map<string, string>();
 
 before(async () => {
   down = await startTestAtrium();
-  up = await startTestAtrium();
+  // idp's logout tokens go to a tenant-registered URI, through the strict egress guard
+  // (no loopback, even in development): the operator allows acme's host by name.
+  up = await startTestAtrium({ EGRESS_ALLOW: 'acme.localhost' });
   acme = await createTenantFixture(down, 'acme');
   idp = await createTenantFixture(up, 'idp');
-  for (const email of ['alice@corp.test', 'carol@corp.test']) {
-    assert.equal((await up.api('POST', '/tenants/idp/users', { email, password: PASSWORD, name: email, email_verified: true })).status, 201);
+  for (const email of ['alice@corp.test', 'carol@corp.test', 'dave@corp.test']) {
+    const created = await up.api('POST', '/tenants/idp/users', { email, password: PASSWORD, name: email, email_verified: true });
+    assert.equal(created.status, 201);
+    upstreamUserIds.set(email, created.body.id);
   }
   const client = await up.api('POST', '/tenants/idp/clients', {
     client_name: 'Acme at Atrium B',
     redirect_uris: [`${down.issuer('acme')}/federation/callback`],
     post_logout_redirect_uris: [`${down.issuer('acme')}/federation/corp/signed-out`],
+    // idp tells acme when a session there ends (Back-Channel Logout 1.0, idp as OP, acme as RP).
+    backchannel_logout_uri: `${down.issuer('acme')}/federation/corp/backchannel-logout`,
+    backchannel_logout_session_required: true,
     grant_types: ['authorization_code'],
     response_types: ['code'],
   });
@@ -151,6 +160,35 @@ describe('sign-out at B ends the session at A and returns to the relying party (
     assert.equal(confirmed.status, 303);
     const next = new URL(confirmed.headers.get('location')!);
     assert.equal(`${next.origin}${next.pathname}`, RP_LOGGED_OUT, 'straight back to the RP, no upstream on the way');
+  });
+});
+
+describe('back-channel logout from A ends the session at B', () => {
+  it("an admin revoke at idp sends a logout token to acme's connection endpoint, which ends the acme session", async () => {
+    const browser = new TestBrowser();
+    const request = await authorizationRequest(acme);
+    const callback = await signInAtAtriumUpstream(browser, await startAtUpstream(browser, request, 'corp'), { email: 'dave@corp.test', password: PASSWORD }, down.port);
+    const done = await finishDownstream(browser, callback);
+    assert.ok(done.redirect, `sign-in: ${done.status} ${done.html.slice(0, 300)}`);
+    await redeem(request, done.redirect);
+    assert.notEqual(await silentAuthorization(browser, acme.issuer, acme), 'login_required', 'signed in at acme before');
+
+    const revoked = await up.api('POST', `/tenants/idp/users/${upstreamUserIds.get('dave@corp.test')}/sessions/revoke`);
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+    // idp sends once its revoke committed; acme ends the session it names.
+    const deadline = Date.now() + 5_000;
+    let ended: { outcome: string; details: Record<string, unknown> } | undefined;
+    while (!ended && Date.now() < deadline) {
+      const events = (await down.api('GET', '/tenants/acme/audit?action=federation.backchannel_logout&limit=50')).body.events as { outcome: string; details: Record<string, unknown> }[];
+      ended = events.find((e) => e.outcome === 'success' && Number(e.details.sessions_ended) === 1);
+      if (!ended) await new Promise((r) => setTimeout(r, 100));
+    }
+    const seenAtAcme = (await down.api('GET', '/tenants/acme/audit?action=federation.backchannel_logout&limit=50')).body.events;
+    const seenAtIdp = (await up.api('GET', '/tenants/idp/audit?action=oidc.backchannel_logout&limit=50')).body.events;
+    assert.ok(ended, `acme accepted the logout token and ended one session: acme ${JSON.stringify(seenAtAcme)}; idp ${JSON.stringify(seenAtIdp)}`);
+    const sent = await up.api('GET', '/tenants/idp/audit?action=oidc.backchannel_logout&limit=50');
+    assert.ok(sent.body.events.some((e: { outcome: string; details: { path: string } }) => e.outcome === 'success' && e.details.path === 'session_revoked'), 'idp recorded the delivery');
+    assert.equal(await silentAuthorization(browser, acme.issuer, acme), 'login_required', 'prompt=none at acme after the upstream ended the session');
   });
 });
 
