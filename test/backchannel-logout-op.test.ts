@@ -151,6 +151,24 @@ describe('logout tokens to a relying party with backchannel_logout_uri', () => {
     assert.equal((await browser.request(`${acme.issuer}/account`)).status, 200, 'the page that revoked stays signed in');
   });
 
+  it('signing out on /account (POST /account/logout) sends one for the sign-in the page was opened from', async () => {
+    const user = await createUser(t, acme, 'account-logout');
+    snapshotAtReceipt(user.id);
+    const signIn = await signInAtRp(user);
+    // The same browser opens /account: its sign-in at the tenant is reused, no password asked.
+    const opened = await signIn.browser.follow(`${acme.issuer}/account`);
+    let html = await opened.res.text();
+    if (opened.url.pathname.startsWith('/interaction/') && html.includes('/confirm')) {
+      const allowed = await signIn.browser.postForm(`${opened.url.href.replace(/\/$/, '')}/confirm`, { csrf: hiddenInput(html, 'csrf') });
+      html = await (await signIn.browser.follow(new URL(allowed.headers.get('location')!, opened.url))).res.text();
+    }
+    assert.doesNotMatch(html, /name="password"/, 'the account page opened from the existing sign-in');
+    assert.deepEqual(await liveSignIns(user.id), [signIn.session], 'one sign-in: the RP and the account page share it');
+    const res = await signIn.browser.postForm(`${acme.issuer}/account/logout`, { csrf: hiddenInput(html, 'csrf') });
+    assert.equal(res.status, 303);
+    await expectLogoutToken(signIn, user.id);
+  });
+
   it('a password change on /account ends the other sessions ("sign out everywhere else") and sends one for each', async () => {
     const user = await createUser(t, acme, 'account-password');
     snapshotAtReceipt(user.id);
