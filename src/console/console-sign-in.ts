@@ -17,6 +17,7 @@ import { issuerUrl, type Tenant } from '../tenancy/tenant.ts';
 import { AppError } from '../core/errors.ts';
 import type { ConsoleSessionStore } from '../accounts/console-session-store.ts';
 import { CONSOLE_CLIENT_ID } from '../oidc/console-client.ts';
+import { endedSession, sendLogoutTokens } from '../oidc/backchannel-logout.ts';
 import { renderTenantPage } from '../web/page.ts';
 import type { ConsoleHandoff } from './console-handoff.ts';
 import { safeReturnTo, type ConsolePrincipal } from './console-principal.ts';
@@ -142,7 +143,11 @@ async function signOut(deps: ConsoleSignInDeps, ctx: Context): Promise<void> {
     if (principal.oidcSessionUid) {
       const { provider } = await ctx.state.runtime.provider();
       const oidcSession = await provider.Session.findByUid(principal.oidcSessionUid);
-      await oidcSession?.destroy();
+      if (oidcSession) {
+        await oidcSession.destroy();
+        // Destroyed (committed) here, not through end_session: its relying parties' logout tokens go from here.
+        await sendLogoutTokens(provider, [endedSession(principal.oidcSessionUid, { accountId: oidcSession.accountId, authorizations: oidcSession.authorizations })], audit);
+      }
     }
     await audit.record({ action: 'console.sign_out', actor: principal.userId ?? `platform:${principal.platformAdminId ?? principal.email}`, target: principal.userId, ip: ctx.ip, userAgent: ctx.get('user-agent') });
     if (principal.platformAdminId) await deps.handoff.auditOnPlatform(ctx, tenant, { id: principal.platformAdminId, email: principal.email }, 'console.platform_admin_signed_out');

@@ -61,6 +61,9 @@ export function connectionJson(connection: StoredConnection, urisFor: (redirectP
     public_issuer: s.public_issuer,
     redirect_path: s.redirect_path,
     role_mapping: s.role_mapping,
+    // How a sign-out leaves through the upstream: given, or what the preset filled in.
+    end_session_endpoint: s.end_session_endpoint,
+    post_logout_return_param: s.post_logout_return_param,
     // What to register at the upstream as the redirect URI.
     redirect_uri: s.use_relay ? redirectUris.relay : redirectUris.tenant,
     created_at: connection.createdAt.toISOString(),

@@ -6,8 +6,15 @@
  * so the rows' payloads (the account, and a `sid` per client) are read as they are deleted
  * and the logout tokens are sent here, by oidc-provider's own `Client#backchannelLogout`
  * (its token format and signing keys; its `fetch`, i.e. the egress guard).
+ *
+ * A logout token tells the relying party the session is over, so it goes out only once the
+ * session's end is committed: grant-store.ts announces ended sessions after the commit, and
+ * oidc-provider's own end_session, which sends its tokens before it destroys the session
+ * (lib/actions/end_session.js), has them held here until its request is done.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditLog } from '../audit/audit-log.ts';
 
 /** A session deleted by a query: its uid and what its payload said. */
@@ -50,11 +57,45 @@ async function deliver(provider: Provider, clientId: string, accountId: string, 
     client = undefined;
   }
   if (!client?.backchannelLogoutUri) return;
+  const target = client;
+  await sendAudited(() => target.backchannelLogout(accountId, sid), clientId, accountId, sid, 'session_revoked', audit);
+}
+
+/** Sends one logout token and audits the outcome; a failed delivery is audited, never thrown. */
+async function sendAudited(send: () => Promise<void>, clientId: string, accountId: string, sid: string | undefined, path: 'session_revoked' | 'end_session', audit: AuditLog): Promise<void> {
   try {
-    await client.backchannelLogout(accountId, sid);
-    await audit.record({ action: 'oidc.backchannel_logout', actor: null, target: accountId, details: { client_id: clientId, sid: sid ?? null, path: 'session_revoked' } });
+    await send();
+    await audit.record({ action: 'oidc.backchannel_logout', actor: null, target: accountId, details: { client_id: clientId, sid: sid ?? null, path } });
   } catch (err) {
     const reason = err instanceof Error ? err.message.slice(0, 300) : 'delivery failed';
-    await audit.record({ action: 'oidc.backchannel_logout', outcome: 'failure', actor: null, target: accountId, details: { client_id: clientId, sid: sid ?? null, path: 'session_revoked', reason } });
+    await audit.record({ action: 'oidc.backchannel_logout', outcome: 'failure', actor: null, target: accountId, details: { client_id: clientId, sid: sid ?? null, path, reason } });
   }
+}
+
+/** Logout tokens oidc-provider asked to send during the request being served (held until it is done). */
+const held = new AsyncLocalStorage<(() => Promise<void>)[]>();
+
+/**
+ * Holds the logout tokens oidc-provider sends at end_session until the request is done, i.e.
+ * the session destroyed: oidc-provider sends (and awaits) them before `session.destroy()`, so
+ * a relying party told "signed out" could still find the session live, and a failed destroy
+ * would leave a session its relying parties believe ended. Patches this Provider's own
+ * Client class (each Provider has its own), so logout tokens sent outside a request
+ * (`sendLogoutTokens`) go at once. Answers the middleware that holds and then sends them,
+ * to go inside the outage handler: a request that failed sends none.
+ */
+export function logoutTokensAfterTheRequest(provider: Provider, audit: AuditLog): (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void> {
+  const prototype = provider.Client.prototype as unknown as { backchannelLogout: (this: LogoutClient, sub: string, sid: string | undefined) => Promise<void> };
+  const sendNow = prototype.backchannelLogout;
+  prototype.backchannelLogout = function holdUntilDone(this: LogoutClient, sub: string, sid: string | undefined): Promise<void> {
+    const queue = held.getStore();
+    if (!queue) return sendNow.call(this, sub, sid);
+    queue.push(() => sendAudited(() => sendNow.call(this, sub, sid), this.clientId, sub, sid, 'end_session', audit));
+    return Promise.resolve();
+  };
+  return async function sendHeldLogoutTokens(_ctx, next) {
+    const queue: (() => Promise<void>)[] = [];
+    await held.run(queue, next);
+    await Promise.all(queue.map((send) => send()));
+  };
 }

@@ -103,8 +103,8 @@ export class GrantStore implements SignInSessions, AccountGrants {
   async endSession(q: Queryable, userId: string, sessionUid: string): Promise<number> {
     const res = await q.query<EndedRow>(`DELETE FROM oidc_payloads WHERE model = 'Session' AND uid = $1 AND payload->>'accountId' = $2::text RETURNING model, uid, payload`, [sessionUid, userId]);
     const recorded = await q.query('DELETE FROM user_sessions WHERE session_uid = $1 AND user_id = $2', [sessionUid, userId]);
-    // In the caller's transaction: announced once the caller's work is done (its commit is next).
-    setImmediate(() => this.#ended(res.rows));
+    // In the caller's transaction: announced once it commits, never if it rolls back.
+    this.#db.afterCommit(() => this.#ended(res.rows));
     return res.rowCount + recorded.rowCount;
   }
 
@@ -123,9 +123,10 @@ export class GrantStore implements SignInSessions, AccountGrants {
         [userId, keepUid],
       );
       await q.query('DELETE FROM user_sessions WHERE user_id = $1 AND session_uid IS DISTINCT FROM $2', [userId, keepUid]);
+      // This transaction may be joined into the caller's: announced once that one commits.
+      this.#db.afterCommit(() => this.#ended(res.rows));
       return res.rows;
     });
-    this.#ended(rows);
     const signIns = rows.filter((r) => r.model === 'Session').length;
     return { signIns, tokens: rows.length - signIns };
   }
@@ -143,9 +144,9 @@ export class GrantStore implements SignInSessions, AccountGrants {
         [userId],
       );
       await q.query('DELETE FROM user_sessions WHERE user_id = $1', [userId]);
+      this.#db.afterCommit(() => this.#ended(res.rows));
       return res.rows;
     });
-    this.#ended(rows);
     return rows.filter((r) => r.model === 'Session').length;
   }
 

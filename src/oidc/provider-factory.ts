@@ -13,6 +13,7 @@ import { commitHeldWrites } from './adapter.ts';
 import { tokenWritesTogether } from './token-request-writes.ts';
 import { providerConfiguration, renderProviderPage, type ProviderDeps } from './provider-configuration.ts';
 import { unavailable } from '../core/errors.ts';
+import { logoutTokensAfterTheRequest } from './backchannel-logout.ts';
 
 export { OIDC_SCOPES, type CompletedSignIn, type ProviderDeps } from './provider-configuration.ts';
 
@@ -37,6 +38,9 @@ export async function buildProviderRuntime(tenant: Tenant, deps: ProviderDeps): 
   pinOriginToIssuer(provider, issuer);
   provider.use(outageAnswered(tenant));
   provider.use(addCorrelationIdToErrors);
+  // Logout tokens of end_session go once the session is destroyed, and are audited there
+  // (oidc-provider's backchannel.success would fire when they were merely held).
+  provider.use(logoutTokensAfterTheRequest(provider, deps.audit));
   if (deps.onSignedOut) provider.use(afterSignOut(tenant, issuer, deps.onSignedOut));
   // Inside the correlation id step, so a 503 from the commit carries one too.
   provider.use(tokenWritesTogether(commitHeldWrites(deps.db, tenant.id)));
@@ -44,11 +48,6 @@ export async function buildProviderRuntime(tenant: Tenant, deps: ProviderDeps): 
   provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
     void deps.audit.record({ action: 'user.sign_out', actor: ctx.oidc.session?.accountId ?? null, target: ctx.oidc.client?.clientId ?? null, ip: ctx.ip, userAgent: ctx.get('user-agent') });
   });
-  // Logout tokens oidc-provider sends at end_session (the other paths: backchannel-logout.ts).
-  const logoutSent = (outcome: 'success' | 'failure', clientId: string, accountId: string, sid: string | undefined) =>
-    void deps.audit.record({ action: 'oidc.backchannel_logout', outcome, actor: null, target: accountId, details: { client_id: clientId, sid: sid ?? null, path: 'end_session' } });
-  provider.addListener('backchannel.success', (_ctx, client, accountId, sid) => logoutSent('success', client.clientId, accountId, sid));
-  provider.addListener('backchannel.error', (_ctx, _err, client, accountId, sid) => logoutSent('failure', client.clientId, accountId, sid));
   provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
     const session = ctx.oidc.session;
     if (!session?.accountId || !session.uid || !deps.onSignedIn) return;

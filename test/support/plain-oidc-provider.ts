@@ -22,6 +22,8 @@ export interface PlainProvider {
   clientSecret: string;
   /** Accounts by account id (the `sub`); add more while running. */
   accounts: Map<string, PlainAccount>;
+  /** Every request the stand-in received (method, then the URL as sent), in order. */
+  requests: { method: string; url: URL }[];
   /** A JWT with `claims`, signed with the provider's own key (as its logout tokens are); `typ` logout+jwt. */
   sign(claims: JWTPayload): Promise<string>;
   close(): Promise<void>;
@@ -36,11 +38,35 @@ function readBody(req: http.IncomingMessage): Promise<URLSearchParams> {
   });
 }
 
-export async function startPlainProvider(options: { redirectUris: string[]; /** Atrium's return routes, for RP-initiated logout. */ postLogoutRedirectUris?: string[]; accounts?: Record<string, PlainAccount>; /** Extra claims per scope (e.g. `{ profile: ['groups'] }`). */ scopeClaims?: Record<string, string[]> }): Promise<PlainProvider> {
+export interface PlainProviderOptions {
+  redirectUris: string[];
+  /** Atrium's return routes, for RP-initiated logout. */
+  postLogoutRedirectUris?: string[];
+  accounts?: Record<string, PlainAccount>;
+  /** Extra claims per scope (e.g. `{ profile: ['groups'] }`). */
+  scopeClaims?: Record<string, string[]>;
+  /** The issuer's path (Keycloak's `/realms/<realm>`): the provider is mounted there. */
+  mountPath?: string;
+  /** oidc-provider routes under the mount path, for a provider's own paths (Keycloak's `/protocol/openid-connect/...`). */
+  routes?: Record<string, string>;
+  /** false: no RP-initiated logout, so no end_session_endpoint in discovery (an upstream without end-session). */
+  rpInitiatedLogout?: boolean;
+  /**
+   * A provider's own sign-out endpoint outside OpenID Connect (Auth0's `/v2/logout` with
+   * `returnTo`, Cognito's `/logout` with `logout_uri`): it signs the browser out of the
+   * stand-in (its session cookie cleared) and redirects to the address in `returnParam`.
+   */
+  logoutEndpoint?: { path: string; returnParam: string };
+}
+
+export async function startPlainProvider(options: PlainProviderOptions): Promise<PlainProvider> {
   const server = http.createServer();
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const issuer = `http://localhost:${port}`;
+  const origin = `http://localhost:${port}`;
+  const mountPath = options.mountPath ?? '';
+  const issuer = `${origin}${mountPath}`;
+  const requests: { method: string; url: URL }[] = [];
   const clientId = 'atrium-downstream';
   const clientSecret = 'plain-provider-secret-0123456789abcdef';
   const accounts = new Map(Object.entries(options.accounts ?? {}));
@@ -56,7 +82,8 @@ export async function startPlainProvider(options: { redirectUris: string[]; /** 
       return { accountId: sub, claims: async () => ({ sub, ...account }) };
     },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', ...(options.scopeClaims?.profile ?? [])] },
-    features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true }, backchannelLogout: { enabled: true } },
+    features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: options.rpInitiatedLogout !== false }, backchannelLogout: { enabled: true } },
+    ...(options.routes ? { routes: options.routes } : {}),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     cookies: { keys: ['plain-provider-cookie-key'] },
   });
@@ -64,9 +91,25 @@ export async function startPlainProvider(options: { redirectUris: string[]; /** 
 
   server.on('request', (req, res) => {
     void (async () => {
-      const url = new URL(req.url ?? '/', issuer);
+      const url = new URL(req.url ?? '/', origin);
+      requests.push({ method: req.method ?? 'GET', url });
+      const logout = options.logoutEndpoint;
+      if (logout && url.pathname === logout.path) {
+        const back = url.searchParams.get(logout.returnParam);
+        // The provider's session ends: its cookies go (names as oidc-provider sets them).
+        res.writeHead(back ? 302 : 400, { ...(back ? { location: back } : {}), 'set-cookie': ['_session=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT', '_session.sig=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT', '_session.legacy=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT'] });
+        res.end();
+        return;
+      }
       const m = /^\/interaction\/([^/]+)(\/login|\/abort)?$/.exec(url.pathname);
-      if (!m) return handle(req, res);
+      if (!m) {
+        if (mountPath && (url.pathname === mountPath || url.pathname.startsWith(`${mountPath}/`))) {
+          // Mounted as Express would: oidc-provider reads the mount path from originalUrl.
+          (req as http.IncomingMessage & { originalUrl?: string }).originalUrl = req.url;
+          req.url = req.url!.slice(mountPath.length) || '/';
+        }
+        return handle(req, res);
+      }
       const details = await provider.interactionDetails(req, res);
       if (req.method === 'GET') {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
@@ -102,6 +145,7 @@ export async function startPlainProvider(options: { redirectUris: string[]; /** 
     clientId,
     clientSecret,
     accounts,
+    requests,
     sign: (claims) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: jwk.kid, typ: 'logout+jwt' }).sign(privateKey),
     close: () =>
       new Promise<void>((resolve) => {
