@@ -6,13 +6,8 @@
  *
  * Hosts (the port is ignored):
  *   localhost          the single provider every throughput figure uses
- *   opaque.localhost   the same provider without resourceIndicators: oidc-provider's default
- *                      opaque, stored client_credentials tokens (a supplementary figure)
  *   <label>.localhost  a new Provider built on the first request for that host and kept
  *                      alive, to measure a cold first request and the heap per Provider
- *   pool-<label>.localhost  Providers kept in an LRU as large as Atrium's pool
- *                      (BENCH_POOL_SIZE): a miss builds one, the evicted one is garbage.
- *                      The churn figure 3a puts on Atrium, on bare oidc-provider.
  *
  * Bench-only routes on `localhost` (never part of a Provider):
  *   POST /bench/refresh-token  mints a refresh token for the web client straight into the
@@ -23,13 +18,12 @@
  *                      own parameters (src/accounts/password.ts): the sign-in figure's
  *                      bound, an HTTP request that does nothing but the hash
  *
- * Env: PORT, BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_WEB_CLIENT_SECRET, BENCH_POOL_SIZE.
+ * Env: PORT, BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_WEB_CLIENT_SECRET.
  */
 import http from 'node:http';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import { LRUCache } from 'lru-cache';
 import { installProbe } from './probe.ts';
 import { hashPassword, verifyPassword } from '../src/accounts/password.ts';
 
@@ -149,11 +143,8 @@ async function benchRoute(req: http.IncomingMessage, res: http.ServerResponse): 
   }
   return false;
 }
-const opaque = build(`http://opaque.localhost:${port}`, false);
 /** Providers built on demand, one per host, kept alive (that is what the heap figure measures). */
 const perHost = new Map<string, Handler>();
-/** Providers built on demand and evicted least recently used first, as Atrium's pool does. */
-const pooled = new LRUCache<string, Handler>({ max: Number(process.env.BENCH_POOL_SIZE) || 50 });
 
 const server = http.createServer((req, res) => {
   const host = (req.headers.host ?? '').toLowerCase();
@@ -167,14 +158,7 @@ const server = http.createServer((req, res) => {
     return;
   }
   if (hostname === 'localhost') handler = main;
-  else if (hostname === 'opaque.localhost') handler = opaque;
-  else if (/^pool-[a-z0-9-]+\.localhost$/.test(hostname)) {
-    handler = pooled.get(hostname);
-    if (!handler) {
-      handler = build(`http://${hostname}:${port}`, true);
-      pooled.set(hostname, handler);
-    }
-  } else if (/^[a-z0-9-]+\.localhost$/.test(hostname)) {
+  else if (/^[a-z0-9-]+\.localhost$/.test(hostname)) {
     handler = perHost.get(hostname);
     if (!handler) {
       handler = build(`http://${hostname}:${port}`, true);

@@ -13,8 +13,9 @@ import { runLoad, type LoadResult, type RequestSpec } from './load.ts';
 export interface Side {
   /** Shown in the report: "Atrium", "bare oidc-provider", "1 tenant". */
   name: string;
-  server: ServerChild;
-  pool: Pool;
+  /** Several servers (instances of one deployment): the load is split evenly, CPU summed. */
+  server: ServerChild | readonly ServerChild[];
+  pool: Pool | readonly Pool[];
   next?: (worker: number) => RequestSpec;
   operation?: (worker: number) => Promise<void>;
   /**
@@ -70,7 +71,7 @@ async function runSide(side: Side, concurrency: number, settings: RoundSettings)
     concurrency,
     warmupMs: settings.warmupMs,
     durationMs: settings.durationMs,
-    serverCpuUs: async () => (await side.server.ask('cpu')).cpuUs!,
+    serverCpuUs: async () => (await Promise.all(([] as ServerChild[]).concat(side.server).map((s) => s.ask('cpu')))).reduce((sum, a) => sum + a.cpuUs!, 0),
   });
   const after = (await side.counters?.()) ?? {};
   return { result, counters: Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)])) };

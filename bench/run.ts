@@ -35,13 +35,16 @@ import { formatNumber, formatSpread, measurePair, median, spreadOf, type Pair, t
 import { tokenFormat } from './report.ts';
 import { AtriumAdmin, METRICS_TOKEN, ROOT, discoveryRequest, startAtrium, startBare, tenantHost, tokenRequest, type AtriumChild, type BareChild, type Target } from './targets.ts';
 import type { AtriumPoolSnapshot } from './atrium-preload.ts';
+import { supplementary } from './supplementary.ts';
 
 const QUICK = process.argv.includes('--quick');
+/** Heap per Provider and the two-instance figures (supplementary.ts): in the full run, or asked for. */
+const SUPPLEMENTARY = !QUICK || process.argv.includes('--supplementary');
 const roundsArg = process.argv.find((a) => a.startsWith('--rounds='));
 const SETTINGS: RoundSettings = {
   rounds: roundsArg ? Math.max(1, Number(roundsArg.slice('--rounds='.length)) || 1) : QUICK ? 3 : 5,
   warmupMs: QUICK ? 300 : 1_000,
-  durationMs: QUICK ? 1_000 : 4_000,
+  durationMs: QUICK ? 1_000 : 3_000,
 };
 const SPREADS = QUICK ? [200] : [200, 2_000, 10_000];
 /** Keep-alive connections for the single-request figures. */
@@ -49,7 +52,7 @@ const HTTP_CONCURRENCY = 32;
 /** Workers for the refresh and sign-in figures (each a chain of dependent requests). */
 const FLOW_CONCURRENCY = 4;
 /** F6 measures each side at least this long: a sign-in can take a second on a busy machine. */
-const FLOW_MIN_DURATION_MS = 3_000;
+const FLOW_MIN_DURATION_MS = QUICK ? 2_500 : 4_000;
 /** Tenants created one at a time and timed; then each one's first discovery is the cold start. */
 const CREATION_SAMPLES = QUICK ? 20 : 200;
 const PAGING_SAMPLES = QUICK ? 10 : 30;
@@ -296,7 +299,8 @@ async function setUp(backend: Backend): Promise<{ world: World; admin: AtriumAdm
   const web = await admin.createWebClient('solo', REDIRECT_URI);
   await admin.createUser('solo', 'bench@solo.test', PASSWORD);
   let done = 0;
-  const spread = await mapLimit(slugs('t', maxSpread), 6, async (slug) => {
+  // Key generation runs on libuv's thread pool and the API waits on the database: 8 at a time keeps both busy.
+  const spread = await mapLimit(slugs('t', maxSpread), 8, async (slug) => {
     const [target] = (await admin.provision([slug], true)) as [Target];
     if (++done % 1000 === 0) progress(`  ${done.toLocaleString('en-US')} tenants`);
     return target;
@@ -342,7 +346,21 @@ async function main(): Promise<void> {
 
     const poolAtEnd = await poolStats(world.atrium.child);
     const errorLines = world.atrium.child.errorLines;
-    process.stdout.write(report({ backend, results, lifecycle, tokenFormats, poolAtEnd, errorLines }));
+    let extra: string[] = [];
+    if (SUPPLEMENTARY) {
+      await Promise.all([world.aPool, world.bPool].map((p) => p.destroy()));
+      await Promise.all([world.atrium.child.stop(), world.bare.child.stop()]);
+      extra = await supplementary({
+        backend,
+        encryptionKey: world.atrium.encryptionKey,
+        servedSlugs: world.spread.map((t) => t.host.split('.')[0]!),
+        coldSlugs: creation.slugs,
+        solo: world.solo,
+        settings: SETTINGS,
+        progress,
+      });
+    }
+    process.stdout.write(report({ backend, results, lifecycle, tokenFormats, poolAtEnd, errorLines, extra }));
   } finally {
     await Promise.allSettled([...pools].map((p) => p.destroy()));
     await stopAll();
@@ -361,6 +379,8 @@ interface Results {
   tokenFormats: string[];
   poolAtEnd: AtriumPoolSnapshot;
   errorLines: number;
+  /** Supplementary figures' lines (supplementary.ts), empty when not run. */
+  extra: string[];
 }
 
 const wrap = (text: string, indent: string, width = 100): string[] => {
@@ -442,6 +462,7 @@ function report(r: Results): string {
     '',
     ...r.results.flatMap(pairReport),
     ...lifecycleReport(r.lifecycle),
+    ...(r.extra.length ? ['Supplementary (fresh processes, same database):', ...r.extra] : ['Supplementary figures (heap per Provider, two instances): not run (--quick without --supplementary).', '']),
     'Ratios are A/B: below 1 for throughput means A (Atrium, or Atrium spread over N tenants) does less than B.',
     'Only ratios mean anything on a shared machine; the absolute values say how busy it was.',
     ...(problems.length ? ['', 'Problems:', ...problems.map((p) => `  ${p}`)] : []),

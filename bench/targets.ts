@@ -86,12 +86,11 @@ export async function startAtrium(name: string, options: AtriumOptions): Promise
 export interface BareChild {
   child: ServerChild;
   target: Target;
-  opaqueTarget: Target;
   /** The authorization_code + refresh_token client (bench/bare-server.ts mints its refresh tokens). */
   webTarget: Target;
 }
 
-export async function startBare(name: string, options: { exposeGc?: boolean; poolMaxSize?: number } = {}): Promise<BareChild> {
+export async function startBare(name: string, options: { exposeGc?: boolean } = {}): Promise<BareChild> {
   const port = await freePort();
   const clientId = 'bench-client';
   const clientSecret = randomBytes(32).toString('base64url');
@@ -102,14 +101,12 @@ export async function startBare(name: string, options: { exposeGc?: boolean; poo
     BENCH_CLIENT_ID: clientId,
     BENCH_CLIENT_SECRET: clientSecret,
     BENCH_WEB_CLIENT_SECRET: webClientSecret,
-    BENCH_POOL_SIZE: String(options.poolMaxSize ?? 50),
   };
   const child = new ServerChild(name, port, [...(options.exposeGc ? ['--expose-gc'] : []), 'bench/bare-server.ts'], env, ROOT);
   await child.waitReady(DISCOVERY_PATH, `localhost:${port}`);
   return {
     child,
     target: { host: `localhost:${port}`, clientId, clientSecret },
-    opaqueTarget: { host: `opaque.localhost:${port}`, clientId, clientSecret },
     webTarget: { host: `localhost:${port}`, clientId: 'bench-web', clientSecret: webClientSecret },
   };
 }
