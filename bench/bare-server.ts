@@ -6,27 +6,36 @@
  *
  * Hosts (the port is ignored):
  *   localhost          the single provider every throughput figure uses
- *   opaque.localhost   the same provider without resourceIndicators: oidc-provider's default
- *                      opaque, stored client_credentials tokens (a supplementary figure)
  *   <label>.localhost  a new Provider built on the first request for that host and kept
  *                      alive, to measure a cold first request and the heap per Provider
- *   pool-<label>.localhost  Providers kept in an LRU as large as Atrium's pool
- *                      (BENCH_POOL_SIZE): a miss builds one, the evicted one is garbage.
- *                      The churn figure 3a puts on Atrium, on bare oidc-provider.
  *
- * Env: PORT, BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_POOL_SIZE.
+ * Bench-only routes on `localhost` (never part of a Provider):
+ *   POST /bench/refresh-token  mints a refresh token for the web client straight into the
+ *                      in-memory adapter (a Grant and a RefreshToken, as a code exchange
+ *                      with offline_access would leave them), so the refresh figure needs
+ *                      no sign-in pages on this side
+ *   POST /bench/argon2 verifies one password against an argon2id hash made with Atrium's
+ *                      own parameters (src/accounts/password.ts): the sign-in figure's
+ *                      bound, an HTTP request that does nothing but the hash
+ *
+ * Env: PORT, BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_WEB_CLIENT_SECRET.
  */
 import http from 'node:http';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import { LRUCache } from 'lru-cache';
 import { installProbe } from './probe.ts';
+import { hashPassword, verifyPassword } from '../src/accounts/password.ts';
 
 const port = Number(process.env.PORT);
 const clientId = process.env.BENCH_CLIENT_ID;
 const clientSecret = process.env.BENCH_CLIENT_SECRET;
-if (!port || !clientId || !clientSecret) throw new Error('bare-server needs PORT, BENCH_CLIENT_ID and BENCH_CLIENT_SECRET');
+const webClientSecret = process.env.BENCH_WEB_CLIENT_SECRET;
+if (!port || !clientId || !clientSecret || !webClientSecret) throw new Error('bare-server needs PORT, BENCH_CLIENT_ID, BENCH_CLIENT_SECRET and BENCH_WEB_CLIENT_SECRET');
+/** The client of the refresh figure, like the web client Atrium's side signs in with. */
+const WEB_CLIENT_ID = 'bench-web';
+const ACCOUNT_ID = 'bench-user';
+const REFRESH_SCOPE = 'openid email offline_access';
 
 /** The audience of client_credentials JWTs, standing in for Atrium's management API. */
 const API_AUDIENCE = `http://localhost:${port}/api`;
@@ -55,7 +64,17 @@ function configuration(jwtAccessTokens: boolean): Configuration {
         redirect_uris: [],
         token_endpoint_auth_method: 'client_secret_basic',
       },
+      {
+        client_id: WEB_CLIENT_ID,
+        client_secret: webClientSecret!,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: ['https://rp.example.test/callback'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
     ],
+    // Every account exists, with the claims the refresh figure's scope asks for.
+    findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub, email: `${sub}@bench.test`, email_verified: true }) }),
     jwks: { keys: structuredClone(KEYS) },
     cookies: { keys: COOKIE_KEYS },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'updated_at'] },
@@ -88,30 +107,58 @@ function configuration(jwtAccessTokens: boolean): Configuration {
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
 
 function build(issuer: string, jwtAccessTokens: boolean): Handler {
-  const provider = new Provider(issuer, configuration(jwtAccessTokens));
-  return provider.callback();
+  return new Provider(issuer, configuration(jwtAccessTokens)).callback();
 }
 
-const main = build(`http://localhost:${port}`, true);
-const opaque = build(`http://opaque.localhost:${port}`, false);
+const mainProvider = new Provider(`http://localhost:${port}`, configuration(true));
+const main: Handler = mainProvider.callback();
+
+/** A Grant and a rotating RefreshToken of the web client, stored by the in-memory adapter. */
+async function mintRefreshToken(): Promise<string> {
+  const client = await mainProvider.Client.find(WEB_CLIENT_ID);
+  if (!client) throw new Error(`no client ${WEB_CLIENT_ID}`);
+  const grant = new mainProvider.Grant({ accountId: ACCOUNT_ID, clientId: WEB_CLIENT_ID });
+  grant.addOIDCScope(REFRESH_SCOPE);
+  const grantId = await grant.save();
+  const token = new mainProvider.RefreshToken({ accountId: ACCOUNT_ID, client, grantId, scope: REFRESH_SCOPE, gty: 'authorization_code', authTime: Math.floor(Date.now() / 1000) });
+  return token.save();
+}
+
+const ARGON2_PASSWORD = 'bench-correct-horse-battery';
+const argon2Hash = await hashPassword(ARGON2_PASSWORD);
+
+/** The bench-only routes; true when one answered. */
+async function benchRoute(req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
+  if (req.method !== 'POST') return false;
+  if (req.url === '/bench/refresh-token') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ refresh_token: await mintRefreshToken() }));
+    return true;
+  }
+  if (req.url === '/bench/argon2') {
+    let body = '';
+    for await (const chunk of req) body += String(chunk);
+    const ok = await verifyPassword(argon2Hash, body || ARGON2_PASSWORD);
+    res.writeHead(ok ? 200 : 401).end();
+    return true;
+  }
+  return false;
+}
 /** Providers built on demand, one per host, kept alive (that is what the heap figure measures). */
 const perHost = new Map<string, Handler>();
-/** Providers built on demand and evicted least recently used first, as Atrium's pool does. */
-const pooled = new LRUCache<string, Handler>({ max: Number(process.env.BENCH_POOL_SIZE) || 50 });
 
 const server = http.createServer((req, res) => {
   const host = (req.headers.host ?? '').toLowerCase();
   const hostname = host.replace(/:\d+$/, '');
   let handler: Handler | undefined;
+  if (hostname === 'localhost' && req.url?.startsWith('/bench/')) {
+    benchRoute(req, res).then(
+      (answered) => answered || res.writeHead(404).end(),
+      () => res.headersSent || res.writeHead(500).end(),
+    );
+    return;
+  }
   if (hostname === 'localhost') handler = main;
-  else if (hostname === 'opaque.localhost') handler = opaque;
-  else if (/^pool-[a-z0-9-]+\.localhost$/.test(hostname)) {
-    handler = pooled.get(hostname);
-    if (!handler) {
-      handler = build(`http://${hostname}:${port}`, true);
-      pooled.set(hostname, handler);
-    }
-  } else if (/^[a-z0-9-]+\.localhost$/.test(hostname)) {
+  else if (/^[a-z0-9-]+\.localhost$/.test(hostname)) {
     handler = perHost.get(hostname);
     if (!handler) {
       handler = build(`http://${hostname}:${port}`, true);

@@ -14,7 +14,12 @@ export type RequestSpec = Pick<Dispatcher.RequestOptions, 'method' | 'path' | 'h
 
 export interface LoadOptions {
   /** Builds the next request; called once per request, so it can pick a tenant at random. */
-  next: () => RequestSpec;
+  next?: (worker: number) => RequestSpec;
+  /**
+   * Instead of `next`: one whole operation (a sign-in flow, a refresh grant that keeps the
+   * rotated token), counted as one success unless it throws. Worker `worker` runs it.
+   */
+  operation?: (worker: number) => Promise<void>;
   concurrency: number;
   warmupMs: number;
   durationMs: number;
@@ -97,15 +102,19 @@ export async function runLoad(pools: Pool | readonly Pool[], options: LoadOption
     const slot = index % targets.length;
     const pool = targets[slot]!;
     while (performance.now() < end) {
-      const spec = options.next();
       const sent = performance.now();
       let ok = false;
       let problem: string | undefined;
       try {
-        const res = await pool.request(spec);
-        ok = res.statusCode === 200;
-        if (ok) await res.body.dump();
-        else problem = `HTTP ${res.statusCode}: ${(await res.body.text()).slice(0, 300)}`;
+        if (options.operation) {
+          await options.operation(index);
+          ok = true;
+        } else {
+          const res = await pool.request(options.next!(index));
+          ok = res.statusCode === 200;
+          if (ok) await res.body.dump();
+          else problem = `HTTP ${res.statusCode}: ${(await res.body.text()).slice(0, 300)}`;
+        }
       } catch (err) {
         problem = err instanceof Error ? err.message : String(err);
       }

@@ -1,56 +1,63 @@
 /**
- * `npm run bench`: Atrium against a bare single-tenant oidc-provider, same machine, same run.
+ * `npm run bench` (full, ~15 minutes on a quiet 2-core machine) or `npm run bench -- --quick`
+ * (under 2 minutes: fewer and shorter rounds, 200 tenants). `--rounds=N` overrides the
+ * round count. What each figure means: bench/README.md.
  *
- *   1. client_credentials tokens/s on one tenant
- *   2. discovery requests/s on one tenant
- *   3. both again spread uniformly over 200 tenants with a Provider pool of 50
- *      (so most requests evict one Provider and build another); a supplementary note
- *      measures 3a's churn on bare oidc-provider too (an LRU of 50 Providers, 200 hosts)
- *   4. latency of the first request to a cold tenant (keys exist, Provider not pooled)
- *   5. heap per pooled Provider
- *   6. figure 1 again with two Atrium instances (same database, same Redis) against one
- *   7. how long a key rotation made through one instance takes to be served by the other
+ * Every headline figure is a pair (pairs.ts): side A against side B, in interleaved rounds
+ * (A then B, then B then A, ...), reported as the median of the per-round ratios A/B with
+ * their spread; never the best round. Each pair compares like with like:
  *
- * Figures 6 and 7 need PostgreSQL (two processes cannot share PGlite) and a Redis
- * (REDIS_URL, else 127.0.0.1:6379); without either they are skipped, and the report says why.
+ *   F1  client_credentials through Atrium's Provider   vs bare oidc-provider 9, same request
+ *   F2  Atrium's client_credentials fast path          vs the same bare oidc-provider
+ *   F3  discovery + JWKS + token mix over N tenants    vs the same mix on one tenant (Atrium both)
+ *   F4  requests that need a Provider over N tenants   vs one tenant (Atrium both); Providers built
+ *   F5  refresh-token grants                           vs bare oidc-provider's (in-memory adapter);
+ *                                                         PostgreSQL transactions per grant
+ *   F6  full password sign-in                          vs argon2id verification alone, same parameters
+ *   F7  tenant lifecycle: creation p50/p95; cold first discovery vs a bare new Provider;
+ *       tenant list, last page vs first, at every tenant the run created
  *
- * Each server runs in its own process (Atrium: its real src/main.ts), the load generator
- * here, so the generator never shares a server's event loop. Only one server is under load
- * at a time. The machine may be shared (2 cores, other work running), so the throughput
- * figures are measured in rounds that alternate Atrium and bare, and each ratio is taken
- * within a round (Atrium's round over the bare round next to it), then reported as the
- * median and range over the rounds: background work moves both sides of one ratio alike,
- * and the range shows how much it moved. The best round alone would hide that noise. The
- * cold-start samples alternate the same way.
- *
- * Progress goes to stderr, the report to stdout. Children, databases and temporary
- * directories are removed however the run ends.
+ * N = 200, 2,000 and 10,000 (full) or 200 (--quick). Each server runs in its own process
+ * (Atrium: its real src/main.ts), the load generator here. Progress goes to stderr, the
+ * report to stdout. Children, databases and temporary directories are removed however the
+ * run ends.
  */
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Pool } from 'undici';
-import { chooseBackend, chooseRedis, type Backend } from './backend.ts';
+import type * as oidc from 'openid-client';
+import { REDIRECT_URI } from '../test/support/fixtures.ts';
+import { chooseBackend, type Backend } from './backend.ts';
 import { stopAll, type ServerChild } from './children.ts';
-import { percentile, runLoad, serverPool, timedRequest, type LoadResult, type RequestSpec } from './load.ts';
-import { measurePropagation, watchEvents, type PropagationSample } from './multi-instance.ts';
-import { formatValue, plainTable, table, tokenFormat, type Row } from './report.ts';
-import { AtriumAdmin, ROOT, discoveryRequest, startAtrium, startBare, tenantHost, tokenRequest, type AtriumChild, type Target } from './targets.ts';
+import { discoverFor, refreshOperation, refreshTokenBySignIn, signInOnce, type SignInUser } from './flows.ts';
+import { mapLimit, percentile, serverPool, timedRequest, type RequestSpec } from './load.ts';
+import { formatNumber, formatSpread, measurePair, median, spreadOf, type Pair, type PairResult, type RoundSettings, type Side } from './pairs.ts';
+import { tokenFormat } from './report.ts';
+import { AtriumAdmin, METRICS_TOKEN, ROOT, discoveryRequest, startAtrium, startBare, tenantHost, tokenRequest, type AtriumChild, type BareChild, type Target } from './targets.ts';
 import type { AtriumPoolSnapshot } from './atrium-preload.ts';
+import { supplementary } from './supplementary.ts';
 
-const CONCURRENCY = 32;
-const WARMUP_MS = 1_000;
-const DURATION_MS = 5_000;
-const ROUNDS = 3;
-const SPREAD_TENANTS = 200;
-const POOL_SIZE = 50;
-const COLD_TENANTS = 50;
-const HEAP_PROVIDERS = 200;
-/** Tenants built before the heap baseline, so one-time costs (code, caches) are not counted per Provider. */
-const HEAP_WARMUP = 5;
-/** Figure 7: rotations measured, one per tenant (cold tenants, never served by these instances). */
-const PROPAGATION_SAMPLES = 30;
-const POLL_EVERY_MS = 2;
-const PROPAGATION_TIMEOUT_MS = 10_000;
+const QUICK = process.argv.includes('--quick');
+/** Heap per Provider and the two-instance figures (supplementary.ts): in the full run, or asked for. */
+const SUPPLEMENTARY = !QUICK || process.argv.includes('--supplementary');
+const roundsArg = process.argv.find((a) => a.startsWith('--rounds='));
+const SETTINGS: RoundSettings = {
+  rounds: roundsArg ? Math.max(1, Number(roundsArg.slice('--rounds='.length)) || 1) : QUICK ? 3 : 5,
+  warmupMs: QUICK ? 300 : 1_000,
+  durationMs: QUICK ? 1_000 : 3_000,
+};
+const SPREADS = QUICK ? [200] : [200, 2_000, 10_000];
+/** Keep-alive connections for the single-request figures. */
+const HTTP_CONCURRENCY = 32;
+/** Workers for the refresh and sign-in figures (each a chain of dependent requests). */
+const FLOW_CONCURRENCY = 4;
+/** F6 measures each side at least this long: a sign-in can take a second on a busy machine. */
+const FLOW_MIN_DURATION_MS = QUICK ? 2_500 : 4_000;
+/** Tenants created one at a time and timed; then each one's first discovery is the cold start. */
+const CREATION_SAMPLES = QUICK ? 20 : 200;
+const PAGING_SAMPLES = QUICK ? 10 : 30;
+const PAGE_SIZE = 50;
+const PASSWORD = 'bench-correct-horse-battery';
 
 const started = performance.now();
 function progress(message: string): void {
@@ -59,19 +66,14 @@ function progress(message: string): void {
 
 const pools = new Set<Pool>();
 function openPool(port: number): Pool {
-  const pool = serverPool(port, CONCURRENCY);
+  const pool = serverPool(port, HTTP_CONCURRENCY);
   pools.add(pool);
   return pool;
 }
-async function closePool(pool: Pool): Promise<void> {
-  pools.delete(pool);
-  await pool.destroy();
-}
 
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
-const slugs = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
+const slugs = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(5, '0')}`);
 
-/** A sanity request before any load: the figures mean nothing if it fails. */
 async function expectOk(pool: Pool, spec: RequestSpec, what: string): Promise<string> {
   const res = await timedRequest(pool, spec);
   if (res.status !== 200) throw new Error(`${what}: HTTP ${res.status} ${res.body.slice(0, 300)}`);
@@ -79,54 +81,7 @@ async function expectOk(pool: Pool, spec: RequestSpec, what: string): Promise<st
 }
 
 // ---------------------------------------------------------------------------------------
-// Throughput: figures measured in alternating rounds
-
-interface Figure {
-  key: string;
-  /** The servers under load; with several, the load is split evenly (one pool each). */
-  servers: readonly ServerChild[];
-  pools: readonly Pool[];
-  next: () => RequestSpec;
-  /** Atrium's spread figures also report what the Provider pool did during the run. */
-  poolChurn?: boolean;
-}
-
-interface Measured {
-  result: LoadResult;
-  churn?: string;
-}
-
-async function measure(figure: Figure, round: number): Promise<Measured> {
-  progress(`${figure.key} (round ${round}/${ROUNDS}): ${CONCURRENCY} connections, ${WARMUP_MS / 1000} s warm-up + ${DURATION_MS / 1000} s`);
-  const [first] = figure.servers as [ServerChild];
-  const before = figure.poolChurn ? await poolStats(first) : undefined;
-  const serverCpuUs = async () => (await Promise.all(figure.servers.map((s) => s.ask('cpu')))).reduce((sum, a) => sum + a.cpuUs!, 0);
-  const result = await runLoad(figure.pools, { next: figure.next, concurrency: CONCURRENCY, warmupMs: WARMUP_MS, durationMs: DURATION_MS, serverCpuUs });
-  const churn = before ? describeChurn(before, await poolStats(first), (WARMUP_MS + DURATION_MS) / 1000) : undefined;
-  progress(
-    `  ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms, ${result.errors} errors; ` +
-      `${result.serverCpuUsPerRequest.toFixed(0)} µs server CPU/request; cores: server ${result.serverCores.toFixed(2)}, generator ${result.generatorCores.toFixed(2)}, other ${result.otherCores.toFixed(2)}`,
-  );
-  return { result, churn };
-}
-
-/** Every figure once per round, in order; returns each figure's rounds. */
-async function measureInRounds(figures: readonly Figure[]): Promise<Map<string, Measured[]>> {
-  const all = new Map<string, Measured[]>(figures.map((f) => [f.key, []]));
-  for (let round = 1; round <= ROUNDS; round++) for (const f of figures) all.get(f.key)!.push(await measure(f, round));
-  return all;
-}
-
-/** The round with the median throughput: a typical round, neither the luckiest nor the most disturbed. */
-function medianRound(rounds: readonly Measured[]): Measured {
-  const sorted = [...rounds].sort((a, b) => a.result.rps - b.result.rps);
-  return sorted[(sorted.length - 1) >> 1]!;
-}
-
-/** a's round i over b's round i: the two were measured back to back, under the same other work. */
-function roundRatios(a: readonly Measured[], b: readonly Measured[], value: (m: Measured) => number = (m) => m.result.rps): number[] {
-  return a.map((m, i) => value(m) / value(b[i]!));
-}
+// What the Atrium child tells about itself
 
 async function poolStats(child: ServerChild): Promise<AtriumPoolSnapshot> {
   const stats = (await child.ask('stats')).stats as AtriumPoolSnapshot | undefined;
@@ -134,144 +89,242 @@ async function poolStats(child: ServerChild): Promise<AtriumPoolSnapshot> {
   return stats;
 }
 
-/** What the pool did between two snapshots: builds per second, their median time, hit rate. */
-function describeChurn(before: AtriumPoolSnapshot, after: AtriumPoolSnapshot, seconds: number): string {
-  const builds = after.builds - before.builds;
-  const lookups = after.hits + after.misses - (before.hits + before.misses);
-  const recent = after.buildMs.slice(-Math.min(builds, after.buildMs.length)).sort((a, b) => a - b);
-  if (!lookups) return 'no Provider asked for (the pool was not used)';
-  const hitRate = ((after.hits - before.hits) / lookups) * 100;
-  return `${builds} Provider builds (${(builds / seconds).toFixed(0)}/s, median ${percentile(recent, 50).toFixed(1)} ms from pool miss to built), ${after.evictions - before.evictions} evictions, pool hit rate ${hitRate.toFixed(0)}%`;
+/** Providers built so far: the pool's own counter (ProviderPool.stats.builds). */
+const providerBuilds = (child: ServerChild) => async () => ({ providersBuilt: (await poolStats(child)).builds });
+
+/** The transactions histogram of /token requests (storage/database.ts counts them per request). */
+function tokenTransactions(atrium: AtriumChild, pool: Pool) {
+  return async (): Promise<Record<string, number>> => {
+    const text = await expectOk(pool, { method: 'GET', path: '/metrics', headers: { host: new URL(atrium.publicUrl).host, authorization: `Bearer ${METRICS_TOKEN}` } }, 'metrics');
+    const read = (suffix: string) => Number(new RegExp(`^atrium_db_transactions_per_request_${suffix}\\{route_class="oidc-token"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    return { transactions: read('sum'), tokenRequests: read('count') };
+  };
 }
 
 // ---------------------------------------------------------------------------------------
-// Cold start and heap
+// Requests
 
-/**
- * The first request to hosts never served before, then a second one, one at a time with
- * nothing else running, alternating between the two servers sample by sample.
- */
-async function coldLatencies(sides: { pool: Pool; hosts: readonly string[] }[]): Promise<{ first: number[]; second: number[] }[]> {
-  const out = sides.map(() => ({ first: [] as number[], second: [] as number[] }));
-  for (let i = 0; i < COLD_TENANTS; i++) {
-    for (const [s, side] of sides.entries()) {
-      for (const into of [out[s]!.first, out[s]!.second]) {
-        const host = side.hosts[i]!;
-        const res = await timedRequest(side.pool, discoveryRequest(host));
-        if (res.status !== 200) throw new Error(`cold discovery at ${host}: HTTP ${res.status} ${res.body.slice(0, 300)}`);
-        into.push(res.ms);
-      }
+const JWKS_PATH = '/jwks';
+/** An extra parameter oidc-provider ignores: the fast path leaves such a request to the Provider. */
+const viaProvider = (target: Target): RequestSpec => ({ ...tokenRequest(target), body: 'grant_type=client_credentials&via=provider' });
+const jwksRequest = (host: string): RequestSpec => ({ method: 'GET', path: JWKS_PATH, headers: { host } });
+/** Discovery, JWKS or a (fast path) client_credentials token, one of the three at random. */
+function mixRequest(target: Target): RequestSpec {
+  const which = Math.floor(Math.random() * 3);
+  return which === 0 ? discoveryRequest(target.host) : which === 1 ? jwksRequest(target.host) : tokenRequest(target);
+}
+
+// ---------------------------------------------------------------------------------------
+// The pairs
+
+interface World {
+  atrium: AtriumChild;
+  bare: BareChild;
+  aPool: Pool;
+  bPool: Pool;
+  solo: Target;
+  spread: Target[];
+  signIn: SignInUser;
+  signInConfig: oidc.Configuration;
+  atriumRefreshTokens: string[];
+  bareRefreshTokens: string[];
+}
+
+function pairs(w: World): Pair[] {
+  const atriumSide = (name: string, more: Partial<Side>): Side => ({ name, server: w.atrium.child, pool: w.aPool, counters: providerBuilds(w.atrium.child), ...more });
+  const bareSide = (more: Partial<Side>): Side => ({ name: 'bare', server: w.bare.child, pool: w.bPool, ...more });
+  const list: Pair[] = [
+    {
+      key: 'F1',
+      title: "client_credentials through Atrium's Provider vs bare oidc-provider 9 (the same request)",
+      exercises:
+        "the whole token endpoint on both sides for the same request (POST /token, client_secret_basic, grant_type=client_credentials&via=provider, ES256 JWT access token). Atrium: its HTTP pipeline, tenant resolution from the Host, the tenant's pooled Provider (oidc-provider 9 with Atrium's configuration, adapter and client lookup). Bare: oidc-provider 9 alone with a static client",
+      doesNotExercise: 'Provider builds (one tenant, already pooled), rate limits (off on both sides), database writes (JWT access tokens are not stored), the fast path (the extra parameter sends the request past it)',
+      a: atriumSide('Atrium', { next: () => viaProvider(w.solo) }),
+      b: bareSide({ next: () => viaProvider(w.bare.target) }),
+      concurrency: HTTP_CONCURRENCY,
+    },
+    {
+      key: 'F2',
+      title: "Atrium's client_credentials fast path vs bare oidc-provider 9 (the same request)",
+      exercises:
+        "a plain client_credentials request (POST /token, client_secret_basic, grant_type=client_credentials). Atrium answers it with its direct issuer (src/oidc/client-credentials-issuer.ts: cached client and keys, one ES256 signature), without oidc-provider; bare runs oidc-provider's token endpoint. The same token either way (test/client-credentials-issuer.test.ts compares them)",
+      doesNotExercise: "oidc-provider on Atrium's side, any other grant or error answer (those go to the Provider), rate limits (off), Provider builds",
+      a: atriumSide('Atrium', { next: () => tokenRequest(w.solo) }),
+      b: bareSide({ next: () => tokenRequest(w.bare.target) }),
+      concurrency: HTTP_CONCURRENCY,
+    },
+  ];
+  for (const n of SPREADS) {
+    const tenants = w.spread.slice(0, n);
+    list.push({
+      key: `F3/${n}`,
+      title: `discovery + JWKS + token mix spread uniformly over ${n.toLocaleString('en-US')} tenants vs the same mix on one tenant (Atrium both sides)`,
+      exercises: `each request picks a tenant at random (A) or always the same one (B), then discovery, JWKS or a fast-path client_credentials token with equal odds: tenant resolution over ${n.toLocaleString('en-US')} hosts, the per-tenant caches (tenant records and their re-validation, response caches, keys, client records) and how they hold at that count`,
+      doesNotExercise: 'bare oidc-provider (both sides are Atrium), requests that need a Provider (F4), user-facing pages, rate limits (off)',
+      a: atriumSide(`${n} tenants`, { next: () => mixRequest(pick(tenants)) }),
+      b: atriumSide('1 tenant', { next: () => mixRequest(w.solo) }),
+      concurrency: HTTP_CONCURRENCY,
+    });
+  }
+  for (const n of SPREADS) {
+    const tenants = w.spread.slice(0, n);
+    list.push({
+      key: `F4/${n}`,
+      title: `requests that need a Provider spread over ${n.toLocaleString('en-US')} tenants vs one tenant (Atrium both sides)`,
+      exercises: `client_credentials with an extra parameter (so the Provider answers, as for any non-plain token request), a tenant at random (A) or always the same (B): the Provider pool, and the Provider builds when ${n.toLocaleString('en-US')} tenants do not fit in it (the count is printed)`,
+      doesNotExercise: 'bare oidc-provider, the fast path, user-facing pages, rate limits (off)',
+      a: atriumSide(`${n} tenants`, { next: () => viaProvider(pick(tenants)) }),
+      b: atriumSide('1 tenant', { next: () => viaProvider(w.solo) }),
+      concurrency: HTTP_CONCURRENCY,
+    });
+  }
+  list.push(
+    {
+      key: 'F5',
+      title: "refresh-token grants vs bare oidc-provider 9's refresh grant (in-memory adapter)",
+      exercises: `${FLOW_CONCURRENCY} workers, each with its own chain of rotating refresh tokens (scope openid email offline_access, client_secret_basic): token lookup, consumption and rotation, grant and account lookup, a new access token and ID token. Atrium: in its database (transactions per grant printed); bare: in process memory`,
+      doesNotExercise:
+        "how the refresh tokens were obtained (Atrium: by signing in through its pages; bare: minted straight into its adapter), the sign-in pages, rate limits (off). The bare side's storage is memory, so the ratio includes everything Atrium's storage costs",
+      a: atriumSide('Atrium', { operation: refreshOperation(w.aPool, w.signIn.client, w.atriumRefreshTokens), counters: tokenTransactions(w.atrium, w.aPool) }),
+      b: bareSide({ operation: refreshOperation(w.bPool, w.bare.webTarget, w.bareRefreshTokens) }),
+      concurrency: FLOW_CONCURRENCY,
+    },
+    {
+      key: 'F6',
+      title: 'full password sign-in vs argon2id verification alone (same parameters)',
+      exercises: `${FLOW_CONCURRENCY} workers, each a new browser per sign-in: authorization request (PKCE, prompt=consent), login page, login form (argon2id verification, m=19 MiB t=2 p=1), consent page and form, redirect, code exchange with ID token validation. Bound: an HTTP request that only runs Atrium's own verifyPassword with the same parameters, in a process of its own with the same libuv thread pool`,
+      doesNotExercise: 'MFA, federation, rate limits and lockout (off or not triggered), the client-side work is in the load generator (openid-client), not in the servers; the bound has no database, sessions or pages',
+      a: atriumSide('Atrium', { operation: async () => void (await signInOnce(w.signInConfig, w.signIn)) }),
+      b: bareSide({
+        name: 'argon2id only',
+        operation: async () => {
+          const res = await w.bPool.request({ method: 'POST', path: '/bench/argon2', headers: { host: w.bare.target.host }, body: PASSWORD });
+          await res.body.dump();
+          if (res.statusCode !== 200) throw new Error(`argon2 bound: HTTP ${res.statusCode}`);
+        },
+      }),
+      concurrency: FLOW_CONCURRENCY,
+      minDurationMs: FLOW_MIN_DURATION_MS,
+    },
+  );
+  return list;
+}
+
+// ---------------------------------------------------------------------------------------
+// F7: tenant lifecycle
+
+interface Lifecycle {
+  creationMs: number[];
+  /** Per sample: Atrium's first discovery of a new tenant, a bare new Provider's first discovery. */
+  cold: { atrium: number; bare: number }[];
+  paging: { tenants: number; first: number[]; last: number[]; lastByOffset: number[]; cursor: boolean };
+}
+
+/** Tenants created one at a time, each timed; returns their slugs with the times. */
+async function timeCreation(admin: AtriumAdmin, n: number): Promise<{ slugs: string[]; ms: number[] }> {
+  const created = slugs('new', n);
+  const ms: number[] = [];
+  for (const slug of created) {
+    const t0 = performance.now();
+    await admin.createTenant(slug);
+    ms.push(performance.now() - t0);
+  }
+  return { slugs: created, ms };
+}
+
+/** First discovery of each new tenant vs of a new bare Provider, alternating which goes first. */
+async function coldStarts(w: World, created: readonly string[]): Promise<{ atrium: number; bare: number }[]> {
+  const out: { atrium: number; bare: number }[] = [];
+  for (const [i, slug] of created.entries()) {
+    const a = async () => {
+      const res = await timedRequest(w.aPool, discoveryRequest(tenantHost(w.atrium, slug)));
+      if (res.status !== 200) throw new Error(`cold discovery ${slug}: HTTP ${res.status}`);
+      return res.ms;
+    };
+    const b = async () => {
+      const res = await timedRequest(w.bPool, discoveryRequest(`${slug}.localhost:${w.bare.child.port}`));
+      if (res.status !== 200) throw new Error(`bare cold discovery ${slug}: HTTP ${res.status}`);
+      return res.ms;
+    };
+    if (i % 2 === 0) {
+      const atrium = await a();
+      out.push({ atrium, bare: await b() });
+    } else {
+      const bare = await b();
+      out.push({ atrium: await a(), bare });
     }
   }
-  for (const o of out) for (const list of [o.first, o.second]) list.sort((a, b) => a - b);
   return out;
 }
 
-/** heapUsed after gc, before and after serving `hosts` once each; returns bytes per host. */
-async function heapPerProvider(child: ServerChild, pool: Pool, warmHosts: readonly string[], hosts: readonly string[]): Promise<number> {
-  for (const host of warmHosts) await expectOk(pool, discoveryRequest(host), `heap warm-up ${host}`);
-  const before = (await child.ask('heap')).heapUsed!;
-  // A few at a time: the figure is about what stays, not about a burst.
-  for (let i = 0; i < hosts.length; i += 4) await Promise.all(hosts.slice(i, i + 4).map((h) => expectOk(pool, discoveryRequest(h), `heap ${h}`)));
-  const after = (await child.ask('heap')).heapUsed!;
-  return (after - before) / hosts.length;
-}
-
-async function atriumHeap(backend: Backend, encryptionKey: string): Promise<{ perProvider: number; pooled: number }> {
-  const poolMaxSize = HEAP_PROVIDERS + HEAP_WARMUP + 10;
-  progress(`heap: Atrium with --expose-gc, pool ${poolMaxSize}, same database`);
-  const atrium = await startAtrium('atrium-heap', { backendEnv: backend.env, poolMaxSize, exposeGc: true, encryptionKey });
-  const pool = openPool(atrium.child.port);
-  const host = (slug: string) => `${slug}.localhost:${atrium.child.port}`;
-  const perProvider = await heapPerProvider(atrium.child, pool, slugs('cold', HEAP_WARMUP).map(host), slugs('load', HEAP_PROVIDERS).map(host));
-  const { size } = await poolStats(atrium.child);
-  await closePool(pool);
-  await atrium.child.stop();
-  return { perProvider, pooled: size };
-}
-
-async function bareHeap(): Promise<{ perProvider: number; providers: number }> {
-  progress('heap: bare oidc-provider with --expose-gc');
-  const bare = await startBare('bare-heap', { exposeGc: true });
-  const pool = openPool(bare.child.port);
-  const host = (slug: string) => `${slug}.localhost:${bare.child.port}`;
-  const perProvider = await heapPerProvider(bare.child, pool, slugs('warm', HEAP_WARMUP).map(host), slugs('load', HEAP_PROVIDERS).map(host));
-  const { providers } = (await bare.child.ask('stats')).stats as { providers: number };
-  await closePool(pool);
-  await bare.child.stop();
-  return { perProvider, providers };
-}
-
-// ---------------------------------------------------------------------------------------
-// Many instances, one truth: two Atrium processes on one database and one Redis
-
-type MultiInstance =
-  | { skipped: string }
-  | {
-      skipped?: undefined;
-      redis: string;
-      rounds: Map<string, Measured[]>;
-      samples: PropagationSample[];
-      /** Error-level log lines of A and B during this phase. */
-      errorLines: [number, number];
-    };
-
-const ONE_INSTANCE = '1 instance';
-const TWO_INSTANCES = '2 instances';
-
-/**
- * Two fresh instances of one deployment (same database as figures 1-5, same master key,
- * PUBLIC_URL, bootstrap credentials and Redis), A started first. Tenants are addressed by
- * the Host their issuer names, whichever instance the request goes to, as behind a load
- * balancer.
- */
-async function multiInstance(backend: Backend, encryptionKey: string, solo: Target): Promise<MultiInstance> {
-  if (!backend.env.DATABASE_URL) return { skipped: 'the storage is embedded PGlite, which two processes cannot share (set DATABASE_URL or run PostgreSQL on 127.0.0.1:5432)' };
-  const redis = await chooseRedis();
-  if (redis.url === undefined) return { skipped: redis.skipped };
-
-  const backendEnv = { ...backend.env, REDIS_URL: redis.url };
-  progress(`many instances: starting Atrium A, then B (same database, ${redis.description})`);
-  const a: AtriumChild = await startAtrium('atrium-A', { backendEnv, poolMaxSize: POOL_SIZE, encryptionKey });
-  const b: AtriumChild = await startAtrium('atrium-B', { backendEnv, poolMaxSize: POOL_SIZE, encryptionKey, sameDeploymentAs: a });
-  const aPool = openPool(a.child.port);
-  const bPool = openPool(b.child.port);
-
-  // Figure 1's tenant and client, created by the first Atrium, served by both.
-  const target: Target = { ...solo, host: tenantHost(a, 'solo') };
-  for (const [name, pool] of [['A', aPool], ['B', bPool]] as const) {
-    const body = await expectOk(pool, tokenRequest(target), `token from ${name}`);
-    if (!tokenFormat(body).startsWith('JWT')) throw new Error(`token from ${name}: ${tokenFormat(body)}`);
+/** GET /api/v1/tenants: first page vs last page (by cursor, and by offset), samples interleaved. */
+async function paging(admin: AtriumAdmin): Promise<Lifecycle['paging']> {
+  const first = await admin.timedGet(`/tenants?limit=${PAGE_SIZE}`);
+  const tenants = Number(first.body.total);
+  const cursor = 'next_cursor' in first.body;
+  let lastPath = `/tenants?limit=${PAGE_SIZE}&offset=${Math.max(0, tenants - PAGE_SIZE)}`;
+  if (cursor) {
+    // The cursor of the last page, as a client walking the list gets it.
+    let next = first.body.next_cursor as string | null;
+    let previous: string | null = null;
+    while (next) {
+      previous = next;
+      next = (await admin.timedGet(`/tenants?limit=${PAGE_SIZE}&cursor=${next}`)).body.next_cursor as string | null;
+    }
+    if (previous) lastPath = `/tenants?limit=${PAGE_SIZE}&cursor=${previous}`;
   }
-  const rounds = await measureInRounds([
-    { key: ONE_INSTANCE, servers: [a.child], pools: [aPool], next: () => tokenRequest(target) },
-    { key: TWO_INSTANCES, servers: [a.child, b.child], pools: [aPool, bPool], next: () => tokenRequest(target) },
-  ]);
-
-  const slugList = slugs('cold', PROPAGATION_SAMPLES);
-  const discovery = JSON.parse(await expectOk(bPool, discoveryRequest(tenantHost(a, 'solo')), 'discovery on B')) as { jwks_uri: string };
-  progress(`propagation: ${PROPAGATION_SAMPLES} key rotations through A, B's JWKS polled every ${POLL_EVERY_MS} ms`);
-  const events = await watchEvents(redis.url);
-  const samples = await measurePropagation({
-    admin: new AtriumAdmin(aPool, a),
-    a: aPool,
-    b: bPool,
-    slugs: slugList,
-    host: (slug) => tenantHost(a, slug),
-    jwksPath: new URL(discovery.jwks_uri).pathname,
-    pollEveryMs: POLL_EVERY_MS,
-    timeoutMs: PROPAGATION_TIMEOUT_MS,
-    progress,
-    events,
-  }).finally(() => events.close());
-
-  const errorLines: [number, number] = [a.child.errorLines, b.child.errorLines];
-  await Promise.all([closePool(aPool), closePool(bPool)]);
-  await Promise.all([a.child.stop(), b.child.stop()]);
-  return { redis: redis.description, rounds, samples, errorLines };
+  const offsetPath = `/tenants?limit=${PAGE_SIZE}&offset=${Math.max(0, tenants - PAGE_SIZE)}`;
+  const out = { tenants, first: [] as number[], last: [] as number[], lastByOffset: [] as number[], cursor };
+  for (let i = 0; i < PAGING_SAMPLES; i++) {
+    const order = i % 2 === 0 ? (['first', 'last', 'lastByOffset'] as const) : (['lastByOffset', 'last', 'first'] as const);
+    for (const which of order) out[which].push((await admin.timedGet(which === 'first' ? `/tenants?limit=${PAGE_SIZE}` : which === 'last' ? lastPath : offsetPath)).ms);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------
+
+async function setUp(backend: Backend): Promise<{ world: World; admin: AtriumAdmin; tokenFormats: string[] }> {
+  progress("starting Atrium (Provider pool: Atrium's default size) and bare oidc-provider");
+  const [atrium, bare] = await Promise.all([startAtrium('atrium', { backendEnv: backend.env }), startBare('bare')]);
+  const aPool = openPool(atrium.child.port);
+  const bPool = openPool(bare.child.port);
+  const admin = new AtriumAdmin(aPool, atrium);
+  await admin.ready();
+
+  const maxSpread = Math.max(...SPREADS);
+  progress(`provisioning Atrium: 1 tenant with a user, a web client and a machine client; ${maxSpread.toLocaleString('en-US')} tenants with a machine client`);
+  const [solo] = (await admin.provision(['solo'], true)) as [Target];
+  const web = await admin.createWebClient('solo', REDIRECT_URI);
+  await admin.createUser('solo', 'bench@solo.test', PASSWORD);
+  let done = 0;
+  // Key generation runs on libuv's thread pool and the API waits on the database: 8 at a time keeps both busy.
+  const spread = await mapLimit(slugs('t', maxSpread), 8, async (slug) => {
+    const [target] = (await admin.provision([slug], true)) as [Target];
+    if (++done % 1000 === 0) progress(`  ${done.toLocaleString('en-US')} tenants`);
+    return target;
+  });
+
+  const tokenFormats = [
+    `Atrium: ${tokenFormat(await expectOk(aPool, tokenRequest(solo), 'Atrium token'))}`,
+    `bare:   ${tokenFormat(await expectOk(bPool, tokenRequest(bare.target), 'bare token'))}`,
+  ];
+  const issuer = (JSON.parse(await expectOk(aPool, discoveryRequest(solo.host), 'Atrium discovery')) as { issuer: string }).issuer;
+  if (issuer !== `http://${solo.host}`) throw new Error(`Atrium served issuer ${issuer} for host ${solo.host}`);
+  await expectOk(aPool, jwksRequest(solo.host), 'Atrium JWKS');
+  await expectOk(aPool, viaProvider(solo), "Atrium token through the Provider");
+
+  progress(`signing in ${FLOW_CONCURRENCY} times for refresh tokens; minting as many on bare`);
+  const signIn: SignInUser = { issuer, client: web, email: 'bench@solo.test', password: PASSWORD };
+  const signInConfig = await discoverFor(signIn);
+  const atriumRefreshTokens: string[] = [];
+  for (let i = 0; i < FLOW_CONCURRENCY; i++) atriumRefreshTokens.push(await refreshTokenBySignIn(signInConfig, signIn));
+  const bareRefreshTokens = await Promise.all(
+    Array.from({ length: FLOW_CONCURRENCY }, async () => (JSON.parse(await expectOk(bPool, { method: 'POST', path: '/bench/refresh-token', headers: { host: bare.target.host } }, 'bare refresh token')) as { refresh_token: string }).refresh_token),
+  );
+  return { world: { atrium, bare, aPool, bPool, solo, spread, signIn, signInConfig, atriumRefreshTokens, bareRefreshTokens }, admin, tokenFormats };
+}
 
 function versionOf(pkg: string): string {
   return (JSON.parse(readFileSync(`${ROOT}/node_modules/${pkg}/package.json`, 'utf8')) as { version: string }).version;
@@ -279,62 +332,35 @@ function versionOf(pkg: string): string {
 
 async function main(): Promise<void> {
   const backend = await chooseBackend();
-  progress(`storage: ${backend.description}`);
+  progress(`${QUICK ? 'quick run' : 'full run'}: ${SETTINGS.rounds} rounds per figure, ${SETTINGS.warmupMs / 1000} s warm-up + ${SETTINGS.durationMs / 1000} s per side; storage: ${backend.description}`);
   try {
-    progress(`starting Atrium (pool ${POOL_SIZE}) and bare oidc-provider`);
-    const [atrium, bare] = await Promise.all([startAtrium('atrium', { backendEnv: backend.env, poolMaxSize: POOL_SIZE }), startBare('bare', { poolMaxSize: POOL_SIZE })]);
-    const aPool = openPool(atrium.child.port);
-    const bPool = openPool(bare.child.port);
+    const { world, admin, tokenFormats } = await setUp(backend);
+    const results: PairResult[] = [];
+    for (const pair of pairs(world)) results.push(await measurePair(pair, SETTINGS, progress));
 
-    progress(`provisioning Atrium: 1 + ${SPREAD_TENANTS} tenants with a client_credentials client, ${COLD_TENANTS} cold tenants (keys only)`);
-    const admin = new AtriumAdmin(aPool, atrium);
-    const [solo] = (await admin.provision(['solo'], true)) as [Target];
-    const spread = await admin.provision(slugs('load', SPREAD_TENANTS), true);
-    const cold = await admin.provision(slugs('cold', COLD_TENANTS), false);
+    progress(`F7: ${CREATION_SAMPLES} tenants created one at a time, then each one's first discovery vs a new bare Provider's`);
+    const creation = await timeCreation(admin, CREATION_SAMPLES);
+    const cold = await coldStarts(world, creation.slugs);
+    progress(`F7: tenant list paging, ${PAGING_SAMPLES} samples of each page`);
+    const lifecycle: Lifecycle = { creationMs: creation.ms, cold, paging: await paging(admin) };
 
-    const aFormat = tokenFormat(await expectOk(aPool, tokenRequest(solo), 'Atrium token'));
-    const bFormat = tokenFormat(await expectOk(bPool, tokenRequest(bare.target), 'bare token'));
-    const bOpaqueFormat = tokenFormat(await expectOk(bPool, tokenRequest(bare.opaqueTarget), 'bare opaque token'));
-    const issuer = (JSON.parse(await expectOk(aPool, discoveryRequest(solo.host), 'Atrium discovery')) as { issuer: string }).issuer;
-    if (issuer !== `http://${solo.host}`) throw new Error(`Atrium served issuer ${issuer} for host ${solo.host}`);
-
-    // Supplementary: figure 3a's churn on bare oidc-provider (an LRU of POOL_SIZE Providers over as many hosts).
-    const barePoolHosts = slugs('pool-load', SPREAD_TENANTS).map((s) => `${s}.localhost:${bare.child.port}`);
-    const rounds = await measureInRounds([
-      { key: 'Atrium 1', servers: [atrium.child], pools: [aPool], next: () => tokenRequest(solo) },
-      { key: 'bare 1', servers: [bare.child], pools: [bPool], next: () => tokenRequest(bare.target) },
-      { key: 'Atrium 2', servers: [atrium.child], pools: [aPool], next: () => discoveryRequest(solo.host) },
-      { key: 'bare 2', servers: [bare.child], pools: [bPool], next: () => discoveryRequest(bare.target.host) },
-      { key: 'Atrium 3a', servers: [atrium.child], pools: [aPool], next: () => tokenRequest(pick(spread)), poolChurn: true },
-      { key: 'Atrium 3b', servers: [atrium.child], pools: [aPool], next: () => discoveryRequest(pick(spread).host), poolChurn: true },
-      { key: 'bare opaque', servers: [bare.child], pools: [bPool], next: () => tokenRequest(bare.opaqueTarget) },
-      { key: 'bare churn', servers: [bare.child], pools: [bPool], next: () => tokenRequest({ ...bare.target, host: pick(barePoolHosts) }) },
-      // Supplementary: figure 1 through the tenant's Provider. An extra parameter, which
-      // oidc-provider ignores, makes the direct issuer leave the request to it.
-      { key: 'Atrium 1 via Provider', servers: [atrium.child], pools: [aPool], next: () => ({ ...tokenRequest(solo), body: 'grant_type=client_credentials&via=provider' }) },
-    ]);
-
-    progress(`cold first request: ${COLD_TENANTS} Atrium tenants never served before / ${COLD_TENANTS} new bare Providers, alternating`);
-    const [aCold, bCold] = (await coldLatencies([
-      { pool: aPool, hosts: cold.map((t) => t.host) },
-      { pool: bPool, hosts: slugs('cold', COLD_TENANTS).map((s) => `${s}.localhost:${bare.child.port}`) },
-    ])) as [{ first: number[]; second: number[] }, { first: number[]; second: number[] }];
-
-    const atriumErrorLines = atrium.child.errorLines;
-    await Promise.all([closePool(aPool), closePool(bPool)]);
-    await Promise.all([atrium.child.stop(), bare.child.stop()]);
-
-    // Heap: fresh processes, one at a time (heap figures do not suffer from CPU contention).
-    const aHeap = await atriumHeap(backend, atrium.encryptionKey);
-    const bHeap = await bareHeap();
-
-    // Last, so that rotating the cold tenants' keys changes nothing the figures above read.
-    const multi = await multiInstance(backend, atrium.encryptionKey, solo);
-    if (multi.skipped) progress(`figures 6 and 7 skipped: ${multi.skipped}`);
-
-    process.stdout.write(
-      report({ backend, rounds, aCold, bCold, aHeap, bHeap, aFormat, bFormat, bOpaqueFormat, atriumErrorLines, multi }),
-    );
+    const poolAtEnd = await poolStats(world.atrium.child);
+    const errorLines = world.atrium.child.errorLines;
+    let extra: string[] = [];
+    if (SUPPLEMENTARY) {
+      await Promise.all([world.aPool, world.bPool].map((p) => p.destroy()));
+      await Promise.all([world.atrium.child.stop(), world.bare.child.stop()]);
+      extra = await supplementary({
+        backend,
+        encryptionKey: world.atrium.encryptionKey,
+        servedSlugs: world.spread.map((t) => t.host.split('.')[0]!),
+        coldSlugs: creation.slugs,
+        solo: world.solo,
+        settings: SETTINGS,
+        progress,
+      });
+    }
+    process.stdout.write(report({ backend, results, lifecycle, tokenFormats, poolAtEnd, errorLines, extra }));
   } finally {
     await Promise.allSettled([...pools].map((p) => p.destroy()));
     await stopAll();
@@ -343,191 +369,105 @@ async function main(): Promise<void> {
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// The report
+
 interface Results {
   backend: Backend;
-  rounds: Map<string, Measured[]>;
-  aCold: { first: number[]; second: number[] };
-  bCold: { first: number[]; second: number[] };
-  aHeap: { perProvider: number; pooled: number };
-  bHeap: { perProvider: number; providers: number };
-  aFormat: string;
-  bFormat: string;
-  bOpaqueFormat: string;
-  atriumErrorLines: number;
-  multi: MultiInstance;
+  results: PairResult[];
+  lifecycle: Lifecycle;
+  tokenFormats: string[];
+  poolAtEnd: AtriumPoolSnapshot;
+  errorLines: number;
+  /** Supplementary figures' lines (supplementary.ts), empty when not run. */
+  extra: string[];
+}
+
+const wrap = (text: string, indent: string, width = 100): string[] => {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line && indent.length + line.length + 1 + word.length > width) {
+      lines.push(indent + line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(indent + line);
+  return lines;
+};
+
+const perSecond = (v: number) => `${formatNumber(v)}/s`;
+const ms = (v: number) => `${formatNumber(v)} ms`;
+
+function pairReport(r: PairResult): string[] {
+  const { pair, rounds } = r;
+  const side = (which: 'a' | 'b') => rounds.map((x) => x[which]);
+  const medianOf = (which: 'a' | 'b', f: (run: PairResult['rounds'][number]['a']) => number) => median(side(which).map(f));
+  const lines = [
+    `${pair.key}  ${pair.title}`,
+    `    A/B throughput (A: ${pair.a.name}, B: ${pair.b.name}), median of per-round ratios: ${formatSpread(spreadOf(rounds.map((x) => x.ratio)))}`,
+    `    rounds (order, ratio): ${rounds.map((x) => `${x.order} ${formatNumber(x.ratio)}`).join(', ')}`,
+    `    medians over rounds: ${pair.a.name} ${perSecond(medianOf('a', (x) => x.result.rps))}, p50 ${ms(medianOf('a', (x) => x.result.p50Ms))}, p99 ${ms(medianOf('a', (x) => x.result.p99Ms))}, ${formatNumber(medianOf('a', (x) => x.result.serverCpuUsPerRequest))} µs server CPU/op;`,
+    `                         ${pair.b.name} ${perSecond(medianOf('b', (x) => x.result.rps))}, p50 ${ms(medianOf('b', (x) => x.result.p50Ms))}, p99 ${ms(medianOf('b', (x) => x.result.p99Ms))}, ${formatNumber(medianOf('b', (x) => x.result.serverCpuUsPerRequest))} µs server CPU/op`,
+  ];
+  for (const which of ['a', 'b'] as const) {
+    const runs = side(which);
+    const built = runs.map((x) => x.counters.providersBuilt).filter((v): v is number => v !== undefined);
+    if (built.length) lines.push(`    Providers built per run of side ${which.toUpperCase()} (${pair[which].name}; warm-up included): ${built.join(', ')} (the pool's build counter)`);
+    const tx = runs.filter((x) => x.counters.tokenRequests);
+    if (tx.length) {
+      const perGrant = tx.map((x) => x.counters.transactions! / x.counters.tokenRequests!);
+      lines.push(`    PostgreSQL transactions per grant, per run of side ${which.toUpperCase()} (${pair[which].name}; atrium_db_transactions_per_request of /token): ${formatSpread(spreadOf(perGrant))}`);
+    }
+  }
+  const errors = rounds.flatMap((x) => [x.a.result, x.b.result]).filter((x) => x.errors);
+  if (errors.length) lines.push(`    ERRORS: ${errors.reduce((s, x) => s + x.errors, 0)} failed operations, first: ${errors[0]!.firstError}`);
+  lines.push(...wrap(`exercises: ${pair.exercises}.`, '    '), ...wrap(`does not exercise: ${pair.doesNotExercise}.`, '    '), '');
+  return lines;
+}
+
+function lifecycleReport(l: Lifecycle): string[] {
+  const creation = [...l.creationMs].sort((a, b) => a - b);
+  const coldA = l.cold.map((x) => x.atrium).sort((a, b) => a - b);
+  const coldB = l.cold.map((x) => x.bare).sort((a, b) => a - b);
+  const p = l.paging;
+  const pagingRatios = p.first.map((f, i) => p.last[i]! / f);
+  const offsetRatios = p.first.map((f, i) => p.lastByOffset[i]! / f);
+  return [
+    'F7  tenant lifecycle',
+    `    tenant creation (POST /api/v1/tenants, one at a time, n=${creation.length}): p50 ${ms(percentile(creation, 50))}, p95 ${ms(percentile(creation, 95))}, max ${ms(creation.at(-1)!)}`,
+    ...wrap("exercises: the management API's create (validation, slug checks, RS256 + ES256 key generation and sealing, one transaction, audit event); does not exercise: clients or users of the tenant, serving it.", '    '),
+    `    cold first discovery, Atrium/bare per-sample ratio: ${formatSpread(spreadOf(l.cold.map((x) => x.atrium / x.bare)))}`,
+    `      Atrium median ${ms(percentile(coldA, 50))} (p95 ${ms(percentile(coldA, 95))}); bare new Provider median ${ms(percentile(coldB, 50))} (p95 ${ms(percentile(coldB, 95))})`,
+    ...wrap("exercises: Atrium: the first request to a tenant created moments before and never served (tenant lookup, keys read and decrypted, Provider or response cache built, discovery); bare: new Provider(...) with pre-generated keys, then discovery. Samples alternate which server goes first; does not exercise: anything after the first request.", '      '),
+    `    tenant list at ${p.tenants.toLocaleString('en-US')} tenants (GET /api/v1/tenants, limit ${PAGE_SIZE}), last page/first page per-sample ratio: ${formatSpread(spreadOf(pagingRatios))}`,
+    `      medians: first ${ms(median(p.first))}, last ${p.cursor ? 'by cursor' : '(no cursor paging: by offset)'} ${ms(median(p.last))}, last by offset ${ms(median(p.lastByOffset))} (offset last/first ${formatSpread(spreadOf(offsetRatios))})`,
+    ...wrap('exercises: the list query and its count over every tenant, the JSON of a page, the management API authentication; samples interleave the pages. Does not exercise: search.', '      '),
+    '',
+  ];
 }
 
 function report(r: Results): string {
-  const get = (key: string) => medianRound(r.rounds.get(key)!);
-  const ratios = (a: string, b: string, value?: (m: Measured) => number) => roundRatios(r.rounds.get(a)!, r.rounds.get(b)!, value);
-  const [a1, b1, a2, b2, a3a, a3b, bOpaque, bChurn, a1Provider] = ['Atrium 1', 'bare 1', 'Atrium 2', 'bare 2', 'Atrium 3a', 'Atrium 3b', 'bare opaque', 'bare churn', 'Atrium 1 via Provider'].map(get) as [Measured, Measured, Measured, Measured, Measured, Measured, Measured, Measured, Measured];
-  const spreadLabel = `${SPREAD_TENANTS} tenants, pool ${POOL_SIZE}`;
-
-  const rows: Row[] = [
-    { label: '1. client_credentials tokens/s, 1 tenant', atrium: a1.result.rps, bare: b1.result.rps, unit: 'req/s', roundRatios: ratios('Atrium 1', 'bare 1') },
-    { label: '2. discovery requests/s, 1 tenant', atrium: a2.result.rps, bare: b2.result.rps, unit: 'req/s', roundRatios: ratios('Atrium 2', 'bare 2') },
-    { label: `3a. tokens/s, ${spreadLabel}`, atrium: a3a.result.rps, bare: b1.result.rps, unit: 'req/s', bareNote: '(=1)', roundRatios: ratios('Atrium 3a', 'bare 1') },
-    { label: `3b. discovery/s, ${spreadLabel}`, atrium: a3b.result.rps, bare: b2.result.rps, unit: 'req/s', bareNote: '(=2)', roundRatios: ratios('Atrium 3b', 'bare 2') },
-    { label: `4. cold first request, median (${COLD_TENANTS} tenants)`, atrium: percentile(r.aCold.first, 50), bare: percentile(r.bCold.first, 50), unit: 'ms' },
-    { label: '4. cold first request, p95', atrium: percentile(r.aCold.first, 95), bare: percentile(r.bCold.first, 95), unit: 'ms' },
-    { label: '   (second request, median)', atrium: percentile(r.aCold.second, 50), bare: percentile(r.bCold.second, 50), unit: 'ms' },
-    { label: `5. heap per pooled Provider (N=${HEAP_PROVIDERS})`, atrium: r.aHeap.perProvider / 1024, bare: r.bHeap.perProvider / 1024, unit: 'KiB' },
-  ];
-
-  // Per-request cost in the median rounds; figure 3's bare values are figures 1 and 2.
-  const costRows = (
-    [
-      ['1. tokens, 1 tenant', a1, b1, ''],
-      ['2. discovery, 1 tenant', a2, b2, ''],
-      ['3a. tokens, spread', a3a, b1, '(=1)'],
-      ['3b. discovery, spread', a3b, b2, '(=2)'],
-    ] as const
-  ).flatMap(([label, a, b, bareNote]): Row[] => [
-    { label: `${label}: server CPU/request`, atrium: a.result.serverCpuUsPerRequest, bare: b.result.serverCpuUsPerRequest, unit: 'µs', bareNote },
-    { label: '    latency p50', atrium: a.result.p50Ms, bare: b.result.p50Ms, unit: 'ms', bareNote },
-    { label: '    latency p99', atrium: a.result.p99Ms, bare: b.result.p99Ms, unit: 'ms', bareNote },
-  ]);
-
-  const allRounds = [...r.rounds].map(([key, list]) => `${key} ${list.map((m) => m.result.rps.toFixed(0)).join('/')}`).join(', ');
-  const cores = [...r.rounds].map(([key, list]) => {
-    const { result } = medianRound(list);
-    return `${key} ${result.serverCores.toFixed(2)}/${result.generatorCores.toFixed(2)}/${result.otherCores.toFixed(2)}`;
-  });
-  const problems = [
-    ...[...r.rounds].flatMap(([key, list]) => list.filter((m) => m.result.errors).map((m) => `${key}: ${m.result.errors} failed requests, first: ${m.result.firstError}`)),
-    r.atriumErrorLines ? `Atrium logged ${r.atriumErrorLines} error-level lines during the run` : undefined,
-  ].filter(Boolean);
-  const multi = multiReport(r.multi);
-  problems.push(...multi.problems);
-
   const cpu = os.cpus();
+  const problems = [r.errorLines ? `Atrium logged ${r.errorLines} error-level lines during the run` : undefined].filter(Boolean);
   return [
     '',
-    `Atrium vs bare oidc-provider ${versionOf('oidc-provider')} — node ${process.version}, ${cpu.length} CPUs (${cpu[0]?.model.trim()})`,
-    `Load: ${CONCURRENCY} keep-alive connections (undici ${versionOf('undici')}), closed loop, ${WARMUP_MS / 1000} s warm-up + ${DURATION_MS / 1000} s measured;`,
-    `      ${ROUNDS} rounds alternating Atrium and bare; values: the median round; Atrium/bare: the median (and range) of the`,
-    '      per-round ratios, each round of Atrium over the bare round measured next to it; each server in its own process',
-    `Atrium storage: ${r.backend.description}`,
-    'Atrium rate limits off (RATE_LIMITS_ENABLED=false): the bare server has none, and one client at full speed would be refused',
-    `Token format: Atrium: ${r.aFormat}`,
-    `              bare:   ${r.bFormat}`,
+    `Atrium bench (${QUICK ? 'quick' : 'full'}) — oidc-provider ${versionOf('oidc-provider')}, node ${process.version}, ${cpu.length} CPUs (${cpu[0]?.model.trim()}), load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`,
+    `Rounds: ${SETTINGS.rounds} per figure, interleaved (round i: A then B, the order alternating), each side ${SETTINGS.warmupMs / 1000} s warm-up + ${SETTINGS.durationMs / 1000} s measured`,
+    `        (F6: at least ${FLOW_MIN_DURATION_MS / 1000} s), closed loop over keep-alive connections (undici ${versionOf('undici')}); ${HTTP_CONCURRENCY} connections, ${FLOW_CONCURRENCY} workers for F5 and F6.`,
+    '        Figure = median of the per-round ratios A/B, with min–max (and IQR from 4 rounds); never the best round.',
+    `Atrium storage: ${r.backend.description}; rate limits off (RATE_LIMITS_ENABLED=false); Provider pool: Atrium's default size`,
+    `        (at the end: ${r.poolAtEnd.size} pooled, ${r.poolAtEnd.builds} built, ${r.poolAtEnd.evictions} evicted over the run)`,
+    `Token format: ${r.tokenFormats.join('\n              ')}`,
     '',
-    table(rows),
-    '',
-    'Per request, in the median rounds (server CPU = user + system time of the server process over the measured',
-    `window / requests served; Atrium's ${r.backend.env.DATABASE_URL ? "excludes PostgreSQL's" : 'includes the embedded database'}):`,
-    table(costRows),
-    '',
-    'Notes:',
-    `  req/s of every round: ${allRounds}`,
-    `  cores busy in the median round, server/load generator/other: ${cores.slice(0, 4).join(', ')},`,
-    `    ${cores.slice(4).join(', ')}`,
-    `    (${cpu.length} cores in all; "other", ±0.2, is ${r.backend.env.DATABASE_URL ? 'PostgreSQL and ' : ''}anything else running on the machine)`,
-    '  1, 3a, 6: Atrium answers a plain, valid client_credentials request without a Provider (src/oidc/client-credentials-issuer.ts),',
-    "     with the token its Provider would issue; anything else (errors included) goes to the Provider. These figures measure that path.",
-    `  3a pool churn: ${a3a.churn}`,
-    `  3b pool churn: ${a3b.churn}`,
-    '  4: Atrium: first request to a tenant created earlier (keys in the database) but never served: tenant lookup,',
-    '     keys read and decrypted, Provider built, discovery. Bare: new Provider(...) with pre-generated keys, then discovery.',
-    `  5: heapUsed after forced gc, ${HEAP_PROVIDERS} more Providers vs ${HEAP_WARMUP} warm-up ones, each having served one discovery request`,
-    `     (Atrium pool size at the end: ${r.aHeap.pooled}; bare Providers alive: ${r.bHeap.providers}). Native key memory outside the V8 heap is not counted.`,
-    `  Supplementary: bare with oidc-provider's default opaque client_credentials tokens (kept by the in-memory adapter):`,
-    `     ${bOpaque.result.rps.toFixed(0)} tokens/s, ${bOpaque.result.serverCpuUsPerRequest.toFixed(0)} µs CPU/request; ${r.bOpaqueFormat}.`,
-    `  Supplementary: bare with figure 3a's churn (tokens over ${SPREAD_TENANTS} hosts, an LRU of ${POOL_SIZE} Providers, a miss builds one):`,
-    `     ${bChurn.result.rps.toFixed(0)} tokens/s (${(bChurn.result.rps / b1.result.rps).toFixed(2)} of bare 1), ${bChurn.result.serverCpuUsPerRequest.toFixed(0)} µs CPU/request;` +
-      ` Atrium 3a / this = ${(a3a.result.rps / bChurn.result.rps).toFixed(2)}. The ceiling of 3a for anything that builds an oidc-provider per miss.`,
-    "  Supplementary: figure 1 through the tenant's Provider (the same request with an extra parameter, which the direct issuer leaves to it):",
-    `     ${a1Provider.result.rps.toFixed(0)} tokens/s (${(a1Provider.result.rps / b1.result.rps).toFixed(2)} of bare 1), ${a1Provider.result.serverCpuUsPerRequest.toFixed(0)} µs CPU/request.`,
-    '  Ratio = Atrium / bare: below 1 for throughput, above 1 for latency, CPU or memory, means Atrium costs more.',
-    '',
-    ...multi.lines,
+    ...r.results.flatMap(pairReport),
+    ...lifecycleReport(r.lifecycle),
+    ...(r.extra.length ? ['Supplementary (fresh processes, same database):', ...r.extra] : ['Supplementary figures (heap per Provider, two instances): not run (--quick without --supplementary).', '']),
+    'Ratios are A/B: below 1 for throughput means A (Atrium, or Atrium spread over N tenants) does less than B.',
+    'Only ratios mean anything on a shared machine; the absolute values say how busy it was.',
     ...(problems.length ? ['', 'Problems:', ...problems.map((p) => `  ${p}`)] : []),
     '',
   ].join('\n');
-}
-
-/** Figures 6 and 7, their notes, and what went wrong in that phase. */
-function multiReport(m: MultiInstance): { lines: string[]; problems: string[] } {
-  const title = 'Many instances, one truth (figures 6 and 7): two Atrium processes, one PostgreSQL database, one Redis';
-  if (m.skipped !== undefined) return { lines: [title, `  skipped: ${m.skipped}.`], problems: [] };
-
-  const [one, two] = [medianRound(m.rounds.get(ONE_INSTANCE)!), medianRound(m.rounds.get(TWO_INSTANCES)!)] as [Measured, Measured];
-  const throughput = table(
-    [
-      { label: '6. client_credentials tokens/s, 1 tenant', atrium: one.result.rps, bare: two.result.rps, unit: 'req/s', roundRatios: roundRatios(m.rounds.get(ONE_INSTANCE)!, m.rounds.get(TWO_INSTANCES)!) },
-      { label: '   server CPU/request (2 instances: A + B)', atrium: one.result.serverCpuUsPerRequest, bare: two.result.serverCpuUsPerRequest, unit: 'µs' },
-      { label: '   latency p50', atrium: one.result.p50Ms, bare: two.result.p50Ms, unit: 'ms' },
-      { label: '   latency p99', atrium: one.result.p99Ms, bare: two.result.p99Ms, unit: 'ms' },
-    ],
-    { figure: 'Figure', a: ONE_INSTANCE, b: TWO_INSTANCES, ratio: '2/1', ratioOf: 'b/a' },
-  );
-
-  const ms = m.samples.map((x) => x.ms).sort((a, b) => a - b);
-  const rotateMs = m.samples.map((x) => x.rotateMs).sort((a, b) => a - b);
-  const eventLead = m.samples.map((x) => x.eventBeforeAnswerMs).filter(Number.isFinite).sort((a, b) => a - b);
-  const polls = m.samples.map((x) => x.polls).sort((a, b) => a - b);
-  const n = m.samples.length;
-  const msCells = (sorted: number[]) => [percentile(sorted, 50), percentile(sorted, 99), sorted[0] ?? NaN].map((v) => formatValue(v, 'ms'));
-  const propagation = plainTable(
-    ['Figure', 'median', 'p99', 'fastest'],
-    [
-      [`7. key rotation through A → new keys in B's JWKS (n=${n})`, ...msCells(ms)],
-      ["   (A's answer to the rotate request itself)", ...msCells(rotateMs)],
-      ['   (event on Redis → A\'s answer, as a subscriber saw it)', ...msCells(eventLead)],
-    ],
-  );
-
-  const nCpus = os.cpus().length;
-  const coresOf = ({ result }: Measured) => `${result.serverCores.toFixed(2)}/${result.generatorCores.toFixed(2)}/${result.otherCores.toFixed(2)}`;
-  // What one instance and its load generator need, against what the rest of the machine's work leaves them.
-  const needed = one.result.serverCores + one.result.generatorCores;
-  const left = nCpus - one.result.otherCores;
-  const ceiling = Math.min(2, left / needed);
-  const [aShare, bShare] = two.result.okPerPool.map((ok) => ok / (DURATION_MS / 1000)) as [number, number];
-  const roundsOf = (key: string) => m.rounds.get(key)!.map((x) => x.result.rps.toFixed(0)).join('/');
-  const firstPoll = m.samples.filter((x) => x.polls === 1).length;
-  const failures = m.samples.reduce((sum, x) => sum + x.failures, 0);
-  const oldestView = Math.max(...m.samples.map((x) => x.bViewAgeMs));
-
-  const lines = [
-    title,
-    `(separate processes A and B, same database as above, same ENCRYPTION_KEY, PUBLIC_URL and bootstrap client; ${m.redis})`,
-    '',
-    throughput,
-    '',
-    propagation,
-    '',
-    'Notes:',
-    `  6: figure 1's request (tenant solo, client_secret_basic, grant_type=client_credentials), ${CONCURRENCY} connections, Host = the tenant's`,
-    `     issuer host whichever instance serves it. 1 instance: all ${CONCURRENCY} to A (B running, idle); 2 instances: ${CONCURRENCY / 2} to A, ${CONCURRENCY / 2} to B.`,
-    `     Fresh processes; ${ROUNDS} rounds alternating 1 and 2 instances, the median round shown. Server CPU/request with 2 instances =`,
-    '     CPU time of A + B / requests both served (PostgreSQL and Redis not counted).',
-    `  6 req/s of every round: ${ONE_INSTANCE} ${roundsOf(ONE_INSTANCE)}, ${TWO_INSTANCES} ${roundsOf(TWO_INSTANCES)};`,
-    `     median 2-instance round: A ${aShare.toFixed(0)} req/s, B ${bShare.toFixed(0)} req/s`,
-    `  6 cores busy in the median round, server(s)/load generator/other: ${ONE_INSTANCE} ${coresOf(one)}, ${TWO_INSTANCES} ${coresOf(two)}`,
-    `  6 ceiling: this machine has ${nCpus} cores for everything: the Atrium processes, the load generator (this process, sharing`,
-    `     them) and the rest ("other": PostgreSQL, Redis, anything else running). In the 1-instance round Atrium + generator`,
-    `     used ${needed.toFixed(2)} cores and other work ${one.result.otherCores.toFixed(2)}, so the bench had ~${left.toFixed(2)} cores: 2 instances can reach at most`,
-    `     ~${ceiling.toFixed(2)}× one instance here (2× would need ~${(2 * needed).toFixed(2)} cores free). The ratio says how much of this machine a second`,
-    '     instance can use, not how Atrium scales with instances on hosts of their own.',
-    `  7: each sample is a tenant neither instance had served: its JWKS read through A, then through B (B's tenant record read`,
-    `     and Provider built at most ${oldestView.toFixed(0)} ms before A answered; B's tenant cache keeps a record 3 s, so without the event`,
-    `     B would have gone on serving the old keys for seconds). Then POST /api/v1/tenants/:slug/keys/rotate to A, and from A's`,
-    `     answer on, B's JWKS polled every ~${POLL_EVERY_MS} ms until it listed both new current kids: time = A's answer → that answer of B`,
-    '     (event over Redis, B dropping the record, reading the new version, rebuilding the Provider; up to one poll interval).',
-    `     ${firstPoll}/${n} were already served on B's first poll: A publishes the event before it answers, so B usually has it`,
-    '     before A\'s client has the answer, and the time is then B re-reading the tenant and rebuilding its Provider on that first',
-    `     request. Polls per sample: median ${percentile(polls, 50)}, most ${polls.at(-1)}. With ${n} samples, p99 is the slowest one.`,
-    `     "event on Redis → A's answer": the bench subscribes to the instances' channel too and notes when each rotation is announced;`,
-    `     positive = announced before A answered (${eventLead.length}/${n} announcements seen).`,
-    '  The instances publish on Redis channel atrium:events; other Atrium processes on the same Redis would see these events.',
-  ];
-  const problems = [
-    ...[...m.rounds].flatMap(([key, list]) => list.filter((x) => x.result.errors).map((x) => `${key}: ${x.result.errors} failed requests, first: ${x.result.firstError}`)),
-    failures ? `figure 7: B answered ${failures} JWKS polls with an error status` : undefined,
-    m.errorLines[0] || m.errorLines[1] ? `Atrium A / B logged ${m.errorLines[0]} / ${m.errorLines[1]} error-level lines in figures 6 and 7` : undefined,
-  ].filter((p): p is string => Boolean(p));
-  return { lines, problems };
 }
 
 // Ctrl-C or a kill: stop the children and remove the storage before leaving.
@@ -536,8 +476,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     interrupted = true;
     progress(`${signal}: stopping`);
-    // main() cannot reach its cleanup while it awaits requests to a live server: stopping
-    // the servers fails those requests, and main unwinds through its finally.
     void stopAll();
     setTimeout(() => process.exit(130), 15_000).unref();
   });

@@ -27,9 +27,13 @@ function baseEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(keep.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]));
 }
 
+/** The bearer token of the Atrium children's /metrics (the refresh figure reads the transaction histogram). */
+export const METRICS_TOKEN = randomBytes(24).toString('base64url');
+
 export interface AtriumOptions {
   backendEnv: Record<string, string>;
-  poolMaxSize: number;
+  /** MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE; unset: Atrium's default. */
+  poolMaxSize?: number;
   /** Adds --expose-gc, for the heap figure. */
   exposeGc?: boolean;
   /** Reuses the master key of an earlier Atrium on the same data (the sealed keys must open). */
@@ -63,7 +67,8 @@ export async function startAtrium(name: string, options: AtriumOptions): Promise
     HOST: '127.0.0.1',
     PUBLIC_URL: publicUrl,
     MULTI_TENANCY_ENABLED: 'true',
-    MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE: String(options.poolMaxSize),
+    ...(options.poolMaxSize === undefined ? {} : { MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE: String(options.poolMaxSize) }),
+    METRICS_TOKEN,
     ENCRYPTION_KEY: encryptionKey,
     ATRIUM_BOOTSTRAP_CLIENT_ID: bootstrapClientId,
     ATRIUM_BOOTSTRAP_CLIENT_SECRET: bootstrapClientSecret,
@@ -78,17 +83,31 @@ export async function startAtrium(name: string, options: AtriumOptions): Promise
   return { child, publicUrl, encryptionKey, bootstrapClientId, bootstrapClientSecret };
 }
 
-export async function startBare(name: string, options: { exposeGc?: boolean; poolMaxSize?: number } = {}): Promise<{ child: ServerChild; target: Target; opaqueTarget: Target }> {
+export interface BareChild {
+  child: ServerChild;
+  target: Target;
+  /** The authorization_code + refresh_token client (bench/bare-server.ts mints its refresh tokens). */
+  webTarget: Target;
+}
+
+export async function startBare(name: string, options: { exposeGc?: boolean } = {}): Promise<BareChild> {
   const port = await freePort();
   const clientId = 'bench-client';
   const clientSecret = randomBytes(32).toString('base64url');
-  const env = { ...baseEnv(), PORT: String(port), BENCH_CLIENT_ID: clientId, BENCH_CLIENT_SECRET: clientSecret, BENCH_POOL_SIZE: String(options.poolMaxSize ?? 50) };
+  const webClientSecret = randomBytes(32).toString('base64url');
+  const env = {
+    ...baseEnv(),
+    PORT: String(port),
+    BENCH_CLIENT_ID: clientId,
+    BENCH_CLIENT_SECRET: clientSecret,
+    BENCH_WEB_CLIENT_SECRET: webClientSecret,
+  };
   const child = new ServerChild(name, port, [...(options.exposeGc ? ['--expose-gc'] : []), 'bench/bare-server.ts'], env, ROOT);
   await child.waitReady(DISCOVERY_PATH, `localhost:${port}`);
   return {
     child,
     target: { host: `localhost:${port}`, clientId, clientSecret },
-    opaqueTarget: { host: `opaque.localhost:${port}`, clientId, clientSecret },
+    webTarget: { host: `localhost:${port}`, clientId: 'bench-web', clientSecret: webClientSecret },
   };
 }
 
@@ -142,10 +161,15 @@ export class AtriumAdmin {
     return JSON.parse(res.body) as Record<string, unknown>;
   }
 
+  /** Asks for the token up front, so the first timed call does not include it. */
+  async ready(): Promise<void> {
+    this.#token ??= await this.#platformToken();
+  }
+
   async #platformToken(): Promise<string> {
     const res = await timedRequest(this.#pool, {
       ...tokenRequest({ host: this.#platformHost, clientId: this.#atrium.bootstrapClientId, clientSecret: this.#atrium.bootstrapClientSecret }),
-      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'atrium:tenants:write atrium:cross-tenant:write' }).toString(),
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'atrium:tenants:read atrium:tenants:write atrium:cross-tenant:write' }).toString(),
     });
     const token = (JSON.parse(res.body) as { access_token?: string }).access_token;
     if (!token) throw new Error(`no platform token: HTTP ${res.status} ${res.body.slice(0, 300)}`);
@@ -167,6 +191,29 @@ export class AtriumAdmin {
       token_endpoint_auth_method: 'client_secret_basic',
     });
     return { host: tenantHost(this.#atrium, slug), clientId: String(created.client_id), clientSecret: String(created.client_secret) };
+  }
+
+  /** Registers a confidential authorization_code + refresh_token client (redirect to test/support's REDIRECT_URI). */
+  async createWebClient(slug: string, redirectUri: string): Promise<Target> {
+    const created = await this.#call('POST', `/tenants/${slug}/clients`, {
+      client_name: 'bench web client',
+      redirect_uris: [redirectUri],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+    });
+    return { host: tenantHost(this.#atrium, slug), clientId: String(created.client_id), clientSecret: String(created.client_secret) };
+  }
+
+  /** Creates a user with a password (hashed by Atrium with its argon2id parameters). */
+  async createUser(slug: string, email: string, password: string): Promise<void> {
+    await this.#call('POST', `/tenants/${slug}/users`, { email, password, name: 'Bench user', email_verified: true });
+  }
+
+  /** GET on the management API; returns the JSON and how long the request took. */
+  async timedGet(apiPath: string): Promise<{ ms: number; body: Record<string, unknown> }> {
+    const sent = performance.now();
+    const body = await this.#call('GET', apiPath);
+    return { ms: performance.now() - sent, body };
   }
 
   /** Rotates a tenant's signing keys; returns the kids of the new current keys. */

@@ -12,6 +12,7 @@ import { createTenantFixture, discover, REDIRECT_URI, signInThroughPages, type T
 import { assertApiError } from './support/api-assertions.ts';
 import { hiddenInput, httpFetch, TestBrowser } from './support/http-client.ts';
 import { runAsTenant } from '../src/core/request-context.ts';
+import { TENANT_LIST_QUERIES } from '../src/tenancy/tenant-store.ts';
 
 
 let t: TestAtrium;
@@ -115,10 +116,10 @@ describe('creating and reading tenants', () => {
   it('lists tenants with the same JSON per tenant, the reserved platform tenant included', async () => {
     const res = await t.api('GET', '/tenants');
     assert.equal(res.status, 200);
-    assert.deepEqual(Object.keys(res.body).sort(), ['limit', 'offset', 'tenants', 'total']);
+    assert.deepEqual(Object.keys(res.body).sort(), ['limit', 'next_cursor', 'tenants', 'total']);
     assert.equal(res.body.limit, 50);
-    assert.equal(res.body.offset, 0);
     assert.equal(res.body.total, res.body.tenants.length);
+    assert.equal(res.body.next_cursor, null, 'every tenant fits on the page: no next page');
     for (const tenant of res.body.tenants) assert.deepEqual(Object.keys(tenant).sort(), TENANT_KEYS);
     const initech = res.body.tenants.find((x: { slug: string }) => x.slug === 'initech');
     assert.deepEqual(initech, (await t.api('GET', '/tenants/initech')).body);
@@ -212,7 +213,8 @@ describe('tenant input validation', () => {
   });
 });
 
-// Rule: GET /tenants pages with limit (1..200, default 50) and offset (>= 0); total counts every tenant; pages are stable and disjoint.
+// Rule: GET /tenants pages by cursor: limit (1..200, default 50), cursor (the previous page's next_cursor, opaque; null on the last page), search;
+// offset (>= 0) is still accepted (its answers carry offset) but not with cursor; any other parameter is a 400 naming it; total counts every match.
 describe('tenant list pagination', () => {
   before(async () => {
     for (const slug of ['page-a', 'page-b', 'page-c', 'page-d', 'page-e']) {
@@ -221,12 +223,51 @@ describe('tenant list pagination', () => {
     }
   });
 
-  it('walks every tenant exactly once in pages of 2, with the same total on every page', async () => {
+  const slugsOf = (body: { tenants: { slug: string }[] }) => body.tenants.map((x) => x.slug);
+
+  /** Follows next_cursor from the first page of `query` to the end; returns each page's body. */
+  async function walk(query: string): Promise<{ tenants: { slug: string }[]; total: number; limit: number; next_cursor: string | null }[]> {
+    const pages = [];
+    let cursor: string | null = null;
+    do {
+      const page = await t.api('GET', `/tenants?${query}${cursor ? `&cursor=${cursor}` : ''}`);
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      pages.push(page.body);
+      cursor = page.body.next_cursor;
+      assert.ok(pages.length < 10_000, 'the walk ends');
+    } while (cursor);
+    return pages;
+  }
+
+  it('walks every tenant exactly once by cursor in pages of 2, with the same total on every page', async () => {
     const all = await t.api('GET', '/tenants?limit=200');
     assert.equal(all.status, 200);
     const total = all.body.total as number;
     assert.equal(all.body.tenants.length, total);
     assert.ok(total >= 8);
+    const pages = await walk('limit=2');
+    assert.equal(pages.length, Math.ceil(total / 2));
+    for (const page of pages) {
+      assert.deepEqual(Object.keys(page).sort(), ['limit', 'next_cursor', 'tenants', 'total']);
+      assert.equal(page.total, total);
+      assert.equal(page.limit, 2);
+    }
+    assert.ok(pages.slice(0, -1).every((p) => p.tenants.length === 2 && typeof p.next_cursor === 'string'));
+    assert.equal(pages.at(-1)!.next_cursor, null);
+    const seen = pages.flatMap(slugsOf);
+    assert.deepEqual(seen, slugsOf(all.body));
+    assert.equal(new Set(seen).size, total);
+  });
+
+  it('pages a search by cursor: only matches, in slug order, total counting the matches', async () => {
+    const pages = await walk('limit=2&search=page-');
+    assert.deepEqual(pages.flatMap(slugsOf), ['page-a', 'page-b', 'page-c', 'page-d', 'page-e']);
+    assert.deepEqual(pages.map((p) => p.total), [5, 5, 5]);
+  });
+
+  it('still walks by offset (the older paging), echoing the offset', async () => {
+    const all = await t.api('GET', '/tenants?limit=200');
+    const total = all.body.total as number;
     const seen: string[] = [];
     for (let offset = 0; offset < total; offset += 2) {
       const page = await t.api('GET', `/tenants?limit=2&offset=${offset}`);
@@ -235,16 +276,17 @@ describe('tenant list pagination', () => {
       assert.equal(page.body.limit, 2);
       assert.equal(page.body.offset, offset);
       assert.equal(page.body.tenants.length, Math.min(2, total - offset));
-      seen.push(...page.body.tenants.map((x: { slug: string }) => x.slug));
+      assert.equal(page.body.next_cursor === null, offset + 2 >= total, 'next_cursor says whether a page follows');
+      seen.push(...slugsOf(page.body));
     }
-    assert.deepEqual(seen, all.body.tenants.map((x: { slug: string }) => x.slug));
-    assert.equal(new Set(seen).size, total);
+    assert.deepEqual(seen, slugsOf(all.body));
   });
 
   it('returns an empty page past the end, with the total', async () => {
     const res = await t.api('GET', '/tenants?limit=5&offset=100000');
     assert.equal(res.status, 200);
     assert.deepEqual(res.body.tenants, []);
+    assert.equal(res.body.next_cursor, null);
     assert.ok(res.body.total >= 8);
   });
 
@@ -254,6 +296,20 @@ describe('tenant list pagination', () => {
     }
     for (const q of ['offset=-1', 'offset=x', 'offset=0.5']) {
       assertApiError(await t.api('GET', `/tenants?${q}`), 400, undefined, /offset/);
+    }
+  });
+
+  it('refuses a cursor it did not issue, a cursor with an offset, and parameters it does not know, naming them', async () => {
+    const first = await t.api('GET', '/tenants?limit=1');
+    const cursor = first.body.next_cursor as string;
+    assert.equal(typeof cursor, 'string');
+    assert.equal((await t.api('GET', `/tenants?limit=1&cursor=${cursor}`)).status, 200);
+    for (const bad of ['x', Buffer.from('t1:NOT A SLUG').toString('base64url'), Buffer.from('page-a').toString('base64url')]) {
+      assertApiError(await t.api('GET', `/tenants?cursor=${bad}`), 400, 'invalid_cursor', /cursor/);
+    }
+    assertApiError(await t.api('GET', `/tenants?cursor=${cursor}&offset=2`), 400, undefined, /cursor, offset/);
+    for (const unknown of ['page=2', 'sort=name', 'after=page-a']) {
+      assertApiError(await t.api('GET', `/tenants?${unknown}`), 400, undefined, new RegExp(unknown.split('=')[0]!));
     }
   });
 
@@ -528,3 +584,67 @@ describe('a deleted tenant outside development', () => {
     assert.equal(body.correlation_id, gone.headers.get('x-correlation-id'));
   });
 });
+
+// Rule: the last page of many tenants reads about as many rows as the first (keyset paging on the slug index); offset paging reads every row before its page.
+describe('tenant list paging at scale', () => {
+  const BULK = 2_000;
+  const LIMIT = 50;
+
+  before(async () => {
+    // Rows only (no keys): listing reads nothing else, and 2,000 tenants through the API would take minutes.
+    await t.atrium.services.db.crossTenant('test: bulk tenants', async (q) => {
+      await q.query(`INSERT INTO tenants (id, slug, name) SELECT gen_random_uuid(), 'bulk-' || lpad(i::text, 5, '0'), 'Bulk ' || i FROM generate_series(1, ${BULK}) AS i`);
+      await q.query('ANALYZE tenants');
+    });
+  });
+  after(async () => {
+    await t.atrium.services.db.crossTenant('test: drop bulk tenants', (q) => q.query("DELETE FROM tenants WHERE slug LIKE 'bulk-%'"));
+  });
+
+  /** Rows the plan's scans of `tenants` produced or filtered away, from EXPLAIN ANALYZE. */
+  async function tenantRowsRead(params: unknown[]): Promise<number> {
+    const explained = await t.atrium.services.db.crossTenant('test: explain tenant page', (q) =>
+      q.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${TENANT_LIST_QUERIES.page}`, params),
+    );
+    const raw = explained.rows[0]!['QUERY PLAN'];
+    const [root] = (typeof raw === 'string' ? JSON.parse(raw) : raw) as [{ Plan: PlanNode }];
+    let rows = 0;
+    const visit = (node: PlanNode) => {
+      if (node['Relation Name'] === 'tenants') rows += node['Actual Rows'] * node['Actual Loops'] + (node['Rows Removed by Filter'] ?? 0);
+      for (const child of node.Plans ?? []) visit(child);
+    };
+    visit(root.Plan);
+    return rows;
+  }
+
+  it('serves the last page by cursor reading a bounded number of rows, where offset reads them all', async () => {
+    // The cursor of the last page comes from the API, by walking it.
+    let cursor: string | null = null;
+    let page: { tenants: { slug: string }[]; next_cursor: string | null; total: number };
+    do {
+      const res = await t.api('GET', `/tenants?limit=200&search=bulk-${cursor ? `&cursor=${cursor}` : ''}`);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      page = res.body;
+      cursor = page.next_cursor;
+    } while (cursor);
+    assert.equal(page.total, BULK);
+    assert.equal(page.tenants.at(-1)!.slug, `bulk-${String(BULK).padStart(5, '0')}`);
+
+    const lastSlugBefore = `bulk-${String(BULK - LIMIT).padStart(5, '0')}`;
+    // The statement the API runs, as it runs it for the first and the last page of 50.
+    const first = await tenantRowsRead([null, null, LIMIT + 1, 0]);
+    const last = await tenantRowsRead([null, lastSlugBefore, LIMIT + 1, 0]);
+    const lastByOffset = await tenantRowsRead([null, null, LIMIT + 1, BULK - LIMIT]);
+    assert.ok(first <= LIMIT + 1, `first page read ${first} rows`);
+    assert.ok(last <= 2 * (LIMIT + 1), `last page by cursor read ${last} rows (first page: ${first})`);
+    assert.ok(lastByOffset >= BULK - LIMIT, `the same page by offset read ${lastByOffset} rows: the measure sees a full scan`);
+  });
+});
+
+interface PlanNode {
+  'Relation Name'?: string;
+  'Actual Rows': number;
+  'Actual Loops': number;
+  'Rows Removed by Filter'?: number;
+  Plans?: PlanNode[];
+}
