@@ -102,7 +102,9 @@ async function machineToken(port: number, secret = moving.m2mClientSecret): Prom
  */
 let lastTotpStep = 0;
 async function nextTotpOffset(): Promise<number> {
-  const step = lastTotpStep + 1;
+  // The step after the last one spent, but never one already behind the accepted window: an
+  // export and import on a slow machine can take longer than a step.
+  const step = Math.max(lastTotpStep + 1, stepAt(Date.now()));
   while (stepAt(Date.now()) + 1 < step) await new Promise((resolve) => setTimeout(resolve, 250));
   lastTotpStep = step;
   return step - stepAt(Date.now());
