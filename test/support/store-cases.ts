@@ -171,7 +171,7 @@ export function storeCases(s: Services): StoreCase[] {
     },
     {
       module: 'src/audit/audit-log.ts', tables: ['audit_events'], type: AuditLog,
-      exempt: { follow: 'wiring: names the follower, no SQL', together: 'opens the tenant transaction that store calls join; the SQL is theirs, probed with them' },
+      exempt: { follow: 'wiring: names the follower, no SQL', together: 'opens the tenant transaction that store calls join; the SQL is theirs, probed with them', whenCommitted: 'defers work until the joined transaction commits; no SQL of its own' },
       async seed() {
         const actor = tag();
         await audit.record({ action: 'conformance.probe', actor, target: actor });
