@@ -101,6 +101,30 @@ describe('connection fields: bad input', () => {
     assert.equal((await t.api('GET', '/tenants/acme/federation/bad')).status, 404, 'nothing was stored');
   });
 
+  it("refuses claims_mapping onto a standard claim Atrium's user record does not keep, with a 400 naming it", async () => {
+    // Atrium's user keeps email, email_verified, name and roles only: every other OpenID
+    // Connect standard claim is refused by name, never accepted and dropped.
+    const unkept = ['given_name', 'family_name', 'middle_name', 'nickname', 'preferred_username', 'profile', 'picture', 'website', 'gender', 'birthdate', 'zoneinfo', 'locale', 'phone_number', 'phone_number_verified', 'updated_at', 'address'];
+    for (const claim of unkept) {
+      const res = await put('acme', 'bad', plainConnection({ claims_mapping: { name: 'name', [claim]: `/upstream/${claim}` } }));
+      assert.equal(res.status, 400, `${claim}: ${JSON.stringify(res.body)}`);
+      assert.match(res.body.error_description, new RegExp(`claims_mapping: cannot map onto "${claim}" is a standard claim Atrium's user record does not keep`), claim);
+      assert.match(res.body.error_description, /the targets are email, email_verified, name, roles/);
+      assert.ok(res.body.correlation_id);
+    }
+    const other = await put('acme', 'bad', plainConnection({ claims_mapping: { department: '/org/dept' } }));
+    assert.equal(other.status, 400);
+    assert.match(other.body.error_description, /"department" is not a claim Atrium keeps/);
+    // Many unknown targets: refused with a bounded message.
+    const many = await put('acme', 'bad', plainConnection({ claims_mapping: Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`c${i}`, 'x'])) }));
+    assert.ok(many.status === 400 || many.status === 413, `many targets: ${many.status}`);
+    if (many.status === 400) {
+      assert.match(many.body.error_description, /and 4980 more/);
+      assert.ok(many.body.error_description.length < 3000, 'the message stays short');
+    }
+    assert.equal((await t.api('GET', '/tenants/acme/federation/bad')).status, 404, 'nothing was stored');
+  });
+
   it('stores the mobilityguard preset from its discovery endpoint, and echoes every new field', async () => {
     const discovery = 'https://mg.example.test/mg-local/atrium/.well-known/openid-configuration';
     const res = await put('globex', 'onegate', { provider: 'mobilityguard', discovery_endpoint: discovery, public_issuer: 'https://login.example.test/mg-local/atrium', redirect_path: '/login/callback', client_id: 'atrium', client_secret: 's' });
