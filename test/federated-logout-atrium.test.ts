@@ -7,8 +7,8 @@
  * relying party's post_logout_redirect_uri with its state. Afterwards `prompt=none` at idp
  * (and at acme) answers `login_required`. An admin revoke at idp reaches acme by back-channel
  * logout (idp as OP, acme's per-connection endpoint as RP) and ends the acme session. The
- * account page's two sign-out doors (POST /account/logout, and "Sign out" on its current
- * sign-in) go through idp the same way, to acme's signed-out page. Driven once with a cookie-carrying HTTP client and
+ * account page's sign-out doors (POST /account/logout, "Sign out" on its current sign-in,
+ * "Sign out everywhere") go through idp the same way, to acme's signed-out page. Driven once with a cookie-carrying HTTP client and
  * once in Chromium (screenshots in a temp directory, named in the test's output).
  */
 import { after, before, describe, it } from 'node:test';
@@ -44,7 +44,7 @@ before(async () => {
   up = await startTestAtrium({ EGRESS_ALLOW: 'acme.localhost' });
   acme = await createTenantFixture(down, 'acme');
   idp = await createTenantFixture(up, 'idp');
-  for (const email of ['alice@corp.test', 'carol@corp.test', 'dave@corp.test', 'erin@corp.test', 'frank@corp.test']) {
+  for (const email of ['alice@corp.test', 'carol@corp.test', 'dave@corp.test', 'erin@corp.test', 'frank@corp.test', 'gina@corp.test']) {
     const created = await up.api('POST', '/tenants/idp/users', { email, password: PASSWORD, name: email, email_verified: true });
     assert.equal(created.status, 201);
     upstreamUserIds.set(email, created.body.id);
@@ -209,6 +209,17 @@ describe('sign-out at B ends the session at A and returns to the relying party (
       assert.ok(current, 'the session list shows the sign-in');
       return browser.postForm(`${acme.issuer}/account/sessions/revoke`, { csrf: hiddenInput(html, 'csrf'), session: current });
     });
+  });
+
+  it('"Sign out everywhere" on /account goes through idp for this browser, and ends the user\'s other acme sign-ins too', async () => {
+    // gina's other sign-in at acme, in another browser (through idp too).
+    const other = new TestBrowser();
+    const request = await authorizationRequest(acme);
+    const done = await finishDownstream(other, await signInAtAtriumUpstream(other, await startAtUpstream(other, request, 'corp'), { email: 'gina@corp.test', password: PASSWORD }, down.port));
+    assert.ok(done.redirect, `the other sign-in: ${done.status} ${done.html.slice(0, 300)}`);
+    assert.notEqual(await silentAuthorization(other, acme.issuer, acme), 'login_required', 'the other browser is signed in at acme');
+    await signOutOnAccountPage('gina@corp.test', (browser, html) => browser.postForm(`${acme.issuer}/account/sessions/revoke-all`, { csrf: hiddenInput(html, 'csrf') }));
+    assert.equal(await silentAuthorization(other, acme.issuer, acme), 'login_required', "the other browser's acme sign-in ended too");
   });
 
   it('a session that did not come from idp signs out at acme only', async () => {

@@ -22,6 +22,22 @@ async function revokeSession(pages: AccountPages, ctx: Context): Promise<void> {
   backToAccount(ctx, 'session_revoked');
 }
 
+/**
+ * "Sign out everywhere": every sign-in and console session of the user ends (their relying
+ * parties get logout tokens); this browser's sign-in, when it came from an upstream, is
+ * signed out there too. The other devices' upstream sessions cannot be: no browser of theirs is here.
+ */
+async function signOutEverywhere(pages: AccountPages, ctx: Context): Promise<void> {
+  const principal = requireUser(pages.consoleAuth, ctx);
+  if (!principal) return;
+  await pages.consoleAuth.readForm(ctx, principal);
+  const upstream = await pages.consoleAuth.leaveUpstream(ctx, principal);
+  await pages.userSessions.revokeAllSessions(principal.userId, meta(ctx, principal));
+  ctx.status = 303;
+  ctx.redirect(upstream ?? '/account/signed-out');
+}
+
 export function mountSessionRoutes(router: Router, pages: AccountPages): void {
   router.post('/sessions/revoke', (ctx) => revokeSession(pages, ctx));
+  router.post('/sessions/revoke-all', (ctx) => signOutEverywhere(pages, ctx));
 }
