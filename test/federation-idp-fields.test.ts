@@ -244,8 +244,9 @@ describe('the mobilityguard preset against a loopback upstream', () => {
       assert.equal(callback.pathname, '/login/mg-callback');
       const done = await finishDownstream(browser, callback);
       assert.ok(done.redirect, `sign-in finished: ${done.status} ${done.html.slice(0, 300)}`);
-      const claims = await redeem(request, done.redirect);
-      assert.equal(claims.email, 'mia@corp.test');
+      assert.ok((await redeem(request, done.redirect)).sub, 'the relying party gets its ID token');
+      const users = (await t.api('GET', '/tenants/acme/users?limit=100')).body.users as { email: string; name: string | null }[];
+      assert.equal(users.find((u) => u.email === 'mia@corp.test')?.name, 'Mia MG', "the user made from the upstream's claims");
       const events = (await t.api('GET', '/tenants/acme/audit?action=federation.sign_in&limit=50')).body.events as { outcome: string; details: { connection?: string; issuer?: string } }[];
       assert.ok(events.some((e) => e.outcome === 'success' && e.details.connection === 'onegate' && e.details.issuer === mg.issuer), 'signed in through onegate, the upstream issuer recorded');
 
