@@ -188,7 +188,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     keys, keyLifecycle,
     metrics, health,
     federation,
-    consoleAuth: new ConsoleAuth({ config, box, users, audit, sessions: consoleSessions, grants, handoffNonces: new HandoffNonceStore(db), registry }),
+    consoleAuth: new ConsoleAuth({ config, box, users, audit, sessions: consoleSessions, grants, handoffNonces: new HandoffNonceStore(db), registry, upstreamSignOut: upstreamSessionHooks({ config, box, audit, federation }).leave }),
     mfa,
     userSessions,
     isolationAudit: new IsolationAudit({ config, db, box, audit }),

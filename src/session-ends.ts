@@ -17,15 +17,22 @@ import type { ProviderPool } from './runtime/provider-pool.ts';
 import type { TenantRegistry } from './tenancy/tenant-registry.ts';
 import { issuerFor } from './tenancy/tenant.ts';
 import { FederatedSignOut } from './interactions/federated-sign-out.ts';
+import type { UpstreamSignOut } from './console/console-sign-in.ts';
 
-/** The Providers' hooks for an upstream's sessions: bind at sign-in, leave through the upstream at sign-out. */
-export function upstreamSessionHooks(d: { config: AtriumConfig; box: SecretBox; audit: AuditLog; federation: Federation }): Required<Pick<ProviderDeps, 'onSignedOut'>> & { bind: NonNullable<ProviderDeps['onSignedIn']> } {
+/**
+ * The hooks for an upstream's sessions: bind at sign-in, leave through the upstream at
+ * sign-out. `onSignedOut` is the Providers' (RP-initiated logout); `leave` is the same
+ * sign-out for the console's own door (POST /account/logout).
+ */
+export function upstreamSessionHooks(d: { config: AtriumConfig; box: SecretBox; audit: AuditLog; federation: Federation }): Required<Pick<ProviderDeps, 'onSignedOut'>> & { bind: NonNullable<ProviderDeps['onSignedIn']>; leave: UpstreamSignOut } {
   const signOut = new FederatedSignOut({ config: d.config, box: d.box, audit: d.audit, ...d.federation.flow });
+  const leave: UpstreamSignOut = (tenant, ctx, session, then) => signOut.leave(ctx, tenant, issuerFor(tenant, d.config), session, then);
   return {
+    leave,
     async bind(_tenant, signIn) {
       if (signIn.interactionUid && signIn.amr.includes('fed')) await d.federation.flow.sessions.bind(signIn.interactionUid, signIn.sessionUid, signIn.userId);
     },
-    onSignedOut: (tenant, ctx, session, then) => signOut.leave(ctx, tenant, issuerFor(tenant, d.config), session, then),
+    onSignedOut: leave,
   };
 }
 

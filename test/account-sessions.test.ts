@@ -80,6 +80,28 @@ describe('sessions', () => {
     assert.equal(res.status, 302);
   });
 
+  it('"Sign out everywhere" on /account ends every sign-in and console session of the user (this one too), not without CSRF, and no other user\'s', async () => {
+    const user = await createUser(t, acme, 'leaver');
+    const other = await createUser(t, acme, 'stayer');
+    const phone = await phoneSignIn(acme, user);
+    const otherConsole = await signInToConsole(acme.issuer, other);
+    const { browser, html } = await signInToConsole(acme.issuer, user);
+    assert.equal(sessionIds(html).length, 2, html);
+    assert.match(html, /action="\/account\/sessions\/revoke-all"/, 'the page offers it');
+    const forged = await browser.postForm(`${acme.issuer}/account/sessions/revoke-all`, { csrf: 'forged' });
+    assert.equal(forged.status, 403);
+    assert.equal((await browser.request(`${acme.issuer}/account`)).status, 200, 'a forged post ends nothing');
+
+    const res = await browser.postForm(`${acme.issuer}/account/sessions/revoke-all`, { csrf: hiddenInput(html, 'csrf') });
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get('location'), '/account/signed-out', 'no upstream: straight to the signed-out page');
+    assert.equal((await browser.request(`${acme.issuer}/account`)).status, 302, 'this browser must sign in again');
+    assert.match((await open(phone, (await authorization(acme)).url)).html, /name="password"/, 'the phone must sign in again');
+    assert.equal((await otherConsole.browser.request(`${acme.issuer}/account`)).status, 200, 'another user is untouched');
+    const events = (await t.api('GET', '/tenants/acme/audit?action=user.sessions_revoked&limit=20')).body.events as { actor: string; target: string; details: { sign_ins: number; console_sessions: number } }[];
+    assert.ok(events.some((e) => e.actor === user.id && e.target === user.id && e.details.sign_ins === 2), JSON.stringify(events));
+  });
+
   it("cannot revoke another user's session, nor without CSRF", async () => {
     const alice = await createUser(t, acme, 'alice');
     const bob = await createUser(t, acme, 'bob');

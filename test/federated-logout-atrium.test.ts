@@ -6,7 +6,9 @@
  * post_logout_redirect_uri; idp signs the user out and sends them back; acme completes the
  * relying party's post_logout_redirect_uri with its state. Afterwards `prompt=none` at idp
  * (and at acme) answers `login_required`. An admin revoke at idp reaches acme by back-channel
- * logout (idp as OP, acme's per-connection endpoint as RP) and ends the acme session. Driven once with a cookie-carrying HTTP client and
+ * logout (idp as OP, acme's per-connection endpoint as RP) and ends the acme session. The
+ * account page's sign-out doors (POST /account/logout, "Sign out" on its current sign-in,
+ * "Sign out everywhere") go through idp the same way, to acme's signed-out page. Driven once with a cookie-carrying HTTP client and
  * once in Chromium (screenshots in a temp directory, named in the test's output).
  */
 import { after, before, describe, it } from 'node:test';
@@ -42,7 +44,7 @@ before(async () => {
   up = await startTestAtrium({ EGRESS_ALLOW: 'acme.localhost' });
   acme = await createTenantFixture(down, 'acme');
   idp = await createTenantFixture(up, 'idp');
-  for (const email of ['alice@corp.test', 'carol@corp.test', 'dave@corp.test']) {
+  for (const email of ['alice@corp.test', 'carol@corp.test', 'dave@corp.test', 'erin@corp.test', 'frank@corp.test', 'gina@corp.test']) {
     const created = await up.api('POST', '/tenants/idp/users', { email, password: PASSWORD, name: email, email_verified: true });
     assert.equal(created.status, 201);
     upstreamUserIds.set(email, created.body.id);
@@ -144,6 +146,80 @@ describe('sign-out at B ends the session at A and returns to the relying party (
     assert.ok(upAudit.body.events.length >= 1, 'idp recorded the sign-out');
     const returned = await down.api('GET', '/tenants/acme/audit?action=federation.sign_out_returned&limit=20');
     assert.ok(returned.body.events.some((e: { outcome: string; details: { upstream: string } }) => e.outcome === 'success' && e.details.upstream === 'signed_out'));
+  });
+
+  /**
+   * Signs `email` in at acme's relying party through idp, opens /account in the same browser
+   * (its sign-in reused), signs out there by `door`, and follows the way out: idp's
+   * end_session with the hint, idp's confirmation, acme's return route, acme's signed-out page.
+   */
+  async function signOutOnAccountPage(email: string, door: (browser: TestBrowser, html: string) => Promise<Response>): Promise<TestBrowser> {
+    const browser = new TestBrowser();
+    const request = await authorizationRequest(acme);
+    const callback = await signInAtAtriumUpstream(browser, await startAtUpstream(browser, request, 'corp'), { email, password: PASSWORD }, down.port);
+    const done = await finishDownstream(browser, callback);
+    assert.ok(done.redirect, `sign-in: ${done.status} ${done.html.slice(0, 300)}`);
+    await redeem(request, done.redirect);
+    assert.notEqual(await silentAuthorization(browser, idp.issuer, idp), 'login_required', 'signed in at idp before the sign-out');
+
+    const opened = await browser.follow(`${acme.issuer}/account`);
+    let html = await opened.res.text();
+    if (opened.url.pathname.startsWith('/interaction/') && html.includes('/confirm')) {
+      const allowed = await browser.postForm(`${opened.url.href.replace(/\/$/, '')}/confirm`, { csrf: hiddenInput(html, 'csrf') });
+      html = await (await browser.follow(new URL(allowed.headers.get('location')!, opened.url))).res.text();
+    }
+    assert.doesNotMatch(html, /name="password"/, 'the account page opened from the existing sign-in');
+    const out = await door(browser, html);
+    assert.equal(out.status, 303);
+
+    // To idp's end_session, built as for RP-initiated logout.
+    const toIdp = new URL(out.headers.get('location')!);
+    assert.equal(`${toIdp.origin}${toIdp.pathname}`, `${idp.issuer}/session/end`);
+    assert.equal(toIdp.searchParams.get('post_logout_redirect_uri'), `${acme.issuer}/federation/corp/signed-out`);
+    const hint = toIdp.searchParams.get('id_token_hint');
+    assert.ok(hint, 'the upstream ID token is the hint');
+    const hinted = JSON.parse(Buffer.from(hint.split('.')[1]!, 'base64url').toString()) as { iss: string; sub: string };
+    assert.equal(hinted.iss, idp.issuer, "the hint is idp's own ID token");
+    assert.equal(hinted.sub, upstreamUserIds.get(email), "the hint names the user's idp account");
+
+    const idpPage = await browser.follow(toIdp);
+    const idpHtml = await idpPage.res.text();
+    assert.equal(idpPage.res.status, 200, idpHtml.slice(0, 300));
+    const idpConfirmed = await browser.postForm(`${idp.issuer}/session/end/confirm`, { xsrf: hiddenInput(idpHtml, 'xsrf'), logout: 'yes' });
+    assert.equal(idpConfirmed.status, 303);
+    const backAtAcme = new URL(idpConfirmed.headers.get('location')!);
+    assert.equal(backAtAcme.href, `${acme.issuer}/federation/corp/signed-out`);
+    const final = await browser.request(backAtAcme);
+    assert.equal(final.status, 303);
+    assert.equal(final.headers.get('location'), `${acme.issuer}/account/signed-out`, "back to acme's signed-out page");
+    assert.equal((await browser.request(`${acme.issuer}/account/signed-out`)).status, 200);
+
+    assert.equal(await silentAuthorization(browser, idp.issuer, idp), 'login_required', 'prompt=none at idp after the sign-out');
+    assert.equal(await silentAuthorization(browser, acme.issuer, acme), 'login_required', 'prompt=none at acme after the sign-out');
+    return browser;
+  }
+
+  it('signing out on /account (POST /account/logout) goes through idp end_session with the hint, then to the signed-out page; prompt=none at idp then gives login_required', async () => {
+    await signOutOnAccountPage('erin@corp.test', (browser, html) => browser.postForm(`${acme.issuer}/account/logout`, { csrf: hiddenInput(html, 'csrf') }));
+  });
+
+  it("signing out the current sign-in from /account's session list goes the same way through idp", async () => {
+    await signOutOnAccountPage('frank@corp.test', (browser, html) => {
+      const current = /name="session" value="(signin:[^"]+)"/.exec(html)?.[1];
+      assert.ok(current, 'the session list shows the sign-in');
+      return browser.postForm(`${acme.issuer}/account/sessions/revoke`, { csrf: hiddenInput(html, 'csrf'), session: current });
+    });
+  });
+
+  it('"Sign out everywhere" on /account goes through idp for this browser, and ends the user\'s other acme sign-ins too', async () => {
+    // gina's other sign-in at acme, in another browser (through idp too).
+    const other = new TestBrowser();
+    const request = await authorizationRequest(acme);
+    const done = await finishDownstream(other, await signInAtAtriumUpstream(other, await startAtUpstream(other, request, 'corp'), { email: 'gina@corp.test', password: PASSWORD }, down.port));
+    assert.ok(done.redirect, `the other sign-in: ${done.status} ${done.html.slice(0, 300)}`);
+    assert.notEqual(await silentAuthorization(other, acme.issuer, acme), 'login_required', 'the other browser is signed in at acme');
+    await signOutOnAccountPage('gina@corp.test', (browser, html) => browser.postForm(`${acme.issuer}/account/sessions/revoke-all`, { csrf: hiddenInput(html, 'csrf') }));
+    assert.equal(await silentAuthorization(other, acme.issuer, acme), 'login_required', "the other browser's acme sign-in ended too");
   });
 
   it('a session that did not come from idp signs out at acme only', async () => {

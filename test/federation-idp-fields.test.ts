@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { createTenantFixture, type TenantFixture } from './support/fixtures.ts';
-import { TestBrowser } from './support/http-client.ts';
+import { hiddenInput, TestBrowser } from './support/http-client.ts';
 import { startPlainProvider, type PlainProvider } from './support/plain-oidc-provider.ts';
-import { authorizationRequest, finishDownstream, redeem, signInAtPlainUpstream, startAtUpstream } from './support/federation-flow.ts';
+import { authorizationRequest, finishDownstream, openLoginPage, pressConnection, redeem, signInAtPlainUpstream, startAtUpstream } from './support/federation-flow.ts';
 
 const GRACE_SECONDS = 3;
 let t: TestAtrium;
@@ -101,6 +101,30 @@ describe('connection fields: bad input', () => {
     assert.equal((await t.api('GET', '/tenants/acme/federation/bad')).status, 404, 'nothing was stored');
   });
 
+  it("refuses claims_mapping onto a standard claim Atrium's user record does not keep, with a 400 naming it", async () => {
+    // Atrium's user keeps email, email_verified, name and roles only: every other OpenID
+    // Connect standard claim is refused by name, never accepted and dropped.
+    const unkept = ['given_name', 'family_name', 'middle_name', 'nickname', 'preferred_username', 'profile', 'picture', 'website', 'gender', 'birthdate', 'zoneinfo', 'locale', 'phone_number', 'phone_number_verified', 'updated_at', 'address'];
+    for (const claim of unkept) {
+      const res = await put('acme', 'bad', plainConnection({ claims_mapping: { name: 'name', [claim]: `/upstream/${claim}` } }));
+      assert.equal(res.status, 400, `${claim}: ${JSON.stringify(res.body)}`);
+      assert.match(res.body.error_description, new RegExp(`claims_mapping: cannot map onto "${claim}" is a standard claim Atrium's user record does not keep`), claim);
+      assert.match(res.body.error_description, /the targets are email, email_verified, name, roles/);
+      assert.ok(res.body.correlation_id);
+    }
+    const other = await put('acme', 'bad', plainConnection({ claims_mapping: { department: '/org/dept' } }));
+    assert.equal(other.status, 400);
+    assert.match(other.body.error_description, /"department" is not a claim Atrium keeps/);
+    // Many unknown targets: refused with a bounded message.
+    const many = await put('acme', 'bad', plainConnection({ claims_mapping: Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`c${i}`, 'x'])) }));
+    assert.ok(many.status === 400 || many.status === 413, `many targets: ${many.status}`);
+    if (many.status === 400) {
+      assert.match(many.body.error_description, /and 4980 more/);
+      assert.ok(many.body.error_description.length < 3000, 'the message stays short');
+    }
+    assert.equal((await t.api('GET', '/tenants/acme/federation/bad')).status, 404, 'nothing was stored');
+  });
+
   it('stores the mobilityguard preset from its discovery endpoint, and echoes every new field', async () => {
     const discovery = 'https://mg.example.test/mg-local/atrium/.well-known/openid-configuration';
     const res = await put('globex', 'onegate', { provider: 'mobilityguard', discovery_endpoint: discovery, public_issuer: 'https://login.example.test/mg-local/atrium', redirect_path: '/login/callback', client_id: 'atrium', client_secret: 's' });
@@ -184,6 +208,67 @@ describe('connection fields: their effect on sign-in', () => {
     const done = await finishDownstream(browser, callback);
     assert.ok(done.redirect, `sign-in finished: ${done.status} ${done.html.slice(0, 300)}`);
     assert.ok((await redeem(request, done.redirect)).sub);
+  });
+});
+
+describe('the mobilityguard preset against a loopback upstream', () => {
+  it("signs in with the preset's fields (its discovery endpoint, name, redirect_path) and signs out through the discovered end-session with its return parameter", async () => {
+    // A stand-in mounted where a MobilityGuard OneGate application lives: /mg-local/<application>.
+    const mg = await startPlainProvider({
+      mountPath: '/mg-local/atrium',
+      redirectUris: [`${t.issuer('acme')}/login/mg-callback`],
+      postLogoutRedirectUris: [`${t.issuer('acme')}/federation/onegate/signed-out`],
+      accounts: { 'sub-mia': { email: 'mia@corp.test', email_verified: true, name: 'Mia MG' } },
+    });
+    try {
+      const discovery = `${mg.issuer}/.well-known/openid-configuration`;
+      const created = await put('acme', 'onegate', { provider: 'mobilityguard', discovery_endpoint: discovery, redirect_path: '/login/mg-callback', client_id: mg.clientId, client_secret: mg.clientSecret });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.equal(created.body.display_name, 'MobilityGuard', "the preset's name");
+      assert.equal(created.body.end_session_endpoint ?? null, null, 'the preset leaves end-session to discovery');
+      assert.equal(created.body.post_logout_return_param, 'post_logout_redirect_uri', "the preset's return parameter");
+      const metadata = (await (await fetch(discovery)).json()) as { authorization_endpoint: string; end_session_endpoint: string };
+
+      const browser = new TestBrowser();
+      const request = await authorizationRequest(acme);
+      const login = await openLoginPage(browser, request);
+      assert.match(login.html, /Continue with MobilityGuard/, "the login page's button carries the preset's name");
+      const pressed = await pressConnection(browser, login, 'onegate');
+      assert.equal(pressed.status, 303);
+      const toMg = new URL(pressed.headers.get('location')!);
+      assert.equal(`${toMg.origin}${toMg.pathname}`, metadata.authorization_endpoint, 'the authorization endpoint of the discovery document the preset names');
+      assert.equal(toMg.searchParams.get('client_id'), mg.clientId);
+      assert.equal(toMg.searchParams.get('redirect_uri'), `${t.issuer('acme')}/login/mg-callback`, 'redirect_path');
+      assert.ok(mg.requests.some((r) => r.method === 'GET' && r.url.pathname === '/mg-local/atrium/.well-known/openid-configuration'), 'Atrium read the preset\'s discovery endpoint');
+      const callback = await signInAtPlainUpstream(browser, toMg, 'mia@corp.test', t.port);
+      assert.equal(callback.pathname, '/login/mg-callback');
+      const done = await finishDownstream(browser, callback);
+      assert.ok(done.redirect, `sign-in finished: ${done.status} ${done.html.slice(0, 300)}`);
+      assert.ok((await redeem(request, done.redirect)).sub, 'the relying party gets its ID token');
+      const users = (await t.api('GET', '/tenants/acme/users?limit=100')).body.users as { email: string; name: string | null }[];
+      assert.equal(users.find((u) => u.email === 'mia@corp.test')?.name, 'Mia MG', "the user made from the upstream's claims");
+      const events = (await t.api('GET', '/tenants/acme/audit?action=federation.sign_in&limit=50')).body.events as { outcome: string; details: { connection?: string; issuer?: string } }[];
+      assert.ok(events.some((e) => e.outcome === 'success' && e.details.connection === 'onegate' && e.details.issuer === mg.issuer), 'signed in through onegate, the upstream issuer recorded');
+
+      // Sign-out: to the discovered end-session, with the preset's parameter and the hint.
+      const endSession = new URL(`${acme.issuer}/session/end`);
+      endSession.search = new URLSearchParams({ client_id: acme.clientId }).toString();
+      const page = await browser.follow(endSession);
+      const confirm = await browser.postForm(`${acme.issuer}/session/end/confirm`, { xsrf: hiddenInput(await page.res.text(), 'xsrf'), logout: 'yes' });
+      assert.equal(confirm.status, 303);
+      const out = new URL(confirm.headers.get('location')!);
+      assert.equal(`${out.origin}${out.pathname}`, metadata.end_session_endpoint);
+      assert.equal(out.searchParams.get('post_logout_redirect_uri'), `${t.issuer('acme')}/federation/onegate/signed-out`);
+      assert.ok(out.searchParams.get('id_token_hint'), 'the upstream ID token is the hint');
+      const mgPage = await browser.follow(out);
+      const mgXsrf = /name="xsrf" value="([^"]+)"/.exec(await mgPage.res.text())?.[1];
+      assert.ok(mgXsrf, "the upstream's sign-out page");
+      const mgConfirm = await browser.postForm(new URL('/mg-local/atrium/session/end/confirm', mg.issuer), { xsrf: mgXsrf, logout: 'yes' });
+      assert.equal(mgConfirm.status, 303);
+      assert.equal(mgConfirm.headers.get('location'), `${t.issuer('acme')}/federation/onegate/signed-out`);
+    } finally {
+      await mg.close();
+    }
   });
 });
 

@@ -32,7 +32,7 @@ import { IssuerCookie } from '../web/issuer-cookie.ts';
 import { ConsoleHandoff } from './console-handoff.ts';
 import { ConsoleFlash } from './console-flash.ts';
 import type { HandoffNonceStore } from '../accounts/handoff-nonce-store.ts';
-import { consoleSignInRoutes, type NewConsoleSession } from './console-sign-in.ts';
+import { consoleSignInRoutes, type NewConsoleSession, type UpstreamSignOut } from './console-sign-in.ts';
 import { consoleActor, type ConsolePrincipal } from './console-principal.ts';
 
 export { consoleActor, isTenantAdmin, safeReturnTo, type ConsolePrincipal } from './console-principal.ts';
@@ -61,6 +61,8 @@ export interface ConsoleAuthDeps {
   handoffNonces: HandoffNonceStore;
   /** Finds the platform tenant, whose users a handed-off platform admin is re-checked against. */
   registry: Pick<TenantRegistry, 'bySlug'>;
+  /** Sign-out through the upstream a sign-in came from (console-sign-in.ts). */
+  upstreamSignOut?: UpstreamSignOut;
 }
 
 export class ConsoleAuth {
@@ -187,6 +189,18 @@ export class ConsoleAuth {
       this.#cookie(ctx, 'console').set(ctx, id, SESSION_TTL_SECONDS * 1000);
     }
     return created;
+  }
+
+  /**
+   * The user ends their own current sign-in from /account (its session list's "Sign out"):
+   * where the browser goes first when that sign-in came from an upstream (its end-session
+   * endpoint, then /account/signed-out), as POST /account/logout does. Undefined: nowhere first.
+   * Called before the sign-in ends, since its end forgets the upstream sign-in (session-ends.ts).
+   */
+  async leaveUpstream(ctx: Context, principal: ConsolePrincipal): Promise<string | undefined> {
+    if (!principal.oidcSessionUid || !this.#deps.upstreamSignOut) return undefined;
+    const tenant = ctx.state.tenant;
+    return this.#deps.upstreamSignOut(tenant, ctx, { uid: principal.oidcSessionUid, accountId: principal.userId }, issuerUrl(tenant, this.#deps.config, '/account/signed-out').href);
   }
 
   /** /account/login, /account/callback, sign-out and the hand-off's own steps (console-sign-in.ts). */

@@ -48,7 +48,15 @@ export interface ConsoleSignInDeps {
   startSession: (ctx: Context, tenant: Tenant, session: NewConsoleSession) => Promise<boolean>;
   /** A console form, its CSRF token checked against the signed-in session. */
   readForm: (ctx: Context, principal: ConsolePrincipal) => Promise<URLSearchParams>;
+  /**
+   * After a sign-in ended here: where the browser goes first when it came from an upstream
+   * (its end-session endpoint, then back to `then`); undefined when it did not. The same
+   * sign-out as RP-initiated logout's (interactions/federated-sign-out.ts, wired in services.ts).
+   */
+  upstreamSignOut?: UpstreamSignOut;
 }
+
+export type UpstreamSignOut = (tenant: Tenant, ctx: Pick<Context, 'cookies' | 'ip' | 'get'>, session: { uid: string; accountId: string | null }, then: string) => Promise<string | undefined>;
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
 
@@ -131,11 +139,17 @@ async function finishSignIn(deps: ConsoleSignInDeps, ctx: Context): Promise<void
   ctx.redirect(pending.returnTo);
 }
 
-/** POST /account/logout: ends the console session and the tenant sign-in it came from. */
+/**
+ * POST /account/logout: ends the console session and the tenant sign-in it came from; a
+ * sign-in that came from an upstream is then signed out there too, and the browser comes
+ * back to /account/signed-out through the connection's return route.
+ */
 async function signOut(deps: ConsoleSignInDeps, ctx: Context): Promise<void> {
   const { sessions, audit } = deps;
   const tenant = ctx.state.tenant;
   const principal = ctx.state.console;
+  const signedOutPage = issuerUrl(tenant, deps.config, '/account/signed-out').href;
+  let next: string | undefined;
   if (principal) {
     await deps.readForm(ctx, principal);
     await sessions.delete(principal.sessionIdHash);
@@ -148,13 +162,14 @@ async function signOut(deps: ConsoleSignInDeps, ctx: Context): Promise<void> {
         // Destroyed (committed) here, not through end_session: its relying parties' logout tokens go from here.
         await sendLogoutTokens(provider, [endedSession(principal.oidcSessionUid, { accountId: oidcSession.accountId, authorizations: oidcSession.authorizations })], audit);
       }
+      next = await deps.upstreamSignOut?.(tenant, ctx, { uid: principal.oidcSessionUid, accountId: principal.userId ?? null }, signedOutPage);
     }
     await audit.record({ action: 'console.sign_out', actor: principal.userId ?? `platform:${principal.platformAdminId ?? principal.email}`, target: principal.userId, ip: ctx.ip, userAgent: ctx.get('user-agent') });
     if (principal.platformAdminId) await deps.handoff.auditOnPlatform(ctx, tenant, { id: principal.platformAdminId, email: principal.email }, 'console.platform_admin_signed_out');
   }
   deps.cookie(ctx, 'console').clear(ctx);
   ctx.status = 303;
-  ctx.redirect('/account/signed-out');
+  ctx.redirect(next ?? '/account/signed-out');
 }
 
 export function consoleSignInRoutes(deps: ConsoleSignInDeps): Router {

@@ -27,6 +27,27 @@ export interface ClaimsMapping {
 }
 export const DEFAULT_CLAIMS_MAPPING: ClaimsMapping = { email: 'email', email_verified: 'email_verified', name: 'name' };
 
+/** What a mapping may fill: the attributes an Atrium user record keeps (accounts/user-store.ts). */
+const CLAIMS_MAPPING_TARGETS = ['email', 'email_verified', 'name', 'roles'] as const;
+
+/**
+ * The other OpenID Connect standard claims (Core 1.0 section 5.1). Atrium's user record does
+ * not keep them, so mapping onto one is refused by name rather than accepted and dropped.
+ */
+const UNKEPT_STANDARD_CLAIMS = new Set([
+  'given_name', 'family_name', 'middle_name', 'nickname', 'preferred_username', 'profile', 'picture', 'website',
+  'gender', 'birthdate', 'zoneinfo', 'locale', 'phone_number', 'phone_number_verified', 'updated_at', 'address',
+]);
+
+/** The 400's words for mapping targets that are not kept: each named, standard claims said to be so. */
+function unmappableTargets(keys: string[]): string {
+  const named = keys.slice(0, 20).map((k) => {
+    const shown = JSON.stringify(k.slice(0, 64));
+    return UNKEPT_STANDARD_CLAIMS.has(k) ? `${shown} is a standard claim Atrium's user record does not keep` : `${shown} is not a claim Atrium keeps`;
+  });
+  return `cannot map onto ${named.join('; ')}${keys.length > 20 ? ` (and ${keys.length - 20} more)` : ''}; the targets are ${CLAIMS_MAPPING_TARGETS.join(', ')}`;
+}
+
 /** Endpoints given explicitly instead of discovered (an upstream without a discovery document). */
 export interface ExplicitEndpoints {
   authorization_endpoint: string;
@@ -147,7 +168,12 @@ function connectionObject(allowHttp: boolean) {
       .default(DEFAULT_SCOPES),
     allowed_domains: z.array(emailDomain).max(100).default([]),
     home_realm_domains: z.array(emailDomain).max(100).default([]),
-    claims_mapping: z.strictObject({ email: claimPath.optional(), email_verified: claimPath.optional(), name: claimPath.optional(), roles: claimPath.optional() }).default({}),
+    claims_mapping: z
+      .strictObject(
+        { email: claimPath.optional(), email_verified: claimPath.optional(), name: claimPath.optional(), roles: claimPath.optional() },
+        { error: (issue) => (issue.code === 'unrecognized_keys' ? unmappableTargets(issue.keys) : undefined) },
+      )
+      .default({}),
     link_by_verified_email: z.boolean().default(false),
     use_relay: z.boolean().default(false),
     // Issue 14, item 3: the IdP fields tenants bring.
