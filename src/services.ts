@@ -154,7 +154,9 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const challenges = new DomainChallenges(dns, egress);
   const domainChecks = new DomainRechecker({ store: domainStore, challenges, audit, metrics, log }, config.domainRecheckIntervalMs).start();
   const federation = createFederation({ config, db, box, users, audit, egress });
-  const pool = createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, federation, registry });
+  // One upstream sign-out for both doors: the Providers' RP-initiated logout and the console's /account.
+  const upstream = upstreamSessionHooks({ config, box, audit, federation });
+  const pool = createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, federation, registry, upstream });
   const clientService = new ClientService(clients, pool, tenants, audit);
   const sweepers = [startPayloadSweeper(db, log), startAuditRetentionSweeper(db, log)];
   const keyLifecycle = new KeyLifecycle({ db, keys, tenants, audit, log, policy: () => platformConfig.current() }, { intervalMs: options.keyLifecycleIntervalMs }).start();
@@ -188,7 +190,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     keys, keyLifecycle,
     metrics, health,
     federation,
-    consoleAuth: new ConsoleAuth({ config, box, users, audit, sessions: consoleSessions, grants, handoffNonces: new HandoffNonceStore(db), registry, upstreamSignOut: upstreamSessionHooks({ config, box, audit, federation }).leave }),
+    consoleAuth: new ConsoleAuth({ config, box, users, audit, sessions: consoleSessions, grants, handoffNonces: new HandoffNonceStore(db), registry, upstreamSignOut: upstream.leave }),
     mfa,
     userSessions,
     isolationAudit: new IsolationAudit({ config, db, box, audit }),
@@ -248,15 +250,14 @@ async function openDependencies(config: AtriumConfig, log: Logger, options: { in
   return { box, metrics, health, db, bus };
 }
 
-type PoolParts = Pick<Services, 'config' | 'db' | 'box' | 'users' | 'materials' | 'audit' | 'metrics' | 'egress' | 'mail' | 'bus'> & { grants: GrantStore; federation: Federation; registry: TenantRegistry };
+type PoolParts = Pick<Services, 'config' | 'db' | 'box' | 'users' | 'materials' | 'audit' | 'metrics' | 'egress' | 'mail' | 'bus'> & { grants: GrantStore; federation: Federation; registry: TenantRegistry; upstream: ReturnType<typeof upstreamSessionHooks> };
 
 /**
  * The pool of tenants' Providers, each built under its tenant's row-level security. Every
  * completed sign-in records its session's device (the account page's list) and may send the
  * new-device mail. A change on the bus drops the tenant's Provider at once.
  */
-function createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, federation, registry }: PoolParts): ProviderPool {
-  const upstream = upstreamSessionHooks({ config, box, audit, federation });
+function createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, federation, registry, upstream }: PoolParts): ProviderPool {
   const newDevices = new NewDeviceAlerts({ db, users, mail });
   const onSignedIn = async (tenant: Tenant, signIn: CompletedSignIn) => {
     await Promise.all([grants.recordUse(signIn.sessionUid, signIn.userId, signIn), newDevices.signedIn(tenant, signIn), upstream.bind(tenant, signIn)]);
