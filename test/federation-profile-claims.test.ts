@@ -197,6 +197,7 @@ describe('claims_mapping onto the standard claims: sign-in', () => {
     assert.equal(event.target, user.id);
     assert.equal(user.profile.given_name, 'Cyrus', 'the management API shows the profile');
     plain.accounts.set('sub-cy', cy());
+    assert.equal((await signIn('corp', 'cy@corp.test', 'openid profile')).userinfo.given_name, 'Cy');
   });
 
   it('values that fail validation are dropped (logged and audited by name), never stored raw and never a 500', async () => {

@@ -3,7 +3,8 @@
  * tenant in context. The number only counts once verified: a code is sent to the number
  * being verified (`phone_pending`), and the number becomes the user's when the code comes
  * back in time, within a few attempts. The code itself is never stored, only its SHA-256
- * bound to the user and the number.
+ * bound to the user and the number. A federated user's upstream may also vouch for a number
+ * (takeFromUpstream).
  */
 import { createHash } from 'node:crypto';
 import type { Database } from '../storage/database.ts';
@@ -86,6 +87,20 @@ export class PhoneStore {
       }
       await q.query('UPDATE users SET phone_code_attempts = phone_code_attempts + 1 WHERE id = $1', [userId]);
       return 'wrong';
+    });
+  }
+
+  /**
+   * Takes a number the user's upstream sent and said is verified (federation claims_mapping
+   * phone_number with phone_number_verified true) as the user's verified number: the upstream
+   * signs the user in, so its word on their number is as good as a code sent to it. This is
+   * the one record of a user's phone, so the number also gets security alerts. A verification
+   * under way is left alone. Answers whether the number changed.
+   */
+  async takeFromUpstream(userId: string, phone: string): Promise<boolean> {
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query('UPDATE users SET phone = $2, phone_verified_at = now() WHERE id = $1 AND (phone IS DISTINCT FROM $2 OR phone_verified_at IS NULL)', [userId, phone]);
+      return (res.rowCount ?? 0) > 0;
     });
   }
 

@@ -5,6 +5,7 @@ import { conflict } from '../core/errors.ts';
 import type { AccountGrants, OutstandingLinks } from './credential-change.ts';
 import { enforceQuota } from '../tenancy/quota-store.ts';
 import { DEFAULT_ROLES } from '../config/tenant-config-schema.ts';
+import { storedProfile, type Profile } from './profile-claims.ts';
 
 export interface User {
   id: string;
@@ -16,6 +17,10 @@ export interface User {
   createdAt: Date;
   updatedAt: Date;
   lastLoginAt: Date | null;
+  /** The standard claims kept beside name and email (given_name, address, ...: profile-claims.ts). */
+  profile: Profile;
+  /** The user's verified phone number (E.164), or null: phone-store.ts keeps it, ID tokens and userinfo show it. */
+  verifiedPhone: string | null;
 }
 
 export interface UserWithSecret extends User {
@@ -33,9 +38,12 @@ interface UserRow {
   created_at: Date | string;
   updated_at: Date | string;
   last_login_at: Date | string | null;
+  profile: unknown;
+  verified_phone: string | null;
 }
 
-const COLUMNS = 'id, email, email_verified, name, roles, status, password_hash, created_at, updated_at, last_login_at';
+// The phone counts only once verified (migration 014): a number waiting for its code is not the user's.
+const COLUMNS = 'id, email, email_verified, name, roles, status, password_hash, created_at, updated_at, last_login_at, profile, CASE WHEN phone_verified_at IS NOT NULL THEN phone END AS verified_phone';
 
 function toUser(row: UserRow): UserWithSecret {
   return {
@@ -49,6 +57,8 @@ function toUser(row: UserRow): UserWithSecret {
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
     lastLoginAt: row.last_login_at ? new Date(row.last_login_at) : null,
+    profile: storedProfile(typeof row.profile === 'string' ? JSON.parse(row.profile) : row.profile),
+    verifiedPhone: row.verified_phone ?? null,
   };
 }
 
@@ -141,6 +151,21 @@ export class UserStore {
         return res.rows[0] ? toUser(res.rows[0]) : undefined;
       };
       return changes.roles === undefined && changes.status === undefined ? write() : keepingAnOwner(q, write);
+    });
+  }
+
+  /**
+   * Replaces the user's profile claims (and their name, when given) with what their upstream
+   * sent at a sign-in; answers the user as changed, or undefined when there is no such user.
+   */
+  async writeProfile(id: string, changes: { profile: Profile; name?: string }): Promise<UserWithSecret | undefined> {
+    if (!UUID.test(id)) return undefined;
+    return this.#db.withTenant(async (q) => {
+      const res = await q.query<UserRow>(
+        `UPDATE users SET profile = $2::jsonb, name = COALESCE($3, name), updated_at = now() WHERE id = $1 RETURNING ${COLUMNS}`,
+        [id, JSON.stringify(changes.profile), changes.name ?? null],
+      );
+      return res.rows[0] ? toUser(res.rows[0]) : undefined;
     });
   }
 

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { CONFIG_SECTIONS } from '../config/tenant-config-schema.ts';
 import { PLATFORM_SECTIONS } from '../config/platform-policy.ts';
+import { ADDRESS_FIELDS, PROFILE_CLAIMS } from '../accounts/profile-claims.ts';
 
 const dateTime = z.iso.datetime({ offset: true });
 /** A timestamp as the database hands it back (webhook rows keep their text form). */
@@ -33,6 +34,16 @@ export const tenantSchema = z
   })
   .meta({ id: 'Tenant' });
 
+/** The standard claims kept beside name and email (accounts/profile-claims.ts); filled from an upstream's claims_mapping. */
+const profileSchema = z
+  .strictObject({
+    ...Object.fromEntries(PROFILE_CLAIMS.filter((c) => c !== 'address' && c !== 'updated_at').map((c) => [c, z.string().optional()])),
+    address: z.strictObject(Object.fromEntries(ADDRESS_FIELDS.map((f) => [f, z.string().optional()]))).optional(),
+    updated_at: z.int().optional().describe('Seconds since the epoch, as the upstream gave it.'),
+  })
+  .describe("OpenID Connect standard claims (Core 1.0 section 5.1) from the user's upstream, by the connection's claims_mapping. The phone number is not here: it is the user's verified phone.")
+  .meta({ id: 'UserProfile' });
+
 export const userSchema = z
   .object({
     id: z.uuid(),
@@ -44,6 +55,7 @@ export const userSchema = z
     created_at: dateTime,
     updated_at: dateTime,
     last_login_at: dateTime.nullable(),
+    profile: profileSchema,
   })
   .meta({ id: 'User' });
 

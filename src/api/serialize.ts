@@ -30,6 +30,7 @@ export function userJson(user: User) {
     created_at: user.createdAt.toISOString(),
     updated_at: user.updatedAt.toISOString(),
     last_login_at: user.lastLoginAt?.toISOString() ?? null,
+    profile: user.profile,
   };
 }
 

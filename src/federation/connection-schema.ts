@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { claimPath } from './claim-paths.ts';
+import { PROFILE_CLAIMS, type ProfileClaim } from '../accounts/profile-claims.ts';
 import { redirectPath } from './redirect-path.ts';
 import { roleMappingSchema, type RoleMapping } from './role-mapping.ts';
 import { FEDERATION_PROVIDERS, PROVIDER_NAMES, presetIssuer, presetLogout, type FederationProvider } from './preset-endpoints.ts';
@@ -17,33 +18,31 @@ export const CONNECTION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 export const DEFAULT_SCOPES = 'openid email profile';
 
-/** Which upstream claims (a name, or a JSON Pointer into nested claims: claim-paths.ts) fill which attribute of an Atrium user. */
-export interface ClaimsMapping {
+/**
+ * Which upstream claims (a name, or a JSON Pointer into nested claims: claim-paths.ts) fill
+ * which standard claim of an Atrium user: email, email_verified and name (the user record),
+ * the other OpenID Connect standard claims (users.profile: accounts/profile-claims.ts), the
+ * phone (phone_number with phone_number_verified: accounts/phone-store.ts) and the roles.
+ */
+export type ClaimsMapping = {
   email: string;
   email_verified: string;
   name: string;
   /** Where the upstream's groups or roles are; with `role_mapping`, they set the user's roles at each sign-in. */
   roles?: string;
-}
+  phone_number?: string;
+  phone_number_verified?: string;
+} & Partial<Record<ProfileClaim, string>>;
 export const DEFAULT_CLAIMS_MAPPING: ClaimsMapping = { email: 'email', email_verified: 'email_verified', name: 'name' };
 
-/** What a mapping may fill: the attributes an Atrium user record keeps (accounts/user-store.ts). */
-const CLAIMS_MAPPING_TARGETS = ['email', 'email_verified', 'name', 'roles'] as const;
+/** What a mapping may fill: every standard claim of OpenID Connect Core 1.0 section 5.1 but `sub`, and the roles. */
+export const CLAIMS_MAPPING_TARGETS = ['email', 'email_verified', 'name', ...PROFILE_CLAIMS, 'phone_number', 'phone_number_verified', 'roles'] as const;
 
-/**
- * The other OpenID Connect standard claims (Core 1.0 section 5.1). Atrium's user record does
- * not keep them, so mapping onto one is refused by name rather than accepted and dropped.
- */
-const UNKEPT_STANDARD_CLAIMS = new Set([
-  'given_name', 'family_name', 'middle_name', 'nickname', 'preferred_username', 'profile', 'picture', 'website',
-  'gender', 'birthdate', 'zoneinfo', 'locale', 'phone_number', 'phone_number_verified', 'updated_at', 'address',
-]);
-
-/** The 400's words for mapping targets that are not kept: each named, standard claims said to be so. */
+/** The 400's words for mapping targets that are not kept: each named; `sub` said to be Atrium's own. */
 function unmappableTargets(keys: string[]): string {
   const named = keys.slice(0, 20).map((k) => {
     const shown = JSON.stringify(k.slice(0, 64));
-    return UNKEPT_STANDARD_CLAIMS.has(k) ? `${shown} is a standard claim Atrium's user record does not keep` : `${shown} is not a claim Atrium keeps`;
+    return k === 'sub' ? `${shown}: Atrium issues sub itself (one per user and tenant), an upstream cannot set it` : `${shown} is not a claim Atrium keeps`;
   });
   return `cannot map onto ${named.join('; ')}${keys.length > 20 ? ` (and ${keys.length - 20} more)` : ''}; the targets are ${CLAIMS_MAPPING_TARGETS.join(', ')}`;
 }
@@ -170,7 +169,7 @@ function connectionObject(allowHttp: boolean) {
     home_realm_domains: z.array(emailDomain).max(100).default([]),
     claims_mapping: z
       .strictObject(
-        { email: claimPath.optional(), email_verified: claimPath.optional(), name: claimPath.optional(), roles: claimPath.optional() },
+        Object.fromEntries(CLAIMS_MAPPING_TARGETS.map((target) => [target, claimPath.optional()])) as Record<(typeof CLAIMS_MAPPING_TARGETS)[number], z.ZodOptional<typeof claimPath>>,
         { error: (issue) => (issue.code === 'unrecognized_keys' ? unmappableTargets(issue.keys) : undefined) },
       )
       .default({}),

@@ -14,6 +14,7 @@ import { FederationService } from './federation-service.ts';
 import { IdentityStore } from './identity-store.ts';
 import { LoginStateStore } from './login-state-store.ts';
 import { Provisioning } from './provisioning.ts';
+import { PhoneStore } from '../accounts/phone-store.ts';
 import { UpstreamClients } from './upstream-client.ts';
 import { TenantPicker } from './tenant-picker.ts';
 
@@ -42,6 +43,6 @@ export function createFederation(deps: { config: AtriumConfig; db: Database; box
   return {
     service: new FederationService({ config: deps.config, store: connections, clients, audit: deps.audit }),
     picker: new TenantPicker(deps.db, deps.config),
-    flow: { connections, clients, states: new LoginStateStore(deps.db, deps.box), provisioning: new Provisioning(deps.users, new IdentityStore(deps.db), deps.audit), sessions: new FederatedSessionStore(deps.db, deps.box) },
+    flow: { connections, clients, states: new LoginStateStore(deps.db, deps.box), provisioning: new Provisioning(deps.users, new IdentityStore(deps.db), deps.audit, new PhoneStore(deps.db)), sessions: new FederatedSessionStore(deps.db, deps.box) },
   };
 }

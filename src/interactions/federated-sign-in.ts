@@ -33,6 +33,7 @@ import { mintState, verifyState } from '../federation/signed-state.ts';
 import { pendingAfterFederation, secondFactorDue } from '../mfa/second-factor.ts';
 import type { MfaService } from '../mfa/mfa-service.ts';
 import { tokenLifetimes } from '../oidc/token-lifetimes.ts';
+import { currentContext } from '../core/request-context.ts';
 
 export interface FederatedSignInDeps extends FederationFlowParts {
   config: AtriumConfig;
@@ -139,6 +140,8 @@ export class FederatedSignIn {
       const configuration = await this.#configuration(tenant, connection);
       const { claims, idToken } = await this.#redeem(configuration, connection, pending, ctx);
       const mapped = mapClaims(claims, connection.settings.claims_mapping);
+      // Names only: the values are the upstream's personal data, and failed their checks.
+      if (mapped.dropped?.length) currentContext()?.log?.warn({ connection: connection.name, dropped_claims: mapped.dropped }, 'upstream claims failed their checks and were dropped');
       const allowed = connection.settings.allowed_domains;
       const domain = mapped.email?.slice(mapped.email.lastIndexOf('@') + 1);
       if (allowed.length > 0 && (!domain || !allowed.includes(domain))) {
@@ -162,7 +165,7 @@ export class FederatedSignIn {
         actor: user.id,
         target: user.id,
         ...audit,
-        details: { connection: connection.name, issuer: mapped.issuer, subject: mapped.subject, outcome, client_id: interaction.params.client_id, road, second_factor: mfaDue, ...(grace ? { redirect_grace: true } : {}), ...(mapped.unmapped.length ? { unmapped_claims: mapped.unmapped } : {}) },
+        details: { connection: connection.name, issuer: mapped.issuer, subject: mapped.subject, outcome, client_id: interaction.params.client_id, road, second_factor: mfaDue, ...(grace ? { redirect_grace: true } : {}), ...(mapped.unmapped.length ? { unmapped_claims: mapped.unmapped } : {}), ...(mapped.dropped?.length ? { dropped_claims: mapped.dropped } : {}) },
       });
       return mfaDue ? new URL(`/interaction/${encodeURIComponent(interaction.uid)}/mfa`, interaction.returnTo).href : interaction.returnTo;
     } catch (err) {
@@ -191,7 +194,7 @@ export class FederatedSignIn {
     }
     const claims: Record<string, unknown> = { ...tokens.claims()! };
     const mapping = connection.settings.claims_mapping;
-    const lacking = [mapping.email, mapping.name, mapping.email_verified, mapping.roles].some((path) => path !== undefined && claimAt(claims, path) === undefined);
+    const lacking = Object.values(mapping).some((path) => path !== undefined && claimAt(claims, path) === undefined);
     if (lacking && configuration.serverMetadata().userinfo_endpoint && tokens.access_token) {
       try {
         const info = await oidc.fetchUserInfo(configuration, tokens.access_token, String(claims.sub));

@@ -10,6 +10,7 @@ import type { SecretBox } from '../core/secret-box.ts';
 import type { EgressGuard } from '../core/egress-guard.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Metrics } from '../core/metrics.ts';
+import { PROFILE_CLAIMS } from '../accounts/profile-claims.ts';
 import type { UserStore, UserWithSecret } from '../accounts/user-store.ts';
 import { renderPage } from '../core/views.ts';
 import { pageLocals } from '../tenancy/page-locals.ts';
@@ -56,7 +57,7 @@ export interface CompletedSignIn {
 }
 
 /** The OpenID scopes of every tenant; its Provider knows these and the API's (api-resource.ts). */
-export const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile', 'roles'];
+export const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile', 'phone', 'address', 'roles'];
 
 type Jwks = Configuration['jwks'];
 
@@ -82,7 +83,16 @@ export function providerConfiguration(tenant: Tenant, issuer: string, jwks: Jwks
     // `roles` is opt-in, by its scope. oidc-provider puts only the openid scope's claims in
     // an ID token issued with an access token (conformIdTokenClaims), so `roles` is listed
     // under openid too; `claims()` returns it only when the `roles` scope was granted.
-    claims: { openid: ['sub', 'acr', 'amr', 'roles'], email: ['email', 'email_verified'], profile: ['name', 'updated_at'], roles: ['roles'] },
+    // The standard claims by their standard scopes (OpenID Connect Core 1.0 section 5.4);
+    // discovery's claims_supported is made from this map.
+    claims: {
+      openid: ['sub', 'acr', 'amr', 'roles'],
+      email: ['email', 'email_verified'],
+      profile: ['name', ...PROFILE_CLAIMS.filter((c) => c !== 'address')],
+      phone: ['phone_number', 'phone_number_verified'],
+      address: ['address'],
+      roles: ['roles'],
+    },
     // The same opt-in for access tokens: in a JWT access token, and in introspection of an opaque one.
     async extraTokenClaims(_ctx, token) {
       const accountId = 'accountId' in token ? token.accountId : undefined;
@@ -142,17 +152,32 @@ function accountLookups(users: UserStore): Pick<Configuration, 'loadExistingGran
       return {
         accountId: user.id,
         async claims(_use, scope) {
-          return {
-            ...(scope.split(' ').includes('roles') ? { roles: user.roles } : {}),
-            sub: user.id,
-            email: user.email,
-            email_verified: user.emailVerified,
-            name: user.name ?? undefined,
-            updated_at: Math.floor(user.updatedAt.getTime() / 1000),
-          };
+          return accountClaims(user, scope);
         },
       };
     },
+  };
+}
+
+/**
+ * Every claim Atrium holds for the user; oidc-provider keeps those of the granted scopes
+ * (and the claims parameter). The phone comes from the phone columns, the one record of a
+ * user's number (verified in /account, or vouched for by their upstream), never from the profile.
+ */
+function accountClaims(user: UserWithSecret, scope: string) {
+  const { address, updated_at: upstreamUpdatedAt, ...profile } = user.profile;
+  const updatedAt = Math.floor(user.updatedAt.getTime() / 1000);
+  return {
+    ...(scope.split(' ').includes('roles') ? { roles: user.roles } : {}),
+    ...profile,
+    sub: user.id,
+    email: user.email,
+    email_verified: user.emailVerified,
+    name: user.name ?? undefined,
+    // The later of Atrium's own change and the upstream's word on its own.
+    updated_at: Math.max(updatedAt, upstreamUpdatedAt ?? 0),
+    ...(user.verifiedPhone ? { phone_number: user.verifiedPhone, phone_number_verified: true } : {}),
+    ...(address ? { address } : {}),
   };
 }
 
