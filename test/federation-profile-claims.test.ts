@@ -7,6 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import * as oidc from 'openid-client';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { authorizationRequest as clientAuthorizationRequest, createTenantFixture, type TenantFixture } from './support/fixtures.ts';
@@ -19,6 +20,13 @@ let t: TestAtrium;
 let acme: TenantFixture;
 let globex: TenantFixture;
 let plain: PlainProvider;
+let logged = '';
+const logSink = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    logged += chunk.toString();
+    done();
+  },
+});
 
 const MAPPING = {
   given_name: '/person/first',
@@ -96,7 +104,7 @@ async function userByEmail(slug: string, email: string) {
 }
 
 before(async () => {
-  t = await startTestAtrium();
+  t = await startTestAtrium({ LOG_LEVEL: 'warn' }, { logStream: logSink });
   acme = await createTenantFixture(t, 'acme');
   globex = await createTenantFixture(t, 'globex');
   plain = await startPlainProvider({
@@ -213,7 +221,11 @@ describe('claims_mapping onto the standard claims: sign-in', () => {
       tel_ok: 'perhaps',
       org: { addr: { street_address: { nested: true }, locality: 'Lund', planet: 'Mars' } },
     });
+    const logFrom = logged.length;
     const { userinfo } = await signIn('corp', 'cy@corp.test', 'openid profile phone address');
+    const warning = logged.slice(logFrom).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; dropped_claims?: string[] }).find((l) => l.dropped_claims);
+    assert.ok(warning, 'a warning names the dropped claims');
+    assert.ok(!logged.slice(logFrom).includes('javascript:'), 'the log names claims, not their values');
     for (const claim of ['given_name', 'family_name', 'picture', 'website', 'birthdate', 'zoneinfo', 'locale']) assert.equal(userinfo[claim], undefined, `${claim} dropped`);
     assert.deepEqual(userinfo.address, { locality: 'Lund' }, 'only the standard, valid address fields');
     assert.equal(userinfo.nickname, 'cyy', 'valid values stay');
@@ -236,6 +248,16 @@ describe('claims_mapping onto the standard claims: sign-in', () => {
 });
 
 describe('claims_mapping onto the standard claims: isolation', () => {
+  it('the profile goes with the user: deleting the user deletes it', async () => {
+    await signIn('corp', 'dee@corp.test', 'openid');
+    const dee = await userByEmail('acme', 'dee@corp.test');
+    const acmeId = (await t.atrium.services.tenantStore.findBySlug('acme'))!.id;
+    assert.equal((await t.api('DELETE', `/tenants/acme/users/${dee.id}`)).status, 204);
+    const left = await runAsTenant(acmeId, () => t.atrium.services.db.withTenant((q) => q.query('SELECT profile FROM users WHERE id = $1', [dee.id])));
+    assert.equal(left.rowCount, 0);
+  });
+
+
   it("another tenant never sees the profile: not by its API, not with acme's token at its userinfo", async () => {
     const { accessToken } = await signIn('corp', 'cy@corp.test', 'openid profile');
     const user = await userByEmail('acme', 'cy@corp.test');

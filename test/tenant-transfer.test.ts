@@ -32,6 +32,7 @@ const ISSUER = `http://${DOMAIN}`;
 const PASSPHRASE = 'correct horse battery staple, moving day';
 const SMTP_PASSWORD = `smtp-${randomUUID()}`;
 const UPSTREAM_SECRET = `upstream-${randomUUID()}`;
+const PROFILE = { given_name: 'Second', locale: 'sv-SE', address: { locality: 'Lund', country: 'SE' } };
 
 type Deployment = Awaited<ReturnType<typeof createEmbeddedDeployment>>;
 type Payload = { tenant: { id: string; slug: string }; tables: Record<string, Record<string, unknown>[]> };
@@ -166,6 +167,7 @@ before(async () => {
     s.atrium.services.db.withTenant(async (q) => {
       await q.query(`INSERT INTO webauthn_credentials (tenant_id, credential_id, user_id, public_key, name) VALUES (current_setting('app.tenant_id')::uuid, 'cred-moving', $1, 'pQECAyYgASFYIA', 'laptop')`, [second.id]);
       await q.query(`INSERT INTO federated_identities (tenant_id, issuer, subject, connection_name, user_id) VALUES (current_setting('app.tenant_id')::uuid, 'https://idp.example.test', 'upstream-sub', 'upstream', $1)`, [second.id]);
+      await q.query('UPDATE users SET profile = $2::jsonb WHERE id = $1', [second.id, JSON.stringify(PROFILE)]);
     }),
   );
   // Two generations of keys, so a retired (still published) key travels too.
@@ -302,6 +304,8 @@ describe('tenant export and import', () => {
 
     const upstream = await onTarget('GET', '/tenants/moving/federation/upstream');
     assert.equal(upstream.status, 200, JSON.stringify(upstream.body));
+    const moved = await onTarget('GET', `/tenants/moving/users/${second.id}`);
+    assert.deepEqual(moved.body.profile, PROFILE, 'the profile claims a claims_mapping kept travel with the user');
     const events = await auditActions(instance.port, targetToken, 'moving');
     assert.ok(events.some((e) => e.action === 'tenant.imported'), 'the import is audited in the tenant');
     assert.ok(events.some((e) => e.action === 'tenant.domain_verified'), 'the audit log came along (include_audit)');
