@@ -129,16 +129,10 @@ export function storedProfile(raw: unknown): Profile {
   for (const claim of PROFILE_CLAIMS) {
     if (!Object.hasOwn(raw, claim)) continue;
     const v = (raw as Record<string, unknown>)[claim];
-    if (claim === 'address' ? v !== null && typeof v === 'object' && !Array.isArray(v) : typeof v === (claim === 'updated_at' ? 'number' : 'string')) {
-      out[claim] = claim === 'address' ? address(v) : v;
-    }
+    const kept = claim === 'address' ? address(v) : typeof v === (claim === 'updated_at' ? 'number' : 'string') ? v : undefined;
+    if (kept !== undefined) out[claim] = kept;
   }
-  return out as Profile;
-}
-
-/** Whether two profiles hold the same claims with the same values. */
-export function sameProfile(a: Profile, b: Profile): boolean {
-  return changedClaims(a, b).length === 0;
+  return out;
 }
 
 /** The claims whose value differs between two profiles. */

@@ -91,7 +91,7 @@ export function storeCases(s: Services): StoreCase[] {
         return {
           markers: [user.id, email],
           reads: { findById: () => s.users.findById(user.id), findByEmail: () => s.users.findByEmail(email), list: () => s.users.list({ limit: 500, offset: 0, search: email }), peopleByIds: () => s.users.peopleByIds([user.id]) },
-          writes: { update: () => s.users.update(user.id, { name: 'renamed', passwordHash: 'x' }), recordLogin: () => s.users.recordLogin(user.id), delete: () => s.users.delete(user.id) },
+          writes: { update: () => s.users.update(user.id, { name: 'renamed', passwordHash: 'x' }), recordLogin: () => s.users.recordLogin(user.id), writeProfile: () => s.users.writeProfile(user.id, { profile: { given_name: 'Probe', address: { locality: 'Lund' } }, name: 'probed' }), delete: () => s.users.delete(user.id) },
           inserts: { create: () => userIn(s, email) },
         };
       },
@@ -113,6 +113,7 @@ export function storeCases(s: Services): StoreCase[] {
             startVerification: () => phones.startVerification(user.id, '+33612349999', 'x', 600, 0),
             // 'none': no verification of this user to check, as B sees it.
             confirm: async () => ((await phones.confirm(user.id, '000000')) === 'none' ? undefined : 'checked'),
+            takeFromUpstream: () => phones.takeFromUpstream(user.id, '+33612348888'),
             remove: () => phones.remove(user.id),
           },
         };
