@@ -87,10 +87,12 @@ export interface ConnectionSettings {
   end_session_endpoint: string | null;
   /** How the upstream takes the address to come back to (its logout request's shape). */
   post_logout_return_param: PostLogoutReturnParam;
+  /** RFC 7662: when set, every refresh of a session from this connection asks the upstream whether its token is still active (introspection.ts). */
+  introspection_endpoint: string | null;
 }
 
 /** The item-3 fields for a connection stored before they existed. */
-export const ITEM3_DEFAULTS = { public_issuer: null, redirect_path: null, role_mapping: {}, end_session_endpoint: null, post_logout_return_param: 'post_logout_redirect_uri' } as const;
+export const ITEM3_DEFAULTS = { public_issuer: null, redirect_path: null, role_mapping: {}, end_session_endpoint: null, post_logout_return_param: 'post_logout_redirect_uri', introspection_endpoint: null } as const;
 
 const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::\d{1,5})?$/;
@@ -110,6 +112,24 @@ function upstreamUrl(allowHttp: boolean) {
       const protocol = URL.parse(v)?.protocol;
       return protocol === 'https:' || (allowHttp && protocol === 'http:');
     }, allowHttp ? 'must be an http(s) URL' : 'must be an https URL')
+    .refine((v) => !URL.parse(v)?.hash, 'must not have a fragment');
+}
+
+const LOOPBACK_HOST = /^(?:localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
+
+/**
+ * The introspection endpoint is sent the upstream token and the client secret at every
+ * refresh, so plain http is refused even while developing, except to loopback (a test's or
+ * a developer's own upstream). An internal address is left to the egress guard, at use.
+ */
+function introspectionUrl(allowHttp: boolean) {
+  return z
+    .url({ message: 'must be an absolute URL' })
+    .max(2000)
+    .refine((v) => {
+      const url = URL.parse(v);
+      return url?.protocol === 'https:' || (allowHttp && url?.protocol === 'http:' && LOOPBACK_HOST.test(url.hostname));
+    }, allowHttp ? 'must be an https URL (http only to loopback)' : 'must be an https URL')
     .refine((v) => !URL.parse(v)?.hash, 'must not have a fragment');
 }
 
@@ -182,6 +202,7 @@ function connectionObject(allowHttp: boolean) {
     role_mapping: roleMappingSchema().default({}),
     end_session_endpoint: url.optional(),
     post_logout_return_param: z.enum(POST_LOGOUT_RETURN_PARAMS, { message: `must be one of ${POST_LOGOUT_RETURN_PARAMS.join(', ')}` }).optional(),
+    introspection_endpoint: introspectionUrl(allowHttp).optional(),
   });
 }
 
@@ -282,6 +303,7 @@ export function toSettings(input: ConnectionInput): ConnectionSettings {
     redirect_path: input.redirect_path ?? null,
     role_mapping: input.role_mapping,
     ...presetLogout(input),
+    introspection_endpoint: input.introspection_endpoint ?? null,
   };
 }
 

@@ -43,6 +43,29 @@ export interface ProviderDeps {
    * browser goes instead of `then` (the upstream's sign-out), or undefined (services.ts).
    */
   onSignedOut?: (tenant: Tenant, ctx: KoaContextWithOIDC, session: { uid: string; accountId: string | null }, then: string) => Promise<string | undefined>;
+  /**
+   * At each refresh_token grant, before anything is issued: whether the session's upstream
+   * still vouches for it (federation/introspection.ts, wired in session-ends.ts). On
+   * 'inactive' the hook has called `endGrant` and ended the session; the grant is refused.
+   */
+  onRefresh?: (tenant: Tenant, refresh: RefreshCheck, endGrant: () => Promise<void>) => Promise<'unchecked' | 'active' | 'inactive' | 'unavailable'>;
+}
+
+/** The refresh token being redeemed, as the upstream check needs it. */
+export interface RefreshCheck {
+  accountId: string;
+  clientId: string;
+  sessionUid?: string;
+  amr?: readonly string[];
+}
+
+/** The upstream could not be asked (introspection at refresh): nothing issued, the refresh token kept for a retry. */
+class UpstreamUnavailable extends errors.OIDCProviderError {
+  constructor() {
+    super(503, 'temporarily_unavailable');
+    this.error_description = 'the upstream identity provider could not be asked whether this sign-in is still valid; try again shortly';
+    this.expose = true;
+  }
 }
 
 export interface CompletedSignIn {
@@ -77,7 +100,7 @@ export function providerConfiguration(tenant: Tenant, issuer: string, jwks: Jwks
     // A client's jwks_uri and sector_identifier_uri are tenant-supplied URLs: fetched through
     // the egress guard (its own timeout and size cap; oidc-provider's signal still applies).
     fetch: ((url: string | URL, options: Record<string, unknown>) => deps.egress.fetch(url, { ...options, timeoutMs: 5_000, maxBytes: 512 * 1024, strict: true })) as never,
-    ...accountLookups(deps.users),
+    ...accountLookups(tenant, deps),
     // acr and amr (src/mfa) in every ID token: what the sign-in used, not only when asked for.
     // `roles` is opt-in, by its scope. oidc-provider puts only the openid scope's claims in
     // an ID token issued with an access token (conformIdTokenClaims), so `roles` is listed
@@ -124,7 +147,8 @@ export function providerConfiguration(tenant: Tenant, issuer: string, jwks: Jwks
 }
 
 /** How the Provider finds a user, and the console's grant (first-party: never asked to consent). */
-function accountLookups(users: UserStore): Pick<Configuration, 'loadExistingGrant' | 'findAccount'> {
+function accountLookups(tenant: Tenant, deps: Pick<ProviderDeps, 'users' | 'onRefresh'>): Pick<Configuration, 'loadExistingGrant' | 'findAccount'> {
+  const { users } = deps;
   return {
     async loadExistingGrant(ctx) {
       const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session?.grantIdFor(ctx.oidc.client!.clientId);
@@ -136,9 +160,13 @@ function accountLookups(users: UserStore): Pick<Configuration, 'loadExistingGran
       await grant.save();
       return grant;
     },
-    async findAccount(_ctx, sub) {
+    async findAccount(ctx, sub, token) {
       const user = await accountUser(users, sub);
       if (!user || user.status !== 'active') return undefined;
+      // oidc-provider looks the account up with the refresh token once, after checking the
+      // token, its client and its grant, and before consuming or issuing anything: the one
+      // place every refresh_token grant passes (the fast path serves client_credentials only).
+      if (deps.onRefresh && token?.kind === 'RefreshToken' && ctx.oidc?.route === 'token') await upstreamStillVouches(tenant, ctx, token as RefreshTokenLike, deps.onRefresh);
       return {
         accountId: user.id,
         async claims(_use, scope) {
@@ -154,6 +182,32 @@ function accountLookups(users: UserStore): Pick<Configuration, 'loadExistingGran
       };
     },
   };
+}
+
+interface RefreshTokenLike {
+  accountId: string;
+  clientId: string;
+  grantId: string;
+  sessionUid?: string;
+  amr?: string[];
+  destroy(): Promise<void>;
+}
+
+/** Refuses the refresh when the session's upstream no longer vouches for it (invalid_grant, the grant ended) or cannot be asked (503). */
+async function upstreamStillVouches(tenant: Tenant, ctx: KoaContextWithOIDC, token: RefreshTokenLike, onRefresh: NonNullable<ProviderDeps['onRefresh']>): Promise<void> {
+  const endGrant = async () => {
+    const { provider } = ctx.oidc;
+    // Every token of the grant (the adapter's revokeByGrantId takes all models), then the grant.
+    await provider.RefreshToken.adapter.revokeByGrantId(token.grantId);
+    await (await provider.Grant.find(token.grantId))?.destroy();
+  };
+  const verdict = await onRefresh(tenant, { accountId: token.accountId, clientId: token.clientId, sessionUid: token.sessionUid, amr: token.amr }, endGrant);
+  if (verdict === 'inactive') {
+    const refused = new errors.InvalidGrant('the upstream identity provider no longer vouches for this sign-in');
+    refused.error_description = 'the upstream identity provider no longer vouches for this sign-in; sign in again';
+    throw refused;
+  }
+  if (verdict === 'unavailable') throw new UpstreamUnavailable();
 }
 
 /** The user `sub` names: as a token grant read it with its code or refresh token (adapter.ts), else read now. */
