@@ -9,10 +9,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
 import { freePort, startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { authorizationRequest as clientAuthorizationRequest, createTenantFixture, discover, REDIRECT_URI, type TenantFixture } from './support/fixtures.ts';
 import { httpFetch, TestBrowser } from './support/http-client.ts';
+import { asTenant } from './support/account-security.ts';
 import { startPlainProvider, type PlainProvider } from './support/plain-oidc-provider.ts';
 import { finishDownstream, signInAtPlainUpstream, startAtUpstream, type Downstream } from './support/federation-flow.ts';
 
@@ -22,7 +25,7 @@ let acme: TenantFixture;
 let globex: TenantFixture;
 let introspectionUrl: string;
 
-const ACCOUNTS = ['ann', 'ben', 'cid', 'dot', 'eve', 'fay'] as const;
+const ACCOUNTS = ['ann', 'ben', 'cid', 'dot', 'eve', 'fay', 'gus', 'hal', 'ida', 'jon'] as const;
 
 /** How many introspection requests the upstream has received. */
 const introspections = () => plain.requests.filter((r) => r.method === 'POST' && r.url.pathname === '/token/introspection').length;
@@ -106,12 +109,23 @@ describe('introspection at refresh against a bare oidc-provider', () => {
     const second = await oidc.refreshTokenGrant(ann.request.config, first.refresh_token);
     assert.equal(introspections(), before + 2);
     assert.notEqual(await silent(ann.browser), 'login_required', 'signed in at acme');
+    // The upstream token is kept sealed (an envelope under the tenant and sign-in), and it is the upstream's own, live token.
+    const kept = await asTenant(t, 'acme', async (q) => (await q.query<{ interaction_uid: string; upstream_token_enc: string; upstream_token_kind: string }>('SELECT interaction_uid, upstream_token_enc, upstream_token_kind FROM federated_sessions WHERE user_id = $1', [ann.userId])).rows);
+    assert.equal(kept.length, 1);
+    assert.equal(kept[0]!.upstream_token_kind, 'access_token', 'the bare provider issued no refresh token to acme: its access token is asked about');
+    assert.match(kept[0]!.upstream_token_enc, /^v1\./);
+    const tenantId = (await t.atrium.services.tenantStore.findBySlug('acme'))!.id;
+    const opened = t.atrium.services.box.open(kept[0]!.upstream_token_enc, `federated-session-token:${tenantId}:${kept[0]!.interaction_uid}`);
+    assert.ok(!kept[0]!.upstream_token_enc.includes(opened), 'not in plain text');
+    const asked = await httpFetch(introspectionUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: opened, client_id: plain.clientId, client_secret: plain.clientSecret }).toString() });
+    assert.equal(((await asked.json()) as { active: boolean }).active, true, "the sealed token is the upstream's live token");
+    const counted = introspections();
     assert.equal((await t.api('GET', `/tenants/acme/users/${ann.userId}/sessions`)).body.data.length, 1);
 
     // The upstream's admin disables the user: every grant the user gave goes.
     assert.equal(await plain.revokeGrants('sub-ann'), 1);
     await assert.rejects(oidc.refreshTokenGrant(ann.request.config, second.refresh_token!), (err: oidc.ResponseBodyError) => err.error === 'invalid_grant' && /upstream/.test(err.error_description ?? ''));
-    assert.equal(introspections(), before + 3);
+    assert.equal(introspections(), counted + 1);
     assert.equal(await silent(ann.browser), 'login_required', 'the acme session ended');
     assert.equal((await t.api('GET', `/tenants/acme/users/${ann.userId}/sessions`)).body.data.length, 0, 'no session in the API list');
     const events = await refusals();
@@ -120,7 +134,7 @@ describe('introspection at refresh against a bare oidc-provider', () => {
     assert.deepEqual({ ...refused.details, client_id: undefined }, { connection: 'checked', client_id: undefined, verdict: 'inactive', reason: 'upstream_inactive', grant_ended: true, session_ended: true });
     // The grant ended with it: not even a retry of the refused refresh token gets through, and the upstream is not asked again.
     await assert.rejects(oidc.refreshTokenGrant(ann.request.config, second.refresh_token!), (err: oidc.ResponseBodyError) => err.error === 'invalid_grant');
-    assert.equal(introspections(), before + 3);
+    assert.equal(introspections(), counted + 1);
   });
 
   it("an upstream sign-out (the upstream session ended) makes the next refresh invalid_grant too", async () => {
@@ -180,6 +194,66 @@ describe('introspection at refresh against a bare oidc-provider', () => {
     } finally {
       assert.equal((await put('acme', 'checked', connection({ display_name: 'checked', introspection_endpoint: introspectionUrl }))).status, 200);
     }
+  });
+});
+
+describe('introspection verdicts besides active and inactive', () => {
+  /** Points connection `checked` elsewhere for `fn`, then back at the bare provider. */
+  async function withChecked(extra: Record<string, unknown>, fn: () => Promise<void>): Promise<void> {
+    assert.equal((await put('acme', 'checked', connection({ display_name: 'checked', introspection_endpoint: introspectionUrl, ...extra }))).status, 200);
+    try {
+      await fn();
+    } finally {
+      assert.equal((await put('acme', 'checked', connection({ display_name: 'checked', introspection_endpoint: introspectionUrl }))).status, 200);
+    }
+  }
+
+  it("our own client credentials refused at the introspection endpoint (invalid_client) are a misconfiguration, not the upstream's word on the user: 503, the session kept", async () => {
+    const fay = await signIn('checked', 'fay');
+    await withChecked({ client_secret: 'not-the-secret-the-upstream-knows' }, async () => {
+      const res = await rawRefresh(fay.tokens.refresh_token!);
+      assert.equal(res.status, 503, JSON.stringify(res.body));
+      assert.notEqual(await silent(fay.browser), 'login_required');
+    });
+    assert.ok((await oidc.refreshTokenGrant(fay.request.config, fay.tokens.refresh_token!)).access_token, 'the same refresh token works again');
+  });
+
+  it('an upstream that refuses the token itself (400 invalid_token) is a "no": invalid_grant, the session ends', async () => {
+    // An introspection endpoint answering as RFC 6750 says an upstream may for a token it will not discuss.
+    const refusing = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'invalid_token', error_description: 'token revoked' }));
+    });
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    try {
+      const gus = await signIn('checked', 'gus');
+      await withChecked({ introspection_endpoint: `http://127.0.0.1:${(refusing.address() as AddressInfo).port}/introspect` }, async () => {
+        await assert.rejects(oidc.refreshTokenGrant(gus.request.config, gus.tokens.refresh_token!), (err: oidc.ResponseBodyError) => err.error === 'invalid_grant');
+      });
+      assert.equal(await silent(gus.browser), 'login_required');
+      assert.equal((await refusals()).find((e) => e.target === gus.userId)?.details.reason, 'upstream_refused:invalid_token');
+    } finally {
+      refusing.closeAllConnections();
+      await new Promise((resolve) => refusing.close(resolve));
+    }
+  });
+
+  it('introspection switched on after the sign-in: that session cannot be checked, so its next refresh is invalid_grant', async () => {
+    const hal = await signIn('unchecked', 'hal');
+    assert.equal((await put('acme', 'unchecked', connection({ display_name: 'unchecked', introspection_endpoint: introspectionUrl }))).status, 200);
+    try {
+      await assert.rejects(oidc.refreshTokenGrant(hal.request.config, hal.tokens.refresh_token!), (err: oidc.ResponseBodyError) => err.error === 'invalid_grant');
+      assert.equal((await refusals()).find((e) => e.target === hal.userId)?.details.reason, 'no_upstream_token');
+    } finally {
+      assert.equal((await put('acme', 'unchecked', connection({ display_name: 'unchecked' }))).status, 200);
+    }
+  });
+
+  it('a refresh token whose upstream sign-in is no longer on record, of a user linked to an introspecting connection, is refused rather than let through', async () => {
+    const ida = await signIn('checked', 'ida');
+    await asTenant(t, 'acme', (q) => q.query('DELETE FROM federated_sessions WHERE user_id = $1', [ida.userId]));
+    await assert.rejects(oidc.refreshTokenGrant(ida.request.config, ida.tokens.refresh_token!), (err: oidc.ResponseBodyError) => err.error === 'invalid_grant');
+    assert.equal((await refusals()).find((e) => e.target === ida.userId)?.details.reason, 'upstream_sign_in_unknown');
   });
 });
 

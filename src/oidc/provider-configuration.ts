@@ -25,6 +25,9 @@ import { mergedSection } from '../tenancy/tenant-config.ts';
 import { ACR_VALUES } from '../mfa/mfa-policy.ts';
 import { interactionPolicyWithStepUp } from '../mfa/step-up.ts';
 import { cookieRule } from '../core/cookie-rule.ts';
+import { upstreamStillVouches, type RefreshHook, type RefreshTokenLike } from './refresh-upstream-check.ts';
+
+export type { RefreshCheck } from './refresh-upstream-check.ts';
 
 export interface ProviderDeps {
   config: AtriumConfig;
@@ -48,24 +51,7 @@ export interface ProviderDeps {
    * still vouches for it (federation/introspection.ts, wired in session-ends.ts). On
    * 'inactive' the hook has called `endGrant` and ended the session; the grant is refused.
    */
-  onRefresh?: (tenant: Tenant, refresh: RefreshCheck, endGrant: () => Promise<void>) => Promise<'unchecked' | 'active' | 'inactive' | 'unavailable'>;
-}
-
-/** The refresh token being redeemed, as the upstream check needs it. */
-export interface RefreshCheck {
-  accountId: string;
-  clientId: string;
-  sessionUid?: string;
-  amr?: readonly string[];
-}
-
-/** The upstream could not be asked (introspection at refresh): nothing issued, the refresh token kept for a retry. */
-class UpstreamUnavailable extends errors.OIDCProviderError {
-  constructor() {
-    super(503, 'temporarily_unavailable');
-    this.error_description = 'the upstream identity provider could not be asked whether this sign-in is still valid; try again shortly';
-    this.expose = true;
-  }
+  onRefresh?: RefreshHook;
 }
 
 export interface CompletedSignIn {
@@ -182,32 +168,6 @@ function accountLookups(tenant: Tenant, deps: Pick<ProviderDeps, 'users' | 'onRe
       };
     },
   };
-}
-
-interface RefreshTokenLike {
-  accountId: string;
-  clientId: string;
-  grantId: string;
-  sessionUid?: string;
-  amr?: string[];
-  destroy(): Promise<void>;
-}
-
-/** Refuses the refresh when the session's upstream no longer vouches for it (invalid_grant, the grant ended) or cannot be asked (503). */
-async function upstreamStillVouches(tenant: Tenant, ctx: KoaContextWithOIDC, token: RefreshTokenLike, onRefresh: NonNullable<ProviderDeps['onRefresh']>): Promise<void> {
-  const endGrant = async () => {
-    const { provider } = ctx.oidc;
-    // Every token of the grant (the adapter's revokeByGrantId takes all models), then the grant.
-    await provider.RefreshToken.adapter.revokeByGrantId(token.grantId);
-    await (await provider.Grant.find(token.grantId))?.destroy();
-  };
-  const verdict = await onRefresh(tenant, { accountId: token.accountId, clientId: token.clientId, sessionUid: token.sessionUid, amr: token.amr }, endGrant);
-  if (verdict === 'inactive') {
-    const refused = new errors.InvalidGrant('the upstream identity provider no longer vouches for this sign-in');
-    refused.error_description = 'the upstream identity provider no longer vouches for this sign-in; sign in again';
-    throw refused;
-  }
-  if (verdict === 'unavailable') throw new UpstreamUnavailable();
 }
 
 /** The user `sub` names: as a token grant read it with its code or refresh token (adapter.ts), else read now. */
