@@ -39,6 +39,9 @@ type Parts = Pick<FederationFlowParts, 'connections' | 'clients' | 'sessions' | 
 const OUR_CREDENTIALS_REFUSED = new Set(['invalid_client', 'unauthorized_client']);
 
 export async function upstreamVerdict(parts: Parts, tenantId: string, refresh: RefreshBeingRedeemed): Promise<UpstreamVerdict> {
+  // Only a sign-in through an upstream (`amr` fed) is bound to an upstream sign-in
+  // (session-ends.ts): any other refresh costs no query here.
+  if (!refresh.amr?.includes('fed')) return { outcome: 'unchecked' };
   const signIn = refresh.sessionUid ? await parts.sessions.ofSession(tenantId, refresh.sessionUid) : undefined;
   if (!signIn) return unknownSignIn(parts, refresh);
   const connection = await parts.connections.get(signIn.connectionName);
@@ -70,7 +73,6 @@ export async function upstreamVerdict(parts: Parts, tenantId: string, refresh: R
  * let through unchecked.
  */
 async function unknownSignIn(parts: Parts, refresh: RefreshBeingRedeemed): Promise<UpstreamVerdict> {
-  if (!refresh.amr?.includes('fed')) return { outcome: 'unchecked' };
   for (const name of await parts.identities.connectionsOf(refresh.accountId)) {
     const connection = await parts.connections.get(name);
     if (connection?.settings.introspection_endpoint) return { outcome: 'inactive', connection: name, reason: 'upstream_sign_in_unknown' };
