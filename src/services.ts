@@ -156,7 +156,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const federation = createFederation({ config, db, box, users, audit, egress });
   // One upstream sign-out for both doors: the Providers' RP-initiated logout and the console's /account.
   const userSessions = new UserSessionService({ db, signIns: grants, consoles: consoleSessions, audit });
-  const upstream = upstreamSessionHooks({ config, box, audit, federation, userSessions });
+  const upstream = upstreamSessionHooks({ config, db, box, audit, federation, userSessions });
   const pool = createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, federation, registry, upstream });
   const clientService = new ClientService(clients, pool, tenants, audit);
   const sweepers = [startPayloadSweeper(db, log), startAuditRetentionSweeper(db, log)];

@@ -8,6 +8,7 @@
 import type { AtriumConfig } from './config/env.ts';
 import type { AuditLog } from './audit/audit-log.ts';
 import type { SecretBox } from './core/secret-box.ts';
+import type { Database } from './storage/database.ts';
 import { currentTenantId } from './core/request-context.ts';
 import type { Federation } from './federation/federation.ts';
 import type { GrantStore } from './oidc/grant-store.ts';
@@ -26,7 +27,7 @@ import { upstreamVerdict } from './federation/introspection.ts';
  * sign-out. `onSignedOut` is the Providers' (RP-initiated logout); `leave` is the same
  * sign-out for the console's own door (POST /account/logout).
  */
-export function upstreamSessionHooks(d: { config: AtriumConfig; box: SecretBox; audit: AuditLog; federation: Federation; userSessions: Pick<UserSessionService, 'revoke'> }): Required<Pick<ProviderDeps, 'onSignedOut' | 'onRefresh'>> & { bind: NonNullable<ProviderDeps['onSignedIn']>; leave: UpstreamSignOut } {
+export function upstreamSessionHooks(d: { config: AtriumConfig; db: Pick<Database, 'withTenant'>; box: SecretBox; audit: AuditLog; federation: Federation; userSessions: Pick<UserSessionService, 'revoke'> }): Required<Pick<ProviderDeps, 'onSignedOut' | 'onRefresh'>> & { bind: NonNullable<ProviderDeps['onSignedIn']>; leave: UpstreamSignOut } {
   const signOut = new FederatedSignOut({ config: d.config, box: d.box, audit: d.audit, ...d.federation.flow });
   const leave: UpstreamSignOut = (tenant, ctx, session, then) => signOut.leave(ctx, tenant, issuerFor(tenant, d.config), session, then);
   return {
@@ -46,12 +47,12 @@ export function upstreamSessionHooks(d: { config: AtriumConfig; box: SecretBox; 
  * (the refresh is a 503), and the audit says so too.
  */
 async function refreshAgainstUpstream(
-  d: { audit: AuditLog; federation: Federation; userSessions: Pick<UserSessionService, 'revoke'> },
+  d: { db: Pick<Database, 'withTenant'>; audit: AuditLog; federation: Federation; userSessions: Pick<UserSessionService, 'revoke'> },
   tenantId: string,
   refresh: Parameters<NonNullable<ProviderDeps['onRefresh']>>[1],
   endGrant: () => Promise<void>,
 ): Promise<'unchecked' | 'active' | 'inactive' | 'unavailable'> {
-  const verdict = await upstreamVerdict(d.federation.flow, tenantId, refresh);
+  const verdict = await upstreamVerdict({ ...d.federation.flow, together: (reads) => d.db.withTenant(() => reads()) }, tenantId, refresh);
   if (verdict.outcome === 'unchecked' || verdict.outcome === 'active') return verdict.outcome;
   let sessionEnded = false;
   if (verdict.outcome === 'inactive') {

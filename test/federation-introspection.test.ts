@@ -197,6 +197,50 @@ describe('introspection at refresh against a bare oidc-provider', () => {
   });
 });
 
+describe('what the check costs', () => {
+  /** The running sum and count of transactions per token request (storage/database.ts counts them). */
+  async function transactions(): Promise<{ sum: number; count: number }> {
+    const text = await t.atrium.services.metrics.text();
+    const read = (suffix: string) => Number(new RegExp(`^atrium_db_transactions_per_request_${suffix}\\{route_class="oidc-token"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    return { sum: read('sum'), count: read('count') };
+  }
+
+  it('a refresh from an upstream sign-in runs one transaction more than a password one (the upstream sign-in and its connection, read together), checked or not; a checked one adds one upstream request', async (ctx) => {
+    const checked = await signIn('checked', 'jon');
+    const unchecked = await signIn('unchecked', 'jon');
+    const tokens = { checked: checked.tokens.refresh_token!, unchecked: unchecked.tokens.refresh_token! };
+    const refresh = async (which: 'checked' | 'unchecked') => {
+      const started = performance.now();
+      tokens[which] = (await oidc.refreshTokenGrant((which === 'checked' ? checked : unchecked).request.config, tokens[which])).refresh_token!;
+      return performance.now() - started;
+    };
+    await refresh('checked');
+    await refresh('unchecked');
+    const perRefresh = async (which: 'checked' | 'unchecked', n: number) => {
+      const before = await transactions();
+      for (let i = 0; i < n; i++) await refresh(which);
+      const after = await transactions();
+      assert.equal(after.count - before.count, n);
+      return (after.sum - before.sum) / n;
+    };
+    const asked = introspections();
+    const [withCheck, without] = [await perRefresh('checked', 5), await perRefresh('unchecked', 5)];
+    assert.equal(introspections() - asked, 5, 'one upstream request per checked refresh');
+    ctx.diagnostic(`transactions per refresh: checked ${withCheck}, unchecked ${without}`);
+    // A password session's refresh runs at most two (database-round-trips.test.ts).
+    assert.ok(withCheck <= 3 && without <= 3, `checked ${withCheck}, unchecked ${without}`);
+    // Time, for the report only (noisy on a shared machine): per-round ratios of interleaved rounds.
+    const ratios: number[] = [];
+    for (let round = 0; round < 15; round++) {
+      const a = await refresh('checked');
+      const b = await refresh('unchecked');
+      ratios.push(a / b);
+    }
+    ratios.sort((x, y) => x - y);
+    ctx.diagnostic(`checked/unchecked refresh time, 15 interleaved rounds: median ${ratios[7]!.toFixed(2)}, range ${ratios[0]!.toFixed(2)}-${ratios[14]!.toFixed(2)}`);
+  });
+});
+
 describe('introspection verdicts besides active and inactive', () => {
   /** Points connection `checked` elsewhere for `fn`, then back at the bare provider. */
   async function withChecked(extra: Record<string, unknown>, fn: () => Promise<void>): Promise<void> {

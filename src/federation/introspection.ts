@@ -19,6 +19,8 @@
 import * as oidc from 'openid-client';
 import { findEgressRefusal } from '../core/egress-guard.ts';
 import type { FederationFlowParts } from './federation.ts';
+import type { StoredConnection } from './connection-store.ts';
+import type { UpstreamToken } from './federated-session-store.ts';
 import { describe, upstreamErrorCode } from './federation-service.ts';
 
 /** The refresh token being redeemed, as far as the check needs it. */
@@ -33,28 +35,28 @@ export type UpstreamVerdict =
   | { outcome: 'active'; connection: string }
   | { outcome: 'inactive' | 'unavailable'; connection: string | null; reason: string };
 
-type Parts = Pick<FederationFlowParts, 'connections' | 'clients' | 'sessions' | 'identities'>;
+type Parts = Pick<FederationFlowParts, 'connections' | 'clients' | 'sessions' | 'identities'> & {
+  /** Runs the reads in one transaction of the tenant (one round trip; the upstream is asked outside it). */
+  together: <T>(reads: () => Promise<T>) => Promise<T>;
+};
 
 /** Our own credentials refused: a misconfiguration of the connection, not the upstream's word on the user. */
 const OUR_CREDENTIALS_REFUSED = new Set(['invalid_client', 'unauthorized_client']);
+
+type Asking = { ask: { connection: StoredConnection; token: UpstreamToken; upstreamSub: string } };
 
 export async function upstreamVerdict(parts: Parts, tenantId: string, refresh: RefreshBeingRedeemed): Promise<UpstreamVerdict> {
   // Only a sign-in through an upstream (`amr` fed) is bound to an upstream sign-in
   // (session-ends.ts): any other refresh costs no query here.
   if (!refresh.amr?.includes('fed')) return { outcome: 'unchecked' };
-  const signIn = refresh.sessionUid ? await parts.sessions.ofSession(tenantId, refresh.sessionUid) : undefined;
-  if (!signIn) return unknownSignIn(parts, refresh);
-  const connection = await parts.connections.get(signIn.connectionName);
-  // A connection deleted while its sessions live: one that was introspecting can no longer vouch.
-  if (!connection) return signIn.upstreamToken ? { outcome: 'inactive', connection: signIn.connectionName, reason: 'connection_removed' } : { outcome: 'unchecked' };
-  if (!connection.settings.introspection_endpoint) return { outcome: 'unchecked' };
+  const known = await parts.together(() => whatToAsk(parts, tenantId, refresh));
+  if (!('ask' in known)) return known;
+  const { connection, token, upstreamSub } = known.ask;
   const name = connection.name;
-  // Signed in before introspection was switched on: nothing to ask about, so no refresh.
-  if (!signIn.upstreamToken) return { outcome: 'inactive', connection: name, reason: 'no_upstream_token' };
   let answer: oidc.IntrospectionResponse;
   try {
     const configuration = await parts.clients.configuration(tenantId, connection, () => parts.connections.secret(tenantId, name));
-    answer = await oidc.tokenIntrospection(configuration, signIn.upstreamToken.value, { token_type_hint: signIn.upstreamToken.kind });
+    answer = await oidc.tokenIntrospection(configuration, token.value, { token_type_hint: token.kind });
   } catch (err) {
     if (findEgressRefusal(err)) return { outcome: 'unavailable', connection: name, reason: 'destination_not_allowed' };
     const code = upstreamErrorCode(err);
@@ -62,8 +64,21 @@ export async function upstreamVerdict(parts: Parts, tenantId: string, refresh: R
     return { outcome: 'unavailable', connection: name, reason: `upstream_unreachable: ${describe(err)}` };
   }
   if (answer.active !== true) return { outcome: 'inactive', connection: name, reason: 'upstream_inactive' };
-  if (typeof answer.sub === 'string' && answer.sub !== signIn.upstreamSub) return { outcome: 'inactive', connection: name, reason: 'upstream_subject_mismatch' };
+  if (typeof answer.sub === 'string' && answer.sub !== upstreamSub) return { outcome: 'inactive', connection: name, reason: 'upstream_subject_mismatch' };
   return { outcome: 'active', connection: name };
+}
+
+/** From the database alone: a verdict already, or what to ask the upstream about. */
+async function whatToAsk(parts: Parts, tenantId: string, refresh: RefreshBeingRedeemed): Promise<UpstreamVerdict | Asking> {
+  const signIn = refresh.sessionUid ? await parts.sessions.ofSession(tenantId, refresh.sessionUid) : undefined;
+  if (!signIn) return unknownSignIn(parts, refresh);
+  const connection = await parts.connections.get(signIn.connectionName);
+  // A connection deleted while its sessions live: one that was introspecting can no longer vouch.
+  if (!connection) return signIn.upstreamToken ? { outcome: 'inactive', connection: signIn.connectionName, reason: 'connection_removed' } : { outcome: 'unchecked' };
+  if (!connection.settings.introspection_endpoint) return { outcome: 'unchecked' };
+  // Signed in before introspection was switched on: nothing to ask about, so no refresh.
+  if (!signIn.upstreamToken) return { outcome: 'inactive', connection: connection.name, reason: 'no_upstream_token' };
+  return { ask: { connection, token: signIn.upstreamToken, upstreamSub: signIn.upstreamSub } };
 }
 
 /**
