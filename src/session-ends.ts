@@ -56,11 +56,11 @@ async function refreshAgainstUpstream(
   if (verdict.outcome === 'unchecked' || verdict.outcome === 'active') return verdict.outcome;
   let sessionEnded = false;
   if (verdict.outcome === 'inactive') {
+    // Session, then grant, then the record of the upstream sign-in: should storage fail part-way
+    // (a 503), the client's retry is refused again and finishes the job, as the record remains.
+    if (refresh.sessionUid) sessionEnded = await d.userSessions.revoke(refresh.accountId, `signin:${refresh.sessionUid}`, { actor: null });
     await endGrant();
-    if (refresh.sessionUid) {
-      sessionEnded = await d.userSessions.revoke(refresh.accountId, `signin:${refresh.sessionUid}`, { actor: null });
-      await d.federation.flow.sessions.forget([refresh.sessionUid]);
-    }
+    if (refresh.sessionUid) await d.federation.flow.sessions.forget([refresh.sessionUid]);
   }
   await d.audit.record({
     action: 'federation.refresh_refused',

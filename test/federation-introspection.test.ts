@@ -25,7 +25,7 @@ let acme: TenantFixture;
 let globex: TenantFixture;
 let introspectionUrl: string;
 
-const ACCOUNTS = ['ann', 'ben', 'cid', 'dot', 'eve', 'fay', 'gus', 'hal', 'ida', 'jon'] as const;
+const ACCOUNTS = ['ann', 'ben', 'cid', 'dot', 'eve', 'fay', 'gus', 'hal', 'ida', 'jon', 'kim'] as const;
 
 /** How many introspection requests the upstream has received. */
 const introspections = () => plain.requests.filter((r) => r.method === 'POST' && r.url.pathname === '/token/introspection').length;
@@ -298,6 +298,28 @@ describe('introspection verdicts besides active and inactive', () => {
     await asTenant(t, 'acme', (q) => q.query('DELETE FROM federated_sessions WHERE user_id = $1', [ida.userId]));
     await assert.rejects(oidc.refreshTokenGrant(ida.request.config, ida.tokens.refresh_token!), (err: oidc.ResponseBodyError) => err.error === 'invalid_grant');
     assert.equal((await refusals()).find((e) => e.target === ida.userId)?.details.reason, 'upstream_sign_in_unknown');
+  });
+});
+
+describe('storage failing while an inactive upstream ends the session', () => {
+  it('is a 503, not a 500; the retry is refused again and ends the session', async () => {
+    const kim = await signIn('checked', 'kim');
+    await plain.revokeGrants('sub-kim');
+    // The database refuses to delete the user's session records (as it would when it crashes mid-request).
+    await t.atrium.services.db.driver.exec(`
+      CREATE FUNCTION test_fail_session_end() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+      BEGIN RAISE EXCEPTION 'injected storage failure' USING ERRCODE = '57P01'; END $$;
+      CREATE TRIGGER test_fail_session_end BEFORE DELETE ON user_sessions FOR EACH ROW EXECUTE FUNCTION test_fail_session_end();`);
+    try {
+      const res = await rawRefresh(kim.tokens.refresh_token!);
+      assert.equal(res.status, 503, JSON.stringify(res.body));
+      assert.ok(res.body.correlation_id);
+    } finally {
+      await t.atrium.services.db.driver.exec('DROP TRIGGER test_fail_session_end ON user_sessions; DROP FUNCTION test_fail_session_end();');
+    }
+    assert.notEqual(await silent(kim.browser), 'login_required', 'nothing was half-done: the session is still there');
+    await assert.rejects(oidc.refreshTokenGrant(kim.request.config, kim.tokens.refresh_token!), (err: oidc.ResponseBodyError) => err.error === 'invalid_grant');
+    assert.equal(await silent(kim.browser), 'login_required', 'the retry ended it');
   });
 });
 

@@ -6,6 +6,7 @@
  */
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Tenant } from '../tenancy/tenant.ts';
+import { unlessStorageDown } from './adapter.ts';
 
 /** The hook (session-ends.ts): on 'inactive' it has called `endGrant` and ended the session. */
 export type RefreshHook = (tenant: Tenant, refresh: RefreshCheck, endGrant: () => Promise<void>) => Promise<'unchecked' | 'active' | 'inactive' | 'unavailable'>;
@@ -43,7 +44,8 @@ export async function upstreamStillVouches(tenant: Tenant, ctx: KoaContextWithOI
     await provider.RefreshToken.adapter.revokeByGrantId(token.grantId);
     await (await provider.Grant.find(token.grantId))?.destroy();
   };
-  const verdict = await onRefresh(tenant, { accountId: token.accountId, clientId: token.clientId, sessionUid: token.sessionUid, amr: token.amr }, endGrant);
+  // Our own storage failing on the way (the sign-in's record, the audit) is a 503 like any storage outage here, never a 500.
+  const verdict = await unlessStorageDown(() => onRefresh(tenant, { accountId: token.accountId, clientId: token.clientId, sessionUid: token.sessionUid, amr: token.amr }, endGrant));
   if (verdict === 'inactive') {
     const refused = new errors.InvalidGrant('the upstream identity provider no longer vouches for this sign-in');
     refused.error_description = 'the upstream identity provider no longer vouches for this sign-in; sign in again';
