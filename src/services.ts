@@ -155,14 +155,14 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const domainChecks = new DomainRechecker({ store: domainStore, challenges, audit, metrics, log }, config.domainRecheckIntervalMs).start();
   const federation = createFederation({ config, db, box, users, audit, egress });
   // One upstream sign-out for both doors: the Providers' RP-initiated logout and the console's /account.
-  const upstream = upstreamSessionHooks({ config, box, audit, federation });
+  const userSessions = new UserSessionService({ db, signIns: grants, consoles: consoleSessions, audit });
+  const upstream = upstreamSessionHooks({ config, db, box, audit, federation, userSessions });
   const pool = createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, federation, registry, upstream });
   const clientService = new ClientService(clients, pool, tenants, audit);
   const sweepers = [startPayloadSweeper(db, log), startAuditRetentionSweeper(db, log)];
   const keyLifecycle = new KeyLifecycle({ db, keys, tenants, audit, log, policy: () => platformConfig.current() }, { intervalMs: options.keyLifecycleIntervalMs }).start();
   // Connects to Redis on first use only: operator commands never open the connection.
   const rateLimiter = createRateLimiter(config, log, box, (err) => health.errorSurvived('redis', err));
-  const userSessions = new UserSessionService({ db, signIns: grants, consoles: consoleSessions, audit });
   const lockout = new LoginLockout({ db, audit, box });
   const userService = new UserService(users, audit, roles);
   const accountRecovery = new AccountRecovery({ config, users, tokens: accountTokens, mail, lockout, sessions: userSessions, audit });
@@ -262,9 +262,9 @@ function createProviderPool({ config, db, box, users, materials, audit, metrics,
   const onSignedIn = async (tenant: Tenant, signIn: CompletedSignIn) => {
     await Promise.all([grants.recordUse(signIn.sessionUid, signIn.userId, signIn), newDevices.signedIn(tenant, signIn), upstream.bind(tenant, signIn)]);
   };
-  const { onSignedOut } = upstream;
+  const { onSignedOut, onRefresh } = upstream;
   const pool = new ProviderPool(config.multiTenancy.pool, (tenant) =>
-    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildProviderRuntime(tenant, { config, db, box, users, materials, audit, metrics, egress, onSignedIn, onSignedOut }))),
+    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildProviderRuntime(tenant, { config, db, box, users, materials, audit, metrics, egress, onSignedIn, onSignedOut, onRefresh }))),
   );
   metrics.observePool(pool, config.multiTenancy.pool.maxSize);
   // A change of operator policy reaches the pool through the records (their policy version), not an event per tenant.

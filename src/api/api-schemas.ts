@@ -188,6 +188,7 @@ export const connectionSchema = z
     client_id: z.string(),
     client_secret: z.string().nullable(),
     has_client_secret: z.boolean(),
+    introspection_endpoint: z.string().nullable().describe('RFC 7662 endpoint asked at every refresh whether the upstream token of the sign-in is still active; null: no re-check.'),
     redirect_uri: z.string(),
     created_at: dateTime,
     updated_at: dateTime,

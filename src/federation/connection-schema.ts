@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { claimPath } from './claim-paths.ts';
 import { PROFILE_CLAIMS, type ProfileClaim } from '../accounts/profile-claims.ts';
 import { redirectPath } from './redirect-path.ts';
+import { introspectionUrl, upstreamUrl } from './upstream-urls.ts';
 import { roleMappingSchema, type RoleMapping } from './role-mapping.ts';
 import { FEDERATION_PROVIDERS, PROVIDER_NAMES, presetIssuer, presetLogout, type FederationProvider } from './preset-endpoints.ts';
 import { POST_LOGOUT_RETURN_PARAMS, type PostLogoutReturnParam } from './upstream-logout.ts';
@@ -86,10 +87,12 @@ export interface ConnectionSettings {
   end_session_endpoint: string | null;
   /** How the upstream takes the address to come back to (its logout request's shape). */
   post_logout_return_param: PostLogoutReturnParam;
+  /** RFC 7662: when set, every refresh of a session from this connection asks the upstream whether its token is still active (introspection.ts). */
+  introspection_endpoint: string | null;
 }
 
 /** The item-3 fields for a connection stored before they existed. */
-export const ITEM3_DEFAULTS = { public_issuer: null, redirect_path: null, role_mapping: {}, end_session_endpoint: null, post_logout_return_param: 'post_logout_redirect_uri' } as const;
+export const ITEM3_DEFAULTS = { public_issuer: null, redirect_path: null, role_mapping: {}, end_session_endpoint: null, post_logout_return_param: 'post_logout_redirect_uri', introspection_endpoint: null } as const;
 
 const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::\d{1,5})?$/;
@@ -99,18 +102,6 @@ const emailDomain = z
   .trim()
   .toLowerCase()
   .regex(DOMAIN, 'must be a domain name such as example.com');
-
-/** URLs of the upstream: https, or http as well while developing (openid-client refuses http unless told). */
-function upstreamUrl(allowHttp: boolean) {
-  return z
-    .url({ message: 'must be an absolute URL' })
-    .max(2000)
-    .refine((v) => {
-      const protocol = URL.parse(v)?.protocol;
-      return protocol === 'https:' || (allowHttp && protocol === 'http:');
-    }, allowHttp ? 'must be an http(s) URL' : 'must be an https URL')
-    .refine((v) => !URL.parse(v)?.hash, 'must not have a fragment');
-}
 
 const ENDPOINT_FIELDS = ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint'] as const;
 /** The provider-specific inputs, and which provider takes which. */
@@ -181,6 +172,7 @@ function connectionObject(allowHttp: boolean) {
     role_mapping: roleMappingSchema().default({}),
     end_session_endpoint: url.optional(),
     post_logout_return_param: z.enum(POST_LOGOUT_RETURN_PARAMS, { message: `must be one of ${POST_LOGOUT_RETURN_PARAMS.join(', ')}` }).optional(),
+    introspection_endpoint: introspectionUrl(allowHttp).optional(),
   });
 }
 
@@ -281,6 +273,7 @@ export function toSettings(input: ConnectionInput): ConnectionSettings {
     redirect_path: input.redirect_path ?? null,
     role_mapping: input.role_mapping,
     ...presetLogout(input),
+    introspection_endpoint: input.introspection_endpoint ?? null,
   };
 }
 

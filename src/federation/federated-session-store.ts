@@ -15,6 +15,14 @@ export interface UpstreamSignIn {
   upstreamSub: string;
   upstreamSid: string | null;
   idToken: string;
+  /** The upstream token to introspect at each refresh (a connection with `introspection_endpoint`), else absent. */
+  upstreamToken?: UpstreamToken;
+}
+
+/** What the upstream issued at the sign-in that introspection asks about: its refresh token if any, else its access token. */
+export interface UpstreamToken {
+  kind: 'refresh_token' | 'access_token';
+  value: string;
 }
 
 export interface FederatedSession extends UpstreamSignIn {
@@ -30,9 +38,12 @@ interface Row {
   upstream_sub: string;
   upstream_sid: string | null;
   id_token_enc: string;
+  upstream_token_enc: string | null;
+  upstream_token_kind: UpstreamToken['kind'] | null;
 }
 
 const sealContext = (tenantId: string, interactionUid: string) => `federated-session:${tenantId}:${interactionUid}`;
+const tokenSealContext = (tenantId: string, interactionUid: string) => `federated-session-token:${tenantId}:${interactionUid}`;
 
 export class FederatedSessionStore {
   readonly #db: Database;
@@ -46,11 +57,16 @@ export class FederatedSessionStore {
   async record(tenantId: string, signIn: UpstreamSignIn, ttlSeconds: number): Promise<void> {
     await this.#db.withTenant((q) =>
       q.query(
-        `INSERT INTO federated_sessions (tenant_id, interaction_uid, user_id, connection_name, upstream_issuer, upstream_sub, upstream_sid, id_token_enc, expires_at)
-         VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))
+        `INSERT INTO federated_sessions (tenant_id, interaction_uid, user_id, connection_name, upstream_issuer, upstream_sub, upstream_sid, id_token_enc, expires_at, upstream_token_enc, upstream_token_kind)
+         VALUES (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8), $9, $10)
          ON CONFLICT (tenant_id, interaction_uid) DO UPDATE SET user_id = EXCLUDED.user_id, connection_name = EXCLUDED.connection_name, upstream_issuer = EXCLUDED.upstream_issuer,
-           upstream_sub = EXCLUDED.upstream_sub, upstream_sid = EXCLUDED.upstream_sid, id_token_enc = EXCLUDED.id_token_enc, expires_at = EXCLUDED.expires_at`,
-        [signIn.interactionUid, signIn.userId, signIn.connectionName, signIn.upstreamIssuer, signIn.upstreamSub, signIn.upstreamSid, this.#box.seal(signIn.idToken, sealContext(tenantId, signIn.interactionUid)), ttlSeconds],
+           upstream_sub = EXCLUDED.upstream_sub, upstream_sid = EXCLUDED.upstream_sid, id_token_enc = EXCLUDED.id_token_enc, expires_at = EXCLUDED.expires_at,
+           upstream_token_enc = EXCLUDED.upstream_token_enc, upstream_token_kind = EXCLUDED.upstream_token_kind`,
+        [
+          signIn.interactionUid, signIn.userId, signIn.connectionName, signIn.upstreamIssuer, signIn.upstreamSub, signIn.upstreamSid,
+          this.#box.seal(signIn.idToken, sealContext(tenantId, signIn.interactionUid)), ttlSeconds,
+          signIn.upstreamToken ? this.#box.seal(signIn.upstreamToken.value, tokenSealContext(tenantId, signIn.interactionUid)) : null, signIn.upstreamToken?.kind ?? null,
+        ],
       ),
     );
   }
@@ -79,6 +95,15 @@ export class FederatedSessionStore {
   /** Takes out (once) the upstream sign-in of session `sessionUid`: the sign-out uses it. */
   async take(tenantId: string, sessionUid: string): Promise<FederatedSession | undefined> {
     const row = await this.#db.withTenant(async (q) => (await q.query<Row>('DELETE FROM federated_sessions WHERE session_uid = $1 AND expires_at > now() RETURNING *', [sessionUid])).rows[0]);
+    return row && this.#session(tenantId, row);
+  }
+
+  /**
+   * The upstream sign-in of session `sessionUid`, left in place (a refresh re-checks it at
+   * the upstream: introspection.ts); undefined when the session has none (any more).
+   */
+  async ofSession(tenantId: string, sessionUid: string): Promise<FederatedSession | undefined> {
+    const row = await this.#db.withTenant(async (q) => (await q.query<Row>('SELECT * FROM federated_sessions WHERE session_uid = $1 AND expires_at > now()', [sessionUid])).rows[0]);
     return row && this.#session(tenantId, row);
   }
 
@@ -129,6 +154,9 @@ export class FederatedSessionStore {
       upstreamSub: row.upstream_sub,
       upstreamSid: row.upstream_sid,
       idToken: this.#box.open(row.id_token_enc, sealContext(tenantId, row.interaction_uid)),
+      ...(row.upstream_token_enc && row.upstream_token_kind
+        ? { upstreamToken: { kind: row.upstream_token_kind, value: this.#box.open(row.upstream_token_enc, tokenSealContext(tenantId, row.interaction_uid)) } }
+        : {}),
     };
   }
 }

@@ -64,6 +64,8 @@ export function connectionJson(connection: StoredConnection, urisFor: (redirectP
     // How a sign-out leaves through the upstream: given, or what the preset filled in.
     end_session_endpoint: s.end_session_endpoint,
     post_logout_return_param: s.post_logout_return_param,
+    // Re-checked at the upstream at every refresh when set (introspection.ts).
+    introspection_endpoint: s.introspection_endpoint,
     // What to register at the upstream as the redirect URI.
     redirect_uri: s.use_relay ? redirectUris.relay : redirectUris.tenant,
     created_at: connection.createdAt.toISOString(),

@@ -26,6 +26,8 @@ export interface FederationFlowParts {
   readonly provisioning: Provisioning;
   /** Upstream sign-ins of live sessions: the sign-out's hint, the logout tokens' sid and sub. */
   readonly sessions: FederatedSessionStore;
+  /** Upstream accounts linked to users (which connections a user came through). */
+  readonly identities: IdentityStore;
 }
 
 export interface Federation {
@@ -40,9 +42,10 @@ export interface Federation {
 export function createFederation(deps: { config: AtriumConfig; db: Database; box: SecretBox; users: UserStore; audit: AuditLog; egress: EgressGuard }): Federation {
   const connections = new ConnectionStore(deps.db, deps.box);
   const clients = new UpstreamClients(deps.config, deps.egress);
+  const identities = new IdentityStore(deps.db);
   return {
     service: new FederationService({ config: deps.config, store: connections, clients, audit: deps.audit }),
     picker: new TenantPicker(deps.db, deps.config),
-    flow: { connections, clients, states: new LoginStateStore(deps.db, deps.box), provisioning: new Provisioning(deps.users, new IdentityStore(deps.db), deps.audit, new PhoneStore(deps.db)), sessions: new FederatedSessionStore(deps.db, deps.box) },
+    flow: { connections, clients, states: new LoginStateStore(deps.db, deps.box), provisioning: new Provisioning(deps.users, identities, deps.audit, new PhoneStore(deps.db)), sessions: new FederatedSessionStore(deps.db, deps.box), identities },
   };
 }

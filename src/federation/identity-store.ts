@@ -54,4 +54,10 @@ export class IdentityStore {
       ),
     );
   }
+
+  /** The connections the user has upstream accounts at. */
+  async connectionsOf(userId: string): Promise<string[]> {
+    const res = await this.#db.withTenant((q) => q.query<{ connection_name: string }>('SELECT DISTINCT connection_name FROM federated_identities WHERE user_id = $1', [userId]));
+    return res.rows.map((r) => r.connection_name);
+  }
 }

@@ -72,6 +72,12 @@ export class UpstreamClients {
         [oidc.customFetch]: this.#fetch as never,
       });
     }
+    if (settings.introspection_endpoint) {
+      // The connection's own introspection endpoint wins over the discovery document's; the
+      // client authenticates there as at the token endpoint (RFC 7662 section 2.1).
+      const discovered = Object.fromEntries(Object.entries(configuration.serverMetadata()).filter(([, v]) => typeof v !== 'function')) as oidc.ServerMetadata;
+      configuration = new oidc.Configuration({ ...discovered, introspection_endpoint: settings.introspection_endpoint }, settings.client_id, metadata, auth);
+    }
     configuration[oidc.customFetch] = this.#fetch as never;
     if (this.#allowHttp) oidc.allowInsecureRequests(configuration);
     configuration.timeout = UPSTREAM_TIMEOUT_SECONDS;

@@ -23,6 +23,7 @@ import type { Tenant } from '../tenancy/tenant.ts';
 import type { StoredConnection } from '../federation/connection-store.ts';
 import { FederationError } from '../federation/federation-error.ts';
 import type { FederationFlowParts } from '../federation/federation.ts';
+import type { UpstreamToken } from '../federation/federated-session-store.ts';
 import { IssuerCookie } from '../web/issuer-cookie.ts';
 import { describe, upstreamErrorCode } from '../federation/federation-service.ts';
 import { browserHash } from '../federation/login-state-store.ts';
@@ -138,7 +139,7 @@ export class FederatedSignIn {
         throw new FederationError('upstream_error', 400, { provider, reason }, { upstream_error: reason, upstream_error_description: description });
       }
       const configuration = await this.#configuration(tenant, connection);
-      const { claims, idToken } = await this.#redeem(configuration, connection, pending, ctx);
+      const { claims, idToken, upstreamToken } = await this.#redeem(configuration, connection, pending, ctx);
       const mapped = mapClaims(claims, connection.settings.claims_mapping);
       // Names only: the values are the upstream's personal data, and failed their checks.
       if (mapped.dropped?.length) currentContext()?.log?.warn({ connection: connection.name, dropped_claims: mapped.dropped }, 'upstream claims failed their checks and were dropped');
@@ -159,7 +160,11 @@ export class FederatedSignIn {
       await interaction.save(interaction.exp - epochTime());
       // Kept for the sign-out (the hint) and for the upstream's logout tokens (its sid and sub).
       const upstream = { upstreamIssuer: String(claims.iss), upstreamSub: String(claims.sub), upstreamSid: typeof claims.sid === 'string' ? claims.sid : null };
-      await this.#deps.sessions.record(tenant.id, { interactionUid: interaction.uid, userId: user.id, connectionName: connection.name, ...upstream, idToken }, tokenLifetimes(tenant).session);
+      // With introspection, the upstream token is kept too, for as long as a refresh token may come back with it.
+      const introspected = connection.settings.introspection_endpoint && upstreamToken ? { upstreamToken } : {};
+      const lifetimes = tokenLifetimes(tenant);
+      const keep = introspected.upstreamToken ? Math.max(lifetimes.session, lifetimes.refreshToken) : lifetimes.session;
+      await this.#deps.sessions.record(tenant.id, { interactionUid: interaction.uid, userId: user.id, connectionName: connection.name, ...upstream, idToken, ...introspected }, keep);
       await this.#deps.audit.record({
         action: 'federation.sign_in',
         actor: user.id,
@@ -177,7 +182,7 @@ export class FederatedSignIn {
   }
 
   /** Exchanges the code (PKCE) and validates the ID token; adds userinfo claims the ID token lacks. */
-  async #redeem(configuration: oidc.Configuration, connection: StoredConnection, pending: { nonce: string; codeVerifier: string; redirectUri: string }, ctx: Context): Promise<{ claims: Record<string, unknown>; idToken: string }> {
+  async #redeem(configuration: oidc.Configuration, connection: StoredConnection, pending: { nonce: string; codeVerifier: string; redirectUri: string }, ctx: Context): Promise<{ claims: Record<string, unknown>; idToken: string; upstreamToken?: UpstreamToken }> {
     const provider = connection.settings.display_name;
     // The URL the upstream answered to: the redirect URI used, with the response parameters.
     const currentUrl = withCallbackParams(pending.redirectUri, ctx.query);
@@ -204,7 +209,9 @@ export class FederatedSignIn {
         throw this.#upstreamFailure(err, provider, pending.redirectUri);
       }
     }
-    return { claims, idToken: tokens.id_token! };
+    // What introspection asks about at each refresh: the refresh token outlives the access token, so it is preferred.
+    const upstreamToken: UpstreamToken | undefined = tokens.refresh_token ? { kind: 'refresh_token', value: tokens.refresh_token } : tokens.access_token ? { kind: 'access_token', value: tokens.access_token } : undefined;
+    return { claims, idToken: tokens.id_token!, ...(upstreamToken ? { upstreamToken } : {}) };
   }
 
   /**

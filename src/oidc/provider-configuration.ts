@@ -26,6 +26,9 @@ import { mergedSection } from '../tenancy/tenant-config.ts';
 import { ACR_VALUES } from '../mfa/mfa-policy.ts';
 import { interactionPolicyWithStepUp } from '../mfa/step-up.ts';
 import { cookieRule } from '../core/cookie-rule.ts';
+import { upstreamStillVouches, type RefreshHook, type RefreshTokenLike } from './refresh-upstream-check.ts';
+
+export type { RefreshCheck } from './refresh-upstream-check.ts';
 
 export interface ProviderDeps {
   config: AtriumConfig;
@@ -44,6 +47,12 @@ export interface ProviderDeps {
    * browser goes instead of `then` (the upstream's sign-out), or undefined (services.ts).
    */
   onSignedOut?: (tenant: Tenant, ctx: KoaContextWithOIDC, session: { uid: string; accountId: string | null }, then: string) => Promise<string | undefined>;
+  /**
+   * At each refresh_token grant, before anything is issued: whether the session's upstream
+   * still vouches for it (federation/introspection.ts, wired in session-ends.ts). On
+   * 'inactive' the hook has called `endGrant` and ended the session; the grant is refused.
+   */
+  onRefresh?: RefreshHook;
 }
 
 export interface CompletedSignIn {
@@ -78,7 +87,7 @@ export function providerConfiguration(tenant: Tenant, issuer: string, jwks: Jwks
     // A client's jwks_uri and sector_identifier_uri are tenant-supplied URLs: fetched through
     // the egress guard (its own timeout and size cap; oidc-provider's signal still applies).
     fetch: ((url: string | URL, options: Record<string, unknown>) => deps.egress.fetch(url, { ...options, timeoutMs: 5_000, maxBytes: 512 * 1024, strict: true })) as never,
-    ...accountLookups(deps.users),
+    ...accountLookups(tenant, deps),
     // acr and amr (src/mfa) in every ID token: what the sign-in used, not only when asked for.
     // `roles` is opt-in, by its scope. oidc-provider puts only the openid scope's claims in
     // an ID token issued with an access token (conformIdTokenClaims), so `roles` is listed
@@ -134,7 +143,8 @@ export function providerConfiguration(tenant: Tenant, issuer: string, jwks: Jwks
 }
 
 /** How the Provider finds a user, and the console's grant (first-party: never asked to consent). */
-function accountLookups(users: UserStore): Pick<Configuration, 'loadExistingGrant' | 'findAccount'> {
+function accountLookups(tenant: Tenant, deps: Pick<ProviderDeps, 'users' | 'onRefresh'>): Pick<Configuration, 'loadExistingGrant' | 'findAccount'> {
+  const { users } = deps;
   return {
     async loadExistingGrant(ctx) {
       const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session?.grantIdFor(ctx.oidc.client!.clientId);
@@ -146,9 +156,13 @@ function accountLookups(users: UserStore): Pick<Configuration, 'loadExistingGran
       await grant.save();
       return grant;
     },
-    async findAccount(_ctx, sub) {
+    async findAccount(ctx, sub, token) {
       const user = await accountUser(users, sub);
       if (!user || user.status !== 'active') return undefined;
+      // oidc-provider looks the account up with the refresh token once, after checking the
+      // token, its client and its grant, and before consuming or issuing anything: the one
+      // place every refresh_token grant passes (the fast path serves client_credentials only).
+      if (deps.onRefresh && token?.kind === 'RefreshToken' && ctx.oidc?.route === 'token') await upstreamStillVouches(tenant, ctx, token as RefreshTokenLike, deps.onRefresh);
       return {
         accountId: user.id,
         async claims(_use, scope) {

@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import Provider from 'oidc-provider';
+import { httpFetch } from './http-client.ts';
 
 export interface PlainAccount {
   email: string;
@@ -26,6 +27,8 @@ export interface PlainProvider {
   requests: { method: string; url: URL }[];
   /** A JWT with `claims`, signed with the provider's own key (as its logout tokens are); `typ` logout+jwt. */
   sign(claims: JWTPayload): Promise<string>;
+  /** Revokes every grant the account gave (as an admin disabling the user would): its tokens go inactive. */
+  revokeGrants(accountId: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -57,6 +60,10 @@ export interface PlainProviderOptions {
    * stand-in (its session cookie cleared) and redirects to the address in `returnParam`.
    */
   logoutEndpoint?: { path: string; returnParam: string };
+  /** RFC 7662 introspection at `/token/introspection` (oidc-provider's `features.introspection`). */
+  introspection?: boolean;
+  /** The downstream's back-channel logout URI, registered for its client (sid required). */
+  backchannelLogoutUri?: string;
 }
 
 export async function startPlainProvider(options: PlainProviderOptions): Promise<PlainProvider> {
@@ -74,7 +81,14 @@ export async function startPlainProvider(options: PlainProviderOptions): Promise
   const jwk = { ...(await exportJWK(privateKey)), kid: 'plain-1', alg: 'RS256', use: 'sig' };
 
   const provider = new Provider(issuer, {
-    clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: options.redirectUris, post_logout_redirect_uris: options.postLogoutRedirectUris ?? [], grant_types: ['authorization_code'], response_types: ['code'] }],
+    clients: [
+      {
+        client_id: clientId, client_secret: clientSecret, redirect_uris: options.redirectUris, post_logout_redirect_uris: options.postLogoutRedirectUris ?? [], grant_types: ['authorization_code'], response_types: ['code'],
+        ...(options.backchannelLogoutUri ? { backchannel_logout_uri: options.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
+      },
+    ],
+    // Its back-channel logout deliveries reach the downstream's *.localhost names on loopback.
+    fetch: ((url: string | URL, init: Parameters<typeof httpFetch>[1]) => httpFetch(url, init)) as never,
     jwks: { keys: [jwk] },
     async findAccount(_ctx, sub) {
       const account = accounts.get(sub);
@@ -82,12 +96,13 @@ export async function startPlainProvider(options: PlainProviderOptions): Promise
       return { accountId: sub, claims: async () => ({ sub, ...account }) };
     },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', ...(options.scopeClaims?.profile ?? [])] },
-    features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: options.rpInitiatedLogout !== false }, backchannelLogout: { enabled: true } },
+    features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: options.rpInitiatedLogout !== false }, backchannelLogout: { enabled: true }, introspection: { enabled: options.introspection === true } },
     ...(options.routes ? { routes: options.routes } : {}),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     cookies: { keys: ['plain-provider-cookie-key'] },
   });
   const handle = provider.callback();
+  const grantsOf = new Map<string, string[]>();
 
   server.on('request', (req, res) => {
     void (async () => {
@@ -133,6 +148,8 @@ export async function startPlainProvider(options: PlainProviderOptions): Promise
       const grant = new provider.Grant({ accountId, clientId: String(details.params.client_id) });
       grant.addOIDCScope(String(details.params.scope));
       const grantId = await grant.save();
+      grantsOf.set(accountId, [...(grantsOf.get(accountId) ?? []), grantId]);
+
       await provider.interactionFinished(req, res, { login: { accountId }, consent: { grantId } }, { mergeWithLastSubmission: false });
     })().catch((err: unknown) => {
       res.writeHead(500, { 'content-type': 'text/plain' });
@@ -146,6 +163,16 @@ export async function startPlainProvider(options: PlainProviderOptions): Promise
     clientSecret,
     accounts,
     requests,
+    async revokeGrants(accountId) {
+      let revoked = 0;
+      for (const id of grantsOf.get(accountId) ?? []) {
+        const grant = await provider.Grant.find(id);
+        if (grant) revoked++;
+        await grant?.destroy();
+      }
+      grantsOf.delete(accountId);
+      return revoked;
+    },
     sign: (claims) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: jwk.kid, typ: 'logout+jwt' }).sign(privateKey),
     close: () =>
       new Promise<void>((resolve) => {

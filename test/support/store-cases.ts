@@ -387,9 +387,9 @@ export function storeCases(s: Services): StoreCase[] {
         module: 'src/federation/identity-store.ts', tables: ['federated_identities'], type: IdentityStore,
         async seed() {
           const user = await userIn(s, `${tag()}@a.test`);
-          const identity = { issuer: 'https://idp.example.test', subject: tag(), connectionName: 'idp', userId: user.id, email: user.email };
+          const identity = { issuer: 'https://idp.example.test', subject: tag(), connectionName: `idp-${tag()}`, userId: user.id, email: user.email };
           await identities.link(identity);
-          return { markers: [identity.subject], reads: {}, writes: { touch: () => identities.touch(identity.issuer, identity.subject) }, inserts: { link: () => identities.link(identity) } };
+          return { markers: [identity.subject, identity.connectionName], reads: { connectionsOf: () => identities.connectionsOf(user.id) }, writes: { touch: () => identities.touch(identity.issuer, identity.subject) }, inserts: { link: () => identities.link(identity) } };
         },
       },
       {
@@ -404,7 +404,7 @@ export function storeCases(s: Services): StoreCase[] {
         module: 'src/federation/federated-session-store.ts', tables: ['federated_sessions', 'federation_logout_tokens'], type: FederatedSessionStore,
         async seed(tenant) {
           const user = await userIn(s, `${tag()}@a.test`);
-          const signIn = { interactionUid: tag(), userId: user.id, connectionName: 'idp', upstreamIssuer: 'https://idp.example.test', upstreamSub: tag(), upstreamSid: tag(), idToken: 'header.payload.signature' };
+          const signIn = { interactionUid: tag(), userId: user.id, connectionName: 'idp', upstreamIssuer: 'https://idp.example.test', upstreamSub: tag(), upstreamSid: tag(), idToken: 'header.payload.signature', upstreamToken: { kind: 'access_token' as const, value: tag() } };
           const sessionUid = tag();
           const jti = tag();
           await upstreamSessions.record(tenant.id, signIn, 3600);
@@ -412,7 +412,7 @@ export function storeCases(s: Services): StoreCase[] {
           await upstreamSessions.firstUse('idp', jti, new Date(Date.now() + 600_000));
           return {
             markers: [signIn.interactionUid, signIn.upstreamSub, sessionUid],
-            reads: { named: () => upstreamSessions.named('idp', { sid: signIn.upstreamSid }) },
+            reads: { named: () => upstreamSessions.named('idp', { sid: signIn.upstreamSid }), ofSession: () => upstreamSessions.ofSession(tenant.id, sessionUid) },
             writes: { take: () => upstreamSessions.take(tenant.id, sessionUid), forget: () => upstreamSessions.forget([sessionUid]), bind: () => upstreamSessions.bind(signIn.interactionUid, tag(), user.id) },
             inserts: { record: () => upstreamSessions.record(tenant.id, signIn, 3600), firstUse: () => upstreamSessions.firstUse('idp', jti, new Date(Date.now() + 600_000)) },
           };
