@@ -100,8 +100,8 @@ const providerBuilds = (child: ServerChild) => async () => ({ providersBuilt: (a
 function tokenTransactions(atrium: AtriumChild, pool: Pool) {
   return async (): Promise<Record<string, number>> => {
     const text = await expectOk(pool, { method: 'GET', path: '/metrics', headers: { host: new URL(atrium.publicUrl).host, authorization: `Bearer ${METRICS_TOKEN}` } }, 'metrics');
-    const read = (suffix: string) => Number(new RegExp(`^atrium_db_transactions_per_request_${suffix}\\{route_class="oidc-token"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-    return { transactions: read('sum'), tokenRequests: read('count') };
+    const read = (measure: string, suffix: string) => Number(new RegExp(`^atrium_db_${measure}_per_request_${suffix}\\{route_class="oidc-token"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    return { transactions: read('transactions', 'sum'), roundTrips: read('round_trips', 'sum'), tokenRequests: read('transactions', 'count') };
   };
 }
 
@@ -427,6 +427,8 @@ function pairReport(r: PairResult): string[] {
     if (tx.length) {
       const perGrant = tx.map((x) => x.counters.transactions! / x.counters.tokenRequests!);
       lines.push(`    PostgreSQL transactions per grant, per run of side ${which.toUpperCase()} (${pair[which].name}; atrium_db_transactions_per_request of /token): ${formatSpread(spreadOf(perGrant))}`);
+      const waits = tx.filter((x) => Number.isFinite(x.counters.roundTrips)).map((x) => x.counters.roundTrips! / x.counters.tokenRequests!);
+      if (waits.length) lines.push(`    PostgreSQL round trips per grant (waits on the server; atrium_db_round_trips_per_request of /token): ${formatSpread(spreadOf(waits))}`);
     }
   }
   const errors = rounds.flatMap((x) => [x.a.result, x.b.result]).filter((x) => x.errors);
