@@ -109,6 +109,22 @@ describe('database round trips per request', () => {
     assert.ok(mean <= 2, `a refresh grant with the roles scope ran ${mean} transactions`);
   });
 
+  it('an authorization code exchange runs two transactions, two round trips on PostgreSQL: the code read with its grant, its session and its account, then the writes', async () => {
+    const exchange = async () => {
+      const request = await authorizationRequest(acme.issuer, acme, { scope: 'openid email', prompt: 'consent' });
+      const { callback } = await signInThroughPages(request.url, acme);
+      const before = { tx: await observed('transactions', 'oidc-token'), trips: await observed('round_trips', 'oidc-token') };
+      await oidc.authorizationCodeGrant(request.config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+      const after = { tx: await observed('transactions', 'oidc-token'), trips: await observed('round_trips', 'oidc-token') };
+      assert.equal(after.tx.count - before.tx.count, 1);
+      return { tx: after.tx.sum - before.tx.sum, trips: after.trips.sum - before.trips.sum };
+    };
+    await exchange();
+    const { tx, trips } = await exchange();
+    assert.ok(tx <= 2, `a code exchange ran ${tx} transactions`);
+    if (onServer()) assert.ok(trips <= 2, `a code exchange waited on PostgreSQL ${trips} times`);
+  });
+
   it('a client credentials grant on the fast path runs none', async () => {
     const config = await discover(acme.issuer, acme.m2mClientId, acme.m2mClientSecret);
     const grant = () => oidc.clientCredentialsGrant(config, { scope: '' });

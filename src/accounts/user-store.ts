@@ -72,10 +72,8 @@ export class UserStore {
 
   async findById(id: string): Promise<UserWithSecret | undefined> {
     if (!UUID.test(id)) return undefined;
-    return this.#db.withTenant(async (q) => {
-      const res = await q.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
-      return res.rows[0] ? toUser(res.rows[0]) : undefined;
-    });
+    const res = await this.#db.tenantQuery<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
+    return res.rows[0] ? toUser(res.rows[0]) : undefined;
   }
 
   /**
@@ -89,10 +87,8 @@ export class UserStore {
   }
 
   async findByEmail(email: string): Promise<UserWithSecret | undefined> {
-    return this.#db.withTenant(async (q) => {
-      const res = await q.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE lower(email) = lower($1)`, [email]);
-      return res.rows[0] ? toUser(res.rows[0]) : undefined;
-    });
+    const res = await this.#db.tenantQuery<UserRow>(`SELECT ${COLUMNS} FROM users WHERE lower(email) = lower($1)`, [email]);
+    return res.rows[0] ? toUser(res.rows[0]) : undefined;
   }
 
   async list(options: { limit: number; offset: number; search?: string }): Promise<{ users: User[]; total: number }> {
@@ -161,7 +157,7 @@ export class UserStore {
   }
 
   async recordLogin(id: string): Promise<void> {
-    await this.#db.withTenant((q) => q.query('UPDATE users SET last_login_at = now() WHERE id = $1', [id]));
+    await this.#db.tenantQuery('UPDATE users SET last_login_at = now() WHERE id = $1', [id]);
   }
 
   /** Deletes the user and everything oidc-provider stored for them (sessions, grants, tokens); never the last active owner (409). */

@@ -39,6 +39,16 @@ const REDEEMED_WITH_GRANT = `
                            AND (g.expires_at IS NULL OR g.expires_at > now())
   WHERE t.model = $1 AND t.id = $2 AND (t.expires_at IS NULL OR t.expires_at > now())`;
 
+/**
+ * The session a token bound to its session (`expiresWithSession`) names: oidc-provider looks
+ * it up by uid right after reading the token (checkSessionBinding). No row otherwise.
+ */
+const REDEEMED_SESSION = `
+  SELECT s.payload, s.consumed_at FROM oidc_payloads s
+  WHERE s.model = 'Session' AND (s.expires_at IS NULL OR s.expires_at > now())
+    AND s.uid = (SELECT b.payload->>'sessionUid' FROM oidc_payloads b
+                 WHERE b.model = $1 AND b.id = $2 AND b.payload->'expiresWithSession' = 'true'::jsonb AND (b.expires_at IS NULL OR b.expires_at > now()))`;
+
 /** The account id of the same token, for the account's statement in the same batch (NULL unless a uuid: the cast must not fail). */
 const REDEEMED_ACCOUNT_ID = `
   SELECT CASE WHEN a.payload->>'accountId' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN (a.payload->>'accountId')::uuid END
@@ -91,7 +101,7 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
       assertTenant();
       const held = heldTokenWrites();
       if (held) return held.upsert(this.model, id, payload, expiresIn);
-      await unlessStorageDown(() => db.withTenant((q) => q.query(...upsertStatement(tenantId, { model: this.model, id, saved: { payload, expiresIn } }))));
+      await unlessStorageDown(() => db.tenantQuery(...upsertStatement(tenantId, { model: this.model, id, saved: { payload, expiresIn } })));
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
@@ -113,8 +123,12 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
     }
 
 
-    findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      return assertTenant(), this.#findBy('uid', uid);
+    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      assertTenant();
+      const readAhead = heldTokenWrites()?.readAhead;
+      const key = readAheadKey(`${this.model}/uid`, uid);
+      if (readAhead?.has(key)) return readAhead.get(key) as AdapterPayload | undefined;
+      return this.#findBy('uid', uid);
     }
     findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
       return assertTenant(), this.#findBy('user_code', userCode);
@@ -124,29 +138,29 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
       assertTenant();
       const held = heldTokenWrites();
       if (held) return held.consume(this.model, id);
-      await unlessStorageDown(() => db.withTenant((q) => q.query(...consumeStatement({ model: this.model, id }))));
+      await unlessStorageDown(() => db.tenantQuery(...consumeStatement({ model: this.model, id })));
     }
 
     async destroy(id: string): Promise<void> {
       assertTenant();
       heldTokenWrites()?.forget((w) => w.model === this.model && w.id === id);
-      await unlessStorageDown(() => db.withTenant((q) => q.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id])));
+      await unlessStorageDown(() => db.tenantQuery('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id]));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
       assertTenant();
       heldTokenWrites()?.forget((w) => w.saved?.payload.grantId === grantId);
-      await unlessStorageDown(() => db.withTenant((q) => q.query('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId])));
+      await unlessStorageDown(() => db.tenantQuery('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId]));
     }
 
     async #findBy(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
-      const res = await unlessStorageDown(() => db.withTenant((q) =>
-        q.query<PayloadRow>(
+      const res = await unlessStorageDown(() =>
+        db.tenantQuery<PayloadRow>(
           `SELECT payload, consumed_at FROM oidc_payloads
            WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > now())`,
           [this.model, value],
         ),
-      ));
+      );
       const row = res.rows[0];
       return row && withConsumed(row.payload, row.consumed_at);
     }
@@ -154,17 +168,22 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
 }
 
 /**
- * A code or refresh token being redeemed, read with its grant and its account in one batch
- * (one round trip to a server): the grant then needs one more (the writes), not four.
+ * A code or refresh token being redeemed, read with its grant, the session it is bound to
+ * (if it is) and its account in one batch (one round trip to a server): the grant then
+ * needs one more (the writes), not five.
  */
 async function readRedeemed(db: Database, model: string, id: string, request: TokenRequestWrites, readAccount: AccountReader | undefined): Promise<AdapterPayload | undefined> {
   const account = readAccount?.(REDEEMED_ACCOUNT_ID);
-  const statements: Statement[] = [[REDEEMED_WITH_GRANT, [model, id]], ...(account ? [[account.sql, [model, id]] as const] : [])];
-  const [token, accountRows] = await db.withTenantBatch(statements);
+  const statements: Statement[] = [[REDEEMED_WITH_GRANT, [model, id]], [REDEEMED_SESSION, [model, id]], ...(account ? [[account.sql, [model, id]] as const] : [])];
+  const [token, session, accountRows] = await db.withTenantBatch(statements);
   const row = token!.rows[0] as RedeemedRow | undefined;
   if (!row) return undefined;
-  const { grantId, accountId } = row.payload;
+  const { grantId, accountId, sessionUid } = row.payload;
   if (typeof grantId === 'string') request.readAhead.set(readAheadKey('Grant', grantId), row.grant_payload ? withConsumed(row.grant_payload, row.grant_consumed_at) : undefined);
+  if (row.payload.expiresWithSession === true && typeof sessionUid === 'string') {
+    const found = session!.rows[0] as PayloadRow | undefined;
+    request.readAhead.set(readAheadKey('Session/uid', sessionUid), found && withConsumed(found.payload, found.consumed_at));
+  }
   if (account && accountRows && typeof accountId === 'string') request.readAhead.set(accountReadAheadKey(accountId), account.read(accountRows.rows));
   return withConsumed(row.payload, row.consumed_at);
 }

@@ -97,6 +97,12 @@ export class Database {
     return this.#counted(() => this.driver.batch(SET_CONTEXT, ['atrium_app', tenantId, this.#key.tenantProof(tenantId)], statements));
   }
 
+  /** One statement in its own transaction of the current tenant: `withTenantBatch` of one, a single round trip. */
+  async tenantQuery<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    const [result] = await this.withTenantBatch([[sql, params]]);
+    return result as QueryResult<R>;
+  }
+
   /** The audited cross-tenant path: platform routes, tenant resolution, sweeps. Joins an open platform transaction as `withTenant` does. */
   async crossTenant<T>(reason: string, fn: (q: Queryable) => Promise<T>): Promise<T> {
     this.#log.debug({ reason }, 'cross-tenant database access');
