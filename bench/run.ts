@@ -419,6 +419,9 @@ function pairReport(r: PairResult): string[] {
     `    medians over rounds: ${pair.a.name} ${perSecond(medianOf('a', (x) => x.result.rps))}, p50 ${ms(medianOf('a', (x) => x.result.p50Ms))}, p99 ${ms(medianOf('a', (x) => x.result.p99Ms))}, ${formatNumber(medianOf('a', (x) => x.result.serverCpuUsPerRequest))} µs server CPU/op;`,
     `                         ${pair.b.name} ${perSecond(medianOf('b', (x) => x.result.rps))}, p50 ${ms(medianOf('b', (x) => x.result.p50Ms))}, p99 ${ms(medianOf('b', (x) => x.result.p99Ms))}, ${formatNumber(medianOf('b', (x) => x.result.serverCpuUsPerRequest))} µs server CPU/op`,
   ];
+  const cores = (which: 'a' | 'b') =>
+    `${pair[which].name}: server ${formatNumber(medianOf(which, (x) => x.result.serverCores))}, load generator ${formatNumber(medianOf(which, (x) => x.result.generatorCores))}, rest of the machine ${formatNumber(medianOf(which, (x) => x.result.otherCores))}`;
+  lines.push(`    cores busy (medians; the rest is the database and other work on the machine): ${cores('a')}; ${cores('b')}`);
   for (const which of ['a', 'b'] as const) {
     const runs = side(which);
     const built = runs.map((x) => x.counters.providersBuilt).filter((v): v is number => v !== undefined);

@@ -122,13 +122,11 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
       return this.#findBy('id', id);
     }
 
-
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
       assertTenant();
-      const readAhead = heldTokenWrites()?.readAhead;
+      const readAhead = heldTokenWrites()?.readAhead; // a session bound to the token being redeemed (readRedeemed)
       const key = readAheadKey(`${this.model}/uid`, uid);
-      if (readAhead?.has(key)) return readAhead.get(key) as AdapterPayload | undefined;
-      return this.#findBy('uid', uid);
+      return readAhead?.has(key) ? (readAhead.get(key) as AdapterPayload | undefined) : this.#findBy('uid', uid);
     }
     findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
       return assertTenant(), this.#findBy('user_code', userCode);

@@ -39,7 +39,11 @@ const rolledBackInstead = () => Object.assign(new Error('the transaction was rol
 /** Told of every lost connection (the process survives it: the caller answers 503, the pool reconnects). */
 export type ConnectionErrorObserver = (err: Error) => void;
 
-export function createPgDriver(connectionString: string, max: number, onConnectionError: ConnectionErrorObserver = () => {}): Driver {
+/**
+ * The pool's connections as the driver uses them: `send` writes a statement and counts the
+ * round trips, `withClient` lends a connection to work that opens a transaction on it.
+ */
+function pooledConnections(pool: pg.Pool, onConnectionError: ConnectionErrorObserver, roundTrip: () => void) {
   /**
    * Statements written and not yet answered, per connection: a statement written when none
    * is starts a round trip (the connection waits on the server); one written behind others
@@ -49,28 +53,9 @@ export function createPgDriver(connectionString: string, max: number, onConnecti
   const send = (client: pg.PoolClient, sql: string, params?: readonly unknown[]): Promise<pg.QueryResult> => {
     const waiting = inFlight.get(client) ?? 0;
     // Without pipeline mode pg holds a statement back until the one before it is answered.
-    if (waiting === 0 || !(client as { pipeline?: boolean }).pipeline) driver.onRoundTrip?.();
+    if (waiting === 0 || !(client as { pipeline?: boolean }).pipeline) roundTrip();
     inFlight.set(client, waiting + 1);
     return client.query(sql, params as unknown[] | undefined).finally(() => inFlight.set(client, (inFlight.get(client) ?? 1) - 1));
-  };
-
-  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000, pipeline: true });
-  // An idle client losing its connection must not crash the process; the next checkout reconnects.
-  pool.on('error', (err) => onConnectionError(err));
-
-  const asQueryable = (client: pg.PoolClient): Queryable => ({
-    async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-      const res = await send(client, sql, params);
-      return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
-    },
-    async exec(sql: string): Promise<void> {
-      await send(client, sql);
-    },
-  });
-  const poolQuery = async <R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
-    driver.onRoundTrip?.();
-    const res = await pool.query(sql, params as unknown[] | undefined);
-    return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
   };
 
   /**
@@ -103,6 +88,31 @@ export function createPgDriver(connectionString: string, max: number, onConnecti
       client.release(broken);
     }
   }
+
+  return { send, withClient };
+}
+
+export function createPgDriver(connectionString: string, max: number, onConnectionError: ConnectionErrorObserver = () => {}): Driver {
+  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000, pipeline: true });
+  // An idle client losing its connection must not crash the process; the next checkout reconnects.
+  pool.on('error', (err) => onConnectionError(err));
+
+  const { send, withClient } = pooledConnections(pool, onConnectionError, () => driver.onRoundTrip?.());
+
+  const asQueryable = (client: pg.PoolClient): Queryable => ({
+    async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const res = await send(client, sql, params);
+      return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
+    },
+    async exec(sql: string): Promise<void> {
+      await send(client, sql);
+    },
+  });
+  const poolQuery = async <R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
+    driver.onRoundTrip?.();
+    const res = await pool.query(sql, params as unknown[] | undefined);
+    return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
+  };
 
   const driver: Driver = {
     kind: 'postgres',
