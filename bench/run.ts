@@ -46,7 +46,11 @@ const SETTINGS: RoundSettings = {
   warmupMs: QUICK ? 300 : 1_000,
   durationMs: QUICK ? 1_000 : 3_000,
 };
-const SPREADS = QUICK ? [200] : [200, 2_000, 10_000];
+/** `--only=F5,F6`: just these figures (keys or their prefixes, F3 matching F3/200 ...); F7 only when named. */
+const onlyArg = process.argv.find((a) => a.startsWith('--only='));
+const ONLY = onlyArg ? onlyArg.slice('--only='.length).split(',').map((k) => k.trim().toUpperCase()).filter(Boolean) : undefined;
+const selected = (key: string) => !ONLY || ONLY.some((k) => key === k || key.startsWith(`${k}/`));
+const SPREADS = selected('F3') || selected('F4') ? (QUICK ? [200] : [200, 2_000, 10_000]) : [];
 /** Keep-alive connections for the single-request figures. */
 const HTTP_CONCURRENCY = 32;
 /** Workers for the refresh and sign-in figures (each a chain of dependent requests). */
@@ -96,8 +100,8 @@ const providerBuilds = (child: ServerChild) => async () => ({ providersBuilt: (a
 function tokenTransactions(atrium: AtriumChild, pool: Pool) {
   return async (): Promise<Record<string, number>> => {
     const text = await expectOk(pool, { method: 'GET', path: '/metrics', headers: { host: new URL(atrium.publicUrl).host, authorization: `Bearer ${METRICS_TOKEN}` } }, 'metrics');
-    const read = (suffix: string) => Number(new RegExp(`^atrium_db_transactions_per_request_${suffix}\\{route_class="oidc-token"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-    return { transactions: read('sum'), tokenRequests: read('count') };
+    const read = (measure: string, suffix: string) => Number(new RegExp(`^atrium_db_${measure}_per_request_${suffix}\\{route_class="oidc-token"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    return { transactions: read('transactions', 'sum'), roundTrips: read('round_trips', 'sum'), tokenRequests: read('transactions', 'count') };
   };
 }
 
@@ -293,7 +297,7 @@ async function setUp(backend: Backend): Promise<{ world: World; admin: AtriumAdm
   const admin = new AtriumAdmin(aPool, atrium);
   await admin.ready();
 
-  const maxSpread = Math.max(...SPREADS);
+  const maxSpread = Math.max(0, ...SPREADS);
   progress(`provisioning Atrium: 1 tenant with a user, a web client and a machine client; ${maxSpread.toLocaleString('en-US')} tenants with a machine client`);
   const [solo] = (await admin.provision(['solo'], true)) as [Target];
   const web = await admin.createWebClient('solo', REDIRECT_URI);
@@ -336,7 +340,11 @@ async function main(): Promise<void> {
   try {
     const { world, admin, tokenFormats } = await setUp(backend);
     const results: PairResult[] = [];
-    for (const pair of pairs(world)) results.push(await measurePair(pair, SETTINGS, progress));
+    for (const pair of pairs(world).filter((p) => selected(p.key))) results.push(await measurePair(pair, SETTINGS, progress));
+    if (!selected('F7')) {
+      process.stdout.write(report({ backend, results, lifecycle: undefined, tokenFormats, poolAtEnd: await poolStats(world.atrium.child), errorLines: world.atrium.child.errorLines, extra: [] }));
+      return;
+    }
 
     progress(`F7: ${CREATION_SAMPLES} tenants created one at a time, then each one's first discovery vs a new bare Provider's`);
     const creation = await timeCreation(admin, CREATION_SAMPLES);
@@ -375,7 +383,8 @@ async function main(): Promise<void> {
 interface Results {
   backend: Backend;
   results: PairResult[];
-  lifecycle: Lifecycle;
+  /** Absent when `--only` left F7 out. */
+  lifecycle: Lifecycle | undefined;
   tokenFormats: string[];
   poolAtEnd: AtriumPoolSnapshot;
   errorLines: number;
@@ -410,6 +419,9 @@ function pairReport(r: PairResult): string[] {
     `    medians over rounds: ${pair.a.name} ${perSecond(medianOf('a', (x) => x.result.rps))}, p50 ${ms(medianOf('a', (x) => x.result.p50Ms))}, p99 ${ms(medianOf('a', (x) => x.result.p99Ms))}, ${formatNumber(medianOf('a', (x) => x.result.serverCpuUsPerRequest))} µs server CPU/op;`,
     `                         ${pair.b.name} ${perSecond(medianOf('b', (x) => x.result.rps))}, p50 ${ms(medianOf('b', (x) => x.result.p50Ms))}, p99 ${ms(medianOf('b', (x) => x.result.p99Ms))}, ${formatNumber(medianOf('b', (x) => x.result.serverCpuUsPerRequest))} µs server CPU/op`,
   ];
+  const cores = (which: 'a' | 'b') =>
+    `${pair[which].name}: server ${formatNumber(medianOf(which, (x) => x.result.serverCores))}, load generator ${formatNumber(medianOf(which, (x) => x.result.generatorCores))}, rest of the machine ${formatNumber(medianOf(which, (x) => x.result.otherCores))}`;
+  lines.push(`    cores busy (medians; the rest is the database and other work on the machine): ${cores('a')}; ${cores('b')}`);
   for (const which of ['a', 'b'] as const) {
     const runs = side(which);
     const built = runs.map((x) => x.counters.providersBuilt).filter((v): v is number => v !== undefined);
@@ -418,6 +430,8 @@ function pairReport(r: PairResult): string[] {
     if (tx.length) {
       const perGrant = tx.map((x) => x.counters.transactions! / x.counters.tokenRequests!);
       lines.push(`    PostgreSQL transactions per grant, per run of side ${which.toUpperCase()} (${pair[which].name}; atrium_db_transactions_per_request of /token): ${formatSpread(spreadOf(perGrant))}`);
+      const waits = tx.filter((x) => Number.isFinite(x.counters.roundTrips)).map((x) => x.counters.roundTrips! / x.counters.tokenRequests!);
+      if (waits.length) lines.push(`    PostgreSQL round trips per grant (waits on the server; atrium_db_round_trips_per_request of /token): ${formatSpread(spreadOf(waits))}`);
     }
   }
   const errors = rounds.flatMap((x) => [x.a.result, x.b.result]).filter((x) => x.errors);
@@ -461,8 +475,8 @@ function report(r: Results): string {
     `Token format: ${r.tokenFormats.join('\n              ')}`,
     '',
     ...r.results.flatMap(pairReport),
-    ...lifecycleReport(r.lifecycle),
-    ...(r.extra.length ? ['Supplementary (fresh processes, same database):', ...r.extra] : ['Supplementary figures (heap per Provider, two instances): not run (--quick without --supplementary).', '']),
+    ...(r.lifecycle ? lifecycleReport(r.lifecycle) : []),
+    ...(r.extra.length ? ['Supplementary (fresh processes, same database):', ...r.extra] : ['Supplementary figures (heap per Provider, two instances): not run (--quick without --supplementary, or --only).', '']),
     'Ratios are A/B: below 1 for throughput means A (Atrium, or Atrium spread over N tenants) does less than B.',
     'Only ratios mean anything on a shared machine; the absolute values say how busy it was.',
     ...(problems.length ? ['', 'Problems:', ...problems.map((p) => `  ${p}`)] : []),

@@ -77,7 +77,9 @@ export async function startAtrium(name: string, options: AtriumOptions): Promise
     // limits: 32 connections on one client would be refused within a second.
     RATE_LIMITS_ENABLED: 'false',
   };
-  const args = [...(options.exposeGc ? ['--expose-gc'] : []), '--import', './bench/atrium-preload.ts', 'src/main.ts'];
+  // BENCH_ATRIUM_NODE_ARGS: extra node flags for the Atrium child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
+  const extra = process.env.BENCH_ATRIUM_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  const args = [...extra, ...(options.exposeGc ? ['--expose-gc'] : []), '--import', './bench/atrium-preload.ts', 'src/main.ts'];
   const child = new ServerChild(name, port, args, env, ROOT);
   await child.waitReady('/readyz', `localhost:${port}`);
   return { child, publicUrl, encryptionKey, bootstrapClientId, bootstrapClientSecret };

@@ -1,12 +1,14 @@
 /**
- * Database round trips per request, counted (not timed): every transaction a request runs
- * is observed by the `atrium_db_transactions_per_request` histogram (storage/database.ts
- * counts them on the request's context). A change that adds a query to a hot path fails
- * here, whatever the machine's speed.
- *
- * A "round trip" here is one transaction: its BEGIN, context statement, queries and COMMIT
- * travel together on one connection. Through PgBouncer in transaction mode, a transaction
- * is also the unit a server connection is held for.
+ * Database work per request, counted (not timed), so that a change adding a query or a
+ * wait to a hot path fails here whatever the machine's speed:
+ *   - transactions, observed by `atrium_db_transactions_per_request` (storage/database.ts
+ *     counts them on the request's context). Through PgBouncer in transaction mode, a
+ *     transaction is also the unit a server connection is held for;
+ *   - round trips, observed by `atrium_db_round_trips_per_request`: each time the pg driver
+ *     sends a statement while none is awaiting its answer on that connection, i.e. each time
+ *     the request waits on PostgreSQL (storage/pg-driver.ts pipelines BEGIN, the context
+ *     statement, the statements and COMMIT of a batch into one). Embedded PGlite has no
+ *     network and counts none, so those assertions hold only with DATABASE_URL.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,21 +26,26 @@ before(async () => {
 });
 after(() => t?.stop());
 
-/** The histogram's running sum and count for a route class. */
-async function transactions(routeClass: string): Promise<{ sum: number; count: number }> {
+type Measure = 'transactions' | 'round_trips';
+
+/** A histogram's running sum and count for a route class (0 before its first observation). */
+async function observed(measure: Measure, routeClass: string): Promise<{ sum: number; count: number }> {
   const text = await t.atrium.services.metrics.text();
-  const read = (suffix: string) => Number(new RegExp(`^atrium_db_transactions_per_request_${suffix}\\{route_class="${routeClass}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  assert.match(text, new RegExp(`^# TYPE atrium_db_${measure}_per_request histogram$`, 'm'), `the ${measure} histogram is exported`);
+  const read = (suffix: string) => Number(new RegExp(`^atrium_db_${measure}_per_request_${suffix}\\{route_class="${routeClass}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
   return { sum: read('sum'), count: read('count') };
 }
 
-/** Mean transactions per request of `routeClass` over `n` runs of `request`. */
-async function perRequest(routeClass: string, n: number, request: () => Promise<unknown>): Promise<number> {
-  const before = await transactions(routeClass);
+/** Mean transactions (or round trips) per request of `routeClass` over `n` runs of `request`. */
+async function perRequest(routeClass: string, n: number, request: () => Promise<unknown>, measure: Measure = 'transactions'): Promise<number> {
+  const before = await observed(measure, routeClass);
   for (let i = 0; i < n; i++) await request();
-  const after = await transactions(routeClass);
+  const after = await observed(measure, routeClass);
   assert.equal(after.count - before.count, n, `${n} requests of class ${routeClass} observed`);
   return (after.sum - before.sum) / n;
 }
+
+const onServer = () => t.atrium.services.db.driver.kind === 'postgres';
 
 async function refreshToken(scope = 'openid email offline_access'): Promise<{ config: oidc.Configuration; token: string }> {
   const request = await authorizationRequest(acme.issuer, acme, { scope, prompt: 'consent' });
@@ -71,6 +78,23 @@ describe('database round trips per request', () => {
     assert.ok(mean <= 2, `a refresh grant ran ${mean} transactions`);
   });
 
+  it('a refresh grant waits on PostgreSQL at most twice: the token read with its grant and account, then the writes', { skip: !process.env.DATABASE_URL && 'embedded PGlite has no round trips' }, async () => {
+    assert.ok(onServer(), 'DATABASE_URL set: Atrium runs on the PostgreSQL server');
+    const start = await refreshToken('openid email offline_access roles');
+    const { config } = start;
+    let { token } = start;
+    const refresh = async () => {
+      const tokens = await oidc.refreshTokenGrant(config, token);
+      token = tokens.refresh_token!;
+    };
+    await refresh();
+    const mean = await perRequest('oidc-token', 5, refresh, 'round_trips');
+    assert.ok(mean <= 2, `a refresh grant waited on PostgreSQL ${mean} times`);
+    // A token already spent is still refused, and its grant revoked (the replay path's own writes).
+    await assert.rejects(oidc.refreshTokenGrant(config, start.token), { error: 'invalid_grant' });
+    await assert.rejects(oidc.refreshTokenGrant(config, token), { error: 'invalid_grant' });
+  });
+
   it('a refresh grant with the roles claim runs no more: the roles come from the account read with the token', async () => {
     const start = await refreshToken('openid email offline_access roles');
     const { config } = start;
@@ -83,6 +107,22 @@ describe('database round trips per request', () => {
     await refresh();
     const mean = await perRequest('oidc-token', 5, refresh);
     assert.ok(mean <= 2, `a refresh grant with the roles scope ran ${mean} transactions`);
+  });
+
+  it('an authorization code exchange runs two transactions, two round trips on PostgreSQL: the code read with its grant, its session and its account, then the writes', async () => {
+    const exchange = async () => {
+      const request = await authorizationRequest(acme.issuer, acme, { scope: 'openid email', prompt: 'consent' });
+      const { callback } = await signInThroughPages(request.url, acme);
+      const before = { tx: await observed('transactions', 'oidc-token'), trips: await observed('round_trips', 'oidc-token') };
+      await oidc.authorizationCodeGrant(request.config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+      const after = { tx: await observed('transactions', 'oidc-token'), trips: await observed('round_trips', 'oidc-token') };
+      assert.equal(after.tx.count - before.tx.count, 1);
+      return { tx: after.tx.sum - before.tx.sum, trips: after.trips.sum - before.trips.sum };
+    };
+    await exchange();
+    const { tx, trips } = await exchange();
+    assert.ok(tx <= 2, `a code exchange ran ${tx} transactions`);
+    if (onServer()) assert.ok(trips <= 2, `a code exchange waited on PostgreSQL ${trips} times`);
   });
 
   it('a client credentials grant on the fast path runs none', async () => {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
-import { createTenantFixture, discover, REDIRECT_URI, SignInRefused, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
+import { authorizationRequest, createTenantFixture, discover, REDIRECT_URI, SignInRefused, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
 import { hiddenInput, httpFetch, TestBrowser } from './support/http-client.ts';
 import { runAsTenant } from '../src/core/request-context.ts';
 import { MissingTenantContextError } from '../src/storage/database.ts';
@@ -130,6 +130,22 @@ describe('tokens', () => {
     assert.equal((await oidc.tokenIntrospection(globexConfig, tokens.access_token)).active, false);
     const acmeConfig = await discover(acme.issuer, acme.clientId, acme.clientSecret);
     assert.equal((await oidc.tokenIntrospection(acmeConfig, tokens.access_token)).active, true);
+  });
+
+  it('a refresh token of one tenant cannot be redeemed at another (read under the other tenant, it is not there), and stays good at its own', async () => {
+    const request = await authorizationRequest(acme.issuer, acme, { scope: 'openid email offline_access', prompt: 'consent' });
+    const { callback } = await signInThroughPages(request.url, acme);
+    const tokens = await oidc.authorizationCodeGrant(request.config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+    assert.ok(tokens.refresh_token);
+    const res = await httpFetch(`${globex.issuer}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${globex.clientId}:${globex.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }).toString(),
+    });
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { error: string }).error, 'invalid_grant');
+    const own = await oidc.refreshTokenGrant(request.config, tokens.refresh_token);
+    assert.ok(own.access_token && own.refresh_token, 'not spent by the attempt at the other tenant');
   });
 
   it("a client of one tenant cannot get client-credentials tokens at another tenant", async () => {

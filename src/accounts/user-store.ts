@@ -82,21 +82,23 @@ export class UserStore {
 
   async findById(id: string): Promise<UserWithSecret | undefined> {
     if (!UUID.test(id)) return undefined;
-    return this.#db.withTenant((q) => this.readById(q, id));
-  }
-
-  /** findById inside a transaction the caller holds (a token grant reads its account with its token). */
-  async readById(q: Queryable, id: string): Promise<UserWithSecret | undefined> {
-    if (!UUID.test(id)) return undefined;
-    const res = await q.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
+    const res = await this.#db.tenantQuery<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
     return res.rows[0] ? toUser(res.rows[0]) : undefined;
   }
 
+  /**
+   * findById as a statement for another module's batch (a token grant reads its account in
+   * the round trip that reads its token, oidc/adapter.ts): `idSql` is SQL yielding the id
+   * (a uuid, or NULL for none), over the batch statement's own parameters; `read` makes the
+   * answer's rows the user.
+   */
+  byIdStatement(idSql: string): { sql: string; read: (rows: readonly unknown[]) => UserWithSecret | undefined } {
+    return { sql: `SELECT ${COLUMNS} FROM users WHERE id = (${idSql})`, read: (rows) => (rows[0] ? toUser(rows[0] as UserRow) : undefined) };
+  }
+
   async findByEmail(email: string): Promise<UserWithSecret | undefined> {
-    return this.#db.withTenant(async (q) => {
-      const res = await q.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE lower(email) = lower($1)`, [email]);
-      return res.rows[0] ? toUser(res.rows[0]) : undefined;
-    });
+    const res = await this.#db.tenantQuery<UserRow>(`SELECT ${COLUMNS} FROM users WHERE lower(email) = lower($1)`, [email]);
+    return res.rows[0] ? toUser(res.rows[0]) : undefined;
   }
 
   async list(options: { limit: number; offset: number; search?: string }): Promise<{ users: User[]; total: number }> {
@@ -180,7 +182,7 @@ export class UserStore {
   }
 
   async recordLogin(id: string): Promise<void> {
-    await this.#db.withTenant((q) => q.query('UPDATE users SET last_login_at = now() WHERE id = $1', [id]));
+    await this.#db.tenantQuery('UPDATE users SET last_login_at = now() WHERE id = $1', [id]);
   }
 
   /** Deletes the user and everything oidc-provider stored for them (sessions, grants, tokens); never the last active owner (409). */

@@ -48,6 +48,7 @@ export class Metrics {
   readonly rateLimitRejections: Counter<'tenant' | 'limit'>;
   readonly busLag: Histogram<'type'>;
   readonly databaseTransactions: Histogram<'route_class'>;
+  readonly databaseRoundTrips: Histogram<'route_class'>;
   /** Periodic re-checks of verified custom domains, by outcome (verified, failed, unverified). */
   readonly domainRechecks: Counter<'outcome'>;
   #pool: { source: PoolSource; maxSize: number } | undefined;
@@ -110,6 +111,13 @@ export class Metrics {
       help: 'Database transactions a request ran (each is BEGIN, the context statement, its queries, COMMIT), by route class',
       labelNames: ['route_class'],
       buckets: [0, 1, 2, 3, 4, 6, 8, 12, 20],
+      registers,
+    });
+    this.databaseRoundTrips = new Histogram({
+      name: 'atrium_db_round_trips_per_request',
+      help: 'Times a request waited on the PostgreSQL server (statements pipelined behind another share its wait), by route class; 0 on embedded PGlite',
+      labelNames: ['route_class'],
+      buckets: [0, 1, 2, 3, 4, 6, 8, 12, 20, 40],
       registers,
     });
 
@@ -192,10 +200,11 @@ export class Metrics {
     });
   }
 
-  /** One answered request: the hot path, two prom-client updates and nothing else. */
-  recordRequest(tenant: string | undefined, routeClass: RouteClass, status: number, seconds: number, transactions = 0): void {
+  /** One answered request: the hot path, a few prom-client updates and nothing else. */
+  recordRequest(tenant: string | undefined, routeClass: RouteClass, status: number, seconds: number, database: { transactions: number; roundTrips: number } = { transactions: 0, roundTrips: 0 }): void {
     const t = tenant ?? NO_TENANT;
-    this.databaseTransactions.observe({ route_class: routeClass }, transactions);
+    this.databaseTransactions.observe({ route_class: routeClass }, database.transactions);
+    this.databaseRoundTrips.observe({ route_class: routeClass }, database.roundTrips);
     this.httpRequests.inc({ tenant: t, route_class: routeClass, status_class: STATUS_CLASSES[(status / 100) | 0] ?? '5xx' });
     this.httpDuration.observe({ tenant: t, route_class: routeClass }, seconds);
   }

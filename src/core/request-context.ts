@@ -24,6 +24,8 @@ export interface Actor {
 /** What a request asked of the database: counted by storage/database.ts, reported as a metric. */
 export interface DatabaseWork {
   transactions: number;
+  /** Waits on a database server (storage/driver.ts `onRoundTrip`); pipelined statements share one. */
+  roundTrips: number;
 }
 
 export class RequestContext {
@@ -37,7 +39,7 @@ export class RequestContext {
   #tenantSlug: string | undefined;
   #log: Logger | undefined;
 
-  constructor(correlationId: string, rootLog: Logger | undefined, tenant?: { id: string; slug?: string }, databaseWork: DatabaseWork = { transactions: 0 }) {
+  constructor(correlationId: string, rootLog: Logger | undefined, tenant?: { id: string; slug?: string }, databaseWork: DatabaseWork = { transactions: 0, roundTrips: 0 }) {
     this.correlationId = correlationId;
     this.rootLog = rootLog;
     this.databaseWork = databaseWork;

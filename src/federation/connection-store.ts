@@ -48,14 +48,12 @@ export class ConnectionStore {
   }
 
   async list(): Promise<StoredConnection[]> {
-    return this.#db.withTenant(async (q) => (await q.query<ConnectionRow>(`SELECT ${COLUMNS} FROM federation_connections ORDER BY name`)).rows.map(toStored));
+    return (await this.#db.tenantQuery<ConnectionRow>(`SELECT ${COLUMNS} FROM federation_connections ORDER BY name`)).rows.map(toStored);
   }
 
   async get(name: string): Promise<StoredConnection | undefined> {
-    return this.#db.withTenant(async (q) => {
-      const row = (await q.query<ConnectionRow>(`SELECT ${COLUMNS} FROM federation_connections WHERE name = $1`, [name])).rows[0];
-      return row ? toStored(row) : undefined;
-    });
+    const row = (await this.#db.tenantQuery<ConnectionRow>(`SELECT ${COLUMNS} FROM federation_connections WHERE name = $1`, [name])).rows[0];
+    return row ? toStored(row) : undefined;
   }
 
   /** Inserts or replaces a connection; answers whether it was created. */

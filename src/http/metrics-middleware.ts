@@ -28,7 +28,7 @@ export function requestMetricsStep(metrics: Metrics): EdgeStep {
     name: 'request metrics',
     after(edge, status, startedAt) {
       const { context } = edge;
-      metrics.recordRequest(context.tenantSlug, routeClassOf(edge.path), status, (performance.now() - startedAt) / 1000, context.databaseWork.transactions);
+      metrics.recordRequest(context.tenantSlug, routeClassOf(edge.path), status, (performance.now() - startedAt) / 1000, context.databaseWork);
     },
   };
 }

@@ -62,14 +62,12 @@ export class MfaStore {
   }
 
   async findTotp(userId: string): Promise<TotpRecord | undefined> {
-    return this.#db.withTenant(async (q) => {
-      const res = await q.query<{ secret_sealed: string; confirmed_at: Date | string | null; last_step: string | number }>(
-        'SELECT secret_sealed, confirmed_at, last_step FROM mfa_totp WHERE user_id = $1',
-        [userId],
-      );
-      const row = res.rows[0];
-      return row ? { secretSealed: row.secret_sealed, confirmedAt: row.confirmed_at ? new Date(row.confirmed_at) : null, lastStep: Number(row.last_step) } : undefined;
-    });
+    const res = await this.#db.tenantQuery<{ secret_sealed: string; confirmed_at: Date | string | null; last_step: string | number }>(
+      'SELECT secret_sealed, confirmed_at, last_step FROM mfa_totp WHERE user_id = $1',
+      [userId],
+    );
+    const row = res.rows[0];
+    return row ? { secretSealed: row.secret_sealed, confirmedAt: row.confirmed_at ? new Date(row.confirmed_at) : null, lastStep: Number(row.last_step) } : undefined;
   }
 
   /** Starts (or restarts) an enrolment; a confirmed authenticator is never replaced this way. */
@@ -128,10 +126,8 @@ export class MfaStore {
   }
 
   async countUnusedRecoveryCodes(userId: string): Promise<number> {
-    return this.#db.withTenant(async (q) => {
-      const res = await q.query<{ n: string | number }>('SELECT count(*) AS n FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL', [userId]);
-      return Number(res.rows[0]?.n ?? 0);
-    });
+    const res = await this.#db.tenantQuery<{ n: string | number }>('SELECT count(*) AS n FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL', [userId]);
+    return Number(res.rows[0]?.n ?? 0);
   }
 
   /**
@@ -149,10 +145,8 @@ export class MfaStore {
   }
 
   async listCredentials(userId: string): Promise<WebAuthnCredential[]> {
-    return this.#db.withTenant(async (q) => {
-      const res = await q.query<CredentialRow>(`SELECT ${CREDENTIAL_COLUMNS} FROM webauthn_credentials WHERE user_id = $1 ORDER BY created_at`, [userId]);
-      return res.rows.map(toCredential);
-    });
+    const res = await this.#db.tenantQuery<CredentialRow>(`SELECT ${CREDENTIAL_COLUMNS} FROM webauthn_credentials WHERE user_id = $1 ORDER BY created_at`, [userId]);
+    return res.rows.map(toCredential);
   }
 
   async findCredential(credentialId: string): Promise<WebAuthnCredential | undefined> {

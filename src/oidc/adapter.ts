@@ -7,7 +7,7 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { AppError } from '../core/errors.ts';
-import type { Database, Queryable } from '../storage/database.ts';
+import type { Database, Statement } from '../storage/database.ts';
 import { currentTenantId } from '../core/request-context.ts';
 import type { ClientMetadata } from './client-store.ts';
 import { AlreadyRedeemed, heldTokenWrites, type HeldWrite, type TokenRequestWrites } from './token-request-writes.ts';
@@ -22,8 +22,11 @@ interface RedeemedRow extends PayloadRow {
   grant_consumed_at: Date | string | null;
 }
 
-/** Reads an account inside the caller's transaction (the users table is not the adapter's). */
-export type AccountReader = (q: Queryable, accountId: string) => Promise<unknown>;
+/**
+ * The statement reading an account, given SQL that yields its id, and how to read its rows
+ * (the users table is not the adapter's): run in the batch that reads the token.
+ */
+export type AccountReader = (idSql: string) => { sql: string; read: (rows: readonly unknown[]) => unknown };
 
 /** What a token request redeems; each names its grant and account, which the grant reads next. */
 const REDEEMED = new Set(['AuthorizationCode', 'RefreshToken']);
@@ -35,6 +38,21 @@ const REDEEMED_WITH_GRANT = `
   LEFT JOIN oidc_payloads g ON g.tenant_id = t.tenant_id AND g.model = 'Grant' AND g.id = t.payload->>'grantId'
                            AND (g.expires_at IS NULL OR g.expires_at > now())
   WHERE t.model = $1 AND t.id = $2 AND (t.expires_at IS NULL OR t.expires_at > now())`;
+
+/**
+ * The session a token bound to its session (`expiresWithSession`) names: oidc-provider looks
+ * it up by uid right after reading the token (checkSessionBinding). No row otherwise.
+ */
+const REDEEMED_SESSION = `
+  SELECT s.payload, s.consumed_at FROM oidc_payloads s
+  WHERE s.model = 'Session' AND (s.expires_at IS NULL OR s.expires_at > now())
+    AND s.uid = (SELECT b.payload->>'sessionUid' FROM oidc_payloads b
+                 WHERE b.model = $1 AND b.id = $2 AND b.payload->'expiresWithSession' = 'true'::jsonb AND (b.expires_at IS NULL OR b.expires_at > now()))`;
+
+/** The account id of the same token, for the account's statement in the same batch (NULL unless a uuid: the cast must not fail). */
+const REDEEMED_ACCOUNT_ID = `
+  SELECT CASE WHEN a.payload->>'accountId' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN (a.payload->>'accountId')::uuid END
+  FROM oidc_payloads a WHERE a.model = $1 AND a.id = $2 AND (a.expires_at IS NULL OR a.expires_at > now())`;
 
 const readAheadKey = (model: string, id: string) => `${model}\u0000${id}`;
 export const accountReadAheadKey = (accountId: string) => readAheadKey('account', accountId);
@@ -83,7 +101,7 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
       assertTenant();
       const held = heldTokenWrites();
       if (held) return held.upsert(this.model, id, payload, expiresIn);
-      await unlessStorageDown(() => db.withTenant((q) => q.query(...upsertStatement(tenantId, { model: this.model, id, saved: { payload, expiresIn } }))));
+      await unlessStorageDown(() => db.tenantQuery(...upsertStatement(tenantId, { model: this.model, id, saved: { payload, expiresIn } })));
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
@@ -100,13 +118,15 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
     async #findUnheld(id: string, request: TokenRequestWrites | undefined): Promise<AdapterPayload | undefined> {
       const key = readAheadKey(this.model, id);
       if (request?.readAhead.has(key)) return request.readAhead.get(key) as AdapterPayload | undefined;
-      if (request && REDEEMED.has(this.model)) return unlessStorageDown(() => db.withTenant((q) => readRedeemed(q, this.model, id, request, readAccount)));
+      if (request && REDEEMED.has(this.model)) return unlessStorageDown(() => readRedeemed(db, this.model, id, request, readAccount));
       return this.#findBy('id', id);
     }
 
-
-    findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      return assertTenant(), this.#findBy('uid', uid);
+    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      assertTenant();
+      const readAhead = heldTokenWrites()?.readAhead; // a session bound to the token being redeemed (readRedeemed)
+      const key = readAheadKey(`${this.model}/uid`, uid);
+      return readAhead?.has(key) ? (readAhead.get(key) as AdapterPayload | undefined) : this.#findBy('uid', uid);
     }
     findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
       return assertTenant(), this.#findBy('user_code', userCode);
@@ -116,29 +136,29 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
       assertTenant();
       const held = heldTokenWrites();
       if (held) return held.consume(this.model, id);
-      await unlessStorageDown(() => db.withTenant((q) => q.query(...consumeStatement({ model: this.model, id }))));
+      await unlessStorageDown(() => db.tenantQuery(...consumeStatement({ model: this.model, id })));
     }
 
     async destroy(id: string): Promise<void> {
       assertTenant();
       heldTokenWrites()?.forget((w) => w.model === this.model && w.id === id);
-      await unlessStorageDown(() => db.withTenant((q) => q.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id])));
+      await unlessStorageDown(() => db.tenantQuery('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id]));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
       assertTenant();
       heldTokenWrites()?.forget((w) => w.saved?.payload.grantId === grantId);
-      await unlessStorageDown(() => db.withTenant((q) => q.query('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId])));
+      await unlessStorageDown(() => db.tenantQuery('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId]));
     }
 
     async #findBy(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
-      const res = await unlessStorageDown(() => db.withTenant((q) =>
-        q.query<PayloadRow>(
+      const res = await unlessStorageDown(() =>
+        db.tenantQuery<PayloadRow>(
           `SELECT payload, consumed_at FROM oidc_payloads
            WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > now())`,
           [this.model, value],
         ),
-      ));
+      );
       const row = res.rows[0];
       return row && withConsumed(row.payload, row.consumed_at);
     }
@@ -146,15 +166,23 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
 }
 
 /**
- * A code or refresh token being redeemed, read with its grant and its account in one
- * transaction: the grant then needs one more (the writes), not four.
+ * A code or refresh token being redeemed, read with its grant, the session it is bound to
+ * (if it is) and its account in one batch (one round trip to a server): the grant then
+ * needs one more (the writes), not five.
  */
-async function readRedeemed(q: Queryable, model: string, id: string, request: TokenRequestWrites, readAccount: AccountReader | undefined): Promise<AdapterPayload | undefined> {
-  const row = (await q.query<RedeemedRow>(REDEEMED_WITH_GRANT, [model, id])).rows[0];
+async function readRedeemed(db: Database, model: string, id: string, request: TokenRequestWrites, readAccount: AccountReader | undefined): Promise<AdapterPayload | undefined> {
+  const account = readAccount?.(REDEEMED_ACCOUNT_ID);
+  const statements: Statement[] = [[REDEEMED_WITH_GRANT, [model, id]], [REDEEMED_SESSION, [model, id]], ...(account ? [[account.sql, [model, id]] as const] : [])];
+  const [token, session, accountRows] = await db.withTenantBatch(statements);
+  const row = token!.rows[0] as RedeemedRow | undefined;
   if (!row) return undefined;
-  const { grantId, accountId } = row.payload;
+  const { grantId, accountId, sessionUid } = row.payload;
   if (typeof grantId === 'string') request.readAhead.set(readAheadKey('Grant', grantId), row.grant_payload ? withConsumed(row.grant_payload, row.grant_consumed_at) : undefined);
-  if (readAccount && typeof accountId === 'string') request.readAhead.set(accountReadAheadKey(accountId), await readAccount(q, accountId));
+  if (row.payload.expiresWithSession === true && typeof sessionUid === 'string') {
+    const found = session!.rows[0] as PayloadRow | undefined;
+    request.readAhead.set(readAheadKey('Session/uid', sessionUid), found && withConsumed(found.payload, found.consumed_at));
+  }
+  if (account && accountRows && typeof accountId === 'string') request.readAhead.set(accountReadAheadKey(accountId), account.read(accountRows.rows));
   return withConsumed(row.payload, row.consumed_at);
 }
 
@@ -176,14 +204,34 @@ function consumeStatement(write: Pick<HeldWrite, 'model' | 'id'>): [string, unkn
   return ['UPDATE oidc_payloads SET consumed_at = now() WHERE model = $1 AND id = $2 AND consumed_at IS NULL', [write.model, write.id]];
 }
 
-/** Commits what a token request held back (token-request-writes.ts), in one transaction, in order. */
+/**
+ * consumeStatement that fails when it updates nothing, so that a batch sent whole (COMMIT
+ * included) rolls back without waiting to read the count: 1/0 raises division_by_zero
+ * (SQLSTATE 22012), the only statement of the batch that divides.
+ */
+function consumeOrFailStatement(write: Pick<HeldWrite, 'model' | 'id'>): [string, unknown[]] {
+  const [update, params] = consumeStatement(write);
+  return [`WITH spent AS (${update} RETURNING 1) SELECT 1 / (SELECT count(*)::int FROM spent) AS spent`, params];
+}
+const NOTHING_TO_CONSUME = '22012';
+
+/**
+ * Commits what a token request held back (token-request-writes.ts): one transaction, in
+ * order, sent as one batch (one round trip to a server).
+ */
 export function commitHeldWrites(db: Database, tenantId: string): (writes: HeldWrite[]) => Promise<void> {
-  return (writes) =>
-    db.withTenant(async (q) => {
-      for (const write of writes) {
-        if (write.saved) await q.query(...upsertStatement(tenantId, { ...write, saved: write.saved }));
-        // Rolls the whole grant back: another request spent the token since this one read it.
-        if (write.consumed && (await q.query(...consumeStatement(write))).rowCount === 0) throw new AlreadyRedeemed();
-      }
-    });
+  return async (writes) => {
+    const statements: Statement[] = [];
+    for (const write of writes) {
+      if (write.saved) statements.push(upsertStatement(tenantId, { ...write, saved: write.saved }));
+      if (write.consumed) statements.push(consumeOrFailStatement(write));
+    }
+    try {
+      await db.withTenantBatch(statements);
+    } catch (err) {
+      // Rolled the whole grant back: another request spent the token since this one read it.
+      if ((err as { code?: string }).code === NOTHING_TO_CONSUME) throw new AlreadyRedeemed();
+      throw err;
+    }
+  };
 }

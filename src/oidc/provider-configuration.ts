@@ -82,7 +82,7 @@ export function providerConfiguration(tenant: Tenant, issuer: string, jwks: Jwks
       if (clientId === CONSOLE_CLIENT_ID) return consoleClient(issuer);
       const client = await deps.materials.client(tenant, clientId);
       return client && withEnabledGrants(client, grants);
-    }, (q, accountId) => deps.users.readById(q, accountId)),
+    }, (idSql) => deps.users.byIdStatement(idSql)),
     jwks: jwks,
     // A client's jwks_uri and sector_identifier_uri are tenant-supplied URLs: fetched through
     // the egress guard (its own timeout and size cap; oidc-provider's signal still applies).

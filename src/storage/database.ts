@@ -15,9 +15,9 @@ import { currentContext, currentTenantId } from '../core/request-context.ts';
 import { AppError, badRequest, conflict, unavailable } from '../core/errors.ts';
 import type { DependencyHealth } from '../core/dependency-health.ts';
 import type { ContextKey } from './context-key.ts';
-import type { Driver, Queryable } from './driver.ts';
+import type { Driver, Queryable, QueryResult, Statement } from './driver.ts';
 
-export type { Driver, Queryable, QueryResult } from './driver.ts';
+export type { Driver, Queryable, QueryResult, Statement } from './driver.ts';
 
 export class MissingTenantContextError extends Error {
   constructor() {
@@ -57,6 +57,11 @@ export class Database {
     this.#log = log;
     this.#key = key;
     this.#health = health;
+    // Counted on the request being served, next to its transactions (metrics-middleware.ts).
+    driver.onRoundTrip = () => {
+      const work = currentContext()?.databaseWork;
+      if (work) work.roundTrips++;
+    };
   }
 
   /**
@@ -70,6 +75,32 @@ export class Database {
     if (!tenantId) throw new MissingTenantContextError();
     if (!UUID.test(tenantId)) throw new Error('tenant id in context is not a UUID');
     return this.#joinOrRun(`tenant:${tenantId}`, fn, ['atrium_app', tenantId, this.#key.tenantProof(tenantId)]);
+  }
+
+  /**
+   * `statements` in one transaction of the current tenant, as `withTenant` would run them,
+   * but sent at once with BEGIN, the context statement and COMMIT: one round trip to a
+   * server. For work whose statements do not depend on each other's answers; a statement
+   * that fails rolls all back. Inside an open transaction of the tenant, they join it.
+   */
+  async withTenantBatch(statements: readonly Statement[]): Promise<QueryResult<Record<string, unknown>>[]> {
+    if (this.joinsTenantTransaction()) {
+      return this.withTenant(async (q) => {
+        const results: QueryResult<Record<string, unknown>>[] = [];
+        for (const [sql, params] of statements) results.push(await q.query(sql, params));
+        return results;
+      });
+    }
+    const tenantId = currentTenantId();
+    if (!tenantId) throw new MissingTenantContextError();
+    if (!UUID.test(tenantId)) throw new Error('tenant id in context is not a UUID');
+    return this.#counted(() => this.driver.batch(SET_CONTEXT, ['atrium_app', tenantId, this.#key.tenantProof(tenantId)], statements));
+  }
+
+  /** One statement in its own transaction of the current tenant: `withTenantBatch` of one, a single round trip. */
+  async tenantQuery<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    const [result] = await this.withTenantBatch([[sql, params]]);
+    return result as QueryResult<R>;
   }
 
   /** The audited cross-tenant path: platform routes, tenant resolution, sweeps. Joins an open platform transaction as `withTenant` does. */
@@ -137,11 +168,16 @@ export class Database {
     throw new Error('the rolled-back transaction committed');
   }
 
-  async #run<T>(setup: string, fn: (q: Queryable) => Promise<T>, params: readonly unknown[]): Promise<T> {
+  #run<T>(setup: string, fn: (q: Queryable) => Promise<T>, params: readonly unknown[]): Promise<T> {
+    return this.#counted(() => this.driver.transaction(setup, fn, params));
+  }
+
+  /** One transaction, counted on the request, its errors mapped once and the database's health noted. */
+  async #counted<T>(transaction: () => Promise<T>): Promise<T> {
     const work = currentContext()?.databaseWork;
     if (work) work.transactions++;
     try {
-      const result = await this.driver.transaction(setup, fn, params);
+      const result = await transaction();
       this.#health?.databaseReachable(true);
       return result;
     } catch (err) {

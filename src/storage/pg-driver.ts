@@ -1,71 +1,167 @@
-/** PostgreSQL server through a `pg` pool. */
+/**
+ * PostgreSQL server through a `pg` pool, its connections in pg's pipeline mode: a statement
+ * is written as soon as it is issued, without waiting for the answers of those before it.
+ * A transaction's BEGIN and context statement therefore travel with its first query, and a
+ * `batch` (BEGIN, context, statements, COMMIT) is one round trip. Statements still run in
+ * the order they were written, each behind its own Sync: one that fails aborts the
+ * transaction, every later one fails with it, and COMMIT is answered ROLLBACK.
+ */
 import pg from 'pg';
+import type { Writable } from 'node:stream';
 import type { Driver, Queryable, QueryResult } from './driver.ts';
+
+/** pg's socket, to write several pipelined statements with one system call (loopback writes cost ~50-70 µs each here). */
+function socketOf(client: pg.PoolClient): Writable | undefined {
+  return (client as unknown as { connection?: { stream?: Writable } }).connection?.stream;
+}
+
+/** Issues `send` with the socket corked: what it writes leaves in one write, not one per statement. */
+function corked<T>(client: pg.PoolClient, send: () => T): T {
+  const socket = socketOf(client);
+  socket?.cork();
+  try {
+    return send();
+  } finally {
+    socket?.uncork();
+  }
+}
+
+/** The first failure in statement order: later ones only say the transaction was already aborted. */
+async function allInOrder<T>(sent: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(sent);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}
+
+const rolledBackInstead = () => Object.assign(new Error('the transaction was rolled back instead of committed'), { code: '25P02' });
 
 /** Told of every lost connection (the process survives it: the caller answers 503, the pool reconnects). */
 export type ConnectionErrorObserver = (err: Error) => void;
 
+/**
+ * The pool's connections as the driver uses them: `send` writes a statement and counts the
+ * round trips, `withClient` lends a connection to work that opens a transaction on it.
+ */
+function pooledConnections(pool: pg.Pool, onConnectionError: ConnectionErrorObserver, roundTrip: () => void) {
+  /**
+   * Statements written and not yet answered, per connection: a statement written when none
+   * is starts a round trip (the connection waits on the server); one written behind others
+   * rides along. What `roundTrips` counts.
+   */
+  const inFlight = new WeakMap<pg.PoolClient, number>();
+  const send = (client: pg.PoolClient, sql: string, params?: readonly unknown[]): Promise<pg.QueryResult> => {
+    const waiting = inFlight.get(client) ?? 0;
+    // Without pipeline mode pg holds a statement back until the one before it is answered.
+    if (waiting === 0 || !(client as { pipeline?: boolean }).pipeline) roundTrip();
+    inFlight.set(client, waiting + 1);
+    return client.query(sql, params as unknown[] | undefined).finally(() => inFlight.set(client, (inFlight.get(client) ?? 1) - 1));
+  };
+
+  /**
+   * A pooled connection for `work`, which opens a transaction on it: rolled back if work
+   * fails (harmless when it had ended already), destroyed if the connection broke.
+   */
+  async function withClient<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    let broken = false;
+    // The pool listens for errors on idle clients only. A checked-out client whose server
+    // dies (crash, failover) emits 'error' too, and without a listener that would end the
+    // process; its query rejects as well, and the transaction's caller answers 503.
+    const onError = (err: Error) => {
+      broken = true;
+      onConnectionError(err);
+    };
+    client.on('error', onError);
+    try {
+      return await work(client);
+    } catch (err) {
+      try {
+        await send(client, 'ROLLBACK');
+      } catch {
+        broken = true;
+      }
+      throw err;
+    } finally {
+      // A broken client keeps the listener (it may still emit) and is destroyed, never reused.
+      if (!broken) client.off('error', onError);
+      client.release(broken);
+    }
+  }
+
+  return { send, withClient };
+}
+
 export function createPgDriver(connectionString: string, max: number, onConnectionError: ConnectionErrorObserver = () => {}): Driver {
-  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000 });
+  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000, pipeline: true });
   // An idle client losing its connection must not crash the process; the next checkout reconnects.
   pool.on('error', (err) => onConnectionError(err));
 
-  const asQueryable = (client: pg.PoolClient | pg.Pool): Queryable => ({
+  const { send, withClient } = pooledConnections(pool, onConnectionError, () => driver.onRoundTrip?.());
+
+  const asQueryable = (client: pg.PoolClient): Queryable => ({
     async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-      const res = await client.query(sql, params as unknown[] | undefined);
+      const res = await send(client, sql, params);
       return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
     },
     async exec(sql: string): Promise<void> {
-      await client.query(sql);
+      await send(client, sql);
     },
   });
+  const poolQuery = async <R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
+    driver.onRoundTrip?.();
+    const res = await pool.query(sql, params as unknown[] | undefined);
+    return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
+  };
 
-  return {
+  const driver: Driver = {
     kind: 'postgres',
     async transaction(setup, fn, params) {
-      const client = await pool.connect();
-      let broken = false;
-      // The pool listens for errors on idle clients only. A checked-out client whose server
-      // dies (crash, failover) emits 'error' too, and without a listener that would end the
-      // process; its query rejects as well, and the transaction's caller answers 503.
-      const onError = (err: Error) => {
-        broken = true;
-        onConnectionError(err);
-      };
-      client.on('error', onError);
-      try {
-        if (params) {
-          await client.query('BEGIN');
-          await client.query(setup, params as unknown[]);
-        } else {
-          await client.query(`BEGIN; ${setup}`);
-        }
-        const result = await fn(asQueryable(client));
-        // A statement that failed inside (its error caught) aborted the transaction; PostgreSQL then answers COMMIT with ROLLBACK, not an error. PGlite rejects there too.
-        if ((await client.query('COMMIT')).command === 'ROLLBACK') throw Object.assign(new Error('the transaction was rolled back instead of committed'), { code: '25P02' });
-        return result;
-      } catch (err) {
+      return withClient(async (client) => {
+        // BEGIN and the context statement are not waited for: they leave with fn's first
+        // statement, in one write. Should either fail, that statement fails too (aborted
+        // transaction, so nothing runs without its context), and their error is the one reported.
+        const [begun, running] = corked(client, () => {
+          const setUp = params ? allInOrder([send(client, 'BEGIN'), send(client, setup, params)]) : send(client, `BEGIN; ${setup}`);
+          setUp.catch(() => {});
+          return [setUp, fn(asQueryable(client))] as const;
+        });
+        let result;
         try {
-          await client.query('ROLLBACK');
-        } catch {
-          broken = true;
+          result = await running;
+        } catch (err) {
+          await begun;
+          throw err;
         }
-        throw err;
-      } finally {
-        // A broken client keeps the listener (it may still emit) and is destroyed, never reused.
-        if (!broken) client.off('error', onError);
-        client.release(broken);
-      }
+        await begun;
+        // A statement that failed inside (its error caught) aborted the transaction; PostgreSQL then answers COMMIT with ROLLBACK, not an error. PGlite rejects there too.
+        if ((await send(client, 'COMMIT')).command === 'ROLLBACK') throw rolledBackInstead();
+        return result;
+      });
+    },
+    async batch(setup, params, statements) {
+      return withClient(async (client) => {
+        const sent = corked(client, () => [
+          send(client, 'BEGIN'),
+          send(client, setup, params),
+          ...statements.map(([sql, values]) => send(client, sql, values)),
+          send(client, 'COMMIT'),
+        ]);
+        const answers = await allInOrder(sent);
+        if (answers.at(-1)!.command === 'ROLLBACK') throw rolledBackInstead();
+        return answers.slice(2, -1).map((res) => ({ rows: res.rows, rowCount: res.rowCount ?? 0 }));
+      });
     },
     async exec(sql) {
-      await pool.query(sql);
+      await poolQuery(sql);
     },
-    query: (sql, params) => asQueryable(pool).query(sql, params),
+    query: poolQuery,
     async ping() {
-      await pool.query('SELECT 1');
+      await poolQuery('SELECT 1');
     },
     async close() {
       await pool.end();
     },
   };
+  return driver;
 }

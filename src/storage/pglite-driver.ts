@@ -31,6 +31,16 @@ export async function createPgliteDriver(dataDir: string | undefined): Promise<D
         return fn(wrap(tx));
       });
     },
+    batch(setup, params, statements) {
+      // One process, no network: the statements simply run one after the other.
+      return db.transaction(async (tx) => {
+        await tx.query(setup, params as unknown[]);
+        const q = wrap(tx);
+        const results: QueryResult<Record<string, unknown>>[] = [];
+        for (const [sql, values] of statements) results.push(await q.query(sql, values));
+        return results;
+      });
+    },
     async exec(sql) {
       await db.exec(sql);
     },

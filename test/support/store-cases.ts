@@ -83,7 +83,7 @@ export function storeCases(s: Services): StoreCase[] {
     {
       module: 'src/accounts/user-store.ts', tables: ['users'], type: UserStore,
       exempt: {
-        readById: "findById's statement inside a transaction the caller already holds under the same tenant context; probed through findById",
+        byIdStatement: "builds findById's statement for the token grant's batch (oidc/adapter.ts), no database of its own; run under the tenant context there, probed by the refresh-grant isolation case",
       },
       async seed() {
         const email = `${tag()}@a.test`;
