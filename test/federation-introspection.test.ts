@@ -169,7 +169,7 @@ describe('introspection at refresh against a bare oidc-provider', () => {
     const closed = `http://127.0.0.1:${await freePort()}/token/introspection`;
     assert.equal((await put('acme', 'checked', connection({ display_name: 'checked', introspection_endpoint: closed }))).status, 200);
     const unreachable = await rawRefresh(dot.tokens.refresh_token!);
-    assert.equal(unreachable.status, 503, JSON.stringify(unreachable.body));
+    assert.equal(unreachable.status, 503, JSON.stringify({ body: unreachable.body, audit: (await refusals()).find((e) => e.target === dot.userId)?.details }));
     assert.equal(unreachable.body.error, 'temporarily_unavailable');
     assert.ok(unreachable.body.correlation_id, 'with a correlation id');
     const refused = (await refusals()).find((e) => e.target === dot.userId);
