@@ -520,7 +520,7 @@ function report(r: Results): string {
   const problems = [r.errorLines ? `Atrium logged ${r.errorLines} error-level lines during the run` : undefined].filter(Boolean);
   return [
     '',
-    `Atrium bench (${QUICK ? 'quick' : 'full'}) — oidc-provider ${versionOf('oidc-provider')}, node ${process.version}, ${cpu.length} CPUs (${cpu[0]?.model.trim()}), load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`,
+    `Atrium bench (${QUICK ? 'quick' : 'full'}${LIFECYCLE_ONLY ? ', F7 only' : ''}) — oidc-provider ${versionOf('oidc-provider')}, node ${process.version}, ${cpu.length} CPUs (${cpu[0]?.model.trim()}), load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`,
     `Rounds: ${SETTINGS.rounds} per figure, interleaved (round i: A then B, the order alternating), each side ${SETTINGS.warmupMs / 1000} s warm-up + ${SETTINGS.durationMs / 1000} s measured`,
     `        (F6: at least ${FLOW_MIN_DURATION_MS / 1000} s), closed loop over keep-alive connections (undici ${versionOf('undici')}); ${HTTP_CONCURRENCY} connections, ${FLOW_CONCURRENCY} workers for F5 and F6.`,
     '        Figure = median of the per-round ratios A/B, with min–max (and IQR from 4 rounds); never the best round.',
@@ -530,7 +530,7 @@ function report(r: Results): string {
     '',
     ...r.results.flatMap(pairReport),
     ...lifecycleReport(r.lifecycle),
-    ...(r.extra.length ? ['Supplementary (fresh processes, same database):', ...r.extra] : ['Supplementary figures (heap per Provider, two instances): not run (--quick without --supplementary).', '']),
+    ...(r.extra.length ? ['Supplementary (fresh processes, same database):', ...r.extra] : [`Supplementary figures (heap per Provider, two instances): not run (${LIFECYCLE_ONLY ? '--lifecycle-only' : '--quick'} without --supplementary).`, '']),
     'Ratios are A/B: below 1 for throughput means A (Atrium, or Atrium spread over N tenants) does less than B.',
     'Only ratios mean anything on a shared machine; the absolute values say how busy it was.',
     ...(problems.length ? ['', 'Problems:', ...problems.map((p) => `  ${p}`)] : []),
