@@ -12,6 +12,7 @@ import { runAsTenant } from '../src/core/request-context.ts';
 import { USER_LIST_QUERIES } from '../src/accounts/user-store.ts';
 import { CLIENT_LIST_QUERIES } from '../src/oidc/client-store.ts';
 import { encodeListCursor } from '../src/storage/list-cursor.ts';
+import { signInToConsole } from './support/console.ts';
 
 const BULK = 3_000;
 const LIMIT = 50;
@@ -122,6 +123,50 @@ describe('users and clients lists by cursor', () => {
       assert.match(res.body.error_description, /^cursor: /);
       assert.doesNotMatch(JSON.stringify(res.body), /bulk|acme/);
     }
+  });
+});
+
+describe('/admin users and clients pages by cursor', () => {
+  const admin = { email: 'admin@acme.test', password: 'admin-password-long-enough' };
+  let browser: Awaited<ReturnType<typeof signInToConsole>>['browser'];
+  const get = async (path: string) => {
+    const res = await browser.request(`${t.issuer('acme')}${path}`);
+    return { status: res.status, html: await res.text() };
+  };
+  const link = (html: string, rel: 'next' | 'prev') => new RegExp(`href="([^"]+)" rel="${rel}"`).exec(html)?.[1]?.replaceAll('&amp;', '&');
+  const clientIds = (html: string) => [...new Set([...html.matchAll(/bulk-client-\d{5}/g)].map((m) => m[0]))];
+
+  before(async () => {
+    assert.equal((await t.api('POST', '/tenants/acme/users', { ...admin, roles: ['admin'], email_verified: true })).status, 201);
+    ({ browser } = await signInToConsole(t.issuer('acme'), admin, '/admin/clients'));
+  });
+
+  it('next and previous links walk the clients without repeats, and come back to the same page', async () => {
+    const pages: string[][] = [];
+    let path: string | undefined = '/admin/clients';
+    for (let i = 0; i < 3 && path; i++) {
+      const page = await get(path);
+      assert.equal(page.status, 200);
+      pages.push(clientIds(page.html));
+      path = link(page.html, 'next');
+    }
+    assert.deepEqual(pages.map((p) => p.length), [25, 25, 25]);
+    assert.equal(new Set(pages.flat()).size, 75);
+    assert.deepEqual(pages.flat(), Array.from({ length: 75 }, (_, i) => `bulk-client-${String(i + 1).padStart(5, '0')}`));
+    const third = await get(link((await get(link((await get('/admin/clients')).html, 'next')!)).html, 'next')!);
+    const backToSecond = await get(link(third.html, 'prev')!);
+    assert.deepEqual(clientIds(backToSecond.html), pages[1]);
+    assert.match(third.html, new RegExp(`${BULK} in all`));
+  });
+
+  it('a bad cursor, or one of another tenant, is a 400 that shows nothing of the other tenant', async () => {
+    const bad = await get('/admin/users?cursor=nope');
+    assert.equal(bad.status, 400);
+    assert.match(bad.html, /cursor/);
+    const foreign = encodeListCursor('users', ids.globex, 'after', { us: '1', key: '00000000-0000-4000-8000-000000000000' });
+    const res = await get(`/admin/users?cursor=${foreign}`);
+    assert.equal(res.status, 400);
+    assert.doesNotMatch(res.html, /globex/);
   });
 });
 
