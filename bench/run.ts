@@ -14,10 +14,15 @@
  *   F5  refresh-token grants                           vs bare oidc-provider's (in-memory adapter);
  *                                                         PostgreSQL transactions per grant
  *   F6  full password sign-in                          vs argon2id verification alone, same parameters
- *   F7  tenant lifecycle: creation p50/p95; cold first discovery vs a bare new Provider;
- *       tenant list, last page vs first, at every tenant the run created
+ *   F7  tenant lifecycle: creation p50/p95 (paced, and in a burst beyond the key pool); first
+ *       token after creation; cold first discovery vs a bare new Provider; tenant list, last
+ *       page vs first, at every tenant the run created
  *
- * N = 200, 2,000 and 10,000 (full) or 200 (--quick). Each server runs in its own process
+ * N = 200, 2,000 and 10,000 (full) or 200 (--quick). `--lifecycle-only` runs F7 alone (on
+ * the quick run's 200 tenants); `--key-pool-size=N` starts Atrium with SIGNING_KEY_POOL_SIZE=N
+ * (0: every creation generates its keys then, as before the pool).
+ *
+ * Each server runs in its own process
  * (Atrium: its real src/main.ts), the load generator here. Progress goes to stderr, the
  * report to stdout. Children, databases and temporary directories are removed however the
  * run ends.
@@ -38,18 +43,22 @@ import type { AtriumPoolSnapshot } from './atrium-preload.ts';
 import { supplementary } from './supplementary.ts';
 
 const QUICK = process.argv.includes('--quick');
+const LIFECYCLE_ONLY = process.argv.includes('--lifecycle-only');
 /** Heap per Provider and the two-instance figures (supplementary.ts): in the full run, or asked for. */
-const SUPPLEMENTARY = !QUICK || process.argv.includes('--supplementary');
+const SUPPLEMENTARY = (!QUICK && !LIFECYCLE_ONLY) || process.argv.includes('--supplementary');
 const roundsArg = process.argv.find((a) => a.startsWith('--rounds='));
 const SETTINGS: RoundSettings = {
   rounds: roundsArg ? Math.max(1, Number(roundsArg.slice('--rounds='.length)) || 1) : QUICK ? 3 : 5,
   warmupMs: QUICK ? 300 : 1_000,
   durationMs: QUICK ? 1_000 : 3_000,
 };
-/** `--only=F5,F6`: just these figures (keys or their prefixes, F3 matching F3/200 ...); F7 only when named. */
+/** `--only=F5,F6`: just these figures (keys or their prefixes, F3 matching F3/200 ...); F7 only when named. `--lifecycle-only` is `--only=F7`. */
 const onlyArg = process.argv.find((a) => a.startsWith('--only='));
-const ONLY = onlyArg ? onlyArg.slice('--only='.length).split(',').map((k) => k.trim().toUpperCase()).filter(Boolean) : undefined;
+const ONLY = LIFECYCLE_ONLY ? ['F7'] : onlyArg ? onlyArg.slice('--only='.length).split(',').map((k) => k.trim().toUpperCase()).filter(Boolean) : undefined;
 const selected = (key: string) => !ONLY || ONLY.some((k) => key === k || key.startsWith(`${k}/`));
+const keyPoolArg = process.argv.find((a) => a.startsWith('--key-pool-size='));
+const KEY_POOL_SIZE = keyPoolArg === undefined ? undefined : Number(keyPoolArg.slice('--key-pool-size='.length));
+if (KEY_POOL_SIZE !== undefined && !(Number.isInteger(KEY_POOL_SIZE) && KEY_POOL_SIZE >= 0)) throw new Error('--key-pool-size: a whole number, 0 or more');
 const SPREADS = selected('F3') || selected('F4') ? (QUICK ? [200] : [200, 2_000, 10_000]) : [];
 /** Keep-alive connections for the single-request figures. */
 const HTTP_CONCURRENCY = 32;
@@ -59,6 +68,12 @@ const FLOW_CONCURRENCY = 4;
 const FLOW_MIN_DURATION_MS = QUICK ? 2_500 : 4_000;
 /** Tenants created one at a time and timed; then each one's first discovery is the cold start. */
 const CREATION_SAMPLES = QUICK ? 20 : 200;
+/** The pause after each paced creation: Atrium's key pool refills after 250 ms without a take. */
+const CREATION_PACE_MS = 500;
+/** Tenants created back to back, more than the key pool holds (its default is 8). */
+const BURST_SAMPLES = QUICK ? 20 : 50;
+/** Tenants created, given a machine client, and asked for a token at once. */
+const FIRST_TOKEN_SAMPLES = QUICK ? 10 : 30;
 const PAGING_SAMPLES = QUICK ? 10 : 30;
 const PAGE_SIZE = 50;
 const PASSWORD = 'bench-correct-horse-battery';
@@ -218,23 +233,64 @@ function pairs(w: World): Pair[] {
 // ---------------------------------------------------------------------------------------
 // F7: tenant lifecycle
 
+interface Creation {
+  ms: number[];
+  /** The key pool's takes during the creations (/metrics): from the pool, generated inline. */
+  hits: number;
+  misses: number;
+}
+
 interface Lifecycle {
-  creationMs: number[];
+  /** One at a time with a pause after each (the pool refills): a sign-up's pattern. */
+  paced: Creation;
+  /** Back to back, more than the pool holds. */
+  burst: Creation;
+  /** Per sample: from the creation's answer to the first token (a client created in between), and the client's creation. */
+  firstToken: { fromCreation: number; client: number }[];
   /** Per sample: Atrium's first discovery of a new tenant, a bare new Provider's first discovery. */
   cold: { atrium: number; bare: number }[];
   paging: { tenants: number; first: number[]; last: number[]; lastByOffset: number[]; cursor: boolean };
 }
 
-/** Tenants created one at a time, each timed; returns their slugs with the times. */
-async function timeCreation(admin: AtriumAdmin, n: number): Promise<{ slugs: string[]; ms: number[] }> {
-  const created = slugs('new', n);
+/** The key pool's running totals, from /metrics. */
+async function keyPoolTotals(w: World): Promise<{ hits: number; misses: number }> {
+  const text = await expectOk(w.aPool, { method: 'GET', path: '/metrics', headers: { host: new URL(w.atrium.publicUrl).host, authorization: `Bearer ${METRICS_TOKEN}` } }, 'metrics');
+  const read = (name: string) => Number(new RegExp(`^atrium_signing_key_pool_${name}_total (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { hits: read('hits'), misses: read('misses') };
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Tenants created one at a time, each timed (with `paceMs` after each); returns their slugs with the times. */
+async function timeCreation(w: World, admin: AtriumAdmin, prefix: string, n: number, paceMs: number): Promise<{ slugs: string[]; creation: Creation }> {
+  const created = slugs(prefix, n);
   const ms: number[] = [];
+  await pause(paceMs);
+  const before = await keyPoolTotals(w);
   for (const slug of created) {
     const t0 = performance.now();
     await admin.createTenant(slug);
     ms.push(performance.now() - t0);
+    if (paceMs) await pause(paceMs);
   }
-  return { slugs: created, ms };
+  const after = await keyPoolTotals(w);
+  return { slugs: created, creation: { ms, hits: after.hits - before.hits, misses: after.misses - before.misses } };
+}
+
+/** A new tenant, a machine client, a token: from the creation's answer to the token's (paced like the creations). */
+async function firstTokens(w: World, admin: AtriumAdmin, n: number): Promise<Lifecycle['firstToken']> {
+  const out: Lifecycle['firstToken'] = [];
+  for (const slug of slugs('first', n)) {
+    await pause(CREATION_PACE_MS);
+    await admin.createTenant(slug);
+    const created = performance.now();
+    const target = await admin.createClient(slug);
+    const client = performance.now() - created;
+    const res = await timedRequest(w.aPool, tokenRequest(target));
+    if (res.status !== 200) throw new Error(`first token ${slug}: HTTP ${res.status} ${res.body.slice(0, 200)}`);
+    out.push({ fromCreation: performance.now() - created, client });
+  }
+  return out;
 }
 
 /** First discovery of each new tenant vs of a new bare Provider, alternating which goes first. */
@@ -291,7 +347,7 @@ async function paging(admin: AtriumAdmin): Promise<Lifecycle['paging']> {
 
 async function setUp(backend: Backend): Promise<{ world: World; admin: AtriumAdmin; tokenFormats: string[] }> {
   progress("starting Atrium (Provider pool: Atrium's default size) and bare oidc-provider");
-  const [atrium, bare] = await Promise.all([startAtrium('atrium', { backendEnv: backend.env }), startBare('bare')]);
+  const [atrium, bare] = await Promise.all([startAtrium('atrium', { backendEnv: backend.env, keyPoolSize: KEY_POOL_SIZE }), startBare('bare')]);
   const aPool = openPool(atrium.child.port);
   const bPool = openPool(bare.child.port);
   const admin = new AtriumAdmin(aPool, atrium);
@@ -346,11 +402,15 @@ async function main(): Promise<void> {
       return;
     }
 
-    progress(`F7: ${CREATION_SAMPLES} tenants created one at a time, then each one's first discovery vs a new bare Provider's`);
-    const creation = await timeCreation(admin, CREATION_SAMPLES);
-    const cold = await coldStarts(world, creation.slugs);
+    progress(`F7: ${CREATION_SAMPLES} tenants created one at a time (${CREATION_PACE_MS} ms apart), then each one's first discovery vs a new bare Provider's`);
+    const paced = await timeCreation(world, admin, 'new', CREATION_SAMPLES, CREATION_PACE_MS);
+    const cold = await coldStarts(world, paced.slugs);
+    progress(`F7: ${BURST_SAMPLES} tenants created back to back; ${FIRST_TOKEN_SAMPLES} first tokens after creation`);
+    const burst = await timeCreation(world, admin, 'burst', BURST_SAMPLES, 0);
+    const firstToken = await firstTokens(world, admin, FIRST_TOKEN_SAMPLES);
     progress(`F7: tenant list paging, ${PAGING_SAMPLES} samples of each page`);
-    const lifecycle: Lifecycle = { creationMs: creation.ms, cold, paging: await paging(admin) };
+    const lifecycle: Lifecycle = { paced: paced.creation, burst: burst.creation, firstToken, cold, paging: await paging(admin) };
+    const creation = paced;
 
     const poolAtEnd = await poolStats(world.atrium.child);
     const errorLines = world.atrium.child.errorLines;
@@ -440,17 +500,25 @@ function pairReport(r: PairResult): string[] {
   return lines;
 }
 
+function creationLine(what: string, c: Creation): string {
+  const sorted = [...c.ms].sort((a, b) => a - b);
+  return `    tenant creation, ${what} (n=${sorted.length}): p50 ${ms(percentile(sorted, 50))}, p95 ${ms(percentile(sorted, 95))}, max ${ms(sorted.at(-1)!)}; key pool: ${c.hits} from the pool, ${c.misses} generated inline`;
+}
+
 function lifecycleReport(l: Lifecycle): string[] {
-  const creation = [...l.creationMs].sort((a, b) => a - b);
   const coldA = l.cold.map((x) => x.atrium).sort((a, b) => a - b);
   const coldB = l.cold.map((x) => x.bare).sort((a, b) => a - b);
+  const first = l.firstToken.map((x) => x.fromCreation).sort((a, b) => a - b);
   const p = l.paging;
   const pagingRatios = p.first.map((f, i) => p.last[i]! / f);
   const offsetRatios = p.first.map((f, i) => p.lastByOffset[i]! / f);
   return [
-    'F7  tenant lifecycle',
-    `    tenant creation (POST /api/v1/tenants, one at a time, n=${creation.length}): p50 ${ms(percentile(creation, 50))}, p95 ${ms(percentile(creation, 95))}, max ${ms(creation.at(-1)!)}`,
-    ...wrap("exercises: the management API's create (validation, slug checks, RS256 + ES256 key generation and sealing, one transaction, audit event); does not exercise: clients or users of the tenant, serving it.", '    '),
+    `F7  tenant lifecycle (SIGNING_KEY_POOL_SIZE ${KEY_POOL_SIZE ?? "Atrium's default"})`,
+    creationLine(`one at a time, ${CREATION_PACE_MS} ms apart`, l.paced),
+    creationLine('back to back', l.burst),
+    ...wrap("exercises: POST /api/v1/tenants (validation, slug checks, RS256 + ES256 keys from the pool or generated then, sealing, one transaction, audit event). Paced: a pause after each lets the pool refill, as between sign-ups; back to back: a burst beyond the pool, whose rest generate inline. Does not exercise: clients or users of the tenant, serving it.", '    '),
+    `    first token after creation (n=${first.length}): from the creation's answer to a client_credentials token, median ${ms(percentile(first, 50))}, p95 ${ms(percentile(first, 95))}, max ${ms(first.at(-1)!)} (of which the client's creation: median ${ms(median(l.firstToken.map((x) => x.client)))})`,
+    ...wrap("exercises: the tenant's creation answered, then POST .../clients (the tenant's Provider built to validate the metadata), then the token endpoint's fast path on the new tenant (keys read, unsealed, imported, signing). Paced like the creations.", '      '),
     `    cold first discovery, Atrium/bare per-sample ratio: ${formatSpread(spreadOf(l.cold.map((x) => x.atrium / x.bare)))}`,
     `      Atrium median ${ms(percentile(coldA, 50))} (p95 ${ms(percentile(coldA, 95))}); bare new Provider median ${ms(percentile(coldB, 50))} (p95 ${ms(percentile(coldB, 95))})`,
     ...wrap("exercises: Atrium: the first request to a tenant created moments before and never served (tenant lookup, keys read and decrypted, Provider or response cache built, discovery); bare: new Provider(...) with pre-generated keys, then discovery. Samples alternate which server goes first; does not exercise: anything after the first request.", '      '),
@@ -466,7 +534,7 @@ function report(r: Results): string {
   const problems = [r.errorLines ? `Atrium logged ${r.errorLines} error-level lines during the run` : undefined].filter(Boolean);
   return [
     '',
-    `Atrium bench (${QUICK ? 'quick' : 'full'}) — oidc-provider ${versionOf('oidc-provider')}, node ${process.version}, ${cpu.length} CPUs (${cpu[0]?.model.trim()}), load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`,
+    `Atrium bench (${QUICK ? 'quick' : 'full'}${LIFECYCLE_ONLY ? ', F7 only' : ''}) — oidc-provider ${versionOf('oidc-provider')}, node ${process.version}, ${cpu.length} CPUs (${cpu[0]?.model.trim()}), load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`,
     `Rounds: ${SETTINGS.rounds} per figure, interleaved (round i: A then B, the order alternating), each side ${SETTINGS.warmupMs / 1000} s warm-up + ${SETTINGS.durationMs / 1000} s measured`,
     `        (F6: at least ${FLOW_MIN_DURATION_MS / 1000} s), closed loop over keep-alive connections (undici ${versionOf('undici')}); ${HTTP_CONCURRENCY} connections, ${FLOW_CONCURRENCY} workers for F5 and F6.`,
     '        Figure = median of the per-round ratios A/B, with min–max (and IQR from 4 rounds); never the best round.',
@@ -476,7 +544,7 @@ function report(r: Results): string {
     '',
     ...r.results.flatMap(pairReport),
     ...(r.lifecycle ? lifecycleReport(r.lifecycle) : []),
-    ...(r.extra.length ? ['Supplementary (fresh processes, same database):', ...r.extra] : ['Supplementary figures (heap per Provider, two instances): not run (--quick without --supplementary, or --only).', '']),
+    ...(r.extra.length ? ['Supplementary (fresh processes, same database):', ...r.extra] : [`Supplementary figures (heap per Provider, two instances): not run (${LIFECYCLE_ONLY ? '--lifecycle-only' : '--quick or --only'} without --supplementary).`, '']),
     'Ratios are A/B: below 1 for throughput means A (Atrium, or Atrium spread over N tenants) does less than B.',
     'Only ratios mean anything on a shared machine; the absolute values say how busy it was.',
     ...(problems.length ? ['', 'Problems:', ...problems.map((p) => `  ${p}`)] : []),

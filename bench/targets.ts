@@ -34,6 +34,8 @@ export interface AtriumOptions {
   backendEnv: Record<string, string>;
   /** MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE; unset: Atrium's default. */
   poolMaxSize?: number;
+  /** SIGNING_KEY_POOL_SIZE (`--key-pool-size=N`); unset: Atrium's default. */
+  keyPoolSize?: number;
   /** Adds --expose-gc, for the heap figure. */
   exposeGc?: boolean;
   /** Reuses the master key of an earlier Atrium on the same data (the sealed keys must open). */
@@ -68,6 +70,7 @@ export async function startAtrium(name: string, options: AtriumOptions): Promise
     PUBLIC_URL: publicUrl,
     MULTI_TENANCY_ENABLED: 'true',
     ...(options.poolMaxSize === undefined ? {} : { MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE: String(options.poolMaxSize) }),
+    ...(options.keyPoolSize === undefined ? {} : { SIGNING_KEY_POOL_SIZE: String(options.keyPoolSize) }),
     METRICS_TOKEN,
     ENCRYPTION_KEY: encryptionKey,
     ATRIUM_BOOTSTRAP_CLIENT_ID: bootstrapClientId,

@@ -46,6 +46,8 @@ export async function startAtrium(config: AtriumConfig, log: Logger, options: St
   let metricsListener: MetricsListener | undefined;
   try {
     await bootstrap(services);
+    // A server fills the key pool at once; an operator command (cli.ts) never needs it filled ahead.
+    services.keyPool.start();
     await options.beforeListen?.(services);
     if (config.metrics.port !== undefined) metricsListener = await startMetricsListener(services.metrics, config.host, config.metrics.port, log);
   } catch (err) {

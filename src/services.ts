@@ -38,6 +38,7 @@ import { UserService } from './accounts/user-service.ts';
 import { ClientStore } from './oidc/client-store.ts';
 import { ClientService } from './oidc/client-service.ts';
 import { SigningKeyStore } from './oidc/signing-keys.ts';
+import { SigningKeyPool } from './oidc/signing-key-pool.ts';
 import { buildProviderRuntime, type CompletedSignIn } from './oidc/provider-factory.ts';
 import { TenantMaterials } from './oidc/tenant-materials.ts';
 import { ClientCredentialsIssuer } from './oidc/client-credentials-issuer.ts';
@@ -105,6 +106,8 @@ export interface Services {
   /** Client records and imported keys cached by tenant version (Providers, token fast path, API authentication). */
   materials: TenantMaterials;
   keys: SigningKeyStore;
+  /** Key pairs generated ahead of time for new tenants; the server starts filling it (server.ts). */
+  keyPool: SigningKeyPool;
   /** Scheduled key rotation and removal of expired retired keys (one instance at a time). */
   keyLifecycle: KeyLifecycle;
   /** Prometheus metrics of this instance (its own registry). */
@@ -145,7 +148,11 @@ export interface Services {
 export async function createServices(config: AtriumConfig, log: Logger, options: { inMemoryDatabase?: boolean; keyLifecycleIntervalMs?: number } = {}): Promise<Services> {
   const { box, metrics, health, db, bus } = await openDependencies(config, log, options);
   const { tenantStore, keys, clients, grants, accountTokens, users, domainStore, consoleSessions, registry, platformConfig, roleStore, quotas, audit } = await createTenancy({ config, db, box, bus, log });
-  const tenants = new TenantService(tenantStore, keys, bus, log, audit, roleStore);
+  const keyPool = new SigningKeyPool(config.signingKeyPoolSize, () => keys.generatePair(), log);
+  metrics.observeKeyPool(keyPool);
+  // New tenants take a pair from the pool; rotations generate theirs (a lifecycle run over
+  // thousands of tenants would otherwise drain the pool that creations wait on).
+  const tenants = new TenantService(tenantStore, { takePair: () => keyPool.take(), insertCurrentPair: (q, id, pair) => keys.insertCurrentPair(q, id, pair as Awaited<ReturnType<SigningKeyPool['take']>>) }, bus, log, audit, roleStore);
   const roles = new RoleService(roleStore, audit);
   const materials = new TenantMaterials(keys, clients);
   const dns = new DnsResolver(config);
@@ -187,7 +194,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     runtimes: new TenantRuntimes({ config, box, providerFor: (tenant) => pool.get(tenant) }),
     clientCredentials: new ClientCredentialsIssuer(config, materials),
     users, userService, clients, clientService, materials,
-    keys, keyLifecycle,
+    keys, keyPool, keyLifecycle,
     metrics, health,
     federation,
     consoleAuth: new ConsoleAuth({ config, box, users, audit, sessions: consoleSessions, grants, handoffNonces: new HandoffNonceStore(db), registry, upstreamSignOut: upstream.leave }),
@@ -206,6 +213,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
       for (const sweeper of sweepers) sweeper.stop();
       registry.close();
       await keyLifecycle.stop();
+      await keyPool.close();
       await domainChecks.stop();
       pool.close();
       await rateLimiter.close();

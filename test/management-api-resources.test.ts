@@ -131,7 +131,7 @@ describe('clients: registration and reading', () => {
   it('the list never shows secrets, and shows has_client_secret', async () => {
     const res = await t.api('GET', '/tenants/acme/clients?limit=200');
     assert.equal(res.status, 200);
-    assert.deepEqual(Object.keys(res.body).sort(), ['clients', 'limit', 'offset', 'total']);
+    assert.deepEqual(Object.keys(res.body).sort(), ['clients', 'limit', 'next_cursor', 'offset', 'total']);
     assertNoSecret(res.body, created.body.client_secret, 'client list');
     assertNoSecret(res.body, acme.clientSecret, 'client list');
     assertNoSecret(res.body, acme.m2mClientSecret, 'client list');
@@ -365,7 +365,7 @@ describe('users: creation and reading', () => {
   it('GET and the list show the same user, never a password or hash', async () => {
     const list = await t.api('GET', `/tenants/${initech.slug}/users`);
     assert.equal(list.status, 200);
-    assert.deepEqual(Object.keys(list.body).sort(), ['limit', 'offset', 'total', 'users']);
+    assert.deepEqual(Object.keys(list.body).sort(), ['limit', 'next_cursor', 'offset', 'total', 'users']);
     assert.equal(list.body.total, 3);
     assert.equal(list.body.limit, 50);
     assert.equal(list.body.offset, 0);

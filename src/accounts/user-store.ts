@@ -1,4 +1,5 @@
 /** Queries for users, always inside the current tenant (row-level security). */
+import { keysetPage, pageOf, POSITION_US, type Direction, type PageEnds, type Position } from '../storage/keyset.ts';
 import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../storage/database.ts';
 import { conflict } from '../core/errors.ts';
@@ -68,6 +69,22 @@ export function publicUser(user: UserWithSecret): User {
   return rest;
 }
 
+const USER_FILTER = 'WHERE ($1::text IS NULL OR email ILIKE $1 OR name ILIKE $1)';
+const userPage = (direction: Direction) => {
+  const { where, orderBy } = keysetPage('id', 'uuid', 4, 5, direction);
+  return `SELECT ${COLUMNS}, ${POSITION_US} FROM users ${USER_FILTER} AND ${where} ${orderBy} LIMIT $2 OFFSET $3`;
+};
+
+/**
+ * The users list's statements, exported so a test can EXPLAIN them. Parameters of a page:
+ * search pattern or null, rows to read, offset, the position's microseconds and id (or nulls).
+ */
+export const USER_LIST_QUERIES = {
+  after: userPage('after'),
+  before: userPage('before'),
+  count: `SELECT count(*) AS n FROM users ${USER_FILTER}`,
+} as const;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class UserStore {
@@ -101,13 +118,21 @@ export class UserStore {
     return res.rows[0] ? toUser(res.rows[0]) : undefined;
   }
 
-  async list(options: { limit: number; offset: number; search?: string }): Promise<{ users: User[]; total: number }> {
+  /**
+   * One page of the tenant's users in creation order. `from` is keyset paging
+   * (storage/keyset.ts): the page starts right after (or, `before`, ends right before) a
+   * position a previous page gave, and reads about `limit` rows however deep it is.
+   * `offset` is the older paging (reads every row before its page). `total` counts every
+   * user matching `search`.
+   */
+  async list(options: { limit: number; offset?: number; from?: { direction: Direction; position: Position }; search?: string }): Promise<{ users: User[]; total: number } & PageEnds> {
     const pattern = options.search ? `%${options.search.replace(/[\\%_]/g, '\\$&')}%` : null;
-    const filter = 'WHERE ($1::text IS NULL OR email ILIKE $1 OR name ILIKE $1)';
+    const direction = options.from?.direction ?? 'after';
     return this.#db.withTenant(async (q) => {
-      const rows = await q.query<UserRow>(`SELECT ${COLUMNS} FROM users ${filter} ORDER BY created_at, id LIMIT $2 OFFSET $3`, [pattern, options.limit, options.offset]);
-      const count = await q.query<{ n: string }>(`SELECT count(*) AS n FROM users ${filter}`, [pattern]);
-      return { users: rows.rows.map((r) => publicUser(toUser(r))), total: Number(count.rows[0]?.n ?? 0) };
+      const rows = await q.query<UserRow & { position_us: string }>(USER_LIST_QUERIES[direction], [pattern, options.limit + 1, options.offset ?? 0, options.from?.position.us ?? null, options.from?.position.key ?? null]);
+      const count = await q.query<{ n: string }>(USER_LIST_QUERIES.count, [pattern]);
+      const { rows: page, ends } = pageOf(rows.rows, options.limit, (r) => r.id, { direction, position: options.from?.position, offset: options.offset });
+      return { users: page.map((r) => publicUser(toUser(r))), total: Number(count.rows[0]?.n ?? 0), ...ends };
     });
   }
 

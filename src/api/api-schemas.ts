@@ -96,8 +96,9 @@ export const signingKeySchema = z
 
 export const keyListSchema = z.object({ keys: z.array(signingKeySchema) });
 
+/** A page of a tenant's list: `next_cursor` (null on the last page) pages on; `offset` is in answers to the older offset paging. */
 export const pagedSchema = <K extends string, T extends z.ZodType>(key: K, item: T) =>
-  z.object({ [key]: z.array(item), total: z.int(), limit: z.int(), offset: z.int() } as { [k in K]: z.ZodArray<T> } & { total: z.ZodInt; limit: z.ZodInt; offset: z.ZodInt });
+  z.object({ [key]: z.array(item), total: z.int(), limit: z.int(), offset: z.int().optional(), next_cursor: z.string().nullable() } as { [k in K]: z.ZodArray<T> } & { total: z.ZodInt; limit: z.ZodInt; offset: z.ZodOptional<z.ZodInt>; next_cursor: z.ZodNullable<z.ZodString> });
 
 export const domainSchema = z
   .object({

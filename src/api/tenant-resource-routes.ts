@@ -15,7 +15,37 @@ import type { TenantService } from '../tenancy/tenant-service.ts';
 import type { TenantStore } from '../tenancy/tenant-store.ts';
 import { clientJson, keyJson, userJson } from './serialize.ts';
 import { targetTenant } from './target-tenant.ts';
-import { pagingSchema } from '../core/validation.ts';
+import { decodeListCursor, encodeListCursor, type ListKind } from '../storage/list-cursor.ts';
+import type { Position } from '../storage/keyset.ts';
+
+/**
+ * The users and clients lists page by cursor: `cursor` is the previous answer's
+ * `next_cursor` (null on the last page), keyset paging that reads about `limit` rows however
+ * deep the page. `offset`, the older paging, still works (answers to it carry `offset`) and
+ * cannot be combined with `cursor`. Strict: an unknown parameter is a 400 naming it.
+ */
+const cursorPaging = {
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  offset: z.coerce.number().int().min(0).max(1_000_000).optional(),
+  cursor: z.string().min(1).max(400).optional(),
+};
+const clientListSchema = z.strictObject(cursorPaging);
+const userListSchema = z.strictObject({ ...cursorPaging, search: z.string().max(200).optional() });
+const PAGING_DESCRIPTION = 'Pages by cursor: pass the previous answer\'s `next_cursor` (null on the last page). `offset` is the older paging, kept for compatibility; it cannot be combined with `cursor`.';
+
+/** The store's paging options from the query, and the answer's paging members from the page. */
+function listPaging(kind: ListKind, tenantId: string, query: { limit: number; offset?: number; cursor?: string }) {
+  if (query.cursor !== undefined && query.offset !== undefined) throw badRequest('cursor, offset: give one or the other (cursor is the paging to use)');
+  const from = query.cursor === undefined ? undefined : decodeListCursor(kind, tenantId, query.cursor);
+  return {
+    options: { limit: query.limit, offset: from ? undefined : (query.offset ?? 0), from },
+    answer: (ends: { next?: Position }) => ({
+      limit: query.limit,
+      ...(from ? {} : { offset: query.offset ?? 0 }),
+      next_cursor: ends.next ? encodeListCursor(kind, tenantId, 'after', ends.next) : null,
+    }),
+  };
+}
 
 export interface TenantResourceDeps {
   store: TenantStore;
@@ -63,7 +93,8 @@ const keyTag = 'Signing keys';
 
 export const listClients = defineRoute({
   method: 'get', path: '/tenants/:slug/clients', operationId: 'listClients', tag: clientTag, summary: 'List the tenant\'s clients',
-  scope: 'atrium:cross-tenant:read', query: pagingSchema,
+  description: PAGING_DESCRIPTION,
+  scope: 'atrium:cross-tenant:read', query: clientListSchema,
   responses: { 200: { description: 'A page of clients.', schema: pagedSchema('clients', clientSchema) } },
 });
 export const createClient = defineRoute({
@@ -90,7 +121,8 @@ export const deleteClient = defineRoute({
 
 export const listUsers = defineRoute({
   method: 'get', path: '/tenants/:slug/users', operationId: 'listUsers', tag: userTag, summary: 'List the tenant\'s users',
-  scope: 'atrium:cross-tenant:read', query: pagingSchema,
+  description: `${PAGING_DESCRIPTION} \`search\`: email or name contains.`,
+  scope: 'atrium:cross-tenant:read', query: userListSchema,
   responses: { 200: { description: 'A page of users.', schema: pagedSchema('users', userSchema) } },
 });
 export const createUser = defineRoute({
@@ -141,9 +173,10 @@ export function mountTenantResourceRoutes(routes: ApiRoutes, deps: TenantResourc
   const target = targetTenant(deps.store);
 
   // Clients
-  routes.add(listClients, [target], async function listClients(ctx, { query: paging }) {
-    const { clients, total } = await deps.clients.list(paging);
-    ctx.body = { clients: clients.map(clientJson), total, limit: paging.limit, offset: paging.offset };
+  routes.add(listClients, [target], async function listClients(ctx, { query }) {
+    const paging = listPaging('clients', ctx.state.target.id, query);
+    const { clients, total, next } = await deps.clients.list(paging.options);
+    ctx.body = { clients: clients.map(clientJson), total, ...paging.answer({ next }) };
   });
   routes.add(createClient, [target], async function createClient(ctx) {
     const { client, secret } = await deps.clientService.create(ctx.state.target, metadataObject(await readJson(ctx)));
@@ -168,9 +201,10 @@ export function mountTenantResourceRoutes(routes: ApiRoutes, deps: TenantResourc
   });
 
   // Users
-  routes.add(listUsers, [target], async function listUsers(ctx, { query: paging }) {
-    const { users, total } = await deps.users.list(paging);
-    ctx.body = { users: users.map(userJson), total, limit: paging.limit, offset: paging.offset };
+  routes.add(listUsers, [target], async function listUsers(ctx, { query }) {
+    const paging = listPaging('users', ctx.state.target.id, query);
+    const { users, total, next } = await deps.users.list({ ...paging.options, search: query.search });
+    ctx.body = { users: users.map(userJson), total, ...paging.answer({ next }) };
   });
   routes.add(createUser, [target], async function createUser(ctx, { body: input }) {
     const user = await deps.userService.create(ctx.state.target, { ...input, emailVerified: input.email_verified });

@@ -113,6 +113,7 @@ const schema = z.object({
   TRUST_PROXY: proxyTrust.default({ hops: 0, proxies: undefined }),
   RATE_LIMITS_ENABLED: boolean.default(true),
   DATABASE_POOL_SIZE: positiveInt.default(10),
+  SIGNING_KEY_POOL_SIZE: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(0, 'must be 0 or more').max(1000, 'must be at most 1000').default(8),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').regex(/^\S+$/, 'must not contain spaces').optional(),
   METRICS_PORT: z.coerce.number({ message: 'must be a port number' }).int().min(0).max(65535).optional(),
@@ -163,6 +164,8 @@ export interface AtriumConfig {
   /** Off only where something upstream limits requests (or for benchmarks). */
   readonly rateLimitsEnabled: boolean;
   readonly databasePoolSize: number;
+  /** Signing key pairs each instance generates ahead of time for new tenants (oidc/signing-key-pool.ts); 0: none. */
+  readonly signingKeyPoolSize: number;
   readonly logLevel: string;
   /** `/metrics`: on the main port behind a bearer token, and/or on a port of its own without one; neither → 404. */
   readonly metrics: { readonly token: string | undefined; readonly port: number | undefined };
@@ -269,6 +272,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     trustProxy: Object.freeze({ hops: e.TRUST_PROXY.hops, proxies: e.TRUST_PROXY.proxies && Object.freeze([...e.TRUST_PROXY.proxies]) }),
     rateLimitsEnabled: e.RATE_LIMITS_ENABLED,
     databasePoolSize: e.DATABASE_POOL_SIZE,
+    signingKeyPoolSize: e.SIGNING_KEY_POOL_SIZE,
     logLevel: e.LOG_LEVEL,
     metrics: Object.freeze({ token: e.METRICS_TOKEN, port: e.METRICS_PORT }),
     oidcStateTtlSeconds: e.OIDC_STATE_TTL_SECONDS,

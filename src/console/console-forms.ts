@@ -11,22 +11,24 @@ export function formError(err: unknown): AppError {
   throw err;
 }
 
-/** Page number from `?page=` (1-based, bounded). */
-export function pageNumber(value: unknown): number {
-  const n = typeof value === 'string' ? Number.parseInt(value, 10) : 1;
-  return Number.isFinite(n) && n >= 1 ? Math.min(n, 100_000) : 1;
-}
-
 /** A short search term from `?q=`. */
 export function searchTerm(value: unknown): string {
   return typeof value === 'string' ? value.trim().slice(0, 200) : '';
 }
 
-/** Links for the previous and next page of a list, keeping the other query values (a search as `q`). */
-export function pager(basePath: string, page: number, pageSize: number, total: number, keep: Record<string, string> = {}) {
-  const href = (p: number) => `${basePath}?${new URLSearchParams({ ...keep, page: String(p) }).toString()}`;
-  const pages = Math.max(1, Math.ceil(total / pageSize));
-  return { page, pages, total, prev: page > 1 ? href(page - 1) : null, next: page < pages ? href(page + 1) : null };
+/**
+ * Previous and next links of a list paged by cursor (keyset paging: no page numbers, the total
+ * is shown instead), keeping the other query values. `prev`/`next`: the `cursor` value of the
+ * page before and after, when there is one.
+ */
+export function cursorPager(basePath: string, total: number, ends: { prev?: string; next?: string }, keep: Record<string, string> = {}) {
+  const href = (cursor: string) => `${basePath}?${new URLSearchParams({ ...keep, cursor }).toString()}`;
+  return { total, prev: ends.prev ? href(ends.prev) : null, next: ends.next ? href(ends.next) : null };
+}
+
+/** The `?cursor=` of a console list page, if one was given (a value the page checks itself). */
+export function cursorParam(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 /** A form's text field: trimmed, undefined when blank (blank means "use the default"). */

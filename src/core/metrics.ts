@@ -161,6 +161,20 @@ export class Metrics {
     this.#pool = { source, maxSize };
   }
 
+  /** The signing key pool's pairs ready and its running totals, read at scrape time (oidc/signing-key-pool.ts). */
+  observeKeyPool(pool: { readonly stats: { readonly available: number; readonly hits: number; readonly misses: number } }): void {
+    new Gauge({
+      name: 'atrium_signing_key_pool_available',
+      help: 'Signing key pairs generated ahead of time and ready for new tenants (SIGNING_KEY_POOL_SIZE at most)',
+      registers: [this.registry],
+      collect() {
+        this.set(pool.stats.available);
+      },
+    });
+    totalCounter(this.registry, 'atrium_signing_key_pool_hits_total', 'Tenant creations that took a pair from the key pool', () => pool.stats.hits);
+    totalCounter(this.registry, 'atrium_signing_key_pool_misses_total', 'Tenant creations that found the key pool empty and generated their pair inline', () => pool.stats.misses);
+  }
+
   /** Dependency errors survived and unexpected errors, read at scrape time (dependency-health.ts). */
   observeDependencies(health: DependencyHealth, state: { redis?: { readonly healthy: boolean }; smtpConfigured: boolean }): void {
     new Gauge({

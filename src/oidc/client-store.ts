@@ -5,6 +5,7 @@
  */
 import { enforceQuota } from '../tenancy/quota-store.ts';
 import { randomBytes } from 'node:crypto';
+import { keysetPage, pageOf, POSITION_US, type Direction, type PageEnds, type Position } from '../storage/keyset.ts';
 import type { Database } from '../storage/database.ts';
 import { bumpTenantVersion } from '../tenancy/tenant-store.ts';
 import type { SecretBox } from '../core/secret-box.ts';
@@ -18,6 +19,21 @@ interface ClientRow {
   created_at: Date | string;
   updated_at: Date | string;
 }
+
+const clientPage = (direction: Direction) => {
+  const { where, orderBy } = keysetPage('client_id', 'text', 3, 4, direction);
+  return `SELECT client_id, metadata, secret_enc, created_at, updated_at, ${POSITION_US} FROM oidc_clients WHERE ${where} ${orderBy} LIMIT $1 OFFSET $2`;
+};
+
+/**
+ * The clients list's statements, exported so a test can EXPLAIN them. Parameters of a page:
+ * rows to read, offset, the position's microseconds and client id (or nulls).
+ */
+export const CLIENT_LIST_QUERIES = {
+  after: clientPage('after'),
+  before: clientPage('before'),
+  count: 'SELECT count(*) AS n FROM oidc_clients',
+} as const;
 
 export const clientSecretContext = (tenantId: string, clientId: string) => `client-secret:${tenantId}:${clientId}`;
 
@@ -44,11 +60,17 @@ export class ClientStore {
     this.#box = box;
   }
 
-  async list(options: { limit: number; offset: number }): Promise<{ clients: StoredClient[]; total: number }> {
+  /**
+   * One page of the tenant's clients in creation order: keyset paging from a position a
+   * previous page gave (`from`, storage/keyset.ts), or the older `offset`.
+   */
+  async list(options: { limit: number; offset?: number; from?: { direction: Direction; position: Position } }): Promise<{ clients: StoredClient[]; total: number } & PageEnds> {
+    const direction = options.from?.direction ?? 'after';
     return this.#db.withTenant(async (q) => {
-      const rows = await q.query<ClientRow>('SELECT client_id, metadata, secret_enc, created_at, updated_at FROM oidc_clients ORDER BY created_at, client_id LIMIT $1 OFFSET $2', [options.limit, options.offset]);
-      const count = await q.query<{ n: string }>('SELECT count(*) AS n FROM oidc_clients');
-      return { clients: rows.rows.map(toStored), total: Number(count.rows[0]?.n ?? 0) };
+      const rows = await q.query<ClientRow & { position_us: string }>(CLIENT_LIST_QUERIES[direction], [options.limit + 1, options.offset ?? 0, options.from?.position.us ?? null, options.from?.position.key ?? null]);
+      const count = await q.query<{ n: string }>(CLIENT_LIST_QUERIES.count);
+      const { rows: page, ends } = pageOf(rows.rows, options.limit, (r) => r.client_id, { direction, position: options.from?.position, offset: options.offset });
+      return { clients: page.map(toStored), total: Number(count.rows[0]?.n ?? 0), ...ends };
     });
   }
 

@@ -17,12 +17,13 @@ import { BUILT_IN_ROLES } from './role-names.ts';
 import type { TenantRoleStore } from './role-store.ts';
 
 /**
- * What creating a tenant needs from the signing-key store (oidc/signing-keys.ts): a fresh
- * pair, written in the tenant's own insert transaction. Declared here so tenancy does not
- * depend on oidc, which is built on it.
+ * What creating a tenant needs from the signing keys (oidc/signing-keys.ts): a fresh pair no
+ * other tenant has (from the pool generated ahead of time, oidc/signing-key-pool.ts, or
+ * generated then), written in the tenant's own insert transaction. Declared here so tenancy
+ * does not depend on oidc, which is built on it.
  */
 export interface InitialSigningKeys {
-  generatePair(): Promise<object[]>;
+  takePair(): Promise<object[]>;
   insertCurrentPair(q: Queryable, tenantId: string, keys: object[]): Promise<void>;
 }
 
@@ -82,7 +83,7 @@ export class TenantService {
   }
 
   async #createWithKeys(input: { id?: string; slug: string; name: string }): Promise<Tenant> {
-    const keys = await this.#keys.generatePair();
+    const keys = await this.#keys.takePair();
     const tenant = await this.#store.insert(input, async (q, tenantId) => {
       await this.#keys.insertCurrentPair(q, tenantId, keys);
       await this.#listener?.tenantChanged('tenant.created', { id: tenantId, slug: input.slug, name: input.name, status: 'active' });

@@ -36,6 +36,8 @@ const LIST_FILTER = 'WHERE ($1::text IS NULL OR t.slug ILIKE $1 OR t.name ILIKE 
  */
 export const TENANT_LIST_QUERIES = {
   page: `${SELECT_TENANT} ${LIST_FILTER} AND ($2::text IS NULL OR t.slug > $2) ORDER BY t.slug LIMIT $3 OFFSET $4`,
+  /** The page that ends right before the slug in $2 (a console's previous page), read backward. */
+  pageBefore: `${SELECT_TENANT} ${LIST_FILTER} AND t.slug < $2 ORDER BY t.slug DESC LIMIT $3 OFFSET $4`,
   count: `SELECT count(*) AS n FROM tenants t ${LIST_FILTER}`,
 } as const;
 
@@ -97,15 +99,21 @@ export class TenantStore {
    * One page of tenants in slug order. `after` (a slug, exclusive) is keyset paging: the
    * page starts in the slug index, so the last page of 10,000 reads as few rows as the
    * first. `offset` is the older paging the API still accepts: it reads and discards every
-   * row before the page. `total` counts every tenant matching `search`.
+   * row before the page. `before` (a slug, exclusive) is the page that ends right before it,
+   * for a console's previous link; `more` then says whether a page precedes it. `total`
+   * counts every tenant matching `search`.
    */
-  async list(options: { limit: number; offset?: number; after?: string; search?: string }): Promise<{ tenants: Tenant[]; total: number; more: boolean }> {
+  async list(options: { limit: number; offset?: number; after?: string; before?: string; search?: string }): Promise<{ tenants: Tenant[]; total: number; more: boolean }> {
     const pattern = options.search ? `%${options.search.replace(/[\\%_]/g, '\\$&')}%` : null;
+    const backward = options.before !== undefined;
     return this.#db.crossTenant('list tenants', async (q) => {
-      // One row past the page says whether another page follows.
-      const rows = await q.query<TenantRow>(TENANT_LIST_QUERIES.page, [pattern, options.after ?? null, options.limit + 1, options.offset ?? 0]);
+      // One row past the page says whether another page follows (or, backward, precedes).
+      const rows = backward
+        ? await q.query<TenantRow>(TENANT_LIST_QUERIES.pageBefore, [pattern, options.before, options.limit + 1, 0])
+        : await q.query<TenantRow>(TENANT_LIST_QUERIES.page, [pattern, options.after ?? null, options.limit + 1, options.offset ?? 0]);
       const count = await q.query<{ n: string }>(TENANT_LIST_QUERIES.count, [pattern]);
       const page = rows.rows.slice(0, options.limit);
+      if (backward) page.reverse();
       return { tenants: page.map((row) => toTenant(row, this.#policy())), total: Number(count.rows[0]?.n ?? 0), more: rows.rows.length > options.limit };
     });
   }

@@ -134,6 +134,9 @@ export async function startTestAtrium(
     ATRIUM_BOOTSTRAP_CLIENT_ID: BOOTSTRAP_CLIENT_ID,
     ATRIUM_BOOTSTRAP_CLIENT_SECRET: BOOTSTRAP_CLIENT_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // Two pairs ahead, not the default eight: each test starts an instance, and a full pool is
+    // ~0.5 s of CPU that most tests never use. The pool's own tests set their size.
+    SIGNING_KEY_POOL_SIZE: '2',
     ...databaseEnv,
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),

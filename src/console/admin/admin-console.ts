@@ -78,7 +78,7 @@ export async function freshTenant(ctx: Context, deps: AdminDeps): Promise<Tenant
   return (await deps.tenantStore.findById(tenantOf(ctx).id)) ?? tenantOf(ctx);
 }
 
-export { formError, pageNumber, pager, searchTerm } from '../console-forms.ts';
+export { cursorPager, cursorParam, formError, searchTerm } from '../console-forms.ts';
 
 /** A notice named in `?done=` after a redirect, only from the page's own list. */
 export function doneNotice(ctx: Context, allowed: readonly string[]): string | undefined {

@@ -5,6 +5,8 @@
  * ends in a 303 to the client's page (post/redirect/get): the secret rides there in the
  * console session's sealed flash and appears exactly once (no-store), never in a URL.
  */
+import { decodeListCursor, encodeListCursor } from '../../storage/list-cursor.ts';
+import type { Direction, Position } from '../../storage/keyset.ts';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { badRequest, notFound } from '../../core/errors.ts';
@@ -12,7 +14,7 @@ import { CLIENT_ID } from '../../oidc/client-service.ts';
 import type { StoredClient } from '../../oidc/client-store.ts';
 import type { ConsolePrincipal } from '../console-auth.ts';
 import { integrationOf } from './client-integration.ts';
-import { doneNotice, formError, pageNumber, pager, renderAdminPage, requireAdmin, seeOther, tenantOf, type AdminDeps } from './admin-console.ts';
+import { cursorPager, cursorParam, doneNotice, formError, renderAdminPage, requireAdmin, seeOther, tenantOf, type AdminDeps } from './admin-console.ts';
 
 const PAGE_SIZE = 25;
 const NOTICES = ['updated', 'deleted'] as const;
@@ -80,13 +82,17 @@ const clientPath = (client: StoredClient) => `/admin/clients/${encodeURIComponen
 async function listClients(deps: AdminDeps, ctx: Context): Promise<void> {
   const principal = requireAdmin(ctx, deps);
   if (!principal) return;
-  const page = pageNumber(ctx.query.page);
-  const { clients, total } = await deps.clients.list({ limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE });
+  const tenantId = tenantOf(ctx).id;
+  const cursor = cursorParam(ctx.query.cursor);
+  // Keyset paging (storage/keyset.ts): a cursor this list did not give is a 400 naming it.
+  const from = cursor === undefined ? undefined : decodeListCursor('clients', tenantId, cursor);
+  const { clients, total, next, previous } = await deps.clients.list({ limit: PAGE_SIZE, from });
+  const link = (direction: Direction, at: Position | undefined) => at && encodeListCursor('clients', tenantId, direction, at);
   await renderAdminPage(ctx, 'clients', principal, 'clients', {
     title: 'admin.clients_title',
     clients: clients.map(clientView),
     done: doneNotice(ctx, NOTICES),
-    paging: pager('/admin/clients', page, PAGE_SIZE, total),
+    paging: cursorPager('/admin/clients', total, { prev: link('before', previous), next: link('after', next) }),
   });
 }
 

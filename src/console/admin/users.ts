@@ -6,6 +6,8 @@
  * active owner, let only owners touch the owner role, and keep an admin from locking
  * themselves out.
  */
+import { decodeListCursor, encodeListCursor } from '../../storage/list-cursor.ts';
+import type { Direction, Position } from '../../storage/keyset.ts';
 import { matchesNetwork } from '../../accounts/device-identity.ts';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -15,7 +17,7 @@ import type { User } from '../../accounts/user-store.ts';
 import { parseInput } from '../../core/validation.ts';
 import { badRequest, forbidden, notFound } from '../../core/errors.ts';
 import type { ConsolePrincipal } from '../console-auth.ts';
-import { changeMeta, doneNotice, formError, isOwnerOrPlatform, pageNumber, pager, renderAdminPage, requireAdmin, searchTerm, seeOther, tenantOf, type AdminDeps } from './admin-console.ts';
+import { changeMeta, cursorPager, cursorParam, doneNotice, formError, isOwnerOrPlatform, renderAdminPage, requireAdmin, searchTerm, seeOther, tenantOf, type AdminDeps } from './admin-console.ts';
 
 const PAGE_SIZE = 25;
 const NOTICES = ['created', 'roles', 'disabled', 'enabled', 'deleted', 'mfa_reset', 'unlocked', 'signed_out'] as const;
@@ -76,14 +78,18 @@ async function listUsers(deps: AdminDeps, ctx: Context): Promise<void> {
   const principal = requireAdmin(ctx, deps);
   if (!principal) return;
   const search = searchTerm(ctx.query.q);
-  const page = pageNumber(ctx.query.page);
-  const { users, total } = await deps.users.list({ limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE, search: search || undefined });
+  const tenantId = tenantOf(ctx).id;
+  const cursor = cursorParam(ctx.query.cursor);
+  // Keyset paging (storage/keyset.ts): a cursor this list did not give is a 400 naming it.
+  const from = cursor === undefined ? undefined : decodeListCursor('users', tenantId, cursor);
+  const { users, total, next, previous } = await deps.users.list({ limit: PAGE_SIZE, from, search: search || undefined });
+  const link = (direction: Direction, at: Position | undefined) => at && encodeListCursor('users', tenantId, direction, at);
   await renderAdminPage(ctx, 'users', principal, 'users', {
     title: 'admin.users_title',
     users,
     search,
     done: doneNotice(ctx, NOTICES),
-    paging: pager('/admin/users', page, PAGE_SIZE, total, search ? { q: search } : {}),
+    paging: cursorPager('/admin/users', total, { prev: link('before', previous), next: link('after', next) }, search ? { q: search } : {}),
   });
 }
 

@@ -69,7 +69,7 @@ export function inTenant<T>(tenant: Pick<Tenant, 'id'>, fn: () => Promise<T>): P
   return runAsTenant(tenant.id, fn);
 }
 
-export { formError, pageNumber, pager, searchTerm } from '../console-forms.ts';
+export { cursorPager, cursorParam, formError, searchTerm } from '../console-forms.ts';
 
 /** The people an audit page of `tenant` names (its users, and platform admins from this host's tenant), by name and email. */
 export function peopleOf(ctx: Context, deps: PlatformDeps, tenant: Tenant, events: readonly AuditEvent[]): Promise<Map<string, AuditPerson>> {

@@ -1,7 +1,9 @@
 /** /platform/tenants/:slug/users and /audit: a tenant's users and its audit log, read inside the tenant. */
 import type Router from '@koa/router';
 import { z } from 'zod';
-import { inTenant, pageNumber, peopleOf, pager, renderPlatformPage, requirePlatformAdmin, searchTerm, targetTenant, type PlatformDeps } from './platform-console.ts';
+import { decodeListCursor, encodeListCursor } from '../../storage/list-cursor.ts';
+import type { Direction, Position } from '../../storage/keyset.ts';
+import { cursorPager, cursorParam, inTenant, peopleOf, renderPlatformPage, requirePlatformAdmin, searchTerm, targetTenant, type PlatformDeps } from './platform-console.ts';
 
 const USERS_PAGE_SIZE = 25;
 const AUDIT_PAGE_SIZE = 50;
@@ -16,15 +18,18 @@ export function mountTenantRecordRoutes(router: Router, deps: PlatformDeps): voi
     if (!admin) return;
     const tenant = await targetTenant(ctx, deps);
     const search = searchTerm(ctx.query.q);
-    const page = pageNumber(ctx.query.page);
-    const { users, total } = await inTenant(tenant, () => deps.users.list({ limit: USERS_PAGE_SIZE, offset: (page - 1) * USERS_PAGE_SIZE, search: search || undefined }));
+    const cursor = cursorParam(ctx.query.cursor);
+    // Keyset paging (storage/keyset.ts): a cursor this tenant's list did not give is a 400 naming it.
+    const from = cursor === undefined ? undefined : decodeListCursor('users', tenant.id, cursor);
+    const { users, total, next, previous } = await inTenant(tenant, () => deps.users.list({ limit: USERS_PAGE_SIZE, from, search: search || undefined }));
+    const link = (direction: Direction, at: Position | undefined) => at && encodeListCursor('users', tenant.id, direction, at);
     await renderPlatformPage(ctx, 'tenant-users', admin, (t) => ({
       title: 'platform.users_title',
       heading: t('platform.users_heading', { name: tenant.name }),
       tenant,
       users,
       search,
-      paging: pager(`/platform/tenants/${tenant.slug}/users`, page, USERS_PAGE_SIZE, total, search ? { q: search } : {}),
+      paging: cursorPager(`/platform/tenants/${tenant.slug}/users`, total, { prev: link('before', previous), next: link('after', next) }, search ? { q: search } : {}),
     }));
   });
 
