@@ -59,7 +59,8 @@ const selected = (key: string) => !ONLY || ONLY.some((k) => key === k || key.sta
 const keyPoolArg = process.argv.find((a) => a.startsWith('--key-pool-size='));
 const KEY_POOL_SIZE = keyPoolArg === undefined ? undefined : Number(keyPoolArg.slice('--key-pool-size='.length));
 if (KEY_POOL_SIZE !== undefined && !(Number.isInteger(KEY_POOL_SIZE) && KEY_POOL_SIZE >= 0)) throw new Error('--key-pool-size: a whole number, 0 or more');
-const SPREADS = selected('F3') || selected('F4') ? (QUICK ? [200] : [200, 2_000, 10_000]) : [];
+// F7's list paging needs the spread tenants too: it pages through them.
+const SPREADS = selected('F3') || selected('F4') || selected('F7') ? (QUICK ? [200] : [200, 2_000, 10_000]) : [];
 /** Keep-alive connections for the single-request figures. */
 const HTTP_CONCURRENCY = 32;
 /** Workers for the refresh and sign-in figures (each a chain of dependent requests). */
