@@ -61,6 +61,8 @@ export interface PairResult {
   pair: Pair;
   settings: RoundSettings;
   rounds: PairRound[];
+  /** Atrium's RSS once the figure was measured (MB), when the bench asked. */
+  rssMb?: number;
 }
 
 async function runSide(side: Side, concurrency: number, settings: RoundSettings): Promise<SideRun> {

@@ -39,14 +39,23 @@ import { supplementary } from './supplementary.ts';
 
 const QUICK = process.argv.includes('--quick');
 /** Heap per Provider and the two-instance figures (supplementary.ts): in the full run, or asked for. */
-const SUPPLEMENTARY = !QUICK || process.argv.includes('--supplementary');
+const SUPPLEMENTARY = process.argv.includes('--supplementary') || (!QUICK && !process.argv.some((a) => a.startsWith('--figures=')));
 const roundsArg = process.argv.find((a) => a.startsWith('--rounds='));
 const SETTINGS: RoundSettings = {
   rounds: roundsArg ? Math.max(1, Number(roundsArg.slice('--rounds='.length)) || 1) : QUICK ? 3 : 5,
   warmupMs: QUICK ? 300 : 1_000,
   durationMs: QUICK ? 1_000 : 3_000,
 };
-const SPREADS = QUICK ? [200] : [200, 2_000, 10_000];
+/** `--spreads=200,2000`: the N of F3 and F4 (default: 200 quick, 200, 2,000 and 10,000 full). */
+const spreadsArg = process.argv.find((a) => a.startsWith('--spreads='));
+const SPREADS = spreadsArg ? spreadsArg.slice('--spreads='.length).split(',').map((v) => Math.max(1, Number(v) || 1)) : QUICK ? [200] : [200, 2_000, 10_000];
+/**
+ * `--figures=F3,F4`: only the pairs whose key starts with one of these (F7 only when named;
+ * the supplementary figures only with --supplementary). Default: every figure.
+ */
+const figuresArg = process.argv.find((a) => a.startsWith('--figures='));
+const FIGURES = figuresArg ? figuresArg.slice('--figures='.length).split(',').filter(Boolean) : undefined;
+const wanted = (key: string) => !FIGURES || FIGURES.some((f) => key === f || key.startsWith(`${f}/`));
 /** Keep-alive connections for the single-request figures. */
 const HTTP_CONCURRENCY = 32;
 /** Workers for the refresh and sign-in figures (each a chain of dependent requests). */
@@ -336,13 +345,21 @@ async function main(): Promise<void> {
   try {
     const { world, admin, tokenFormats } = await setUp(backend);
     const results: PairResult[] = [];
-    for (const pair of pairs(world)) results.push(await measurePair(pair, SETTINGS, progress));
+    for (const pair of pairs(world).filter((p) => wanted(p.key))) {
+      const result = await measurePair(pair, SETTINGS, progress);
+      result.rssMb = (await poolStats(world.atrium.child)).rssMb;
+      results.push(result);
+    }
 
-    progress(`F7: ${CREATION_SAMPLES} tenants created one at a time, then each one's first discovery vs a new bare Provider's`);
-    const creation = await timeCreation(admin, CREATION_SAMPLES);
-    const cold = await coldStarts(world, creation.slugs);
-    progress(`F7: tenant list paging, ${PAGING_SAMPLES} samples of each page`);
-    const lifecycle: Lifecycle = { creationMs: creation.ms, cold, paging: await paging(admin) };
+    let lifecycle: Lifecycle | undefined;
+    let creation: { slugs: string[]; ms: number[] } = { slugs: [], ms: [] };
+    if (wanted('F7')) {
+      progress(`F7: ${CREATION_SAMPLES} tenants created one at a time, then each one's first discovery vs a new bare Provider's`);
+      creation = await timeCreation(admin, CREATION_SAMPLES);
+      const cold = await coldStarts(world, creation.slugs);
+      progress(`F7: tenant list paging, ${PAGING_SAMPLES} samples of each page`);
+      lifecycle = { creationMs: creation.ms, cold, paging: await paging(admin) };
+    }
 
     const poolAtEnd = await poolStats(world.atrium.child);
     const errorLines = world.atrium.child.errorLines;
@@ -375,7 +392,7 @@ async function main(): Promise<void> {
 interface Results {
   backend: Backend;
   results: PairResult[];
-  lifecycle: Lifecycle;
+  lifecycle: Lifecycle | undefined;
   tokenFormats: string[];
   poolAtEnd: AtriumPoolSnapshot;
   errorLines: number;
@@ -420,6 +437,7 @@ function pairReport(r: PairResult): string[] {
       lines.push(`    PostgreSQL transactions per grant, per run of side ${which.toUpperCase()} (${pair[which].name}; atrium_db_transactions_per_request of /token): ${formatSpread(spreadOf(perGrant))}`);
     }
   }
+  if (r.rssMb !== undefined) lines.push(`    Atrium's RSS after the figure: ${r.rssMb} MB`);
   const errors = rounds.flatMap((x) => [x.a.result, x.b.result]).filter((x) => x.errors);
   if (errors.length) lines.push(`    ERRORS: ${errors.reduce((s, x) => s + x.errors, 0)} failed operations, first: ${errors[0]!.firstError}`);
   lines.push(...wrap(`exercises: ${pair.exercises}.`, '    '), ...wrap(`does not exercise: ${pair.doesNotExercise}.`, '    '), '');
@@ -457,11 +475,11 @@ function report(r: Results): string {
     `        (F6: at least ${FLOW_MIN_DURATION_MS / 1000} s), closed loop over keep-alive connections (undici ${versionOf('undici')}); ${HTTP_CONCURRENCY} connections, ${FLOW_CONCURRENCY} workers for F5 and F6.`,
     '        Figure = median of the per-round ratios A/B, with min–max (and IQR from 4 rounds); never the best round.',
     `Atrium storage: ${r.backend.description}; rate limits off (RATE_LIMITS_ENABLED=false); Provider pool: Atrium's default size`,
-    `        (at the end: ${r.poolAtEnd.size} pooled, ${r.poolAtEnd.builds} built, ${r.poolAtEnd.evictions} evicted over the run)`,
+    `        (at the end: ${r.poolAtEnd.size} pooled, ${r.poolAtEnd.builds} built, ${r.poolAtEnd.evictions} evicted over the run; Atrium's RSS ${r.poolAtEnd.rssMb} MB)`,
     `Token format: ${r.tokenFormats.join('\n              ')}`,
     '',
     ...r.results.flatMap(pairReport),
-    ...lifecycleReport(r.lifecycle),
+    ...(r.lifecycle ? lifecycleReport(r.lifecycle) : []),
     ...(r.extra.length ? ['Supplementary (fresh processes, same database):', ...r.extra] : ['Supplementary figures (heap per Provider, two instances): not run (--quick without --supplementary).', '']),
     'Ratios are A/B: below 1 for throughput means A (Atrium, or Atrium spread over N tenants) does less than B.',
     'Only ratios mean anything on a shared machine; the absolute values say how busy it was.',
