@@ -292,6 +292,50 @@ async function paging(admin: AtriumAdmin): Promise<Lifecycle['paging']> {
   return out;
 }
 
+/** Atrium started again on the database the run filled: time to ready, and to a first discovery. */
+interface Startup {
+  tenants: number;
+  readyMs: number[];
+  firstDiscoveryMs: number[];
+}
+
+const STARTUP_SAMPLES = 3;
+
+/**
+ * Stops the run's Atrium, then starts a new instance of the same deployment on the same
+ * database STARTUP_SAMPLES times: from spawning the process to /readyz answering 200, then
+ * one tenant's first discovery. It comes last among the figures measured on that Atrium.
+ */
+async function startupTimes(backend: Backend, w: World): Promise<Startup> {
+  progress(`startup: Atrium started ${STARTUP_SAMPLES} times on the database with ${w.spread.length.toLocaleString('en-US')}+ tenants`);
+  const out: Startup = { tenants: w.spread.length, readyMs: [], firstDiscoveryMs: [] };
+  await w.aPool.close();
+  pools.delete(w.aPool);
+  await w.atrium.child.stop();
+  for (let i = 0; i < STARTUP_SAMPLES; i++) {
+    const t0 = performance.now();
+    const atrium = await startAtrium(`atrium-startup-${i}`, { backendEnv: backend.env, encryptionKey: w.atrium.encryptionKey, sameDeploymentAs: w.atrium });
+    out.readyMs.push(performance.now() - t0);
+    const pool = openPool(atrium.child.port);
+    const res = await timedRequest(pool, discoveryRequest(tenantHost(atrium, `t-${String(i).padStart(5, '0')}`)));
+    if (res.status !== 200) throw new Error(`first discovery after startup: HTTP ${res.status}`);
+    out.firstDiscoveryMs.push(res.ms);
+    await pool.close();
+    pools.delete(pool);
+    await atrium.child.stop();
+  }
+  return out;
+}
+
+function startupReport(s: Startup): string[] {
+  return [
+    `Startup with ${s.tenants.toLocaleString('en-US')}+ tenants (same database, same deployment; spawn to /readyz 200), n=${s.readyMs.length}: median ${ms(median(s.readyMs))} (${s.readyMs.map((v) => formatNumber(v)).join(', ')} ms)`,
+    `    then one tenant's first discovery: median ${ms(median(s.firstDiscoveryMs))} (${s.firstDiscoveryMs.map((v) => formatNumber(v)).join(', ')} ms)`,
+    ...wrap('exercises: process start (Node, module loading, migrations check, bootstrap client sync, listening), and the first request of a tenant after it. Does not exercise: anything per tenant at start (nothing is done per tenant at start).', '    '),
+    '',
+  ];
+}
+
 // ---------------------------------------------------------------------------------------
 
 async function setUp(backend: Backend): Promise<{ world: World; admin: AtriumAdmin; tokenFormats: string[] }> {
@@ -363,6 +407,7 @@ async function main(): Promise<void> {
 
     const poolAtEnd = await poolStats(world.atrium.child);
     const errorLines = world.atrium.child.errorLines;
+    const startup = wanted('F7') || process.argv.includes('--startup') ? await startupTimes(backend, world) : undefined;
     let extra: string[] = [];
     if (SUPPLEMENTARY) {
       await Promise.all([world.aPool, world.bPool].map((p) => p.destroy()));
@@ -377,7 +422,7 @@ async function main(): Promise<void> {
         progress,
       });
     }
-    process.stdout.write(report({ backend, results, lifecycle, tokenFormats, poolAtEnd, errorLines, extra }));
+    process.stdout.write(report({ backend, results, lifecycle, startup, tokenFormats, poolAtEnd, errorLines, extra }));
   } finally {
     await Promise.allSettled([...pools].map((p) => p.destroy()));
     await stopAll();
@@ -393,6 +438,7 @@ interface Results {
   backend: Backend;
   results: PairResult[];
   lifecycle: Lifecycle | undefined;
+  startup: Startup | undefined;
   tokenFormats: string[];
   poolAtEnd: AtriumPoolSnapshot;
   errorLines: number;
@@ -480,6 +526,7 @@ function report(r: Results): string {
     '',
     ...r.results.flatMap(pairReport),
     ...(r.lifecycle ? lifecycleReport(r.lifecycle) : []),
+    ...(r.startup ? startupReport(r.startup) : []),
     ...(r.extra.length ? ['Supplementary (fresh processes, same database):', ...r.extra] : ['Supplementary figures (heap per Provider, two instances): not run (--quick without --supplementary).', '']),
     'Ratios are A/B: below 1 for throughput means A (Atrium, or Atrium spread over N tenants) does less than B.',
     'Only ratios mean anything on a shared machine; the absolute values say how busy it was.',
