@@ -139,6 +139,24 @@ interface World {
   bareRefreshTokens: string[];
 }
 
+/**
+ * One request of `spec`'s kind to every tenant, 32 at a time, before a spread figure's
+ * rounds: N busy tenants are tenants that have been served before. Prints its time and the
+ * Providers it built; the rounds' own builds are printed per run as ever.
+ */
+function warmPass(w: World, tenants: readonly Target[], spec: (t: Target) => RequestSpec) {
+  return async (): Promise<string> => {
+    const built = (await poolStats(w.atrium.child)).builds;
+    const t0 = performance.now();
+    let failed = 0;
+    await mapLimit(tenants, HTTP_CONCURRENCY, async (t) => {
+      if ((await timedRequest(w.aPool, spec(t))).status !== 200) failed++;
+    });
+    const s = (performance.now() - t0) / 1000;
+    return `${tenants.length.toLocaleString('en-US')} requests (one per tenant) in ${s.toFixed(1)} s, ${(await poolStats(w.atrium.child)).builds - built} Providers built${failed ? `, ${failed} FAILED` : ''}`;
+  };
+}
+
 function pairs(w: World): Pair[] {
   const atriumSide = (name: string, more: Partial<Side>): Side => ({ name, server: w.atrium.child, pool: w.aPool, counters: providerBuilds(w.atrium.child), ...more });
   const bareSide = (more: Partial<Side>): Side => ({ name: 'bare', server: w.bare.child, pool: w.bPool, ...more });
@@ -174,6 +192,7 @@ function pairs(w: World): Pair[] {
       a: atriumSide(`${n} tenants`, { next: () => mixRequest(pick(tenants)) }),
       b: atriumSide('1 tenant', { next: () => mixRequest(w.solo) }),
       concurrency: HTTP_CONCURRENCY,
+      warmPass: warmPass(w, tenants, (t) => discoveryRequest(t.host)),
     });
   }
   for (const n of SPREADS) {
@@ -186,6 +205,7 @@ function pairs(w: World): Pair[] {
       a: atriumSide(`${n} tenants`, { next: () => viaProvider(pick(tenants)) }),
       b: atriumSide('1 tenant', { next: () => viaProvider(w.solo) }),
       concurrency: HTTP_CONCURRENCY,
+      warmPass: warmPass(w, tenants, viaProvider),
     });
   }
   list.push(
@@ -483,6 +503,7 @@ function pairReport(r: PairResult): string[] {
       lines.push(`    PostgreSQL transactions per grant, per run of side ${which.toUpperCase()} (${pair[which].name}; atrium_db_transactions_per_request of /token): ${formatSpread(spreadOf(perGrant))}`);
     }
   }
+  if (r.warmPass) lines.push(`    before the rounds, a warm pass (not measured): ${r.warmPass}`);
   if (r.rssMb !== undefined) lines.push(`    Atrium's RSS after the figure: ${r.rssMb} MB`);
   const errors = rounds.flatMap((x) => [x.a.result, x.b.result]).filter((x) => x.errors);
   if (errors.length) lines.push(`    ERRORS: ${errors.reduce((s, x) => s + x.errors, 0)} failed operations, first: ${errors[0]!.firstError}`);
