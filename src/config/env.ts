@@ -103,9 +103,8 @@ const schema = z.object({
   MULTI_TENANCY_ENABLED: boolean.default(false),
   MULTI_TENANCY_EXTRACTION_PRIORITY: extractionStrategies.default(['header', 'subdomain']),
   MULTI_TENANCY_TENANT_HEADER: z.string().regex(/^[a-z0-9-]+$/i, 'must be an HTTP header name').default('x-tenant-id'),
-  // What per-tenant state may take in this process (config/tenant-memory-budget.ts): the Provider pool and the caches beside it.
+  // Memory for per-tenant state (tenant-memory-budget.ts); POOL_MAX_SIZE, when set, caps the pool below it.
   MULTI_TENANCY_TENANT_MEMORY_MB: positiveInt.max(262_144, 'must be at most 262144').default(1024),
-  // An optional hard cap on the pool's count, below what the budget allows; unset: the budget decides.
   MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE: positiveInt.optional(),
   MULTI_TENANCY_PROVIDER_POOL_IDLE_TTL_MS: positiveInt.default(1_800_000),
   MULTI_TENANCY_PROVIDER_POOL_CLEANUP_INTERVAL_MS: positiveInt.default(60_000),
@@ -154,8 +153,7 @@ export interface AtriumConfig {
     readonly extractionPriority: readonly ('header' | 'subdomain')[];
     readonly tenantHeader: string;
     readonly pool: { readonly maxSize: number; readonly idleTtlMs: number; readonly cleanupIntervalMs: number };
-    /** What MULTI_TENANCY_TENANT_MEMORY_MB works out to (tenant-memory-budget.ts). */
-    readonly budget: TenantMemoryBudget;
+    /** MULTI_TENANCY_TENANT_MEMORY_MB, worked out (tenant-memory-budget.ts). */ readonly budget: TenantMemoryBudget;
   };
   readonly bootstrap: {
     readonly adminEmail: string | undefined;
@@ -243,7 +241,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) problems.push('METRICS_PORT: must differ from PORT');
   if (problems.length) throw new ConfigError(problems);
-
+  const budget = tenantMemoryBudget(e.MULTI_TENANCY_TENANT_MEMORY_MB);
   return Object.freeze({
     env: e.ATRIUM_ENV,
     port: e.PORT,
@@ -259,9 +257,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       enabled: e.MULTI_TENANCY_ENABLED,
       extractionPriority: Object.freeze([...new Set(e.MULTI_TENANCY_EXTRACTION_PRIORITY)]),
       tenantHeader: e.MULTI_TENANCY_TENANT_HEADER.toLowerCase(),
-      budget: tenantMemoryBudget(e.MULTI_TENANCY_TENANT_MEMORY_MB),
+      budget,
       pool: Object.freeze({
-        maxSize: Math.min(tenantMemoryBudget(e.MULTI_TENANCY_TENANT_MEMORY_MB).tenants, e.MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE ?? Infinity),
+        maxSize: Math.min(budget.tenants, e.MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE ?? Infinity),
         idleTtlMs: e.MULTI_TENANCY_PROVIDER_POOL_IDLE_TTL_MS,
         cleanupIntervalMs: e.MULTI_TENANCY_PROVIDER_POOL_CLEANUP_INTERVAL_MS,
       }),
