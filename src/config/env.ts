@@ -104,7 +104,7 @@ const schema = z.object({
   MULTI_TENANCY_EXTRACTION_PRIORITY: extractionStrategies.default(['header', 'subdomain']),
   MULTI_TENANCY_TENANT_HEADER: z.string().regex(/^[a-z0-9-]+$/i, 'must be an HTTP header name').default('x-tenant-id'),
   // Memory for per-tenant state (tenant-memory-budget.ts); POOL_MAX_SIZE, when set, caps the pool below it.
-  MULTI_TENANCY_TENANT_MEMORY_MB: positiveInt.max(262_144, 'must be at most 262144').default(1024),
+  MULTI_TENANCY_TENANT_MEMORY_MB: positiveInt.max(262_144, 'must be at most 262144').default(1536),
   MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE: positiveInt.optional(),
   MULTI_TENANCY_PROVIDER_POOL_IDLE_TTL_MS: positiveInt.default(1_800_000),
   MULTI_TENANCY_PROVIDER_POOL_CLEANUP_INTERVAL_MS: positiveInt.default(60_000),

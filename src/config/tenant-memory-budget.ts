@@ -6,18 +6,21 @@
  * small counts picked one by one (a pool of 50 Providers, a 16 MB document cache), and
  * spread over more tenants than the smallest of them, every request paid a rebuild there.
  * What an operator knows is how much memory the process may use; the counts follow from
- * the measured cost of one resident tenant:
+ * the measured cost of one resident tenant, in resident memory (RSS), not heap after a
+ * forced GC (46-55 KiB per pooled Provider, bench S1): the collector's headroom is real
+ * memory too. Bench F3/F4 at 10,000 tenants: RSS 677 MB with every tenant's record, keys,
+ * clients and documents cached, 1,574 MB once 10,000 Providers were pooled as well, i.e.
+ * ~92 KiB per Provider and ~33 KiB per tenant for the rest over a ~350 MB process:
  *
- *   Provider (pooled)                       64 KiB  (heap measured 46-55 KiB per pooled
- *                                                    tenant, bench S1; rounded up)
- *   discovery + JWKS documents               8 KiB  (~1.8 KB + ~1.4 KB, with the keys)
- *   signing keys (imported) and 4 clients    8 KiB
- *   ------------------------------------------------
- *   one resident tenant                     80 KiB
+ *   Provider (pooled)                              96 KiB
+ *   discovery + JWKS documents                      8 KiB  (~1.8 KB + ~1.4 KB, key overhead)
+ *   record, imported keys, clients, metrics        24 KiB
+ *   -------------------------------------------------------
+ *   one resident tenant                            128 KiB
  *
- * The default, 1024 MB, keeps 13,107 tenants resident: 10,000 busy tenants with room to
- * spare, and a process RSS of ~1-1.3 GB under that load (bench F3/F4 at 10,000). Tenants
- * beyond it still work; the least recently used ones are rebuilt when they come back.
+ * The default, 1536 MB, keeps 12,288 tenants resident: 10,000 busy tenants with room to
+ * spare, at an RSS of ~1.6 GB (measured) and under 2 GB when full. Tenants beyond it still
+ * work; the least recently used ones are rebuilt when they come back.
  */
 export interface TenantMemoryBudget {
   readonly memoryMb: number;
@@ -29,7 +32,7 @@ export interface TenantMemoryBudget {
   readonly clientRecords: number;
 }
 
-export const BYTES_PER_RESIDENT_TENANT = 80 * 1024;
+export const BYTES_PER_RESIDENT_TENANT = 128 * 1024;
 const DOCUMENT_BYTES_PER_TENANT = 8 * 1024;
 const CLIENTS_PER_TENANT = 4;
 
