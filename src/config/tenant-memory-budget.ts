@@ -8,19 +8,20 @@
  * What an operator knows is how much memory the process may use; the counts follow from
  * the measured cost of one resident tenant, in resident memory (RSS), not heap after a
  * forced GC (46-55 KiB per pooled Provider, bench S1): the collector's headroom is real
- * memory too. Bench F3/F4 at 10,000 tenants: RSS 677 MB with every tenant's record, keys,
- * clients and documents cached, 1,574 MB once 10,000 Providers were pooled as well, i.e.
- * ~92 KiB per Provider and ~33 KiB per tenant for the rest over a ~350 MB process:
+ * memory too. Bench F3/F4 at 10,000 tenants, two runs: RSS 677-733 MB with every tenant's
+ * record, keys, clients and documents cached, 1,574-1,747 MB once 10,000 Providers were
+ * pooled as well, i.e. ~92-101 KiB per Provider and ~33-38 KiB per tenant for the rest,
+ * over a ~350 MB process:
  *
- *   Provider (pooled)                              96 KiB
+ *   Provider (pooled)                             104 KiB
  *   discovery + JWKS documents                      8 KiB  (~1.8 KB + ~1.4 KB, key overhead)
- *   record, imported keys, clients, metrics        24 KiB
+ *   record, imported keys, clients, metrics        32 KiB
  *   -------------------------------------------------------
- *   one resident tenant                            128 KiB
+ *   one resident tenant                            144 KiB
  *
- * The default, 1536 MB, keeps 12,288 tenants resident: 10,000 busy tenants with room to
- * spare, at an RSS of ~1.6 GB (measured) and under 2 GB when full. Tenants beyond it still
- * work; the least recently used ones are rebuilt when they come back.
+ * The default, 1536 MB, keeps 10,922 tenants resident: 10,000 busy tenants with some room,
+ * at an RSS of 1.6-1.75 GB (measured) and ~1.9 GB when full. Tenants beyond it still work;
+ * the least recently used ones are rebuilt when they come back.
  */
 export interface TenantMemoryBudget {
   readonly memoryMb: number;
@@ -32,7 +33,7 @@ export interface TenantMemoryBudget {
   readonly clientRecords: number;
 }
 
-export const BYTES_PER_RESIDENT_TENANT = 128 * 1024;
+export const BYTES_PER_RESIDENT_TENANT = 144 * 1024;
 const DOCUMENT_BYTES_PER_TENANT = 8 * 1024;
 const CLIENTS_PER_TENANT = 4;
 

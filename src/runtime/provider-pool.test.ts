@@ -58,13 +58,13 @@ describe('ProviderPool', () => {
   it('holds as many runtimes as MULTI_TENANCY_TENANT_MEMORY_MB allows, and no more', async () => {
     const { builds, build } = countingBuilder(0);
     const { pool: sizing } = loadConfig({ MULTI_TENANCY_TENANT_MEMORY_MB: '3' }).multiTenancy;
-    assert.equal(sizing.maxSize, 24, '3 MB at 128 KiB a tenant');
+    assert.equal(sizing.maxSize, 21, '3 MB at 144 KiB a tenant');
     const pool = new ProviderPool(sizing, build);
     for (let i = 0; i < 40; i++) await pool.get(tenant(`t${i}`));
-    assert.equal(pool.size, 24);
-    assert.equal(pool.stats.evictions, 16);
-    // The 24 most recent are still pooled; the first ones were evicted.
-    for (let i = 16; i < 40; i++) await pool.get(tenant(`t${i}`));
+    assert.equal(pool.size, 21);
+    assert.equal(pool.stats.evictions, 19);
+    // The 21 most recent are still pooled; the first ones were evicted.
+    for (let i = 19; i < 40; i++) await pool.get(tenant(`t${i}`));
     assert.equal(builds.length, 40, 'no rebuild for tenants within the budget');
     await pool.get(tenant('t0'));
     assert.equal(builds.length, 41, 'a tenant beyond it is rebuilt');
