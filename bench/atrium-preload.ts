@@ -21,6 +21,8 @@ export interface AtriumPoolSnapshot {
   builds: number;
   /** The most recent build times (ms), oldest first, as the pool keeps them. */
   buildMs: number[];
+  /** The process's resident set size (MB), now. */
+  rssMb: number;
 }
 
 let pool: ProviderPool | undefined;
@@ -37,5 +39,5 @@ ProviderPool.prototype.get = function capturePool(this: ProviderPool, ...args: P
 installProbe((): AtriumPoolSnapshot | undefined => {
   if (!pool) return undefined;
   const s: PoolStats = pool.stats;
-  return { size: pool.size, hits: s.hits, misses: s.misses, evictions: s.evictions, builds: s.builds, buildMs: [...s.buildMs] };
+  return { size: pool.size, hits: s.hits, misses: s.misses, evictions: s.evictions, builds: s.builds, buildMs: [...s.buildMs], rssMb: Math.round(process.memoryUsage().rss / 1048576) };
 });

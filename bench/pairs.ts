@@ -36,6 +36,12 @@ export interface Pair {
   concurrency: number;
   /** Slow operations (a sign-in takes a second under load): measure at least this long per side. */
   minDurationMs?: number;
+  /**
+   * Run once before the rounds, not measured (its time and counters are printed): one
+   * request to every tenant of a spread, so the figure is the steady state of N busy
+   * tenants rather than their first minute.
+   */
+  warmPass?: () => Promise<string>;
 }
 
 export interface RoundSettings {
@@ -61,6 +67,10 @@ export interface PairResult {
   pair: Pair;
   settings: RoundSettings;
   rounds: PairRound[];
+  /** Atrium's RSS once the figure was measured (MB), when the bench asked. */
+  rssMb?: number;
+  /** What the warm pass said (pair.warmPass), printed with the figure. */
+  warmPass?: string;
 }
 
 async function runSide(side: Side, concurrency: number, settings: RoundSettings): Promise<SideRun> {
@@ -79,6 +89,12 @@ async function runSide(side: Side, concurrency: number, settings: RoundSettings)
 
 export async function measurePair(pair: Pair, settings: RoundSettings, progress: (message: string) => void): Promise<PairResult> {
   const rounds: PairRound[] = [];
+  let warmPass: string | undefined;
+  if (pair.warmPass) {
+    progress(`${pair.key}: warm pass`);
+    warmPass = await pair.warmPass();
+    progress(`${pair.key}: warm pass: ${warmPass}`);
+  }
   for (let i = 0; i < settings.rounds; i++) {
     const order = i % 2 === 0 ? 'AB' : 'BA';
     const runs: Partial<Record<'a' | 'b', SideRun>> = {};
@@ -93,7 +109,7 @@ export async function measurePair(pair: Pair, settings: RoundSettings, progress:
         (errors ? `; ${errors} errors, first: ${a.result.firstError ?? b.result.firstError}` : ''),
     );
   }
-  return { pair, settings, rounds };
+  return { pair, settings, rounds, warmPass };
 }
 
 export function quantile(values: readonly number[], q: number): number {

@@ -45,22 +45,28 @@ import { supplementary } from './supplementary.ts';
 const QUICK = process.argv.includes('--quick');
 const LIFECYCLE_ONLY = process.argv.includes('--lifecycle-only');
 /** Heap per Provider and the two-instance figures (supplementary.ts): in the full run, or asked for. */
-const SUPPLEMENTARY = (!QUICK && !LIFECYCLE_ONLY) || process.argv.includes('--supplementary');
+const SUPPLEMENTARY = process.argv.includes('--supplementary') || (!QUICK && !LIFECYCLE_ONLY && !process.argv.some((a) => a.startsWith('--only=')));
 const roundsArg = process.argv.find((a) => a.startsWith('--rounds='));
 const SETTINGS: RoundSettings = {
   rounds: roundsArg ? Math.max(1, Number(roundsArg.slice('--rounds='.length)) || 1) : QUICK ? 3 : 5,
   warmupMs: QUICK ? 300 : 1_000,
   durationMs: QUICK ? 1_000 : 3_000,
 };
-/** `--only=F5,F6`: just these figures (keys or their prefixes, F3 matching F3/200 ...); F7 only when named. `--lifecycle-only` is `--only=F7`. */
+/**
+ * `--only=F5,F6`: only the figures whose key is, or starts with, one of these (F3 matching every
+ * F3/N; F7 only when named; the supplementary figures only with --supplementary). `--lifecycle-only`
+ * is `--only=F7`. Default: every figure.
+ */
 const onlyArg = process.argv.find((a) => a.startsWith('--only='));
 const ONLY = LIFECYCLE_ONLY ? ['F7'] : onlyArg ? onlyArg.slice('--only='.length).split(',').map((k) => k.trim().toUpperCase()).filter(Boolean) : undefined;
 const selected = (key: string) => !ONLY || ONLY.some((k) => key === k || key.startsWith(`${k}/`));
 const keyPoolArg = process.argv.find((a) => a.startsWith('--key-pool-size='));
 const KEY_POOL_SIZE = keyPoolArg === undefined ? undefined : Number(keyPoolArg.slice('--key-pool-size='.length));
 if (KEY_POOL_SIZE !== undefined && !(Number.isInteger(KEY_POOL_SIZE) && KEY_POOL_SIZE >= 0)) throw new Error('--key-pool-size: a whole number, 0 or more');
-// F7's list paging needs the spread tenants too: it pages through them.
-const SPREADS = selected('F3') || selected('F4') || selected('F7') ? (QUICK ? [200] : [200, 2_000, 10_000]) : [];
+/** `--spreads=200,2000`: the N of F3 and F4 (default: 200 quick, 200, 2,000 and 10,000 full). F7's list paging pages through the spread tenants too. */
+const spreadsArg = process.argv.find((a) => a.startsWith('--spreads='));
+const DEFAULT_SPREADS = spreadsArg ? spreadsArg.slice('--spreads='.length).split(',').map((v) => Math.max(1, Number(v) || 1)) : QUICK ? [200] : [200, 2_000, 10_000];
+const SPREADS = selected('F3') || selected('F4') || selected('F7') ? DEFAULT_SPREADS : [];
 /** Keep-alive connections for the single-request figures. */
 const HTTP_CONCURRENCY = 32;
 /** Workers for the refresh and sign-in figures (each a chain of dependent requests). */
@@ -150,6 +156,24 @@ interface World {
   bareRefreshTokens: string[];
 }
 
+/**
+ * One request of each of the figure's kinds to every tenant, 32 tenants at a time, before a spread figure's
+ * rounds: N busy tenants are tenants that have been served before. Prints its time and the
+ * Providers it built; the rounds' own builds are printed per run as ever.
+ */
+function warmPass(w: World, tenants: readonly Target[], specs: readonly ((t: Target) => RequestSpec)[]) {
+  return async (): Promise<string> => {
+    const built = (await poolStats(w.atrium.child)).builds;
+    const t0 = performance.now();
+    let failed = 0;
+    await mapLimit(tenants, HTTP_CONCURRENCY, async (t) => {
+      for (const spec of specs) if ((await timedRequest(w.aPool, spec(t))).status !== 200) failed++;
+    });
+    const s = (performance.now() - t0) / 1000;
+    return `${(tenants.length * specs.length).toLocaleString('en-US')} requests (each kind once per tenant) in ${s.toFixed(1)} s, ${(await poolStats(w.atrium.child)).builds - built} Providers built${failed ? `, ${failed} FAILED` : ''}`;
+  };
+}
+
 function pairs(w: World): Pair[] {
   const atriumSide = (name: string, more: Partial<Side>): Side => ({ name, server: w.atrium.child, pool: w.aPool, counters: providerBuilds(w.atrium.child), ...more });
   const bareSide = (more: Partial<Side>): Side => ({ name: 'bare', server: w.bare.child, pool: w.bPool, ...more });
@@ -185,6 +209,7 @@ function pairs(w: World): Pair[] {
       a: atriumSide(`${n} tenants`, { next: () => mixRequest(pick(tenants)) }),
       b: atriumSide('1 tenant', { next: () => mixRequest(w.solo) }),
       concurrency: HTTP_CONCURRENCY,
+      warmPass: warmPass(w, tenants, [(t) => discoveryRequest(t.host), (t) => jwksRequest(t.host), tokenRequest]),
     });
   }
   for (const n of SPREADS) {
@@ -197,6 +222,7 @@ function pairs(w: World): Pair[] {
       a: atriumSide(`${n} tenants`, { next: () => viaProvider(pick(tenants)) }),
       b: atriumSide('1 tenant', { next: () => viaProvider(w.solo) }),
       concurrency: HTTP_CONCURRENCY,
+      warmPass: warmPass(w, tenants, [viaProvider]),
     });
   }
   list.push(
@@ -344,6 +370,50 @@ async function paging(admin: AtriumAdmin): Promise<Lifecycle['paging']> {
   return out;
 }
 
+/** Atrium started again on the database the run filled: time to ready, and to a first discovery. */
+interface Startup {
+  tenants: number;
+  readyMs: number[];
+  firstDiscoveryMs: number[];
+}
+
+const STARTUP_SAMPLES = 3;
+
+/**
+ * Stops the run's Atrium, then starts a new instance of the same deployment on the same
+ * database STARTUP_SAMPLES times: from spawning the process to /readyz answering 200, then
+ * one tenant's first discovery. It comes last among the figures measured on that Atrium.
+ */
+async function startupTimes(backend: Backend, w: World): Promise<Startup> {
+  progress(`startup: Atrium started ${STARTUP_SAMPLES} times on the database with ${w.spread.length.toLocaleString('en-US')}+ tenants`);
+  const out: Startup = { tenants: w.spread.length, readyMs: [], firstDiscoveryMs: [] };
+  await w.aPool.close();
+  pools.delete(w.aPool);
+  await w.atrium.child.stop();
+  for (let i = 0; i < STARTUP_SAMPLES; i++) {
+    const t0 = performance.now();
+    const atrium = await startAtrium(`atrium-startup-${i}`, { backendEnv: backend.env, encryptionKey: w.atrium.encryptionKey, sameDeploymentAs: w.atrium });
+    out.readyMs.push(performance.now() - t0);
+    const pool = openPool(atrium.child.port);
+    const res = await timedRequest(pool, discoveryRequest(tenantHost(atrium, `t-${String(i).padStart(5, '0')}`)));
+    if (res.status !== 200) throw new Error(`first discovery after startup: HTTP ${res.status}`);
+    out.firstDiscoveryMs.push(res.ms);
+    await pool.close();
+    pools.delete(pool);
+    await atrium.child.stop();
+  }
+  return out;
+}
+
+function startupReport(s: Startup): string[] {
+  return [
+    `Startup with ${s.tenants.toLocaleString('en-US')}+ tenants (same database, same deployment; spawn to /readyz 200), n=${s.readyMs.length}: median ${ms(median(s.readyMs))} (${s.readyMs.map((v) => formatNumber(v)).join(', ')} ms)`,
+    `    then one tenant's first discovery: median ${ms(median(s.firstDiscoveryMs))} (${s.firstDiscoveryMs.map((v) => formatNumber(v)).join(', ')} ms)`,
+    ...wrap('exercises: process start (Node, module loading, migrations check, bootstrap client sync, listening), and the first request of a tenant after it. Does not exercise: anything per tenant at start (nothing is done per tenant at start).', '    '),
+    '',
+  ];
+}
+
 // ---------------------------------------------------------------------------------------
 
 async function setUp(backend: Backend): Promise<{ world: World; admin: AtriumAdmin; tokenFormats: string[] }> {
@@ -397,24 +467,29 @@ async function main(): Promise<void> {
   try {
     const { world, admin, tokenFormats } = await setUp(backend);
     const results: PairResult[] = [];
-    for (const pair of pairs(world).filter((p) => selected(p.key))) results.push(await measurePair(pair, SETTINGS, progress));
-    if (!selected('F7')) {
-      process.stdout.write(report({ backend, results, lifecycle: undefined, tokenFormats, poolAtEnd: await poolStats(world.atrium.child), errorLines: world.atrium.child.errorLines, extra: [] }));
-      return;
+    for (const pair of pairs(world).filter((p) => selected(p.key))) {
+      const result = await measurePair(pair, SETTINGS, progress);
+      result.rssMb = (await poolStats(world.atrium.child)).rssMb;
+      results.push(result);
     }
 
-    progress(`F7: ${CREATION_SAMPLES} tenants created one at a time (${CREATION_PACE_MS} ms apart), then each one's first discovery vs a new bare Provider's`);
-    const paced = await timeCreation(world, admin, 'new', CREATION_SAMPLES, CREATION_PACE_MS);
-    const cold = await coldStarts(world, paced.slugs);
-    progress(`F7: ${BURST_SAMPLES} tenants created back to back; ${FIRST_TOKEN_SAMPLES} first tokens after creation`);
-    const burst = await timeCreation(world, admin, 'burst', BURST_SAMPLES, 0);
-    const firstToken = await firstTokens(world, admin, FIRST_TOKEN_SAMPLES);
-    progress(`F7: tenant list paging, ${PAGING_SAMPLES} samples of each page`);
-    const lifecycle: Lifecycle = { paced: paced.creation, burst: burst.creation, firstToken, cold, paging: await paging(admin) };
-    const creation = paced;
+    let lifecycle: Lifecycle | undefined;
+    let creation: { slugs: string[] } = { slugs: [] };
+    if (selected('F7')) {
+      progress(`F7: ${CREATION_SAMPLES} tenants created one at a time (${CREATION_PACE_MS} ms apart), then each one's first discovery vs a new bare Provider's`);
+      const paced = await timeCreation(world, admin, 'new', CREATION_SAMPLES, CREATION_PACE_MS);
+      const cold = await coldStarts(world, paced.slugs);
+      progress(`F7: ${BURST_SAMPLES} tenants created back to back; ${FIRST_TOKEN_SAMPLES} first tokens after creation`);
+      const burst = await timeCreation(world, admin, 'burst', BURST_SAMPLES, 0);
+      const firstToken = await firstTokens(world, admin, FIRST_TOKEN_SAMPLES);
+      progress(`F7: tenant list paging, ${PAGING_SAMPLES} samples of each page`);
+      lifecycle = { paced: paced.creation, burst: burst.creation, firstToken, cold, paging: await paging(admin) };
+      creation = paced;
+    }
 
     const poolAtEnd = await poolStats(world.atrium.child);
     const errorLines = world.atrium.child.errorLines;
+    const startup = selected('F7') || process.argv.includes('--startup') ? await startupTimes(backend, world) : undefined;
     let extra: string[] = [];
     if (SUPPLEMENTARY) {
       await Promise.all([world.aPool, world.bPool].map((p) => p.destroy()));
@@ -429,7 +504,7 @@ async function main(): Promise<void> {
         progress,
       });
     }
-    process.stdout.write(report({ backend, results, lifecycle, tokenFormats, poolAtEnd, errorLines, extra }));
+    process.stdout.write(report({ backend, results, lifecycle, startup, tokenFormats, poolAtEnd, errorLines, extra }));
   } finally {
     await Promise.allSettled([...pools].map((p) => p.destroy()));
     await stopAll();
@@ -446,6 +521,7 @@ interface Results {
   results: PairResult[];
   /** Absent when `--only` left F7 out. */
   lifecycle: Lifecycle | undefined;
+  startup: Startup | undefined;
   tokenFormats: string[];
   poolAtEnd: AtriumPoolSnapshot;
   errorLines: number;
@@ -495,6 +571,8 @@ function pairReport(r: PairResult): string[] {
       if (waits.length) lines.push(`    PostgreSQL round trips per grant (waits on the server; atrium_db_round_trips_per_request of /token): ${formatSpread(spreadOf(waits))}`);
     }
   }
+  if (r.warmPass) lines.push(`    before the rounds, a warm pass (not measured): ${r.warmPass}`);
+  if (r.rssMb !== undefined) lines.push(`    Atrium's RSS after the figure: ${r.rssMb} MB`);
   const errors = rounds.flatMap((x) => [x.a.result, x.b.result]).filter((x) => x.errors);
   if (errors.length) lines.push(`    ERRORS: ${errors.reduce((s, x) => s + x.errors, 0)} failed operations, first: ${errors[0]!.firstError}`);
   lines.push(...wrap(`exercises: ${pair.exercises}.`, '    '), ...wrap(`does not exercise: ${pair.doesNotExercise}.`, '    '), '');
@@ -540,11 +618,12 @@ function report(r: Results): string {
     `        (F6: at least ${FLOW_MIN_DURATION_MS / 1000} s), closed loop over keep-alive connections (undici ${versionOf('undici')}); ${HTTP_CONCURRENCY} connections, ${FLOW_CONCURRENCY} workers for F5 and F6.`,
     '        Figure = median of the per-round ratios A/B, with min–max (and IQR from 4 rounds); never the best round.',
     `Atrium storage: ${r.backend.description}; rate limits off (RATE_LIMITS_ENABLED=false); Provider pool: Atrium's default size`,
-    `        (at the end: ${r.poolAtEnd.size} pooled, ${r.poolAtEnd.builds} built, ${r.poolAtEnd.evictions} evicted over the run)`,
+    `        (at the end: ${r.poolAtEnd.size} pooled, ${r.poolAtEnd.builds} built, ${r.poolAtEnd.evictions} evicted over the run; Atrium's RSS ${r.poolAtEnd.rssMb} MB)`,
     `Token format: ${r.tokenFormats.join('\n              ')}`,
     '',
     ...r.results.flatMap(pairReport),
     ...(r.lifecycle ? lifecycleReport(r.lifecycle) : []),
+    ...(r.startup ? startupReport(r.startup) : []),
     ...(r.extra.length ? ['Supplementary (fresh processes, same database):', ...r.extra] : [`Supplementary figures (heap per Provider, two instances): not run (${LIFECYCLE_ONLY ? '--lifecycle-only' : '--quick or --only'} without --supplementary).`, '']),
     'Ratios are A/B: below 1 for throughput means A (Atrium, or Atrium spread over N tenants) does less than B.',
     'Only ratios mean anything on a shared machine; the absolute values say how busy it was.',

@@ -30,6 +30,7 @@ import { DomainService } from './tenancy/domain-service.ts';
 import { DomainChallenges } from './tenancy/domain-verification.ts';
 import { DomainRechecker } from './tenancy/domain-recheck.ts';
 import { ProviderPool } from './runtime/provider-pool.ts';
+import { ProviderDocuments } from './oidc/provider-documents.ts';
 import { TenantRuntimes } from './runtime/tenant-runtime.ts';
 import { TenantTransfer } from './runtime/tenant-transfer.ts';
 import { runAsTenant } from './core/request-context.ts';
@@ -39,7 +40,7 @@ import { ClientStore } from './oidc/client-store.ts';
 import { ClientService } from './oidc/client-service.ts';
 import { SigningKeyStore } from './oidc/signing-keys.ts';
 import { SigningKeyPool } from './oidc/signing-key-pool.ts';
-import { buildProviderRuntime, type CompletedSignIn } from './oidc/provider-factory.ts';
+import { buildProviderRuntime, type CompletedSignIn, type ProviderDeps } from './oidc/provider-factory.ts';
 import { TenantMaterials } from './oidc/tenant-materials.ts';
 import { ClientCredentialsIssuer } from './oidc/client-credentials-issuer.ts';
 import { startPayloadSweeper } from './runtime/expiry-sweeper.ts';
@@ -95,6 +96,8 @@ export interface Services {
   /** The periodic re-check of verified custom domains (DOMAIN_RECHECK_INTERVAL_MS). */
   domainChecks: DomainRechecker;
   pool: ProviderPool;
+  /** Discovery and JWKS without building a Provider (oidc/provider-documents.ts). */
+  providerDocuments: ProviderDocuments;
   /** Each tenant record's typed runtime: policies, keys, cookies, and its Provider (runtime/tenant-runtime.ts). */
   runtimes: TenantRuntimes;
   /** Plain client_credentials requests answered without a Provider (the token fast path). */
@@ -154,7 +157,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   // thousands of tenants would otherwise drain the pool that creations wait on).
   const tenants = new TenantService(tenantStore, { takePair: () => keyPool.take(), insertCurrentPair: (q, id, pair) => keys.insertCurrentPair(q, id, pair as Awaited<ReturnType<SigningKeyPool['take']>>) }, bus, log, audit, roleStore);
   const roles = new RoleService(roleStore, audit);
-  const materials = new TenantMaterials(keys, clients);
+  const materials = new TenantMaterials(keys, clients, config.multiTenancy.budget);
   const dns = new DnsResolver(config);
   const egress = new EgressGuard(config, dns, log);
   const { sms, mail, phoneVerification } = createMessaging({ config, db, box, log, egress, health, audit });
@@ -164,7 +167,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   // One upstream sign-out for both doors: the Providers' RP-initiated logout and the console's /account.
   const userSessions = new UserSessionService({ db, signIns: grants, consoles: consoleSessions, audit });
   const upstream = upstreamSessionHooks({ config, db, box, audit, federation, userSessions });
-  const pool = createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, federation, registry, upstream });
+  const { pool, providerDocuments } = createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, federation, registry, upstream });
   const clientService = new ClientService(clients, pool, tenants, audit);
   const sweepers = [startPayloadSweeper(db, log), startAuditRetentionSweeper(db, log)];
   const keyLifecycle = new KeyLifecycle({ db, keys, tenants, audit, log, policy: () => platformConfig.current() }, { intervalMs: options.keyLifecycleIntervalMs }).start();
@@ -191,6 +194,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
     domains: new DomainService(config, domainStore, tenants, challenges),
     domainChecks,
     pool,
+    providerDocuments,
     runtimes: new TenantRuntimes({ config, box, providerFor: (tenant) => pool.get(tenant) }),
     clientCredentials: new ClientCredentialsIssuer(config, materials),
     users, userService, clients, clientService, materials,
@@ -265,18 +269,17 @@ type PoolParts = Pick<Services, 'config' | 'db' | 'box' | 'users' | 'materials' 
  * completed sign-in records its session's device (the account page's list) and may send the
  * new-device mail. A change on the bus drops the tenant's Provider at once.
  */
-function createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, federation, registry, upstream }: PoolParts): ProviderPool {
+function createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, federation, registry, upstream }: PoolParts): { pool: ProviderPool; providerDocuments: ProviderDocuments } {
   const newDevices = new NewDeviceAlerts({ db, users, mail });
   const onSignedIn = async (tenant: Tenant, signIn: CompletedSignIn) => {
     await Promise.all([grants.recordUse(signIn.sessionUid, signIn.userId, signIn), newDevices.signedIn(tenant, signIn), upstream.bind(tenant, signIn)]);
   };
   const { onSignedOut, onRefresh } = upstream;
-  const pool = new ProviderPool(config.multiTenancy.pool, (tenant) =>
-    metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildProviderRuntime(tenant, { config, db, box, users, materials, audit, metrics, egress, onSignedIn, onSignedOut, onRefresh }))),
-  );
+  const deps: ProviderDeps = { config, db, box, users, materials, audit, metrics, egress, onSignedIn, onSignedOut, onRefresh };
+  const pool = new ProviderPool(config.multiTenancy.pool, (tenant) => metrics.timeProviderBuild(() => runAsTenant(tenant.id, () => buildProviderRuntime(tenant, deps))));
   metrics.observePool(pool, config.multiTenancy.pool.maxSize);
   // A change of operator policy reaches the pool through the records (their policy version), not an event per tenant.
   bus.subscribe((event) => event.type !== 'platform.changed' && pool.invalidate(event.tenantId));
   announceEndedSessions({ grants, federation, registry, pool, audit });
-  return pool;
+  return { pool, providerDocuments: new ProviderDocuments(deps) };
 }

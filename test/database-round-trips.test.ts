@@ -65,6 +65,20 @@ describe('database round trips per request', () => {
     assert.equal(await perRequest('oidc-other', 10, jwks), 0);
   });
 
+  it("a tenant's first discovery reads its record and its keys, nothing more, and builds no Provider; its JWKS then reads nothing", async () => {
+    // acme's discovery (above) taught the default configuration's document (oidc/provider-documents.ts).
+    const created = await t.api('POST', '/tenants', { slug: 'fresh', name: 'Fresh' });
+    assert.equal(created.status, 201);
+    const fresh = (await t.atrium.services.registry.bySlug('fresh'))!;
+    t.atrium.services.pool.invalidate(fresh.id);
+    t.atrium.services.registry.forget(fresh.id, fresh.slug);
+    const builds = t.atrium.services.pool.stats.misses;
+    const issuer = t.issuer('fresh');
+    assert.ok((await perRequest('oidc-discovery', 1, () => httpFetch(`${issuer}/.well-known/openid-configuration`).then((r) => r.text()))) <= 2);
+    assert.equal(await perRequest('oidc-other', 1, () => httpFetch(`${issuer}/jwks`).then((r) => r.text())), 0);
+    assert.equal(t.atrium.services.pool.stats.misses, builds, 'no Provider was built');
+  });
+
   it('a refresh grant runs at most two transactions', async () => {
     const start = await refreshToken();
     const { config } = start;

@@ -103,7 +103,7 @@ describe('/metrics behind METRICS_TOKEN', () => {
     assert.equal(sample(text, 'atrium_http_request_duration_seconds_count', { tenant: 'acme', route_class: 'oidc-token' }), 2);
 
     assert.ok((sample(text, 'atrium_provider_pool_size') ?? 0) >= 1);
-    assert.equal(sample(text, 'atrium_provider_pool_max_size'), 50);
+    assert.equal(sample(text, 'atrium_provider_pool_max_size'), 10_922, 'the default tenant memory budget (1536 MB at 144 KiB a tenant)');
     assert.ok((sample(text, 'atrium_provider_pool_hits_total') ?? 0) >= 1);
     assert.ok((sample(text, 'atrium_provider_pool_misses_total') ?? 0) >= 2, 'the platform tenant and acme');
     assert.equal(sample(text, 'atrium_provider_pool_evictions_total'), 0);

@@ -15,7 +15,9 @@ describe('configuration', () => {
     assert.equal(config.databaseUrl, undefined);
     assert.equal(config.multiTenancy.enabled, false);
     assert.deepEqual(config.multiTenancy.extractionPriority, ['header', 'subdomain']);
-    assert.equal(config.multiTenancy.pool.maxSize, 50);
+    // The tenant memory budget (1536 MB at 144 KiB a tenant) sizes the pool: no small count.
+    assert.equal(config.multiTenancy.budget.memoryMb, 1536);
+    assert.equal(config.multiTenancy.pool.maxSize, 10_922);
     assert.equal(config.multiTenancy.pool.idleTtlMs, 1_800_000);
     assert.equal(config.multiTenancy.pool.cleanupIntervalMs, 60_000);
     assert.ok(Object.isFrozen(config));
@@ -70,6 +72,19 @@ describe('configuration', () => {
     assert.equal(config.multiTenancy.tenantHeader, 'x-org');
     assert.equal(config.multiTenancy.pool.maxSize, 7);
     assert.ok(problems({ MULTI_TENANCY_EXTRACTION_PRIORITY: 'cookie' }).length === 1);
+  });
+
+  it('MULTI_TENANCY_TENANT_MEMORY_MB sizes the Provider pool and the per-tenant caches; MAX_SIZE only caps the pool below it', () => {
+    const small = loadConfig({ MULTI_TENANCY_TENANT_MEMORY_MB: '8' });
+    assert.deepEqual({ ...small.multiTenancy.budget }, { memoryMb: 8, tenants: 56, documentBytes: 56 * 8192, clientRecords: 224 });
+    assert.equal(small.multiTenancy.pool.maxSize, 56);
+    const big = loadConfig({ MULTI_TENANCY_TENANT_MEMORY_MB: '2048' });
+    assert.equal(big.multiTenancy.pool.maxSize, 14_563);
+    assert.equal(loadConfig({ MULTI_TENANCY_TENANT_MEMORY_MB: '8', MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE: '20' }).multiTenancy.pool.maxSize, 20);
+    assert.equal(loadConfig({ MULTI_TENANCY_TENANT_MEMORY_MB: '8', MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE: '5000' }).multiTenancy.pool.maxSize, 56, 'the budget wins over a larger cap');
+    for (const bad of ['0', '-1', 'lots', '1.5', '300000']) {
+      assert.deepEqual(problems({ MULTI_TENANCY_TENANT_MEMORY_MB: bad }).map((p) => p.split(':')[0]), ['MULTI_TENANCY_TENANT_MEMORY_MB'], bad);
+    }
   });
 
   it('TRUST_PROXY: false, true (one private hop), a hop count or a CIDR list; anything else is refused', () => {

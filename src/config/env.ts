@@ -7,6 +7,7 @@ import { z } from 'zod';
 import proxyaddr from 'proxy-addr';
 import { redisTarget, type RedisTarget } from './redis-target.ts';
 import { dnsServers, providerOrigins } from './list-settings.ts';
+import { tenantMemoryBudget, type TenantMemoryBudget } from './tenant-memory-budget.ts';
 
 export type AtriumEnvName = 'development' | 'staging' | 'production';
 
@@ -102,7 +103,9 @@ const schema = z.object({
   MULTI_TENANCY_ENABLED: boolean.default(false),
   MULTI_TENANCY_EXTRACTION_PRIORITY: extractionStrategies.default(['header', 'subdomain']),
   MULTI_TENANCY_TENANT_HEADER: z.string().regex(/^[a-z0-9-]+$/i, 'must be an HTTP header name').default('x-tenant-id'),
-  MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE: positiveInt.default(50),
+  // Memory for per-tenant state (tenant-memory-budget.ts); POOL_MAX_SIZE, when set, caps the pool below it.
+  MULTI_TENANCY_TENANT_MEMORY_MB: positiveInt.max(262_144, 'must be at most 262144').default(1536),
+  MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE: positiveInt.optional(),
   MULTI_TENANCY_PROVIDER_POOL_IDLE_TTL_MS: positiveInt.default(1_800_000),
   MULTI_TENANCY_PROVIDER_POOL_CLEANUP_INTERVAL_MS: positiveInt.default(60_000),
   ATRIUM_BOOTSTRAP_ADMIN_EMAIL: z.email({ message: 'must be an email address' }).optional(),
@@ -151,6 +154,7 @@ export interface AtriumConfig {
     readonly extractionPriority: readonly ('header' | 'subdomain')[];
     readonly tenantHeader: string;
     readonly pool: { readonly maxSize: number; readonly idleTtlMs: number; readonly cleanupIntervalMs: number };
+    /** MULTI_TENANCY_TENANT_MEMORY_MB, worked out (tenant-memory-budget.ts). */ readonly budget: TenantMemoryBudget;
   };
   readonly bootstrap: {
     readonly adminEmail: string | undefined;
@@ -240,7 +244,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) problems.push('METRICS_PORT: must differ from PORT');
   if (problems.length) throw new ConfigError(problems);
-
+  const budget = tenantMemoryBudget(e.MULTI_TENANCY_TENANT_MEMORY_MB);
   return Object.freeze({
     env: e.ATRIUM_ENV,
     port: e.PORT,
@@ -256,8 +260,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       enabled: e.MULTI_TENANCY_ENABLED,
       extractionPriority: Object.freeze([...new Set(e.MULTI_TENANCY_EXTRACTION_PRIORITY)]),
       tenantHeader: e.MULTI_TENANCY_TENANT_HEADER.toLowerCase(),
+      budget,
       pool: Object.freeze({
-        maxSize: e.MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE,
+        maxSize: Math.min(budget.tenants, e.MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE ?? Infinity),
         idleTtlMs: e.MULTI_TENANCY_PROVIDER_POOL_IDLE_TTL_MS,
         cleanupIntervalMs: e.MULTI_TENANCY_PROVIDER_POOL_CLEANUP_INTERVAL_MS,
       }),

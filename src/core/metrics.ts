@@ -144,7 +144,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'atrium_provider_pool_max_size',
-      help: 'Capacity of the Provider pool (MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE)',
+      help: 'Capacity of the Provider pool (from MULTI_TENANCY_TENANT_MEMORY_MB, capped by MULTI_TENANCY_PROVIDER_POOL_MAX_SIZE)',
       registers: [this.registry],
       collect() {
         const p = pool();

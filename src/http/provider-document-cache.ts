@@ -1,36 +1,47 @@
 /**
- * oidc-provider's discovery document and JWKS, as it answered them, kept per tenant
- * *version*, so they are served without a Provider.
+ * A tenant's discovery document and JWKS, kept per tenant *version* (and operator policy
+ * version), so a repeated fetch costs a map lookup.
  *
- * Why: relying parties fetch these two documents far more often than anything else, and
- * with more active tenants than the Provider pool holds, most fetches would otherwise
- * build a Provider only to print the same JSON again. Both are fixed for a given tenant
- * version (issuer, configuration and keys all bump it); the URLs in discovery come from the
- * issuer alone (oidc/issuer-origin.ts), never from the request, so how the tenant was
- * reached does not enter the key. Nothing is computed here: the body and content type are
- * oidc-provider's own answer to an earlier request with the same key, recorded as it was
- * sent; only its CORS headers, which oidc-provider derives from each request's Origin
- * (CORS.open), are set again per request the same way.
+ * Why: relying parties fetch these two documents far more often than anything else. Both
+ * are fixed for a given tenant version (issuer, configuration and keys all bump it) and
+ * policy version (a policy can change the configuration); the URLs in discovery come from
+ * the issuer alone (oidc/issuer-origin.ts), never from the request, so how the tenant was
+ * reached does not enter the key. What is kept is either oidc-provider's own answer to an
+ * earlier request with the same key, recorded as it was sent, or the same document worked
+ * out without a Provider (oidc/provider-documents.ts); only the CORS headers, which
+ * oidc-provider derives from each request's Origin (CORS.open), are set again per request
+ * the same way. Bounded by bytes, from the tenant memory budget (config/env.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
 
 export type ProviderDocument = 'oidc-discovery' | 'oidc-jwks';
 
-interface Recorded {
+export interface Recorded {
   body: Buffer;
   contentType: string;
 }
 
 export class ProviderDocumentCache {
-  readonly #documents = new LRUCache<string, Recorded>({
-    // Bounded by bytes: a discovery document is ~1.5 KB, a JWKS ~1 KB per key.
-    maxSize: 16 * 1024 * 1024,
-    sizeCalculation: (d, key) => d.body.length + key.length + 100,
-  });
-  /** The cache key of a request: tenant version and document. */
-  keyFor(tenant: { id: string; version: number }, document: ProviderDocument): string {
-    return `${tenant.id}:${tenant.version}:${document === 'oidc-jwks' ? 'jwks' : 'discovery'}`;
+  readonly #documents: LRUCache<string, Recorded>;
+
+  /** `maxBytes`: what the documents may take (a discovery document is ~1.8 KB, a JWKS ~0.5 KB per key). */
+  constructor(maxBytes: number) {
+    this.#documents = new LRUCache<string, Recorded>({ maxSize: maxBytes, sizeCalculation: (d, key) => d.body.length + key.length + 100 });
+  }
+
+  /** The cache key of a request: tenant and policy version, and document. */
+  keyFor(tenant: { id: string; version: number; policy: { version: number } }, document: ProviderDocument): string {
+    return `${tenant.id}:${tenant.version}:${tenant.policy.version}:${document === 'oidc-jwks' ? 'jwks' : 'discovery'}`;
+  }
+
+  /** Keeps a document worked out without the Provider. */
+  store(key: string, document: Recorded): void {
+    this.#documents.set(key, document);
+  }
+
+  get size(): number {
+    return this.#documents.size;
   }
 
   /** Answers a GET from the cache (`beforeWrite` sets the outer headers); false, having done nothing, when nothing is recorded for this key. */
@@ -48,8 +59,8 @@ export class ProviderDocumentCache {
     return true;
   }
 
-  /** Records the body of the Provider's answer to this GET, if it is a 200. */
-  record(key: string, res: ServerResponse): void {
+  /** Records the body of the Provider's answer to this GET, if it is a 200 (and tells `recorded`). */
+  record(key: string, res: ServerResponse, recorded?: (document: Recorded) => void): void {
     const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
     const documents = this.#documents;
     // Koa sends a JSON body with a single end(string); anything else is simply not recorded.
@@ -57,7 +68,9 @@ export class ProviderDocumentCache {
       const [chunk] = args;
       const contentType = res.getHeader('content-type');
       if (res.statusCode === 200 && typeof contentType === 'string' && (typeof chunk === 'string' || Buffer.isBuffer(chunk))) {
-        documents.set(key, { body: Buffer.from(chunk), contentType });
+        const document = { body: Buffer.from(chunk), contentType };
+        documents.set(key, document);
+        recorded?.(document);
       }
       return end(...args);
     } as ServerResponse['end'];

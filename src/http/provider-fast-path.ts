@@ -10,8 +10,11 @@
  *
  *   a plain client_credentials request: its token, without a Provider
  *                                      (oidc/client-credentials-issuer.ts)
- *   the tenant's pooled Provider      (or, for GET discovery and JWKS, its recorded
- *                                      answer: provider-document-cache.ts)
+ *   GET discovery and JWKS:            the cached document (provider-document-cache.ts),
+ *                                      else the same worked out without a Provider
+ *                                      (oidc/provider-documents.ts)
+ *   the tenant's pooled Provider      for everything else (and the first discovery of a
+ *                                      configuration never seen, which teaches the above)
  *
  * with the correlation id of request-context-middleware.ts, and Connection: close once the
  * drain closes connections.
@@ -29,6 +32,7 @@ import type { Logger } from 'pino';
 import type { ClientCredentialsIssuer } from '../oidc/client-credentials-issuer.ts';
 import type { TokenResponse } from '../oidc/client-credentials-issuer.ts';
 import type { ProviderRuntime } from '../oidc/provider-factory.ts';
+import type { ProviderDocuments } from '../oidc/provider-documents.ts';
 import type { TenantRuntime } from '../runtime/tenant-runtime.ts';
 import { headerStrategyEnabled } from '../tenancy/resolve-tenant.ts';
 import { RequestContext, runWithContext } from '../core/request-context.ts';
@@ -143,8 +147,12 @@ async function runBefore(steps: readonly EdgeStep[], edge: FastEdge): Promise<Ed
   return edge.fallback ? 'defer' : undefined;
 }
 
-/** What the fast path uses, declared here so the edge does not import the composition root: the pipeline's, and the direct issuer. */
-export type FastPathDeps = PipelineDeps & { clientCredentials: ClientCredentialsIssuer };
+/**
+ * What the fast path uses, declared here so the edge does not import the composition root:
+ * the pipeline's, the direct issuer, the documents worked out without a Provider, and how
+ * many bytes their cache may hold (the tenant memory budget's share, config/env.ts).
+ */
+export type FastPathDeps = PipelineDeps & { clientCredentials: ClientCredentialsIssuer; providerDocuments: ProviderDocuments };
 
 export function withProviderFastPath(deps: FastPathDeps, options: { isShuttingDown: () => boolean }, fullStack: RequestHandler): RequestHandler {
   const { log } = deps;
@@ -189,8 +197,8 @@ export function withProviderFastPath(deps: FastPathDeps, options: { isShuttingDo
  * tenant's Provider. False, having written nothing, leaves the request to the full stack.
  */
 function answerer(deps: FastPathDeps, options: { isShuttingDown: () => boolean }) {
-  const { config, metrics, clientCredentials } = deps;
-  const documents = new ProviderDocumentCache();
+  const { config, metrics, clientCredentials, providerDocuments } = deps;
+  const documents = new ProviderDocumentCache(config.multiTenancy.budget.documentBytes);
   const tenantHeader = config.multiTenancy.tenantHeader;
   /** What oidc-provider's CORS middleware sends, after the tenant header (tenant-middleware.ts) when that varies. */
   const tokenResponseHeaders = headerStrategyEnabled(config) ? { ...TOKEN_RESPONSE_HEADERS, Vary: `${tenantHeader}, Origin` } : TOKEN_RESPONSE_HEADERS;
@@ -211,10 +219,29 @@ function answerer(deps: FastPathDeps, options: { isShuttingDown: () => boolean }
     }
   }
 
+  /** Discovery or JWKS without the Provider, kept for the next request; false when it cannot be (a shape never learnt, storage down). */
+  async function deriveDocument(edge: FastEdge, runtime: TenantRuntime, route: FastRoute, key: string, res: ServerResponse, writeHeaders: () => void): Promise<boolean> {
+    let derived;
+    try {
+      derived = await providerDocuments.derive(runtime.tenant, route === 'oidc-jwks' ? 'jwks' : 'discovery');
+    } catch (err) {
+      edge.context.log?.debug({ err }, 'could not work out the document; the Provider answers');
+      return false;
+    }
+    if (!derived) return false;
+    documents.store(key, derived);
+    return documents.serve(key, edge.req, res, writeHeaders);
+  }
+
+  /** When the Provider answers discovery, what it sent teaches every tenant of the same configuration. */
+  const learnFrom = (runtime: TenantRuntime) => (document: { body: Buffer; contentType: string }) =>
+    void providerDocuments.learn(runtime.tenant, document.body, document.contentType).catch(() => undefined);
+
   return async function answer(edge: FastEdge, runtime: TenantRuntime, route: FastRoute, res: ServerResponse): Promise<boolean> {
     const writeHeaders = () => edge.writeHeaders(res, options.isShuttingDown());
     const documentKey = route !== 'oidc-token' && edge.method === 'GET' ? documents.keyFor(runtime.tenant, route) : undefined;
     if (documentKey !== undefined && documents.serve(documentKey, edge.req, res, writeHeaders)) return true;
+    if (documentKey !== undefined && (await deriveDocument(edge, runtime, route, documentKey, res, writeHeaders))) return true;
     const issued = route === 'oidc-token' ? await issueDirectly(edge, runtime) : undefined;
     if (issued) {
       writeHeaders();
@@ -231,7 +258,7 @@ function answerer(deps: FastPathDeps, options: { isShuttingDown: () => boolean }
       return false;
     }
     writeHeaders();
-    if (documentKey !== undefined) documents.record(documentKey, res);
+    if (documentKey !== undefined) documents.record(documentKey, res, route === 'oidc-discovery' ? learnFrom(runtime) : undefined);
     try {
       await provider.handle(edge.req, res);
     } catch (err) {

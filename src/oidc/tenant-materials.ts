@@ -5,6 +5,7 @@
  * bumps the tenant version, so a cached entry can never be served after a change.
  */
 import { LRUCache } from 'lru-cache';
+import type { TenantMemoryBudget } from '../config/tenant-memory-budget.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { ClientMetadata, ClientStore } from './client-store.ts';
 import type { SigningKeyStore } from './signing-keys.ts';
@@ -13,12 +14,15 @@ import { TenantSigningKey } from './tenant-signing-key.ts';
 export class TenantMaterials {
   readonly #keys: SigningKeyStore;
   readonly #clients: ClientStore;
-  readonly #signingKeys = new LRUCache<string, Promise<{ keys: TenantSigningKey[] }>>({ max: 10_000 });
-  readonly #clientMetadata = new LRUCache<string, Promise<ClientMetadata | undefined>>({ max: 50_000 });
+  readonly #signingKeys: LRUCache<string, Promise<{ keys: TenantSigningKey[] }>>;
+  readonly #clientMetadata: LRUCache<string, Promise<ClientMetadata | undefined>>;
 
-  constructor(keys: SigningKeyStore, clients: ClientStore) {
+  /** Sized from the tenant memory budget (config/tenant-memory-budget.ts): the keys of every resident tenant, a few clients each. */
+  constructor(keys: SigningKeyStore, clients: ClientStore, budget: Pick<TenantMemoryBudget, 'tenants' | 'clientRecords'>) {
     this.#keys = keys;
     this.#clients = clients;
+    this.#signingKeys = new LRUCache({ max: budget.tenants });
+    this.#clientMetadata = new LRUCache({ max: budget.clientRecords });
   }
 
   /**

@@ -5,6 +5,7 @@ import { ProviderPool } from './provider-pool.ts';
 import type { Tenant } from '../tenancy/tenant.ts';
 import type { ProviderRuntime } from '../oidc/provider-factory.ts';
 import { BUILT_IN_POLICY } from '../config/platform-policy.ts';
+import { loadConfig } from '../config/env.ts';
 
 const tenant = (id: string, version = 1, policy = 0) => ({ id, slug: id, version, policy: { ...BUILT_IN_POLICY, version: policy } }) as Tenant;
 
@@ -51,6 +52,22 @@ describe('ProviderPool', () => {
     await pool.get(tenant('b'));
     assert.equal(builds.filter((b) => b.startsWith('b')).length, 2, 'b was evicted and rebuilt');
     assert.ok(pool.stats.evictions >= 1);
+    pool.close();
+  });
+
+  it('holds as many runtimes as MULTI_TENANCY_TENANT_MEMORY_MB allows, and no more', async () => {
+    const { builds, build } = countingBuilder(0);
+    const { pool: sizing } = loadConfig({ MULTI_TENANCY_TENANT_MEMORY_MB: '3' }).multiTenancy;
+    assert.equal(sizing.maxSize, 21, '3 MB at 144 KiB a tenant');
+    const pool = new ProviderPool(sizing, build);
+    for (let i = 0; i < 40; i++) await pool.get(tenant(`t${i}`));
+    assert.equal(pool.size, 21);
+    assert.equal(pool.stats.evictions, 19);
+    // The 21 most recent are still pooled; the first ones were evicted.
+    for (let i = 19; i < 40; i++) await pool.get(tenant(`t${i}`));
+    assert.equal(builds.length, 40, 'no rebuild for tenants within the budget');
+    await pool.get(tenant('t0'));
+    assert.equal(builds.length, 41, 'a tenant beyond it is rebuilt');
     pool.close();
   });
 
