@@ -26,7 +26,7 @@ after(() => t?.stop());
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
-const USER_KEYS = ['created_at', 'email', 'email_verified', 'id', 'last_login_at', 'name', 'roles', 'status', 'updated_at'];
+const USER_KEYS = ['created_at', 'email', 'email_verified', 'id', 'last_login_at', 'name', 'profile', 'roles', 'status', 'updated_at'];
 const KEY_KEYS = ['activated_at', 'alg', 'created_at', 'expires_at', 'kid', 'public_jwk', 'retired_at', 'rotates_at', 'status'];
 const UNKNOWN_UUID = '00000000-0000-4000-8000-00000000beef';
 
@@ -348,6 +348,7 @@ describe('users: creation and reading', () => {
     assert.deepEqual(first.body.roles, ['owner']);
     assert.equal(first.body.status, 'active');
     assert.equal(first.body.last_login_at, null);
+    assert.deepEqual(first.body.profile, {}, 'no profile claims until an upstream maps some');
     assert.match(first.body.created_at, ISO_DATE);
     assert.match(first.body.updated_at, ISO_DATE);
     assertNoPassword(first.body, 'POST user');
