@@ -10,9 +10,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
-import { freePort, startTestAtrium, type TestAtrium } from './support/atrium.ts';
+import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { authorizationRequest as clientAuthorizationRequest, createTenantFixture, discover, REDIRECT_URI, type TenantFixture } from './support/fixtures.ts';
 import { httpFetch, TestBrowser } from './support/http-client.ts';
 import { asTenant } from './support/account-security.ts';
@@ -166,9 +166,13 @@ describe('introspection at refresh against a bare oidc-provider', () => {
 
   it('an unreachable introspection endpoint refuses the refresh with a 503 (not a 500), keeps the grant, and the process lives on', async () => {
     const dot = await signIn('checked', 'dot');
-    const closed = `http://127.0.0.1:${await freePort()}/token/introspection`;
+    // A listener that drops every connection unanswered, held for the test: a port merely
+    // found free could be taken meanwhile by another test's server, which would answer.
+    const dropper = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => dropper.listen(0, '127.0.0.1', resolve));
+    const closed = `http://127.0.0.1:${(dropper.address() as AddressInfo).port}/token/introspection`;
     assert.equal((await put('acme', 'checked', connection({ display_name: 'checked', introspection_endpoint: closed }))).status, 200);
-    const unreachable = await rawRefresh(dot.tokens.refresh_token!);
+    const unreachable = await rawRefresh(dot.tokens.refresh_token!).finally(() => dropper.close());
     assert.equal(unreachable.status, 503, JSON.stringify({ body: unreachable.body, audit: (await refusals()).find((e) => e.target === dot.userId)?.details }));
     assert.equal(unreachable.body.error, 'temporarily_unavailable');
     assert.ok(unreachable.body.correlation_id, 'with a correlation id');
