@@ -31,6 +31,7 @@ import { DomainChallenges } from './tenancy/domain-verification.ts';
 import { DomainRechecker } from './tenancy/domain-recheck.ts';
 import { ProviderPool } from './runtime/provider-pool.ts';
 import { ProviderDocuments } from './oidc/provider-documents.ts';
+import { ClientValidationProviders } from './oidc/client-validation.ts';
 import { TenantRuntimes } from './runtime/tenant-runtime.ts';
 import { TenantTransfer } from './runtime/tenant-transfer.ts';
 import { runAsTenant } from './core/request-context.ts';
@@ -167,8 +168,8 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   // One upstream sign-out for both doors: the Providers' RP-initiated logout and the console's /account.
   const userSessions = new UserSessionService({ db, signIns: grants, consoles: consoleSessions, audit });
   const upstream = upstreamSessionHooks({ config, db, box, audit, federation, userSessions });
-  const { pool, providerDocuments } = createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, federation, registry, upstream });
-  const clientService = new ClientService(clients, pool, tenants, audit);
+  const { pool, providerDocuments, clientValidation } = createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, federation, registry, upstream });
+  const clientService = new ClientService(clients, clientValidation, tenants, audit);
   const sweepers = [startPayloadSweeper(db, log), startAuditRetentionSweeper(db, log)];
   const keyLifecycle = new KeyLifecycle({ db, keys, tenants, audit, log, policy: () => platformConfig.current() }, { intervalMs: options.keyLifecycleIntervalMs }).start();
   // Connects to Redis on first use only: operator commands never open the connection.
@@ -269,7 +270,7 @@ type PoolParts = Pick<Services, 'config' | 'db' | 'box' | 'users' | 'materials' 
  * completed sign-in records its session's device (the account page's list) and may send the
  * new-device mail. A change on the bus drops the tenant's Provider at once.
  */
-function createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, federation, registry, upstream }: PoolParts): { pool: ProviderPool; providerDocuments: ProviderDocuments } {
+function createProviderPool({ config, db, box, users, materials, audit, metrics, egress, grants, mail, bus, federation, registry, upstream }: PoolParts): { pool: ProviderPool; providerDocuments: ProviderDocuments; clientValidation: ClientValidationProviders } {
   const newDevices = new NewDeviceAlerts({ db, users, mail });
   const onSignedIn = async (tenant: Tenant, signIn: CompletedSignIn) => {
     await Promise.all([grants.recordUse(signIn.sessionUid, signIn.userId, signIn), newDevices.signedIn(tenant, signIn), upstream.bind(tenant, signIn)]);
@@ -281,5 +282,6 @@ function createProviderPool({ config, db, box, users, materials, audit, metrics,
   // A change of operator policy reaches the pool through the records (their policy version), not an event per tenant.
   bus.subscribe((event) => event.type !== 'platform.changed' && pool.invalidate(event.tenantId));
   announceEndedSessions({ grants, federation, registry, pool, audit });
-  return { pool, providerDocuments: new ProviderDocuments(deps) };
+  const providerDocuments = new ProviderDocuments(deps);
+  return { pool, providerDocuments, clientValidation: new ClientValidationProviders(deps, providerDocuments) };
 }

@@ -62,10 +62,41 @@ describe("a new tenant's first token", () => {
 
   it('is served at once for tenants created back to back, beyond the key pool (pooled and inline keys alike)', async () => {
     const { keyPool } = t.atrium.services;
-    const before = keyPool.stats;
+    // Back to back, not one after another: on a loaded machine a creation can outlast the
+    // pool's quiet time, so the pool refills between sequential ones and is never emptied.
+    // Measured again (up to three times) if a refill still lands in between.
     const made = [];
-    for (let i = 0; i < keyPool.stats.size + 2; i++) made.push(await createAndToken());
-    assert.ok(keyPool.stats.hits > before.hits && keyPool.stats.misses > before.misses, JSON.stringify(keyPool.stats));
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await keyPool.filled();
+      const before = keyPool.stats;
+      made.push(...(await Promise.all(Array.from({ length: before.size + 2 }, () => createAndToken()))));
+      if (keyPool.stats.hits > before.hits && keyPool.stats.misses > before.misses) break;
+      assert.ok(attempt < 2, `the pool was never emptied: ${JSON.stringify(keyPool.stats)}`);
+    }
     assert.equal(new Set(made.map((m) => m.token)).size, made.length);
+  });
+});
+
+describe('validating client metadata', () => {
+  it("builds no Provider for the tenant: one Provider per configuration shape validates, and the tenant's own still judges as before", async () => {
+    const slugs = ['shape-a', 'shape-b', 'shape-c'];
+    for (const slug of slugs) assert.equal((await t.api('POST', '/tenants', { slug, name: slug })).status, 201);
+    // The first client of a shape may build the Provider that shape's validation uses; later ones reuse it.
+    assert.equal((await t.api('POST', '/tenants/shape-a/clients', { grant_types: ['client_credentials'], response_types: [], redirect_uris: [] })).status, 201);
+    const builds = t.atrium.services.pool.stats.misses;
+    for (const slug of slugs.slice(1)) {
+      const made = await t.api('POST', `/tenants/${slug}/clients`, { redirect_uris: ['https://rp.example/cb'], client_name: slug });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      // Defaults are filled in as the Provider understands them (RFC 7591 §3.2.1).
+      assert.deepEqual(made.body.grant_types, ['authorization_code']);
+      assert.equal(made.body.token_endpoint_auth_method, 'client_secret_basic');
+    }
+    assert.equal(t.atrium.services.pool.stats.misses, builds, 'no tenant Provider was built to validate');
+    // Metadata oidc-provider refuses is still refused with its own error, naming the field: an
+    // algorithm the tenant's keys do not offer (the shape carries the keys' algorithms).
+    const bad = await t.api('POST', '/tenants/shape-c/clients', { redirect_uris: ['https://rp.example/cb'], id_token_signed_response_alg: 'PS512' });
+    assert.equal(bad.status, 400, JSON.stringify(bad.body));
+    assert.equal(bad.body.error, 'invalid_client_metadata');
+    assert.match(String(bad.body.error_description), /id_token_signed_response_alg/);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * OIDC client registration for a tenant: RFC 7591 metadata validated by the tenant's own
- * Provider (so what is accepted is exactly what it will serve), a generated secret for
+ * OIDC client registration for a tenant: RFC 7591 metadata validated by oidc-provider with
+ * the tenant's configuration (client-validation.ts; what is accepted is what it will serve), a generated secret for
  * confidential clients, shown once. Every change is audited here, as the request's actor.
  */
 import { CONSOLE_CLIENT_ID } from './console-client.ts';
@@ -28,20 +28,20 @@ function needsSecret(metadata: Record<string, unknown>): boolean {
   return method === 'client_secret_basic' || method === 'client_secret_post' || method === 'client_secret_jwt';
 }
 
-/** The tenant's own Provider, which validates client metadata (runtime/provider-pool.ts). */
+/** A Provider with the tenant's configuration, which validates client metadata (client-validation.ts). */
 export interface TenantProviders {
   get(tenant: Tenant): Promise<{ provider: Provider }>;
 }
 
 export class ClientService {
   readonly #store: ClientStore;
-  readonly #pool: TenantProviders;
+  readonly #validators: TenantProviders;
   readonly #tenants: TenantService;
   readonly #audit: AuditLog;
 
-  constructor(store: ClientStore, pool: TenantProviders, tenants: TenantService, audit: AuditLog) {
+  constructor(store: ClientStore, validators: TenantProviders, tenants: TenantService, audit: AuditLog) {
     this.#store = store;
-    this.#pool = pool;
+    this.#validators = validators;
     this.#tenants = tenants;
     this.#audit = audit;
   }
@@ -117,11 +117,11 @@ export class ClientService {
   }
 
   /**
-   * Validates with the tenant's own Provider and returns the metadata as it understood it:
+   * Validates with a Provider of the tenant's configuration and returns the metadata as it understood it:
    * defaults filled in (RFC 7591 §3.2.1), unrecognised properties dropped, no secret.
    */
   async #normalize(tenant: Tenant, metadata: ClientMetadata, secret: string | undefined): Promise<ClientMetadata> {
-    const runtime = await this.#pool.get(tenant);
+    const runtime = await this.#validators.get(tenant);
     const candidate = { ...metadata, ...(secret ? { client_secret: secret } : {}) };
     try {
       await runtime.provider.Client.validate(candidate);

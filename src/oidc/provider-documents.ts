@@ -106,7 +106,7 @@ export class ProviderDocuments {
       const { keys } = await runAsTenant(tenant.id, () => this.#deps.materials.signingKeys(tenant));
       return { body: Buffer.from(jwksDocument(keys)), contentType: JWKS_CONTENT_TYPE };
     }
-    const learnt = this.#learnt.get(await this.#shapeOf(tenant));
+    const learnt = this.#learnt.get(await this.shapeOf(tenant));
     if (!learnt) return undefined;
     const issuer = issuerFor(tenant, this.#deps.config);
     const body = learnt.issuer === issuer ? learnt.body : JSON.stringify(reissued(JSON.parse(learnt.body), learnt.issuer, issuer));
@@ -115,7 +115,7 @@ export class ProviderDocuments {
 
   /** Keeps discovery as the tenant's own Provider answered it, for every tenant of the same shape. */
   async learn(tenant: Tenant, body: Buffer, contentType: string): Promise<void> {
-    const shape = await this.#shapeOf(tenant);
+    const shape = await this.shapeOf(tenant);
     const issuer = issuerFor(tenant, this.#deps.config);
     // A setting that spells out this tenant's own host (say op_policy_uri on its issuer) is
     // in the shape: another tenant sharing it must not see that URL moved to its own host.
@@ -123,7 +123,8 @@ export class ProviderDocuments {
     this.#learnt.set(shape, { issuer, body: body.toString('utf8'), contentType });
   }
 
-  #shapeOf(tenant: Tenant): Promise<string> {
+  /** The tenant record's configuration shape (its keys at that version included), worked out once. */
+  shapeOf(tenant: Tenant): Promise<string> {
     let shape = this.#shapes.get(tenant);
     if (!shape) {
       // The keys are read under the tenant's row-level security, whoever asks.
