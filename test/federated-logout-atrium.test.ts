@@ -21,8 +21,8 @@ import type { Browser } from 'playwright-core';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { authorizationRequest as clientAuthorizationRequest, createTenantFixture, REDIRECT_URI, type TenantFixture } from './support/fixtures.ts';
 import { hiddenInput, TestBrowser } from './support/http-client.ts';
-import { authorizationRequest, finishDownstream, redeem, signInAtAtriumUpstream, startAtUpstream } from './support/federation-flow.ts';
-import { chromiumMissing, launchChromium, startCallbackServer } from './support/browser.ts';
+import { authorizationRequest, confirmSignOut, finishDownstream, redeem, signInAtAtriumUpstream, silentAuthorization, startAtUpstream } from './support/federation-flow.ts';
+import { chromiumMissing, startBrowserRelyingParty, type startCallbackServer } from './support/browser.ts';
 
 const PASSWORD = 'upstream-correct-horse-battery';
 const RP_LOGGED_OUT = 'https://rp.example.test/logged-out';
@@ -67,13 +67,7 @@ before(async () => {
   assert.equal(connection.status, 201, JSON.stringify(connection.body));
   assert.equal(connection.body.end_session_endpoint ?? null, null, 'nothing configured: discovery decides');
   if (!SKIP_BROWSER) {
-    browserRp = await startCallbackServer();
-    const created = await down.api('POST', '/tenants/acme/clients', {
-      client_name: 'acme browser app', redirect_uris: [browserRp.redirectUri], post_logout_redirect_uris: [browserRp.redirectUri.replace('/callback', '/logged-out')], grant_types: ['authorization_code'], response_types: ['code'],
-    });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    browserClient = { clientId: created.body.client_id, clientSecret: created.body.client_secret };
-    chromium = await launchChromium();
+    ({ server: browserRp, client: browserClient, chromium } = await startBrowserRelyingParty(down, 'acme'));
   }
 });
 after(async () => {
@@ -82,14 +76,6 @@ after(async () => {
   await up?.stop();
   await down?.stop();
 });
-
-/** `prompt=none` at an issuer for a client of it, in `browser`: the error the client gets back (null: a code). */
-async function silentAuthorization(browser: TestBrowser, issuer: string, client: { clientId: string; clientSecret: string }): Promise<string | null> {
-  const { url } = await clientAuthorizationRequest(issuer, client, { prompt: 'none' });
-  const answer = await browser.follow(url, (u) => u.href.startsWith(REDIRECT_URI));
-  assert.ok(answer.url.href.startsWith(REDIRECT_URI), `prompt=none ends at the client: ${answer.url.href}`);
-  return answer.url.searchParams.get('error') ?? (answer.url.searchParams.get('code') ? null : 'no code');
-}
 
 describe('sign-out at B ends the session at A and returns to the relying party (HTTP client)', () => {
   it('goes through idp end_session with the hint and comes back with the RP state; then prompt=none at idp gives login_required', async () => {
@@ -106,14 +92,9 @@ describe('sign-out at B ends the session at A and returns to the relying party (
 
     // The RP's logout request, built by openid-client from acme's discovery document.
     const endSession = oidc.buildEndSessionUrl(request.config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: RP_LOGGED_OUT, state: 'rp-state-b-to-a' });
-    const confirmPage = await browser.follow(endSession);
-    const confirmHtml = await confirmPage.res.text();
-    assert.equal(confirmPage.res.status, 200, confirmHtml.slice(0, 300));
-    const confirmed = await browser.postForm(`${acme.issuer}/session/end/confirm`, { xsrf: hiddenInput(confirmHtml, 'xsrf'), logout: 'yes' });
-    assert.equal(confirmed.status, 303);
 
     // To idp's end_session, in its discovery's shape.
-    const toIdp = new URL(confirmed.headers.get('location')!);
+    const toIdp = await confirmSignOut(browser, acme.issuer, endSession);
     assert.equal(`${toIdp.origin}${toIdp.pathname}`, `${idp.issuer}/session/end`);
     assert.equal(toIdp.searchParams.get('post_logout_redirect_uri'), `${acme.issuer}/federation/corp/signed-out`);
     const hint = toIdp.searchParams.get('id_token_hint');

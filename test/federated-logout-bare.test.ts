@@ -20,11 +20,11 @@ import path from 'node:path';
 import * as oidc from 'openid-client';
 import type { Browser } from 'playwright-core';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
-import { authorizationRequest as clientAuthorizationRequest, createTenantFixture, REDIRECT_URI, type TenantFixture } from './support/fixtures.ts';
+import { authorizationRequest as clientAuthorizationRequest, createTenantFixture, type TenantFixture } from './support/fixtures.ts';
 import { hiddenInput, TestBrowser } from './support/http-client.ts';
-import { authorizationRequest, finishDownstream, signInAtPlainUpstream, startAtUpstream } from './support/federation-flow.ts';
+import { authorizationRequest, confirmSignOut, finishDownstream, signInAtPlainUpstream, silentAuthorization, startAtUpstream } from './support/federation-flow.ts';
 import { startPlainProvider, type PlainProvider } from './support/plain-oidc-provider.ts';
-import { chromiumMissing, launchChromium, startCallbackServer } from './support/browser.ts';
+import { chromiumMissing, startBrowserRelyingParty, type startCallbackServer } from './support/browser.ts';
 
 const RP_LOGGED_OUT = 'https://rp.example.test/logged-out';
 const SKIP_BROWSER = chromiumMissing();
@@ -51,13 +51,7 @@ before(async () => {
   const connection = await down.api('PUT', '/tenants/acme/federation/bare', { provider: 'generic_oidc', display_name: 'Bare IdP', discovery_endpoint: `${bare.issuer}/.well-known/openid-configuration`, client_id: bare.clientId, client_secret: bare.clientSecret });
   assert.equal(connection.status, 201, JSON.stringify(connection.body));
   if (!SKIP_BROWSER) {
-    browserRp = await startCallbackServer();
-    const created = await down.api('POST', '/tenants/acme/clients', {
-      client_name: 'acme browser app', redirect_uris: [browserRp.redirectUri], post_logout_redirect_uris: [browserRp.redirectUri.replace('/callback', '/logged-out')], grant_types: ['authorization_code'], response_types: ['code'],
-    });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    browserClient = { clientId: created.body.client_id, clientSecret: created.body.client_secret };
-    chromium = await launchChromium();
+    ({ server: browserRp, client: browserClient, chromium } = await startBrowserRelyingParty(down, 'acme'));
   }
 });
 after(async () => {
@@ -74,14 +68,6 @@ async function silentAtBare(browser: TestBrowser): Promise<string | null> {
   const atAcme = (u: URL) => u.href.startsWith(`${acme.issuer}/federation/callback`);
   const answer = await browser.follow(url, atAcme);
   assert.ok(atAcme(answer.url), `prompt=none at the bare provider ends at acme's callback: ${answer.url.href}`);
-  return answer.url.searchParams.get('error') ?? (answer.url.searchParams.get('code') ? null : 'no code');
-}
-
-/** `prompt=none` at acme for its web client, in `browser`: the error (null: a code). */
-async function silentAtAcme(browser: TestBrowser): Promise<string | null> {
-  const { url } = await clientAuthorizationRequest(acme.issuer, acme, { prompt: 'none' });
-  const answer = await browser.follow(url, (u) => u.href.startsWith(REDIRECT_URI));
-  assert.ok(answer.url.href.startsWith(REDIRECT_URI), `prompt=none ends at the client: ${answer.url.href}`);
   return answer.url.searchParams.get('error') ?? (answer.url.searchParams.get('code') ? null : 'no code');
 }
 
@@ -102,14 +88,9 @@ describe('sign-out at acme goes through the bare provider (openid-client, HTTP c
     assert.equal(await silentAtBare(browser), null, 'signed in at the bare provider before the sign-out');
 
     const endSession = oidc.buildEndSessionUrl(request.config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: RP_LOGGED_OUT, state: 'rp-state-bare' });
-    const confirmPage = await browser.follow(endSession);
-    const confirmHtml = await confirmPage.res.text();
-    assert.equal(confirmPage.res.status, 200, confirmHtml.slice(0, 300));
-    const confirmed = await browser.postForm(`${acme.issuer}/session/end/confirm`, { xsrf: hiddenInput(confirmHtml, 'xsrf'), logout: 'yes' });
-    assert.equal(confirmed.status, 303);
 
     // To the bare provider's end_session (from its discovery document), with the hint and acme's return route.
-    const toBare = new URL(confirmed.headers.get('location')!);
+    const toBare = await confirmSignOut(browser, acme.issuer, endSession);
     assert.equal(`${toBare.origin}${toBare.pathname}`, `${bare.issuer}/session/end`);
     assert.equal(toBare.searchParams.get('post_logout_redirect_uri'), `${acme.issuer}/federation/bare/signed-out`);
     const hint = toBare.searchParams.get('id_token_hint');
@@ -134,7 +115,7 @@ describe('sign-out at acme goes through the bare provider (openid-client, HTTP c
     assert.equal(atRp.searchParams.get('state'), 'rp-state-bare');
 
     assert.equal(await silentAtBare(browser), 'login_required', 'prompt=none at the bare provider after the sign-out');
-    assert.equal(await silentAtAcme(browser), 'login_required', 'prompt=none at acme after the sign-out');
+    assert.equal(await silentAuthorization(browser, acme.issuer, acme), 'login_required', 'prompt=none at acme after the sign-out');
     const returned = (await down.api('GET', '/tenants/acme/audit?action=federation.sign_out_returned&limit=20')).body.events as { outcome: string; details: { connection: string; upstream: string } }[];
     assert.ok(returned.some((e) => e.outcome === 'success' && e.details.connection === 'bare' && e.details.upstream === 'signed_out'), JSON.stringify(returned));
   });
@@ -143,7 +124,7 @@ describe('sign-out at acme goes through the bare provider (openid-client, HTTP c
 describe("the bare provider's back-channel logout ends the acme session", () => {
   it("signing out at the bare provider itself sends its logout token to acme's connection endpoint, which ends the acme session", async () => {
     const { browser, userId } = await signIn('ivan');
-    assert.equal(await silentAtAcme(browser), null, 'signed in at acme before');
+    assert.equal(await silentAuthorization(browser, acme.issuer, acme), null, 'signed in at acme before');
     const sessions = async () => (await down.api('GET', `/tenants/acme/users/${userId}/sessions`)).body.data as unknown[];
     assert.equal((await sessions()).length, 1);
 
@@ -164,7 +145,7 @@ describe("the bare provider's back-channel logout ends the acme session", () => 
     }
     assert.ok(ended, 'acme accepted the logout token and ended one session');
     assert.ok(ended.details.upstream_sid, "the token named the bare provider's session (sid)");
-    assert.equal(await silentAtAcme(browser), 'login_required', 'prompt=none at acme after the upstream ended the session');
+    assert.equal(await silentAuthorization(browser, acme.issuer, acme), 'login_required', 'prompt=none at acme after the upstream ended the session');
     assert.equal((await sessions()).length, 0, 'no session in the API list');
   });
 });

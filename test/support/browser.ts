@@ -5,7 +5,9 @@
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import assert from 'node:assert/strict';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { TestAtrium } from './atrium.ts';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -59,4 +61,17 @@ export function watchCspViolations(page: Page): string[] {
     if (/Content Security Policy/i.test(msg.text())) violations.push(msg.text());
   });
   return violations;
+}
+
+/**
+ * A relying party driven by Chromium: a loopback callback server (`/callback`, and
+ * `/logged-out` as its post-logout address), its client at tenant `slug`, and the browser.
+ */
+export async function startBrowserRelyingParty(atrium: TestAtrium, slug: string): Promise<{ server: Awaited<ReturnType<typeof startCallbackServer>>; client: { clientId: string; clientSecret: string }; chromium: Browser }> {
+  const server = await startCallbackServer();
+  const created = await atrium.api('POST', `/tenants/${slug}/clients`, {
+    client_name: `${slug} browser app`, redirect_uris: [server.redirectUri], post_logout_redirect_uris: [server.redirectUri.replace('/callback', '/logged-out')], grant_types: ['authorization_code'], response_types: ['code'],
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return { server, client: { clientId: created.body.client_id as string, clientSecret: created.body.client_secret as string }, chromium: await launchChromium() };
 }

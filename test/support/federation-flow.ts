@@ -113,3 +113,21 @@ export async function redeem(request: Downstream, redirect: URL) {
 export function correlationIdOf(html: string): string | undefined {
   return /<code>([^<]+)<\/code>/.exec(html)?.[1];
 }
+
+/** `prompt=none` at an issuer for a client of it, in `browser`: the error the client gets back (null: a code). */
+export async function silentAuthorization(browser: TestBrowser, issuer: string, client: { clientId: string; clientSecret: string }): Promise<string | null> {
+  const { url } = await clientAuthorizationRequest(issuer, client, { prompt: 'none' });
+  const answer = await browser.follow(url, (u) => u.href.startsWith(REDIRECT_URI));
+  assert.ok(answer.url.href.startsWith(REDIRECT_URI), `prompt=none ends at the client: ${answer.url.href}`);
+  return answer.url.searchParams.get('error') ?? (answer.url.searchParams.get('code') ? null : 'no code');
+}
+
+/** Follows a relying party's end-session URL at `issuer` and confirms the sign-out there; answers where the browser is sent next. */
+export async function confirmSignOut(browser: TestBrowser, issuer: string, endSession: URL): Promise<URL> {
+  const page = await browser.follow(endSession);
+  const html = await page.res.text();
+  assert.equal(page.res.status, 200, html.slice(0, 300));
+  const confirmed = await browser.postForm(`${issuer}/session/end/confirm`, { xsrf: hiddenInput(html, 'xsrf'), logout: 'yes' });
+  assert.equal(confirmed.status, 303);
+  return new URL(confirmed.headers.get('location')!);
+}
