@@ -16,6 +16,7 @@ import * as oidc from 'openid-client';
 import { startTestAtrium, type TestAtrium } from './support/atrium.ts';
 import { authorizationRequest, createTenantFixture, discover, signInThroughPages, type TenantFixture } from './support/fixtures.ts';
 import { httpFetch } from './support/http-client.ts';
+import { fewest } from './support/timing.ts';
 
 let t: TestAtrium;
 let acme: TenantFixture;
@@ -43,18 +44,6 @@ async function perRequest(routeClass: string, n: number, request: () => Promise<
   const after = await observed(measure, routeClass);
   assert.equal(after.count - before.count, n, `${n} requests of class ${routeClass} observed`);
   return (after.sum - before.sum) / n;
-}
-
-/**
- * The fewest per request of up to three measurements, stopping at the first within `bound`.
- * Work this test does not control can land in a measured request now and then on a loaded
- * machine (a background re-read that a lookup started); a per-request regression shows in
- * every measurement, so it still fails, while a one-off is measured again, not tolerated.
- */
-async function fewest(bound: number, measure: () => Promise<number>): Promise<number> {
-  let least = Number.POSITIVE_INFINITY;
-  for (let attempt = 0; attempt < 3 && least > bound; attempt++) least = Math.min(least, await measure());
-  return least;
 }
 
 const onServer = () => t.atrium.services.db.driver.kind === 'postgres';

@@ -17,6 +17,7 @@ import { authorizationRequest as clientAuthorizationRequest, createTenantFixture
 import { httpFetch, TestBrowser } from './support/http-client.ts';
 import { asTenant } from './support/account-security.ts';
 import { startPlainProvider, type PlainProvider } from './support/plain-oidc-provider.ts';
+import { fewest } from './support/timing.ts';
 import { finishDownstream, signInAtPlainUpstream, startAtUpstream, type Downstream } from './support/federation-flow.ts';
 
 let t: TestAtrium;
@@ -227,15 +228,19 @@ describe('what the check costs', () => {
       assert.equal(after.count - before.count, n);
       return (after.sum - before.sum) / n;
     };
-    // Measured again (up to three times, the fewest kept) when a background read lands in a
-    // measured refresh on a loaded machine; a per-refresh regression shows every time.
-    let [withCheck, without] = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
-    for (let attempt = 0; attempt < 3 && !(withCheck <= 3 && without <= 3); attempt++) {
+    // Measured again (support/timing.ts `fewest`) when a background read lands in a measured
+    // refresh on a loaded machine; kept is the measurement whose larger figure is fewest.
+    let best = { withCheck: Number.POSITIVE_INFINITY, without: Number.POSITIVE_INFINITY };
+    const larger = (m: typeof best) => Math.max(m.withCheck, m.without);
+    await fewest(3, async () => {
       const asked = introspections();
-      withCheck = Math.min(withCheck, await perRefresh('checked', 5));
+      const withCheck = await perRefresh('checked', 5);
       assert.equal(introspections() - asked, 5, 'one upstream request per checked refresh');
-      without = Math.min(without, await perRefresh('unchecked', 5));
-    }
+      const measured = { withCheck, without: await perRefresh('unchecked', 5) };
+      if (larger(measured) < larger(best)) best = measured;
+      return larger(best);
+    });
+    const { withCheck, without } = best;
     ctx.diagnostic(`transactions per refresh: checked ${withCheck}, unchecked ${without}`);
     // A password session's refresh runs at most two (database-round-trips.test.ts).
     assert.ok(withCheck <= 3 && without <= 3, `checked ${withCheck}, unchecked ${without}`);

@@ -1,4 +1,4 @@
-/** Timing comparisons for the enumeration tests (sign-in-timing, enumeration-timing). */
+/** Timing comparisons for the enumeration tests (sign-in-timing, enumeration-timing), and counts measured again. */
 import assert from 'node:assert/strict';
 
 export const median = (xs: number[]) => {
@@ -28,4 +28,16 @@ export async function assertSameTime(what: string, measure: () => Promise<[numbe
     seen.push(`${a.toFixed(1)} ms vs ${b.toFixed(1)} ms (${(spread * 100).toFixed(0)}%)`);
   }
   assert.fail(`${what}: medians differ by more than 20% in every measurement: ${seen.join('; ')}`);
+}
+
+/**
+ * The fewest of up to three measurements of a count, stopping at the first within `bound`.
+ * Work this test does not control can land in a measured request now and then on a loaded
+ * machine (a background re-read that a lookup started); a per-request regression shows in
+ * every measurement, so it still fails, while a one-off is measured again, not tolerated.
+ */
+export async function fewest(bound: number, measure: () => Promise<number>): Promise<number> {
+  let least = Number.POSITIVE_INFINITY;
+  for (let attempt = 0; attempt < 3 && least > bound; attempt++) least = Math.min(least, await measure());
+  return least;
 }
