@@ -23,7 +23,11 @@ export interface AtriumPoolSnapshot {
   buildMs: number[];
   /** The process's resident set size (MB), now. */
   rssMb: number;
+  /** Where that memory is, now (MB): V8's heap in use and reserved, and memory outside it (buffers, native keys). */
+  memory: { heapUsedMb: number; heapTotalMb: number; externalMb: number };
 }
+
+const mb = (bytes: number) => Math.round(bytes / 1048576);
 
 let pool: ProviderPool | undefined;
 // Taken off the prototype on purpose, to be put back: it is only ever called with `apply`.
@@ -39,5 +43,7 @@ ProviderPool.prototype.get = function capturePool(this: ProviderPool, ...args: P
 installProbe((): AtriumPoolSnapshot | undefined => {
   if (!pool) return undefined;
   const s: PoolStats = pool.stats;
-  return { size: pool.size, hits: s.hits, misses: s.misses, evictions: s.evictions, builds: s.builds, buildMs: [...s.buildMs], rssMb: Math.round(process.memoryUsage().rss / 1048576) };
+  const m = process.memoryUsage();
+  const memory = { heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external) };
+  return { size: pool.size, hits: s.hits, misses: s.misses, evictions: s.evictions, builds: s.builds, buildMs: [...s.buildMs], rssMb: mb(m.rss), memory };
 });

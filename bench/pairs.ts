@@ -63,12 +63,20 @@ export interface PairRound {
   ratio: number;
 }
 
+/** Atrium's resident set and where it is (MB): V8's heap in use and reserved, and memory outside the heap. */
+export interface AtriumMemory {
+  rssMb: number;
+  heapUsedMb: number;
+  heapTotalMb: number;
+  externalMb: number;
+}
+
 export interface PairResult {
   pair: Pair;
   settings: RoundSettings;
   rounds: PairRound[];
-  /** Atrium's RSS once the figure was measured (MB), when the bench asked. */
-  rssMb?: number;
+  /** Atrium's memory once the figure was measured, when the bench asked. */
+  memory?: AtriumMemory;
   /** What the warm pass said (pair.warmPass), printed with the figure. */
   warmPass?: string;
 }

@@ -1,4 +1,5 @@
 /** Formatting helpers of the report that are not about rounds (pairs.ts formats those). */
+import type { AtriumMemory } from './pairs.ts';
 
 /** Describes an access token from a token response body: JWT with its header, or opaque. */
 export function tokenFormat(responseBody: string): string {
@@ -19,4 +20,9 @@ export function tokenFormat(responseBody: string): string {
     }
   }
   return `opaque reference (${token.length} chars; stored by the adapter)`;
+}
+
+/** `1206 MB (V8 heap 640 MB in use of 702 MB, 35 MB outside it)`: what of the RSS is V8's heap; the rest is native memory, code and allocator slack. */
+export function formatMemory(m: AtriumMemory): string {
+  return `${m.rssMb} MB (V8 heap ${m.heapUsedMb} MB in use of ${m.heapTotalMb} MB, ${m.externalMb} MB outside it)`;
 }

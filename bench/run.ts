@@ -37,7 +37,7 @@ import { stopAll, type ServerChild } from './children.ts';
 import { discoverFor, refreshOperation, refreshTokenBySignIn, signInOnce, type SignInUser } from './flows.ts';
 import { mapLimit, percentile, serverPool, timedRequest, type RequestSpec } from './load.ts';
 import { formatNumber, formatSpread, measurePair, median, spreadOf, type Pair, type PairResult, type RoundSettings, type Side } from './pairs.ts';
-import { tokenFormat } from './report.ts';
+import { formatMemory, tokenFormat } from './report.ts';
 import { AtriumAdmin, METRICS_TOKEN, ROOT, discoveryRequest, startAtrium, startBare, tenantHost, tokenRequest, type AtriumChild, type BareChild, type Target } from './targets.ts';
 import type { AtriumPoolSnapshot } from './atrium-preload.ts';
 import { supplementary } from './supplementary.ts';
@@ -469,7 +469,8 @@ async function main(): Promise<void> {
     const results: PairResult[] = [];
     for (const pair of pairs(world).filter((p) => selected(p.key))) {
       const result = await measurePair(pair, SETTINGS, progress);
-      result.rssMb = (await poolStats(world.atrium.child)).rssMb;
+      const { rssMb, memory } = await poolStats(world.atrium.child);
+      result.memory = { rssMb, ...memory };
       results.push(result);
     }
 
@@ -572,7 +573,7 @@ function pairReport(r: PairResult): string[] {
     }
   }
   if (r.warmPass) lines.push(`    before the rounds, a warm pass (not measured): ${r.warmPass}`);
-  if (r.rssMb !== undefined) lines.push(`    Atrium's RSS after the figure: ${r.rssMb} MB`);
+  if (r.memory) lines.push(`    Atrium's RSS after the figure: ${formatMemory(r.memory)}`);
   const errors = rounds.flatMap((x) => [x.a.result, x.b.result]).filter((x) => x.errors);
   if (errors.length) lines.push(`    ERRORS: ${errors.reduce((s, x) => s + x.errors, 0)} failed operations, first: ${errors[0]!.firstError}`);
   lines.push(...wrap(`exercises: ${pair.exercises}.`, '    '), ...wrap(`does not exercise: ${pair.doesNotExercise}.`, '    '), '');
@@ -618,7 +619,7 @@ function report(r: Results): string {
     `        (F6: at least ${FLOW_MIN_DURATION_MS / 1000} s), closed loop over keep-alive connections (undici ${versionOf('undici')}); ${HTTP_CONCURRENCY} connections, ${FLOW_CONCURRENCY} workers for F5 and F6.`,
     '        Figure = median of the per-round ratios A/B, with min–max (and IQR from 4 rounds); never the best round.',
     `Atrium storage: ${r.backend.description}; rate limits off (RATE_LIMITS_ENABLED=false); Provider pool: Atrium's default size`,
-    `        (at the end: ${r.poolAtEnd.size} pooled, ${r.poolAtEnd.builds} built, ${r.poolAtEnd.evictions} evicted over the run; Atrium's RSS ${r.poolAtEnd.rssMb} MB)`,
+    `        (at the end: ${r.poolAtEnd.size} pooled, ${r.poolAtEnd.builds} built, ${r.poolAtEnd.evictions} evicted over the run; Atrium's RSS ${formatMemory({ rssMb: r.poolAtEnd.rssMb, ...r.poolAtEnd.memory })})`,
     `Token format: ${r.tokenFormats.join('\n              ')}`,
     '',
     ...r.results.flatMap(pairReport),
