@@ -12,6 +12,7 @@ import { openDatabase } from './storage/open-database.ts';
 import type { Database } from './storage/database.ts';
 import { createInProcessBus, type EventBus } from './events/bus.ts';
 import { createRedisBus } from './events/redis-bus.ts';
+import { readDeploymentId } from './storage/deployment-id.ts';
 import { loadSecretBox } from './core/master-key.ts';
 import type { SecretBox } from './core/secret-box.ts';
 import { AuditLog } from './audit/audit-log.ts';
@@ -257,7 +258,8 @@ async function openDependencies(config: AtriumConfig, log: Logger, options: { in
   const metrics = new Metrics();
   const health = new DependencyHealth(log);
   const db = await openDatabase(config, log, { inMemory: options.inMemoryDatabase, health });
-  const bus = config.redis ? createRedisBus(config.redis, log, metrics, (err) => health.errorSurvived('redis', err)) : createInProcessBus();
+  // The bus channel is the deployment's (its database's id): deployments sharing a Redis never hear each other.
+  const bus = config.redis ? createRedisBus(config.redis, await readDeploymentId(db), log, metrics, (err) => health.errorSurvived('redis', err)) : createInProcessBus();
   metrics.observeDependencies(health, { redis: config.redis ? bus : undefined, smtpConfigured: Boolean(config.smtp.url) });
   if (config.redis) metrics.observeRedisBus(bus);
   return { box, metrics, health, db, bus };
