@@ -1,7 +1,7 @@
 /**
  * Two deployments (each its own database) on one Redis: the events of one never reach the
  * other, whose cached tenants stay put, though both have a tenant `acme` (with different
- * ids). Two instances of one deployment (one database) still hear each other. A private
+ * ids); a tenant moved from one to the other (same id) is rate-limited in each apart. Two instances of one deployment (one database) still hear each other. A private
  * Redis (test/support/faults.ts) per file, so no other test process publishes on it; the
  * deployments are embedded PGlite, or fresh databases on DATABASE_URL's server.
  */
@@ -13,6 +13,8 @@ import { Redis } from 'ioredis';
 import type { AtriumEvent } from '../src/events/bus.ts';
 import { createTestDatabase, startTestAtrium, testServerUrl, type TestAtrium } from './support/atrium.ts';
 import { PrivateRedis, redisServerMissing } from './support/faults.ts';
+import { httpFetch } from './support/http-client.ts';
+import { basic, setRateLimits, tokenRequest } from './support/rate-limit-helpers.ts';
 
 /** Counts the tenant reads by slug of one instance's registry (what a dropped `slug:` entry costs). */
 function countSlugReads(t: TestAtrium): { readonly reads: number } {
@@ -51,7 +53,9 @@ describe('two deployments on one Redis', { skip: redisServerMissing() }, () => {
 
   before(async () => {
     redis = await PrivateRedis.start();
-    [one, two] = await Promise.all([startTestAtrium({ REDIS_URL: redis.url }), startTestAtrium({ REDIS_URL: redis.url })]);
+    // One master key for both, as when a staging deployment is seeded from production's.
+    const env = { REDIS_URL: redis.url, ENCRYPTION_KEY: randomBytes(32).toString('base64') };
+    [one, two] = await Promise.all([startTestAtrium(env), startTestAtrium(env)]);
     for (const t of [one, two]) assert.equal((await t.api('POST', '/tenants', { slug: 'acme', name: 'Acme' })).status, 201);
   });
   after(async () => {
@@ -81,6 +85,28 @@ describe('two deployments on one Redis', { skip: redisServerMissing() }, () => {
     assert.equal(await registry.bySlug('acme'), cached, 'deployment two serves its record from the cache');
     assert.equal(counter.reads, 0, 'and did not read it again');
     assert.equal((await two.api('GET', '/tenants/acme')).body.name, 'Acme');
+  });
+
+  it('a tenant moved to the other deployment keeps its id and clients, but its rate-limit counts stay apart', async () => {
+    assert.equal((await one.api('POST', '/tenants', { slug: 'moved', name: 'Moved' })).status, 201);
+    const client = (await one.api('POST', '/tenants/moved/clients', { grant_types: ['client_credentials'], response_types: [], redirect_uris: [] })).body as { client_id: string; client_secret: string };
+    const id = await setRateLimits(one, 'moved', { token_per_client: { limit: 2, window_seconds: 3600 } });
+    const passphrase = 'correct horse battery staple, moving day';
+    const exported = await httpFetch(`${one.baseUrl}/api/v1/tenants/moved/export`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await one.platformToken()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ passphrase }),
+    });
+    assert.equal(exported.status, 200);
+    const bundle = Buffer.from(await exported.arrayBuffer()).toString('base64');
+    const imported = await two.api('POST', '/tenants/import', { bundle, passphrase });
+    assert.ok(imported.status < 300, JSON.stringify(imported.body));
+    assert.equal((await two.api('GET', '/tenants/moved')).body.id, id, 'the same tenant id in both deployments');
+    const authorization = basic(client.client_id, client.client_secret);
+    for (const n of [1, 2]) assert.equal((await tokenRequest(one.issuer('moved'), { authorization })).status, 200, `token ${n} in deployment one`);
+    assert.equal((await tokenRequest(one.issuer('moved'), { authorization })).status, 429, 'the third is over the limit in deployment one');
+    const other = await tokenRequest(two.issuer('moved'), { authorization });
+    assert.equal(other.status, 200, `deployment two counts its own requests: ${other.text}`);
   });
 });
 
