@@ -10,14 +10,16 @@
  * new keys: the event over Redis, B dropping its cached record, reading the new version and
  * rebuilding the tenant's Provider, and up to one polling interval.
  *
- * The bench also listens on the instances' Redis channel, like one more instance, to tell
- * when each event was on Redis relative to A's answer.
+ * The bench also listens on the instances' Redis channel (their deployment's, read from the
+ * database), like one more instance, to tell when each event was on Redis relative to A's answer.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import type { Pool } from 'undici';
 import { timedRequest, type RequestSpec } from './load.ts';
 import type { AtriumAdmin } from './targets.ts';
+import { busChannels } from '../src/events/redis-bus.ts';
 
 export interface PropagationSample {
   slug: string;
@@ -35,8 +37,6 @@ export interface PropagationSample {
   eventBeforeAnswerMs: number;
 }
 
-/** Atrium's event channel (src/events/redis-bus.ts). */
-const CHANNEL = 'atrium:events';
 
 export interface EventWatch {
   /** When (performance.now()) the first `keys.rotated` event for the tenant arrived, if it did. */
@@ -44,8 +44,23 @@ export interface EventWatch {
   close(): void;
 }
 
+/** The channel of the deployment on `databaseUrl` (src/events/redis-bus.ts): named by its id, which the owner reads as is. */
+async function eventChannel(databaseUrl: string): Promise<string> {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3_000 });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    const id = (await client.query<{ id: string }>('SELECT id FROM deployment')).rows[0]?.id;
+    if (!id) throw new Error('no deployment id in the database (migration 025)');
+    return busChannels(id).channel;
+  } finally {
+    await client.end();
+  }
+}
+
 /** Subscribes to the instances' channel and notes when each tenant's key rotation is announced. */
-export async function watchEvents(url: string): Promise<EventWatch> {
+export async function watchEvents(url: string, databaseUrl: string): Promise<EventWatch> {
+  const channel = await eventChannel(databaseUrl);
   const seen = new Map<string, number>();
   const redis = new Redis(url, { lazyConnect: true, connectTimeout: 2_000, maxRetriesPerRequest: 0 });
   redis.on('error', () => {}); // a lost watcher only leaves the supplementary figure empty
@@ -60,7 +75,7 @@ export async function watchEvents(url: string): Promise<EventWatch> {
   });
   try {
     await redis.connect();
-    await redis.subscribe(CHANNEL);
+    await redis.subscribe(channel);
   } catch (err) {
     redis.disconnect();
     throw err;

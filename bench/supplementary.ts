@@ -114,7 +114,7 @@ async function instances(input: SupplementaryInput): Promise<string[]> {
     const jwksPath = new URL((JSON.parse(discovery.body) as { jwks_uri: string }).jwks_uri).pathname;
     const slugs = input.coldSlugs.slice(0, PROPAGATION_SAMPLES);
     input.progress(`S3: ${slugs.length} key rotations through A, B's JWKS polled every ${POLL_EVERY_MS} ms`);
-    const events = await watchEvents(redis.url);
+    const events = await watchEvents(redis.url, input.backend.env.DATABASE_URL);
     const samples = await measurePropagation({
       admin: new AtriumAdmin(aPool, a),
       a: aPool,

@@ -12,6 +12,7 @@ import { openDatabase } from './storage/open-database.ts';
 import type { Database } from './storage/database.ts';
 import { createInProcessBus, type EventBus } from './events/bus.ts';
 import { createRedisBus } from './events/redis-bus.ts';
+import { readDeploymentId } from './storage/deployment-id.ts';
 import { loadSecretBox } from './core/master-key.ts';
 import type { SecretBox } from './core/secret-box.ts';
 import { AuditLog } from './audit/audit-log.ts';
@@ -150,7 +151,7 @@ export interface Services {
 }
 
 export async function createServices(config: AtriumConfig, log: Logger, options: { inMemoryDatabase?: boolean; keyLifecycleIntervalMs?: number } = {}): Promise<Services> {
-  const { box, metrics, health, db, bus } = await openDependencies(config, log, options);
+  const { box, metrics, health, db, bus, deploymentId } = await openDependencies(config, log, options);
   const { tenantStore, keys, clients, grants, accountTokens, users, domainStore, consoleSessions, registry, platformConfig, roleStore, quotas, audit } = await createTenancy({ config, db, box, bus, log });
   const keyPool = new SigningKeyPool(config.signingKeyPoolSize, () => keys.generatePair(), log);
   metrics.observeKeyPool(keyPool);
@@ -173,7 +174,7 @@ export async function createServices(config: AtriumConfig, log: Logger, options:
   const sweepers = [startPayloadSweeper(db, log), startAuditRetentionSweeper(db, log)];
   const keyLifecycle = new KeyLifecycle({ db, keys, tenants, audit, log, policy: () => platformConfig.current() }, { intervalMs: options.keyLifecycleIntervalMs }).start();
   // Connects to Redis on first use only: operator commands never open the connection.
-  const rateLimiter = createRateLimiter(config, log, box, (err) => health.errorSurvived('redis', err));
+  const rateLimiter = createRateLimiter(config, log, box, deploymentId, (err) => health.errorSurvived('redis', err));
   const lockout = new LoginLockout({ db, audit, box });
   const userService = new UserService(users, audit, roles);
   const accountRecovery = new AccountRecovery({ config, users, tokens: accountTokens, mail, lockout, sessions: userSessions, audit });
@@ -257,10 +258,12 @@ async function openDependencies(config: AtriumConfig, log: Logger, options: { in
   const metrics = new Metrics();
   const health = new DependencyHealth(log);
   const db = await openDatabase(config, log, { inMemory: options.inMemoryDatabase, health });
-  const bus = config.redis ? createRedisBus(config.redis, log, metrics, (err) => health.errorSurvived('redis', err)) : createInProcessBus();
+  // The deployment is its database: its id keeps what it shares a Redis with others apart (the bus channel, rate-limit keys).
+  const deploymentId = await readDeploymentId(db);
+  const bus = config.redis ? createRedisBus(config.redis, deploymentId, log, metrics, (err) => health.errorSurvived('redis', err)) : createInProcessBus();
   metrics.observeDependencies(health, { redis: config.redis ? bus : undefined, smtpConfigured: Boolean(config.smtp.url) });
   if (config.redis) metrics.observeRedisBus(bus);
-  return { box, metrics, health, db, bus };
+  return { box, metrics, health, db, bus, deploymentId };
 }
 
 type PoolParts = Pick<Services, 'config' | 'db' | 'box' | 'users' | 'materials' | 'audit' | 'metrics' | 'egress' | 'mail' | 'bus'> & { grants: GrantStore; federation: Federation; registry: TenantRegistry; upstream: ReturnType<typeof upstreamSessionHooks> };

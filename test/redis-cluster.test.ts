@@ -18,7 +18,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../src/config/env.ts';
 import type { RedisTarget } from '../src/config/redis-target.ts';
 import type { AtriumEvent, EventBus } from '../src/events/bus.ts';
-import { createRedisBus } from '../src/events/redis-bus.ts';
+import { busChannels, createRedisBus } from '../src/events/redis-bus.ts';
 import { MemoryRateLimiter, rateLimitStorageKey } from '../src/security/rate-limiter.ts';
 import { RedisRateLimiter } from '../src/security/rate-limiter-redis.ts';
 import { createDeployment, type AtriumProcess, type Deployment } from './support/atrium-process.ts';
@@ -56,7 +56,9 @@ after(() => cluster?.stop());
 
 describe('the bus and the rate limiter on a Redis Cluster', { skip: clusterSkip }, () => {
   it('events cross between two buses by sharded pub/sub, and again once a replica has taken over the channel\'s master', async () => {
-    const buses: EventBus[] = [createRedisBus(target, silent), createRedisBus(target, silent)];
+    const deployment = randomUUID();
+    const { channel, sharded } = busChannels(deployment);
+    const buses: EventBus[] = [createRedisBus(target, deployment, silent), createRedisBus(target, deployment, silent)];
     try {
       const heard: string[] = [];
       buses[1]!.subscribe((e: AtriumEvent) => heard.push(String((e as { marker?: string }).marker)));
@@ -68,10 +70,11 @@ describe('the bus and the rate limiter on a Redis Cluster', { skip: clusterSkip 
       };
       await crosses(5_000);
       // Sharded: the subscribers sit on the master owning the channel's slot; no classic subscription anywhere.
-      const slot = await cluster.keySlot('atrium:{events}');
+      const slot = await cluster.keySlot(sharded);
+      assert.equal(slot, await cluster.keySlot(deployment), 'the slot is the deployment id\'s (the {hash tag})');
       const master = await cluster.masterOf(slot);
-      assert.deepEqual(await cluster.command(master, 'PUBSUB', 'SHARDNUMSUB', 'atrium:{events}'), ['atrium:{events}', 2]);
-      for (const n of cluster.running()) assert.deepEqual(await cluster.command(n.port, 'PUBSUB', 'NUMSUB', 'atrium:events'), ['atrium:events', 0]);
+      assert.deepEqual(await cluster.command(master, 'PUBSUB', 'SHARDNUMSUB', sharded), [sharded, 2]);
+      for (const n of cluster.running()) assert.deepEqual(await cluster.command(n.port, 'PUBSUB', 'NUMSUB', channel), [channel, 0]);
 
       await cluster.kill(master);
       const failoverMs = await cluster.waitForFailover(slot, master, 30_000);

@@ -1,8 +1,12 @@
 /**
- * The event bus over Redis pub/sub, for several instances. One server: PUBLISH/SUBSCRIBE on
- * `atrium:events`. A cluster: sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7) on
- * `atrium:{events}`, whose messages stay on the shard owning that slot instead of being
- * broadcast over the cluster bus to every node (DESIGN.md, Redis Cluster).
+ * The event bus over Redis pub/sub, for several instances of one deployment. Its channel is
+ * the deployment's own (storage/deployment-id.ts, made with its database), so deployments
+ * sharing a Redis never hear each other's events: a tenant id or slug of one means nothing
+ * to another (pub/sub ignores Redis database numbers, so `redis://…/1` would not separate
+ * them). One server: PUBLISH/SUBSCRIBE on `atrium:events:<deployment id>`. A cluster:
+ * sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7) on `atrium:events:{<deployment id>}`, whose
+ * messages stay on the shard owning that slot instead of being broadcast over the cluster
+ * bus to every node (DESIGN.md, Redis Cluster).
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -10,22 +14,24 @@ import type { RedisTarget } from '../config/redis-target.ts';
 import { openRedis } from '../storage/redis-client.ts';
 import type { AtriumEvent, EventBus, EventHandler } from './bus.ts';
 
-const CHANNEL = 'atrium:events';
-/** The braces are a hash tag: the channel's slot decides its shard. */
-const SHARDED_CHANNEL = 'atrium:{events}';
+/** The deployment's channel on one server, and (the braces are a hash tag: its slot decides the shard) in a cluster. */
+export function busChannels(deploymentId: string): { channel: string; sharded: string } {
+  return { channel: `atrium:events:${deploymentId}`, sharded: `atrium:events:{${deploymentId}}` };
+}
 
 /** Told how long another instance's event took to arrive (`sentAt` is the publisher's clock). */
 export interface BusLagObserver {
   busEventReceived(type: string, lagMs: number): void;
 }
 
-export function createRedisBus(target: RedisTarget, log: Logger, lag?: BusLagObserver, onConnectionError: (err: Error) => void = () => {}): EventBus {
+export function createRedisBus(target: RedisTarget, deploymentId: string, log: Logger, lag?: BusLagObserver, onConnectionError: (err: Error) => void = () => {}): EventBus {
   // ioredis reconnects by itself; the errors survived show on /readyz and /metrics.
   const options = { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, onError: onConnectionError };
   const sharded = target.kind === 'cluster';
+  const { channel, sharded: shardedChannel } = busChannels(deploymentId);
   const publisher = openRedis(target, options);
   const subscriber = openRedis(target, { ...options, enableOfflineQueue: true, shardedPubSub: sharded });
-  const send = (message: string) => (sharded ? publisher.spublish(SHARDED_CHANNEL, message) : publisher.publish(CHANNEL, message));
+  const send = (message: string) => (sharded ? publisher.spublish(shardedChannel, message) : publisher.publish(channel, message));
   const handlers: EventHandler[] = [];
   let healthy = false;
   // This instance acts on its own events at once and skips their echo from Redis.
@@ -43,7 +49,7 @@ export function createRedisBus(target: RedisTarget, log: Logger, lag?: BusLagObs
   subscriber.on('close', () => {
     healthy = false;
   });
-  const subscribed = sharded ? subscriber.ssubscribe(SHARDED_CHANNEL) : subscriber.subscribe(CHANNEL);
+  const subscribed = sharded ? subscriber.ssubscribe(shardedChannel) : subscriber.subscribe(channel);
   void subscribed.catch((err: Error) => log.warn({ err: err.message }, 'redis subscribe failed; will retry on reconnect'));
   subscriber.on(sharded ? 'smessage' : 'message', (_channel: string, message: string) => {
     let envelope: { origin: string; sentAt?: number; event: AtriumEvent };

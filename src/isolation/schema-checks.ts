@@ -17,6 +17,7 @@ export const PLATFORM_TABLES: Readonly<Record<string, { why: string; appReads: b
   atrium_context_key: { why: 'the key of the context proofs (owner only)', appReads: false },
   schema_migrations: { why: 'migration bookkeeping, read by /readyz', appReads: true },
   platform_config: { why: 'the operator\'s policy above the tenants (platform path only)', appReads: false },
+  deployment: { why: 'the deployment\'s id, naming its event bus channel (platform path only)', appReads: false },
 };
 
 /** Tenant data keyed by another column than tenant_id: the tenant registry is keyed by its own id. */

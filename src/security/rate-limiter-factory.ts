@@ -15,10 +15,12 @@ const unlimited: ClosableRateLimiter = {
 };
 
 /** Redis (counting in memory whenever Redis is unavailable) when REDIS_URL is set, else in memory. */
-export function createRateLimiter(config: AtriumConfig, log: Logger, box: SecretBox, onConnectionError?: (err: Error) => void): ClosableRateLimiter {
+export function createRateLimiter(config: AtriumConfig, log: Logger, box: SecretBox, deploymentId: string, onConnectionError?: (err: Error) => void): ClosableRateLimiter {
   if (!config.rateLimitsEnabled) return unlimited;
-  // From the current master key: every instance of a deployment derives the same one.
-  const hashKey = box.deriveKeys('rate-limit-subjects', 'atrium')[0]!;
+  // From the current master key and the deployment (storage/deployment-id.ts): every instance
+  // of a deployment derives the same one, and another deployment on the same Redis counts
+  // apart even for a tenant of the same id (a moved tenant keeps it) under the same master key.
+  const hashKey = box.deriveKeys('rate-limit-subjects', `deployment:${deploymentId}`)[0]!;
   const memory = new MemoryRateLimiter(hashKey);
   return config.redis ? new RedisRateLimiter(config.redis, log, memory, hashKey, { onConnectionError }) : memory;
 }

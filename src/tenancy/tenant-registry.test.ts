@@ -64,3 +64,37 @@ it('re-validates every cached tenant with one query, dropping only those whose v
   assert.equal(await registry.byId('id-9'), undefined);
   registry.close();
 });
+
+it('an event drops only its own tenant: a record under the same slug with another id stays', async () => {
+  // Events name a tenant by id; a slug is only unique within one deployment's database.
+  let reads = 0;
+  const store = {
+    async findBySlug() { reads++; return acme(1); },
+    async findById() { reads++; return acme(1); },
+  } as unknown as TenantStore;
+  const bus = createInProcessBus();
+  const registry = new TenantRegistry(store, bus, { ttlMs: 0 });
+  const cached = await registry.bySlug('acme');
+  await registry.byId('id-acme');
+  assert.equal(reads, 2);
+  await bus.publish({ type: 'tenant.changed', tenantId: 'id-other', slug: 'acme' });
+  await bus.publish({ type: 'tenant.deleted', tenantId: 'id-other', slug: 'acme', domains: [] });
+  assert.equal(await registry.bySlug('acme'), cached, 'the same record, from the cache');
+  await registry.byId('id-acme');
+  assert.equal(reads, 2, 'nothing read again');
+  await bus.publish({ type: 'tenant.changed', tenantId: 'id-acme', slug: 'acme' });
+  await registry.bySlug('acme');
+  await registry.byId('id-acme');
+  assert.equal(reads, 4, 'its own event drops both views');
+});
+
+it('an event naming a slug remembered as unknown drops that memory: the tenant may just have been created', async () => {
+  let exists = false;
+  const store = { async findBySlug() { return exists ? acme(1) : undefined; } } as unknown as TenantStore;
+  const bus = createInProcessBus();
+  const registry = new TenantRegistry(store, bus, { ttlMs: 0, negativeTtlMs: 60_000 });
+  assert.equal(await registry.bySlug('acme'), undefined);
+  exists = true;
+  await bus.publish({ type: 'tenant.created', tenantId: 'id-acme', slug: 'acme' });
+  assert.equal((await registry.bySlug('acme'))?.id, 'id-acme');
+});

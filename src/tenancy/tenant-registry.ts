@@ -67,7 +67,6 @@ export class TenantRegistry {
     return this.#get(`domain:${domain}`);
   }
 
-  /** Drops every record: the operator's policy changed, and each record carries the one it was read under. */
   /**
    * Drops every cached tenant whose version changed or that no longer exists, from one query.
    * When the database is away the records stay: serving a known tenant beats failing it.
@@ -85,17 +84,23 @@ export class TenantRegistry {
     clearInterval(this.#timer);
   }
 
+  /** Drops every record: the operator's policy changed, and each record carries the one it was read under. */
   clear(): void {
     this.#cache.clear();
   }
 
-  /** Drops every cached view of a tenant (its domains included). */
+  /**
+   * Drops every cached view of a tenant (its domains included). The tenant is its id: `slug`
+   * only clears that slug remembered as unknown (the tenant may be new) or still being read;
+   * a record of another tenant id under it stays.
+   */
   forget(tenantId: string, slug: string): void {
     // One pass: every entry of this tenant, and unknown domains (one may be its new domain).
     for (const [key, entry] of this.#cache.entries()) {
       if (entry.tenant ? entry.tenant.id === tenantId : key.startsWith('domain:')) this.#cache.delete(key);
     }
-    this.#cache.delete(`slug:${slug}`);
+    // peek: undefined while a read is in flight, which is dropped (it may return the old record).
+    if (this.#cache.peek(`slug:${slug}`)?.tenant?.id === undefined) this.#cache.delete(`slug:${slug}`);
     this.#cache.delete(`id:${tenantId}`);
   }
 
