@@ -43,7 +43,8 @@ export async function createTenancy(c: { config: AtriumConfig; db: Database; box
   const d = { ...c, audit: new AuditLog(c.db) };
   const policy: { config?: PlatformConfig } = {};
   const stores = createStores(d.db, d.box, () => policy.config!.current());
-  const registry = new TenantRegistry(stores.tenantStore, d.bus);
+  // A tenant is cached under its slug, its id and each custom domain: three entries for every resident tenant of the memory budget.
+  const registry = new TenantRegistry(stores.tenantStore, d.bus, { max: 3 * c.config.multiTenancy.budget.tenants });
   const platformConfig = (policy.config = createPlatformConfig({ ...d, tenantStore: stores.tenantStore, registry }));
   await platformConfig.reload();
   return { ...stores, registry, platformConfig, audit: d.audit };
