@@ -78,6 +78,11 @@ async function abortInteraction(deps: InteractionDeps, ctx: Context): Promise<vo
 export function interactionRoutes(deps: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const loginLimits = new LoginRateLimits(deps.rateLimiter);
+  // The interaction and session are read once per page, and what oidc-provider writes is committed in one transaction.
+  router.use(async function signInWritesTogether(ctx, next) {
+    const runtime = await ctx.state.runtime.provider();
+    return runtime.writesTogether(next);
+  });
   router.get('/', (ctx) => showInteraction(deps, ctx));
   // A reload after a failed sign-in (the form re-rendered in answer to the POST) lands here.
   router.get('/login', (ctx) => ctx.redirect(`/interaction/${encodeURIComponent(ctx.params.uid!)}`));

@@ -10,7 +10,7 @@ import { AppError } from '../core/errors.ts';
 import type { Database, Statement } from '../storage/database.ts';
 import { currentTenantId } from '../core/request-context.ts';
 import type { ClientMetadata } from './client-store.ts';
-import { AlreadyRedeemed, heldTokenWrites, type HeldWrite, type TokenRequestWrites } from './token-request-writes.ts';
+import { AlreadyRedeemed, heldWrites, type CommitHeldWrites, type HeldWrite, type RequestWrites } from './token-request-writes.ts';
 
 interface PayloadRow {
   payload: AdapterPayload;
@@ -99,7 +99,7 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       if (this.model === 'Client') throw new Error('clients are managed through the management API');
       assertTenant();
-      const held = heldTokenWrites();
+      const held = heldWrites();
       if (held) return held.upsert(this.model, id, payload, expiresIn);
       await unlessStorageDown(() => db.tenantQuery(...upsertStatement(tenantId, { model: this.model, id, saved: { payload, expiresIn } })));
     }
@@ -107,26 +107,37 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
     async find(id: string): Promise<AdapterPayload | undefined> {
       assertTenant();
       if (this.model === 'Client') return unlessStorageDown(() => findClient(id));
-      const request = heldTokenWrites();
-      // What this token request wrote but has not committed yet reads as written.
+      const request = heldWrites();
+      // What this request wrote but has not committed yet reads as written.
       const held = request?.pending(this.model, id);
+      if (held?.destroyed && !held.saved) return undefined;
       const found = held?.saved?.payload ?? (await this.#findUnheld(id, request));
       return found && held?.consumed ? { ...found, consumed: Math.floor(Date.now() / 1000) } : found;
     }
 
-    /** From the token request's read-ahead when it has the row, else from the database. */
-    async #findUnheld(id: string, request: TokenRequestWrites | undefined): Promise<AdapterPayload | undefined> {
+    /** From the request's read-ahead when it has the row, else from the database (remembered on a sign-in request). */
+    async #findUnheld(id: string, request: RequestWrites | undefined): Promise<AdapterPayload | undefined> {
       const key = readAheadKey(this.model, id);
       if (request?.readAhead.has(key)) return request.readAhead.get(key) as AdapterPayload | undefined;
-      if (request && REDEEMED.has(this.model)) return unlessStorageDown(() => readRedeemed(db, this.model, id, request, readAccount));
-      return this.#findBy('id', id);
+      if (request?.token && REDEEMED.has(this.model)) return unlessStorageDown(() => readRedeemed(db, this.model, id, request, readAccount));
+      const found = await this.#findBy('id', id);
+      if (request && !request.token) request.readAhead.set(key, found);
+      return found;
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
       assertTenant();
-      const readAhead = heldTokenWrites()?.readAhead; // a session bound to the token being redeemed (readRedeemed)
-      const key = readAheadKey(`${this.model}/uid`, uid);
-      return readAhead?.has(key) ? (readAhead.get(key) as AdapterPayload | undefined) : this.#findBy('uid', uid);
+      const request = heldWrites();
+      const held = request && !request.token ? request.pendingByUid(this.model, uid) : undefined;
+      if (held?.saved) return held.saved.payload;
+      const key = readAheadKey(`${this.model}/uid`, uid); // at the token endpoint: a session bound to the token being redeemed (readRedeemed)
+      if (request?.readAhead.has(key)) return request.readAhead.get(key) as AdapterPayload | undefined;
+      const found = await this.#findBy('uid', uid);
+      if (!request || request.token) return found;
+      // A row this request destroyed is gone, though still stored until the commit.
+      const live = found && typeof found.jti === 'string' && request.pending(this.model, found.jti)?.destroyed ? undefined : found;
+      request.readAhead.set(key, live);
+      return live;
     }
     findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
       return assertTenant(), this.#findBy('user_code', userCode);
@@ -134,20 +145,22 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
 
     async consume(id: string): Promise<void> {
       assertTenant();
-      const held = heldTokenWrites();
+      const held = heldWrites();
       if (held) return held.consume(this.model, id);
       await unlessStorageDown(() => db.tenantQuery(...consumeStatement({ model: this.model, id })));
     }
 
     async destroy(id: string): Promise<void> {
       assertTenant();
-      heldTokenWrites()?.forget((w) => w.model === this.model && w.id === id);
+      const held = heldWrites();
+      if (held && !held.token) return held.destroy(this.model, id);
+      held?.forget((w) => w.model === this.model && w.id === id);
       await unlessStorageDown(() => db.tenantQuery('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id]));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
       assertTenant();
-      heldTokenWrites()?.forget((w) => w.saved?.payload.grantId === grantId);
+      heldWrites()?.forget((w) => w.saved?.payload.grantId === grantId);
       await unlessStorageDown(() => db.tenantQuery('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId]));
     }
 
@@ -170,7 +183,7 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
  * (if it is) and its account in one batch (one round trip to a server): the grant then
  * needs one more (the writes), not five.
  */
-async function readRedeemed(db: Database, model: string, id: string, request: TokenRequestWrites, readAccount: AccountReader | undefined): Promise<AdapterPayload | undefined> {
+async function readRedeemed(db: Database, model: string, id: string, request: RequestWrites, readAccount: AccountReader | undefined): Promise<AdapterPayload | undefined> {
   const account = readAccount?.(REDEEMED_ACCOUNT_ID);
   const statements: Statement[] = [[REDEEMED_WITH_GRANT, [model, id]], [REDEEMED_SESSION, [model, id]], ...(account ? [[account.sql, [model, id]] as const] : [])];
   const [token, session, accountRows] = await db.withTenantBatch(statements);
@@ -216,15 +229,17 @@ function consumeOrFailStatement(write: Pick<HeldWrite, 'model' | 'id'>): [string
 const NOTHING_TO_CONSUME = '22012';
 
 /**
- * Commits what a token request held back (token-request-writes.ts): one transaction, in
- * order, sent as one batch (one round trip to a server).
+ * Commits what a request held back (token-request-writes.ts): one transaction, in order,
+ * sent as one batch (one round trip to a server). At the token endpoint (`token`) a consume
+ * that finds its row spent rolls all back; on a sign-in request it is the plain update.
  */
-export function commitHeldWrites(db: Database, tenantId: string): (writes: HeldWrite[]) => Promise<void> {
-  return async (writes) => {
+export function commitHeldWrites(db: Database, tenantId: string): CommitHeldWrites {
+  return async (writes, token) => {
     const statements: Statement[] = [];
     for (const write of writes) {
+      if (write.destroyed) statements.push(['DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [write.model, write.id]]);
       if (write.saved) statements.push(upsertStatement(tenantId, { ...write, saved: write.saved }));
-      if (write.consumed) statements.push(consumeOrFailStatement(write));
+      if (write.consumed) statements.push(token ? consumeOrFailStatement(write) : consumeStatement(write));
     }
     try {
       await db.withTenantBatch(statements);
