@@ -10,6 +10,8 @@ import { AppError } from '../core/errors.ts';
 import type { Database, Statement } from '../storage/database.ts';
 import { currentTenantId } from '../core/request-context.ts';
 import type { ClientMetadata } from './client-store.ts';
+import { accountReadAheadKey, readAheadKey, readSignInAhead, withConsumed, type AccountReader } from './sign-in-read-ahead.ts';
+
 import { AlreadyRedeemed, heldWrites, type CommitHeldWrites, type HeldWrite, type RequestWrites } from './token-request-writes.ts';
 
 interface PayloadRow {
@@ -22,11 +24,6 @@ interface RedeemedRow extends PayloadRow {
   grant_consumed_at: Date | string | null;
 }
 
-/**
- * The statement reading an account, given SQL that yields its id, and how to read its rows
- * (the users table is not the adapter's): run in the batch that reads the token.
- */
-export type AccountReader = (idSql: string) => { sql: string; read: (rows: readonly unknown[]) => unknown };
 
 /** What a token request redeems; each names its grant and account, which the grant reads next. */
 const REDEEMED = new Set(['AuthorizationCode', 'RefreshToken']);
@@ -54,12 +51,6 @@ const REDEEMED_ACCOUNT_ID = `
   SELECT CASE WHEN a.payload->>'accountId' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN (a.payload->>'accountId')::uuid END
   FROM oidc_payloads a WHERE a.model = $1 AND a.id = $2 AND (a.expires_at IS NULL OR a.expires_at > now())`;
 
-const readAheadKey = (model: string, id: string) => `${model}\u0000${id}`;
-export const accountReadAheadKey = (accountId: string) => readAheadKey('account', accountId);
-
-function withConsumed(payload: AdapterPayload, consumedAt: Date | string | null): AdapterPayload {
-  return consumedAt ? { ...payload, consumed: Math.floor(new Date(consumedAt).getTime() / 1000) } : payload;
-}
 
 export type AdapterClass = new (model: string) => Adapter;
 
@@ -120,9 +111,18 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
       const key = readAheadKey(this.model, id);
       if (request?.readAhead.has(key)) return request.readAhead.get(key) as AdapterPayload | undefined;
       if (request?.token && REDEEMED.has(this.model)) return unlessStorageDown(() => readRedeemed(db, this.model, id, request, readAccount));
+      if (await this.#readAhead(request, id)) return request!.readAhead.get(key) as AdapterPayload | undefined;
       const found = await this.#findBy('id', id);
       if (request && !request.token) request.readAhead.set(key, found);
       return found;
+    }
+
+    /** A sign-in request's first read: its interaction and what oidc-provider reads next, with the row asked for (sign-in-read-ahead.ts). */
+    async #readAhead(request: RequestWrites | undefined, id: string): Promise<boolean> {
+      if (!request || request.token || !request.interactionUid || request.readAheadDone) return false;
+      request.readAheadDone = true;
+      await unlessStorageDown(() => readSignInAhead(db, request, request.interactionUid!, { model: this.model, id }, readAccount));
+      return true;
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {

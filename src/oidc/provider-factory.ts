@@ -25,8 +25,8 @@ export interface ProviderRuntime {
   readonly handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** Keys for CSRF tokens on this tenant's forms (current first). */
   readonly csrfKeys: readonly Buffer[];
-  /** Runs a sign-in page's work with its oidc-provider writes held and committed together (token-request-writes.ts). */
-  readonly writesTogether: <T>(work: () => Promise<T>) => Promise<T>;
+  /** Runs the work of a page of the interaction `uid` with its oidc-provider writes held and committed together, its reads read ahead (token-request-writes.ts). */
+  readonly writesTogether: <T>(work: () => Promise<T>, uid: string) => Promise<T>;
 }
 
 export async function buildProviderRuntime(tenant: Tenant, deps: ProviderDeps): Promise<ProviderRuntime> {
@@ -72,7 +72,7 @@ export async function buildProviderRuntime(tenant: Tenant, deps: ProviderDeps): 
     provider,
     handle: callback,
     csrfKeys: deps.box.deriveKeys('csrf', tenant.id),
-    writesTogether: <T>(work: () => Promise<T>) => signInWritesTogether(commit, work),
+    writesTogether: <T>(work: () => Promise<T>, uid: string) => signInWritesTogether(commit, work, uid),
   });
 }
 

@@ -51,6 +51,9 @@ export class RequestWrites {
   readonly token: boolean;
   /** Committed: adapter calls made after (work the request left running) go straight through. */
   closed = false;
+  /** The interaction a sign-in request is addressed to (its uid in the path): its first read reads ahead (sign-in-read-ahead.ts). */
+  interactionUid: string | undefined;
+  readAheadDone = false;
   /**
    * Rows already read in this request: at the token endpoint, those read together with the
    * code or refresh token being redeemed (its grant, its account; see adapter.ts); on a
@@ -59,8 +62,9 @@ export class RequestWrites {
    */
   readonly readAhead = new Map<string, unknown>();
 
-  constructor(token: boolean) {
+  constructor(token: boolean, interactionUid?: string) {
     this.token = token;
+    this.interactionUid = interactionUid;
   }
 
   #entry(model: string, id: string): HeldWrite {
@@ -132,8 +136,8 @@ export function heldWrites(): RequestWrites | undefined {
  * it had written before failing was stored before too); a failed commit then does not hide
  * `work`'s own error.
  */
-export async function signInWritesTogether<T>(commit: CommitHeldWrites, work: () => Promise<T>): Promise<T> {
-  const writes = new RequestWrites(false);
+export async function signInWritesTogether<T>(commit: CommitHeldWrites, work: () => Promise<T>, interactionUid?: string): Promise<T> {
+  const writes = new RequestWrites(false, interactionUid);
   const commitHeld = async () => {
     writes.closed = true;
     if (writes.writes().length) await commit(writes.writes(), false);
@@ -161,7 +165,7 @@ interface ProviderRequest {
 export function authorizationWritesTogether(commit: CommitHeldWrites) {
   return async (ctx: ProviderRequest, next: () => Promise<void>): Promise<void> => {
     if (ctx.path !== '/auth' && !ctx.path.startsWith('/auth/')) return next();
-    await signInWritesTogether(commit, next);
+    await signInWritesTogether(commit, next, ctx.path.slice('/auth/'.length) || undefined);
   };
 }
 
