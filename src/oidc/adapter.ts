@@ -10,7 +10,7 @@ import { AppError } from '../core/errors.ts';
 import type { Database, Statement } from '../storage/database.ts';
 import { currentTenantId } from '../core/request-context.ts';
 import type { ClientMetadata } from './client-store.ts';
-import { accountReadAheadKey, readAheadKey, readSignInAhead, withConsumed, type AccountReader } from './sign-in-read-ahead.ts';
+import { accountReadAheadKey, readAheadKey, SignInReadAhead, withConsumed, type AccountReader } from './sign-in-read-ahead.ts';
 
 import { AlreadyRedeemed, heldWrites, type CommitHeldWrites, type HeldWrite, type RequestWrites } from './token-request-writes.ts';
 
@@ -77,6 +77,7 @@ type ClientLookup = (clientId: string) => Promise<ClientMetadata | undefined>;
 
 export function createAdapterClass(tenantId: string, db: Database, findClient: ClientLookup, readAccount?: AccountReader): AdapterClass {
   // A runtime serving another tenant's request would be a routing bug; fail loudly.
+  const signInReadAhead = new SignInReadAhead(db, readAccount);
   const assertTenant = () => {
     if (currentTenantId() !== tenantId) throw new Error('oidc adapter used outside its tenant context');
   };
@@ -121,7 +122,7 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
     async #readAhead(request: RequestWrites | undefined, id: string): Promise<boolean> {
       if (!request || request.token || !request.interactionUid || request.readAheadDone) return false;
       request.readAheadDone = true;
-      await unlessStorageDown(() => readSignInAhead(db, request, request.interactionUid!, { model: this.model, id }, readAccount));
+      await unlessStorageDown(() => signInReadAhead.read(request, request.interactionUid!, { model: this.model, id }));
       return true;
     }
 

@@ -37,32 +37,43 @@ const UUID_PATTERN = `'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 const ACCOUNT_ID = `SELECT CASE WHEN x.id ~* ${UUID_PATTERN} THEN x.id::uuid END
   FROM (SELECT COALESCE(${INTERACTION}->'result'->'login'->>'accountId', ${INTERACTION}->'session'->>'accountId') AS id) x`;
 
-/**
- * Reads the interaction `uid`, its session, its account and its grant, and the row first
- * asked for (`model`, `id`) when it is another, into `request.readAhead`.
- */
-export async function readSignInAhead(db: Database, request: RequestWrites, uid: string, asked: { model: string; id: string }, readAccount: AccountReader | undefined): Promise<void> {
-  const account = readAccount?.(ACCOUNT_ID);
-  const other = asked.model !== 'Interaction' || asked.id !== uid;
-  const statements: Statement[] = [
-    [`${ROW} WHERE model = 'Interaction' AND id = $1 AND ${LIVE}`, [uid]],
-    [`${ROW} WHERE model = 'Session' AND uid = ${INTERACTION}->'session'->>'uid' AND ${LIVE}`, [uid]],
-    [`${ROW} WHERE model = 'Grant' AND id = COALESCE(${INTERACTION}->'result'->'consent'->>'grantId', ${INTERACTION}->>'grantId') AND ${LIVE}`, [uid]],
-    ...(account ? [[account.sql, [uid]] as const] : []),
-    ...(other ? [[`${ROW} WHERE model = $1 AND id = $2 AND ${LIVE}`, [asked.model, asked.id]] as const] : []),
-  ];
-  const results = await db.withTenantBatch(statements);
-  const [interaction, session, grant] = results.map((r) => r.rows[0] as (PayloadRow & { id: string }) | undefined);
-  const read = (row: PayloadRow | undefined) => row && withConsumed(row.payload, row.consumed_at);
-  const { readAhead } = request;
-  readAhead.set(readAheadKey('Interaction', uid), read(interaction));
-  const payload = interaction?.payload as { session?: { uid?: unknown; accountId?: unknown }; result?: { login?: { accountId?: unknown } } } | undefined;
-  const sessionUid = payload?.session?.uid;
-  if (typeof sessionUid === 'string') readAhead.set(readAheadKey('Session/uid', sessionUid), read(session));
-  if (grant) readAhead.set(readAheadKey('Grant', grant.id), read(grant));
-  const accountId = payload?.result?.login?.accountId ?? payload?.session?.accountId;
-  if (account && typeof accountId === 'string') readAhead.set(accountReadAheadKey(accountId), account.read(results[3]!.rows));
-  if (other) readAhead.set(readAheadKey(asked.model, asked.id), read(results.at(-1)!.rows[0] as PayloadRow | undefined));
+/** Reads ahead for sign-in requests of one tenant's Provider (adapter.ts). */
+export class SignInReadAhead {
+  readonly #db: Database;
+  readonly #readAccount: AccountReader | undefined;
+  constructor(db: Database, readAccount?: AccountReader) {
+    this.#db = db;
+    this.#readAccount = readAccount;
+  }
+
+  /**
+   * Reads the interaction `uid`, its session, its account and its grant, and the row first
+   * asked for (`model`, `id`) when it is another, into `request.readAhead`, and returns it.
+   */
+  async read(request: RequestWrites, uid: string, asked: { model: string; id: string }): Promise<ReadonlyMap<string, unknown>> {
+    const account = this.#readAccount?.(ACCOUNT_ID);
+    const other = asked.model !== 'Interaction' || asked.id !== uid;
+    const statements: Statement[] = [
+      [`${ROW} WHERE model = 'Interaction' AND id = $1 AND ${LIVE}`, [uid]],
+      [`${ROW} WHERE model = 'Session' AND uid = ${INTERACTION}->'session'->>'uid' AND ${LIVE}`, [uid]],
+      [`${ROW} WHERE model = 'Grant' AND id = COALESCE(${INTERACTION}->'result'->'consent'->>'grantId', ${INTERACTION}->>'grantId') AND ${LIVE}`, [uid]],
+      ...(account ? [[account.sql, [uid]] as const] : []),
+      ...(other ? [[`${ROW} WHERE model = $1 AND id = $2 AND ${LIVE}`, [asked.model, asked.id]] as const] : []),
+    ];
+    const results = await this.#db.withTenantBatch(statements);
+    const [interaction, session, grant] = results.map((r) => r.rows[0] as (PayloadRow & { id: string }) | undefined);
+    const read = (row: PayloadRow | undefined) => row && withConsumed(row.payload, row.consumed_at);
+    const { readAhead } = request;
+    readAhead.set(readAheadKey('Interaction', uid), read(interaction));
+    const payload = interaction?.payload as { session?: { uid?: unknown; accountId?: unknown }; result?: { login?: { accountId?: unknown } } } | undefined;
+    const sessionUid = payload?.session?.uid;
+    if (typeof sessionUid === 'string') readAhead.set(readAheadKey('Session/uid', sessionUid), read(session));
+    if (grant) readAhead.set(readAheadKey('Grant', grant.id), read(grant));
+    const accountId = payload?.result?.login?.accountId ?? payload?.session?.accountId;
+    if (account && typeof accountId === 'string') readAhead.set(accountReadAheadKey(accountId), account.read(results[3]!.rows));
+    if (other) readAhead.set(readAheadKey(asked.model, asked.id), read(results.at(-1)!.rows[0] as PayloadRow | undefined));
+    return readAhead;
+  }
 }
 
 /** The account `accountId` as this request read it ahead, else `read()` (the interaction pages, the token endpoint's findAccount). */
