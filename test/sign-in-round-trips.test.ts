@@ -76,12 +76,52 @@ async function signIn(): Promise<Steps> {
 }
 
 const sum = (steps: Steps, of: keyof Work) => steps.reduce((n, [, w]) => n + w[of], 0);
-const table = (steps: Steps) => steps.map(([step, w]) => `${step}: ${w.tx} tx, ${w.trips} trips`).join('; ');
+const table = (steps: Steps) => steps.map(([step, w]) => `${step}: ${w.tx} tx, ${w.trips} round trips`).join('; ');
+
+/**
+ * The most each step may cost: 21 transactions for the whole sign-in (41 before sign-in
+ * requests held oidc-provider's writes, read ahead and folded the login's writes into one
+ * transaction), 30 round trips on a server. An interaction page or the resume reads its
+ * interaction with its session, account and grant in one batch, and commits what
+ * oidc-provider wrote in one more; the login form adds the federation connections, the
+ * user, the lockout with the last sign-in and the audit event (one transaction of several
+ * statements), and the second factors; the consent form its audit event; the resume after
+ * consent the session's record and the device check, which run beside the answer.
+ */
+const BOUNDS: Record<keyof Work, Record<string, number>> = {
+  tx: { 'authorization request': 1, 'login page': 2, 'login form': 6, 'resume after login': 2, 'consent page': 1, 'consent form': 3, 'resume after consent': 4, 'code exchange': 2 },
+  trips: { 'authorization request': 1, 'login page': 2, 'login form': 11, 'resume after login': 2, 'consent page': 1, 'consent form': 4, 'resume after consent': 7, 'code exchange': 2 },
+};
+
+/** By how much the steps exceed their bounds in `of`; within bounds when 0. */
+const excess = (steps: Steps, of: keyof Work) => steps.reduce((n, [step, w]) => n + Math.max(0, w[of] - BOUNDS[of][step]!), 0);
+
+/** The sign-in whose steps exceed their bounds in `of` least, of up to three (support/timing.ts `fewest`). */
+async function leastOf(of: keyof Work): Promise<Steps> {
+  await signIn(); // warm: tenant, Provider and clients are cached from here on
+  let least: Steps = [];
+  await fewest(0, async () => {
+    const steps = await signIn();
+    if (!least.length || excess(steps, of) < excess(least, of)) least = steps;
+    return excess(least, of);
+  });
+  assert.deepEqual(least.map(([step]) => step), Object.keys(BOUNDS[of]));
+  return least;
+}
 
 describe('database work of a full password sign-in', () => {
-  it('prints its per-step transactions', async () => {
-    await signIn(); // warm: tenant, Provider and clients are cached from here on
-    const steps = await signIn();
-    console.log(table(steps), '; total', sum(steps, 'tx'), 'tx', sum(steps, 'trips'), 'trips');
+  it('runs at most 21 transactions, each step within its bound', async (test) => {
+    const steps = await leastOf('tx');
+    test.diagnostic(`${table(steps)}; in all ${sum(steps, 'tx')} transactions, ${sum(steps, 'trips')} round trips`);
+    for (const [step, work] of steps) assert.ok(work.tx <= BOUNDS.tx[step]!, `${step} ran ${work.tx} transactions, at most ${BOUNDS.tx[step]} expected`);
+    assert.ok(sum(steps, 'tx') <= 21);
+  });
+
+  it('waits on PostgreSQL at most 30 times, each step within its bound', { skip: !process.env.DATABASE_URL && 'embedded PGlite has no round trips' }, async (test) => {
+    assert.equal(t.atrium.services.db.driver.kind, 'postgres', 'DATABASE_URL set: Atrium runs on the PostgreSQL server');
+    const steps = await leastOf('trips');
+    test.diagnostic(`${table(steps)}; in all ${sum(steps, 'trips')} round trips`);
+    for (const [step, work] of steps) assert.ok(work.trips <= BOUNDS.trips[step]!, `${step} waited on PostgreSQL ${work.trips} times, at most ${BOUNDS.trips[step]} expected`);
+    assert.ok(sum(steps, 'trips') <= 30);
   });
 });
