@@ -76,8 +76,8 @@ export async function unlessStorageDown<T>(work: () => Promise<T>): Promise<T> {
 type ClientLookup = (clientId: string) => Promise<ClientMetadata | undefined>;
 
 export function createAdapterClass(tenantId: string, db: Database, findClient: ClientLookup, readAccount?: AccountReader): AdapterClass {
+  const signInReads = new SignInReadAhead(db, readAccount);
   // A runtime serving another tenant's request would be a routing bug; fail loudly.
-  const signInReadAhead = new SignInReadAhead(db, readAccount);
   const assertTenant = () => {
     if (currentTenantId() !== tenantId) throw new Error('oidc adapter used outside its tenant context');
   };
@@ -107,41 +107,24 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
       return found && held?.consumed ? { ...found, consumed: Math.floor(Date.now() / 1000) } : found;
     }
 
-    /** From the request's read-ahead when it has the row, else from the database (remembered on a sign-in request). */
+    /** On a sign-in request as it knows the row; at the token endpoint from its read-ahead, else from the database. */
     async #findUnheld(id: string, request: RequestWrites | undefined): Promise<AdapterPayload | undefined> {
+      if (request && !request.token) return unlessStorageDown(() => signInReads.byId(request, this.model, id, () => findBy(db, this.model, 'id', id)));
       const key = readAheadKey(this.model, id);
       if (request?.readAhead.has(key)) return request.readAhead.get(key) as AdapterPayload | undefined;
-      if (request?.token && REDEEMED.has(this.model)) return unlessStorageDown(() => readRedeemed(db, this.model, id, request, readAccount));
-      if (await this.#readAhead(request, id)) return request!.readAhead.get(key) as AdapterPayload | undefined;
-      const found = await this.#findBy('id', id);
-      if (request && !request.token) request.readAhead.set(key, found);
-      return found;
-    }
-
-    /** A sign-in request's first read: its interaction and what oidc-provider reads next, with the row asked for (sign-in-read-ahead.ts). */
-    async #readAhead(request: RequestWrites | undefined, id: string): Promise<boolean> {
-      if (!request || request.token || !request.interactionUid || request.readAheadDone) return false;
-      request.readAheadDone = true;
-      await unlessStorageDown(() => signInReadAhead.read(request, request.interactionUid!, { model: this.model, id }));
-      return true;
+      if (request && REDEEMED.has(this.model)) return unlessStorageDown(() => readRedeemed(db, this.model, id, request, readAccount));
+      return findBy(db, this.model, 'id', id);
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
       assertTenant();
       const request = heldWrites();
-      const held = request && !request.token ? request.pendingByUid(this.model, uid) : undefined;
-      if (held?.saved) return held.saved.payload;
-      const key = readAheadKey(`${this.model}/uid`, uid); // at the token endpoint: a session bound to the token being redeemed (readRedeemed)
-      if (request?.readAhead.has(key)) return request.readAhead.get(key) as AdapterPayload | undefined;
-      const found = await this.#findBy('uid', uid);
-      if (!request || request.token) return found;
-      // A row this request destroyed is gone, though still stored until the commit.
-      const live = found && typeof found.jti === 'string' && request.pending(this.model, found.jti)?.destroyed ? undefined : found;
-      request.readAhead.set(key, live);
-      return live;
+      if (request && !request.token) return unlessStorageDown(() => signInReads.byUid(request, this.model, uid, () => findBy(db, this.model, 'uid', uid)));
+      const key = readAheadKey(`${this.model}/uid`, uid); // a session bound to the token being redeemed (readRedeemed)
+      return request?.readAhead.has(key) ? (request.readAhead.get(key) as AdapterPayload | undefined) : findBy(db, this.model, 'uid', uid);
     }
     findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      return assertTenant(), this.#findBy('user_code', userCode);
+      return assertTenant(), findBy(db, this.model, 'user_code', userCode);
     }
 
     async consume(id: string): Promise<void> {
@@ -164,19 +147,20 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
       heldWrites()?.forget((w) => w.saved?.payload.grantId === grantId);
       await unlessStorageDown(() => db.tenantQuery('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId]));
     }
-
-    async #findBy(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
-      const res = await unlessStorageDown(() =>
-        db.tenantQuery<PayloadRow>(
-          `SELECT payload, consumed_at FROM oidc_payloads
-           WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > now())`,
-          [this.model, value],
-        ),
-      );
-      const row = res.rows[0];
-      return row && withConsumed(row.payload, row.consumed_at);
-    }
   };
+}
+
+/** A live row of `model` by one of its lookup columns. */
+async function findBy(db: Database, model: string, column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
+  const res = await unlessStorageDown(() =>
+    db.tenantQuery<PayloadRow>(
+      `SELECT payload, consumed_at FROM oidc_payloads
+       WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > now())`,
+      [model, value],
+    ),
+  );
+  const row = res.rows[0];
+  return row && withConsumed(row.payload, row.consumed_at);
 }
 
 /**

@@ -46,6 +46,32 @@ export class SignInReadAhead {
     this.#readAccount = readAccount;
   }
 
+  /** A row of a sign-in request by id: read ahead on the request's first read, then as read (or `read()`, remembered). */
+  async byId(request: RequestWrites, model: string, id: string, read: () => Promise<AdapterPayload | undefined>): Promise<AdapterPayload | undefined> {
+    const key = readAheadKey(model, id);
+    if (!request.readAhead.has(key) && request.interactionUid && !request.readAheadDone) {
+      request.readAheadDone = true;
+      await this.read(request, request.interactionUid, { model, id });
+    }
+    if (request.readAhead.has(key)) return request.readAhead.get(key) as AdapterPayload | undefined;
+    const found = await read();
+    request.readAhead.set(key, found);
+    return found;
+  }
+
+  /** A row of a sign-in request by uid: as this request saved it, else as read (or `read()`, remembered), unless it destroyed it. */
+  async byUid(request: RequestWrites, model: string, uid: string, read: () => Promise<AdapterPayload | undefined>): Promise<AdapterPayload | undefined> {
+    const held = request.pendingByUid(model, uid);
+    if (held?.saved) return held.saved.payload;
+    const key = readAheadKey(`${model}/uid`, uid);
+    if (request.readAhead.has(key)) return request.readAhead.get(key) as AdapterPayload | undefined;
+    const found = await read();
+    // A row this request destroyed is gone, though still stored until the commit.
+    const live = found && typeof found.jti === 'string' && request.pending(model, found.jti)?.destroyed ? undefined : found;
+    request.readAhead.set(key, live);
+    return live;
+  }
+
   /**
    * Reads the interaction `uid`, its session, its account and its grant, and the row first
    * asked for (`model`, `id`) when it is another, into `request.readAhead`, and returns it.
