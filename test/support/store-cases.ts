@@ -318,12 +318,16 @@ export function storeCases(s: Services): StoreCase[] {
         async seed() {
           const [id, uid, grantId] = [tag(), tag(), tag()];
           await adapter('Session').upsert(tag(), { uid, accountId: 'someone' }, 3600);
-          await adapter('Grant').upsert(grantId, { accountId: 'someone' }, 3600);
+          await adapter('Grant').upsert(grantId, { jti: grantId, accountId: 'someone' }, 3600);
           await adapter('Interaction').upsert(id, { uid: id, session: { uid, accountId: 'someone' }, grantId }, 3600);
           return {
             markers: [id, uid, grantId],
             // The rows read, not the keys asked for (those name A's ids whatever the answer).
-            reads: { read: async () => [...(await new SignInReadAhead(db).read(new RequestWrites(false, id), id, { model: 'Interaction', id })).values()] },
+            reads: {
+              read: async () => [...(await new SignInReadAhead(db).read(new RequestWrites(false, id), id, { model: 'Interaction', id })).values()],
+              byId: () => new SignInReadAhead(db).byId(new RequestWrites(false, id), 'Grant', grantId, async () => undefined),
+              byUid: () => new SignInReadAhead(db).byUid(new RequestWrites(false), 'Session', uid, async () => (await adapter('Session').findByUid(uid)) ?? undefined),
+            },
             writes: {},
           };
         },
