@@ -8,6 +8,7 @@ import type { Context } from 'koa';
 import { LoginRateLimits } from '../security/rate-limit-login.ts';
 import { AppError } from '../core/errors.ts';
 import { renderTenantPage } from '../web/page.ts';
+import { readAheadAccount } from '../oidc/sign-in-read-ahead.ts';
 import { interactionCsrfToken, loadInteraction, readInteractionForm, uiLocales } from './interaction-context.ts';
 import type { InteractionDeps } from './interaction-deps.ts';
 import { clientName, renderLogin, submitLogin } from './login-page.ts';
@@ -26,7 +27,9 @@ async function showInteraction(deps: InteractionDeps, ctx: Context): Promise<voi
   if (await stepUpIfAsked(deps, ctx, runtime, details)) return;
   if (details.prompt.name === 'login') return renderLogin(deps, ctx, runtime, details);
   if (details.prompt.name !== 'consent') throw new AppError('unsupported_prompt', 400, `unsupported prompt ${details.prompt.name}`);
-  const account = details.session?.accountId ? await deps.users.findById(details.session.accountId) : undefined;
+  const accountId = details.session?.accountId;
+  // Read with the interaction (oidc/sign-in-read-ahead.ts).
+  const account = accountId ? await readAheadAccount(accountId, () => deps.users.findById(accountId)) : undefined;
   const promptDetails = details.prompt.details as ConsentPrompt;
   const requested = [...(promptDetails.missingOIDCScope ?? []), ...Object.values(promptDetails.missingResourceScopes ?? {}).flat()];
   await renderTenantPage(
@@ -78,6 +81,11 @@ async function abortInteraction(deps: InteractionDeps, ctx: Context): Promise<vo
 export function interactionRoutes(deps: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const loginLimits = new LoginRateLimits(deps.rateLimiter);
+  // The interaction and session are read once per page, and what oidc-provider writes is committed in one transaction.
+  router.use(async function signInWritesTogether(ctx, next) {
+    const runtime = await ctx.state.runtime.provider();
+    return runtime.writesTogether(next, ctx.params.uid ?? '');
+  });
   router.get('/', (ctx) => showInteraction(deps, ctx));
   // A reload after a failed sign-in (the form re-rendered in answer to the POST) lands here.
   router.get('/login', (ctx) => ctx.redirect(`/interaction/${encodeURIComponent(ctx.params.uid!)}`));

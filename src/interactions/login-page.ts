@@ -6,7 +6,7 @@
 import type { Context } from 'koa';
 import type { ProviderRuntime } from '../oidc/provider-factory.ts';
 import { LoginRateLimits, tooManyAttemptsMessage, type LoginRejection } from '../security/rate-limit-login.ts';
-import { authenticate } from '../accounts/sign-in.ts';
+import { authenticate, type Settle } from '../accounts/sign-in.ts';
 import { AppError } from '../core/errors.ts';
 import { CONSOLE_CLIENT_ID } from '../oidc/console-client.ts';
 import { renderTenantPage } from '../web/page.ts';
@@ -81,8 +81,15 @@ export async function submitLogin(deps: InteractionDeps, loginLimits: LoginRateL
   // Home-realm discovery: an email of a domain with its own upstream IdP signs in there, no
   // password checked. After the limits: each one writes a login state and an audit row.
   if (await routeToHomeRealm(deps, ctx, details.uid, email)) return;
-  const user = email && password ? await authenticate(deps.users, email, password, deps.lockout.guard(tenant)) : undefined;
   const audit = { ip: ctx.ip, userAgent: ctx.get('user-agent'), details: { client_id: details.params.client_id } };
+  // A matching password: the failures cleared, the last sign-in and its audit event in one transaction.
+  const settle: Settle = (admit) =>
+    deps.audit.together(async () => {
+      const admitted = await admit();
+      if (admitted) await deps.audit.record({ ...audit, action: 'user.sign_in', actor: admitted.id, target: admitted.id });
+      return admitted;
+    });
+  const user = email && password ? await authenticate(deps.users, email, password, deps.lockout.guard(tenant), settle) : undefined;
   if (!user) {
     deps.metrics.signIn(tenant.slug, 'failure');
     await deps.audit.record({ ...audit, action: 'user.sign_in', outcome: 'failure', actor: null, target: email.toLowerCase() });
@@ -90,7 +97,6 @@ export async function submitLogin(deps: InteractionDeps, loginLimits: LoginRateL
     return renderLogin(deps, ctx, runtime, details, { error: { key: 'login.wrong_credentials' }, email });
   }
   deps.metrics.signIn(tenant.slug, 'success');
-  await deps.audit.record({ ...audit, action: 'user.sign_in', actor: user.id, target: user.id });
   await loginLimits.succeeded(tenant, email);
   // Second factor: enrolled, required by policy or asked for by acr_values → /interaction/:uid/mfa.
   if (await startSecondFactor(deps, ctx, runtime, details, user)) return;

@@ -115,11 +115,7 @@ export class MfaService {
   }
 
   async status(userId: string): Promise<MfaStatus> {
-    const [totp, recoveryCodesLeft, passkeys] = await Promise.all([
-      this.#deps.store.findTotp(userId),
-      this.#deps.store.countUnusedRecoveryCodes(userId),
-      this.#deps.store.listCredentials(userId),
-    ]);
+    const { totp, recoveryCodesLeft, passkeys } = await this.#deps.store.factorsOf(userId);
     const confirmed = Boolean(totp?.confirmedAt);
     return { totp: confirmed, recoveryCodesLeft, passkeys, enrolled: confirmed || passkeys.length > 0 };
   }

@@ -36,6 +36,19 @@ interface CredentialRow {
 }
 
 const CREDENTIAL_COLUMNS = 'credential_id, user_id, public_key, counter, transports, name, device_type, backed_up, created_at, last_used_at';
+const CREDENTIALS = `SELECT ${CREDENTIAL_COLUMNS} FROM webauthn_credentials WHERE user_id = $1 ORDER BY created_at`;
+const TOTP = 'SELECT secret_sealed, confirmed_at, last_step FROM mfa_totp WHERE user_id = $1';
+const UNUSED_RECOVERY_CODES = 'SELECT count(*) AS n FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL';
+
+interface TotpRow {
+  secret_sealed: string;
+  confirmed_at: Date | string | null;
+  last_step: string | number;
+}
+
+function toTotp(row: TotpRow | undefined): TotpRecord | undefined {
+  return row ? { secretSealed: row.secret_sealed, confirmedAt: row.confirmed_at ? new Date(row.confirmed_at) : null, lastStep: Number(row.last_step) } : undefined;
+}
 
 function toCredential(row: CredentialRow): WebAuthnCredential {
   return {
@@ -62,13 +75,15 @@ export class MfaStore {
   }
 
   async findTotp(userId: string): Promise<TotpRecord | undefined> {
-    const res = await this.#db.tenantQuery<{ secret_sealed: string; confirmed_at: Date | string | null; last_step: string | number }>(
-      'SELECT secret_sealed, confirmed_at, last_step FROM mfa_totp WHERE user_id = $1',
-      [userId],
-    );
-    const row = res.rows[0];
-    return row ? { secretSealed: row.secret_sealed, confirmedAt: row.confirmed_at ? new Date(row.confirmed_at) : null, lastStep: Number(row.last_step) } : undefined;
+    return toTotp((await this.#db.tenantQuery<TotpRow>(TOTP, [userId])).rows[0]);
   }
+
+  /** The user's authenticator app, unused recovery codes and passkeys in one batch (one round trip): a sign-in's second-factor check. */
+  async factorsOf(userId: string): Promise<{ totp: TotpRecord | undefined; recoveryCodesLeft: number; passkeys: WebAuthnCredential[] }> {
+    const [totp, codes, passkeys] = await this.#db.withTenantBatch([[TOTP, [userId]], [UNUSED_RECOVERY_CODES, [userId]], [CREDENTIALS, [userId]]]);
+    return { totp: toTotp(totp!.rows[0] as TotpRow | undefined), recoveryCodesLeft: Number(codes!.rows[0]?.n ?? 0), passkeys: (passkeys!.rows as unknown as CredentialRow[]).map(toCredential) };
+  }
+
 
   /** Starts (or restarts) an enrolment; a confirmed authenticator is never replaced this way. */
   async savePendingTotp(userId: string, secretSealed: string): Promise<boolean> {
@@ -126,7 +141,7 @@ export class MfaStore {
   }
 
   async countUnusedRecoveryCodes(userId: string): Promise<number> {
-    const res = await this.#db.tenantQuery<{ n: string | number }>('SELECT count(*) AS n FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL', [userId]);
+    const res = await this.#db.tenantQuery<{ n: string | number }>(UNUSED_RECOVERY_CODES, [userId]);
     return Number(res.rows[0]?.n ?? 0);
   }
 
@@ -145,7 +160,7 @@ export class MfaStore {
   }
 
   async listCredentials(userId: string): Promise<WebAuthnCredential[]> {
-    const res = await this.#db.tenantQuery<CredentialRow>(`SELECT ${CREDENTIAL_COLUMNS} FROM webauthn_credentials WHERE user_id = $1 ORDER BY created_at`, [userId]);
+    const res = await this.#db.tenantQuery<CredentialRow>(CREDENTIALS, [userId]);
     return res.rows.map(toCredential);
   }
 

@@ -10,7 +10,9 @@ import { AppError } from '../core/errors.ts';
 import type { Database, Statement } from '../storage/database.ts';
 import { currentTenantId } from '../core/request-context.ts';
 import type { ClientMetadata } from './client-store.ts';
-import { AlreadyRedeemed, heldTokenWrites, type HeldWrite, type TokenRequestWrites } from './token-request-writes.ts';
+import { accountReadAheadKey, readAheadKey, SignInReadAhead, withConsumed, type AccountReader } from './sign-in-read-ahead.ts';
+
+import { AlreadyRedeemed, heldWrites, type CommitHeldWrites, type HeldWrite, type RequestWrites } from './token-request-writes.ts';
 
 interface PayloadRow {
   payload: AdapterPayload;
@@ -22,11 +24,6 @@ interface RedeemedRow extends PayloadRow {
   grant_consumed_at: Date | string | null;
 }
 
-/**
- * The statement reading an account, given SQL that yields its id, and how to read its rows
- * (the users table is not the adapter's): run in the batch that reads the token.
- */
-export type AccountReader = (idSql: string) => { sql: string; read: (rows: readonly unknown[]) => unknown };
 
 /** What a token request redeems; each names its grant and account, which the grant reads next. */
 const REDEEMED = new Set(['AuthorizationCode', 'RefreshToken']);
@@ -54,12 +51,6 @@ const REDEEMED_ACCOUNT_ID = `
   SELECT CASE WHEN a.payload->>'accountId' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN (a.payload->>'accountId')::uuid END
   FROM oidc_payloads a WHERE a.model = $1 AND a.id = $2 AND (a.expires_at IS NULL OR a.expires_at > now())`;
 
-const readAheadKey = (model: string, id: string) => `${model}\u0000${id}`;
-export const accountReadAheadKey = (accountId: string) => readAheadKey('account', accountId);
-
-function withConsumed(payload: AdapterPayload, consumedAt: Date | string | null): AdapterPayload {
-  return consumedAt ? { ...payload, consumed: Math.floor(new Date(consumedAt).getTime() / 1000) } : payload;
-}
 
 export type AdapterClass = new (model: string) => Adapter;
 
@@ -85,6 +76,7 @@ export async function unlessStorageDown<T>(work: () => Promise<T>): Promise<T> {
 type ClientLookup = (clientId: string) => Promise<ClientMetadata | undefined>;
 
 export function createAdapterClass(tenantId: string, db: Database, findClient: ClientLookup, readAccount?: AccountReader): AdapterClass {
+  const signInReads = new SignInReadAhead(db, readAccount);
   // A runtime serving another tenant's request would be a routing bug; fail loudly.
   const assertTenant = () => {
     if (currentTenantId() !== tenantId) throw new Error('oidc adapter used outside its tenant context');
@@ -99,7 +91,7 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       if (this.model === 'Client') throw new Error('clients are managed through the management API');
       assertTenant();
-      const held = heldTokenWrites();
+      const held = heldWrites();
       if (held) return held.upsert(this.model, id, payload, expiresIn);
       await unlessStorageDown(() => db.tenantQuery(...upsertStatement(tenantId, { model: this.model, id, saved: { payload, expiresIn } })));
     }
@@ -107,62 +99,68 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
     async find(id: string): Promise<AdapterPayload | undefined> {
       assertTenant();
       if (this.model === 'Client') return unlessStorageDown(() => findClient(id));
-      const request = heldTokenWrites();
-      // What this token request wrote but has not committed yet reads as written.
+      const request = heldWrites();
+      // What this request wrote but has not committed yet reads as written.
       const held = request?.pending(this.model, id);
+      if (held?.destroyed && !held.saved) return undefined;
       const found = held?.saved?.payload ?? (await this.#findUnheld(id, request));
       return found && held?.consumed ? { ...found, consumed: Math.floor(Date.now() / 1000) } : found;
     }
 
-    /** From the token request's read-ahead when it has the row, else from the database. */
-    async #findUnheld(id: string, request: TokenRequestWrites | undefined): Promise<AdapterPayload | undefined> {
+    /** On a sign-in request as it knows the row; at the token endpoint from its read-ahead, else from the database. */
+    async #findUnheld(id: string, request: RequestWrites | undefined): Promise<AdapterPayload | undefined> {
+      if (request && !request.token) return unlessStorageDown(() => signInReads.byId(request, this.model, id, () => findBy(db, this.model, 'id', id)));
       const key = readAheadKey(this.model, id);
       if (request?.readAhead.has(key)) return request.readAhead.get(key) as AdapterPayload | undefined;
       if (request && REDEEMED.has(this.model)) return unlessStorageDown(() => readRedeemed(db, this.model, id, request, readAccount));
-      return this.#findBy('id', id);
+      return findBy(db, this.model, 'id', id);
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
       assertTenant();
-      const readAhead = heldTokenWrites()?.readAhead; // a session bound to the token being redeemed (readRedeemed)
-      const key = readAheadKey(`${this.model}/uid`, uid);
-      return readAhead?.has(key) ? (readAhead.get(key) as AdapterPayload | undefined) : this.#findBy('uid', uid);
+      const request = heldWrites();
+      if (request && !request.token) return unlessStorageDown(() => signInReads.byUid(request, this.model, uid, () => findBy(db, this.model, 'uid', uid)));
+      const key = readAheadKey(`${this.model}/uid`, uid); // a session bound to the token being redeemed (readRedeemed)
+      return request?.readAhead.has(key) ? (request.readAhead.get(key) as AdapterPayload | undefined) : findBy(db, this.model, 'uid', uid);
     }
     findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      return assertTenant(), this.#findBy('user_code', userCode);
+      return assertTenant(), findBy(db, this.model, 'user_code', userCode);
     }
 
     async consume(id: string): Promise<void> {
       assertTenant();
-      const held = heldTokenWrites();
+      const held = heldWrites();
       if (held) return held.consume(this.model, id);
       await unlessStorageDown(() => db.tenantQuery(...consumeStatement({ model: this.model, id })));
     }
 
     async destroy(id: string): Promise<void> {
       assertTenant();
-      heldTokenWrites()?.forget((w) => w.model === this.model && w.id === id);
+      const held = heldWrites();
+      if (held && !held.token) return held.destroy(this.model, id);
+      held?.forget((w) => w.model === this.model && w.id === id);
       await unlessStorageDown(() => db.tenantQuery('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id]));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
       assertTenant();
-      heldTokenWrites()?.forget((w) => w.saved?.payload.grantId === grantId);
+      heldWrites()?.forget((w) => w.saved?.payload.grantId === grantId);
       await unlessStorageDown(() => db.tenantQuery('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId]));
     }
-
-    async #findBy(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
-      const res = await unlessStorageDown(() =>
-        db.tenantQuery<PayloadRow>(
-          `SELECT payload, consumed_at FROM oidc_payloads
-           WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > now())`,
-          [this.model, value],
-        ),
-      );
-      const row = res.rows[0];
-      return row && withConsumed(row.payload, row.consumed_at);
-    }
   };
+}
+
+/** A live row of `model` by one of its lookup columns. */
+async function findBy(db: Database, model: string, column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
+  const res = await unlessStorageDown(() =>
+    db.tenantQuery<PayloadRow>(
+      `SELECT payload, consumed_at FROM oidc_payloads
+       WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > now())`,
+      [model, value],
+    ),
+  );
+  const row = res.rows[0];
+  return row && withConsumed(row.payload, row.consumed_at);
 }
 
 /**
@@ -170,7 +168,7 @@ export function createAdapterClass(tenantId: string, db: Database, findClient: C
  * (if it is) and its account in one batch (one round trip to a server): the grant then
  * needs one more (the writes), not five.
  */
-async function readRedeemed(db: Database, model: string, id: string, request: TokenRequestWrites, readAccount: AccountReader | undefined): Promise<AdapterPayload | undefined> {
+async function readRedeemed(db: Database, model: string, id: string, request: RequestWrites, readAccount: AccountReader | undefined): Promise<AdapterPayload | undefined> {
   const account = readAccount?.(REDEEMED_ACCOUNT_ID);
   const statements: Statement[] = [[REDEEMED_WITH_GRANT, [model, id]], [REDEEMED_SESSION, [model, id]], ...(account ? [[account.sql, [model, id]] as const] : [])];
   const [token, session, accountRows] = await db.withTenantBatch(statements);
@@ -216,15 +214,17 @@ function consumeOrFailStatement(write: Pick<HeldWrite, 'model' | 'id'>): [string
 const NOTHING_TO_CONSUME = '22012';
 
 /**
- * Commits what a token request held back (token-request-writes.ts): one transaction, in
- * order, sent as one batch (one round trip to a server).
+ * Commits what a request held back (token-request-writes.ts): one transaction, in order,
+ * sent as one batch (one round trip to a server). At the token endpoint (`token`) a consume
+ * that finds its row spent rolls all back; on a sign-in request it is the plain update.
  */
-export function commitHeldWrites(db: Database, tenantId: string): (writes: HeldWrite[]) => Promise<void> {
-  return async (writes) => {
+export function commitHeldWrites(db: Database, tenantId: string): CommitHeldWrites {
+  return async (writes, token) => {
     const statements: Statement[] = [];
     for (const write of writes) {
+      if (write.destroyed) statements.push(['DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [write.model, write.id]]);
       if (write.saved) statements.push(upsertStatement(tenantId, { ...write, saved: write.saved }));
-      if (write.consumed) statements.push(consumeOrFailStatement(write));
+      if (write.consumed) statements.push(token ? consumeOrFailStatement(write) : consumeStatement(write));
     }
     try {
       await db.withTenantBatch(statements);

@@ -16,8 +16,8 @@ import { renderPage } from '../core/views.ts';
 import { pageLocals } from '../tenancy/page-locals.ts';
 import type { Translate } from '../core/i18n.ts';
 import { CONSOLE_CLIENT_ID, consoleClient } from './console-client.ts';
-import { accountReadAheadKey, createAdapterClass, unlessStorageDown } from './adapter.ts';
-import { heldTokenWrites } from './token-request-writes.ts';
+import { createAdapterClass, unlessStorageDown } from './adapter.ts';
+import { readAheadAccount } from './sign-in-read-ahead.ts';
 import type { TenantMaterials } from './tenant-materials.ts';
 import { apiResourceServerFor, type ApiResourceServer } from './api-resource.ts';
 import { tokenLifetimes } from './token-lifetimes.ts';
@@ -196,10 +196,8 @@ function accountClaims(user: UserWithSecret, scope: string) {
 }
 
 /** The user `sub` names: as a token grant read it with its code or refresh token (adapter.ts), else read now. */
-async function accountUser(users: UserStore, sub: string): Promise<UserWithSecret | undefined> {
-  const readAhead = heldTokenWrites()?.readAhead;
-  const key = accountReadAheadKey(sub);
-  return readAhead?.has(key) ? (readAhead.get(key) as UserWithSecret | undefined) : unlessStorageDown(() => users.findById(sub));
+function accountUser(users: UserStore, sub: string): Promise<UserWithSecret | undefined> {
+  return readAheadAccount(sub, () => unlessStorageDown(() => users.findById(sub)));
 }
 
 function grantedScopes(token: object): Set<string> {

@@ -10,7 +10,7 @@ import { issuerFor } from '../tenancy/tenant.ts';
 import { pinOriginToIssuer } from './issuer-origin.ts';
 import { currentContext } from '../core/request-context.ts';
 import { commitHeldWrites } from './adapter.ts';
-import { tokenWritesTogether } from './token-request-writes.ts';
+import { authorizationWritesTogether, signInWritesTogether, tokenWritesTogether } from './token-request-writes.ts';
 import { providerConfiguration, renderProviderPage, type ProviderDeps } from './provider-configuration.ts';
 import { unavailable } from '../core/errors.ts';
 import { logoutTokensAfterTheRequest } from './backchannel-logout.ts';
@@ -25,6 +25,8 @@ export interface ProviderRuntime {
   readonly handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** Keys for CSRF tokens on this tenant's forms (current first). */
   readonly csrfKeys: readonly Buffer[];
+  /** Runs the work of a page of the interaction `uid` with its oidc-provider writes held and committed together, its reads read ahead (token-request-writes.ts). */
+  readonly writesTogether: <T>(work: () => Promise<T>, uid: string) => Promise<T>;
 }
 
 export async function buildProviderRuntime(tenant: Tenant, deps: ProviderDeps): Promise<ProviderRuntime> {
@@ -43,7 +45,9 @@ export async function buildProviderRuntime(tenant: Tenant, deps: ProviderDeps): 
   provider.use(logoutTokensAfterTheRequest(provider, deps.audit));
   if (deps.onSignedOut) provider.use(afterSignOut(tenant, issuer, deps.onSignedOut));
   // Inside the correlation id step, so a 503 from the commit carries one too.
-  provider.use(tokenWritesTogether(commitHeldWrites(deps.db, tenant.id)));
+  const commit = commitHeldWrites(deps.db, tenant.id);
+  provider.use(tokenWritesTogether(commit));
+  provider.use(authorizationWritesTogether(commit));
   provider.on('server_error', (_ctx: unknown, err: Error) => currentContext()?.log?.error({ err }, 'oidc-provider server error'));
   provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
     void deps.audit.record({ action: 'user.sign_out', actor: ctx.oidc.session?.accountId ?? null, target: ctx.oidc.client?.clientId ?? null, ip: ctx.ip, userAgent: ctx.get('user-agent') });
@@ -68,6 +72,7 @@ export async function buildProviderRuntime(tenant: Tenant, deps: ProviderDeps): 
     provider,
     handle: callback,
     csrfKeys: deps.box.deriveKeys('csrf', tenant.id),
+    writesTogether: <T>(work: () => Promise<T>, uid: string) => signInWritesTogether(commit, work, uid),
   });
 }
 

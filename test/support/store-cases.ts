@@ -22,6 +22,8 @@ import { createAdapterClass } from '../../src/oidc/adapter.ts';
 import { ClientStore, generateClientId } from '../../src/oidc/client-store.ts';
 import { SigningKeyStore } from '../../src/oidc/signing-keys.ts';
 import { GrantStore } from '../../src/oidc/grant-store.ts';
+import { SignInReadAhead } from '../../src/oidc/sign-in-read-ahead.ts';
+import { RequestWrites } from '../../src/oidc/token-request-writes.ts';
 import { AccountTokenStore } from '../../src/account-recovery/account-token-store.ts';
 import { ConnectionStore } from '../../src/federation/connection-store.ts';
 import { connectionInputSchema, ITEM3_DEFAULTS } from '../../src/federation/connection-schema.ts';
@@ -256,6 +258,7 @@ export function storeCases(s: Services): StoreCase[] {
             findTotp: () => mfa.findTotp(user.id),
             countUnusedRecoveryCodes: { run: () => mfa.countUnusedRecoveryCodes(user.id), seen: (n) => n === 2 },
             listCredentials: () => mfa.listCredentials(user.id),
+            factorsOf: () => mfa.factorsOf(user.id),
             findCredential: () => mfa.findCredential(credentialId),
           },
           writes: {
@@ -307,6 +310,25 @@ export function storeCases(s: Services): StoreCase[] {
             reads: { find: () => adapter('AccessToken').find(id), findByUid: () => adapter('Session').findByUid(uid), findByUserCode: () => adapter('DeviceCode').findByUserCode(userCode) },
             writes: { consume: () => adapter('AccessToken').consume(id), destroy: () => adapter('Session').destroy(id), revokeByGrantId: () => adapter('AccessToken').revokeByGrantId(grantId) },
             inserts: { upsert: () => adapter('AccessToken').upsert(id, { grantId, accountId: 'other' }, 60) },
+          };
+        },
+      },
+      {
+        module: 'src/oidc/sign-in-read-ahead.ts', tables: ['oidc_payloads'], type: SignInReadAhead,
+        async seed() {
+          const [id, uid, grantId] = [tag(), tag(), tag()];
+          await adapter('Session').upsert(tag(), { uid, accountId: 'someone' }, 3600);
+          await adapter('Grant').upsert(grantId, { jti: grantId, accountId: 'someone' }, 3600);
+          await adapter('Interaction').upsert(id, { uid: id, session: { uid, accountId: 'someone' }, grantId }, 3600);
+          return {
+            markers: [id, uid, grantId],
+            // The rows read, not the keys asked for (those name A's ids whatever the answer).
+            reads: {
+              read: async () => [...(await new SignInReadAhead(db).read(new RequestWrites(false, id), id, { model: 'Interaction', id })).values()],
+              byId: () => new SignInReadAhead(db).byId(new RequestWrites(false, id), 'Grant', grantId, async () => undefined),
+              byUid: () => new SignInReadAhead(db).byUid(new RequestWrites(false), 'Session', uid, async () => (await adapter('Session').findByUid(uid)) ?? undefined),
+            },
+            writes: {},
           };
         },
       },
