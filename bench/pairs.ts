@@ -69,6 +69,8 @@ export interface AtriumMemory {
   heapUsedMb: number;
   heapTotalMb: number;
   externalMb: number;
+  /** The heap still in use after forced full collections (between figures, never during one): the rest of heapUsed was garbage. */
+  liveHeapMb?: number;
 }
 
 export interface PairResult {

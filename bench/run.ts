@@ -418,7 +418,7 @@ function startupReport(s: Startup): string[] {
 
 async function setUp(backend: Backend): Promise<{ world: World; admin: AtriumAdmin; tokenFormats: string[] }> {
   progress("starting Atrium (Provider pool: Atrium's default size) and bare oidc-provider");
-  const [atrium, bare] = await Promise.all([startAtrium('atrium', { backendEnv: backend.env, keyPoolSize: KEY_POOL_SIZE }), startBare('bare')]);
+  const [atrium, bare] = await Promise.all([startAtrium('atrium', { backendEnv: backend.env, keyPoolSize: KEY_POOL_SIZE, exposeGc: true }), startBare('bare')]);
   const aPool = openPool(atrium.child.port);
   const bPool = openPool(bare.child.port);
   const admin = new AtriumAdmin(aPool, atrium);
@@ -469,8 +469,10 @@ async function main(): Promise<void> {
     const results: PairResult[] = [];
     for (const pair of pairs(world).filter((p) => selected(p.key))) {
       const result = await measurePair(pair, SETTINGS, progress);
+      // Read before the collection below, as the figure left it; then what of the heap is live.
       const { rssMb, memory } = await poolStats(world.atrium.child);
-      result.memory = { rssMb, ...memory };
+      const liveHeapMb = Math.round((await world.atrium.child.ask('heap')).heapUsed! / 1048576);
+      result.memory = { rssMb, ...memory, liveHeapMb };
       results.push(result);
     }
 
