@@ -11,6 +11,7 @@
  *   F2  Atrium's client_credentials fast path          vs the same bare oidc-provider
  *   F3  discovery + JWKS + token mix over N tenants    vs the same mix on one tenant (Atrium both)
  *   F4  requests that need a Provider over N tenants   vs one tenant (Atrium both); Providers built
+ *       F4/N/bare: the same on bare oidc-provider, N Providers in one process vs one (a reference)
  *   F5  refresh-token grants                           vs bare oidc-provider's (in-memory adapter);
  *                                                         PostgreSQL transactions per grant
  *   F6  full password sign-in                          vs argon2id verification alone, same parameters
@@ -158,25 +159,27 @@ interface World {
 
 /**
  * One request of each of the figure's kinds to every tenant, 32 tenants at a time, before a spread figure's
- * rounds: N busy tenants are tenants that have been served before. Prints its time and the
- * Providers it built; the rounds' own builds are printed per run as ever.
+ * rounds: N busy tenants are tenants that have been served before. Prints its time and, on
+ * Atrium, the Providers it built; the rounds' own builds are printed per run as ever.
  */
-function warmPass(w: World, tenants: readonly Target[], specs: readonly ((t: Target) => RequestSpec)[]) {
+function warmPass(pool: Pool, tenants: readonly Target[], specs: readonly ((t: Target) => RequestSpec)[], builds?: () => Promise<number>) {
   return async (): Promise<string> => {
-    const built = (await poolStats(w.atrium.child)).builds;
+    const built = await builds?.();
     const t0 = performance.now();
     let failed = 0;
     await mapLimit(tenants, HTTP_CONCURRENCY, async (t) => {
-      for (const spec of specs) if ((await timedRequest(w.aPool, spec(t))).status !== 200) failed++;
+      for (const spec of specs) if ((await timedRequest(pool, spec(t))).status !== 200) failed++;
     });
     const s = (performance.now() - t0) / 1000;
-    return `${(tenants.length * specs.length).toLocaleString('en-US')} requests (each kind once per tenant) in ${s.toFixed(1)} s, ${(await poolStats(w.atrium.child)).builds - built} Providers built${failed ? `, ${failed} FAILED` : ''}`;
+    const providers = builds ? `, ${(await builds()) - built!} Providers built` : '';
+    return `${(tenants.length * specs.length).toLocaleString('en-US')} requests (each kind once per tenant) in ${s.toFixed(1)} s${providers}${failed ? `, ${failed} FAILED` : ''}`;
   };
 }
 
 function pairs(w: World): Pair[] {
   const atriumSide = (name: string, more: Partial<Side>): Side => ({ name, server: w.atrium.child, pool: w.aPool, counters: providerBuilds(w.atrium.child), ...more });
   const bareSide = (more: Partial<Side>): Side => ({ name: 'bare', server: w.bare.child, pool: w.bPool, ...more });
+  const atriumWarmPass = (tenants: readonly Target[], specs: readonly ((t: Target) => RequestSpec)[]) => warmPass(w.aPool, tenants, specs, async () => (await poolStats(w.atrium.child)).builds);
   const list: Pair[] = [
     {
       key: 'F1',
@@ -209,7 +212,7 @@ function pairs(w: World): Pair[] {
       a: atriumSide(`${n} tenants`, { next: () => mixRequest(pick(tenants)) }),
       b: atriumSide('1 tenant', { next: () => mixRequest(w.solo) }),
       concurrency: HTTP_CONCURRENCY,
-      warmPass: warmPass(w, tenants, [(t) => discoveryRequest(t.host), (t) => jwksRequest(t.host), tokenRequest]),
+      warmPass: atriumWarmPass(tenants, [(t) => discoveryRequest(t.host), (t) => jwksRequest(t.host), tokenRequest]),
     });
   }
   for (const n of SPREADS) {
@@ -222,7 +225,19 @@ function pairs(w: World): Pair[] {
       a: atriumSide(`${n} tenants`, { next: () => viaProvider(pick(tenants)) }),
       b: atriumSide('1 tenant', { next: () => viaProvider(w.solo) }),
       concurrency: HTTP_CONCURRENCY,
-      warmPass: warmPass(w, tenants, [viaProvider]),
+      warmPass: atriumWarmPass(tenants, [viaProvider]),
+    });
+    // The same spread on bare oidc-provider: how much of F4's loss is oidc-provider's own.
+    const providers = Array.from({ length: n }, (_, i): Target => ({ ...w.bare.target, host: `b${i}.localhost:${w.bare.child.port}` }));
+    list.push({
+      key: `F4/${n}/bare`,
+      title: `reference for F4/${n}: bare oidc-provider 9 spread over ${n.toLocaleString('en-US')} Providers in one process vs one Provider (bare both sides)`,
+      exercises: `F4's request on bare oidc-provider, one Provider per host (built on its first request, in the warm pass, and kept), a host at random (A) or always the main one (B): what spreading requests over many Provider instances costs oidc-provider itself. Each instance has its own model classes, so the code they share sees ${n.toLocaleString('en-US')} times as many object shapes, and the working set is ${n.toLocaleString('en-US')} Providers' worth of memory`,
+      doesNotExercise: 'Atrium (tenancy, the pool, storage, memory budget: the bare server keeps every Provider), Provider builds during the rounds, rate limits',
+      a: bareSide({ name: `${n} Providers`, next: () => viaProvider(pick(providers)) }),
+      b: bareSide({ name: '1 Provider', next: () => viaProvider(w.bare.target) }),
+      concurrency: HTTP_CONCURRENCY,
+      warmPass: warmPass(w.bPool, providers, [viaProvider]),
     });
   }
   list.push(
