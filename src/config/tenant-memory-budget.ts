@@ -20,8 +20,9 @@
  *   one resident tenant                            144 KiB
  *
  * The default, 1536 MB, keeps 10,922 tenants resident: 10,000 busy tenants with some room,
- * at an RSS of 1.6-1.75 GB (measured) and ~1.9 GB when full. Tenants beyond it still work;
- * the least recently used ones are rebuilt when they come back.
+ * at an RSS of 1.55 GB with V8's old space capped at the same 1536 MB (the image's
+ * NODE_OPTIONS; 808 MB of it live heap), 2.2 GB uncapped (garbage V8 had not collected).
+ * Tenants beyond it still work; the least recently used ones are rebuilt when they come back.
  */
 export interface TenantMemoryBudget {
   readonly memoryMb: number;
