@@ -4,11 +4,13 @@
  * (src/main.ts) with the probe preloaded; the baseline runs bench/bare-server.ts.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Pool } from 'undici';
 import { ServerChild, freePort } from './children.ts';
 import { mapLimit, timedRequest, type RequestSpec } from './load.ts';
+import { envOf, parseDockerfile } from '../test/support/dockerfile.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const DISCOVERY_PATH = '/.well-known/openid-configuration';
@@ -20,6 +22,13 @@ export interface Target {
   clientId: string;
   clientSecret: string;
 }
+
+/** NODE_OPTIONS of the Dockerfile's final stage: the bench runs Atrium as the image does. */
+const IMAGE_NODE_OPTIONS = ((): string[] => {
+  const stages = parseDockerfile(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
+  const env = Object.assign({}, ...stages.at(-1)!.instructions.filter((i) => i.keyword === 'ENV').map((i) => envOf(i.args))) as Record<string, string>;
+  return env.NODE_OPTIONS?.split(/\s+/).filter(Boolean) ?? [];
+})();
 
 /** A minimal, reproducible environment: nothing of the caller's Atrium settings leaks in. */
 function baseEnv(): NodeJS.ProcessEnv {
@@ -80,8 +89,9 @@ export async function startAtrium(name: string, options: AtriumOptions): Promise
     // limits: 32 connections on one client would be refused within a second.
     RATE_LIMITS_ENABLED: 'false',
   };
-  // BENCH_ATRIUM_NODE_ARGS: extra node flags for the Atrium child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
-  const extra = process.env.BENCH_ATRIUM_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  // The node flags the image runs Atrium with (its NODE_OPTIONS: the heap cap), then
+  // BENCH_ATRIUM_NODE_ARGS: extra ones, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
+  const extra = [...IMAGE_NODE_OPTIONS, ...(process.env.BENCH_ATRIUM_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [])];
   const args = [...extra, ...(options.exposeGc ? ['--expose-gc'] : []), '--import', './bench/atrium-preload.ts', 'src/main.ts'];
   const child = new ServerChild(name, port, args, env, ROOT);
   await child.waitReady('/readyz', `localhost:${port}`);
