@@ -11,7 +11,6 @@ import type { Database, Statement } from '../storage/database.ts';
 import { currentTenantId } from '../core/request-context.ts';
 import type { ClientMetadata } from './client-store.ts';
 import { accountReadAheadKey, readAheadKey, SignInReadAhead, withConsumed, type AccountReader } from './sign-in-read-ahead.ts';
-
 import { AlreadyRedeemed, heldWrites, type CommitHeldWrites, type HeldWrite, type RequestWrites } from './token-request-writes.ts';
 
 interface PayloadRow {
@@ -23,7 +22,6 @@ interface RedeemedRow extends PayloadRow {
   grant_payload: AdapterPayload | null;
   grant_consumed_at: Date | string | null;
 }
-
 
 /** What a token request redeems; each names its grant and account, which the grant reads next. */
 const REDEEMED = new Set(['AuthorizationCode', 'RefreshToken']);
@@ -50,7 +48,6 @@ const REDEEMED_SESSION = `
 const REDEEMED_ACCOUNT_ID = `
   SELECT CASE WHEN a.payload->>'accountId' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN (a.payload->>'accountId')::uuid END
   FROM oidc_payloads a WHERE a.model = $1 AND a.id = $2 AND (a.expires_at IS NULL OR a.expires_at > now())`;
-
 
 export type AdapterClass = new (model: string) => Adapter;
 
