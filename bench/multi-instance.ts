@@ -37,7 +37,6 @@ export interface PropagationSample {
   eventBeforeAnswerMs: number;
 }
 
-
 export interface EventWatch {
   /** When (performance.now()) the first `keys.rotated` event for the tenant arrived, if it did. */
   rotatedAt(slug: string): number | undefined;

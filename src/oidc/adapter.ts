@@ -11,7 +11,7 @@ import type { Database, Statement } from '../storage/database.ts';
 import { currentTenantId } from '../core/request-context.ts';
 import type { ClientMetadata } from './client-store.ts';
 import { accountReadAheadKey, readAheadKey, SignInReadAhead, withConsumed, type AccountReader } from './sign-in-read-ahead.ts';
-import { AlreadyRedeemed, heldWrites, type CommitHeldWrites, type HeldWrite, type RequestWrites } from './token-request-writes.ts';
+import { AlreadyRedeemed, heldWrites, type CommitHeldWrites, type HeldWrite, type RequestWrites } from './request-writes.ts';
 
 interface PayloadRow {
   payload: AdapterPayload;
@@ -211,7 +211,7 @@ function consumeOrFailStatement(write: Pick<HeldWrite, 'model' | 'id'>): [string
 const NOTHING_TO_CONSUME = '22012';
 
 /**
- * Commits what a request held back (token-request-writes.ts): one transaction, in order,
+ * Commits what a request held back (request-writes.ts): one transaction, in order,
  * sent as one batch (one round trip to a server). At the token endpoint (`token`) a consume
  * that finds its row spent rolls all back; on a sign-in request it is the plain update.
  */

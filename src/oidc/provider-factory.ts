@@ -10,7 +10,7 @@ import { issuerFor } from '../tenancy/tenant.ts';
 import { pinOriginToIssuer } from './issuer-origin.ts';
 import { currentContext } from '../core/request-context.ts';
 import { commitHeldWrites } from './adapter.ts';
-import { authorizationWritesTogether, signInWritesTogether, tokenWritesTogether } from './token-request-writes.ts';
+import { authorizationWritesTogether, signInWritesTogether, tokenWritesTogether } from './request-writes.ts';
 import { providerConfiguration, renderProviderPage, type ProviderDeps } from './provider-configuration.ts';
 import { unavailable } from '../core/errors.ts';
 import { logoutTokensAfterTheRequest } from './backchannel-logout.ts';
@@ -25,7 +25,7 @@ export interface ProviderRuntime {
   readonly handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** Keys for CSRF tokens on this tenant's forms (current first). */
   readonly csrfKeys: readonly Buffer[];
-  /** Runs the work of a page of the interaction `uid` with its oidc-provider writes held and committed together, its reads read ahead (token-request-writes.ts). */
+  /** Runs the work of a page of the interaction `uid` with its oidc-provider writes held and committed together, its reads read ahead (request-writes.ts). */
   readonly writesTogether: <T>(work: () => Promise<T>, uid: string) => Promise<T>;
 }
 

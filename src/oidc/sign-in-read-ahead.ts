@@ -6,12 +6,12 @@
  * cookie), the account signing in and the grant being consented to, one after the other.
  * On a sign-in request's first read the adapter asks for all of these at once (each derived
  * from the interaction row in SQL, under RLS), and answers what oidc-provider asks next from
- * the request's read-ahead (token-request-writes.ts). A row read ahead is read in the same
+ * the request's read-ahead (request-writes.ts). A row read ahead is read in the same
  * request it is used in: nothing is kept across requests.
  */
 import type { AdapterPayload } from 'oidc-provider';
 import type { Database, Statement } from '../storage/database.ts';
-import { heldWrites, type RequestWrites } from './token-request-writes.ts';
+import { heldWrites, type RequestWrites } from './request-writes.ts';
 
 interface PayloadRow {
   payload: AdapterPayload;

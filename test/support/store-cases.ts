@@ -23,7 +23,7 @@ import { ClientStore, generateClientId } from '../../src/oidc/client-store.ts';
 import { SigningKeyStore } from '../../src/oidc/signing-keys.ts';
 import { GrantStore } from '../../src/oidc/grant-store.ts';
 import { SignInReadAhead } from '../../src/oidc/sign-in-read-ahead.ts';
-import { RequestWrites } from '../../src/oidc/token-request-writes.ts';
+import { RequestWrites } from '../../src/oidc/request-writes.ts';
 import { AccountTokenStore } from '../../src/account-recovery/account-token-store.ts';
 import { ConnectionStore } from '../../src/federation/connection-store.ts';
 import { connectionInputSchema, ITEM3_DEFAULTS } from '../../src/federation/connection-schema.ts';

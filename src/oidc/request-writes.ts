@@ -142,13 +142,10 @@ export async function signInWritesTogether<T>(commit: CommitHeldWrites, work: ()
     writes.closed = true;
     if (writes.writes().length) await commit(writes.writes(), false);
   };
-  let result: T;
-  try {
-    result = await scope.run(writes, work);
-  } catch (err) {
+  const result = await scope.run(writes, work).catch(async (err: unknown) => {
     await commitHeld().catch((commitErr: unknown) => currentContext()?.log?.warn({ err: commitErr }, 'sign-in writes not committed after a failure'));
     throw err;
-  }
+  });
   await commitHeld();
   return result;
 }
