@@ -87,6 +87,14 @@ describe('configuration', () => {
     }
   });
 
+  it('DATABASE_PREPARED_STATEMENTS: on by default, off with false, and refused without a PostgreSQL server to apply to', () => {
+    const url = 'postgres://postgres@127.0.0.1:5432/atrium';
+    assert.equal(loadConfig({ DATABASE_URL: url }).databasePreparedStatements, true);
+    assert.equal(loadConfig({ DATABASE_URL: url, DATABASE_PREPARED_STATEMENTS: 'false' }).databasePreparedStatements, false);
+    assert.deepEqual(problems({ DATABASE_PREPARED_STATEMENTS: 'false' }), ['DATABASE_PREPARED_STATEMENTS: applies to a PostgreSQL server only (set DATABASE_URL)']);
+    assert.equal(problems({ DATABASE_URL: url, DATABASE_PREPARED_STATEMENTS: 'sometimes' }).length, 1);
+  });
+
   it('TRUST_PROXY: false, true (one private hop), a hop count or a CIDR list; anything else is refused', () => {
     assert.deepEqual(loadConfig({}).trustProxy, { hops: 0, proxies: undefined });
     assert.deepEqual(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, { hops: 0, proxies: undefined });

@@ -84,6 +84,7 @@ const schema = z.object({
   TRUST_PROXY: proxyTrust.default({ hops: 0, proxies: undefined }),
   RATE_LIMITS_ENABLED: boolean.default(true),
   DATABASE_POOL_SIZE: positiveInt.default(10),
+  DATABASE_PREPARED_STATEMENTS: boolean.default(true),
   SIGNING_KEY_POOL_SIZE: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(0, 'must be 0 or more').max(1000, 'must be at most 1000').default(8),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').regex(/^\S+$/, 'must not contain spaces').optional(),
@@ -136,6 +137,8 @@ export interface AtriumConfig {
   /** Off only where something upstream limits requests (or for benchmarks). */
   readonly rateLimitsEnabled: boolean;
   readonly databasePoolSize: number;
+  /** Statements prepared once per connection (storage/statement-names.ts); off behind a pooler that cannot keep them. */
+  readonly databasePreparedStatements: boolean;
   /** Signing key pairs each instance generates ahead of time for new tenants (oidc/signing-key-pool.ts); 0: none. */
   readonly signingKeyPoolSize: number;
   readonly logLevel: string;
@@ -178,6 +181,15 @@ function isLoopbackHost(hostname: string): boolean {
   return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '127.0.0.1' || hostname === '[::1]';
 }
 
+/** Settings that mean something with a PostgreSQL server only, set without one. */
+function serverOnlySettings(e: z.infer<typeof schema>, given: Record<string, string | undefined>): string[] {
+  if (e.DATABASE_URL) return [];
+  return [
+    ...(e.DATABASE_MIGRATION_URL ? ['DATABASE_MIGRATION_URL: needs DATABASE_URL (the runtime login) as well'] : []),
+    ...(given.DATABASE_PREPARED_STATEMENTS !== undefined ? ['DATABASE_PREPARED_STATEMENTS: applies to a PostgreSQL server only (set DATABASE_URL)'] : []),
+  ];
+}
+
 /** Parses and validates the environment; throws ConfigError listing every problem. */
 export function loadConfig(source: Record<string, string | undefined> = process.env): AtriumConfig {
   // Empty strings mean "unset", as in most .env tooling.
@@ -203,7 +215,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     if (!e.DATABASE_URL) problems.push('DATABASE_URL: required in production (the embedded database is for development)');
     if (e.ATRIUM_DEMO) problems.push('ATRIUM_DEMO: demo tenants and users are not allowed in production');
   }
-  if (e.DATABASE_MIGRATION_URL && !e.DATABASE_URL) problems.push('DATABASE_MIGRATION_URL: needs DATABASE_URL (the runtime login) as well');
+  problems.push(...serverOnlySettings(e, cleaned));
   if (Boolean(e.ATRIUM_BOOTSTRAP_ADMIN_EMAIL) !== Boolean(e.ATRIUM_BOOTSTRAP_ADMIN_PASSWORD)) {
     problems.push('ATRIUM_BOOTSTRAP_ADMIN_EMAIL and ATRIUM_BOOTSTRAP_ADMIN_PASSWORD: set both or neither');
   }
@@ -245,6 +257,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     trustProxy: Object.freeze({ hops: e.TRUST_PROXY.hops, proxies: e.TRUST_PROXY.proxies && Object.freeze([...e.TRUST_PROXY.proxies]) }),
     rateLimitsEnabled: e.RATE_LIMITS_ENABLED,
     databasePoolSize: e.DATABASE_POOL_SIZE,
+    databasePreparedStatements: e.DATABASE_PREPARED_STATEMENTS,
     signingKeyPoolSize: e.SIGNING_KEY_POOL_SIZE,
     logLevel: e.LOG_LEVEL,
     metrics: Object.freeze({ token: e.METRICS_TOKEN, port: e.METRICS_PORT }),

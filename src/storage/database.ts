@@ -16,6 +16,7 @@ import { AppError, badRequest, conflict, unavailable } from '../core/errors.ts';
 import type { DependencyHealth } from '../core/dependency-health.ts';
 import type { ContextKey } from './context-key.ts';
 import type { Driver, Queryable, QueryResult, Statement } from './driver.ts';
+import { refusedPreparedStatement, stalePreparedStatement } from './statement-names.ts';
 
 export type { Driver, Queryable, QueryResult, Statement } from './driver.ts';
 
@@ -182,12 +183,15 @@ export class Database {
       return result;
     } catch (err) {
       const mapped = mapDatabaseError(err);
-      // Only a lost connection says the database is down; a constraint or bad input does not.
-      if (mapped instanceof AppError && mapped.status === 503) this.#health?.databaseReachable(false);
+      // Only a lost connection says the database is down; a constraint or bad input does not,
+      // nor a prepared statement the driver has already stopped using.
+      if (mapped instanceof AppError && mapped.status === 503 && !preparedStatementMismatch(err)) this.#health?.databaseReachable(false);
       throw mapped;
     }
   }
 }
+
+const preparedStatementMismatch = (err: unknown): boolean => refusedPreparedStatement(err) || stalePreparedStatement(err);
 
 const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
 
@@ -198,6 +202,9 @@ export function mapDatabaseError(err: unknown): unknown {
   if (e?.code === '23505') return conflict('a resource with the same identifier already exists');
   // Text PostgreSQL cannot store (a NUL character) is the caller's bad input, not our failure.
   if (e?.code === '22021' || e?.code === '22P05') return badRequest('the input contains characters that cannot be stored (such as NUL)');
+  // The server side did not hold a prepared statement as the driver expected: the driver has
+  // already stopped naming statements or dropped that connection, so trying again succeeds.
+  if (preparedStatementMismatch(err)) return Object.assign(unavailable(), { cause: err });
   // Connection exceptions (class 08), operator intervention (57P: shutdown, crash recovery,
   // starting up) and too many connections are all the database being away for a while.
   if (e?.code && (CONNECTION_ERRORS.has(e.code) || e.code.startsWith('08') || e.code.startsWith('57P') || e.code === '53300')) return Object.assign(unavailable(), { cause: err });

@@ -26,11 +26,18 @@ async function openEmbedded(dataDir: string | undefined, log: Logger): Promise<D
 }
 
 export async function openDatabase(config: AtriumConfig, log: Logger, options: { inMemory?: boolean; health?: DependencyHealth } = {}): Promise<Database> {
+  const onConnectionError = (err: Error) => options.health?.errorSurvived('database', err);
   const driver = config.databaseUrl
-    ? createPgDriver(config.databaseUrl, config.databasePoolSize, (err) => options.health?.errorSurvived('database', err))
+    ? createPgDriver(config.databaseUrl, config.databasePoolSize, {
+        preparedStatements: config.databasePreparedStatements,
+        onConnectionError,
+        onPreparedStatementsRefused: (err) =>
+          log.warn({ err }, 'the database refused a prepared statement (a pooler in transaction mode without prepared-statement support?): running statements unprepared from now on; set DATABASE_PREPARED_STATEMENTS=false to start that way'),
+      })
     : await openEmbedded(options.inMemory ? undefined : path.resolve(config.dataDir, 'pglite'), log);
   // Split logins: the owner migrates and hands over the context key, then its pool is closed.
-  const owner: Driver = config.databaseUrl && config.databaseMigrationUrl ? createPgDriver(config.databaseMigrationUrl, 1, (err) => options.health?.errorSurvived('database', err)) : driver;
+  // It runs a handful of statements once, so nothing is worth preparing.
+  const owner: Driver = config.databaseUrl && config.databaseMigrationUrl ? createPgDriver(config.databaseMigrationUrl, 1, { preparedStatements: false, onConnectionError }) : driver;
   try {
     await migrate(owner, log);
     const key = await loadContextKey(owner);

@@ -9,6 +9,7 @@
 import pg from 'pg';
 import type { Writable } from 'node:stream';
 import type { Driver, Queryable, QueryResult } from './driver.ts';
+import { refusedPreparedStatement, stalePreparedStatement, StatementNames } from './statement-names.ts';
 
 /** pg's socket, to write several pipelined statements with one system call (loopback writes cost ~50-70 µs each here). */
 function socketOf(client: pg.PoolClient): Writable | undefined {
@@ -39,23 +40,49 @@ const rolledBackInstead = () => Object.assign(new Error('the transaction was rol
 /** Told of every lost connection (the process survives it: the caller answers 503, the pool reconnects). */
 export type ConnectionErrorObserver = (err: Error) => void;
 
+export interface PgDriverOptions {
+  /** DATABASE_PREPARED_STATEMENTS: statements with parameters prepared once per connection (default true). */
+  preparedStatements?: boolean;
+  onConnectionError?: ConnectionErrorObserver;
+  /** Told once when the server side refused a prepared statement; everything runs unnamed from then on. */
+  onPreparedStatementsRefused?: (err: Error) => void;
+}
+
 /**
  * The pool's connections as the driver uses them: `send` writes a statement and counts the
  * round trips, `withClient` lends a connection to work that opens a transaction on it.
  */
-function pooledConnections(pool: pg.Pool, onConnectionError: ConnectionErrorObserver, roundTrip: () => void) {
+function pooledConnections(pool: pg.Pool, options: PgDriverOptions, roundTrip: () => void) {
+  const { onConnectionError = () => {}, onPreparedStatementsRefused = () => {} } = options;
+  const names = new StatementNames<pg.PoolClient>(options.preparedStatements ?? true);
   /**
    * Statements written and not yet answered, per connection: a statement written when none
    * is starts a round trip (the connection waits on the server); one written behind others
    * rides along. What `roundTrips` counts.
    */
   const inFlight = new WeakMap<pg.PoolClient, number>();
-  const send = (client: pg.PoolClient, sql: string, params?: readonly unknown[]): Promise<pg.QueryResult> => {
+  /**
+   * `prepare`: run under a name (statement-names.ts). Only the requests' transactions and
+   * batches do (their context statement has parameters); start-up's migrations and key do
+   * not, so an instance starts even where the server side cannot keep prepared statements.
+   */
+  const send = (client: pg.PoolClient, sql: string, params?: readonly unknown[], prepare = false): Promise<pg.QueryResult> => {
     const waiting = inFlight.get(client) ?? 0;
     // Without pipeline mode pg holds a statement back until the one before it is answered.
     if (waiting === 0 || !(client as { pipeline?: boolean }).pipeline) roundTrip();
     inFlight.set(client, waiting + 1);
-    return client.query(sql, params as unknown[] | undefined).finally(() => inFlight.set(client, (inFlight.get(client) ?? 1) - 1));
+    // Only statements with parameters: a parameterless one may be a script of several, which cannot be prepared.
+    const name = prepare && params ? names.nameFor(client, sql) : undefined;
+    const sent = name ? client.query({ name, text: sql, values: params as unknown[] }) : client.query(sql, params as unknown[] | undefined);
+    return sent
+      .catch((err: unknown) => {
+        if (name && refusedPreparedStatement(err) && names.enabled) {
+          names.refuse();
+          onPreparedStatementsRefused(err as Error);
+        }
+        throw err;
+      })
+      .finally(() => inFlight.set(client, (inFlight.get(client) ?? 1) - 1));
   };
 
   /**
@@ -81,6 +108,8 @@ function pooledConnections(pool: pg.Pool, onConnectionError: ConnectionErrorObse
       } catch {
         broken = true;
       }
+      // The server connection's prepared statements are not what pg thinks they are: drop it with them.
+      if (refusedPreparedStatement(err) || stalePreparedStatement(err)) broken = true;
       throw err;
     } finally {
       // A broken client keeps the listener (it may still emit) and is destroyed, never reused.
@@ -92,16 +121,16 @@ function pooledConnections(pool: pg.Pool, onConnectionError: ConnectionErrorObse
   return { send, withClient };
 }
 
-export function createPgDriver(connectionString: string, max: number, onConnectionError: ConnectionErrorObserver = () => {}): Driver {
+export function createPgDriver(connectionString: string, max: number, options: PgDriverOptions = {}): Driver {
   const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000, pipeline: true });
   // An idle client losing its connection must not crash the process; the next checkout reconnects.
-  pool.on('error', (err) => onConnectionError(err));
+  pool.on('error', (err) => options.onConnectionError?.(err));
 
-  const { send, withClient } = pooledConnections(pool, onConnectionError, () => driver.onRoundTrip?.());
+  const { send, withClient } = pooledConnections(pool, options, () => driver.onRoundTrip?.());
 
-  const asQueryable = (client: pg.PoolClient): Queryable => ({
+  const asQueryable = (client: pg.PoolClient, prepare: boolean): Queryable => ({
     async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-      const res = await send(client, sql, params);
+      const res = await send(client, sql, params, prepare);
       return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
     },
     async exec(sql: string): Promise<void> {
@@ -122,9 +151,9 @@ export function createPgDriver(connectionString: string, max: number, onConnecti
         // statement, in one write. Should either fail, that statement fails too (aborted
         // transaction, so nothing runs without its context), and their error is the one reported.
         const [begun, running] = corked(client, () => {
-          const setUp = params ? allInOrder([send(client, 'BEGIN'), send(client, setup, params)]) : send(client, `BEGIN; ${setup}`);
+          const setUp = params ? allInOrder([send(client, 'BEGIN'), send(client, setup, params, true)]) : send(client, `BEGIN; ${setup}`);
           setUp.catch(() => {});
-          return [setUp, fn(asQueryable(client))] as const;
+          return [setUp, fn(asQueryable(client, params !== undefined))] as const;
         });
         let result;
         try {
@@ -143,8 +172,8 @@ export function createPgDriver(connectionString: string, max: number, onConnecti
       return withClient(async (client) => {
         const sent = corked(client, () => [
           send(client, 'BEGIN'),
-          send(client, setup, params),
-          ...statements.map(([sql, values]) => send(client, sql, values)),
+          send(client, setup, params, true),
+          ...statements.map(([sql, values]) => send(client, sql, values, true)),
           send(client, 'COMMIT'),
         ]);
         const answers = await allInOrder(sent);

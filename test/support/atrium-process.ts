@@ -60,6 +60,8 @@ export async function createDeployment(extraEnv: Record<string, string> = {}, se
     PUBLIC_URL: publicUrl,
     MULTI_TENANCY_ENABLED: 'true',
     DATABASE_URL: bouncer ? bouncer.route(database.url) : database.url,
+    // PgBouncer 1.18 (Debian's) cannot keep prepared statements in transaction mode: turned off, as README says.
+    ...(bouncer ? { DATABASE_PREPARED_STATEMENTS: 'false' } : {}),
     REDIS_URL: redisUrl,
     ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     ATRIUM_BOOTSTRAP_CLIENT_ID: BOOTSTRAP_CLIENT_ID,

@@ -122,7 +122,8 @@ export async function startTestAtrium(
   // transaction mode; migrations too, unless split logins send them to the server directly.
   const bouncer = database && pgbouncerRequested() ? await startPgBouncer(database.url, { users: split ? [new URL(split.env.DATABASE_URL ?? '').username] : [] }) : undefined;
   const databaseEnv: Record<string, string> = database ? { DATABASE_URL: database.url, ...split?.env } : {};
-  if (bouncer && database) databaseEnv.DATABASE_URL = bouncer.route(split?.env.DATABASE_URL ?? database.url);
+  // PgBouncer 1.18 (Debian's) cannot keep prepared statements in transaction mode: turned off, as README says.
+  if (bouncer && database) Object.assign(databaseEnv, { DATABASE_URL: bouncer.route(split?.env.DATABASE_URL ?? database.url), DATABASE_PREPARED_STATEMENTS: 'false' });
   const config = loadConfig({
     DNS_SERVERS: dns.server,
     ATRIUM_ENV: 'development',
