@@ -20,7 +20,8 @@ export interface Side {
   operation?: (worker: number) => Promise<void>;
   /**
    * Counters read before and after each of this side's runs (warm-up included); the report
-   * gives their change per run: Providers built, database transactions.
+   * gives their change per run: Providers built, database transactions. The collector's
+   * pauses in the side's servers are counted for every side.
    */
   counters?: () => Promise<Record<string, number>>;
 }
@@ -83,8 +84,14 @@ export interface PairResult {
   warmPass?: string;
 }
 
+/** The collector's pauses in the side's servers so far (ms), summed: counted like the side's own counters. */
+async function gcPauses(side: Side): Promise<Record<string, number>> {
+  const answers = await Promise.all(([] as ServerChild[]).concat(side.server).map((s) => s.ask('cpu')));
+  return { gcPauseMs: answers.reduce((sum, a) => sum + (a.gc?.allMs ?? 0), 0), gcMajorPauseMs: answers.reduce((sum, a) => sum + (a.gc?.majorMs ?? 0), 0) };
+}
+
 async function runSide(side: Side, concurrency: number, settings: RoundSettings): Promise<SideRun> {
-  const before = (await side.counters?.()) ?? {};
+  const before = { ...(await side.counters?.()), ...(await gcPauses(side)) };
   const result = await runLoad(side.pool, {
     next: side.next,
     operation: side.operation,
@@ -93,7 +100,7 @@ async function runSide(side: Side, concurrency: number, settings: RoundSettings)
     durationMs: settings.durationMs,
     serverCpuUs: async () => (await Promise.all(([] as ServerChild[]).concat(side.server).map((s) => s.ask('cpu')))).reduce((sum, a) => sum + a.cpuUs!, 0),
   });
-  const after = (await side.counters?.()) ?? {};
+  const after = { ...(await side.counters?.()), ...(await gcPauses(side)) };
   return { result, counters: Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)])) };
 }
 

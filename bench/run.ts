@@ -581,6 +581,9 @@ function pairReport(r: PairResult): string[] {
     const runs = side(which);
     const built = runs.map((x) => x.counters.providersBuilt).filter((v): v is number => v !== undefined);
     if (built.length) lines.push(`    Providers built per run of side ${which.toUpperCase()} (${pair[which].name}; warm-up included): ${built.join(', ')} (the pool's build counter)`);
+    // So that a round a long collection fell in can be told apart from one where the work itself was slower.
+    const pauses = runs.map((x) => `${formatNumber(x.counters.gcPauseMs ?? 0)}/${formatNumber(x.counters.gcMajorPauseMs ?? 0)}`);
+    lines.push(`    collector pauses per run of side ${which.toUpperCase()} (${pair[which].name}; ms, all/full collections; warm-up included): ${pauses.join(', ')}`);
     const tx = runs.filter((x) => x.counters.tokenRequests);
     if (tx.length) {
       const perGrant = tx.map((x) => x.counters.transactions! / x.counters.tokenRequests!);
