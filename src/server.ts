@@ -46,6 +46,8 @@ export async function startAtrium(config: AtriumConfig, log: Logger, options: St
   let metricsListener: MetricsListener | undefined;
   try {
     await bootstrap(services);
+    // Requests' statements are prepared from here on: start-up never depends on a pooler keeping them.
+    services.db.driver.startPreparing?.();
     // A server fills the key pool at once; an operator command (cli.ts) never needs it filled ahead.
     services.keyPool.start();
     await options.beforeListen?.(services);

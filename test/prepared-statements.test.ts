@@ -32,9 +32,11 @@ const preparedOn = (q: Queryable) =>
 describe('prepared statements on a PostgreSQL server', { skip }, () => {
   let database: { url: string; drop: () => Promise<void> };
   const drivers: Driver[] = [];
-  const driver = (preparedStatements: boolean) => {
+  /** A driver as a started instance has it (`started: false`: during start-up). */
+  const driver = (preparedStatements: boolean, started = true) => {
     const d = createPgDriver(database.url, 1, { preparedStatements });
     drivers.push(d);
+    if (started) d.startPreparing?.();
     return d;
   };
 
@@ -76,7 +78,16 @@ describe('prepared statements on a PostgreSQL server', { skip }, () => {
     assert.deepEqual(await d.transaction(CONTEXT, preparedOn, ['probe']), []);
   });
 
-  it('start-up work (a transaction without a context, and plain queries) is never prepared, even when on', async () => {
+  it('on: nothing is prepared during start-up, before the instance starts preparing', async () => {
+    const d = driver(true, false);
+    await d.transaction(CONTEXT, (q) => q.query(READ, [1]), ['probe']);
+    assert.deepEqual(await d.transaction(CONTEXT, preparedOn, ['probe']), []);
+    d.startPreparing?.();
+    await d.transaction(CONTEXT, (q) => q.query(READ, [1]), ['probe']);
+    assert.ok((await d.transaction(CONTEXT, preparedOn, ['probe'])).some((p) => p.statement === READ));
+  });
+
+  it('on: a transaction without a context (the migrations\' lock) and plain queries are never prepared', async () => {
     const d = driver(true);
     await d.transaction('SELECT 1', (q) => q.query(READ, [1]));
     await d.query(READ, [1]);

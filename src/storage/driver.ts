@@ -23,6 +23,11 @@ export interface Driver {
    */
   onRoundTrip?: () => void;
   /**
+   * A server driver with prepared statements configured starts naming statements from now on
+   * (storage/statement-names.ts): called once the instance has started. PGlite has none.
+   */
+  startPreparing?: () => void;
+  /**
    * Runs `setup` then fn inside one transaction: without `params`, a parameterless
    * multi-statement string sent with BEGIN; with them, one statement bound to them.
    */

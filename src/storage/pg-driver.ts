@@ -62,9 +62,9 @@ function pooledConnections(pool: pg.Pool, options: PgDriverOptions, roundTrip: (
    */
   const inFlight = new WeakMap<pg.PoolClient, number>();
   /**
-   * `prepare`: run under a name (statement-names.ts). Only the requests' transactions and
-   * batches do (their context statement has parameters); start-up's migrations and key do
-   * not, so an instance starts even where the server side cannot keep prepared statements.
+   * `prepare`: run under a name (statement-names.ts), once the instance has started
+   * (`startPreparing`). Only transactions and batches opened with a context do (their
+   * context statement has parameters); migrations, with a lock statement only, never do.
    */
   const send = (client: pg.PoolClient, sql: string, params?: readonly unknown[], prepare = false): Promise<pg.QueryResult> => {
     const waiting = inFlight.get(client) ?? 0;
@@ -118,7 +118,7 @@ function pooledConnections(pool: pg.Pool, options: PgDriverOptions, roundTrip: (
     }
   }
 
-  return { send, withClient };
+  return { send, withClient, startPreparing: () => names.start() };
 }
 
 export function createPgDriver(connectionString: string, max: number, options: PgDriverOptions = {}): Driver {
@@ -126,7 +126,7 @@ export function createPgDriver(connectionString: string, max: number, options: P
   // An idle client losing its connection must not crash the process; the next checkout reconnects.
   pool.on('error', (err) => options.onConnectionError?.(err));
 
-  const { send, withClient } = pooledConnections(pool, options, () => driver.onRoundTrip?.());
+  const { send, withClient, startPreparing } = pooledConnections(pool, options, () => driver.onRoundTrip?.());
 
   const asQueryable = (client: pg.PoolClient, prepare: boolean): Queryable => ({
     async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
@@ -145,6 +145,7 @@ export function createPgDriver(connectionString: string, max: number, options: P
 
   const driver: Driver = {
     kind: 'postgres',
+    startPreparing,
     async transaction(setup, fn, params) {
       return withClient(async (client) => {
         // BEGIN and the context statement are not waited for: they leave with fn's first

@@ -2,9 +2,25 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { refusedPreparedStatement, StatementNames } from './statement-names.ts';
 
+/** Names as a started instance gives them. */
+const started = (configured: boolean) => {
+  const names = new StatementNames<object>(configured);
+  names.start();
+  return names;
+};
+
 describe('statement names', () => {
-  it('gives one text the same name on every connection, and another text another name', () => {
+  it('names nothing before the instance has started (start-up never depends on a pooler keeping names)', () => {
     const names = new StatementNames<object>(true);
+    const connection = {};
+    assert.equal(names.enabled, false);
+    assert.equal(names.nameFor(connection, 'SELECT $1'), undefined);
+    names.start();
+    assert.ok(names.nameFor(connection, 'SELECT $1'));
+  });
+
+  it('gives one text the same name on every connection, and another text another name', () => {
+    const names = started(true);
     const [a, b] = [{}, {}];
     const first = names.nameFor(a, 'SELECT $1');
     assert.match(first!, /^atrium_[A-Za-z0-9_-]{24}$/);
@@ -14,7 +30,7 @@ describe('statement names', () => {
   });
 
   it('names at most 256 texts per connection; later texts run unnamed there, the named keep their name', () => {
-    const names = new StatementNames<object>(true);
+    const names = started(true);
     const [busy, fresh] = [{}, {}];
     for (let i = 0; i < 256; i++) assert.ok(names.nameFor(busy, `SELECT ${i}, $1`));
     assert.equal(names.nameFor(busy, 'SELECT 256, $1'), undefined);
@@ -23,8 +39,8 @@ describe('statement names', () => {
   });
 
   it('names nothing when off, or once refused', () => {
-    assert.equal(new StatementNames<object>(false).nameFor({}, 'SELECT $1'), undefined);
-    const names = new StatementNames<object>(true);
+    assert.equal(started(false).nameFor({}, 'SELECT $1'), undefined);
+    const names = started(true);
     const connection = {};
     assert.ok(names.nameFor(connection, 'SELECT $1'));
     names.refuse();

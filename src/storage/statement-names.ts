@@ -24,21 +24,33 @@ export const refusedPreparedStatement = (err: unknown): boolean => REFUSAL_CODES
 export const stalePreparedStatement = (err: unknown): boolean => (err as { code?: string }).code === '0A000' && /cached plan/.test(String((err as Error).message));
 
 export class StatementNames<Connection extends object> {
-  #enabled: boolean;
+  readonly #configured: boolean;
+  #started = false;
+  #refused = false;
   readonly #names = new Map<string, string>();
   readonly #given = new WeakMap<Connection, Set<string>>();
 
-  constructor(enabled: boolean) {
-    this.#enabled = enabled;
+  /** `configured`: DATABASE_PREPARED_STATEMENTS. Names are given only once `start` is called. */
+  constructor(configured: boolean) {
+    this.#configured = configured;
   }
 
   get enabled(): boolean {
-    return this.#enabled;
+    return this.#configured && this.#started && !this.#refused;
+  }
+
+  /**
+   * From now on, name statements (if configured and not refused). Called once the instance
+   * has started: start-up (migrations, the context key, bootstrap) runs unnamed, so whether a
+   * pooler keeps names can only cost requests, never the start.
+   */
+  start(): void {
+    this.#started = true;
   }
 
   /** The name `sql` runs under on `connection`, or undefined to run it unnamed. */
   nameFor(connection: Connection, sql: string): string | undefined {
-    if (!this.#enabled) return undefined;
+    if (!this.enabled) return undefined;
     const name = this.#nameOf(sql);
     let given = this.#given.get(connection);
     if (!given) this.#given.set(connection, (given = new Set()));
@@ -50,7 +62,7 @@ export class StatementNames<Connection extends object> {
 
   /** Names are not kept by the server side: run everything unnamed from now on. */
   refuse(): void {
-    this.#enabled = false;
+    this.#refused = true;
   }
 
   #nameOf(sql: string): string {
