@@ -84,9 +84,12 @@ export interface PairResult {
   warmPass?: string;
 }
 
+/** What each of the side's servers says of its CPU time and collector pauses so far. */
+const cpuOf = (side: Side) => Promise.all(([] as ServerChild[]).concat(side.server).map((s) => s.ask('cpu')));
+
 /** The collector's pauses in the side's servers so far (ms), summed: counted like the side's own counters. */
 async function gcPauses(side: Side): Promise<Record<string, number>> {
-  const answers = await Promise.all(([] as ServerChild[]).concat(side.server).map((s) => s.ask('cpu')));
+  const answers = await cpuOf(side);
   return { gcPauseMs: answers.reduce((sum, a) => sum + (a.gc?.allMs ?? 0), 0), gcMajorPauseMs: answers.reduce((sum, a) => sum + (a.gc?.majorMs ?? 0), 0) };
 }
 
@@ -98,7 +101,7 @@ async function runSide(side: Side, concurrency: number, settings: RoundSettings)
     concurrency,
     warmupMs: settings.warmupMs,
     durationMs: settings.durationMs,
-    serverCpuUs: async () => (await Promise.all(([] as ServerChild[]).concat(side.server).map((s) => s.ask('cpu')))).reduce((sum, a) => sum + a.cpuUs!, 0),
+    serverCpuUs: async () => (await cpuOf(side)).reduce((sum, a) => sum + a.cpuUs!, 0),
   });
   const after = { ...(await side.counters?.()), ...(await gcPauses(side)) };
   return { result, counters: Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)])) };

@@ -16,7 +16,7 @@ import { AppError, badRequest, conflict, unavailable } from '../core/errors.ts';
 import type { DependencyHealth } from '../core/dependency-health.ts';
 import type { ContextKey } from './context-key.ts';
 import type { Driver, Queryable, QueryResult, Statement } from './driver.ts';
-import { refusedPreparedStatement, stalePreparedStatement } from './statement-names.ts';
+import { preparedStatementMismatch } from './statement-names.ts';
 
 export type { Driver, Queryable, QueryResult, Statement } from './driver.ts';
 
@@ -190,8 +190,6 @@ export class Database {
     }
   }
 }
-
-const preparedStatementMismatch = (err: unknown): boolean => refusedPreparedStatement(err) || stalePreparedStatement(err);
 
 const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
 

@@ -35,9 +35,9 @@ export async function openDatabase(config: AtriumConfig, log: Logger, options: {
           log.warn({ err }, 'the database refused a prepared statement (a pooler in transaction mode without prepared-statement support?): running statements unprepared from now on; set DATABASE_PREPARED_STATEMENTS=false to start that way'),
       })
     : await openEmbedded(options.inMemory ? undefined : path.resolve(config.dataDir, 'pglite'), log);
-  // Split logins: the owner migrates and hands over the context key, then its pool is closed.
-  // It runs a handful of statements once, so nothing is worth preparing.
-  const owner: Driver = config.databaseUrl && config.databaseMigrationUrl ? createPgDriver(config.databaseMigrationUrl, 1, { preparedStatements: false, onConnectionError }) : driver;
+  // Split logins: the owner migrates and hands over the context key, then its pool is closed
+  // (before the instance has started, so it never prepares a statement).
+  const owner: Driver = config.databaseUrl && config.databaseMigrationUrl ? createPgDriver(config.databaseMigrationUrl, 1, { onConnectionError }) : driver;
   try {
     await migrate(owner, log);
     const key = await loadContextKey(owner);

@@ -9,7 +9,7 @@
 import pg from 'pg';
 import type { Writable } from 'node:stream';
 import type { Driver, Queryable, QueryResult } from './driver.ts';
-import { refusedPreparedStatement, stalePreparedStatement, StatementNames } from './statement-names.ts';
+import { preparedStatementMismatch, refusedPreparedStatement, StatementNames } from './statement-names.ts';
 
 /** pg's socket, to write several pipelined statements with one system call (loopback writes cost ~50-70 µs each here). */
 function socketOf(client: pg.PoolClient): Writable | undefined {
@@ -109,7 +109,7 @@ function pooledConnections(pool: pg.Pool, options: PgDriverOptions, roundTrip: (
         broken = true;
       }
       // The server connection's prepared statements are not what pg thinks they are: drop it with them.
-      if (refusedPreparedStatement(err) || stalePreparedStatement(err)) broken = true;
+      if (preparedStatementMismatch(err)) broken = true;
       throw err;
     } finally {
       // A broken client keeps the listener (it may still emit) and is destroyed, never reused.

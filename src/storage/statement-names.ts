@@ -21,7 +21,10 @@ const REFUSAL_CODES = new Set(['26000', '42P05']);
 export const refusedPreparedStatement = (err: unknown): boolean => REFUSAL_CODES.has((err as { code?: string }).code ?? '');
 
 /** A prepared plan whose table changed under it (a migration by a newer instance): PostgreSQL will not run it again on that connection. */
-export const stalePreparedStatement = (err: unknown): boolean => (err as { code?: string }).code === '0A000' && /cached plan/.test(String((err as Error).message));
+const stalePreparedStatement = (err: unknown): boolean => (err as { code?: string }).code === '0A000' && /cached plan/.test(String((err as Error).message));
+
+/** The server connection does not hold a prepared statement as the driver expected: refused, or stale. */
+export const preparedStatementMismatch = (err: unknown): boolean => refusedPreparedStatement(err) || stalePreparedStatement(err);
 
 export class StatementNames<Connection extends object> {
   readonly #configured: boolean;
