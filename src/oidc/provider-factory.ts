@@ -8,6 +8,7 @@ import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import type { Tenant } from '../tenancy/tenant.ts';
 import { issuerFor } from '../tenancy/tenant.ts';
 import { pinOriginToIssuer } from './issuer-origin.ts';
+import { shareKoaPrototypes } from './shared-koa-prototypes.ts';
 import { currentContext } from '../core/request-context.ts';
 import { commitHeldWrites } from './adapter.ts';
 import { authorizationWritesTogether, signInWritesTogether, tokenWritesTogether } from './request-writes.ts';
@@ -34,6 +35,8 @@ export async function buildProviderRuntime(tenant: Tenant, deps: ProviderDeps): 
   // Imported once per tenant version and shared by its Providers (tenant-signing-key.ts).
   const jwks = await deps.materials.signingKeys(tenant);
   const provider = new Provider(issuer, providerConfiguration(tenant, issuer, jwks, deps));
+  // Every tenant's requests then have the same object shapes (shared-koa-prototypes.ts).
+  shareKoaPrototypes(provider);
   // As the outer app: the forwarding headers were vetted at the edge (http/client-address.ts).
   provider.proxy = true;
   // The URLs it writes come from the issuer, never from the request's Host (issuer-origin.ts).
