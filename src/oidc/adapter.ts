@@ -1,5 +1,5 @@
 /**
- * oidc-provider's storage adapter, one class per tenant runtime. Every model lives in
+ * oidc-provider's storage adapter, bound to one tenant runtime. Every model lives in
  * `oidc_payloads` under row-level security; the tenant comes from the request context,
  * and the adapter refuses to run for any tenant but its own. Clients come from
  * `oidc_clients` through a cache keyed by tenant version (see tenant-materials.ts).
@@ -72,79 +72,106 @@ export async function unlessStorageDown<T>(work: () => Promise<T>): Promise<T> {
 
 type ClientLookup = (clientId: string) => Promise<ClientMetadata | undefined>;
 
+/** What one tenant's adapters share: its id, the database, and its client and account lookups. */
+interface TenantStorage {
+  readonly tenantId: string;
+  readonly db: Database;
+  readonly findClient: ClientLookup;
+  readonly readAccount: AccountReader | undefined;
+  readonly signInReads: SignInReadAhead;
+}
+
+/**
+ * oidc-provider's adapter class for one tenant. It calls `new Adapter(model)`, and a
+ * constructor that returns an object makes `new` yield that object: every tenant's adapters
+ * are instances of the one `TenantStorageAdapter` class, so the code they run sees one
+ * object shape, not one per tenant (why that matters: shared-koa-prototypes.ts).
+ */
 export function createAdapterClass(tenantId: string, db: Database, findClient: ClientLookup, readAccount?: AccountReader): AdapterClass {
-  const signInReads = new SignInReadAhead(db, readAccount);
-  // A runtime serving another tenant's request would be a routing bug; fail loudly.
-  const assertTenant = () => {
-    if (currentTenantId() !== tenantId) throw new Error('oidc adapter used outside its tenant context');
-  };
-
-  return class TenantAdapter implements Adapter {
-    readonly model: string;
+  const storage: TenantStorage = { tenantId, db, findClient, readAccount, signInReads: new SignInReadAhead(db, readAccount) };
+  return class TenantAdapter {
     constructor(model: string) {
-      this.model = model;
+      return new TenantStorageAdapter(model, storage);
     }
+  } as unknown as AdapterClass;
+}
 
-    async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
-      if (this.model === 'Client') throw new Error('clients are managed through the management API');
-      assertTenant();
-      const held = heldWrites();
-      if (held) return held.upsert(this.model, id, payload, expiresIn);
-      await unlessStorageDown(() => db.tenantQuery(...upsertStatement(tenantId, { model: this.model, id, saved: { payload, expiresIn } })));
-    }
+export class TenantStorageAdapter implements Adapter {
+  readonly model: string;
+  readonly #storage: TenantStorage;
+  constructor(model: string, storage: TenantStorage) {
+    this.model = model;
+    this.#storage = storage;
+  }
 
-    async find(id: string): Promise<AdapterPayload | undefined> {
-      assertTenant();
-      if (this.model === 'Client') return unlessStorageDown(() => findClient(id));
-      const request = heldWrites();
-      // What this request wrote but has not committed yet reads as written.
-      const held = request?.pending(this.model, id);
-      if (held?.destroyed && !held.saved) return undefined;
-      const found = held?.saved?.payload ?? (await this.#findUnheld(id, request));
-      return found && held?.consumed ? { ...found, consumed: Math.floor(Date.now() / 1000) } : found;
-    }
+  /** A runtime serving another tenant's request would be a routing bug; fail loudly. */
+  #assertTenant(): void {
+    if (currentTenantId() !== this.#storage.tenantId) throw new Error('oidc adapter used outside its tenant context');
+  }
 
-    /** On a sign-in request as it knows the row; at the token endpoint from its read-ahead, else from the database. */
-    async #findUnheld(id: string, request: RequestWrites | undefined): Promise<AdapterPayload | undefined> {
-      if (request && !request.token) return unlessStorageDown(() => signInReads.byId(request, this.model, id, () => findBy(db, this.model, 'id', id)));
-      const key = readAheadKey(this.model, id);
-      if (request?.readAhead.has(key)) return request.readAhead.get(key) as AdapterPayload | undefined;
-      if (request && REDEEMED.has(this.model)) return unlessStorageDown(() => readRedeemed(db, this.model, id, request, readAccount));
-      return findBy(db, this.model, 'id', id);
-    }
+  async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    if (this.model === 'Client') throw new Error('clients are managed through the management API');
+    this.#assertTenant();
+    const held = heldWrites();
+    if (held) return held.upsert(this.model, id, payload, expiresIn);
+    const { db, tenantId } = this.#storage;
+    await unlessStorageDown(() => db.tenantQuery(...upsertStatement(tenantId, { model: this.model, id, saved: { payload, expiresIn } })));
+  }
 
-    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      assertTenant();
-      const request = heldWrites();
-      if (request && !request.token) return unlessStorageDown(() => signInReads.byUid(request, this.model, uid, () => findBy(db, this.model, 'uid', uid)));
-      const key = readAheadKey(`${this.model}/uid`, uid); // a session bound to the token being redeemed (readRedeemed)
-      return request?.readAhead.has(key) ? (request.readAhead.get(key) as AdapterPayload | undefined) : findBy(db, this.model, 'uid', uid);
-    }
-    findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      return assertTenant(), findBy(db, this.model, 'user_code', userCode);
-    }
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    this.#assertTenant();
+    if (this.model === 'Client') return unlessStorageDown(() => this.#storage.findClient(id));
+    const request = heldWrites();
+    // What this request wrote but has not committed yet reads as written.
+    const held = request?.pending(this.model, id);
+    if (held?.destroyed && !held.saved) return undefined;
+    const found = held?.saved?.payload ?? (await this.#findUnheld(id, request));
+    return found && held?.consumed ? { ...found, consumed: Math.floor(Date.now() / 1000) } : found;
+  }
 
-    async consume(id: string): Promise<void> {
-      assertTenant();
-      const held = heldWrites();
-      if (held) return held.consume(this.model, id);
-      await unlessStorageDown(() => db.tenantQuery(...consumeStatement({ model: this.model, id })));
-    }
+  /** On a sign-in request as it knows the row; at the token endpoint from its read-ahead, else from the database. */
+  async #findUnheld(id: string, request: RequestWrites | undefined): Promise<AdapterPayload | undefined> {
+    const { db, signInReads, readAccount } = this.#storage;
+    if (request && !request.token) return unlessStorageDown(() => signInReads.byId(request, this.model, id, () => findBy(db, this.model, 'id', id)));
+    const key = readAheadKey(this.model, id);
+    if (request?.readAhead.has(key)) return request.readAhead.get(key) as AdapterPayload | undefined;
+    if (request && REDEEMED.has(this.model)) return unlessStorageDown(() => readRedeemed(db, this.model, id, request, readAccount));
+    return findBy(db, this.model, 'id', id);
+  }
 
-    async destroy(id: string): Promise<void> {
-      assertTenant();
-      const held = heldWrites();
-      if (held && !held.token) return held.destroy(this.model, id);
-      held?.forget((w) => w.model === this.model && w.id === id);
-      await unlessStorageDown(() => db.tenantQuery('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id]));
-    }
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    this.#assertTenant();
+    const { db, signInReads } = this.#storage;
+    const request = heldWrites();
+    if (request && !request.token) return unlessStorageDown(() => signInReads.byUid(request, this.model, uid, () => findBy(db, this.model, 'uid', uid)));
+    const key = readAheadKey(`${this.model}/uid`, uid); // a session bound to the token being redeemed (readRedeemed)
+    return request?.readAhead.has(key) ? (request.readAhead.get(key) as AdapterPayload | undefined) : findBy(db, this.model, 'uid', uid);
+  }
 
-    async revokeByGrantId(grantId: string): Promise<void> {
-      assertTenant();
-      heldWrites()?.forget((w) => w.saved?.payload.grantId === grantId);
-      await unlessStorageDown(() => db.tenantQuery('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId]));
-    }
-  };
+  findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    return this.#assertTenant(), findBy(this.#storage.db, this.model, 'user_code', userCode);
+  }
+
+  async consume(id: string): Promise<void> {
+    this.#assertTenant();
+    const held = heldWrites();
+    if (held) return held.consume(this.model, id);
+    await unlessStorageDown(() => this.#storage.db.tenantQuery(...consumeStatement({ model: this.model, id })));
+  }
+
+  async destroy(id: string): Promise<void> {
+    this.#assertTenant();
+    const held = heldWrites();
+    if (held && !held.token) return held.destroy(this.model, id);
+    held?.forget((w) => w.model === this.model && w.id === id);
+    await unlessStorageDown(() => this.#storage.db.tenantQuery('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id]));
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    this.#assertTenant();
+    heldWrites()?.forget((w) => w.saved?.payload.grantId === grantId);
+    await unlessStorageDown(() => this.#storage.db.tenantQuery('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId]));
+  }
 }
 
 /** A live row of `model` by one of its lookup columns. */

@@ -18,7 +18,7 @@ import { AuditStore } from '../../src/audit/audit-store.ts';
 import { DomainStore } from '../../src/tenancy/domain-store.ts';
 import { NewDeviceAlerts } from '../../src/mail/new-device-alert.ts';
 import { MfaStore } from '../../src/mfa/mfa-store.ts';
-import { createAdapterClass } from '../../src/oidc/adapter.ts';
+import { createAdapterClass, TenantStorageAdapter } from '../../src/oidc/adapter.ts';
 import { ClientStore, generateClientId } from '../../src/oidc/client-store.ts';
 import { SigningKeyStore } from '../../src/oidc/signing-keys.ts';
 import { GrantStore } from '../../src/oidc/grant-store.ts';
@@ -296,10 +296,9 @@ export function storeCases(s: Services): StoreCase[] {
 
   function oidcCases(): StoreCase[] {
     const adapter = (model: string) => new (createAdapterClass(currentTenantId()!, db, (id) => clients.findForProvider(currentTenantId()!, id)))(model);
-    const AdapterType = createAdapterClass(randomUUID(), db, async () => undefined);
     return [
       {
-        module: 'src/oidc/adapter.ts', tables: ['oidc_payloads'], type: AdapterType,
+        module: 'src/oidc/adapter.ts', tables: ['oidc_payloads'], type: TenantStorageAdapter,
         async seed() {
           const [id, uid, grantId, userCode] = [tag(), tag(), tag(), tag()];
           await adapter('Session').upsert(id, { uid, accountId: id }, 3600);
