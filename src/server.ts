@@ -12,8 +12,15 @@ import { forwardingNormaliser } from './http/client-address.ts';
 import { startMetricsListener, type MetricsListener } from './http/metrics-listener.ts';
 import { trackConnections } from './http/connection-drain.ts';
 
-/** While draining, a connection idle this long is closed: its client is not in the middle of using it. */
-const IDLE_CLOSE_AFTER_MS = 250;
+/**
+ * While draining, a connection idle this long is closed: its client is not in the middle of
+ * using it. Closing an idle keep-alive connection always races a request the client may be
+ * sending at that instant (HTTP/1.1 has no way to announce it); the longer the wait, the less
+ * likely a client that is mid-flow is still between two of its requests. 250 ms lost a
+ * sign-in step on a loaded 2-core machine (a client's event loop stalled that long); 1 s
+ * keeps stops short.
+ */
+const IDLE_CLOSE_AFTER_MS = 1_000;
 
 export interface RunningAtrium {
   services: Services;
@@ -93,7 +100,6 @@ export async function startAtrium(config: AtriumConfig, log: Logger, options: St
         // idle keep-alive connections are closed only between requests (http/connection-drain.ts).
         shuttingDown = true;
         if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
-        // Idle keep-alive connections are closed only between requests (http/connection-drain.ts).
         await Promise.all([connections.drain({ quietMs: IDLE_CLOSE_AFTER_MS, graceMs }), metricsListener?.close()]);
         await services.close();
       })();
