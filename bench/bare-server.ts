@@ -1,5 +1,5 @@
 /**
- * The baseline: plain oidc-provider v9 with its default in-memory adapter, no Koa app,
+ * The baseline: plain oidc-provider v9 with an in-memory adapter (bare-memory-adapter.ts), no Koa app,
  * no tenancy, no database, configured like one Atrium tenant (same features, same client
  * authentication, same ES256 JWT access tokens for client_credentials). Run by the bench
  * as its own process, like Atrium, so neither shares an event loop with the load generator.
@@ -25,6 +25,7 @@ import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { installProbe } from './probe.ts';
+import { bareMemoryAdapter } from './bare-memory-adapter.ts';
 import { hashPassword, verifyPassword } from '../src/accounts/password.ts';
 
 const port = Number(process.env.PORT);
@@ -52,9 +53,12 @@ const KEYS: JWK[] = [
   await signingJwk('ES256', generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey),
 ];
 const COOKIE_KEYS = [randomBytes(32).toString('base64url')];
+/** One in-memory store for every Provider of the process, as oidc-provider's default adapter has. */
+const ADAPTER = bareMemoryAdapter();
 
 function configuration(jwtAccessTokens: boolean): Configuration {
   return {
+    adapter: ADAPTER,
     clients: [
       {
         client_id: clientId!,

@@ -71,7 +71,7 @@ const SPREADS = selected('F3') || selected('F4') || selected('F7') ? DEFAULT_SPR
 /** Keep-alive connections for the single-request figures. */
 const HTTP_CONCURRENCY = 32;
 /** Workers for the refresh and sign-in figures (each a chain of dependent requests). */
-const FLOW_CONCURRENCY = 4;
+const FLOW_CONCURRENCY = Number(process.env.FLOWC ?? 4);
 /** F6 measures each side at least this long: a sign-in can take a second on a busy machine. */
 const FLOW_MIN_DURATION_MS = QUICK ? 2_500 : 4_000;
 /** Tenants created one at a time and timed; then each one's first discovery is the cold start. */
