@@ -71,7 +71,7 @@ const SPREADS = selected('F3') || selected('F4') || selected('F7') ? DEFAULT_SPR
 /** Keep-alive connections for the single-request figures. */
 const HTTP_CONCURRENCY = 32;
 /** Workers for the refresh and sign-in figures (each a chain of dependent requests). */
-const FLOW_CONCURRENCY = Number(process.env.FLOWC ?? 4);
+const FLOW_CONCURRENCY = 4;
 /** F6 measures each side at least this long: a sign-in can take a second on a busy machine. */
 const FLOW_MIN_DURATION_MS = QUICK ? 2_500 : 4_000;
 /** Tenants created one at a time and timed; then each one's first discovery is the cold start. */
@@ -577,6 +577,12 @@ function pairReport(r: PairResult): string[] {
   const cores = (which: 'a' | 'b') =>
     `${pair[which].name}: server ${formatNumber(medianOf(which, (x) => x.result.serverCores))}, load generator ${formatNumber(medianOf(which, (x) => x.result.generatorCores))}, rest of the machine ${formatNumber(medianOf(which, (x) => x.result.otherCores))}`;
   lines.push(`    cores busy (medians; the rest is the database and other work on the machine): ${cores('a')}; ${cores('b')}`);
+  // On a machine whose cores are all busy, throughput is inversely proportional to this; its
+  // B/A quotient is then the ratio the machine allows, whatever each side does with its CPU.
+  const machineCpuMs = (which: 'a' | 'b') => medianOf(which, (x) => ((x.result.serverCores + x.result.generatorCores + x.result.otherCores) / x.result.rps) * 1000);
+  lines.push(
+    `    machine CPU per operation (server + load generator + rest, cores busy / throughput; medians): ${pair.a.name} ${ms(machineCpuMs('a'))}, ${pair.b.name} ${ms(machineCpuMs('b'))}; B/A ${formatNumber(machineCpuMs('b') / machineCpuMs('a'))}`,
+  );
   for (const which of ['a', 'b'] as const) {
     const runs = side(which);
     const built = runs.map((x) => x.counters.providersBuilt).filter((v): v is number => v !== undefined);
