@@ -3,7 +3,8 @@
  * the sign-in itself (sign-in-timing.test.ts): signup with a registered and a new address
  * (verification required and not), "forgot password" for a known and an unknown address,
  * and a passkey sign-in with an unknown credential and with a known one whose assertion
- * does not verify. Same status, same page, medians within 20% (test/support/timing.ts).
+ * does not verify. Same status, same page, medians within 20% (test/support/timing.ts),
+ * timed by a client in its own thread (test/support/remote-clock.ts).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,16 +15,19 @@ import { createTenantFixture, REDIRECT_URI, type TenantFixture } from './support
 import { hiddenInput, TestBrowser } from './support/http-client.ts';
 import { asTenant, comparablePage, ROOMY_RATE_LIMITS, setSecurity } from './support/account-security.ts';
 import { SmtpSink } from './support/smtp-sink.ts';
-import { assertSameTime, elapsed } from './support/timing.ts';
+import { assertSameTime } from './support/timing.ts';
+import { RemoteClock } from './support/remote-clock.ts';
 
 let t: TestAtrium;
 let sink: SmtpSink;
+let clock: RemoteClock;
 const fixtures: Record<string, TenantFixture> = {};
 /** Registered addresses per tenant: a mail to one address is limited to 5 an hour, so the known side takes turns. */
 const known: Record<string, string[]> = {};
 
 before(async () => {
   sink = await SmtpSink.start();
+  clock = new RemoteClock();
   t = await startTestAtrium({ SMTP_URL: sink.url, SMTP_FROM: 'no-reply@atrium.test' });
   for (const slug of ['verifying', 'instant', 'forgetful', 'keys']) fixtures[slug] = await createTenantFixture(t, slug);
   await setSecurity(t, 'verifying', { rate_limits: ROOMY_RATE_LIMITS, signup: { mode: 'open' } });
@@ -43,6 +47,7 @@ before(async () => {
 after(async () => {
   await t?.stop();
   await sink?.stop();
+  await clock?.close();
 });
 
 let turn = 0;
@@ -59,33 +64,34 @@ async function loginPage(f: TenantFixture) {
   return { browser, url: page.url, html };
 }
 
+/** An answer's page, as compared between the two sides, and the time the client waited for it. */
+type Timed = { page: string; ms: number };
+
 /** A signup form, posted as often as asked (one interaction, one form token). */
 async function signupForm(f: TenantFixture) {
   const login = await loginPage(f);
   const action = new URL(/href="(\/interaction\/[^"]+\/signup)"/.exec(login.html)![1]!, f.issuer);
   const csrf = hiddenInput(await (await login.browser.request(action)).text(), 'csrf');
-  return async (email: string) => {
-    const res = await login.browser.postForm(action, { csrf, name: 'Some One', email, password: 'a fine new passphrase' });
-    const html = await res.text();
-    assert.equal(res.status, 200, html.slice(0, 300));
-    return comparablePage(html).replaceAll(email, 'EMAIL');
+  return async (email: string): Promise<Timed> => {
+    const res = await clock.postForm(login.browser, action, { csrf, name: 'Some One', email, password: 'a fine new passphrase' });
+    assert.equal(res.status, 200, res.body.slice(0, 300));
+    return { page: comparablePage(res.body).replaceAll(email, 'EMAIL'), ms: res.ms };
   };
 }
 
 async function forgotForm(f: TenantFixture) {
   const browser = new TestBrowser();
   const csrf = hiddenInput(await (await browser.request(`${f.issuer}/password/forgot`)).text(), 'csrf');
-  return async (email: string) => {
-    const res = await browser.postForm(`${f.issuer}/password/forgot`, { csrf, email, interaction: '' });
-    const html = await res.text();
-    assert.equal(res.status, 200, html.slice(0, 300));
-    return comparablePage(html);
+  return async (email: string): Promise<Timed> => {
+    const res = await clock.postForm(browser, `${f.issuer}/password/forgot`, { csrf, email, interaction: '' });
+    assert.equal(res.status, 200, res.body.slice(0, 300));
+    return { page: comparablePage(res.body), ms: res.ms };
   };
 }
 
-async function compare(what: string, a: () => Promise<string>, b: () => Promise<string>) {
+async function compare(what: string, a: () => Promise<Timed>, b: () => Promise<Timed>) {
   // Same page (wording) first, warming both paths up.
-  for (let i = 0; i < 3; i++) assert.equal(await a(), await b(), `${what}: the two answers differ`);
+  for (let i = 0; i < 3; i++) assert.equal((await a()).page, (await b()).page, `${what}: the two answers differ`);
   await assertSameTime(what, async () => {
     const as: number[] = [];
     const bs: number[] = [];
@@ -93,11 +99,11 @@ async function compare(what: string, a: () => Promise<string>, b: () => Promise<
     // lands on whichever request comes next, so each side follows the other equally often.
     for (let i = 0; i < 20; i++) {
       if (i % 2 === 0) {
-        as.push(await elapsed(a));
-        bs.push(await elapsed(b));
+        as.push((await a()).ms);
+        bs.push((await b()).ms);
       } else {
-        bs.push(await elapsed(b));
-        as.push(await elapsed(a));
+        bs.push((await b()).ms);
+        as.push((await a()).ms);
       }
     }
     return [as, bs];
@@ -132,18 +138,17 @@ describe('enumeration: answers and timing', () => {
       const challenge = (JSON.parse(options) as { challenge: string }).challenge;
       const action = new URL(/action="(\/interaction\/[^"]+\/passkey)"/.exec(login.html)![1]!, f.issuer);
       const csrf = hiddenInput(login.html, 'csrf');
-      return (id: string, key: KeyObject) => login.browser.postForm(action, { csrf, response: assertion(f.issuer, id, challenge, key) });
+      return (id: string, key: KeyObject) => clock.postForm(login.browser, action, { csrf, response: assertion(f.issuer, id, challenge, key) });
     };
     // The construction is right: signed with the credential's own key, it signs in.
     const good = await (await passkeyForm())(credentialId, privateKey);
-    assert.equal(good.status, 303, (await good.text()).slice(0, 300));
+    assert.equal(good.status, 303, good.body.slice(0, 300));
 
     const post = await passkeyForm();
-    const answer = async (id: string) => {
+    const answer = async (id: string): Promise<Timed> => {
       const res = await post(id, wrongKey);
-      const html = await res.text();
-      assert.equal(res.status, 401, html.slice(0, 300));
-      return html.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'ID');
+      assert.equal(res.status, 401, res.body.slice(0, 300));
+      return { page: res.body.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'ID'), ms: res.ms };
     };
     await compare('passkey', () => answer(randomBytes(16).toString('base64url')), () => answer(credentialId));
   });

@@ -68,7 +68,12 @@ export class TestBrowser {
   }
 
   store(url: URL, res: Response): void {
-    for (const line of res.headers.getSetCookie()) {
+    this.storeCookies(url, res.headers.getSetCookie());
+  }
+
+  /** Keeps what `Set-Cookie` lines set (and drops what they expire) for `url`'s host. */
+  storeCookies(url: URL, setCookie: string[]): void {
+    for (const line of setCookie) {
       const [pair] = line.split(';');
       const eq = pair!.indexOf('=');
       const name = pair!.slice(0, eq).trim();
