@@ -17,6 +17,8 @@
  *   POST /bench/argon2 verifies one password against an argon2id hash made with Atrium's
  *                      own parameters (src/accounts/password.ts): the sign-in figure's
  *                      bound, an HTTP request that does nothing but the hash
+ *   /interaction/...   the fewest sign-in pages (bare-sign-in-pages.ts) for the reference
+ *                      sign-in F6/bare, as BARE_USER_EMAIL with the same password
  *
  * Env: PORT, BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_WEB_CLIENT_SECRET.
  */
@@ -27,6 +29,7 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import { installProbe } from './probe.ts';
 import { bareMemoryAdapter } from './bare-memory-adapter.ts';
 import { hashPassword, verifyPassword } from '../src/accounts/password.ts';
+import { bareSignInPages } from './bare-sign-in-pages.ts';
 
 const port = Number(process.env.PORT);
 const clientId = process.env.BENCH_CLIENT_ID;
@@ -130,6 +133,9 @@ async function mintRefreshToken(): Promise<string> {
 
 const ARGON2_PASSWORD = 'bench-correct-horse-battery';
 const argon2Hash = await hashPassword(ARGON2_PASSWORD);
+/** The account the reference sign-in signs in as (F6/bare); the refresh figure's, with the bound's password. */
+const BARE_USER_EMAIL = `${ACCOUNT_ID}@bench.test`;
+const pages = bareSignInPages(mainProvider, { email: BARE_USER_EMAIL, accountId: ACCOUNT_ID, verify: (password) => verifyPassword(argon2Hash, password) });
 
 /** The bench-only routes; true when one answered. */
 async function benchRoute(req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
@@ -161,7 +167,7 @@ const server = http.createServer((req, res) => {
     );
     return;
   }
-  if (hostname === 'localhost') handler = main;
+  if (hostname === 'localhost') handler = req.url?.startsWith('/interaction/') ? pages : main;
   else if (/^[a-z0-9-]+\.localhost$/.test(hostname)) {
     handler = perHost.get(hostname);
     if (!handler) {

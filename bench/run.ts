@@ -15,6 +15,7 @@
  *   F5  refresh-token grants                           vs bare oidc-provider's (in-memory adapter);
  *                                                         PostgreSQL transactions per grant
  *   F6  full password sign-in                          vs argon2id verification alone, same parameters
+ *   F6/bare  bare oidc-provider's sign-in (fewest pages)  vs the same bound: F6's reference
  *   F7  tenant lifecycle: creation p50/p95 (paced, and in a burst beyond the key pool); first
  *       token after creation; cold first discovery vs a bare new Provider; tenant list, last
  *       page vs first, at every tenant the run created
@@ -153,6 +154,9 @@ interface World {
   spread: Target[];
   signIn: SignInUser;
   signInConfig: oidc.Configuration;
+  /** F6/bare's sign-in: bare oidc-provider's fewest pages (bare-sign-in-pages.ts). */
+  bareSignIn: SignInUser;
+  bareSignInConfig: oidc.Configuration;
   atriumRefreshTokens: string[];
   bareRefreshTokens: string[];
 }
@@ -179,6 +183,16 @@ function warmPass(pool: Pool, tenants: readonly Target[], specs: readonly ((t: T
 function pairs(w: World): Pair[] {
   const atriumSide = (name: string, more: Partial<Side>): Side => ({ name, server: w.atrium.child, pool: w.aPool, counters: providerBuilds(w.atrium.child), ...more });
   const bareSide = (more: Partial<Side>): Side => ({ name: 'bare', server: w.bare.child, pool: w.bPool, ...more });
+  /** F6's bound: an HTTP request to the bare server that only verifies the password (argon2id). */
+  const argon2Bound = (): Side =>
+    bareSide({
+      name: 'argon2id only',
+      operation: async () => {
+        const res = await w.bPool.request({ method: 'POST', path: '/bench/argon2', headers: { host: w.bare.target.host }, body: PASSWORD });
+        await res.body.dump();
+        if (res.statusCode !== 200) throw new Error(`argon2 bound: HTTP ${res.statusCode}`);
+      },
+    });
   const atriumWarmPass = (tenants: readonly Target[], specs: readonly ((t: Target) => RequestSpec)[]) => warmPass(w.aPool, tenants, specs, async () => (await poolStats(w.atrium.child)).builds);
   const list: Pair[] = [
     {
@@ -257,14 +271,17 @@ function pairs(w: World): Pair[] {
       exercises: `${FLOW_CONCURRENCY} workers, each a new browser per sign-in: authorization request (PKCE, prompt=consent), login page, login form (argon2id verification, m=19 MiB t=2 p=1), consent page and form, redirect, code exchange with ID token validation. Bound: an HTTP request that only runs Atrium's own verifyPassword with the same parameters, in a process of its own with the same libuv thread pool`,
       doesNotExercise: 'MFA, federation, rate limits and lockout (off or not triggered), the client-side work is in the load generator (openid-client), not in the servers; the bound has no database, sessions or pages',
       a: atriumSide('Atrium', { operation: async () => void (await signInOnce(w.signInConfig, w.signIn)) }),
-      b: bareSide({
-        name: 'argon2id only',
-        operation: async () => {
-          const res = await w.bPool.request({ method: 'POST', path: '/bench/argon2', headers: { host: w.bare.target.host }, body: PASSWORD });
-          await res.body.dump();
-          if (res.statusCode !== 200) throw new Error(`argon2 bound: HTTP ${res.statusCode}`);
-        },
-      }),
+      b: argon2Bound(),
+      concurrency: FLOW_CONCURRENCY,
+      minDurationMs: FLOW_MIN_DURATION_MS,
+    },
+    {
+      key: 'F6/bare',
+      title: "reference for F6: bare oidc-provider 9's sign-in (fewest pages, in-memory) vs argon2id verification alone (bare both sides)",
+      exercises: `F6's sign-in, driven by the same load generator code, against bare oidc-provider with the fewest pages it needs (bench/bare-sign-in-pages.ts: a form per prompt, a CSRF token, the same argon2id verification, consent kept in a Grant) and its in-memory adapter: how close to the argon2id bound a sign-in through oidc-provider can come on this machine, before any database, template, policy or tenancy`,
+      doesNotExercise: 'Atrium; durable storage (sessions, grants and codes live in process memory); page templates, i18n, branding, rate limits, lockout, audit events',
+      a: bareSide({ name: 'bare sign-in', operation: async () => void (await signInOnce(w.bareSignInConfig, w.bareSignIn)) }),
+      b: argon2Bound(),
       concurrency: FLOW_CONCURRENCY,
       minDurationMs: FLOW_MIN_DURATION_MS,
     },
@@ -464,12 +481,14 @@ async function setUp(backend: Backend): Promise<{ world: World; admin: AtriumAdm
   progress(`signing in ${FLOW_CONCURRENCY} times for refresh tokens; minting as many on bare`);
   const signIn: SignInUser = { issuer, client: web, email: 'bench@solo.test', password: PASSWORD };
   const signInConfig = await discoverFor(signIn);
+  const bareSignIn: SignInUser = { issuer: `http://${bare.webTarget.host}`, client: bare.webTarget, email: 'bench-user@bench.test', password: PASSWORD };
+  const bareSignInConfig = await discoverFor(bareSignIn);
   const atriumRefreshTokens: string[] = [];
   for (let i = 0; i < FLOW_CONCURRENCY; i++) atriumRefreshTokens.push(await refreshTokenBySignIn(signInConfig, signIn));
   const bareRefreshTokens = await Promise.all(
     Array.from({ length: FLOW_CONCURRENCY }, async () => (JSON.parse(await expectOk(bPool, { method: 'POST', path: '/bench/refresh-token', headers: { host: bare.target.host } }, 'bare refresh token')) as { refresh_token: string }).refresh_token),
   );
-  return { world: { atrium, bare, aPool, bPool, solo, spread, signIn, signInConfig, atriumRefreshTokens, bareRefreshTokens }, admin, tokenFormats };
+  return { world: { atrium, bare, aPool, bPool, solo, spread, signIn, signInConfig, bareSignIn, bareSignInConfig, atriumRefreshTokens, bareRefreshTokens }, admin, tokenFormats };
 }
 
 function versionOf(pkg: string): string {
