@@ -8,10 +8,12 @@
  *   localhost          the single provider every throughput figure uses
  *   <label>.localhost  a new Provider built on the first request for that host and kept
  *                      alive, to measure a cold first request and the heap per Provider
+ *   durable.localhost  when BENCH_BARE_DATABASE_URL is set: the main provider's twin with its
+ *                      storage on PostgreSQL (bare-pg-adapter.ts), for F5/bare-pg
  *
- * Bench-only routes on `localhost` (never part of a Provider):
+ * Bench-only routes on `localhost` and `durable.localhost` (never part of a Provider):
  *   POST /bench/refresh-token  mints a refresh token for the web client straight into the
- *                      in-memory adapter (a Grant and a RefreshToken, as a code exchange
+ *                      host's adapter (a Grant and a RefreshToken, as a code exchange
  *                      with offline_access would leave them), so the refresh figure needs
  *                      no sign-in pages on this side
  *   POST /bench/argon2 verifies one password against an argon2id hash made with Atrium's
@@ -20,7 +22,8 @@
  *   /interaction/...   the fewest sign-in pages (bare-sign-in-pages.ts) for the reference
  *                      sign-in F6/bare, as BARE_USER_EMAIL with the same password
  *
- * Env: PORT, BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_WEB_CLIENT_SECRET.
+ * Env: PORT, BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_WEB_CLIENT_SECRET; optional
+ * BENCH_BARE_DATABASE_URL.
  */
 import http from 'node:http';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
@@ -30,6 +33,7 @@ import { installProbe } from './probe.ts';
 import { bareMemoryAdapter } from './bare-memory-adapter.ts';
 import { hashPassword, verifyPassword } from '../src/accounts/password.ts';
 import { bareSignInPages } from './bare-sign-in-pages.ts';
+import { barePgAdapter } from './bare-pg-adapter.ts';
 
 const port = Number(process.env.PORT);
 const clientId = process.env.BENCH_CLIENT_ID;
@@ -59,9 +63,9 @@ const COOKIE_KEYS = [randomBytes(32).toString('base64url')];
 /** One in-memory store for every Provider of the process, as oidc-provider's default adapter has. */
 const ADAPTER = bareMemoryAdapter();
 
-function configuration(jwtAccessTokens: boolean): Configuration {
+function configuration(jwtAccessTokens: boolean, adapter: Configuration['adapter'] = ADAPTER): Configuration {
   return {
-    adapter: ADAPTER,
+    adapter,
     clients: [
       {
         client_id: clientId!,
@@ -119,15 +123,18 @@ function build(issuer: string, jwtAccessTokens: boolean): Handler {
 
 const mainProvider = new Provider(`http://localhost:${port}`, configuration(true));
 const main: Handler = mainProvider.callback();
+const durableStore = process.env.BENCH_BARE_DATABASE_URL ? await barePgAdapter(process.env.BENCH_BARE_DATABASE_URL) : undefined;
+const durableProvider = durableStore && new Provider(`http://durable.localhost:${port}`, configuration(true, durableStore.Adapter));
+const durable: Handler | undefined = durableProvider?.callback();
 
-/** A Grant and a rotating RefreshToken of the web client, stored by the in-memory adapter. */
-async function mintRefreshToken(): Promise<string> {
-  const client = await mainProvider.Client.find(WEB_CLIENT_ID);
+/** A Grant and a rotating RefreshToken of the web client, stored by `provider`'s adapter. */
+async function mintRefreshToken(provider: Provider): Promise<string> {
+  const client = await provider.Client.find(WEB_CLIENT_ID);
   if (!client) throw new Error(`no client ${WEB_CLIENT_ID}`);
-  const grant = new mainProvider.Grant({ accountId: ACCOUNT_ID, clientId: WEB_CLIENT_ID });
+  const grant = new provider.Grant({ accountId: ACCOUNT_ID, clientId: WEB_CLIENT_ID });
   grant.addOIDCScope(REFRESH_SCOPE);
   const grantId = await grant.save();
-  const token = new mainProvider.RefreshToken({ accountId: ACCOUNT_ID, client, grantId, scope: REFRESH_SCOPE, gty: 'authorization_code', authTime: Math.floor(Date.now() / 1000) });
+  const token = new provider.RefreshToken({ accountId: ACCOUNT_ID, client, grantId, scope: REFRESH_SCOPE, gty: 'authorization_code', authTime: Math.floor(Date.now() / 1000) });
   return token.save();
 }
 
@@ -138,10 +145,10 @@ const BARE_USER_EMAIL = `${ACCOUNT_ID}@bench.test`;
 const pages = bareSignInPages(mainProvider, { email: BARE_USER_EMAIL, accountId: ACCOUNT_ID, verify: (password) => verifyPassword(argon2Hash, password) });
 
 /** The bench-only routes; true when one answered. */
-async function benchRoute(req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
+async function benchRoute(req: http.IncomingMessage, res: http.ServerResponse, provider: Provider): Promise<boolean> {
   if (req.method !== 'POST') return false;
   if (req.url === '/bench/refresh-token') {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ refresh_token: await mintRefreshToken() }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ refresh_token: await mintRefreshToken(provider) }));
     return true;
   }
   if (req.url === '/bench/argon2') {
@@ -160,14 +167,16 @@ const server = http.createServer((req, res) => {
   const host = (req.headers.host ?? '').toLowerCase();
   const hostname = host.replace(/:\d+$/, '');
   let handler: Handler | undefined;
-  if (hostname === 'localhost' && req.url?.startsWith('/bench/')) {
-    benchRoute(req, res).then(
+  const benchProvider = hostname === 'localhost' ? mainProvider : hostname === 'durable.localhost' ? durableProvider : undefined;
+  if (benchProvider && req.url?.startsWith('/bench/')) {
+    benchRoute(req, res, benchProvider).then(
       (answered) => answered || res.writeHead(404).end(),
       () => res.headersSent || res.writeHead(500).end(),
     );
     return;
   }
   if (hostname === 'localhost') handler = req.url?.startsWith('/interaction/') ? pages : main;
+  else if (hostname === 'durable.localhost') handler = durable;
   else if (/^[a-z0-9-]+\.localhost$/.test(hostname)) {
     handler = perHost.get(hostname);
     if (!handler) {
@@ -190,4 +199,9 @@ server.headersTimeout = 66_000;
 server.listen(port, '127.0.0.1');
 
 installProbe(() => ({ providers: perHost.size }));
-for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => server.close(() => process.exit(0)));
+async function stop(): Promise<never> {
+  await new Promise((resolve) => server.close(resolve));
+  await durableStore?.end();
+  process.exit(0);
+}
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop());

@@ -14,6 +14,7 @@
  *       F4/N/bare: the same on bare oidc-provider, N Providers in one process vs one (a reference)
  *   F5  refresh-token grants                           vs bare oidc-provider's (in-memory adapter);
  *                                                         PostgreSQL transactions per grant
+ *       F5/bare-pg: bare oidc-provider's refresh on PostgreSQL vs in memory (a reference)
  *   F6  full password sign-in                          vs argon2id verification alone, same parameters
  *   F6/bare  bare oidc-provider's sign-in (fewest pages)  vs the same bound: F6's reference
  *   F7  tenant lifecycle: creation p50/p95 (paced, and in a burst beyond the key pool); first
@@ -159,6 +160,8 @@ interface World {
   bareSignInConfig: oidc.Configuration;
   atriumRefreshTokens: string[];
   bareRefreshTokens: string[];
+  /** Refresh tokens of bare's twin on PostgreSQL (F5/bare-pg); empty when Atrium's storage is PGlite. */
+  bareDurableRefreshTokens: string[];
 }
 
 /**
@@ -265,6 +268,19 @@ function pairs(w: World): Pair[] {
       b: bareSide({ operation: refreshOperation(w.bPool, w.bare.webTarget, w.bareRefreshTokens) }),
       concurrency: FLOW_CONCURRENCY,
     },
+    ...(w.bare.durableWebTarget
+      ? [
+          {
+            key: 'F5/bare-pg',
+            title: "reference for F5: bare oidc-provider 9's refresh grant with its storage on PostgreSQL vs in memory (bare both sides)",
+            exercises: `F5's refresh grant on two twins of the bare server: one stores in PostgreSQL (bench/bare-pg-adapter.ts: one table, a JSONB row per model instance, one statement per adapter call, no transactions, no row-level security; the same database server as Atrium), the other in memory (F5's B). What durable storage costs oidc-provider itself, on the same 2 cores`,
+            doesNotExercise: 'Atrium (tenancy, row-level security, transactions, its adapter); the statements are not made atomic, which a real store would need (a crash between the old token consumed and the new one saved loses the chain)',
+            a: bareSide({ name: 'bare on PostgreSQL', operation: refreshOperation(w.bPool, w.bare.durableWebTarget, w.bareDurableRefreshTokens) }),
+            b: bareSide({ name: 'bare in memory', operation: refreshOperation(w.bPool, w.bare.webTarget, w.bareRefreshTokens) }),
+            concurrency: FLOW_CONCURRENCY,
+          } satisfies Pair,
+        ]
+      : []),
     {
       key: 'F6',
       title: 'full password sign-in vs argon2id verification alone (same parameters)',
@@ -450,7 +466,7 @@ function startupReport(s: Startup): string[] {
 
 async function setUp(backend: Backend): Promise<{ world: World; admin: AtriumAdmin; tokenFormats: string[] }> {
   progress("starting Atrium (Provider pool: Atrium's default size) and bare oidc-provider");
-  const [atrium, bare] = await Promise.all([startAtrium('atrium', { backendEnv: backend.env, keyPoolSize: KEY_POOL_SIZE, exposeGc: true }), startBare('bare')]);
+  const [atrium, bare] = await Promise.all([startAtrium('atrium', { backendEnv: backend.env, keyPoolSize: KEY_POOL_SIZE, exposeGc: true }), startBare('bare', { databaseUrl: backend.env.DATABASE_URL })]);
   const aPool = openPool(atrium.child.port);
   const bPool = openPool(bare.child.port);
   const admin = new AtriumAdmin(aPool, atrium);
@@ -485,10 +501,13 @@ async function setUp(backend: Backend): Promise<{ world: World; admin: AtriumAdm
   const bareSignInConfig = await discoverFor(bareSignIn);
   const atriumRefreshTokens: string[] = [];
   for (let i = 0; i < FLOW_CONCURRENCY; i++) atriumRefreshTokens.push(await refreshTokenBySignIn(signInConfig, signIn));
-  const bareRefreshTokens = await Promise.all(
-    Array.from({ length: FLOW_CONCURRENCY }, async () => (JSON.parse(await expectOk(bPool, { method: 'POST', path: '/bench/refresh-token', headers: { host: bare.target.host } }, 'bare refresh token')) as { refresh_token: string }).refresh_token),
-  );
-  return { world: { atrium, bare, aPool, bPool, solo, spread, signIn, signInConfig, bareSignIn, bareSignInConfig, atriumRefreshTokens, bareRefreshTokens }, admin, tokenFormats };
+  const mint = (host: string) =>
+    Promise.all(
+      Array.from({ length: FLOW_CONCURRENCY }, async () => (JSON.parse(await expectOk(bPool, { method: 'POST', path: '/bench/refresh-token', headers: { host } }, `bare refresh token (${host})`)) as { refresh_token: string }).refresh_token),
+    );
+  const bareRefreshTokens = await mint(bare.target.host);
+  const bareDurableRefreshTokens = bare.durableWebTarget ? await mint(bare.durableWebTarget.host) : [];
+  return { world: { atrium, bare, aPool, bPool, solo, spread, signIn, signInConfig, bareSignIn, bareSignInConfig, atriumRefreshTokens, bareRefreshTokens, bareDurableRefreshTokens }, admin, tokenFormats };
 }
 
 function versionOf(pkg: string): string {

@@ -103,9 +103,12 @@ export interface BareChild {
   target: Target;
   /** The authorization_code + refresh_token client (bench/bare-server.ts mints its refresh tokens). */
   webTarget: Target;
+  /** The same client on the twin whose storage is PostgreSQL (F5/bare-pg); only with `databaseUrl`. */
+  durableWebTarget?: Target;
 }
 
-export async function startBare(name: string, options: { exposeGc?: boolean } = {}): Promise<BareChild> {
+/** `databaseUrl`: a PostgreSQL database the bare server's durable twin may make its table in. */
+export async function startBare(name: string, options: { exposeGc?: boolean; databaseUrl?: string } = {}): Promise<BareChild> {
   const port = await freePort();
   const clientId = 'bench-client';
   const clientSecret = randomBytes(32).toString('base64url');
@@ -116,6 +119,7 @@ export async function startBare(name: string, options: { exposeGc?: boolean } = 
     BENCH_CLIENT_ID: clientId,
     BENCH_CLIENT_SECRET: clientSecret,
     BENCH_WEB_CLIENT_SECRET: webClientSecret,
+    ...(options.databaseUrl ? { BENCH_BARE_DATABASE_URL: options.databaseUrl } : {}),
   };
   const child = new ServerChild(name, port, [...(options.exposeGc ? ['--expose-gc'] : []), 'bench/bare-server.ts'], env, ROOT);
   await child.waitReady(DISCOVERY_PATH, `localhost:${port}`);
@@ -123,6 +127,7 @@ export async function startBare(name: string, options: { exposeGc?: boolean } = 
     child,
     target: { host: `localhost:${port}`, clientId, clientSecret },
     webTarget: { host: `localhost:${port}`, clientId: 'bench-web', clientSecret: webClientSecret },
+    durableWebTarget: options.databaseUrl ? { host: `durable.localhost:${port}`, clientId: 'bench-web', clientSecret: webClientSecret } : undefined,
   };
 }
 
