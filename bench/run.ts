@@ -63,6 +63,13 @@ const SETTINGS: RoundSettings = {
 const onlyArg = process.argv.find((a) => a.startsWith('--only='));
 const ONLY = LIFECYCLE_ONLY ? ['F7'] : onlyArg ? onlyArg.slice('--only='.length).split(',').map((k) => k.trim().toUpperCase()).filter(Boolean) : undefined;
 const selected = (key: string) => !ONLY || ONLY.some((k) => key === k || key.startsWith(`${k}/`));
+/**
+ * The reference pairs (F4/N/bare, F5/bare-pg, F6/bare: bare oidc-provider against itself or the
+ * bound) run in the full run, when --only selects them, or with --references; the quick run
+ * leaves them out to stay under 2 minutes.
+ */
+const isReference = (key: string) => key.includes('/bare');
+const REFERENCES = !QUICK || ONLY !== undefined || process.argv.includes('--references');
 const keyPoolArg = process.argv.find((a) => a.startsWith('--key-pool-size='));
 const KEY_POOL_SIZE = keyPoolArg === undefined ? undefined : Number(keyPoolArg.slice('--key-pool-size='.length));
 if (KEY_POOL_SIZE !== undefined && !(Number.isInteger(KEY_POOL_SIZE) && KEY_POOL_SIZE >= 0)) throw new Error('--key-pool-size: a whole number, 0 or more');
@@ -520,7 +527,7 @@ async function main(): Promise<void> {
   try {
     const { world, admin, tokenFormats } = await setUp(backend);
     const results: PairResult[] = [];
-    for (const pair of pairs(world).filter((p) => selected(p.key))) {
+    for (const pair of pairs(world).filter((p) => selected(p.key) && (REFERENCES || !isReference(p.key)))) {
       const result = await measurePair(pair, SETTINGS, progress);
       // Read before the collection below, as the figure left it; then what of the heap is live.
       const { rssMb, memory } = await poolStats(world.atrium.child);
@@ -687,6 +694,7 @@ function report(r: Results): string {
     `Token format: ${r.tokenFormats.join('\n              ')}`,
     '',
     ...r.results.flatMap(pairReport),
+    ...(REFERENCES ? [] : ['Reference figures (F4/N/bare, F5/bare-pg, F6/bare): not run (--quick without --references or --only).', '']),
     ...(r.lifecycle ? lifecycleReport(r.lifecycle) : []),
     ...(r.startup ? startupReport(r.startup) : []),
     ...(r.extra.length ? ['Supplementary (fresh processes, same database):', ...r.extra] : [`Supplementary figures (heap per Provider, two instances): not run (${LIFECYCLE_ONLY ? '--lifecycle-only' : '--quick or --only'} without --supplementary).`, '']),
