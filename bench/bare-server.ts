@@ -20,9 +20,9 @@
  *                      own parameters (src/accounts/password.ts): the sign-in figure's
  *                      bound, an HTTP request that does nothing but the hash
  *   /interaction/...   the fewest sign-in pages (bare-sign-in-pages.ts) for the reference
- *                      sign-in F6/bare, as BARE_USER_EMAIL with the same password
+ *                      sign-in F6/bare, as BENCH_SIGN_IN_EMAIL with the bound's password
  *
- * Env: PORT, BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_WEB_CLIENT_SECRET; optional
+ * Env: PORT, BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_WEB_CLIENT_SECRET, BENCH_SIGN_IN_EMAIL; optional
  * BENCH_BARE_DATABASE_URL.
  */
 import http from 'node:http';
@@ -39,7 +39,8 @@ const port = Number(process.env.PORT);
 const clientId = process.env.BENCH_CLIENT_ID;
 const clientSecret = process.env.BENCH_CLIENT_SECRET;
 const webClientSecret = process.env.BENCH_WEB_CLIENT_SECRET;
-if (!port || !clientId || !clientSecret || !webClientSecret) throw new Error('bare-server needs PORT, BENCH_CLIENT_ID, BENCH_CLIENT_SECRET and BENCH_WEB_CLIENT_SECRET');
+const signInEmail = process.env.BENCH_SIGN_IN_EMAIL;
+if (!port || !clientId || !clientSecret || !webClientSecret || !signInEmail) throw new Error('bare-server needs PORT, BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_WEB_CLIENT_SECRET and BENCH_SIGN_IN_EMAIL');
 /** The client of the refresh figure, like the web client Atrium's side signs in with. */
 const WEB_CLIENT_ID = 'bench-web';
 const ACCOUNT_ID = 'bench-user';
@@ -140,9 +141,8 @@ async function mintRefreshToken(provider: Provider): Promise<string> {
 
 const ARGON2_PASSWORD = 'bench-correct-horse-battery';
 const argon2Hash = await hashPassword(ARGON2_PASSWORD);
-/** The account the reference sign-in signs in as (F6/bare); the refresh figure's, with the bound's password. */
-const BARE_USER_EMAIL = `${ACCOUNT_ID}@bench.test`;
-const pages = bareSignInPages(mainProvider, { email: BARE_USER_EMAIL, accountId: ACCOUNT_ID, verify: (password) => verifyPassword(argon2Hash, password) });
+/** The reference sign-in (F6/bare) signs in to the refresh figure's account, with the bound's password. */
+const pages = bareSignInPages(mainProvider, { email: signInEmail, accountId: ACCOUNT_ID, verify: (password) => verifyPassword(argon2Hash, password) });
 
 /** The bench-only routes; true when one answered. */
 async function benchRoute(req: http.IncomingMessage, res: http.ServerResponse, provider: Provider): Promise<boolean> {

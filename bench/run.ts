@@ -504,7 +504,7 @@ async function setUp(backend: Backend): Promise<{ world: World; admin: AtriumAdm
   progress(`signing in ${FLOW_CONCURRENCY} times for refresh tokens; minting as many on bare`);
   const signIn: SignInUser = { issuer, client: web, email: 'bench@solo.test', password: PASSWORD };
   const signInConfig = await discoverFor(signIn);
-  const bareSignIn: SignInUser = { issuer: `http://${bare.webTarget.host}`, client: bare.webTarget, email: 'bench-user@bench.test', password: PASSWORD };
+  const bareSignIn: SignInUser = { issuer: `http://${bare.webTarget.host}`, client: bare.webTarget, email: bare.signInEmail, password: PASSWORD };
   const bareSignInConfig = await discoverFor(bareSignIn);
   const atriumRefreshTokens: string[] = [];
   for (let i = 0; i < FLOW_CONCURRENCY; i++) atriumRefreshTokens.push(await refreshTokenBySignIn(signInConfig, signIn));

@@ -105,6 +105,8 @@ export interface BareChild {
   webTarget: Target;
   /** The same client on the twin whose storage is PostgreSQL (F5/bare-pg); only with `databaseUrl`. */
   durableWebTarget?: Target;
+  /** The email F6/bare signs in with (bench/bare-sign-in-pages.ts); the password is the argon2id bound's. */
+  signInEmail: string;
 }
 
 /** `databaseUrl`: a PostgreSQL database the bare server's durable twin may make its table in. */
@@ -113,12 +115,14 @@ export async function startBare(name: string, options: { exposeGc?: boolean; dat
   const clientId = 'bench-client';
   const clientSecret = randomBytes(32).toString('base64url');
   const webClientSecret = randomBytes(32).toString('base64url');
+  const signInEmail = 'bench-user@bench.test';
   const env = {
     ...baseEnv(),
     PORT: String(port),
     BENCH_CLIENT_ID: clientId,
     BENCH_CLIENT_SECRET: clientSecret,
     BENCH_WEB_CLIENT_SECRET: webClientSecret,
+    BENCH_SIGN_IN_EMAIL: signInEmail,
     ...(options.databaseUrl ? { BENCH_BARE_DATABASE_URL: options.databaseUrl } : {}),
   };
   const child = new ServerChild(name, port, [...(options.exposeGc ? ['--expose-gc'] : []), 'bench/bare-server.ts'], env, ROOT);
@@ -128,6 +132,7 @@ export async function startBare(name: string, options: { exposeGc?: boolean; dat
     target: { host: `localhost:${port}`, clientId, clientSecret },
     webTarget: { host: `localhost:${port}`, clientId: 'bench-web', clientSecret: webClientSecret },
     durableWebTarget: options.databaseUrl ? { host: `durable.localhost:${port}`, clientId: 'bench-web', clientSecret: webClientSecret } : undefined,
+    signInEmail,
   };
 }
 

@@ -85,13 +85,18 @@ export class TestBrowser {
     }
   }
 
+  /** The headers this browser sends to `url`: `extra`, its cookies for that host, and HTML as what it accepts. */
+  headersFor(url: URL, extra: Record<string, string> = {}): Record<string, string> {
+    const headers: Record<string, string> = { accept: 'text/html', ...extra };
+    const cookie = this.cookieHeader(url);
+    if (cookie) headers.cookie = cookie;
+    return headers;
+  }
+
   /** One request, no redirect following; cookies sent and stored. */
   async request(url: string | URL, init: BrowserInit = {}): Promise<Response> {
     const u = new URL(url);
-    const headers: Record<string, string> = { accept: 'text/html', ...(init.headers ?? {}) };
-    const cookie = this.cookieHeader(u);
-    if (cookie) headers.cookie = cookie;
-    const res = await undiciFetch(u, { ...init, headers, redirect: 'manual', dispatcher: this.#dispatcher });
+    const res = await undiciFetch(u, { ...init, headers: this.headersFor(u, init.headers), redirect: 'manual', dispatcher: this.#dispatcher });
     this.store(u, res);
     return res;
   }

@@ -30,10 +30,19 @@ export class RemoteClock {
   #next = 0;
 
   constructor() {
-    this.#worker.on('message', (answer: Answered) => {
-      this.#waiting.get(answer.id)?.(answer);
-      this.#waiting.delete(answer.id);
-    });
+    this.#worker.on('message', (answer: Answered) => this.#answer(answer));
+    // A thread that dies fails the requests it held, rather than leaving their tests waiting.
+    this.#worker.on('error', (err) => this.#failAll(String(err)));
+    this.#worker.on('exit', (code) => this.#failAll(`the clock's thread exited (${code})`));
+  }
+
+  #answer(answer: Answered): void {
+    this.#waiting.get(answer.id)?.(answer);
+    this.#waiting.delete(answer.id);
+  }
+
+  #failAll(error: string): void {
+    for (const id of [...this.#waiting.keys()]) this.#answer({ id, error });
   }
 
   /** Posts a form as `browser` would (its cookies sent, and those set stored), timed from the worker. */
@@ -43,10 +52,9 @@ export class RemoteClock {
 
   async send(browser: TestBrowser, url: string | URL, method: string, headers: Record<string, string> = {}, body?: string): Promise<TimedAnswer> {
     const u = new URL(url);
-    const cookie = browser.cookieHeader(u);
     const id = this.#next++;
     const answered = new Promise<Answered>((resolve) => this.#waiting.set(id, resolve));
-    this.#worker.postMessage({ id, url: u.href, method, headers: { accept: 'text/html', ...headers, ...(cookie ? { cookie } : {}) }, body } satisfies Sent);
+    this.#worker.postMessage({ id, url: u.href, method, headers: browser.headersFor(u, headers), body } satisfies Sent);
     const answer = await answered;
     if ('error' in answer) throw new Error(`${method} ${u.href}: ${answer.error}`);
     browser.storeCookies(u, answer.setCookie);
