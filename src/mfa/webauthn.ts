@@ -97,6 +97,12 @@ export function authenticationOptions(rp: RelyingParty, allow: readonly WebAuthn
   });
 }
 
+/**
+ * The assertion's authentication info when it verifies. The signature counter is checked here,
+ * after the signature: the library refuses a stale counter before it checks the signature, so a
+ * registered credential (its counter above 0) would be refused faster than an unknown one (the
+ * stand-in key's counter is 0) and the time would tell which ids are registered.
+ */
 export async function verifyAuthentication(rp: RelyingParty, response: AuthenticationResponseJSON, credential: WebAuthnCredential, challengeOk: (challenge: string) => boolean, requireUserVerification: boolean) {
   const result = await verifyAuthenticationResponse({
     response,
@@ -107,11 +113,15 @@ export async function verifyAuthentication(rp: RelyingParty, response: Authentic
     credential: {
       id: credential.credentialId,
       publicKey: new Uint8Array(Buffer.from(credential.publicKey, 'base64url')),
-      counter: credential.counter,
+      counter: 0,
       transports: credential.transports,
     },
   });
-  return result.verified ? result.authenticationInfo : undefined;
+  if (!result.verified) return undefined;
+  // WebAuthn §6.1.1: a counter that did not grow (where either side counts) may be a cloned authenticator.
+  const { newCounter } = result.authenticationInfo;
+  if ((newCounter > 0 || credential.counter > 0) && newCounter <= credential.counter) return undefined;
+  return result.authenticationInfo;
 }
 
 /**
